@@ -1,0 +1,101 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * xport.h - libxport, the host side of XTS: TCP sockets whose TCP runs on
+ * the DPU.  One struct xport per host queue, owned by one thread: no locks
+ * on the data path.  T threads -> T queues -> T shards.
+ *
+ * Sockets are small non-negative ints ("sd") local to their xport.  The
+ * socket calls mirror POSIX: they return -1 and set errno, with the same
+ * errno values Linux gives (EINPROGRESS, EAGAIN, ECONNREFUSED, ...).
+ * xport_open() and xport_close_queue() follow the libxdp convention and
+ * return 0 or -errno.
+ */
+#ifndef XPORT_H
+#define XPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#ifndef XPORT_API
+#define XPORT_API __attribute__((visibility("default")))
+#endif
+
+struct xport;
+
+struct xport_opts {
+	size_t sz;		 /* sizeof(struct xport_opts): lets the API grow */
+	uint32_t frames;	 /* UMEM frames (default 4096) */
+	uint32_t ring_size;	 /* AF_XDP ring entries (default 2048) */
+	uint32_t window;	 /* queue window in frames (default 128) */
+	uint32_t rcvbuf;	 /* per-socket receive buffer = credit (default 256 KiB) */
+	int hello_timeout_ms;	 /* queue attach timeout (default 2000) */
+	uint32_t max_sockets;	 /* socket table size (default 16384) */
+};
+
+/* Attach to queue @queue of @ifname: AF_XDP socket, HELLO handshake with
+ * the shard serving that queue.  0 or -errno (-ETIMEDOUT: no shard). */
+XPORT_API int xport_open(struct xport **xp, const char *ifname, unsigned queue,
+			 const struct xport_opts *opts);
+/* Reset every socket of the queue (the shard closes their TCP) and free. */
+XPORT_API void xport_close_queue(struct xport *xp);
+
+/* The AF_XDP socket fd: readable when frames wait.  Put it in your epoll
+ * set and call xport_process() when it fires (and before sleeping). */
+XPORT_API int xport_fd(const struct xport *xp);
+/* Run the queue without blocking: receive, send acks and credits.
+ * Returns the amount of work done (>= 0) or -1/errno when the queue
+ * session was lost. */
+XPORT_API int xport_process(struct xport *xp);
+
+/* Sockets.  type: SOCK_STREAM, optionally | SOCK_NONBLOCK. */
+XPORT_API int xport_socket(struct xport *xp, int domain, int type, int protocol);
+XPORT_API int xport_connect(struct xport *xp, int sd, const struct sockaddr *addr,
+			    socklen_t len);
+XPORT_API ssize_t xport_send(struct xport *xp, int sd, const void *buf, size_t len, int flags);
+XPORT_API ssize_t xport_recv(struct xport *xp, int sd, void *buf, size_t len, int flags);
+XPORT_API int xport_shutdown(struct xport *xp, int sd, int how);
+XPORT_API int xport_close(struct xport *xp, int sd);
+XPORT_API int xport_setsockopt(struct xport *xp, int sd, int level, int name, const void *val,
+			       socklen_t len);
+XPORT_API int xport_getsockopt(struct xport *xp, int sd, int level, int name, void *val,
+			       socklen_t *len);
+XPORT_API int xport_getpeername(struct xport *xp, int sd, struct sockaddr *addr, socklen_t *len);
+XPORT_API int xport_getsockname(struct xport *xp, int sd, struct sockaddr *addr, socklen_t *len);
+/* O_NONBLOCK on or off, as fcntl(F_SETFL) would. */
+XPORT_API int xport_set_nonblock(struct xport *xp, int sd, int on);
+
+/* Poll XTS sockets and, in the same wait, ordinary fds: an entry with
+ * sd >= 0 names an XTS socket, one with sd < 0 the OS fd in .fd.
+ * events/revents use POLLIN, POLLOUT, POLLERR, POLLHUP, POLLRDHUP.
+ * timeout_ms < 0 waits forever.  Returns entries ready, 0 on timeout,
+ * -1/errno. */
+struct xport_pollfd {
+	int sd;
+	int fd;
+	short events;
+	short revents;
+};
+XPORT_API int xport_poll(struct xport *xp, struct xport_pollfd *fds, unsigned nfds,
+			 int timeout_ms);
+
+/* Counters of this queue. */
+struct xport_stats {
+	uint64_t tx_frames, tx_bytes, rx_frames, rx_bytes;
+	uint64_t data_tx_bytes, data_rx_bytes; /* stream payload */
+	uint64_t window_stalls, credit_stalls, seq_gaps, resets, rx_malformed, rx_stale;
+	uint64_t xsk_rx_dropped, xsk_rx_ring_full, xsk_fill_empty, xsk_rx_invalid, xsk_tx_invalid;
+	uint32_t epoch, tx_seq, rx_seq, peer_ack;
+	uint32_t sockets;
+};
+XPORT_API int xport_stats(struct xport *xp, struct xport_stats *st, size_t sz);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* XPORT_H */

@@ -1,0 +1,260 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * xts_proto.h - the XTS wire format, shared by libxport (host) and the
+ * shards (DPU).  docs/protocol.md is the prose version of this file.
+ *
+ * A frame is an Ethernet header (EtherType XTS_ETHERTYPE), one fixed
+ * struct xts_hdr, then hdr.len bytes of op-specific payload.  Every
+ * multi-byte field is little-endian; every struct is packed and its size is
+ * checked with _Static_assert so both sides agree by construction.
+ *
+ * Two levels of flow control (see docs/protocol.md):
+ *  - queue credits: seq/ack in every header.  A sender keeps at most the
+ *    negotiated window of sequenced frames unacknowledged; frames with
+ *    XTS_F_NOSEQ (HELLO, HELLO_ACK, ACK, QRESET, PING, PONG) are outside the
+ *    window and carry no sequence number.
+ *  - socket credits: hdr.credit grants the receiver of the frame permission
+ *    to send that many more DATA bytes on connection hdr.dst_id.
+ */
+#ifndef XTS_PROTO_H
+#define XTS_PROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <linux/types.h>
+
+#include "xts_xdp.h" /* XTS_ETHERTYPE */
+
+#define XTS_PROTO_VERSION 1
+#define XTS_ETH_HLEN	  14
+#define XTS_MAC_LEN	  6
+
+/* Socket ids: slot in the low XTS_ID_SLOT_BITS, generation above it.
+ * Generation 0 never names a live socket, so id 0 means "none".  The top
+ * bit stays clear so an id fits a non-negative int (xport descriptors). */
+#define XTS_ID_SLOT_BITS 20
+#define XTS_ID_SLOT_MASK ((1u << XTS_ID_SLOT_BITS) - 1)
+#define XTS_ID_GEN_MAX	 ((1u << (31 - XTS_ID_SLOT_BITS)) - 1)
+#define XTS_ID_NONE	 0u
+
+static inline uint32_t xts_id_make(uint32_t slot, uint32_t gen)
+{
+	return (gen << XTS_ID_SLOT_BITS) | (slot & XTS_ID_SLOT_MASK);
+}
+static inline uint32_t xts_id_slot(uint32_t id)
+{
+	return id & XTS_ID_SLOT_MASK;
+}
+static inline uint32_t xts_id_gen(uint32_t id)
+{
+	return id >> XTS_ID_SLOT_BITS;
+}
+
+enum xts_op {
+	XTS_OP_INVALID = 0,
+	/* queue session (all XTS_F_NOSEQ) */
+	XTS_OP_HELLO = 1,     /* host -> dpu: struct xts_hello */
+	XTS_OP_HELLO_ACK = 2, /* dpu -> host: struct xts_hello (epoch set) */
+	XTS_OP_ACK = 3,	      /* either: pure queue ack, no payload */
+	XTS_OP_QRESET = 4,    /* either: session broken, struct xts_err */
+	XTS_OP_PING = 5,      /* either: struct xts_ping */
+	XTS_OP_PONG = 6,      /* either: struct xts_ping echoed */
+	/* connections (sequenced) */
+	XTS_OP_CONNECT = 16,	 /* host -> dpu: struct xts_connect */
+	XTS_OP_CONNECT_RES = 17, /* dpu -> host: struct xts_conn_res */
+	XTS_OP_DATA = 18,	 /* either: payload = stream bytes */
+	XTS_OP_CREDIT = 19,	 /* either: no payload, hdr.credit only */
+	XTS_OP_SHUTDOWN = 20,	 /* host->dpu: SHUT_WR; dpu->host: peer EOF */
+	XTS_OP_CLOSE = 21,	 /* host -> dpu: struct xts_close */
+	XTS_OP_CLOSED = 22,	 /* dpu -> host: connection fully released */
+	XTS_OP_RESET = 23,	 /* either: abort, struct xts_err */
+	XTS_OP_SOCKOPT = 24,	 /* host -> dpu: struct xts_sockopt (get/set) */
+	XTS_OP_SOCKOPT_RES = 25, /* dpu -> host: struct xts_sockopt */
+	/* listening (issue: listeners) */
+	XTS_OP_LISTEN = 32,	   /* host -> dpu: struct xts_listen */
+	XTS_OP_LISTEN_RES = 33,	   /* dpu -> host: struct xts_conn_res */
+	XTS_OP_NEW_CONN = 34,	   /* dpu -> host: struct xts_conn_res */
+	XTS_OP_NEW_CONN_ACK = 35,  /* host -> dpu: struct xts_err (0 = taken) */
+	/* ULP stack and operations (reserved for the ULP issue) */
+	XTS_OP_ULP_PUSH = 48,
+	XTS_OP_ULP_RES = 49,
+	XTS_OP_DRAINING = 50, /* dpu -> host: shard drains, struct xts_err */
+	XTS_OP_MAX
+};
+
+/* hdr.flags */
+#define XTS_F_NOSEQ 0x0001 /* not counted in the queue window; seq ignored */
+#define XTS_F_ABORT 0x0002 /* CLOSE: abortive (RST), as SO_LINGER {1,0} */
+#define XTS_F_MORE  0x0004 /* DATA: more data follows (MSG_MORE) */
+
+struct xts_hdr {
+	__u8 version;  /* XTS_PROTO_VERSION */
+	__u8 op;       /* enum xts_op */
+	__u16 flags;   /* XTS_F_* */
+	__u32 epoch;   /* queue session epoch; 0 only in HELLO */
+	__u32 seq;     /* sender's queue sequence number (sequenced frames) */
+	__u32 ack;     /* count of the peer's sequenced frames consumed */
+	__u32 dst_id;  /* receiver's socket id, or XTS_ID_NONE */
+	__u32 src_id;  /* sender's socket id, or XTS_ID_NONE */
+	__u32 credit;  /* socket byte credit granted for dst_id's connection */
+	__u16 len;     /* payload bytes after this header */
+	__u16 reserved; /* 0 */
+} __attribute__((packed));
+_Static_assert(sizeof(struct xts_hdr) == 32, "xts_hdr is 32 bytes");
+
+#define XTS_HDR_OFF	 XTS_ETH_HLEN
+#define XTS_PAYLOAD_OFF	 (XTS_ETH_HLEN + sizeof(struct xts_hdr))
+
+/* capabilities in HELLO (bit set = supported) */
+#define XTS_CAP_IPV6	 (1ull << 0)
+#define XTS_CAP_LISTEN	 (1ull << 1)
+#define XTS_CAP_ULP_TLS	 (1ull << 2)
+#define XTS_CAP_ULP_STRP (1ull << 3)
+#define XTS_CAP_RESUME	 (1ull << 4) /* reserved: session resume after restart */
+
+struct xts_hello {
+	__u16 min_version;
+	__u16 max_version;
+	__u32 window;	 /* frames the sender of HELLO can take unacknowledged */
+	__u32 max_frame; /* largest frame (Ethernet header included) accepted */
+	__u32 nonce;	 /* host: session nonce echoed in HELLO_ACK */
+	__u64 caps;	 /* XTS_CAP_* */
+	__u32 max_conns; /* HELLO_ACK: connection limit of this queue */
+	__u32 reserved;
+} __attribute__((packed));
+_Static_assert(sizeof(struct xts_hello) == 32, "xts_hello is 32 bytes");
+
+/* Addresses travel in one fixed form: family (AF_INET/AF_INET6 values of
+ * Linux), port (host order, little-endian on the wire), 16 address bytes in
+ * network order (IPv4 in the first 4). */
+struct xts_addr {
+	__u16 family;
+	__u16 port;
+	__u32 scope_id;
+	__u8 addr[16];
+} __attribute__((packed));
+_Static_assert(sizeof(struct xts_addr) == 24, "xts_addr is 24 bytes");
+
+/* Socket options that travel.  Values are ints except TCP_INFO (get only,
+ * returned as struct tcp_info bytes). */
+struct xts_opt {
+	__s32 level;
+	__s32 name;
+	__s32 value;
+} __attribute__((packed));
+_Static_assert(sizeof(struct xts_opt) == 12, "xts_opt is 12 bytes");
+
+#define XTS_CONNECT_MAX_OPTS 8
+
+/* CONNECT: hdr.src_id = host socket id; hdr.credit = initial receive
+ * window the host grants (bytes the DPU may send before more credit). */
+struct xts_connect {
+	struct xts_addr dst;
+	__u32 timeout_ms; /* 0: the kernel's own connect timeout */
+	__u16 nopts;	  /* options applied before connect(2) */
+	__u16 reserved;
+	struct xts_opt opts[XTS_CONNECT_MAX_OPTS];
+} __attribute__((packed));
+_Static_assert(sizeof(struct xts_connect) == 32 + 12 * XTS_CONNECT_MAX_OPTS,
+	       "xts_connect size");
+
+/* CONNECT_RES / NEW_CONN / LISTEN_RES: hdr.dst_id = host socket id (NONE in
+ * NEW_CONN), hdr.src_id = DPU socket id, hdr.credit = bytes the host may
+ * send.  err is 0 or a positive Linux errno. */
+struct xts_conn_res {
+	__s32 err;
+	__u32 reserved;
+	struct xts_addr local;
+	struct xts_addr peer;
+} __attribute__((packed));
+_Static_assert(sizeof(struct xts_conn_res) == 56, "xts_conn_res size");
+
+struct xts_listen {
+	struct xts_addr local;
+	__u32 backlog;
+	__u32 flags; /* XTS_LISTEN_* */
+} __attribute__((packed));
+#define XTS_LISTEN_REUSEADDR 0x1
+#define XTS_LISTEN_REUSEPORT 0x2
+_Static_assert(sizeof(struct xts_listen) == 32, "xts_listen size");
+
+/* RESET, QRESET, NEW_CONN_ACK, DRAINING, CLOSED */
+struct xts_err {
+	__s32 err; /* positive Linux errno, 0 for none */
+	__u32 reserved;
+} __attribute__((packed));
+_Static_assert(sizeof(struct xts_err) == 8, "xts_err size");
+
+struct xts_close {
+	__u32 reserved;
+} __attribute__((packed));
+_Static_assert(sizeof(struct xts_close) == 4, "xts_close size");
+
+struct xts_ping {
+	__u64 cookie;
+} __attribute__((packed));
+_Static_assert(sizeof(struct xts_ping) == 8, "xts_ping size");
+
+#define XTS_SOCKOPT_SET	   0
+#define XTS_SOCKOPT_GET	   1
+#define XTS_SOCKOPT_VALMAX 256 /* >= sizeof(struct tcp_info) */
+
+/* SOCKOPT (request) and SOCKOPT_RES (answer): req matches them up. */
+struct xts_sockopt {
+	__u32 req;
+	__u8 dir; /* XTS_SOCKOPT_SET or _GET */
+	__u8 reserved[3];
+	__s32 level;
+	__s32 name;
+	__s32 err;  /* answer: 0 or positive errno */
+	__u32 vlen; /* bytes of val that follow */
+	__u8 val[]; /* vlen <= XTS_SOCKOPT_VALMAX */
+} __attribute__((packed));
+_Static_assert(sizeof(struct xts_sockopt) == 24, "xts_sockopt size");
+
+/* ---- codec (xport/proto.c, shared by both sides) ---- */
+
+/* A parsed frame: pointers into the caller's buffer, never copies. */
+struct xts_msg {
+	const struct xts_hdr *hdr;
+	const void *payload;   /* hdr->len bytes */
+	const __u8 *src_mac;
+	__u16 op;
+	__u16 flags;
+	__u32 epoch, seq, ack, dst_id, src_id, credit;
+	__u16 len;
+};
+
+/*
+ * xts_proto_parse - validate a received frame and decode its header.
+ * Checks: frame holds Ethernet + xts_hdr; EtherType; version; op known;
+ * hdr.len fits the frame (trailing bytes, e.g. padding, are allowed); the
+ * payload size fits what the op requires; reserved fields zero.
+ * Returns 0, or -EPROTO (not an XTS frame/version), -EBADMSG (malformed),
+ * -EOPNOTSUPP (unknown op).
+ */
+int xts_proto_parse(const void *frame, size_t frame_len, struct xts_msg *m);
+
+/*
+ * xts_proto_hdr_put - write the Ethernet header and an xts_hdr at the start
+ * of @frame (capacity @cap) for op with @payload_len payload bytes.  seq/ack/
+ * epoch are left 0 for the link to stamp.  Returns the total frame length
+ * (Ethernet + header + payload) or -EMSGSIZE.
+ */
+int xts_proto_hdr_put(void *frame, size_t cap, const __u8 dst_mac[XTS_MAC_LEN],
+		      const __u8 src_mac[XTS_MAC_LEN], enum xts_op op, __u16 flags,
+		      __u32 dst_id, __u32 src_id, __u32 credit, size_t payload_len);
+
+/* Minimum and maximum payload length of an op (for parse and for fuzzers). */
+size_t xts_proto_min_len(enum xts_op op);
+size_t xts_proto_max_len(enum xts_op op);
+/* Is this op outside the queue window (XTS_F_NOSEQ)? */
+int xts_proto_op_noseq(enum xts_op op);
+const char *xts_proto_op_name(unsigned op);
+
+/* sockaddr <-> xts_addr; return 0 or -EAFNOSUPPORT / -EINVAL. */
+struct sockaddr;
+int xts_addr_from_sockaddr(struct xts_addr *a, const struct sockaddr *sa, unsigned salen);
+int xts_addr_to_sockaddr(const struct xts_addr *a, struct sockaddr *sa, unsigned *salen);
+
+#endif /* XTS_PROTO_H */

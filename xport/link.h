@@ -1,0 +1,117 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * link.h - one XTS queue session over one AF_XDP socket: UMEM and rings
+ * (libxdp), queue sequence numbers, cumulative acks and the queue window.
+ * Shared by libxport (host) and the shard (DPU): the same code runs both
+ * ends of a queue.  Not thread-safe: one owner thread per link.
+ *
+ * Frame ownership: an rx frame belongs to the caller between
+ * xts_link__rx() and xts_link__rx_done(); a tx frame between
+ * xts_link__tx_reserve() and xts_link__tx_submit()/tx_cancel(); after
+ * submit it belongs to the kernel until it shows up on the completion ring.
+ */
+#ifndef XTS_LINK_H
+#define XTS_LINK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "xts_proto.h"
+
+struct xts_link;
+
+struct xts_link_opts {
+	size_t sz;	   /* sizeof(struct xts_link_opts) */
+	__u32 frames;	   /* UMEM frames; default 4096 */
+	__u32 frame_size;  /* default 4096 */
+	__u32 ring_size;   /* rx/tx/fill/comp ring entries; default 2048 */
+	__u32 window;	   /* frames the peer may send us unacked; default 128 */
+	int xsks_map_fd;   /* XSKMAP to register in; < 0: find/attach on ifname */
+	bool attach;	   /* with xsks_map_fd < 0: attach xts_xdp if absent */
+};
+
+struct xts_link_stats {
+	__u64 tx_frames, tx_bytes;  /* sent, sequenced and not */
+	__u64 rx_frames, rx_bytes;  /* accepted */
+	__u64 rx_malformed;	    /* failed xts_proto_parse */
+	__u64 rx_stale;		    /* wrong epoch, dropped */
+	__u64 seq_gaps;		    /* sequence gaps (session broken) */
+	__u64 window_stalls;	    /* tx_reserve refused: window full */
+	__u64 frame_stalls;	    /* tx_reserve refused: no free frame */
+	__u64 acks_sent;	    /* pure ACK frames */
+	__u64 kicks, kick_errs;	    /* sendto() wakeups of the tx path */
+	/* from getsockopt(XDP_STATISTICS) */
+	__u64 xsk_rx_dropped, xsk_rx_invalid, xsk_tx_invalid;
+	__u64 xsk_rx_ring_full, xsk_fill_empty, xsk_tx_ring_empty;
+};
+
+/* A reserved tx frame: write up to cap bytes at payload. */
+struct xts_txf {
+	__u64 addr;    /* UMEM address (opaque) */
+	void *payload; /* where the payload goes */
+	size_t cap;    /* payload capacity of this frame */
+	bool seq;      /* counts against the window */
+};
+
+/* Create the UMEM and AF_XDP socket on (ifname, queue) in copy mode and
+ * register it in the XSKMAP. */
+int xts_link__create(struct xts_link **out, const char *ifname, __u32 queue,
+		     const struct xts_link_opts *opts);
+void xts_link__destroy(struct xts_link *l);
+
+int xts_link__fd(const struct xts_link *l);		/* pollable (POLLIN) */
+__u32 xts_link__queue(const struct xts_link *l);
+const __u8 *xts_link__mac(const struct xts_link *l);	/* our MAC */
+__u32 xts_link__max_frame(const struct xts_link *l);	/* min(ours, peer's) */
+__u32 xts_link__window(const struct xts_link *l);	/* ours (rx side) */
+
+/* Start a new session: counters to zero, epoch and the peer's window,
+ * max frame and MAC as negotiated by HELLO/HELLO_ACK.  Frames of other
+ * epochs are dropped from now on (except session ops).  The session
+ * ops (HELLO, HELLO_ACK, QRESET) are sent with epoch 0 rules: see
+ * xts_link__tx_submit. */
+void xts_link__session(struct xts_link *l, __u32 epoch, __u32 peer_window,
+		       __u32 peer_max_frame, const __u8 peer_mac[XTS_MAC_LEN]);
+__u32 xts_link__epoch(const struct xts_link *l);
+/* Session broken by a sequence gap since the last xts_link__session(). */
+bool xts_link__broken(const struct xts_link *l);
+
+/*
+ * Receive up to @max frames.  Malformed and stale frames are dropped and
+ * counted; pure ACKs are absorbed.  The returned messages point into UMEM and
+ * stay valid until xts_link__rx_done(), which must be called before the next
+ * xts_link__rx().  Returns the number of messages (>= 0).
+ */
+int xts_link__rx(struct xts_link *l, struct xts_msg *msgs, unsigned max);
+void xts_link__rx_done(struct xts_link *l);
+
+/* Sequenced frames we may still send now (window and free frames). */
+__u32 xts_link__tx_room(const struct xts_link *l);
+
+/* Reserve a frame: -EAGAIN if the window is full (seq only), -ENOBUFS if
+ * no UMEM frame or tx ring slot is free. */
+int xts_link__tx_reserve(struct xts_link *l, bool seq, struct xts_txf *f);
+/* Finish and queue a reserved frame: headers, epoch, seq, ack.
+ * Session ops may be sent before xts_link__session(): the peer MAC is then
+ * broadcast. */
+void xts_link__tx_submit(struct xts_link *l, struct xts_txf *f, enum xts_op op, __u16 flags,
+			 __u32 dst_id, __u32 src_id, __u32 credit, size_t len);
+void xts_link__tx_cancel(struct xts_link *l, struct xts_txf *f);
+/* Convenience: reserve + copy + submit.  Returns 0, -EAGAIN or -ENOBUFS. */
+int xts_link__send(struct xts_link *l, enum xts_op op, __u16 flags, __u32 dst_id,
+		   __u32 src_id, __u32 credit, const void *payload, size_t len);
+
+/* Push queued frames to the kernel, reap completions, send a pure ACK when
+ * half the window is consumed and unacknowledged (or @force_ack and
+ * anything is).  Returns frames pushed, or -errno. */
+int xts_link__flush(struct xts_link *l, bool force_ack);
+
+/* Our counters plus the kernel's XDP_STATISTICS. */
+void xts_link__stats(struct xts_link *l, struct xts_link_stats *st);
+/* Sequence state, for tests: frames we sent, frames of the peer's we
+ * consumed, and the peer's last ack. */
+void xts_link__seq_state(const struct xts_link *l, __u32 *tx_seq, __u32 *rx_seq,
+			 __u32 *peer_ack);
+
+#endif
