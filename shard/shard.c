@@ -1,0 +1,384 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * shard.c - the shard loop and the queue session with the host.
+ *
+ *   for (;;) {
+ *           poll_rx      frames from the host -> connections
+ *           poll_tcp     kernel socket events (epoll, no wait)
+ *           ctl, ready   control frames owed, then data to the host
+ *           timers       connect timeouts, host liveness
+ *           flush        one tx kick per round (before sleep)
+ *           sleep        epoll_wait only when a round did nothing
+ *   }
+ */
+#include <errno.h>
+#include <endian.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include "shard_int.h"
+
+#define RX_BATCH     64
+#define EV_BATCH     256
+#define EV_LINK	     0xffffffffffffffffull /* epoll data of the AF_XDP fd */
+#define TIMER_NS     (10 * 1000000ull)
+
+static __u32 new_epoch(__u32 old)
+{
+	__u32 e = 0;
+
+	if (getrandom(&e, sizeof(e), GRND_NONBLOCK) != sizeof(e))
+		e = (__u32)shard_now_ns();
+	if (!e || e == old)
+		e = old + 1 ? old + 1 : 1;
+	return e;
+}
+
+static void session_end(struct shard *s, const char *why)
+{
+	if (xts_link__epoch(s->link))
+		fprintf(stderr, "shard %u: session %08x ended: %s\n", s->o.queue,
+			xts_link__epoch(s->link), why);
+	conn_reset_all(s);
+	s->rej_n = 0;
+	/* epoch 0: no session; sequenced frames of the old one get QRESET */
+	xts_link__session(s->link, 0, 1, 0, xts_link__mac(s->link));
+	s->st.session_resets++;
+}
+
+static void on_hello(struct shard *s, const struct xts_msg *m)
+{
+	struct xts_hello h, r;
+
+	memcpy(&h, m->payload, sizeof(h));
+	memset(&r, 0, sizeof(r));
+	r.min_version = r.max_version = htole16(XTS_PROTO_VERSION);
+	r.nonce = h.nonce;
+	if (le16toh(h.min_version) > XTS_PROTO_VERSION ||
+	    le16toh(h.max_version) < XTS_PROTO_VERSION) {
+		/* answer with our version and no epoch: the host reports it */
+		xts_link__send(s->link, XTS_OP_HELLO_ACK, 0, 0, 0, 0, &r, sizeof(r));
+		return;
+	}
+	/* A new host session ends the old one: its connections are reset. */
+	if (xts_link__epoch(s->link))
+		session_end(s, "host attached again");
+	xts_link__session(s->link, new_epoch(xts_link__epoch(s->link)), le32toh(h.window),
+			  le32toh(h.max_frame), m->src_mac);
+	r.window = htole32(xts_link__window(s->link));
+	r.max_frame = htole32(xts_link__max_frame(s->link));
+	r.caps = htole64(XTS_CAP_IPV6);
+	r.max_conns = htole32(s->o.max_conns);
+	xts_link__send(s->link, XTS_OP_HELLO_ACK, 0, 0, 0, 0, &r, sizeof(r));
+	s->st.sessions++;
+	s->last_rx_ns = s->now_ns;
+	fprintf(stderr, "shard %u: session %08x started (host window %u, max frame %u)\n",
+		s->o.queue, xts_link__epoch(s->link), le32toh(h.window),
+		xts_link__max_frame(s->link));
+}
+
+static void reject(struct shard *s, __u32 host_id, int err)
+{
+	__u32 i;
+
+	if (s->rej_n == sizeof(s->rej) / sizeof(s->rej[0])) {
+		s->st.proto_errs++; /* host will time out this connect */
+		return;
+	}
+	i = (s->rej_head + s->rej_n++) % (sizeof(s->rej) / sizeof(s->rej[0]));
+	s->rej[i].host_id = host_id;
+	s->rej[i].err = err;
+	s->st.conns_failed++;
+}
+
+static int run_rejects(struct shard *s)
+{
+	int work = 0;
+
+	while (s->rej_n) {
+		struct xts_conn_res r;
+
+		memset(&r, 0, sizeof(r));
+		r.err = (__s32)htole32((__u32)s->rej[s->rej_head].err);
+		if (xts_link__send(s->link, XTS_OP_CONNECT_RES, 0, s->rej[s->rej_head].host_id,
+				   XTS_ID_NONE, 0, &r, sizeof(r)))
+			break;
+		s->rej_head = (s->rej_head + 1) % (sizeof(s->rej) / sizeof(s->rej[0]));
+		s->rej_n--;
+		work++;
+	}
+	return work;
+}
+
+static void dispatch(struct shard *s, const struct xts_msg *m)
+{
+	struct conn *c;
+
+	switch (m->op) {
+	case XTS_OP_HELLO:
+		on_hello(s, m);
+		return;
+	case XTS_OP_QRESET:
+		if (m->epoch && m->epoch == xts_link__epoch(s->link))
+			session_end(s, "host reset the queue");
+		return;
+	case XTS_OP_PING:
+		xts_link__send(s->link, XTS_OP_PONG, 0, 0, 0, 0, m->payload, m->len);
+		return;
+	case XTS_OP_PONG:
+		s->ping_outstanding = 0;
+		return;
+	case XTS_OP_CONNECT:
+		if (conn_on_connect(s, m) == -ENOBUFS)
+			reject(s, m->src_id, ENOBUFS);
+		return;
+	case XTS_OP_HELLO_ACK:
+	case XTS_OP_CONNECT_RES:
+	case XTS_OP_CLOSED:
+	case XTS_OP_SOCKOPT_RES:
+	case XTS_OP_NEW_CONN:
+	case XTS_OP_LISTEN_RES:
+	case XTS_OP_DRAINING:
+		s->st.proto_errs++; /* DPU-to-host ops coming the wrong way */
+		return;
+	case XTS_OP_LISTEN:
+	case XTS_OP_NEW_CONN_ACK:
+	case XTS_OP_ULP_PUSH:
+	case XTS_OP_ULP_RES:
+		s->st.proto_errs++; /* not in this version of the shard */
+		return;
+	default:
+		break;
+	}
+	c = conn_lookup(s, m->dst_id);
+	if (!c) {
+		s->st.stale_ids++;
+		return;
+	}
+	conn_on_msg(s, c, m);
+}
+
+static int poll_rx(struct shard *s)
+{
+	struct xts_msg msgs[RX_BATCH];
+	int n, i, total = 0;
+
+	/* a bounded number of batches, so TCP events get their turn */
+	for (int round = 0; round < 4; round++) {
+		n = xts_link__rx(s->link, msgs, RX_BATCH);
+		for (i = 0; i < n; i++)
+			dispatch(s, &msgs[i]);
+		xts_link__rx_done(s->link);
+		if (n)
+			s->last_rx_ns = s->now_ns;
+		total += n;
+		if (xts_link__broken(s->link)) {
+			/* QRESET first, in the dying session's epoch */
+			struct xts_err e = {.err = (__s32)htole32(ECONNRESET)};
+
+			xts_link__send(s->link, XTS_OP_QRESET, 0, 0, 0, 0, &e, sizeof(e));
+			session_end(s, "sequence gap: frames lost or reordered");
+		}
+		if (n < RX_BATCH)
+			break;
+	}
+	return total;
+}
+
+static void handle_events(struct shard *s, struct epoll_event *ev, int n)
+{
+	for (int i = 0; i < n; i++) {
+		struct conn *c;
+
+		if (ev[i].data.u64 == EV_LINK)
+			continue; /* poll_rx reads the rings every round */
+		c = conn_lookup(s, (__u32)ev[i].data.u64);
+		if (c)
+			conn_on_event(s, c, ev[i].events);
+	}
+}
+
+static int poll_tcp(struct shard *s)
+{
+	struct epoll_event ev[EV_BATCH];
+	int n = epoll_wait(s->ep, ev, EV_BATCH, 0);
+
+	if (n <= 0)
+		return 0;
+	handle_events(s, ev, n);
+	return n;
+}
+
+/* Counters as "name value" lines, replaced atomically (rename), for
+ * tests and operators until the shared-memory stats block replaces it. */
+static void write_stats(struct shard *s)
+{
+	struct xts_link_stats ls;
+	char tmp[512];
+	__u32 txs, rxs, pa;
+	FILE *f;
+
+	if (!s->o.stats_path || s->now_ns < s->next_stats_ns)
+		return;
+	s->next_stats_ns = s->now_ns + 500 * 1000000ull;
+	snprintf(tmp, sizeof(tmp), "%s.tmp", s->o.stats_path);
+	f = fopen(tmp, "w");
+	if (!f)
+		return;
+	xts_link__stats(s->link, &ls);
+	xts_link__seq_state(s->link, &txs, &rxs, &pa);
+#define P(name, v) fprintf(f, "%s %llu\n", name, (unsigned long long)(v))
+	P("pid", getpid());
+	P("queue", s->o.queue);
+	P("epoch", xts_link__epoch(s->link));
+	P("tx_seq", txs);
+	P("rx_seq", rxs);
+	P("peer_ack", pa);
+	P("tx_frames", ls.tx_frames);
+	P("tx_bytes", ls.tx_bytes);
+	P("rx_frames", ls.rx_frames);
+	P("rx_bytes", ls.rx_bytes);
+	P("rx_malformed", ls.rx_malformed);
+	P("rx_stale", ls.rx_stale);
+	P("seq_gaps", ls.seq_gaps);
+	P("window_stalls", ls.window_stalls);
+	P("frame_stalls", ls.frame_stalls);
+	P("acks_sent", ls.acks_sent);
+	P("xsk_rx_dropped", ls.xsk_rx_dropped);
+	P("xsk_rx_invalid", ls.xsk_rx_invalid);
+	P("xsk_tx_invalid", ls.xsk_tx_invalid);
+	P("xsk_rx_ring_full", ls.xsk_rx_ring_full);
+	P("xsk_fill_empty", ls.xsk_fill_empty);
+	P("conns_opened", s->st.conns_opened);
+	P("conns_failed", s->st.conns_failed);
+	P("conns_closed", s->st.conns_closed);
+	P("conns_active", s->st.conns_active);
+	P("data_to_net", s->st.data_to_net);
+	P("data_to_host", s->st.data_to_host);
+	P("credit_stalls", s->st.credit_stalls);
+	P("stale_ids", s->st.stale_ids);
+	P("proto_errs", s->st.proto_errs);
+	P("sessions", s->st.sessions);
+	P("session_resets", s->st.session_resets);
+	P("buf_bytes", s->st.buf_bytes);
+#undef P
+	if (fclose(f) == 0)
+		rename(tmp, s->o.stats_path);
+}
+
+static void poll_timers(struct shard *s)
+{
+	write_stats(s);
+	if (s->now_ns < s->next_timer_ns)
+		return;
+	s->next_timer_ns = s->now_ns + TIMER_NS;
+	conn_timers(s);
+	if (!xts_link__epoch(s->link))
+		return;
+	if (s->o.dead_ms && s->now_ns - s->last_rx_ns > (__u64)s->o.dead_ms * 1000000ull) {
+		session_end(s, "host silent past the dead-host timeout");
+		return;
+	}
+	if (s->o.idle_ms && s->now_ns - s->last_rx_ns > (__u64)s->o.idle_ms * 1000000ull &&
+	    s->now_ns - s->last_ping_ns > (__u64)s->o.idle_ms * 1000000ull) {
+		struct xts_ping p = {.cookie = htole64(s->now_ns)};
+
+		if (!xts_link__send(s->link, XTS_OP_PING, 0, 0, 0, 0, &p, sizeof(p))) {
+			s->last_ping_ns = s->now_ns;
+			s->ping_outstanding++;
+		}
+	}
+}
+
+static int shard_setup(struct shard *s)
+{
+	struct xts_link_opts lo = {
+		.sz = sizeof(lo),
+		.frames = s->o.frames,
+		.ring_size = s->o.ring_size,
+		.window = s->o.window,
+		.xsks_map_fd = s->o.xsks_map_fd,
+		.attach = false,
+	};
+	struct epoll_event ev = {.events = EPOLLIN, .data.u64 = EV_LINK};
+	int err;
+
+	err = xts_link__create(&s->link, s->o.ifname, s->o.queue, &lo);
+	if (err) {
+		fprintf(stderr, "shard %u: AF_XDP socket on %s queue %u: %s\n", s->o.queue,
+			s->o.ifname, s->o.queue, strerror(-err));
+		return err;
+	}
+	err = conn_table_init(s);
+	if (err) {
+		fprintf(stderr, "shard %u: connection table (%u): %s\n", s->o.queue,
+			s->o.max_conns, strerror(-err));
+		return err;
+	}
+	s->ep = epoll_create1(EPOLL_CLOEXEC);
+	if (s->ep < 0 || epoll_ctl(s->ep, EPOLL_CTL_ADD, xts_link__fd(s->link), &ev)) {
+		err = -errno;
+		fprintf(stderr, "shard %u: epoll: %s\n", s->o.queue, strerror(errno));
+		return err;
+	}
+	return 0;
+}
+
+int shard_run(const struct shard_opts *opts)
+{
+	struct shard *s;
+	int err;
+
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->o = *opts;
+	s->ep = -1;
+	if (!s->o.max_conns)
+		s->o.max_conns = 65536;
+	if (s->o.max_conns > XTS_ID_SLOT_MASK)
+		s->o.max_conns = XTS_ID_SLOT_MASK;
+	if (!s->o.conn_buf)
+		s->o.conn_buf = 256 * 1024;
+	err = shard_setup(s);
+	if (err)
+		goto out;
+	fprintf(stderr, "shard %u: serving %s queue %u (max %u connections)\n", s->o.queue,
+		s->o.ifname, s->o.queue, s->o.max_conns);
+
+	while (!*s->o.stop) {
+		int work;
+
+		s->now_ns = shard_now_ns();
+		work = poll_rx(s);
+		work += poll_tcp(s);
+		work += run_rejects(s);
+		work += conn_run_ctl(s);
+		work += conn_run_ready(s);
+		poll_timers(s);
+		/* Before sleeping, ack what we consumed so the host's window
+		 * is open while we wait. */
+		xts_link__flush(s->link, !work);
+		if (!work) {
+			struct epoll_event ev[EV_BATCH];
+			int n = epoll_wait(s->ep, ev, EV_BATCH, (int)(TIMER_NS / 1000000));
+
+			if (n > 0) {
+				s->now_ns = shard_now_ns();
+				handle_events(s, ev, n);
+			}
+		}
+	}
+	err = 0;
+out:
+	if (s->ep >= 0)
+		close(s->ep);
+	conn_table_free(s);
+	xts_link__destroy(s->link);
+	free(s);
+	return err;
+}

@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* shard_int.h - internals shared by shard.c (loop, session) and conn.c. */
+#ifndef XTS_SHARD_INT_H
+#define XTS_SHARD_INT_H
+
+#include "shard.h"
+
+enum conn_state {
+	CS_FREE = 0,
+	CS_CONNECTING, /* connect(2) in progress */
+	CS_OPEN,       /* established */
+	CS_CLOSING,    /* host closed: flush our buffer, then close(2) */
+	CS_ZOMBIE,     /* kernel socket gone; control frames still to send */
+};
+
+/* pending control frames, sent when the queue has room (never dropped) */
+#define PEND_CONN_RES 0x01
+#define PEND_EOF      0x02 /* SHUTDOWN to host: peer sent FIN */
+#define PEND_RESET    0x04 /* RESET to host, then free */
+#define PEND_CLOSED   0x08 /* CLOSED to host, then free */
+#define PEND_CREDIT   0x10
+#define PEND_SOCKOPT  0x20
+
+struct conn {
+	__u32 id;	/* ours: slot + generation; 0 when free */
+	__u32 host_id;	/* the host's id for this connection */
+	int fd;
+	__u8 state;	/* enum conn_state */
+	__u8 pend;	/* PEND_* */
+	bool readable;	/* edge-triggered: until recv() says EAGAIN */
+	bool rd_eof;	/* kernel said EOF (or error): stop reading */
+	bool wr_shut;	/* host asked SHUT_WR: after the buffer drains */
+	bool in_ready, in_ctl, in_connecting;
+	__s32 err;	/* errno for CONNECT_RES / RESET */
+	__u32 tx_credit;  /* bytes we may still send to the host */
+	__u32 rx_allowed; /* bytes the host may still send us */
+	__u32 grant;	  /* bytes taken by the kernel, not yet granted back */
+	__u32 so_req;	  /* pending SOCKOPT answer */
+	__s32 so_level, so_name, so_err;
+	__u8 so_dir;
+	__u64 deadline_ns; /* connect timeout */
+	/* host -> net bytes the kernel did not take yet */
+	__u8 *buf;
+	__u32 buf_off, buf_len;
+	__u32 ready_next, ctl_next, connecting_next; /* slot lists, 0 = end */
+};
+
+struct shard {
+	struct shard_opts o;
+	struct xts_link *link;
+	int ep;
+	struct conn *conns; /* slot 0 unused: 0 ends the lists */
+	__u32 *free_slots;
+	__u32 nfree;
+	__u16 *gens;
+	__u32 ready_head, ready_tail;
+	__u32 ctl_head, ctl_tail;
+	__u32 connecting_head;
+	__u32 nconns;
+	__u64 now_ns, last_rx_ns, last_ping_ns, next_timer_ns, next_stats_ns;
+	__u32 ping_outstanding;
+	/* CONNECTs refused before a slot existed (table full): answered from
+	 * here when the queue has room; bounded, overflow is counted. */
+	struct {
+		__u32 host_id;
+		__s32 err;
+	} rej[256];
+	__u32 rej_head, rej_n;
+	struct shard_stats st;
+};
+
+__u64 shard_now_ns(void);
+
+/* conn.c */
+int conn_table_init(struct shard *s);
+void conn_table_free(struct shard *s);
+struct conn *conn_lookup(struct shard *s, __u32 id);
+void conn_reset_all(struct shard *s);
+int conn_on_connect(struct shard *s, const struct xts_msg *m);
+void conn_on_msg(struct shard *s, struct conn *c, const struct xts_msg *m);
+void conn_on_event(struct shard *s, struct conn *c, __u32 events);
+int conn_run_ctl(struct shard *s);
+int conn_run_ready(struct shard *s);
+void conn_timers(struct shard *s);
+
+#endif
