@@ -1,0 +1,378 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * proto.c - the XTS wire codec: the one place that parses or lays out an
+ * xts_hdr, on both ends of a queue (include/xts_proto.h, docs/protocol.md).
+ *
+ * xts_proto_parse() runs on every received frame, before anything else
+ * looks at it, on bytes a peer (or anything else on the wire) chose.  So it
+ * reads nothing past frame_len, writes nothing into the frame, allocates
+ * nothing, and rejects anything the rest of the code would have to second-
+ * guess: after a 0 return, hdr->len payload bytes are inside the frame and
+ * the payload is the size its op needs, so a handler may read its struct
+ * without checking lengths again.
+ *
+ * The frame may sit at any offset in a UMEM frame: every struct is packed,
+ * so the compiler emits unaligned loads, and the sockaddr side goes through
+ * memcpy.
+ */
+#include <endian.h>
+#include <errno.h>
+#include <stdbool.h>
+#include <string.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include "xts_proto.h"
+
+/* Flag bits a version 1 peer may set; anything else is a newer protocol
+ * (or noise) and the version byte would have said so. */
+#define XTS_F_KNOWN (XTS_F_NOSEQ | XTS_F_ABORT | XTS_F_MORE)
+
+#define XTS_LEN_MAX 0xffffu /* hdr.len is 16 bits */
+
+/* Payload bytes of a CONNECT with no options. */
+#define CONNECT_BASE offsetof(struct xts_connect, opts)
+
+struct op_desc {
+	const char *name; /* NULL: no such op */
+	__u16 min_len;
+	__u16 max_len;
+	bool noseq; /* outside the queue window (XTS_F_NOSEQ) */
+};
+
+#define FIXED(n, sz, nq) {.name = (n), .min_len = (sz), .max_len = (sz), .noseq = (nq)}
+#define RANGE(n, lo, hi) {.name = (n), .min_len = (lo), .max_len = (hi), .noseq = false}
+
+/* Indexed by op; holes (7..15 and so on) are unknown ops. */
+static const struct op_desc ops[XTS_OP_MAX] = {
+	[XTS_OP_HELLO] = FIXED("HELLO", sizeof(struct xts_hello), true),
+	[XTS_OP_HELLO_ACK] = FIXED("HELLO_ACK", sizeof(struct xts_hello), true),
+	[XTS_OP_ACK] = FIXED("ACK", 0, true),
+	[XTS_OP_QRESET] = FIXED("QRESET", sizeof(struct xts_err), true),
+	[XTS_OP_PING] = FIXED("PING", sizeof(struct xts_ping), true),
+	[XTS_OP_PONG] = FIXED("PONG", sizeof(struct xts_ping), true),
+	[XTS_OP_CONNECT] = RANGE("CONNECT", CONNECT_BASE, sizeof(struct xts_connect)),
+	[XTS_OP_CONNECT_RES] = FIXED("CONNECT_RES", sizeof(struct xts_conn_res), false),
+	/* An empty DATA would be a frame that moves nothing and costs a
+	 * window slot: treated as a broken peer, not as a no-op. */
+	[XTS_OP_DATA] = RANGE("DATA", 1, XTS_LEN_MAX),
+	[XTS_OP_CREDIT] = FIXED("CREDIT", 0, false),
+	[XTS_OP_SHUTDOWN] = FIXED("SHUTDOWN", 0, false),
+	[XTS_OP_CLOSE] = FIXED("CLOSE", sizeof(struct xts_close), false),
+	[XTS_OP_CLOSED] = FIXED("CLOSED", sizeof(struct xts_err), false),
+	[XTS_OP_RESET] = FIXED("RESET", sizeof(struct xts_err), false),
+	[XTS_OP_SOCKOPT] = RANGE("SOCKOPT", sizeof(struct xts_sockopt),
+				 sizeof(struct xts_sockopt) + XTS_SOCKOPT_VALMAX),
+	[XTS_OP_SOCKOPT_RES] = RANGE("SOCKOPT_RES", sizeof(struct xts_sockopt),
+				     sizeof(struct xts_sockopt) + XTS_SOCKOPT_VALMAX),
+	[XTS_OP_LISTEN] = FIXED("LISTEN", sizeof(struct xts_listen), false),
+	[XTS_OP_LISTEN_RES] = FIXED("LISTEN_RES", sizeof(struct xts_conn_res), false),
+	[XTS_OP_NEW_CONN] = FIXED("NEW_CONN", sizeof(struct xts_conn_res), false),
+	[XTS_OP_NEW_CONN_ACK] = FIXED("NEW_CONN_ACK", sizeof(struct xts_err), false),
+	/* Reserved for the ULP issue: opaque until it defines them. */
+	[XTS_OP_ULP_PUSH] = RANGE("ULP_PUSH", 0, XTS_LEN_MAX),
+	[XTS_OP_ULP_RES] = RANGE("ULP_RES", 0, XTS_LEN_MAX),
+	[XTS_OP_DRAINING] = FIXED("DRAINING", sizeof(struct xts_err), false),
+};
+
+/* 46 + 65535 must fit the int that hdr_put returns. */
+_Static_assert(XTS_PAYLOAD_OFF + XTS_LEN_MAX <= 0x7fffffff, "frame length fits int");
+
+static const struct op_desc *op_desc(unsigned op)
+{
+	if (op >= XTS_OP_MAX || !ops[op].name)
+		return NULL;
+	return &ops[op];
+}
+
+size_t xts_proto_min_len(enum xts_op op)
+{
+	const struct op_desc *d = op_desc(op);
+
+	return d ? d->min_len : 0;
+}
+
+size_t xts_proto_max_len(enum xts_op op)
+{
+	const struct op_desc *d = op_desc(op);
+
+	return d ? d->max_len : 0;
+}
+
+int xts_proto_op_noseq(enum xts_op op)
+{
+	const struct op_desc *d = op_desc(op);
+
+	return d ? d->noseq : 0;
+}
+
+const char *xts_proto_op_name(unsigned op)
+{
+	const struct op_desc *d = op_desc(op);
+
+	return d ? d->name : "?";
+}
+
+/* ---- parse ---- */
+
+static bool zero(const void *p, size_t n)
+{
+	const __u8 *b = p;
+
+	while (n--)
+		if (*b++)
+			return false;
+	return true;
+}
+
+/* A connection always has a real address; a failed CONNECT_RES may have
+ * none to report (nothing was bound yet). */
+static bool addr_ok(const struct xts_addr *a, bool unspec_ok)
+{
+	__u16 family = le16toh(a->family);
+
+	return family == AF_INET || family == AF_INET6 || (unspec_ok && family == AF_UNSPEC);
+}
+
+static int check_connect(const struct xts_connect *c, __u16 len)
+{
+	__u16 nopts = le16toh(c->nopts);
+
+	if (nopts > XTS_CONNECT_MAX_OPTS || len != CONNECT_BASE + nopts * sizeof(struct xts_opt))
+		return -EBADMSG;
+	if (!addr_ok(&c->dst, false) || c->reserved)
+		return -EBADMSG;
+	return 0;
+}
+
+static int check_conn_res(const struct xts_conn_res *r)
+{
+	bool failed = r->err != 0; /* zero in either byte order */
+
+	if (!addr_ok(&r->local, failed) || !addr_ok(&r->peer, failed) || r->reserved)
+		return -EBADMSG;
+	return 0;
+}
+
+static int check_sockopt(const struct xts_sockopt *s, __u16 len)
+{
+	__u32 vlen = le32toh(s->vlen);
+
+	/* vlen bounded first, so that 24 + vlen cannot wrap. */
+	if (vlen > XTS_SOCKOPT_VALMAX || sizeof(*s) + vlen != len)
+		return -EBADMSG;
+	if (s->dir != XTS_SOCKOPT_SET && s->dir != XTS_SOCKOPT_GET)
+		return -EBADMSG;
+	if (!zero(s->reserved, sizeof(s->reserved)))
+		return -EBADMSG;
+	return 0;
+}
+
+/* The payload is inside the frame and min_len <= len <= max_len here, so
+ * every fixed struct below may be read whole. */
+static int check_payload(__u8 op, const void *pl, __u16 len)
+{
+	switch (op) {
+	case XTS_OP_HELLO:
+	case XTS_OP_HELLO_ACK:
+		return ((const struct xts_hello *)pl)->reserved ? -EBADMSG : 0;
+	case XTS_OP_QRESET:
+	case XTS_OP_CLOSED:
+	case XTS_OP_RESET:
+	case XTS_OP_NEW_CONN_ACK:
+	case XTS_OP_DRAINING:
+		return ((const struct xts_err *)pl)->reserved ? -EBADMSG : 0;
+	case XTS_OP_CLOSE:
+		return ((const struct xts_close *)pl)->reserved ? -EBADMSG : 0;
+	case XTS_OP_CONNECT:
+		return check_connect(pl, len);
+	case XTS_OP_CONNECT_RES:
+	case XTS_OP_LISTEN_RES:
+	case XTS_OP_NEW_CONN:
+		return check_conn_res(pl);
+	case XTS_OP_LISTEN:
+		return addr_ok(&((const struct xts_listen *)pl)->local, false) ? 0 : -EBADMSG;
+	case XTS_OP_SOCKOPT:
+	case XTS_OP_SOCKOPT_RES:
+		return check_sockopt(pl, len);
+	default: /* no payload, stream bytes, or opaque (ULP) */
+		return 0;
+	}
+}
+
+int xts_proto_parse(const void *frame, size_t frame_len, struct xts_msg *m)
+{
+	const __u8 *f = frame;
+	const struct xts_hdr *h;
+	const struct op_desc *d;
+	__u16 flags, len;
+	int err;
+
+	if (frame_len < XTS_PAYLOAD_OFF)
+		return -EBADMSG;
+	h = (const struct xts_hdr *)(f + XTS_HDR_OFF);
+	/* EtherType is the one field in network order. */
+	if (((unsigned)f[12] << 8 | f[13]) != XTS_ETHERTYPE)
+		return -EPROTO;
+	if (h->version != XTS_PROTO_VERSION)
+		return -EPROTO;
+	d = op_desc(h->op);
+	if (!d)
+		return -EOPNOTSUPP;
+	if (h->reserved)
+		return -EBADMSG;
+	len = le16toh(h->len);
+	/* Bytes past len are Ethernet padding (a 60-byte minimum frame) and
+	 * are ignored; a len past the end is a lie. */
+	if (len > frame_len - XTS_PAYLOAD_OFF)
+		return -EBADMSG;
+	if (len < d->min_len || len > d->max_len)
+		return -EBADMSG;
+	flags = le16toh(h->flags);
+	/* The window accounting of both sides keys on this bit: a sequenced
+	 * op sent as NOSEQ (or the reverse) would desynchronise seq/ack. */
+	if (!(flags & XTS_F_NOSEQ) != !d->noseq)
+		return -EBADMSG;
+	if (flags & ~XTS_F_KNOWN)
+		return -EBADMSG;
+	err = check_payload(h->op, f + XTS_PAYLOAD_OFF, len);
+	if (err)
+		return err;
+
+	/* Only a valid frame touches *m: a caller never sees half a decode. */
+	*m = (struct xts_msg){
+		.hdr = h,
+		.payload = f + XTS_PAYLOAD_OFF,
+		.src_mac = f + XTS_MAC_LEN,
+		.op = h->op,
+		.flags = flags,
+		.epoch = le32toh(h->epoch),
+		.seq = le32toh(h->seq),
+		.ack = le32toh(h->ack),
+		.dst_id = le32toh(h->dst_id),
+		.src_id = le32toh(h->src_id),
+		.credit = le32toh(h->credit),
+		.len = len,
+	};
+	return 0;
+}
+
+/* ---- build ---- */
+
+int xts_proto_hdr_put(void *frame, size_t cap, const __u8 dst_mac[XTS_MAC_LEN],
+		      const __u8 src_mac[XTS_MAC_LEN], enum xts_op op, __u16 flags,
+		      __u32 dst_id, __u32 src_id, __u32 credit, size_t payload_len)
+{
+	__u8 *f = frame;
+	struct xts_hdr *h = (struct xts_hdr *)(f + XTS_HDR_OFF);
+
+	if (payload_len > XTS_LEN_MAX || cap < XTS_PAYLOAD_OFF ||
+	    payload_len > cap - XTS_PAYLOAD_OFF)
+		return -EMSGSIZE;
+
+	memcpy(f, dst_mac, XTS_MAC_LEN);
+	memcpy(f + XTS_MAC_LEN, src_mac, XTS_MAC_LEN);
+	f[12] = XTS_ETHERTYPE >> 8;
+	f[13] = XTS_ETHERTYPE & 0xff;
+
+	/* NOSEQ follows the op, not the caller: parse rejects a mismatch, so
+	 * a caller's stray bit must not turn into a frame the peer drops. */
+	flags &= ~XTS_F_NOSEQ;
+	if (xts_proto_op_noseq(op))
+		flags |= XTS_F_NOSEQ;
+
+	/* epoch/seq/ack belong to the link, which stamps them at submit. */
+	*h = (struct xts_hdr){
+		.version = XTS_PROTO_VERSION,
+		.op = (__u8)op,
+		.flags = htole16(flags),
+		.dst_id = htole32(dst_id),
+		.src_id = htole32(src_id),
+		.credit = htole32(credit),
+		.len = htole16((__u16)payload_len),
+	};
+	return (int)(XTS_PAYLOAD_OFF + payload_len);
+}
+
+/* ---- addresses ---- */
+
+int xts_addr_from_sockaddr(struct xts_addr *a, const struct sockaddr *sa, unsigned salen)
+{
+	struct xts_addr out = {0};
+	sa_family_t family;
+
+	if (!a || !sa || salen < sizeof(family))
+		return -EINVAL;
+	/* The caller's sockaddr may be any of the sockaddr_* types, so copy
+	 * rather than cast (alignment, aliasing). */
+	memcpy(&family, (const __u8 *)sa + offsetof(struct sockaddr, sa_family), sizeof(family));
+	switch (family) {
+	case AF_INET: {
+		struct sockaddr_in sin;
+
+		if (salen < sizeof(sin))
+			return -EINVAL;
+		memcpy(&sin, sa, sizeof(sin));
+		out.family = htole16(AF_INET);
+		out.port = htole16(ntohs(sin.sin_port));
+		memcpy(out.addr, &sin.sin_addr, sizeof(sin.sin_addr));
+		break;
+	}
+	case AF_INET6: {
+		struct sockaddr_in6 sin6;
+
+		if (salen < sizeof(sin6))
+			return -EINVAL;
+		memcpy(&sin6, sa, sizeof(sin6));
+		out.family = htole16(AF_INET6);
+		out.port = htole16(ntohs(sin6.sin6_port));
+		/* Kept so that link-local peers (fe80::/10) still name an
+		 * interface on the DPU; flowinfo does not travel. */
+		out.scope_id = htole32(sin6.sin6_scope_id);
+		memcpy(out.addr, &sin6.sin6_addr, sizeof(sin6.sin6_addr));
+		break;
+	}
+	default:
+		return -EAFNOSUPPORT;
+	}
+	*a = out;
+	return 0;
+}
+
+int xts_addr_to_sockaddr(const struct xts_addr *a, struct sockaddr *sa, unsigned *salen)
+{
+	union {
+		struct sockaddr_in sin;
+		struct sockaddr_in6 sin6;
+	} u;
+	unsigned size;
+
+	if (!a || !salen || (*salen && !sa))
+		return -EINVAL;
+	memset(&u, 0, sizeof(u));
+	switch (le16toh(a->family)) {
+	case AF_INET:
+		u.sin.sin_family = AF_INET;
+		u.sin.sin_port = htons(le16toh(a->port));
+		memcpy(&u.sin.sin_addr, a->addr, sizeof(u.sin.sin_addr));
+		size = sizeof(u.sin);
+		break;
+	case AF_INET6:
+		u.sin6.sin6_family = AF_INET6;
+		u.sin6.sin6_port = htons(le16toh(a->port));
+		u.sin6.sin6_scope_id = le32toh(a->scope_id);
+		memcpy(&u.sin6.sin6_addr, a->addr, sizeof(u.sin6.sin6_addr));
+		size = sizeof(u.sin6);
+		break;
+	case AF_UNSPEC: /* "no address" (failed CONNECT_RES): nothing to give */
+		return -EINVAL;
+	default:
+		return -EAFNOSUPPORT;
+	}
+	/* As getpeername(2): a short buffer gets a truncated address and
+	 * *salen says how much there was. */
+	if (*salen)
+		memcpy(sa, &u, *salen < size ? *salen : size);
+	*salen = size;
+	return 0;
+}
