@@ -512,6 +512,31 @@ int xts_link__send(struct xts_link *l, enum xts_op op, __u16 flags, __u32 dst_id
 	return 0;
 }
 
+int xts_link__tx_raw(struct xts_link *l, const void *frame, size_t len)
+{
+	struct xdp_desc *d;
+	struct xts_txf f;
+	__u32 idx;
+	int err;
+
+	if (len > l->frame_size - RX_HEADROOM)
+		return -EMSGSIZE;
+	err = xts_link__tx_reserve(l, false, &f);
+	if (err)
+		return err;
+	memcpy(xsk_umem__get_data(l->area, f.addr), frame, len);
+	xsk_ring_prod__reserve(&l->tx, 1, &idx);
+	d = xsk_ring_prod__tx_desc(&l->tx, idx);
+	d->addr = f.addr;
+	d->len = (__u32)len;
+	d->options = 0;
+	xsk_ring_prod__submit(&l->tx, 1);
+	l->unkicked++;
+	l->st.tx_frames++;
+	l->st.tx_bytes += len;
+	return 0;
+}
+
 static void send_qreset(struct xts_link *l)
 {
 	struct xts_err e = {.err = (__s32)htole32(ECONNRESET)};

@@ -102,6 +102,10 @@ void xts_link__tx_cancel(struct xts_link *l, struct xts_txf *f);
 int xts_link__send(struct xts_link *l, enum xts_op op, __u16 flags, __u32 dst_id,
 		   __u32 src_id, __u32 credit, const void *payload, size_t len);
 
+/* Queue a frame exactly as given (no header stamping): for fuzzers and
+ * tests that must send what a correct sender never would. */
+int xts_link__tx_raw(struct xts_link *l, const void *frame, size_t len);
+
 /* Push queued frames to the kernel, reap completions, send a pure ACK when
  * half the window is consumed and unacknowledged (or @force_ack and
  * anything is).  Returns frames pushed, or -errno. */

@@ -1,0 +1,88 @@
+# lib.sh - shared helpers for the netns integration tests (sourced).
+# Each test builds its own topology under a unique namespace prefix, runs
+# xtsd in the DPU namespace and real servers in the net namespace, and
+# removes everything on exit.  Every wait here is bounded.
+set -u
+
+XTS_BIN=${XTS_BIN:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../../build/bin" && pwd)}
+XTS_SRC=${XTS_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+PFX=${PFX:-xt$$-}
+WORK=$(mktemp -d /tmp/xts-test.XXXXXX)
+BGPIDS=()
+XTSD_PID=
+
+fail() { echo "FAIL: $*" >&2; [ -f "$WORK/xtsd.log" ] && tail -n 20 "$WORK/xtsd.log" >&2; exit 1; }
+info() { echo "# $*"; }
+
+need_root() {
+	if [ "$(id -u)" != 0 ]; then
+		if [ "${XTS_REQUIRE_ROOT:-0}" = 1 ]; then
+			echo "FAIL: needs root (XTS_REQUIRE_ROOT=1)"; exit 1
+		fi
+		echo "SKIP: needs root"; exit 77
+	fi
+}
+
+H() { ip netns exec "${PFX}host" "$@"; }
+D() { ip netns exec "${PFX}dpu" "$@"; }
+N() { ip netns exec "${PFX}net" "$@"; }
+
+cleanup() {
+	local p
+	[ -n "$XTSD_PID" ] && kill "$XTSD_PID" 2>/dev/null && wait_gone "$XTSD_PID" 50
+	for p in "${BGPIDS[@]}"; do kill "$p" 2>/dev/null; done
+	for p in "${BGPIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
+	bash "$XTS_SRC/tools/xts-net" down --prefix "$PFX" >/dev/null 2>&1
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+wait_gone() { # pid tenths-of-seconds
+	local i
+	for ((i = 0; i < $2; i++)); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done
+	return 1
+}
+
+# bg CMD...: run in the background, killed at exit
+bg() { "$@" & BGPIDS+=($!); }
+
+topo_up() { # [queues]
+	bash "$XTS_SRC/tools/xts-net" up --queues "${1:-4}" --prefix "$PFX" >"$WORK/topo.log" 2>&1 ||
+		{ cat "$WORK/topo.log"; fail "xts-net up"; }
+}
+
+# xtsd_start QUEUES [extra config lines]
+xtsd_start() {
+	local q=$1 i; shift
+	mkdir -p "$WORK/run"
+	{
+		echo "interface = \"xd0\";"
+		echo "queues = $q;"
+		echo "run_dir = \"$WORK/run\";"
+		for l in "$@"; do echo "$l"; done
+	} >"$WORK/xts.conf"
+	D "$XTS_BIN/xtsd" -c "$WORK/xts.conf" >"$WORK/xtsd.log" 2>&1 &
+	XTSD_PID=$!
+	for ((i = 0; i < 100; i++)); do
+		local n=0 s
+		for ((s = 0; s < q; s++)); do [ -f "$WORK/run/shard-$s.stats" ] && n=$((n + 1)); done
+		[ "$n" = "$q" ] && return 0
+		kill -0 "$XTSD_PID" 2>/dev/null || fail "xtsd exited"
+		sleep 0.1
+	done
+	fail "shards did not come up"
+}
+
+# stat SHARD KEY: a counter from the shard's stats file (refreshed 2/s)
+stat() { awk -v k="$2" '$1 == k { print $2 }' "$WORK/run/shard-$1.stats"; }
+stats_settle() { sleep 1.2; }
+
+# wait_port NS PORT: until a listener is up
+wait_port() {
+	local i
+	for ((i = 0; i < 50; i++)); do
+		ip netns exec "${PFX}$1" ss -Hltn "sport = :$2" | grep -q . && return 0
+		sleep 0.1
+	done
+	fail "nothing listens on port $2 in $1"
+}
