@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# 100,000 random and mutated frames into queue 1: its shard stays up (same
+# pid, no restart), answers a valid request afterwards, and queue 0 sees
+# nothing of it.
+. "$(dirname "$0")/lib.sh"
+need_root
+
+topo_up 2
+xtsd_start 2 "timeouts = { connect_ms = 2000; };"
+bg N socat TCP4-LISTEN:7,bind=198.18.0.2,fork,reuseaddr EXEC:cat
+wait_port net 7
+stats_settle
+pid1=$(stat 1 pid)
+q0_rx=$(stat 0 rx_frames) q0_bad=$(stat 0 rx_malformed) q0_stale=$(stat 0 rx_stale)
+
+H "$XTS_BIN/xts-fuzzq" -q 1 -n "${XTS_FUZZ_FRAMES:-100000}" || fail "fuzzer"
+stats_settle
+[ "$(stat 1 pid)" = "$pid1" ] || fail "shard 1 restarted (pid $pid1 -> $(stat 1 pid))"
+kill -0 "$pid1" || fail "shard 1 is gone"
+grep -q "restart in" "$WORK/xtsd.log" && fail "a shard was restarted"
+echo "# shard 1 after fuzzing: malformed $(stat 1 rx_malformed) stale $(stat 1 rx_stale) proto_errs $(stat 1 proto_errs) stale_ids $(stat 1 stale_ids)"
+[ "$(stat 1 rx_malformed)" -gt 0 ] || fail "the fuzzer's frames never reached shard 1"
+
+out=$(echo "still here" | H "$XTS_BIN/xts-cat" -q 1 198.18.0.2 7) || fail "shard 1 does not answer after fuzzing"
+[ "$out" = "still here" ] || fail "echo after fuzzing: '$out'"
+[ "$(stat 0 rx_frames)" = "$q0_rx" ] || fail "queue 0 saw frames: $q0_rx -> $(stat 0 rx_frames)"
+[ "$(stat 0 rx_malformed)" = "$q0_bad" ] && [ "$(stat 0 rx_stale)" = "$q0_stale" ] || fail "queue 0 saw bad frames"
+echo "PASS: fuzz_queue"

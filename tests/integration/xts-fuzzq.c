@@ -1,0 +1,203 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * xts-fuzzq - feed a shard's queue random and mutated frames through a real
+ * AF_XDP socket on the host side.
+ *
+ *   xts-fuzzq [-i IF] [-q Q] [-n FRAMES] [-s SEED]
+ *
+ * Three kinds, interleaved: random bytes behind an XTS EtherType; valid
+ * headers with random fields (ops, flags, lengths that lie, foreign ids,
+ * wrong epochs); and, inside a real session (HELLO first), well-sequenced
+ * frames with random ops, ids and payloads, so that the shard's deeper
+ * paths see garbage too.  Connect targets are forced into 198.18.0.0/24 or
+ * an unroutable range: the DPU namespace has no route out anyway.
+ */
+#include <errno.h>
+#include <endian.h>
+#include <getopt.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <arpa/inet.h>
+#include <sys/socket.h>
+
+#include "link.h"
+
+static __u64 rng_state;
+
+static __u64 rnd(void)
+{
+	rng_state ^= rng_state << 13;
+	rng_state ^= rng_state >> 7;
+	rng_state ^= rng_state << 17;
+	return rng_state;
+}
+
+static void rnd_fill(void *p, size_t n)
+{
+	__u8 *b = p;
+
+	for (size_t i = 0; i < n; i++)
+		b[i] = (__u8)rnd();
+}
+
+static const __u8 ops[] = {0, 1, 2, 3, 4, 5, 6, 16, 17, 18, 19, 20, 21, 22, 23,
+			   24, 25, 32, 33, 34, 35, 48, 49, 50, 7, 99, 255};
+
+static int hello(struct xts_link *l, __u32 *epoch)
+{
+	struct xts_hello h = {0};
+	struct xts_msg m[16];
+
+	h.min_version = h.max_version = htole16(XTS_PROTO_VERSION);
+	h.window = htole32(xts_link__window(l));
+	h.max_frame = htole32(xts_link__max_frame(l));
+	h.nonce = htole32(0x5eed);
+	for (int tries = 0; tries < 20; tries++) {
+		struct pollfd p = {.fd = xts_link__fd(l), .events = POLLIN};
+
+		xts_link__send(l, XTS_OP_HELLO, 0, 0, 0, 0, &h, sizeof(h));
+		xts_link__flush(l, false);
+		poll(&p, 1, 100);
+		int n = xts_link__rx(l, m, 16);
+
+		for (int i = 0; i < n; i++) {
+			if (m[i].op == XTS_OP_HELLO_ACK && m[i].epoch) {
+				const struct xts_hello *a = m[i].payload;
+
+				*epoch = m[i].epoch;
+				xts_link__session(l, m[i].epoch, le32toh(a->window),
+						  le32toh(a->max_frame), m[i].src_mac);
+				xts_link__rx_done(l);
+				return 0;
+			}
+		}
+		xts_link__rx_done(l);
+	}
+	return -ETIMEDOUT;
+}
+
+/* Drain what the shard sends back, so its replies never pile up. */
+static void drain(struct xts_link *l)
+{
+	struct xts_msg m[64];
+
+	while (xts_link__rx(l, m, 64) > 0)
+		xts_link__rx_done(l);
+	xts_link__rx_done(l);
+}
+
+int main(int argc, char **argv)
+{
+	const char *ifname = "xh0";
+	unsigned queue = 0, frames = 100000, sent = 0, seqd = 0, raw = 0;
+	__u8 frame[4096], bcast[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+	struct xts_link_opts lo = {.sz = sizeof(lo), .xsks_map_fd = -1, .attach = true};
+	struct xts_link *l;
+	__u32 epoch = 0;
+	int opt, err;
+
+	rng_state = 0x9e3779b97f4a7c15ull;
+	while ((opt = getopt(argc, argv, "i:q:n:s:")) != -1) {
+		switch (opt) {
+		case 'i': ifname = optarg; break;
+		case 'q': queue = (unsigned)atoi(optarg); break;
+		case 'n': frames = (unsigned)atoi(optarg); break;
+		case 's': rng_state = strtoull(optarg, NULL, 0) | 1; break;
+		default:
+			fprintf(stderr, "usage: xts-fuzzq [-i IF] [-q Q] [-n FRAMES] [-s SEED]\n");
+			return 2;
+		}
+	}
+	err = xts_link__create(&l, ifname, queue, &lo);
+	if (err) {
+		fprintf(stderr, "xts-fuzzq: AF_XDP on %s queue %u: %s\n", ifname, queue,
+			strerror(-err));
+		return 1;
+	}
+	if ((err = hello(l, &epoch))) {
+		fprintf(stderr, "xts-fuzzq: no HELLO_ACK from shard %u\n", queue);
+		return 1;
+	}
+	for (time_t t0 = time(NULL); sent < frames && time(NULL) - t0 < 300;) {
+		unsigned kind = (unsigned)(rnd() % 3);
+
+		if (kind == 2 && xts_link__tx_room(l) > 0) {
+			/* a sequenced frame of the live session: random op/ids */
+			struct xts_txf f;
+			__u8 op = ops[rnd() % 24] ; /* known ops only here */
+			size_t len;
+
+			if (xts_link__tx_reserve(l, !xts_proto_op_noseq((enum xts_op)op), &f))
+				goto raw;
+			len = (size_t)(rnd() % 96);
+			if (op == XTS_OP_DATA && !len)
+				len = 1;
+			rnd_fill(f.payload, len);
+			if (op == XTS_OP_CONNECT && len >= sizeof(struct xts_addr)) {
+				struct xts_addr *a = f.payload;
+
+				a->family = htole16(rnd() & 1 ? AF_INET : AF_INET6);
+				if (rnd() & 1) /* the echo server: a real connection */
+					memcpy(a->addr, "\xc6\x12\x00\x02", 4);
+				else /* unroutable in the DPU namespace */
+					memcpy(a->addr, "\xcb\x00\x71", 3);
+			}
+			/* HELLO would start a new session: not in this branch */
+			if (op == XTS_OP_HELLO) {
+				xts_link__tx_cancel(l, &f);
+				continue;
+			}
+			xts_link__tx_submit(l, &f, (enum xts_op)op, (__u16)(rnd() & 7),
+					    (__u32)(rnd() & 1 ? rnd() : rnd() % 64),
+					    (__u32)rnd(), (__u32)(rnd() % 4096), len);
+			seqd++;
+		} else {
+		raw:;
+			/* raw: random bytes, or a mutated valid header */
+			size_t len = 14 + (size_t)(rnd() % 200);
+			struct xts_hdr *h = (struct xts_hdr *)(frame + 14);
+
+			rnd_fill(frame, len);
+			memcpy(frame, bcast, 6);
+			frame[12] = 0x88;
+			frame[13] = 0xb5;
+			if (rnd() & 1 && len >= 46) {
+				h->version = rnd() % 8 ? XTS_PROTO_VERSION : (__u8)rnd();
+				h->op = ops[rnd() % sizeof(ops)];
+				h->epoch = htole32(rnd() & 1 ? epoch : (__u32)rnd());
+				h->len = htole16(rnd() & 1 ? (__u16)(len - 46) : (__u16)rnd());
+				h->reserved = 0;
+			}
+			if (xts_link__tx_raw(l, frame, len))
+				goto flush;
+			raw++;
+		}
+		sent++;
+		if (sent % 32)
+			continue;
+	flush:
+		xts_link__flush(l, true);
+		drain(l);
+		if (xts_link__broken(l) || !xts_link__tx_room(l)) {
+			/* the shard ended the session (a raw frame hit it):
+			 * start a new one, as a host would */
+			struct pollfd p = {.fd = xts_link__fd(l), .events = POLLIN};
+
+			poll(&p, 1, 1);
+			drain(l);
+			if (!xts_link__tx_room(l) && hello(l, &epoch)) {
+				fprintf(stderr, "xts-fuzzq: shard %u stopped answering HELLO after "
+						"%u frames\n", queue, sent);
+				return 1;
+			}
+		}
+	}
+	xts_link__flush(l, true);
+	printf("xts-fuzzq: %u frames to queue %u (%u raw/mutated, %u sequenced in-session)\n",
+	       sent, queue, raw, seqd);
+	xts_link__destroy(l);
+	return sent == frames ? 0 : 1;
+}
