@@ -138,7 +138,7 @@ int xts_link__create(struct xts_link **out, const char *ifname, __u32 queue,
 	struct xsk_umem_config ucfg;
 	struct xsk_socket_config scfg;
 	struct xts_link *l;
-	__u32 fill_frames, idx, i, mtu;
+	__u32 fill_frames, idx = 0, i, mtu = 0;
 	int err;
 
 	if (opts)
@@ -456,7 +456,7 @@ static void tx_stamp_push(struct xts_link *l, struct xts_txf *f, enum xts_op op,
 	__u8 *frame = xsk_umem__get_data(l->area, f->addr);
 	struct xts_hdr *h = (struct xts_hdr *)(frame + XTS_HDR_OFF);
 	struct xdp_desc *d;
-	__u32 idx;
+	__u32 idx = 0;
 	int tot;
 
 	tot = xts_proto_hdr_put(frame, l->max_frame, l->peer_mac, l->mac, op, flags, dst_id,
@@ -516,7 +516,7 @@ int xts_link__tx_raw(struct xts_link *l, const void *frame, size_t len)
 {
 	struct xdp_desc *d;
 	struct xts_txf f;
-	__u32 idx;
+	__u32 idx = 0;
 	int err;
 
 	if (len > l->frame_size - RX_HEADROOM)

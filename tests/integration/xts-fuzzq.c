@@ -13,6 +13,8 @@
  * an unroutable range: the DPU namespace has no route out anyway.
  */
 #include <errno.h>
+#include <stddef.h>
+#include <netinet/in.h>
 #include <endian.h>
 #include <getopt.h>
 #include <poll.h>
@@ -43,6 +45,7 @@ static void rnd_fill(void *p, size_t n)
 		b[i] = (__u8)rnd();
 }
 
+/* known ops, then some unknown ones */
 static const __u8 ops[] = {0, 1, 2, 3, 4, 5, 6, 16, 17, 18, 19, 20, 21, 22, 23,
 			   24, 25, 32, 33, 34, 35, 48, 49, 50, 7, 99, 255};
 
@@ -79,14 +82,101 @@ static int hello(struct xts_link *l, __u32 *epoch)
 	return -ETIMEDOUT;
 }
 
+/* DPU ids the shard handed out: in-session frames aim at live ones. */
+static __u32 live[64];
+
 /* Drain what the shard sends back, so its replies never pile up. */
 static void drain(struct xts_link *l)
 {
 	struct xts_msg m[64];
+	int n;
 
-	while (xts_link__rx(l, m, 64) > 0)
+	while ((n = xts_link__rx(l, m, 64)) > 0) {
+		for (int i = 0; i < n; i++)
+			if (m[i].op == XTS_OP_CONNECT_RES && m[i].src_id)
+				live[rnd() % 64] = m[i].src_id;
 		xts_link__rx_done(l);
+	}
 	xts_link__rx_done(l);
+}
+
+/* A well-formed frame of the live session with random intent: valid
+ * payloads for the connection ops, aimed at live ids, random ids, or
+ * ids of other generations. */
+static int in_session(struct xts_link *l)
+{
+	static const __u8 deep[] = {XTS_OP_CONNECT, XTS_OP_DATA, XTS_OP_CREDIT, XTS_OP_SHUTDOWN,
+				    XTS_OP_CLOSE, XTS_OP_RESET, XTS_OP_SOCKOPT, XTS_OP_PING,
+				    XTS_OP_DATA, XTS_OP_CONNECT};
+	__u8 op = deep[rnd() % sizeof(deep)];
+	__u32 dst = live[rnd() % 64];
+	struct xts_txf f;
+	size_t len = 0;
+	__u16 flags = 0;
+
+	if (rnd() % 4 == 0)
+		dst = (__u32)rnd() & 0x7fffffff;
+	else if (rnd() % 4 == 0)
+		dst = xts_id_make(xts_id_slot(dst), xts_id_gen(dst) + 1);
+	if (xts_link__tx_reserve(l, !xts_proto_op_noseq((enum xts_op)op), &f))
+		return 0;
+	switch (op) {
+	case XTS_OP_CONNECT: {
+		struct xts_connect *c = f.payload;
+
+		memset(c, 0, sizeof(*c));
+		c->dst.family = htole16(AF_INET);
+		c->dst.port = htole16(rnd() % 2 ? 7 : (__u16)rnd());
+		/* the echo server, or unroutable from the DPU namespace */
+		memcpy(c->dst.addr, rnd() % 2 ? "\xc6\x12\x00\x02" : "\xcb\x00\x71\x01", 4);
+		c->timeout_ms = htole32(1000);
+		len = offsetof(struct xts_connect, opts);
+		dst = 0;
+		break;
+	}
+	case XTS_OP_DATA:
+		len = 1 + (size_t)(rnd() % 1400);
+		rnd_fill(f.payload, len);
+		flags = (__u16)(rnd() & XTS_F_MORE);
+		break;
+	case XTS_OP_CLOSE:
+		memset(f.payload, 0, sizeof(struct xts_close));
+		len = sizeof(struct xts_close);
+		flags = (__u16)(rnd() & XTS_F_ABORT);
+		break;
+	case XTS_OP_RESET: {
+		struct xts_err *e = f.payload;
+
+		e->err = (__s32)htole32((__u32)(rnd() % 140));
+		e->reserved = 0;
+		len = sizeof(*e);
+		break;
+	}
+	case XTS_OP_SOCKOPT: {
+		struct xts_sockopt *so = f.payload;
+		int v = (int)(rnd() % 70000);
+
+		memset(so, 0, sizeof(*so));
+		so->req = htole32((__u32)rnd());
+		so->dir = (__u8)(rnd() & 1);
+		so->level = (__s32)htole32(rnd() & 1 ? SOL_SOCKET : IPPROTO_TCP);
+		so->name = (__s32)htole32((__u32)(rnd() % 40));
+		so->vlen = htole32(sizeof(v));
+		memcpy(so->val, &v, sizeof(v));
+		len = sizeof(*so) + sizeof(v);
+		break;
+	}
+	case XTS_OP_PING:
+		rnd_fill(f.payload, sizeof(struct xts_ping));
+		len = sizeof(struct xts_ping);
+		dst = 0;
+		break;
+	default:
+		break;
+	}
+	xts_link__tx_submit(l, &f, (enum xts_op)op, flags, dst, (__u32)(rnd() % 1000) + 1,
+			    (__u32)(rnd() % 65536), len);
+	return 1;
 }
 
 int main(int argc, char **argv)
@@ -125,35 +215,10 @@ int main(int argc, char **argv)
 		unsigned kind = (unsigned)(rnd() % 3);
 
 		if (kind == 2 && xts_link__tx_room(l) > 0) {
-			/* a sequenced frame of the live session: random op/ids */
-			struct xts_txf f;
-			__u8 op = ops[rnd() % 24] ; /* known ops only here */
-			size_t len;
-
-			if (xts_link__tx_reserve(l, !xts_proto_op_noseq((enum xts_op)op), &f))
+			if (in_session(l))
+				seqd++;
+			else
 				goto raw;
-			len = (size_t)(rnd() % 96);
-			if (op == XTS_OP_DATA && !len)
-				len = 1;
-			rnd_fill(f.payload, len);
-			if (op == XTS_OP_CONNECT && len >= sizeof(struct xts_addr)) {
-				struct xts_addr *a = f.payload;
-
-				a->family = htole16(rnd() & 1 ? AF_INET : AF_INET6);
-				if (rnd() & 1) /* the echo server: a real connection */
-					memcpy(a->addr, "\xc6\x12\x00\x02", 4);
-				else /* unroutable in the DPU namespace */
-					memcpy(a->addr, "\xcb\x00\x71", 3);
-			}
-			/* HELLO would start a new session: not in this branch */
-			if (op == XTS_OP_HELLO) {
-				xts_link__tx_cancel(l, &f);
-				continue;
-			}
-			xts_link__tx_submit(l, &f, (enum xts_op)op, (__u16)(rnd() & 7),
-					    (__u32)(rnd() & 1 ? rnd() : rnd() % 64),
-					    (__u32)rnd(), (__u32)(rnd() % 4096), len);
-			seqd++;
 		} else {
 		raw:;
 			/* raw: random bytes, or a mutated valid header */
@@ -167,7 +232,8 @@ int main(int argc, char **argv)
 			if (rnd() & 1 && len >= 46) {
 				h->version = rnd() % 8 ? XTS_PROTO_VERSION : (__u8)rnd();
 				h->op = ops[rnd() % sizeof(ops)];
-				h->epoch = htole32(rnd() & 1 ? epoch : (__u32)rnd());
+				/* the live epoch now and then: a gap ends the session */
+				h->epoch = htole32(rnd() % 16 ? (__u32)rnd() : epoch);
 				h->len = htole16(rnd() & 1 ? (__u16)(len - 46) : (__u16)rnd());
 				h->reserved = 0;
 			}
