@@ -13,5 +13,8 @@ wait_port net 7
 H "$XTS_BIN/xts-blast" -q 1 -n "${XTS_BLAST_MSGS:-200000}" -m 64 -S "$WORK/run/shard-1.stats" 198.18.0.2 7 ||
 	fail "blast"
 # the XDP program saw no XTS frame it could not deliver
-D "$XTS_BIN/xts-xdp-check" xd0 --queue 1 >"$WORK/xdp" 2>&1 && cat "$WORK/xdp"
+D "$XTS_BIN/xts-xdp-check" --find --queue 1 xd0 >"$WORK/xdp" 2>&1 || fail "xdp counters: $(cat "$WORK/xdp")"
+cat "$WORK/xdp"
+awk '$1 == "queue" { for (i = 2; i < NF; i += 2) if (($i == "no_socket" || $i == "redirect_err") && $(i + 1) != 0) bad = 1 }
+     END { exit bad }' "$WORK/xdp" || fail "the XDP program dropped XTS frames on queue 1"
 echo "PASS: noloss"
