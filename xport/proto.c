@@ -40,6 +40,8 @@ struct op_desc {
 	bool noseq; /* outside the queue window (XTS_F_NOSEQ) */
 };
 
+/* One op per line reads as a table; keep clang-format out of it. */
+/* clang-format off */
 #define FIXED(n, sz, nq) {.name = (n), .min_len = (sz), .max_len = (sz), .noseq = (nq)}
 #define RANGE(n, lo, hi) {.name = (n), .min_len = (lo), .max_len = (hi), .noseq = false}
 
@@ -74,6 +76,7 @@ static const struct op_desc ops[XTS_OP_MAX] = {
 	[XTS_OP_ULP_RES] = RANGE("ULP_RES", 0, XTS_LEN_MAX),
 	[XTS_OP_DRAINING] = FIXED("DRAINING", sizeof(struct xts_err), false),
 };
+/* clang-format on */
 
 /* 46 + 65535 must fit the int that hdr_put returns. */
 _Static_assert(XTS_PAYLOAD_OFF + XTS_LEN_MAX <= 0x7fffffff, "frame length fits int");
@@ -240,28 +243,26 @@ int xts_proto_parse(const void *frame, size_t frame_len, struct xts_msg *m)
 		return err;
 
 	/* Only a valid frame touches *m: a caller never sees half a decode. */
-	*m = (struct xts_msg){
-		.hdr = h,
-		.payload = f + XTS_PAYLOAD_OFF,
-		.src_mac = f + XTS_MAC_LEN,
-		.op = h->op,
-		.flags = flags,
-		.epoch = le32toh(h->epoch),
-		.seq = le32toh(h->seq),
-		.ack = le32toh(h->ack),
-		.dst_id = le32toh(h->dst_id),
-		.src_id = le32toh(h->src_id),
-		.credit = le32toh(h->credit),
-		.len = len,
-	};
+	m->hdr = h;
+	m->payload = f + XTS_PAYLOAD_OFF;
+	m->src_mac = f + XTS_MAC_LEN;
+	m->op = h->op;
+	m->flags = flags;
+	m->epoch = le32toh(h->epoch);
+	m->seq = le32toh(h->seq);
+	m->ack = le32toh(h->ack);
+	m->dst_id = le32toh(h->dst_id);
+	m->src_id = le32toh(h->src_id);
+	m->credit = le32toh(h->credit);
+	m->len = len;
 	return 0;
 }
 
 /* ---- build ---- */
 
 int xts_proto_hdr_put(void *frame, size_t cap, const __u8 dst_mac[XTS_MAC_LEN],
-		      const __u8 src_mac[XTS_MAC_LEN], enum xts_op op, __u16 flags,
-		      __u32 dst_id, __u32 src_id, __u32 credit, size_t payload_len)
+		      const __u8 src_mac[XTS_MAC_LEN], enum xts_op op, __u16 flags, __u32 dst_id,
+		      __u32 src_id, __u32 credit, size_t payload_len)
 {
 	__u8 *f = frame;
 	struct xts_hdr *h = (struct xts_hdr *)(f + XTS_HDR_OFF);
@@ -281,16 +282,16 @@ int xts_proto_hdr_put(void *frame, size_t cap, const __u8 dst_mac[XTS_MAC_LEN],
 	if (xts_proto_op_noseq(op))
 		flags |= XTS_F_NOSEQ;
 
-	/* epoch/seq/ack belong to the link, which stamps them at submit. */
-	*h = (struct xts_hdr){
-		.version = XTS_PROTO_VERSION,
-		.op = (__u8)op,
-		.flags = htole16(flags),
-		.dst_id = htole32(dst_id),
-		.src_id = htole32(src_id),
-		.credit = htole32(credit),
-		.len = htole16((__u16)payload_len),
-	};
+	/* epoch/seq/ack (left 0) belong to the link, which stamps them at
+	 * submit. */
+	memset(h, 0, sizeof(*h));
+	h->version = XTS_PROTO_VERSION;
+	h->op = (__u8)op;
+	h->flags = htole16(flags);
+	h->dst_id = htole32(dst_id);
+	h->src_id = htole32(src_id);
+	h->credit = htole32(credit);
+	h->len = htole16((__u16)payload_len);
 	return (int)(XTS_PAYLOAD_OFF + payload_len);
 }
 

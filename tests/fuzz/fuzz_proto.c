@@ -30,16 +30,16 @@
 
 #include "xts_proto.h"
 
-#define PL	 XTS_PAYLOAD_OFF
+#define PL	  XTS_PAYLOAD_OFF
 #define FRAME_MAX (PL + 0xffff)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* Not assert(): it must fire in every build type. */
-#define CHECK(c)                         \
-	do {                             \
-		if (!(c))                \
-			__builtin_trap(); \
+#define CHECK(c)                                                                                   \
+	do {                                                                                       \
+		if (!(c))                                                                          \
+			__builtin_trap();                                                          \
 	} while (0)
 
 static __u16 get16(const __u8 *p, size_t off)
@@ -97,7 +97,8 @@ static void check_accepted(const __u8 *f, size_t n, const struct xts_msg *m)
 		__u16 nopts = get16(p, offsetof(struct xts_connect, nopts));
 
 		CHECK(nopts <= XTS_CONNECT_MAX_OPTS);
-		CHECK(m->len == offsetof(struct xts_connect, opts) + nopts * sizeof(struct xts_opt));
+		CHECK(m->len ==
+		      offsetof(struct xts_connect, opts) + nopts * sizeof(struct xts_opt));
 		CHECK(family_ok(get16(p, offsetof(struct xts_connect, dst.family)), 0));
 		break;
 	}
@@ -147,9 +148,9 @@ static void check_reencode(const __u8 *f, const struct xts_msg *m)
 	memcpy(out + PL, m->payload, m->len);
 	CHECK(memcmp(out, f, (size_t)tot) == 0);
 	CHECK(xts_proto_parse(out, (size_t)tot, &m2) == 0);
-	CHECK(m2.op == m->op && m2.flags == m->flags && m2.epoch == m->epoch &&
-	      m2.seq == m->seq && m2.ack == m->ack && m2.dst_id == m->dst_id &&
-	      m2.src_id == m->src_id && m2.credit == m->credit && m2.len == m->len);
+	CHECK(m2.op == m->op && m2.flags == m->flags && m2.epoch == m->epoch && m2.seq == m->seq &&
+	      m2.ack == m->ack && m2.dst_id == m->dst_id && m2.src_id == m->src_id &&
+	      m2.credit == m->credit && m2.len == m->len);
 }
 
 /* The first 24 bytes as an xts_addr: to_sockaddr and back is lossless for

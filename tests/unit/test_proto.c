@@ -33,11 +33,11 @@
 
 #include "xts_proto.h"
 
-#define HDR(f)	 (XTS_HDR_OFF + offsetof(struct xts_hdr, f))
-#define PL	 XTS_PAYLOAD_OFF
-#define PLO(t, f) (PL + offsetof(struct t, f))
-#define FRAME_MAX (PL + 0xffff)
-#define N_KNOWN_OPS 23
+#define HDR(f)	      (XTS_HDR_OFF + offsetof(struct xts_hdr, f))
+#define PL	      XTS_PAYLOAD_OFF
+#define PLO(t, f)     (PL + offsetof(struct t, f))
+#define FRAME_MAX     (PL + 0xffff)
+#define N_KNOWN_OPS   23
 #define RANDOM_FRAMES 100000
 
 static const __u8 mac_a[XTS_MAC_LEN] = {0x02, 0x00, 0x00, 0x00, 0x00, 0x0a};
@@ -104,12 +104,11 @@ static bool op_known(unsigned op)
 }
 
 static const unsigned known_ops[N_KNOWN_OPS] = {
-	XTS_OP_HELLO,	 XTS_OP_HELLO_ACK,   XTS_OP_ACK,	 XTS_OP_QRESET,
-	XTS_OP_PING,	 XTS_OP_PONG,	     XTS_OP_CONNECT,	 XTS_OP_CONNECT_RES,
-	XTS_OP_DATA,	 XTS_OP_CREDIT,	     XTS_OP_SHUTDOWN,	 XTS_OP_CLOSE,
-	XTS_OP_CLOSED,	 XTS_OP_RESET,	     XTS_OP_SOCKOPT,	 XTS_OP_SOCKOPT_RES,
-	XTS_OP_LISTEN,	 XTS_OP_LISTEN_RES,  XTS_OP_NEW_CONN,	 XTS_OP_NEW_CONN_ACK,
-	XTS_OP_ULP_PUSH, XTS_OP_ULP_RES,     XTS_OP_DRAINING,
+    XTS_OP_HELLO,	XTS_OP_HELLO_ACK, XTS_OP_ACK,	      XTS_OP_QRESET,   XTS_OP_PING,
+    XTS_OP_PONG,	XTS_OP_CONNECT,	  XTS_OP_CONNECT_RES, XTS_OP_DATA,     XTS_OP_CREDIT,
+    XTS_OP_SHUTDOWN,	XTS_OP_CLOSE,	  XTS_OP_CLOSED,      XTS_OP_RESET,    XTS_OP_SOCKOPT,
+    XTS_OP_SOCKOPT_RES, XTS_OP_LISTEN,	  XTS_OP_LISTEN_RES,  XTS_OP_NEW_CONN, XTS_OP_NEW_CONN_ACK,
+    XTS_OP_ULP_PUSH,	XTS_OP_ULP_RES,	  XTS_OP_DRAINING,
 };
 
 static bool is_noseq(unsigned op)
@@ -252,8 +251,8 @@ static size_t valid_frame(struct rng *r, __u8 *f, unsigned op, size_t data_max)
 		flags |= XTS_F_MORE;
 	if (op == XTS_OP_CLOSE && (rnd(r) & 1))
 		flags |= XTS_F_ABORT;
-	tot = xts_proto_hdr_put(f, FRAME_MAX, mac_a, mac_b, op, flags, (__u32)rnd(r),
-				(__u32)rnd(r), (__u32)rnd(r), len);
+	tot = xts_proto_hdr_put(f, FRAME_MAX, mac_a, mac_b, op, flags, (__u32)rnd(r), (__u32)rnd(r),
+				(__u32)rnd(r), len);
 	assert_int_equal(tot, PL + len);
 	/* What the link stamps at submit. */
 	put32(f, HDR(epoch), (__u32)rnd(r));
@@ -448,8 +447,8 @@ static void test_round_trip_extremes(void **state)
 		unsigned op;
 		size_t len;
 	} c[] = {
-		{XTS_OP_DATA, 1},	   {XTS_OP_DATA, 0xffff},  {XTS_OP_ULP_PUSH, 0},
-		{XTS_OP_ULP_PUSH, 0xffff}, {XTS_OP_ULP_RES, 0},	   {XTS_OP_ULP_RES, 0xffff},
+	    {XTS_OP_DATA, 1},	       {XTS_OP_DATA, 0xffff}, {XTS_OP_ULP_PUSH, 0},
+	    {XTS_OP_ULP_PUSH, 0xffff}, {XTS_OP_ULP_RES, 0},   {XTS_OP_ULP_RES, 0xffff},
 	};
 	__u8 *f = frame_buf();
 	struct xts_msg m;
@@ -474,7 +473,8 @@ static void test_round_trip_extremes(void **state)
 		cn.dst.family = htole16(AF_INET6);
 		cn.nopts = htole16((__u16)i);
 		memcpy(f + PL, &cn, sizeof(cn));
-		tot = xts_proto_hdr_put(f, FRAME_MAX, mac_a, mac_b, XTS_OP_CONNECT, 0, 0, 7, 0, len);
+		tot =
+		    xts_proto_hdr_put(f, FRAME_MAX, mac_a, mac_b, XTS_OP_CONNECT, 0, 0, 7, 0, len);
 		assert_int_equal(parse_guarded(f, (size_t)tot, &m), 0);
 		assert_int_equal(m.len, len);
 	}
@@ -740,8 +740,8 @@ static void test_sockopt(void **state)
 		__u32 field;
 		size_t real;
 	} lies[] = {
-		{1, 0},	  {0, 1},   {4, 8},	    {8, 4},	     {257, 256},
-		{256, 255}, {300, 0}, {0xffffffff, 4}, {0xffffffe8, 0}, {0x80000000, 256},
+	    {1, 0},	{0, 1},	  {4, 8},	   {8, 4},	    {257, 256},
+	    {256, 255}, {300, 0}, {0xffffffff, 4}, {0xffffffe8, 0}, {0x80000000, 256},
 	};
 	__u8 *f = frame_buf();
 	unsigned i, j;
@@ -827,8 +827,7 @@ static void test_families(void **state)
 {
 	static const __u16 bad[] = {AF_UNSPEC, AF_UNIX, AF_PACKET, AF_NETLINK, 0x0200, 0xffff};
 	static const __u16 bad_nonunspec[] = {AF_UNIX, AF_PACKET, 0x0a00, 0xffff};
-	static const unsigned res_ops[] = {XTS_OP_CONNECT_RES, XTS_OP_LISTEN_RES,
-					   XTS_OP_NEW_CONN};
+	static const unsigned res_ops[] = {XTS_OP_CONNECT_RES, XTS_OP_LISTEN_RES, XTS_OP_NEW_CONN};
 	__u8 *f = frame_buf();
 	unsigned i, j, k;
 	size_t n;
@@ -854,14 +853,15 @@ static void test_families(void **state)
 
 	for (k = 0; k < 3; k++) {
 		for (j = 0; j < 2; j++) { /* j: which address is wrong */
-			size_t off = j ? PLO(xts_conn_res, peer.family) : PLO(xts_conn_res, local.family);
+			size_t off =
+			    j ? PLO(xts_conn_res, peer.family) : PLO(xts_conn_res, local.family);
 			struct xts_conn_res cr = {0};
 
 			cr.local.family = htole16(AF_INET);
 			cr.peer.family = htole16(AF_INET6);
 			memcpy(f + PL, &cr, sizeof(cr));
-			n = (size_t)xts_proto_hdr_put(f, FRAME_MAX, mac_a, mac_b, res_ops[k], 0, 1, 2,
-						      3, sizeof(cr));
+			n = (size_t)xts_proto_hdr_put(f, FRAME_MAX, mac_a, mac_b, res_ops[k], 0, 1,
+						      2, 3, sizeof(cr));
 			assert_int_equal(parse_guarded_err(f, n), 0);
 			/* Success must name real addresses. */
 			for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -872,7 +872,8 @@ static void test_families(void **state)
 			put32(f, PLO(xts_conn_res, err), ECONNREFUSED);
 			put16(f, off, AF_UNSPEC);
 			assert_int_equal(parse_guarded_err(f, n), 0);
-			put16(f, j ? PLO(xts_conn_res, local.family) : PLO(xts_conn_res, peer.family),
+			put16(f,
+			      j ? PLO(xts_conn_res, local.family) : PLO(xts_conn_res, peer.family),
 			      AF_UNSPEC);
 			assert_int_equal(parse_guarded_err(f, n), 0);
 			for (i = 0; i < sizeof(bad_nonunspec) / sizeof(bad_nonunspec[0]); i++) {
@@ -894,20 +895,20 @@ static void test_payload_reserved(void **state)
 		unsigned op;
 		size_t off; /* of the reserved field in the payload */
 	} c[] = {
-		{XTS_OP_HELLO, offsetof(struct xts_hello, reserved)},
-		{XTS_OP_HELLO_ACK, offsetof(struct xts_hello, reserved) + 3},
-		{XTS_OP_QRESET, offsetof(struct xts_err, reserved)},
-		{XTS_OP_CLOSED, offsetof(struct xts_err, reserved)},
-		{XTS_OP_RESET, offsetof(struct xts_err, reserved) + 1},
-		{XTS_OP_NEW_CONN_ACK, offsetof(struct xts_err, reserved) + 2},
-		{XTS_OP_DRAINING, offsetof(struct xts_err, reserved) + 3},
-		{XTS_OP_CLOSE, offsetof(struct xts_close, reserved)},
-		{XTS_OP_CONNECT, offsetof(struct xts_connect, reserved)},
-		{XTS_OP_CONNECT_RES, offsetof(struct xts_conn_res, reserved)},
-		{XTS_OP_LISTEN_RES, offsetof(struct xts_conn_res, reserved) + 3},
-		{XTS_OP_NEW_CONN, offsetof(struct xts_conn_res, reserved) + 1},
-		{XTS_OP_SOCKOPT, offsetof(struct xts_sockopt, reserved)},
-		{XTS_OP_SOCKOPT_RES, offsetof(struct xts_sockopt, reserved) + 2},
+	    {XTS_OP_HELLO, offsetof(struct xts_hello, reserved)},
+	    {XTS_OP_HELLO_ACK, offsetof(struct xts_hello, reserved) + 3},
+	    {XTS_OP_QRESET, offsetof(struct xts_err, reserved)},
+	    {XTS_OP_CLOSED, offsetof(struct xts_err, reserved)},
+	    {XTS_OP_RESET, offsetof(struct xts_err, reserved) + 1},
+	    {XTS_OP_NEW_CONN_ACK, offsetof(struct xts_err, reserved) + 2},
+	    {XTS_OP_DRAINING, offsetof(struct xts_err, reserved) + 3},
+	    {XTS_OP_CLOSE, offsetof(struct xts_close, reserved)},
+	    {XTS_OP_CONNECT, offsetof(struct xts_connect, reserved)},
+	    {XTS_OP_CONNECT_RES, offsetof(struct xts_conn_res, reserved)},
+	    {XTS_OP_LISTEN_RES, offsetof(struct xts_conn_res, reserved) + 3},
+	    {XTS_OP_NEW_CONN, offsetof(struct xts_conn_res, reserved) + 1},
+	    {XTS_OP_SOCKOPT, offsetof(struct xts_sockopt, reserved)},
+	    {XTS_OP_SOCKOPT_RES, offsetof(struct xts_sockopt, reserved) + 2},
 	};
 	struct rng r = {.s = 15};
 	unsigned i;
@@ -963,15 +964,15 @@ static void test_hdr_put(void **state)
 	assert_int_equal(xts_proto_hdr_put(f, 56, mac_a, mac_b, XTS_OP_DATA, 0, 0, 0, 0, 11),
 			 -EMSGSIZE);
 	assert_int_equal(xts_proto_hdr_put(f, 56, mac_a, mac_b, XTS_OP_DATA, 0, 0, 0, 0, 10), 56);
-	assert_int_equal(xts_proto_hdr_put(f, FRAME_MAX + 1, mac_a, mac_b, XTS_OP_DATA, 0, 0, 0,
-					   0, 0x10000),
-			 -EMSGSIZE);
-	assert_int_equal(xts_proto_hdr_put(f, SIZE_MAX, mac_a, mac_b, XTS_OP_DATA, 0, 0, 0, 0,
-					   SIZE_MAX),
-			 -EMSGSIZE);
-	assert_int_equal(xts_proto_hdr_put(f, FRAME_MAX, mac_a, mac_b, XTS_OP_DATA, 0, 0, 0, 0,
-					   0xffff),
-			 (int)FRAME_MAX);
+	assert_int_equal(
+	    xts_proto_hdr_put(f, FRAME_MAX + 1, mac_a, mac_b, XTS_OP_DATA, 0, 0, 0, 0, 0x10000),
+	    -EMSGSIZE);
+	assert_int_equal(
+	    xts_proto_hdr_put(f, SIZE_MAX, mac_a, mac_b, XTS_OP_DATA, 0, 0, 0, 0, SIZE_MAX),
+	    -EMSGSIZE);
+	assert_int_equal(
+	    xts_proto_hdr_put(f, FRAME_MAX, mac_a, mac_b, XTS_OP_DATA, 0, 0, 0, 0, 0xffff),
+	    (int)FRAME_MAX);
 
 	/* Nothing is written past the header, or at all on failure. */
 	memset(f, 0xcc, 128);
@@ -1262,8 +1263,11 @@ static void check_accepted(const __u8 *f, size_t n, const struct xts_msg *m)
 static size_t mutate(struct rng *r, __u8 *f, size_t n)
 {
 	/* Fields worth lying in: the header's and the payloads' counts. */
-	static const size_t fields16[] = {HDR(len), HDR(flags), HDR(reserved),
-					  PLO(xts_connect, nopts), PL /* a family */,
+	static const size_t fields16[] = {HDR(len),
+					  HDR(flags),
+					  HDR(reserved),
+					  PLO(xts_connect, nopts),
+					  PL /* a family */,
 					  PLO(xts_conn_res, local.family),
 					  PLO(xts_conn_res, peer.family)};
 	unsigned k, nmut = 1 + rnd_below(r, 4);
@@ -1288,7 +1292,8 @@ static size_t mutate(struct rng *r, __u8 *f, size_t n)
 			break;
 		case 4: /* len field: near the truth or anything */
 			if (rnd(r) & 1)
-				put16(f, HDR(len), (__u16)(get16(f, HDR(len)) + rnd_below(r, 9) - 4));
+				put16(f, HDR(len),
+				      (__u16)(get16(f, HDR(len)) + rnd_below(r, 9) - 4));
 			else
 				put16(f, HDR(len), (__u16)rnd(r));
 			break;
@@ -1300,7 +1305,8 @@ static size_t mutate(struct rng *r, __u8 *f, size_t n)
 				      rnd(r) & 1 ? rnd_below(r, 300) : (__u32)rnd(r));
 			break;
 		case 6: /* op byte */
-			f[HDR(op)] = (__u8)(rnd(r) & 1 ? known_ops[rnd_below(r, N_KNOWN_OPS)] : rnd(r));
+			f[HDR(op)] =
+			    (__u8)(rnd(r) & 1 ? known_ops[rnd_below(r, N_KNOWN_OPS)] : rnd(r));
 			break;
 		}
 	}
@@ -1373,31 +1379,31 @@ static void test_random_frames(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_round_trip_every_op),
-		cmocka_unit_test(test_round_trip_header_bytes),
-		cmocka_unit_test(test_round_trip_extremes),
-		cmocka_unit_test(test_unaligned_frame),
-		cmocka_unit_test(test_truncated),
-		cmocka_unit_test(test_ethertype),
-		cmocka_unit_test(test_version),
-		cmocka_unit_test(test_unknown_op),
-		cmocka_unit_test(test_reserved),
-		cmocka_unit_test(test_len_lies),
-		cmocka_unit_test(test_len_op_limits),
-		cmocka_unit_test(test_noseq_flag),
-		cmocka_unit_test(test_unknown_flags),
-		cmocka_unit_test(test_sockopt),
-		cmocka_unit_test(test_connect),
-		cmocka_unit_test(test_families),
-		cmocka_unit_test(test_payload_reserved),
-		cmocka_unit_test(test_padding),
-		cmocka_unit_test(test_hdr_put),
-		cmocka_unit_test(test_op_names),
-		cmocka_unit_test(test_addr_inet),
-		cmocka_unit_test(test_addr_inet6),
-		cmocka_unit_test(test_addr_errors),
-		cmocka_unit_test(test_socket_ids),
-		cmocka_unit_test(test_random_frames),
+	    cmocka_unit_test(test_round_trip_every_op),
+	    cmocka_unit_test(test_round_trip_header_bytes),
+	    cmocka_unit_test(test_round_trip_extremes),
+	    cmocka_unit_test(test_unaligned_frame),
+	    cmocka_unit_test(test_truncated),
+	    cmocka_unit_test(test_ethertype),
+	    cmocka_unit_test(test_version),
+	    cmocka_unit_test(test_unknown_op),
+	    cmocka_unit_test(test_reserved),
+	    cmocka_unit_test(test_len_lies),
+	    cmocka_unit_test(test_len_op_limits),
+	    cmocka_unit_test(test_noseq_flag),
+	    cmocka_unit_test(test_unknown_flags),
+	    cmocka_unit_test(test_sockopt),
+	    cmocka_unit_test(test_connect),
+	    cmocka_unit_test(test_families),
+	    cmocka_unit_test(test_payload_reserved),
+	    cmocka_unit_test(test_padding),
+	    cmocka_unit_test(test_hdr_put),
+	    cmocka_unit_test(test_op_names),
+	    cmocka_unit_test(test_addr_inet),
+	    cmocka_unit_test(test_addr_inet6),
+	    cmocka_unit_test(test_addr_errors),
+	    cmocka_unit_test(test_socket_ids),
+	    cmocka_unit_test(test_random_frames),
 	};
 
 	return cmocka_run_group_tests(tests, guard_setup, guard_teardown);
