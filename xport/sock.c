@@ -1,0 +1,946 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * sock.c - the socket calls of libxport, with the errno values Linux's TCP
+ * gives in the same situations (checked against a real kernel: send on an
+ * unconnected socket is EPIPE, a second connect after a non-blocking one
+ * reports its result once, then EISCONN, and so on).
+ *
+ * Each call runs the engine (xp_run) first, so that what the DPU said is
+ * seen before the call decides, and blocks only in xp_wait() with a
+ * deadline taken from SO_RCVTIMEO / SO_SNDTIMEO.  A signal does not end
+ * a blocking socket call (as if SA_RESTART); it ends xport_poll, as poll(2).
+ */
+#define _GNU_SOURCE /* POLLRDHUP */
+#include <endian.h>
+#include <errno.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+
+#include "xport_int.h"
+
+#define KICK_EVERY	16	 /* tx frames queued before a kick, in a long send */
+#define MAX_ERRNO	4095
+#define SIN6_LEN_RFC2133 24	 /* sockaddr_in6 without sin6_scope_id */
+
+_Static_assert(sizeof(struct tcp_info) <= XTS_SOCKOPT_VALMAX, "tcp_info fits a SOCKOPT");
+
+/* Linux's defaults and checks (net/core/sock.c, net/ipv4/tcp.c). */
+const struct xp_optdesc xp_opt_tab[XO_N] = {
+	[XO_RCVBUF] = {SOL_SOCKET, SO_RCVBUF, 131072, XOK_BUF, 2304, 0},
+	[XO_SNDBUF] = {SOL_SOCKET, SO_SNDBUF, 16384, XOK_BUF, 4608, 0},
+	[XO_MAXSEG] = {IPPROTO_TCP, TCP_MAXSEG, 536, XOK_MSS, 88, 32767},
+	[XO_NODELAY] = {IPPROTO_TCP, TCP_NODELAY, 0, XOK_BOOL, 0, 1},
+	[XO_KEEPALIVE] = {SOL_SOCKET, SO_KEEPALIVE, 0, XOK_BOOL, 0, 1},
+	[XO_KEEPIDLE] = {IPPROTO_TCP, TCP_KEEPIDLE, 7200, XOK_RANGE, 1, 32767},
+	[XO_KEEPINTVL] = {IPPROTO_TCP, TCP_KEEPINTVL, 75, XOK_RANGE, 1, 32767},
+	[XO_KEEPCNT] = {IPPROTO_TCP, TCP_KEEPCNT, 9, XOK_RANGE, 1, 127},
+	[XO_CORK] = {IPPROTO_TCP, TCP_CORK, 0, XOK_BOOL, 0, 1},
+	[XO_LINGER] = {SOL_SOCKET, SO_LINGER, -1, XOK_LINGER, 0, 0},
+};
+
+static int fail(int err)
+{
+	errno = err;
+	return -1;
+}
+
+void xp_sock_release_rx(struct xport *xp, struct xsock *s)
+{
+	(void)xp;
+	free(s->rbuf);
+	s->rbuf = NULL;
+	s->rhead = s->rlen = 0;
+}
+
+/* Back to a fresh, unconnected socket (options and timeouts stay). */
+static void sock_reset(struct xport *xp, struct xsock *s)
+{
+	xp_sock_release_rx(xp, s);
+	s->state = XS_NEW;
+	s->peer_id = XTS_ID_NONE;
+	s->pend = 0;
+	s->was_connected = s->res_unreported = false;
+	s->peer_eof = s->rd_shut = s->wr_shut = false;
+	s->so_error = 0;
+	s->snd_credit = 0;
+	s->rcv_avail = s->ungranted = 0;
+	s->opt_dirty = 0;
+	memset(&s->local, 0, sizeof(s->local));
+	memset(&s->peer, 0, sizeof(s->peer));
+}
+
+/* Take a pending error, as sock_error() does. */
+static int take_error(struct xsock *s)
+{
+	int err = s->so_error;
+
+	s->so_error = 0;
+	return err;
+}
+
+XPORT_API int xport_socket(struct xport *xp, int domain, int type, int protocol)
+{
+	int base = type & 0xf, flags = type & ~0xf;
+	struct xsock *s;
+
+	if (!xp)
+		return fail(EINVAL);
+	if (flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC))
+		return fail(EINVAL);
+	if (base < 1 || base > SOCK_PACKET)
+		return fail(EINVAL);
+	if (domain != AF_INET && domain != AF_INET6)
+		return fail(EAFNOSUPPORT);
+	if (base != SOCK_STREAM || (protocol != 0 && protocol != IPPROTO_TCP))
+		return fail(EPROTONOSUPPORT);
+	xp_run(xp);
+	s = xp_sock_alloc(xp);
+	if (!s)
+		return fail(EMFILE);
+	s->family = (uint8_t)domain;
+	s->nonblock = !!(type & SOCK_NONBLOCK);
+	/* No frame: the DPU learns of the socket with its CONNECT. */
+	return (int)s->id;
+}
+
+XPORT_API int xport_set_nonblock(struct xport *xp, int sd, int on)
+{
+	struct xsock *s = xp_sock(xp, sd);
+
+	if (!s)
+		return fail(EBADF);
+	s->nonblock = !!on;
+	return 0;
+}
+
+/* ---- connect ---- */
+
+/* connect(AF_UNSPEC): tcp_disconnect(). */
+static void disconnect(struct xport *xp, struct xsock *s)
+{
+	if (s->state == XS_CONNECTED)
+		xp_ctl_push(xp, XTS_OP_RESET, 0, s->peer_id, s->id, ECONNRESET);
+	else if (s->state == XS_CONNECTING)
+		s->abandon = true; /* its CONNECT_RES gets a RESET */
+	sock_reset(xp, s);
+}
+
+static int connect_payload(struct xsock *s, const struct xts_addr *dst, struct xts_connect *c)
+{
+	uint16_t carried = 0;
+	int k, n = 0;
+	uint64_t ms = 0;
+
+	memset(c, 0, sizeof(*c));
+	c->dst = *dst;
+	if (s->sndtimeo_us > 0) {
+		ms = ((uint64_t)s->sndtimeo_us + 999) / 1000;
+		if (ms > UINT32_MAX)
+			ms = UINT32_MAX;
+	}
+	c->timeout_ms = htole32((uint32_t)ms);
+	for (k = 0; k < XO_N && n < XTS_CONNECT_MAX_OPTS; k++) {
+		if (!(s->opt_set & (1u << k)))
+			continue;
+		c->opts[n].level = (__s32)htole32((__u32)xp_opt_tab[k].level);
+		c->opts[n].name = (__s32)htole32((__u32)xp_opt_tab[k].name);
+		c->opts[n].value = (__s32)htole32((__u32)s->optv[k]);
+		carried |= (uint16_t)(1u << k);
+		n++;
+	}
+	c->nopts = htole16((uint16_t)n);
+	/* more than eight set: the rest follow as SOCKOPTs once connected */
+	s->opt_dirty = s->opt_set & (uint16_t)~carried;
+	return (int)(offsetof(struct xts_connect, opts) + (size_t)n * sizeof(struct xts_opt));
+}
+
+static int check_addr(const struct xsock *s, const struct sockaddr *addr, socklen_t len,
+		      struct xts_addr *out)
+{
+	struct sockaddr_storage ss;
+	sa_family_t family;
+
+	memcpy(&family, (const char *)addr + offsetof(struct sockaddr, sa_family), sizeof(family));
+	if (s->family == AF_INET) {
+		if (len < sizeof(struct sockaddr_in))
+			return -EINVAL;
+		if (family != AF_INET)
+			return -EAFNOSUPPORT;
+	} else {
+		if (len < SIN6_LEN_RFC2133)
+			return -EINVAL;
+		if (family != AF_INET6)
+			return -EAFNOSUPPORT;
+	}
+	memset(&ss, 0, sizeof(ss)); /* an RFC 2133 sockaddr_in6: scope 0 */
+	memcpy(&ss, addr, len < sizeof(ss) ? len : sizeof(ss));
+	return xts_addr_from_sockaddr(out, (const struct sockaddr *)&ss,
+				      family == AF_INET ? sizeof(struct sockaddr_in)
+							: sizeof(struct sockaddr_in6));
+}
+
+/* The state part of inet_stream_connect(): 1 to go on with a new connect,
+ * else 0 or -errno to return. */
+static int connect_state(struct xport *xp, struct xsock *s)
+{
+	int err;
+
+	switch (s->state) {
+	case XS_CONNECTED:
+		if (s->res_unreported) { /* a non-blocking connect completed */
+			s->res_unreported = false;
+			return 0;
+		}
+		return -EISCONN;
+	case XS_CONNECTING:
+		return -EALREADY;
+	case XS_DEAD:
+		if (!s->res_unreported)
+			return -EISCONN; /* connected once, then reset */
+		/* a connect that failed: its error once, then a new connect */
+		err = take_error(s);
+		sock_reset(xp, s);
+		return -(err ? err : ECONNABORTED);
+	default:
+		return 1;
+	}
+}
+
+XPORT_API int xport_connect(struct xport *xp, int sd, const struct sockaddr *addr, socklen_t len)
+{
+	struct xsock *s = xp_sock(xp, sd);
+	struct xts_connect c;
+	struct xts_addr dst;
+	sa_family_t family;
+	uint64_t dl;
+	bool nb;
+	int err, plen;
+
+	if (!s)
+		return fail(EBADF);
+	if (len > sizeof(struct sockaddr_storage))
+		return fail(EINVAL);
+	if (len && !addr)
+		return fail(EFAULT);
+	if (len < sizeof(sa_family_t))
+		return fail(EINVAL);
+	xp_run(xp);
+	memcpy(&family, (const char *)addr + offsetof(struct sockaddr, sa_family), sizeof(family));
+	if (family == AF_UNSPEC) {
+		disconnect(xp, s);
+		return 0;
+	}
+	err = connect_state(xp, s);
+	if (err <= 0)
+		return err ? fail(-err) : 0;
+	err = check_addr(s, addr, len, &dst);
+	if (err)
+		return fail(-err);
+
+	nb = s->nonblock;
+	dl = xp_deadline_us(s->sndtimeo_us);
+	/* The CONNECT_RES of a connect given up on (shutdown or AF_UNSPEC
+	 * while connecting) must come back before the slot's next CONNECT:
+	 * both would carry the same socket id. */
+	while (s->abandon) {
+		if (nb || xp_wait(xp, dl))
+			return fail(EALREADY);
+		xp_run(xp);
+	}
+	/* A fresh connection: the whole receive buffer is its credit. */
+	sock_reset(xp, s);
+	s->rcv_avail = xp->rcvbuf;
+	plen = connect_payload(s, &dst, &c);
+	for (;;) {
+		err = xp_session_err(xp);
+		if (err == -ENETDOWN) /* no shard answers on this queue */
+			return fail(ENETDOWN);
+		if (!err && !xts_link__send(xp->link, XTS_OP_CONNECT, 0, XTS_ID_NONE, s->id,
+					    xp->rcvbuf, &c, (size_t)plen))
+			break;
+		/* window full, or the queue re-attaching */
+		xp->c.window_stalls++;
+		if (nb)
+			return fail(EAGAIN);
+		if (xp_wait(xp, dl))
+			return fail(ETIMEDOUT);
+		xp_run(xp);
+	}
+	s->state = XS_CONNECTING;
+	xts_link__flush(xp->link, false);
+	if (nb)
+		return fail(EINPROGRESS);
+	for (;;) {
+		xp_run(xp);
+		if (s->state != XS_CONNECTING)
+			break;
+		/* Linux: a blocking connect past SO_SNDTIMEO says EINPROGRESS
+		 * and the connect goes on. */
+		if (xp_wait(xp, dl))
+			return fail(EINPROGRESS);
+	}
+	s->res_unreported = false;
+	if (s->state == XS_CONNECTED)
+		return 0;
+	err = take_error(s);
+	sock_reset(xp, s);
+	return fail(err ? err : ECONNABORTED);
+}
+
+/* ---- send ---- */
+
+/* Why a send cannot go on, as tcp_sendmsg: pending error, then EPIPE. */
+static int send_error(struct xsock *s)
+{
+	int err;
+
+	if (s->state == XS_CONNECTED)
+		return s->wr_shut ? -EPIPE : 0;
+	err = take_error(s);
+	return -(err ? err : EPIPE);
+}
+
+/* Copy the app's bytes straight into tx frames, as far as socket credit
+ * and the queue window go.  Returns the bytes sent. */
+static size_t send_data(struct xport *xp, struct xsock *s, const __u8 *p, size_t len,
+			__u16 fl, bool nb, uint64_t dl)
+{
+	bool cstall = false, wstall = false;
+	unsigned queued = 0;
+	size_t done = 0;
+
+	while (done < len && s->state == XS_CONNECTED && !s->wr_shut) {
+		struct xts_txf f;
+		uint32_t cr;
+		size_t n;
+
+		if (s->snd_credit && xp_room(xp) && !xts_link__tx_reserve(xp->link, true, &f)) {
+			n = len - done;
+			if (n > f.cap)
+				n = f.cap;
+			if (n > s->snd_credit)
+				n = (size_t)s->snd_credit;
+			memcpy(f.payload, p + done, n);
+			cr = s->ungranted; /* credit we owe rides along */
+			s->rcv_avail += cr;
+			s->ungranted = 0;
+			xts_link__tx_submit(xp->link, &f, XTS_OP_DATA, fl, s->peer_id, s->id, cr, n);
+			s->snd_credit -= n;
+			done += n;
+			xp->c.data_tx += n;
+			if (++queued == KICK_EVERY) { /* keep the wire busy */
+				xts_link__flush(xp->link, false);
+				queued = 0;
+			}
+			continue;
+		}
+		if (!s->snd_credit)
+			cstall = true;
+		else
+			wstall = true;
+		if (nb || xp_wait(xp, dl))
+			break;
+		xp_run(xp);
+	}
+	xp->c.credit_stalls += cstall;
+	xp->c.window_stalls += wstall;
+	return done;
+}
+
+XPORT_API ssize_t xport_send(struct xport *xp, int sd, const void *buf, size_t len, int flags)
+{
+	struct xsock *s = xp_sock(xp, sd);
+	uint64_t dl;
+	size_t done;
+	bool nb;
+	int err;
+
+	if (!s)
+		return fail(EBADF);
+	if (flags & MSG_OOB)
+		return fail(EOPNOTSUPP);
+	xp_run(xp);
+	nb = s->nonblock || (flags & MSG_DONTWAIT);
+	dl = nb ? 0 : xp_deadline_us(s->sndtimeo_us);
+	/* sk_stream_wait_connect(): a connect in progress is waited for */
+	while (s->state == XS_CONNECTING) {
+		if (nb || xp_wait(xp, dl))
+			return fail(EAGAIN);
+		xp_run(xp);
+	}
+	err = send_error(s);
+	if (err)
+		return fail(-err);
+	if (!len)
+		return 0;
+	if (!buf)
+		return fail(EFAULT);
+	done = send_data(xp, s, buf, len, (flags & MSG_MORE) ? XTS_F_MORE : 0, nb, dl);
+	xts_link__flush(xp->link, false);
+	if (done)
+		return (ssize_t)done;
+	err = send_error(s);
+	return fail(err ? -err : EAGAIN);
+}
+
+/* ---- recv ---- */
+
+/* Copy up to @len buffered bytes to @dst (NULL: discard); consume them
+ * unless peeking. */
+static uint32_t ring_take(struct xport *xp, struct xsock *s, __u8 *dst, size_t len, bool consume)
+{
+	uint32_t n = s->rlen < len ? s->rlen : (uint32_t)len;
+	uint32_t first = xp->rcvbuf - s->rhead;
+
+	if (first > n)
+		first = n;
+	if (dst) {
+		memcpy(dst, s->rbuf + s->rhead, first);
+		memcpy(dst + first, s->rbuf, n - first);
+	}
+	if (consume) {
+		s->rhead += n;
+		if (s->rhead >= xp->rcvbuf)
+			s->rhead -= xp->rcvbuf;
+		s->rlen -= n;
+		if (!s->rlen)
+			s->rhead = 0;
+	}
+	return n;
+}
+
+XPORT_API ssize_t xport_recv(struct xport *xp, int sd, void *buf, size_t len, int flags)
+{
+	struct xsock *s = xp_sock(xp, sd);
+	bool nb, peek = flags & MSG_PEEK, waitall = flags & MSG_WAITALL;
+	__u8 *dst = (flags & MSG_TRUNC) ? NULL : buf;
+	size_t copied = 0, target;
+	uint64_t dl;
+
+	if (!s)
+		return fail(EBADF);
+	if (flags & MSG_OOB)
+		return fail(EINVAL); /* no urgent data, ever */
+	if (!len)
+		return 0;
+	if (!buf && !(flags & MSG_TRUNC))
+		return fail(EFAULT);
+	xp_run(xp);
+	nb = s->nonblock || (flags & MSG_DONTWAIT);
+	dl = nb ? 0 : xp_deadline_us(s->rcvtimeo_us);
+	target = waitall ? len : 1;
+	if (peek && target > xp->rcvbuf)
+		target = xp->rcvbuf; /* more can never be buffered at once */
+	for (;;) {
+		if (s->rlen) {
+			if (peek) {
+				copied = ring_take(xp, s, dst, len, false);
+			} else {
+				uint32_t n = ring_take(xp, s, dst ? dst + copied : NULL,
+						       len - copied, true);
+
+				copied += n;
+				xp_credit(xp, s, n);
+			}
+			if (copied >= target)
+				break;
+		}
+		/* Nothing (more) now: why, in tcp_recvmsg's order. */
+		if (copied) {
+			if (s->so_error || s->state != XS_CONNECTED || s->peer_eof || s->rd_shut)
+				break;
+		} else {
+			if (s->peer_eof)
+				break;
+			if (s->so_error)
+				return fail(take_error(s));
+			if (s->rd_shut)
+				break;
+			if (s->state == XS_DEAD && s->was_connected)
+				break;
+			if (s->state != XS_CONNECTED && s->state != XS_CONNECTING)
+				return fail(ENOTCONN);
+		}
+		if (nb || xp_wait(xp, dl))
+			break;
+		xp_run(xp);
+	}
+	if (s->state == XS_DEAD && !s->rlen)
+		xp_sock_release_rx(xp, s);
+	if (!copied && !s->peer_eof && !s->rd_shut &&
+	    (s->state == XS_CONNECTED || s->state == XS_CONNECTING))
+		return fail(EAGAIN); /* non-blocking, or SO_RCVTIMEO ran out */
+	return (ssize_t)copied;
+}
+
+/* ---- shutdown, close ---- */
+
+XPORT_API int xport_shutdown(struct xport *xp, int sd, int how)
+{
+	struct xsock *s = xp_sock(xp, sd);
+
+	if (!s)
+		return fail(EBADF);
+	if (how != SHUT_RD && how != SHUT_WR && how != SHUT_RDWR)
+		return fail(EINVAL);
+	xp_run(xp);
+	switch (s->state) {
+	case XS_CONNECTED:
+		if (how != SHUT_WR)
+			s->rd_shut = true; /* later DATA is dropped, its credit returned */
+		if (how != SHUT_RD && !s->wr_shut) {
+			s->wr_shut = true;
+			/* after every DATA frame already queued: same queue, in order */
+			if (xp_sock_send(xp, s, XTS_OP_SHUTDOWN, NULL, 0))
+				xp_pend_add(xp, s, PS_SHUTDOWN);
+			xts_link__flush(xp->link, false);
+		}
+		return 0;
+	case XS_CONNECTING:
+		/* Linux disconnects a connect in progress */
+		disconnect(xp, s);
+		return 0;
+	default:
+		return fail(ENOTCONN);
+	}
+}
+
+XPORT_API int xport_close(struct xport *xp, int sd)
+{
+	struct xsock *s = xp_sock(xp, sd);
+	uint64_t dl;
+
+	if (!s)
+		return fail(EBADF);
+	xp_run(xp);
+	switch (s->state) {
+	case XS_CONNECTED: {
+		/* Linux sends RST, not FIN, when unread data is dropped or
+		 * SO_LINGER is {1, 0}. */
+		bool abort = s->rlen ||
+			     ((s->opt_set & (1u << XO_LINGER)) && s->optv[XO_LINGER] == 0);
+
+		xp_ctl_push(xp, XTS_OP_CLOSE, abort ? XTS_F_ABORT : 0, s->peer_id, s->id, 0);
+		xp_sock_free(xp, s);
+		/* A CLOSE that found no room waits in the ring, and goes with
+		 * any later engine run.  Give it a bounded chance now, since
+		 * the app may never call us again. */
+		dl = xp_deadline_ms(XP_CLOSE_WAIT_MS);
+		while (xp->ctl_n && xp->up) {
+			if (xp_wait(xp, dl))
+				break;
+			xp_run(xp);
+		}
+		break;
+	}
+	case XS_CONNECTING:
+		/* The DPU's id is not known yet: keep the slot (no sd) until
+		 * the CONNECT_RES names it, then RESET it. */
+		xp_sock_release_rx(xp, s);
+		s->state = XS_ZOMBIE;
+		break;
+	default:
+		if (s->abandon) {
+			s->abandon = false;
+			s->state = XS_ZOMBIE;
+		} else {
+			xp_sock_free(xp, s);
+		}
+		break;
+	}
+	xts_link__flush(xp->link, false);
+	return 0;
+}
+
+/* ---- options ---- */
+
+static int opt_find(int level, int name)
+{
+	int k;
+
+	for (k = 0; k < XO_N; k++)
+		if (xp_opt_tab[k].level == level && xp_opt_tab[k].name == name)
+			return k;
+	return -1;
+}
+
+/*
+ * Ask the DPU's socket: SOCKOPT, then wait for the SOCKOPT_RES with our
+ * req.  -ENOTCONN when the connection went away meanwhile (the caller then
+ * answers locally, as Linux answers for a closed socket).
+ */
+static int sockopt_sync(struct xport *xp, struct xsock *s, __u8 dir, int level, int name, int v)
+{
+	__u8 buf[sizeof(struct xts_sockopt) + sizeof(__s32)];
+	uint64_t dl = xp_deadline_ms(XP_SOCKOPT_MS);
+	struct xts_sockopt so;
+	uint32_t req = xp_next_req(xp);
+	size_t plen = sizeof(so);
+	__s32 le = (__s32)htole32((__u32)v);
+
+	memset(&so, 0, sizeof(so));
+	so.req = htole32(req);
+	so.dir = dir;
+	so.level = (__s32)htole32((__u32)level);
+	so.name = (__s32)htole32((__u32)name);
+	if (dir == XTS_SOCKOPT_SET) {
+		so.vlen = htole32(sizeof(le));
+		memcpy(buf + sizeof(so), &le, sizeof(le));
+		plen += sizeof(le);
+	}
+	memcpy(buf, &so, sizeof(so));
+	for (;;) {
+		if (s->state != XS_CONNECTED)
+			return -ENOTCONN;
+		/* Options set while connecting go first, or an older value
+		 * could land after this one. */
+		if (s->opt_dirty)
+			xp_pend_add(xp, s, PS_OPTS);
+		if ((!s->opt_dirty || !xp_sock_flush_pend(xp, s)) &&
+		    !xp_sock_send(xp, s, XTS_OP_SOCKOPT, buf, plen))
+			break;
+		if (xp_wait(xp, dl))
+			return -ETIMEDOUT;
+		xp_run(xp);
+	}
+	xp->so_req = req;
+	xp->so_id = s->id;
+	xp->so_done = false;
+	xts_link__flush(xp->link, false);
+	for (;;) {
+		xp_run(xp);
+		if (xp->so_done)
+			break;
+		if (s->state != XS_CONNECTED || xp_wait(xp, dl)) {
+			xp->so_req = 0;
+			return s->state != XS_CONNECTED ? -ENOTCONN : -ETIMEDOUT;
+		}
+	}
+	xp->so_req = 0;
+	if (xp->so_err < 0 || xp->so_err > MAX_ERRNO)
+		return -EPROTO;
+	return -xp->so_err;
+}
+
+static int timeo_set(int64_t *us, const void *val, socklen_t len)
+{
+	struct timeval tv;
+
+	if (len < sizeof(tv))
+		return -EINVAL;
+	if (!val)
+		return -EFAULT;
+	memcpy(&tv, val, sizeof(tv));
+	if (tv.tv_usec < 0 || tv.tv_usec >= 1000000)
+		return -EDOM;
+	if (tv.tv_sec < 0)
+		*us = -1; /* Linux: a timeout of zero jiffies, i.e. never wait */
+	else if (tv.tv_sec > INT32_MAX) /* about 68 years: forever */
+		*us = 0;
+	else
+		*us = (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
+	return 0;
+}
+
+/* Parse and check a travelling option's value into its wire int. */
+static int opt_value(int k, const void *val, socklen_t len, int *out)
+{
+	const struct xp_optdesc *d = &xp_opt_tab[k];
+	int v;
+
+	if (d->kind == XOK_LINGER) {
+		struct linger lg;
+
+		if (len < sizeof(lg))
+			return -EINVAL;
+		if (!val)
+			return -EFAULT;
+		memcpy(&lg, val, sizeof(lg));
+		/* a negative l_linger is "forever" to Linux */
+		*out = lg.l_onoff ? (lg.l_linger < 0 ? INT_MAX : lg.l_linger) : -1;
+		return 0;
+	}
+	if (len < sizeof(int))
+		return -EINVAL;
+	if (!val)
+		return -EFAULT;
+	memcpy(&v, val, sizeof(v));
+	switch (d->kind) {
+	case XOK_BOOL:
+		v = !!v;
+		break;
+	case XOK_RANGE:
+		if (v < d->min || v > d->max)
+			return -EINVAL;
+		break;
+	case XOK_MSS:
+		if (v && (v < d->min || v > d->max))
+			return -EINVAL;
+		break;
+	default: /* XOK_BUF: the kernel clamps */
+		break;
+	}
+	*out = v;
+	return 0;
+}
+
+XPORT_API int xport_setsockopt(struct xport *xp, int sd, int level, int name, const void *val,
+			       socklen_t len)
+{
+	struct xsock *s = xp_sock(xp, sd);
+	int k, v, err, old;
+	uint16_t bit, was_set;
+
+	if (!s)
+		return fail(EBADF);
+	xp_run(xp);
+	if (level == SOL_SOCKET && name == SO_RCVTIMEO) {
+		err = timeo_set(&s->rcvtimeo_us, val, len);
+		return err ? fail(-err) : 0;
+	}
+	if (level == SOL_SOCKET && name == SO_SNDTIMEO) {
+		err = timeo_set(&s->sndtimeo_us, val, len);
+		return err ? fail(-err) : 0;
+	}
+	k = opt_find(level, name);
+	if (k < 0)
+		return fail(ENOPROTOOPT);
+	err = opt_value(k, val, len, &v);
+	if (err)
+		return fail(-err);
+	bit = (uint16_t)(1u << k);
+	old = s->optv[k];
+	was_set = s->opt_set & bit;
+	s->optv[k] = v;
+	s->opt_set |= bit;
+	switch (s->state) {
+	case XS_CONNECTED:
+		s->opt_dirty &= (uint16_t)~bit; /* this value supersedes */
+		err = sockopt_sync(xp, s, XTS_SOCKOPT_SET, level, name, v);
+		if (err && err != -ENOTCONN) {
+			s->optv[k] = old;
+			s->opt_set = (uint16_t)((s->opt_set & ~bit) | was_set);
+			return fail(-err);
+		}
+		return 0;
+	case XS_CONNECTING:
+		s->opt_dirty |= bit; /* sent once CONNECT_RES names the DPU socket */
+		return 0;
+	default: /* NEW: CONNECT carries it; DEAD: nothing left to apply it to */
+		return 0;
+	}
+}
+
+/* What Linux reports for an option of a socket with no TCP connection. */
+static int opt_local(const struct xsock *s, int k)
+{
+	const struct xp_optdesc *d = &xp_opt_tab[k];
+	int v;
+
+	if (!(s->opt_set & (1u << k)))
+		return d->def;
+	v = s->optv[k];
+	if (d->kind == XOK_BUF) { /* the kernel doubles it for overhead */
+		if (v < 0)
+			v = 0;
+		v = v > INT_MAX / 2 ? INT_MAX : v * 2;
+		if (v < d->min)
+			v = d->min;
+	}
+	if (d->kind == XOK_MSS && !v)
+		v = d->def;
+	return v;
+}
+
+XPORT_API int xport_getsockopt(struct xport *xp, int sd, int level, int name, void *val,
+			       socklen_t *len)
+{
+	struct xsock *s = xp_sock(xp, sd);
+	union {
+		int i;
+		struct linger lg;
+		struct timeval tv;
+		struct tcp_info ti;
+		__u8 raw[XTS_SOCKOPT_VALMAX];
+	} u;
+	size_t vlen = sizeof(int), n;
+	int64_t us;
+	int k, err;
+
+	if (!s)
+		return fail(EBADF);
+	if (!len)
+		return fail(EFAULT);
+	if (*len > INT_MAX)
+		return fail(EINVAL);
+	xp_run(xp);
+	memset(&u, 0, sizeof(u));
+	if (level == SOL_SOCKET) {
+		switch (name) {
+		case SO_ERROR:
+			u.i = take_error(s);
+			goto out;
+		case SO_TYPE:
+			u.i = SOCK_STREAM;
+			goto out;
+		case SO_DOMAIN:
+			u.i = s->family;
+			goto out;
+		case SO_PROTOCOL:
+			u.i = IPPROTO_TCP;
+			goto out;
+		case SO_ACCEPTCONN:
+			u.i = 0;
+			goto out;
+		case SO_RCVTIMEO:
+		case SO_SNDTIMEO:
+			us = name == SO_RCVTIMEO ? s->rcvtimeo_us : s->sndtimeo_us;
+			if (us > 0) {
+				u.tv.tv_sec = (time_t)(us / 1000000);
+				u.tv.tv_usec = (suseconds_t)(us % 1000000);
+			}
+			vlen = sizeof(u.tv);
+			goto out;
+		default:
+			break;
+		}
+	}
+	if (level == IPPROTO_TCP && name == TCP_INFO) {
+		if (s->state == XS_CONNECTED) {
+			err = sockopt_sync(xp, s, XTS_SOCKOPT_GET, level, name, 0);
+			if (!err) {
+				memcpy(u.raw, xp->so_val, xp->so_vlen);
+				vlen = xp->so_vlen;
+				goto out;
+			}
+			if (err != -ENOTCONN)
+				return fail(-err);
+		}
+		u.ti.tcpi_state = s->state == XS_CONNECTING ? TCP_SYN_SENT : TCP_CLOSE;
+		vlen = sizeof(u.ti);
+		goto out;
+	}
+	k = opt_find(level, name);
+	if (k < 0)
+		return fail(ENOPROTOOPT);
+	if (s->state == XS_CONNECTED) {
+		err = sockopt_sync(xp, s, XTS_SOCKOPT_GET, level, name, 0);
+		if (!err) {
+			__s32 le;
+
+			if (xp->so_vlen < sizeof(le))
+				return fail(EPROTO);
+			memcpy(&le, xp->so_val, sizeof(le));
+			u.i = (int)(__s32)le32toh((__u32)le);
+		} else if (err != -ENOTCONN) {
+			return fail(-err);
+		} else {
+			u.i = opt_local(s, k);
+		}
+	} else {
+		u.i = opt_local(s, k);
+	}
+	if (xp_opt_tab[k].kind == XOK_LINGER) { /* the wire int back to a linger */
+		int l = u.i;
+
+		u.lg.l_onoff = l >= 0;
+		u.lg.l_linger = l >= 0 ? l : 0;
+		vlen = sizeof(u.lg);
+	}
+out:
+	n = *len < vlen ? *len : vlen; /* a short buffer gets a prefix, as Linux */
+	if (n && !val)
+		return fail(EFAULT);
+	if (n)
+		memcpy(val, &u, n);
+	*len = (socklen_t)n;
+	return 0;
+}
+
+/* ---- names ---- */
+
+static int name_out(const struct xts_addr *a, struct sockaddr *addr, socklen_t *len)
+{
+	unsigned l;
+
+	if (!len)
+		return -EFAULT;
+	if (*len > INT_MAX)
+		return -EINVAL;
+	if (*len && !addr)
+		return -EFAULT;
+	l = *len;
+	if (xts_addr_to_sockaddr(a, addr, &l))
+		return -EINVAL;
+	*len = l;
+	return 0;
+}
+
+XPORT_API int xport_getpeername(struct xport *xp, int sd, struct sockaddr *addr, socklen_t *len)
+{
+	struct xsock *s = xp_sock(xp, sd);
+	int err;
+
+	if (!s)
+		return fail(EBADF);
+	xp_run(xp);
+	if (s->state != XS_CONNECTED)
+		return fail(ENOTCONN);
+	err = name_out(&s->peer, addr, len);
+	return err ? fail(-err) : 0;
+}
+
+XPORT_API int xport_getsockname(struct xport *xp, int sd, struct sockaddr *addr, socklen_t *len)
+{
+	struct xsock *s = xp_sock(xp, sd);
+	struct xts_addr any;
+	int err;
+
+	if (!s)
+		return fail(EBADF);
+	xp_run(xp);
+	/* Linux names an unbound socket by its family's wildcard, port 0. */
+	memset(&any, 0, sizeof(any));
+	any.family = htole16(s->family);
+	err = name_out(s->was_connected && s->local.family ? &s->local : &any, addr, len);
+	return err ? fail(-err) : 0;
+}
+
+/* ---- poll ---- */
+
+/* tcp_poll(), on our state. */
+short xp_sock_revents(struct xport *xp, struct xsock *s)
+{
+	bool rd_done = s->peer_eof || s->rd_shut;
+	short m = 0;
+
+	switch (s->state) {
+	case XS_NEW:
+		m = POLLOUT | POLLWRNORM | POLLHUP; /* TCP_CLOSE, as a fresh socket */
+		break;
+	case XS_CONNECTING:
+		break;
+	case XS_CONNECTED:
+		if (s->rlen || rd_done)
+			m |= POLLIN | POLLRDNORM;
+		if (rd_done)
+			m |= POLLRDHUP;
+		if (s->wr_shut || (s->snd_credit && xp_room(xp)))
+			m |= POLLOUT | POLLWRNORM;
+		if (rd_done && s->wr_shut)
+			m |= POLLHUP;
+		break;
+	default: /* XS_DEAD: both directions done */
+		m = POLLIN | POLLRDNORM | POLLRDHUP | POLLOUT | POLLWRNORM | POLLHUP;
+		break;
+	}
+	if (s->so_error)
+		m |= POLLERR;
+	return m;
+}

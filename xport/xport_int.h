@@ -1,0 +1,201 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * xport_int.h - libxport internals shared by xport.c (queue session,
+ * engine, poll) and sock.c (the socket calls).
+ *
+ * Conventions: internal helpers return 0 or -errno; only the exported
+ * xport_* calls set errno and return -1.  One struct xport is owned by one
+ * thread, so nothing here locks.
+ */
+#ifndef XPORT_INT_H
+#define XPORT_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "xport.h"
+#include "link.h"
+
+#define XP_DEF_FRAMES	 4096
+#define XP_DEF_RING	 2048
+#define XP_DEF_WINDOW	 128
+#define XP_DEF_RCVBUF	 (256u * 1024)
+#define XP_MAX_RCVBUF	 (1u << 30)
+#define XP_DEF_HELLO_MS	 2000
+#define XP_DEF_SOCKETS	 16384
+#define XP_RX_BATCH	 64
+#define XP_SOCKOPT_MS	 2000 /* a SOCKOPT answer from the DPU */
+#define XP_CLOSE_WAIT_MS 2000 /* room for a CLOSE before it is left queued */
+#define XP_FOREVER	 UINT64_MAX
+
+enum xs_state {
+	XS_FREE = 0,
+	XS_NEW,	       /* not connected: fresh, or a failed connect reported */
+	XS_CONNECTING, /* CONNECT sent, CONNECT_RES awaited */
+	XS_CONNECTED,  /* established: peer_id names the DPU connection */
+	XS_DEAD,       /* connect failed or connection reset: so_error says why */
+	XS_ZOMBIE,     /* closed by the app while connecting: CONNECT_RES awaited
+			* so that the DPU connection can be reset; no sd */
+};
+
+/* Options that travel to the DPU's socket, in the order CONNECT carries
+ * them: those that must precede connect(2) (window scale, MSS) first. */
+enum xs_opt {
+	XO_RCVBUF,
+	XO_SNDBUF,
+	XO_MAXSEG,
+	XO_NODELAY,
+	XO_KEEPALIVE,
+	XO_KEEPIDLE,
+	XO_KEEPINTVL,
+	XO_KEEPCNT,
+	XO_CORK,
+	XO_LINGER, /* value: l_linger when on, -1 off (the wire form) */
+	XO_N
+};
+
+/* How an option is checked and reported locally (before the connection
+ * exists, or after it is gone). */
+enum xo_kind { XOK_BUF, XOK_BOOL, XOK_RANGE, XOK_MSS, XOK_LINGER };
+
+struct xp_optdesc {
+	int level, name;
+	int def;      /* Linux's value on a fresh socket */
+	uint8_t kind; /* enum xo_kind */
+	int min, max; /* XOK_RANGE, XOK_MSS; XOK_BUF: min is the floor */
+};
+extern const struct xp_optdesc xp_opt_tab[XO_N]; /* sock.c */
+
+/* Control frames a socket owes the DPU, sent when the queue has room. */
+#define PS_OPTS	    0x01 /* options set while connecting (opt_dirty) */
+#define PS_CREDIT   0x02 /* ungranted >= rcvbuf / 4 */
+#define PS_SHUTDOWN 0x04 /* SHUT_WR */
+
+struct xsock {
+	uint32_t id;	  /* slot + generation, the app's sd; 0 when free */
+	uint32_t peer_id; /* the DPU's id while XS_CONNECTED */
+	uint16_t gen;	  /* generation of the current/next owner */
+	uint8_t state;	  /* enum xs_state */
+	uint8_t pend;	  /* PS_* */
+	uint8_t family;	  /* AF_INET or AF_INET6 */
+	bool nonblock;
+	bool was_connected; /* reached XS_CONNECTED: EISCONN/EPIPE, not connect errors */
+	bool res_unreported; /* connect() has not returned this connect's result */
+	bool abandon;	     /* a CONNECT_RES to answer with RESET is on its way */
+	bool peer_eof, rd_shut, wr_shut;
+	/* list links survive a slot's reuse (see pend_add) */
+	bool on_pend, on_lazy;
+	uint32_t pend_next, lazy_next; /* slot + 1, 0 ends the list */
+	uint32_t free_next;	       /* slot + 1 */
+	int so_error;		       /* pending errno, SO_ERROR */
+	uint64_t snd_credit;	       /* DATA bytes the DPU lets us send */
+	/* receive ring of xp->rcvbuf bytes, allocated on the first DATA.
+	 * rlen + rcv_avail + ungranted == rcvbuf at all times: the DPU can
+	 * never send more than the ring holds. */
+	uint8_t *rbuf;
+	uint32_t rhead, rlen;
+	uint32_t rcv_avail; /* bytes the DPU may still send us */
+	uint32_t ungranted; /* bytes the app consumed, not yet granted back */
+	int64_t rcvtimeo_us, sndtimeo_us; /* 0: forever, -1: do not wait */
+	uint16_t opt_set, opt_dirty;	  /* bit per enum xs_opt */
+	int optv[XO_N];
+	struct xts_addr local, peer; /* wire form (little-endian) */
+};
+
+/* A terminal frame (CLOSE, RESET) for a DPU connection whose host slot has
+ * moved on, kept until the queue has room: losing one would leak the DPU's
+ * connection until the session ends. */
+struct xp_ctl {
+	uint8_t op;
+	uint16_t flags;
+	uint32_t dst, src;
+	int32_t err;
+};
+
+struct xp_counters {
+	uint64_t data_tx, data_rx;
+	uint64_t window_stalls, credit_stalls;
+	uint64_t resets;    /* connections reset (DPU RESET, queue loss, protocol) */
+	uint64_t stale;	    /* frames for unknown or stale socket ids */
+	uint64_t ctl_lost;  /* terminal frames dropped: control ring full */
+	uint64_t sessions;  /* queue sessions started */
+	uint64_t qresets;   /* queue sessions lost */
+};
+
+struct xport {
+	struct xts_link *link;
+	uint32_t rcvbuf;
+	int hello_ms;
+
+	/* queue session */
+	bool up;	     /* HELLO_ACK received for the current nonce */
+	bool hello_failed;   /* no HELLO_ACK within hello_ms */
+	bool hello_refused;  /* the shard answered with no session */
+	uint32_t nonce;	     /* of the last HELLO sent */
+	uint32_t hello_ivl_ms;
+	uint64_t hello_next_ns, hello_deadline_ns;
+	uint32_t session_gen; /* bumped when a session is lost */
+	uint32_t max_conns;
+	int qerr; /* session loss, reported once by xport_process */
+
+	/* socket table */
+	struct xsock *socks;
+	uint32_t nsocks, nused, hiwater;
+	uint32_t free_head; /* slot + 1, LIFO */
+
+	/* owed frames */
+	uint32_t pend_head, pend_tail; /* PS_* owed, FIFO of slot + 1 */
+	uint32_t lazy_head, lazy_tail; /* credit to return before sleeping */
+	struct xp_ctl *ctl;	       /* ring of nsocks entries */
+	uint32_t ctl_head, ctl_n;
+
+	/* the one SOCKOPT being waited for */
+	uint32_t so_req_next, so_req, so_id;
+	bool so_done;
+	int so_err;
+	uint32_t so_vlen;
+	uint8_t so_val[XTS_SOCKOPT_VALMAX];
+
+	struct xp_counters c;
+};
+
+/* ---- xport.c ---- */
+uint64_t xp_now_ns(void);
+/* Absolute deadline for a socket timeout (0 forever, -1 already past). */
+uint64_t xp_deadline_us(int64_t us);
+uint64_t xp_deadline_ms(int ms);
+/* Receive and dispatch, send owed frames, kick tx.  Returns work done. */
+int xp_run(struct xport *xp);
+/* Before sleeping: return lazy credit, ack all consumed frames, kick. */
+void xp_presleep(struct xport *xp);
+/* Sleep on the link fd until frames arrive, a short slice ends or
+ * @deadline; 0, or -ETIMEDOUT when the deadline has passed. */
+int xp_wait(struct xport *xp, uint64_t deadline);
+
+struct xsock *xp_sock(struct xport *xp, int sd);	/* the app's sockets */
+struct xsock *xp_sock_alloc(struct xport *xp);
+void xp_sock_free(struct xport *xp, struct xsock *s);
+void xp_pend_add(struct xport *xp, struct xsock *s, uint8_t what);
+/* Queue a terminal frame for a DPU connection; sent now if there is room. */
+void xp_ctl_push(struct xport *xp, uint8_t op, uint16_t flags, uint32_t dst, uint32_t src,
+		 int err);
+/* The app consumed (or we discarded) @n bytes: grant them back. */
+void xp_credit(struct xport *xp, struct xsock *s, uint32_t n);
+/* A sequenced frame for a connected socket, carrying the credit we owe:
+ * 0 or -EAGAIN (no room). */
+int xp_sock_send(struct xport *xp, struct xsock *s, enum xts_op op, const void *pl, size_t len);
+uint32_t xp_next_req(struct xport *xp);
+/* Send a socket's owed frames now: 0, or -EAGAIN (no room, rest kept). */
+int xp_sock_flush_pend(struct xport *xp, struct xsock *s);
+/* Take the connection down from our side (RESET @err to the DPU). */
+void xp_sock_abort(struct xport *xp, struct xsock *s, int err);
+/* Sequenced frames we may send now (0 while no session). */
+uint32_t xp_room(const struct xport *xp);
+/* Queue session usable, or the error a new operation gets without one. */
+int xp_session_err(const struct xport *xp);
+
+/* ---- sock.c ---- */
+short xp_sock_revents(struct xport *xp, struct xsock *s);
+void xp_sock_release_rx(struct xport *xp, struct xsock *s);
+
+#endif
