@@ -17,6 +17,21 @@
 source "$(dirname "$0")/lib.sh"
 need_root
 
+# lib.sh's cleanup signals the pid of the bash subshell that D ran xtsd in,
+# not xtsd itself, which then outlives the test with its shards: stop the
+# real xtsd (that subshell's child) first.
+# shellcheck disable=SC2317 # called by the EXIT trap
+stop_xtsd() {
+	local p
+	if [ -n "$XTSD_PID" ]; then
+		for p in $(pgrep -P "$XTSD_PID"); do
+			kill "$p" 2>/dev/null && wait_gone "$p" 50
+		done
+	fi
+	cleanup
+}
+trap stop_xtsd EXIT
+
 CONNS=10000
 KEEP=${XTS_KEEP:-/tmp}/xts-conns-fail.$$
 
@@ -94,8 +109,13 @@ active=$(stat 0 conns_active)
 rss1=$(rss_kib "$spid")
 [ "$(stat 0 pid)" = "$spid" ] || tfail "shard 0 restarted (pid $spid -> $(stat 0 pid))"
 info "shard 0 (pid $spid): conns_active $active, VmRSS $rss0 KiB before, $rss1 KiB with the connections"
-[ -n "$active" ] && [ "$active" -ge $((active0 + CONNS)) ] ||
-	tfail "shard 0 counts $active active connections, want >= $((active0 + CONNS))"
+# Not active0 + CONNS: the idle client's HELLO resets what the echo client
+# left on shard 0 (slots still owed a CLOSED), so only CONNS is certain.
+[ -n "$active" ] && [ "$active" -ge $CONNS ] ||
+	tfail "shard 0 counts $active active connections (before: $active0), want >= $CONNS"
+# RSS is the shard's own memory (its table entry, buffers when data is in
+# flight); the kernel's socket memory is not in it: show that apart.
+info "dpu kernel sockets: $(D cat /proc/net/sockstat | grep '^TCP:')"
 echo "# shard memory per connection: $(((rss1 - rss0) * 1024 / CONNS)) bytes" \
 	"(VmRSS $rss0 -> $rss1 KiB for $CONNS connections)"
 

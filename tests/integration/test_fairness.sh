@@ -14,6 +14,21 @@
 source "$(dirname "$0")/lib.sh"
 need_root
 
+# lib.sh's cleanup signals the pid of the bash subshell that D ran xtsd in,
+# not xtsd itself, which then outlives the test with its shards: stop the
+# real xtsd (that subshell's child) first.
+# shellcheck disable=SC2317 # called by the EXIT trap
+stop_xtsd() {
+	local p
+	if [ -n "$XTSD_PID" ]; then
+		for p in $(pgrep -P "$XTSD_PID"); do
+			kill "$p" 2>/dev/null && wait_gone "$p" 50
+		done
+	fi
+	cleanup
+}
+trap stop_xtsd EXIT
+
 KEEP=${XTS_KEEP:-/tmp}/xts-fairness-fail.$$
 
 tfail() {

@@ -2,12 +2,12 @@
 /*
  * xts-conns - many-connection and fairness checks over libxport.
  *
- *   xts-conns echo [-i IF] [-T S] -Q QUEUES -n CONNS -s BYTES HOST PORT
+ *   xts-conns echo [-i IF] [-T S] [-R] -Q QUEUES -n CONNS -s BYTES HOST PORT
  *	QUEUES threads, one xport each (thread t on queue t), CONNS
  *	non-blocking connections in all to an echo server; every connection
  *	sends BYTES of its own pattern and checks the echo byte for byte.
  *
- *   xts-conns idle [-i IF] [-T S] -q QUEUE -n CONNS [-H S] HOST PORT
+ *   xts-conns idle [-i IF] [-T S] [-R] -q QUEUE -n CONNS [-H S] HOST PORT
  *	CONNS connections to redis-server on one queue: PING/+PONG on each,
  *	hold them all for -H seconds (default 5) while polling, PING again.
  *	Prints "xts-conns idle: N connections up" when the first round is
@@ -19,6 +19,11 @@
  *	queue that is never read, then alone again (B still unread).  A's
  *	rate with B stalled must be >= RATIO (default 0.9) of its mean rate
  *	alone, and B must stall at its receive credit and resume once read.
+ *
+ * A non-blocking connect must answer EINPROGRESS (or succeed), as Linux
+ * TCP does: any other errno fails the connection.  -R tolerates EAGAIN,
+ * which Linux gives TCP only when it is out of routing-cache entries, by
+ * retrying the connect later, and counts the retries in the summary.
  *
  * Exit 0 when every check passed (one summary line), 1 otherwise with
  * "xts-conns: ..." lines saying why, 2 on bad usage.  Every wait is bounded
@@ -53,7 +58,7 @@ struct cfg {
 	const char *ifname;
 	double timeout_s;
 	unsigned queues, queue, conns;
-	bool queue_set;
+	bool queue_set, retry_eagain;
 	uint64_t bytes;
 	double hold_s, phase_s, min_ratio;
 	const char *shard_stats;
@@ -63,6 +68,7 @@ struct cfg {
 
 static double deadline; /* CLOCK_MONOTONIC seconds; set once before threads */
 static atomic_uint err_lines;
+static atomic_uint eagain_retries; /* connects that said EAGAIN, with -R */
 
 static double now_s(void)
 {
@@ -85,18 +91,75 @@ static int wait_ms(double until, int cap_ms)
 	return cap_ms;
 }
 
+static void __attribute__((format(printf, 1, 0))) verr(const char *fmt, va_list ap)
+{
+	char line[512];
+
+	vsnprintf(line, sizeof(line), fmt, ap);
+	fprintf(stderr, "xts-conns: %s\n", line); /* one write: threads don't interleave */
+}
+
 static void __attribute__((format(printf, 1, 2))) err(const char *fmt, ...)
 {
 	va_list ap;
-	char line[512];
 
-	/* Counted so that 10,000 failing connections print a sample, not all. */
+	va_start(ap, fmt);
+	verr(fmt, ap);
+	va_end(ap);
+}
+
+/* One connection's failure: counted, so that 10,000 failing connections
+ * print a sample and the summary after it stays readable. */
+static void __attribute__((format(printf, 1, 2))) conn_err(const char *fmt, ...)
+{
+	va_list ap;
+
 	if (atomic_fetch_add(&err_lines, 1) >= MAX_ERR_LINES)
 		return;
 	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
+	verr(fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "xts-conns: %s\n", line); /* one write: threads don't interleave */
+}
+
+/* Connect failures by errno, for the summary: one cause of 900 failures
+ * reads better as one line than as a sample of 20. */
+#define ERRNO_SLOTS 256
+static atomic_uint connect_errnos[ERRNO_SLOTS];
+
+static void count_connect_errno(int e)
+{
+	atomic_fetch_add(&connect_errnos[e > 0 && e < ERRNO_SLOTS ? e : 0], 1);
+}
+
+/* "; connect errors: EAGAIN x147, ..." or "". */
+static const char *connect_errno_note(void)
+{
+	static char note[256];
+	size_t off = 0;
+
+	note[0] = 0;
+	for (int e = 0; e < ERRNO_SLOTS; e++) {
+		unsigned n = atomic_load(&connect_errnos[e]);
+		const char *name = e ? strerrorname_np(e) : "other";
+
+		if (!n || off >= sizeof(note) - 1)
+			continue;
+		off += (size_t)snprintf(note + off, sizeof(note) - off, "%s %s x%u",
+					off ? "," : "; connect errors:", name ? name : "?", n);
+	}
+	return note;
+}
+
+/* " (N more connection errors not shown)" for a failure summary. */
+static const char *suppressed_note(void)
+{
+	static char note[64];
+	unsigned n = atomic_load(&err_lines);
+
+	if (n <= MAX_ERR_LINES)
+		return "";
+	snprintf(note, sizeof(note), " (%u more connection errors not shown)", n - MAX_ERR_LINES);
+	return note;
 }
 
 static long rss_kib(void)
@@ -160,6 +223,18 @@ static void pattern(uint32_t conn, uint64_t pos, uint8_t *buf, size_t len)
 		pos += n;
 		len -= n;
 	}
+}
+
+/* ", N connects retried after EAGAIN" for a summary line, when -R was used. */
+static const char *retries_note(void)
+{
+	static char note[64];
+	unsigned n = atomic_load(&eagain_retries);
+
+	if (!n)
+		return "";
+	snprintf(note, sizeof(note), ", %u connects retried after EAGAIN (-R)", n);
+	return note;
 }
 
 /* ---- helpers on one socket ----------------------------------------------- */
@@ -237,7 +312,7 @@ fail:
 
 /* ---- echo ---------------------------------------------------------------- */
 
-enum { E_CONNECTING, E_RUN, E_DONE, E_FAILED };
+enum { E_WAIT, E_CONNECTING, E_RUN, E_DONE, E_FAILED };
 
 struct econn {
 	int sd;
@@ -257,8 +332,8 @@ struct ethread {
 static void econn_fail(struct xport *xp, struct ethread *t, struct econn *e, unsigned id,
 		       const char *what)
 {
-	err("connection %u (queue %u): %s (%" PRIu64 " sent, %" PRIu64 " echoed)", id, t->queue,
-	    what, e->tx, e->rx);
+	conn_err("connection %u (queue %u): %s (%" PRIu64 " sent, %" PRIu64 " echoed)", id,
+		 t->queue, what, e->tx, e->rx);
 	if (e->sd >= 0)
 		xport_close(xp, e->sd);
 	e->sd = -1;
@@ -280,7 +355,9 @@ static void echo_step(struct xport *xp, struct ethread *t, struct econn *e, uint
 			return;
 		error = sock_error(xp, e->sd);
 		if (error) {
-			err("connection %u (queue %u): connect: %s", id, t->queue, strerror(error));
+			count_connect_errno(error);
+			conn_err("connection %u (queue %u): connect: %s", id, t->queue,
+				 strerror(error));
 			goto fail;
 		}
 		e->state = E_RUN;
@@ -294,13 +371,13 @@ static void echo_step(struct xport *xp, struct ethread *t, struct econn *e, uint
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				break;
-			err("connection %u (queue %u): send at %" PRIu64 ": %s", id, t->queue,
-			    e->tx, strerror(errno));
+			conn_err("connection %u (queue %u): send at %" PRIu64 ": %s", id, t->queue,
+				 e->tx, strerror(errno));
 			goto fail;
 		}
 		if (n == 0 || (size_t)n > len) {
-			err("connection %u (queue %u): send returned %zd of %zu", id, t->queue, n,
-			    len);
+			conn_err("connection %u (queue %u): send returned %zd of %zu", id, t->queue,
+				 n, len);
 			goto fail;
 		}
 		e->tx += (uint64_t)n;
@@ -313,20 +390,20 @@ static void echo_step(struct xport *xp, struct ethread *t, struct econn *e, uint
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				break;
-			err("connection %u (queue %u): recv at %" PRIu64 ": %s", id, t->queue,
-			    e->rx, strerror(errno));
+			conn_err("connection %u (queue %u): recv at %" PRIu64 ": %s", id, t->queue,
+				 e->rx, strerror(errno));
 			goto fail;
 		}
 		if (n == 0) {
-			err("connection %u (queue %u): EOF after %" PRIu64 " of %" PRIu64
-			    " bytes echoed",
-			    id, t->queue, e->rx, total);
+			conn_err("connection %u (queue %u): EOF after %" PRIu64 " of %" PRIu64
+				 " bytes echoed",
+				 id, t->queue, e->rx, total);
 			goto fail;
 		}
 		if ((size_t)n > len || e->rx + (uint64_t)n > e->tx) {
-			err("connection %u (queue %u): received %zd bytes at %" PRIu64
-			    " but sent only %" PRIu64,
-			    id, t->queue, n, e->rx, e->tx);
+			conn_err("connection %u (queue %u): received %zd bytes at %" PRIu64
+				 " but sent only %" PRIu64,
+				 id, t->queue, n, e->rx, e->tx);
 			goto fail;
 		}
 		pattern(id, e->rx, want, (size_t)n);
@@ -335,15 +412,17 @@ static void echo_step(struct xport *xp, struct ethread *t, struct econn *e, uint
 
 			while (want[i] == rxb[i])
 				i++;
-			err("connection %u (queue %u): byte %" PRIu64 " is 0x%02x, sent 0x%02x", id,
-			    t->queue, e->rx + i, rxb[i], want[i]);
+			conn_err("connection %u (queue %u): byte %" PRIu64
+				 " is 0x%02x, sent 0x%02x",
+				 id, t->queue, e->rx + i, rxb[i], want[i]);
 			goto fail;
 		}
 		e->rx += (uint64_t)n;
 	}
 	if (e->rx == total) {
 		if (xport_close(xp, e->sd)) {
-			err("connection %u (queue %u): close: %s", id, t->queue, strerror(errno));
+			conn_err("connection %u (queue %u): close: %s", id, t->queue,
+				 strerror(errno));
 			e->sd = -1;
 			goto fail;
 		}
@@ -370,7 +449,7 @@ static void *echo_thread(void *arg)
 	struct xport_pollfd *pfd = calloc(t->n ? t->n : 1, sizeof(*pfd));
 	unsigned *idx = calloc(t->n ? t->n : 1, sizeof(*idx));
 	uint8_t *txb = malloc(IO_CHUNK), *rxb = malloc(IO_CHUNK), *want = malloc(IO_CHUNK);
-	unsigned i, live = 0;
+	unsigned i, live, waiting = t->n;
 
 	if (!conns || !pfd || !idx || !txb || !rxb || !want) {
 		err("queue %u: out of memory", t->queue);
@@ -383,24 +462,35 @@ static void *echo_thread(void *arg)
 		t->failed = t->n;
 		goto out;
 	}
-	for (i = 0; i < t->n; i++) {
-		struct econn *e = &conns[i];
-
-		e->sd = start_connect(xp, c);
-		if (e->sd < 0) {
-			err("connection %u (queue %u): connect: %s", t->first + i, t->queue,
-			    strerror(errno));
-			e->state = E_FAILED;
-			t->failed++;
-			continue;
-		}
-		e->state = E_CONNECTING;
-		live++;
-	}
-	while (live) {
+	for (i = 0; i < t->n; i++)
+		conns[i].sd = -1; /* E_WAIT */
+	for (;;) {
 		unsigned np = 0;
 		int ms, r;
 
+		/* All connects at once; with -R the ones refused with EAGAIN
+		 * stay waiting and are tried again after the next poll. */
+		for (i = 0; i < t->n && waiting; i++) {
+			struct econn *e = &conns[i];
+
+			if (e->state != E_WAIT)
+				continue;
+			e->sd = start_connect(xp, c);
+			if (e->sd < 0 && errno == EAGAIN && c->retry_eagain) {
+				atomic_fetch_add(&eagain_retries, 1);
+				break;
+			}
+			waiting--;
+			if (e->sd < 0) {
+				count_connect_errno(errno);
+				conn_err("connection %u (queue %u): connect: %s", t->first + i,
+					 t->queue, strerror(errno));
+				e->state = E_FAILED;
+				t->failed++;
+				continue;
+			}
+			e->state = E_CONNECTING;
+		}
 		for (i = 0; i < t->n; i++) {
 			struct econn *e = &conns[i];
 
@@ -413,15 +503,19 @@ static void *echo_thread(void *arg)
 			idx[np++] = i;
 		}
 		live = np;
-		if (!np)
+		if (!live && !waiting)
 			break;
-		ms = wait_ms(deadline, 1000);
+		ms = wait_ms(deadline, waiting ? 10 : 1000);
 		if (!ms) {
 			for (i = 0; i < np; i++)
 				econn_fail(xp, t, &conns[idx[i]], t->first + idx[i],
 					   conns[idx[i]].state == E_CONNECTING
 					       ? "timed out connecting"
 					       : "timed out");
+			for (i = 0; i < t->n; i++)
+				if (conns[i].state == E_WAIT)
+					econn_fail(xp, t, &conns[i], t->first + i,
+						   "timed out before its connect was taken");
 			break;
 		}
 		r = xport_poll(xp, pfd, np, ms);
@@ -429,8 +523,9 @@ static void *echo_thread(void *arg)
 			if (errno == EINTR)
 				continue;
 			err("queue %u: xport_poll: %s", t->queue, strerror(errno));
-			for (i = 0; i < np; i++)
-				econn_fail(xp, t, &conns[idx[i]], t->first + idx[i], "abandoned");
+			for (i = 0; i < t->n; i++)
+				if (conns[i].state <= E_RUN)
+					econn_fail(xp, t, &conns[i], t->first + i, "abandoned");
 			break;
 		}
 		for (i = 0; i < np && r > 0; i++) {
@@ -489,13 +584,14 @@ static int cmd_echo(const struct cfg *c)
 	if (!c)
 		return 1;
 	if (ok != c->conns || failed) {
-		err("echo: %u of %u connections ok, %u failed (%.2f s)", ok, c->conns, failed,
-		    t1 - t0);
+		err("echo: %u of %u connections ok, %u failed (%.2f s)%s%s", ok, c->conns, failed,
+		    t1 - t0, connect_errno_note(), suppressed_note());
 		return 1;
 	}
 	printf("xts-conns echo: %u/%u connections ok, 0 failed, %" PRIu64
-	       " bytes echoed each way in %.2f s (%.1f MB/s each way) over %u queues\n",
-	       ok, c->conns, bytes, t1 - t0, (double)bytes / (t1 - t0) / 1e6, c->queues);
+	       " bytes echoed each way in %.2f s (%.1f MB/s each way) over %u queues%s\n",
+	       ok, c->conns, bytes, t1 - t0, (double)bytes / (t1 - t0) / 1e6, c->queues,
+	       retries_note());
 	return 0;
 }
 
@@ -528,8 +624,10 @@ static void iconn_fail(struct idle *s, unsigned i, const char *what, int error)
 	static const char *const names[] = {"waiting",	      "connecting", "sending PING",
 					    "awaiting +PONG", "idle",	    "failed"};
 
-	err("connection %u (%s): %s%s%s", i, names[e->state], what, error ? ": " : "",
-	    error ? strerror(error) : "");
+	if (!strcmp(what, "connect"))
+		count_connect_errno(error);
+	conn_err("connection %u (%s): %s%s%s", i, names[e->state], what, error ? ": " : "",
+		 error ? strerror(error) : "");
 	if (e->sd >= 0)
 		xport_close(s->xp, e->sd);
 	e->sd = -1;
@@ -616,6 +714,7 @@ static int idle_round(struct idle *s, bool connect)
 	}
 	for (;;) {
 		unsigned np = 0;
+		bool stalled = false;
 		int ms, r;
 
 		/* Bounded concurrency: a SYN burst of 10,000 would overflow the
@@ -624,6 +723,11 @@ static int idle_round(struct idle *s, bool connect)
 			struct iconn *e = &s->conns[next];
 
 			e->sd = start_connect(s->xp, c);
+			if (e->sd < 0 && errno == EAGAIN && c->retry_eagain) {
+				atomic_fetch_add(&eagain_retries, 1);
+				stalled = true; /* again after the next poll */
+				break;
+			}
 			if (e->sd < 0) {
 				iconn_fail(s, next++, "connect", errno);
 				continue;
@@ -656,7 +760,7 @@ static int idle_round(struct idle *s, bool connect)
 		busy = np;
 		if (!busy && (!connect || next == c->conns))
 			break;
-		ms = wait_ms(deadline, 1000);
+		ms = wait_ms(deadline, stalled ? 10 : 1000);
 		if (!ms) {
 			for (i = 0; i < np; i++)
 				iconn_fail(s, s->idx[i], "timed out", 0);
@@ -768,7 +872,8 @@ static int cmd_idle(const struct cfg *c)
 	rss0 = rss_kib();
 	t0 = now_s();
 	if (idle_round(&s, true)) {
-		err("idle: %u of %u connections failed to connect and PING", s.failed, c->conns);
+		err("idle: %u of %u connections failed to connect and PING%s%s", s.failed, c->conns,
+		    connect_errno_note(), suppressed_note());
 		goto out;
 	}
 	t1 = now_s();
@@ -779,12 +884,13 @@ static int cmd_idle(const struct cfg *c)
 	fflush(stdout);
 	if (idle_hold(&s, c->hold_s)) {
 		if (s.failed)
-			err("idle: %u connections broke while held", s.failed);
+			err("idle: %u connections broke while held%s", s.failed, suppressed_note());
 		goto out;
 	}
 	t2 = now_s();
 	if (idle_round(&s, false)) {
-		err("idle: %u of %u connections failed the second PING", s.failed, c->conns);
+		err("idle: %u of %u connections failed the second PING%s", s.failed, c->conns,
+		    suppressed_note());
 		goto out;
 	}
 	for (i = 0; i < c->conns; i++) {
@@ -797,8 +903,8 @@ static int cmd_idle(const struct cfg *c)
 		goto out;
 	}
 	printf("xts-conns idle: %u/%u connections answered +PONG before and after %.1f s idle "
-	       "(second round %.2f s), client RSS %ld -> %ld KiB\n",
-	       c->conns, c->conns, t2 - t1, now_s() - t2, rss0, rss1);
+	       "(second round %.2f s), client RSS %ld -> %ld KiB%s\n",
+	       c->conns, c->conns, t2 - t1, now_s() - t2, rss0, rss1, retries_note());
 	ret = 0;
 out:
 	if (s.xp)
@@ -1007,8 +1113,9 @@ out:
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: xts-conns echo [-i IF] [-T S] -Q QUEUES -n CONNS -s BYTES HOST PORT\n"
-		"       xts-conns idle [-i IF] [-T S] -q QUEUE -n CONNS [-H SECONDS] HOST PORT\n"
+		"usage: xts-conns echo [-i IF] [-T S] [-R] -Q QUEUES -n CONNS -s BYTES HOST PORT\n"
+		"       xts-conns idle [-i IF] [-T S] [-R] -q QUEUE -n CONNS [-H SECONDS] HOST "
+		"PORT\n"
 		"       xts-conns fair [-i IF] [-T S] -q QUEUE -t SECONDS [-r RATIO] "
 		"[-S SHARD_STATS] HOST PORT\n");
 }
@@ -1108,7 +1215,7 @@ int main(int argc, char **argv)
 	/* getopt over the words after the subcommand (it skips argv[0]). */
 	argv++;
 	argc--;
-	while ((opt = getopt(argc, argv, "i:T:Q:n:s:q:H:t:r:S:")) != -1) {
+	while ((opt = getopt(argc, argv, "i:T:Q:n:s:q:H:t:r:S:R")) != -1) {
 		switch (opt) {
 		case 'i':
 			c.ifname = optarg;
@@ -1137,6 +1244,9 @@ int main(int argc, char **argv)
 			break;
 		case 'r':
 			ok &= parse_secs(optarg, &c.min_ratio);
+			break;
+		case 'R':
+			c.retry_eagain = true;
 			break;
 		case 'S':
 			c.shard_stats = optarg;
