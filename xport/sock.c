@@ -24,13 +24,14 @@
 
 #include "xport_int.h"
 
-#define KICK_EVERY	16	 /* tx frames queued before a kick, in a long send */
-#define MAX_ERRNO	4095
-#define SIN6_LEN_RFC2133 24	 /* sockaddr_in6 without sin6_scope_id */
+#define KICK_EVERY	 16 /* tx frames queued before a kick, in a long send */
+#define MAX_ERRNO	 4095
+#define SIN6_LEN_RFC2133 24 /* sockaddr_in6 without sin6_scope_id */
 
 _Static_assert(sizeof(struct tcp_info) <= XTS_SOCKOPT_VALMAX, "tcp_info fits a SOCKOPT");
 
 /* Linux's defaults and checks (net/core/sock.c, net/ipv4/tcp.c). */
+// clang-format off
 const struct xp_optdesc xp_opt_tab[XO_N] = {
 	[XO_RCVBUF] = {SOL_SOCKET, SO_RCVBUF, 131072, XOK_BUF, 2304, 0},
 	[XO_SNDBUF] = {SOL_SOCKET, SO_SNDBUF, 16384, XOK_BUF, 4608, 0},
@@ -43,6 +44,7 @@ const struct xp_optdesc xp_opt_tab[XO_N] = {
 	[XO_CORK] = {IPPROTO_TCP, TCP_CORK, 0, XOK_BOOL, 0, 1},
 	[XO_LINGER] = {SOL_SOCKET, SO_LINGER, -1, XOK_LINGER, 0, 0},
 };
+// clang-format on
 
 static int fail(int err)
 {
@@ -126,19 +128,19 @@ static void disconnect(struct xport *xp, struct xsock *s)
 {
 	if (s->state == XS_CONNECTED)
 		xp_ctl_push(xp, XTS_OP_RESET, 0, s->peer_id, s->id, ECONNRESET);
-	else if (s->state == XS_CONNECTING)
+	else if (s->state == XS_CONNECTING && !(s->pend & PS_CONNECT))
 		s->abandon = true; /* its CONNECT_RES gets a RESET */
 	sock_reset(xp, s);
 }
 
-static int connect_payload(struct xsock *s, const struct xts_addr *dst, struct xts_connect *c)
+static int connect_payload(const struct xsock *s, struct xts_connect *c, uint16_t *carried_out)
 {
 	uint16_t carried = 0;
 	int k, n = 0;
 	uint64_t ms = 0;
 
 	memset(c, 0, sizeof(*c));
-	c->dst = *dst;
+	c->dst = s->peer;
 	if (s->sndtimeo_us > 0) {
 		ms = ((uint64_t)s->sndtimeo_us + 999) / 1000;
 		if (ms > UINT32_MAX)
@@ -155,9 +157,23 @@ static int connect_payload(struct xsock *s, const struct xts_addr *dst, struct x
 		n++;
 	}
 	c->nopts = htole16((uint16_t)n);
+	*carried_out = carried;
+	return (int)(offsetof(struct xts_connect, opts) + (size_t)n * sizeof(struct xts_opt));
+}
+
+int xp_send_connect(struct xport *xp, struct xsock *s)
+{
+	struct xts_connect c;
+	uint16_t carried;
+	int plen = connect_payload(s, &c, &carried);
+
+	/* hdr.credit: the whole receive buffer is the first grant */
+	if (xts_link__send(xp->link, XTS_OP_CONNECT, 0, XTS_ID_NONE, s->id, xp->rcvbuf, &c,
+			   (size_t)plen))
+		return -EAGAIN;
 	/* more than eight set: the rest follow as SOCKOPTs once connected */
 	s->opt_dirty = s->opt_set & (uint16_t)~carried;
-	return (int)(offsetof(struct xts_connect, opts) + (size_t)n * sizeof(struct xts_opt));
+	return 0;
 }
 
 static int check_addr(const struct xsock *s, const struct sockaddr *addr, socklen_t len,
@@ -215,12 +231,11 @@ static int connect_state(struct xport *xp, struct xsock *s)
 XPORT_API int xport_connect(struct xport *xp, int sd, const struct sockaddr *addr, socklen_t len)
 {
 	struct xsock *s = xp_sock(xp, sd);
-	struct xts_connect c;
 	struct xts_addr dst;
 	sa_family_t family;
 	uint64_t dl;
 	bool nb;
-	int err, plen;
+	int err;
 
 	if (!s)
 		return fail(EBADF);
@@ -253,26 +268,20 @@ XPORT_API int xport_connect(struct xport *xp, int sd, const struct sockaddr *add
 			return fail(EALREADY);
 		xp_run(xp);
 	}
+	if (xp_session_err(xp) == -ENETDOWN) /* no shard answers on this queue */
+		return fail(ENETDOWN);
 	/* A fresh connection: the whole receive buffer is its credit. */
 	sock_reset(xp, s);
 	s->rcv_avail = xp->rcvbuf;
-	plen = connect_payload(s, &dst, &c);
-	for (;;) {
-		err = xp_session_err(xp);
-		if (err == -ENETDOWN) /* no shard answers on this queue */
-			return fail(ENETDOWN);
-		if (!err && !xts_link__send(xp->link, XTS_OP_CONNECT, 0, XTS_ID_NONE, s->id,
-					    xp->rcvbuf, &c, (size_t)plen))
-			break;
-		/* window full, or the queue re-attaching */
-		xp->c.window_stalls++;
-		if (nb)
-			return fail(EAGAIN);
-		if (xp_wait(xp, dl))
-			return fail(ETIMEDOUT);
-		xp_run(xp);
-	}
+	s->peer = dst;
 	s->state = XS_CONNECTING;
+	/* No room (window full, or the queue re-attaching): the CONNECT is
+	 * owed and goes when there is.  Linux never answers a TCP connect
+	 * with EAGAIN, so neither do we. */
+	if (xp_session_err(xp) || xp_send_connect(xp, s)) {
+		xp->c.window_stalls++;
+		xp_pend_add(xp, s, PS_CONNECT);
+	}
 	xts_link__flush(xp->link, false);
 	if (nb)
 		return fail(EINPROGRESS);
@@ -308,8 +317,8 @@ static int send_error(struct xsock *s)
 
 /* Copy the app's bytes straight into tx frames, as far as socket credit
  * and the queue window go.  Returns the bytes sent. */
-static size_t send_data(struct xport *xp, struct xsock *s, const __u8 *p, size_t len,
-			__u16 fl, bool nb, uint64_t dl)
+static size_t send_data(struct xport *xp, struct xsock *s, const __u8 *p, size_t len, __u16 fl,
+			bool nb, uint64_t dl)
 {
 	bool cstall = false, wstall = false;
 	unsigned queued = 0;
@@ -330,7 +339,8 @@ static size_t send_data(struct xport *xp, struct xsock *s, const __u8 *p, size_t
 			cr = s->ungranted; /* credit we owe rides along */
 			s->rcv_avail += cr;
 			s->ungranted = 0;
-			xts_link__tx_submit(xp->link, &f, XTS_OP_DATA, fl, s->peer_id, s->id, cr, n);
+			xts_link__tx_submit(xp->link, &f, XTS_OP_DATA, fl, s->peer_id, s->id, cr,
+					    n);
 			s->snd_credit -= n;
 			done += n;
 			xp->c.data_tx += n;
@@ -442,8 +452,8 @@ XPORT_API ssize_t xport_recv(struct xport *xp, int sd, void *buf, size_t len, in
 			if (peek) {
 				copied = ring_take(xp, s, dst, len, false);
 			} else {
-				uint32_t n = ring_take(xp, s, dst ? dst + copied : NULL,
-						       len - copied, true);
+				uint32_t n =
+				    ring_take(xp, s, dst ? dst + copied : NULL, len - copied, true);
 
 				copied += n;
 				xp_credit(xp, s, n);
@@ -523,8 +533,8 @@ XPORT_API int xport_close(struct xport *xp, int sd)
 	case XS_CONNECTED: {
 		/* Linux sends RST, not FIN, when unread data is dropped or
 		 * SO_LINGER is {1, 0}. */
-		bool abort = s->rlen ||
-			     ((s->opt_set & (1u << XO_LINGER)) && s->optv[XO_LINGER] == 0);
+		bool abort =
+		    s->rlen || ((s->opt_set & (1u << XO_LINGER)) && s->optv[XO_LINGER] == 0);
 
 		xp_ctl_push(xp, XTS_OP_CLOSE, abort ? XTS_F_ABORT : 0, s->peer_id, s->id, 0);
 		xp_sock_free(xp, s);
@@ -540,6 +550,10 @@ XPORT_API int xport_close(struct xport *xp, int sd)
 		break;
 	}
 	case XS_CONNECTING:
+		if (s->pend & PS_CONNECT) { /* never sent: nothing to undo */
+			xp_sock_free(xp, s);
+			break;
+		}
 		/* The DPU's id is not known yet: keep the slot (no sd) until
 		 * the CONNECT_RES names it, then RESET it. */
 		xp_sock_release_rx(xp, s);
@@ -640,7 +654,7 @@ static int timeo_set(int64_t *us, const void *val, socklen_t len)
 	if (tv.tv_usec < 0 || tv.tv_usec >= 1000000)
 		return -EDOM;
 	if (tv.tv_sec < 0)
-		*us = -1; /* Linux: a timeout of zero jiffies, i.e. never wait */
+		*us = -1;		/* Linux: a timeout of zero jiffies, i.e. never wait */
 	else if (tv.tv_sec > INT32_MAX) /* about 68 years: forever */
 		*us = 0;
 	else

@@ -33,6 +33,7 @@
 #define POLL_STACK	 32
 #define POLL_MAX	 (1u << 20)
 #define CLOSE_QUEUE_MS	 500 /* room for the RESETs of xport_close_queue */
+#define BUSY_RETRY_MS	 20  /* a queue still held by its previous owner */
 
 static const __u8 bcast_mac[XTS_MAC_LEN] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
 
@@ -205,8 +206,7 @@ uint32_t xp_next_req(struct xport *xp)
 }
 
 /* Every frame carries socket credit, so any we owe rides along. */
-int xp_sock_send(struct xport *xp, struct xsock *s, enum xts_op op, const void *pl,
-		     size_t len)
+int xp_sock_send(struct xport *xp, struct xsock *s, enum xts_op op, const void *pl, size_t len)
 {
 	uint32_t cr = s->ungranted;
 	int err;
@@ -240,6 +240,12 @@ static int send_opt(struct xport *xp, struct xsock *s, int k)
 
 int xp_sock_flush_pend(struct xport *xp, struct xsock *s)
 {
+	if (s->state == XS_CONNECTING && (s->pend & PS_CONNECT)) {
+		if (xp_send_connect(xp, s))
+			return -EAGAIN;
+		s->pend = 0;
+		return 0;
+	}
 	if (s->state != XS_CONNECTED) {
 		s->pend = 0;
 		return 0;
@@ -250,7 +256,7 @@ int xp_sock_flush_pend(struct xport *xp, struct xsock *s)
 
 			if (send_opt(xp, s, k))
 				return -EAGAIN;
-			s->opt_dirty &= (uint16_t)~(1u << k);
+			s->opt_dirty &= (uint16_t) ~(1u << k);
 		}
 		s->pend &= (uint8_t)~PS_OPTS;
 	}
@@ -279,8 +285,7 @@ static int ctl_send(struct xport *xp, const struct xp_ctl *e)
 			      sizeof(er));
 }
 
-void xp_ctl_push(struct xport *xp, uint8_t op, uint16_t flags, uint32_t dst, uint32_t src,
-		 int err)
+void xp_ctl_push(struct xport *xp, uint8_t op, uint16_t flags, uint32_t dst, uint32_t src, int err)
 {
 	struct xp_ctl e = {.op = op, .flags = flags, .dst = dst, .src = src, .err = err};
 
@@ -471,7 +476,7 @@ static void on_sockopt_res(struct xport *xp, const struct xts_msg *m)
 
 	memcpy(&so, m->payload, sizeof(so));
 	if (!xp->so_req || xp->so_done || le32toh(so.req) != xp->so_req || m->dst_id != xp->so_id)
-		return; /* an answer to a SET nobody waits for */
+		return;		 /* an answer to a SET nobody waits for */
 	vlen = le32toh(so.vlen); /* parse checked vlen == len - 24 <= VALMAX */
 	xp->so_err = (int)(__s32)le32toh((__u32)so.err);
 	memcpy(xp->so_val, (const __u8 *)m->payload + sizeof(so), vlen);
@@ -502,8 +507,8 @@ static void on_conn_msg(struct xport *xp, const struct xts_msg *m)
 		return;
 	}
 	if (s->state != XS_CONNECTED) {
-		if (m->op == XTS_OP_RESET && (s->state == XS_CONNECTING || s->state == XS_ZOMBIE ||
-					      s->abandon)) {
+		if (m->op == XTS_OP_RESET &&
+		    (s->state == XS_CONNECTING || s->state == XS_ZOMBIE || s->abandon)) {
 			/* failed before its CONNECT_RES: the same as a failed one */
 			memcpy(&e, m->payload, sizeof(e));
 			if (s->state == XS_ZOMBIE) {
@@ -513,7 +518,8 @@ static void on_conn_msg(struct xport *xp, const struct xts_msg *m)
 			} else {
 				s->res_unreported = true;
 				s->state = XS_DEAD;
-				s->so_error = e.err ? (int)(__s32)le32toh((__u32)e.err) : ECONNRESET;
+				s->so_error =
+				    e.err ? (int)(__s32)le32toh((__u32)e.err) : ECONNRESET;
 			}
 		} else if (m->op != XTS_OP_CLOSED) {
 			xp->c.stale++; /* late frames of a connection that ended */
@@ -765,6 +771,7 @@ XPORT_API int xport_open(struct xport **out, const char *ifname, unsigned queue,
 	struct xport_opts o = {0};
 	struct xts_link_opts lo;
 	struct xport *xp;
+	uint64_t dl;
 	uint32_t i;
 	int err;
 
@@ -808,7 +815,13 @@ XPORT_API int xport_open(struct xport **out, const char *ifname, unsigned queue,
 	lo.window = o.window ? o.window : XP_DEF_WINDOW;
 	lo.xsks_map_fd = -1;
 	lo.attach = true;
-	err = xts_link__create(&xp->link, ifname, queue, &lo);
+	/* The kernel releases an AF_XDP socket's hold on its queue from a
+	 * work item: right after the queue's previous owner exited, bind()
+	 * says EBUSY for a moment.  Retry within the attach timeout. */
+	dl = xp_deadline_ms(xp->hello_ms);
+	while ((err = xts_link__create(&xp->link, ifname, queue, &lo)) == -EBUSY &&
+	       xp_now_ns() < dl)
+		nanosleep(&(struct timespec){.tv_nsec = BUSY_RETRY_MS * 1000000L}, NULL);
 	if (err)
 		goto out_free;
 
@@ -840,37 +853,51 @@ out_free:
 	return err;
 }
 
+static bool zombies(const struct xport *xp)
+{
+	uint32_t i;
+
+	for (i = 0; i < xp->hiwater; i++)
+		if (xp->socks[i].state == XS_ZOMBIE)
+			return true;
+	return false;
+}
+
 XPORT_API void xport_close_queue(struct xport *xp)
 {
 	uint64_t dl;
 	uint32_t i;
+	int tries;
 
 	if (!xp)
 		return;
 	xp_run(xp);
 	if (xp->up) {
-		/* RST every connection; then end the session, which also frees
-		 * connections still being made (no DPU id known for them). */
+		/* RST every connection.  One still being made has no DPU id
+		 * yet: it becomes a zombie and is reset when its CONNECT_RES
+		 * comes within the wait below; if none comes, the DPU frees it
+		 * at its dead-host timeout.  No QRESET: that would also cut
+		 * the graceful CLOSEs still flushing on the DPU. */
 		for (i = 0; i < xp->hiwater; i++) {
 			struct xsock *s = &xp->socks[i];
 
 			if (s->state == XS_CONNECTED)
 				xp_sock_abort(xp, s, ECONNRESET);
+			else if ((s->state == XS_CONNECTING && !(s->pend & PS_CONNECT)) ||
+				 s->abandon)
+				s->state = XS_ZOMBIE;
 		}
 		dl = xp_deadline_ms(CLOSE_QUEUE_MS);
-		while (xp->ctl_n && xp->up) {
+		while (xp->up && (xp->ctl_n || zombies(xp))) {
 			if (xp_wait(xp, dl))
 				break;
 			xp_run(xp);
 		}
-		if (xp->up) {
-			struct xts_err e = {.err = (__s32)htole32(ECONNRESET)};
-
-			xts_link__send(xp->link, XTS_OP_QRESET, 0, XTS_ID_NONE, XTS_ID_NONE, 0,
-				       &e, sizeof(e));
-		}
-		xts_link__flush(xp->link, false);
 	}
+	/* Copy mode transmits in sendto(): push until nothing is left, so
+	 * the last frames are on the wire before the socket goes. */
+	for (tries = 0; tries < 8 && xts_link__flush(xp->link, false) > 0; tries++)
+		;
 	for (i = 0; i < xp->hiwater; i++)
 		free(xp->socks[i].rbuf);
 	xts_link__destroy(xp->link);
@@ -950,8 +977,7 @@ static int poll_os(struct pollfd *pfd, unsigned nos, struct xport_pollfd *fds, u
 	return ready;
 }
 
-XPORT_API int xport_poll(struct xport *xp, struct xport_pollfd *fds, unsigned nfds,
-			 int timeout_ms)
+XPORT_API int xport_poll(struct xport *xp, struct xport_pollfd *fds, unsigned nfds, int timeout_ms)
 {
 	struct pollfd stack[POLL_STACK], *pfd = stack;
 	uint64_t deadline, now;

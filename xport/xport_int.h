@@ -70,6 +70,7 @@ extern const struct xp_optdesc xp_opt_tab[XO_N]; /* sock.c */
 #define PS_OPTS	    0x01 /* options set while connecting (opt_dirty) */
 #define PS_CREDIT   0x02 /* ungranted >= rcvbuf / 4 */
 #define PS_SHUTDOWN 0x04 /* SHUT_WR */
+#define PS_CONNECT  0x08 /* CONNECT to s->peer: no room when connect() ran */
 
 struct xsock {
 	uint32_t id;	  /* slot + generation, the app's sd; 0 when free */
@@ -79,7 +80,7 @@ struct xsock {
 	uint8_t pend;	  /* PS_* */
 	uint8_t family;	  /* AF_INET or AF_INET6 */
 	bool nonblock;
-	bool was_connected; /* reached XS_CONNECTED: EISCONN/EPIPE, not connect errors */
+	bool was_connected;  /* reached XS_CONNECTED: EISCONN/EPIPE, not connect errors */
 	bool res_unreported; /* connect() has not returned this connect's result */
 	bool abandon;	     /* a CONNECT_RES to answer with RESET is on its way */
 	bool peer_eof, rd_shut, wr_shut;
@@ -94,12 +95,14 @@ struct xsock {
 	 * never send more than the ring holds. */
 	uint8_t *rbuf;
 	uint32_t rhead, rlen;
-	uint32_t rcv_avail; /* bytes the DPU may still send us */
-	uint32_t ungranted; /* bytes the app consumed, not yet granted back */
+	uint32_t rcv_avail;		  /* bytes the DPU may still send us */
+	uint32_t ungranted;		  /* bytes the app consumed, not yet granted back */
 	int64_t rcvtimeo_us, sndtimeo_us; /* 0: forever, -1: do not wait */
 	uint16_t opt_set, opt_dirty;	  /* bit per enum xs_opt */
 	int optv[XO_N];
-	struct xts_addr local, peer; /* wire form (little-endian) */
+	/* wire form (little-endian); peer is the destination until the
+	 * CONNECT_RES names the real one */
+	struct xts_addr local, peer;
 };
 
 /* A terminal frame (CLOSE, RESET) for a DPU connection whose host slot has
@@ -115,11 +118,11 @@ struct xp_ctl {
 struct xp_counters {
 	uint64_t data_tx, data_rx;
 	uint64_t window_stalls, credit_stalls;
-	uint64_t resets;    /* connections reset (DPU RESET, queue loss, protocol) */
-	uint64_t stale;	    /* frames for unknown or stale socket ids */
-	uint64_t ctl_lost;  /* terminal frames dropped: control ring full */
-	uint64_t sessions;  /* queue sessions started */
-	uint64_t qresets;   /* queue sessions lost */
+	uint64_t resets;   /* connections reset (DPU RESET, queue loss, protocol) */
+	uint64_t stale;	   /* frames for unknown or stale socket ids */
+	uint64_t ctl_lost; /* terminal frames dropped: control ring full */
+	uint64_t sessions; /* queue sessions started */
+	uint64_t qresets;  /* queue sessions lost */
 };
 
 struct xport {
@@ -128,10 +131,10 @@ struct xport {
 	int hello_ms;
 
 	/* queue session */
-	bool up;	     /* HELLO_ACK received for the current nonce */
-	bool hello_failed;   /* no HELLO_ACK within hello_ms */
-	bool hello_refused;  /* the shard answered with no session */
-	uint32_t nonce;	     /* of the last HELLO sent */
+	bool up;	    /* HELLO_ACK received for the current nonce */
+	bool hello_failed;  /* no HELLO_ACK within hello_ms */
+	bool hello_refused; /* the shard answered with no session */
+	uint32_t nonce;	    /* of the last HELLO sent */
 	uint32_t hello_ivl_ms;
 	uint64_t hello_next_ns, hello_deadline_ns;
 	uint32_t session_gen; /* bumped when a session is lost */
@@ -172,13 +175,12 @@ void xp_presleep(struct xport *xp);
  * @deadline; 0, or -ETIMEDOUT when the deadline has passed. */
 int xp_wait(struct xport *xp, uint64_t deadline);
 
-struct xsock *xp_sock(struct xport *xp, int sd);	/* the app's sockets */
+struct xsock *xp_sock(struct xport *xp, int sd); /* the app's sockets */
 struct xsock *xp_sock_alloc(struct xport *xp);
 void xp_sock_free(struct xport *xp, struct xsock *s);
 void xp_pend_add(struct xport *xp, struct xsock *s, uint8_t what);
 /* Queue a terminal frame for a DPU connection; sent now if there is room. */
-void xp_ctl_push(struct xport *xp, uint8_t op, uint16_t flags, uint32_t dst, uint32_t src,
-		 int err);
+void xp_ctl_push(struct xport *xp, uint8_t op, uint16_t flags, uint32_t dst, uint32_t src, int err);
 /* The app consumed (or we discarded) @n bytes: grant them back. */
 void xp_credit(struct xport *xp, struct xsock *s, uint32_t n);
 /* A sequenced frame for a connected socket, carrying the credit we owe:
@@ -195,6 +197,8 @@ uint32_t xp_room(const struct xport *xp);
 int xp_session_err(const struct xport *xp);
 
 /* ---- sock.c ---- */
+/* CONNECT for a socket in XS_CONNECTING: 0 or -EAGAIN (no room). */
+int xp_send_connect(struct xport *xp, struct xsock *s);
 short xp_sock_revents(struct xport *xp, struct xsock *s);
 void xp_sock_release_rx(struct xport *xp, struct xsock *s);
 
