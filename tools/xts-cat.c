@@ -1,0 +1,370 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * xts-cat - netcat over XTS: one TCP connection made by the DPU, stdin to
+ * the connection, the connection to stdout.
+ *
+ *   xts-cat [-i IFNAME] [-q QUEUE] [-w TIMEOUT_S] HOST PORT
+ *
+ * Single-threaded: one xport_poll() over the XTS socket, stdin and stdout
+ * (both non-blocking, their flags restored on exit).  Each direction has a
+ * 64 KiB buffer; the connection is read only while the stdout buffer has
+ * room, so a slow stdout closes the TCP window instead of growing memory.
+ * Exit 0 once stdin's EOF went out (SHUT_WR) and the peer's EOF came in
+ * with every byte before it written; 1 on any error, with one line on
+ * stderr; 2 on a usage error.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+
+#include "xport.h"
+
+#define PROG	   "xts-cat"
+#define BUF_SIZE   (64 * 1024)
+#define DEF_IF	   "xh0"
+#define MAX_WAIT_S 86400
+
+static int saved_fl[2] = {-1, -1};
+
+static void restore_fds(void)
+{
+	for (int fd = 0; fd < 2; fd++)
+		if (saved_fl[fd] >= 0)
+			fcntl(fd, F_SETFL, saved_fl[fd]);
+}
+
+static void set_nonblock(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl < 0 || (fl & O_NONBLOCK))
+		return;
+	/* the file description may be shared (a terminal): put it back */
+	if (fcntl(fd, F_SETFL, fl | O_NONBLOCK) == 0)
+		saved_fl[fd] = fl;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: " PROG " [-i IFNAME] [-q QUEUE] [-w TIMEOUT_S] HOST PORT\n"
+		"\n"
+		"Connect to HOST PORT through XTS (the TCP connection runs on the DPU)\n"
+		"and copy stdin to it and it to stdout, like nc.\n"
+		"\n"
+		"  -i, --interface IFNAME  host interface of the XTS queues (default " DEF_IF ")\n"
+		"  -q, --queue QUEUE       queue to attach to (default 0)\n"
+		"  -w, --wait TIMEOUT_S    give up a connect, or a connection idle both\n"
+		"                          ways, after TIMEOUT_S seconds (default: never)\n"
+		"  -h, --help              this text\n"
+		"\n"
+		"HOST is a name or a numeric IPv4/IPv6 address.  Exit status: 0 when both\n"
+		"directions ended cleanly, 1 on an error, 2 on a usage error.\n");
+}
+
+static int parse_uint(const char *s, unsigned long max, unsigned long *out)
+{
+	char *end;
+	unsigned long v;
+
+	if (!*s || *s == '-' || *s == '+')
+		return -1;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static void addr_str(const struct sockaddr *sa, char *buf, size_t len)
+{
+	char host[INET6_ADDRSTRLEN];
+
+	if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
+
+		inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof(host));
+		snprintf(buf, len, "[%s]:%u", host, ntohs(s6->sin6_port));
+	} else {
+		const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
+
+		inet_ntop(AF_INET, &s4->sin_addr, host, sizeof(host));
+		snprintf(buf, len, "%s:%u", host, ntohs(s4->sin_port));
+	}
+}
+
+/* Try each address in turn, as nc does.  Returns the connected socket,
+ * or -1 after saying why the last attempt failed. */
+static int dial(struct xport *xp, const char *host, const char *port, unsigned long wait_s)
+{
+	struct addrinfo hints, *res, *ai;
+	char where[INET6_ADDRSTRLEN + 16] = "";
+	int sd = -1, err = 0, gai;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_protocol = IPPROTO_TCP;
+	/* no AI_ADDRCONFIG: the DPU, not this host, needs the route */
+	gai = getaddrinfo(host, port, &hints, &res);
+	if (gai) {
+		fprintf(stderr, PROG ": %s port %s: %s\n", host, port,
+			gai == EAI_SYSTEM ? strerror(errno) : gai_strerror(gai));
+		return -1;
+	}
+	for (ai = res; ai; ai = ai->ai_next) {
+		if (ai->ai_family != AF_INET && ai->ai_family != AF_INET6)
+			continue;
+		addr_str(ai->ai_addr, where, sizeof(where));
+		sd = xport_socket(xp, ai->ai_family, SOCK_STREAM, 0);
+		if (sd < 0) {
+			err = errno;
+			fprintf(stderr, PROG ": socket: %s\n", strerror(err));
+			freeaddrinfo(res);
+			return -1;
+		}
+		if (wait_s) {
+			struct timeval tv = {.tv_sec = (time_t)wait_s};
+
+			xport_setsockopt(xp, sd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+		}
+		if (xport_connect(xp, sd, ai->ai_addr, ai->ai_addrlen) == 0)
+			break;
+		/* a blocking connect past SO_SNDTIMEO: EINPROGRESS, as Linux */
+		err = errno == EINPROGRESS ? ETIMEDOUT : errno;
+		xport_close(xp, sd);
+		sd = -1;
+	}
+	freeaddrinfo(res);
+	if (sd < 0) {
+		if (!err)
+			err = EAFNOSUPPORT;
+		fprintf(stderr, PROG ": connect %s: %s\n", where[0] ? where : host, strerror(err));
+		return -1;
+	}
+	if (wait_s) { /* -w bounds the connect; the loop does its own idle timing */
+		struct timeval tv = {0};
+
+		xport_setsockopt(xp, sd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	}
+	xport_set_nonblock(xp, sd, 1);
+	return sd;
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+struct buf {
+	char data[BUF_SIZE];
+	size_t off, len;
+};
+
+/* Free room at the tail, compacting when the head has moved. */
+static size_t buf_room(struct buf *b)
+{
+	if (!b->len)
+		b->off = 0;
+	else if (b->off && b->off + b->len == BUF_SIZE) {
+		memmove(b->data, b->data + b->off, b->len);
+		b->off = 0;
+	}
+	return BUF_SIZE - b->off - b->len;
+}
+
+static struct buf up, down; /* stdin -> connection, connection -> stdout */
+
+static int relay(struct xport *xp, int sd, unsigned long wait_s)
+{
+	bool in_eof = false, eof_sent = false, peer_eof = false;
+	uint64_t idle_since = now_ms();
+
+	for (;;) {
+		struct xport_pollfd p[3];
+		short sev = 0;
+		int n, timeout = -1;
+		ssize_t r;
+
+		if (eof_sent && peer_eof && !down.len)
+			return 0;
+		/* stdin read, connection write */
+		if (!in_eof && !up.len && buf_room(&up))
+			p[1] = (struct xport_pollfd){.sd = -1, .fd = 0, .events = POLLIN};
+		else
+			p[1] = (struct xport_pollfd){.sd = -1, .fd = -1};
+		if (up.len)
+			sev |= POLLOUT;
+		if (!peer_eof && buf_room(&down))
+			sev |= POLLIN; /* backpressure: read only what stdout can take */
+		/* An entry we want nothing from is left out: POLLHUP or POLLERR
+		 * are reported unasked and would spin the loop. */
+		if (sev)
+			p[0] = (struct xport_pollfd){.sd = sd, .fd = -1, .events = sev};
+		else
+			p[0] = (struct xport_pollfd){.sd = -1, .fd = -1};
+		if (down.len)
+			p[2] = (struct xport_pollfd){.sd = -1, .fd = 1, .events = POLLOUT};
+		else
+			p[2] = (struct xport_pollfd){.sd = -1, .fd = -1};
+
+		if (wait_s) {
+			uint64_t end = idle_since + wait_s * 1000u, now = now_ms();
+
+			if (now >= end) {
+				fprintf(stderr, PROG ": idle for %lus: %s\n", wait_s,
+					strerror(ETIMEDOUT));
+				return 1;
+			}
+			timeout = (int)(end - now);
+		}
+		n = xport_poll(xp, p, 3, timeout);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			fprintf(stderr, PROG ": poll: %s\n", strerror(errno));
+			return 1;
+		}
+		if (!n)
+			continue;
+		idle_since = now_ms();
+
+		if (p[1].revents) {
+			r = read(0, up.data, BUF_SIZE);
+			if (r > 0) {
+				up.off = 0;
+				up.len = (size_t)r;
+			} else if (r == 0) {
+				in_eof = true;
+			} else if (errno != EAGAIN && errno != EINTR) {
+				fprintf(stderr, PROG ": read stdin: %s\n", strerror(errno));
+				return 1;
+			}
+		}
+		if (up.len && (p[0].revents & (POLLOUT | POLLERR | POLLHUP))) {
+			r = xport_send(xp, sd, up.data + up.off, up.len, MSG_NOSIGNAL);
+			if (r > 0) {
+				up.off += (size_t)r;
+				up.len -= (size_t)r;
+			} else if (errno != EAGAIN) {
+				fprintf(stderr, PROG ": send: %s\n", strerror(errno));
+				return 1;
+			}
+		}
+		if (in_eof && !up.len && !eof_sent) {
+			if (xport_shutdown(xp, sd, SHUT_WR)) {
+				fprintf(stderr, PROG ": shutdown: %s\n", strerror(errno));
+				return 1;
+			}
+			eof_sent = true;
+		}
+		/* only when asked for: a zero-length recv would look like EOF */
+		if ((sev & POLLIN) && (p[0].revents & (POLLIN | POLLERR | POLLHUP | POLLRDHUP))) {
+			size_t room = buf_room(&down);
+
+			r = xport_recv(xp, sd, down.data + down.off + down.len, room, 0);
+			if (r > 0) {
+				down.len += (size_t)r;
+			} else if (r == 0) {
+				peer_eof = true;
+			} else if (errno != EAGAIN) {
+				fprintf(stderr, PROG ": recv: %s\n", strerror(errno));
+				return 1;
+			}
+		}
+		if (down.len && p[2].revents) {
+			r = write(1, down.data + down.off, down.len);
+			if (r > 0) {
+				down.off += (size_t)r;
+				down.len -= (size_t)r;
+			} else if (r < 0 && errno != EAGAIN && errno != EINTR) {
+				fprintf(stderr, PROG ": write stdout: %s\n", strerror(errno));
+				return 1;
+			}
+		}
+	}
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option lopts[] = {
+	    {"interface", required_argument, NULL, 'i'},
+	    {"queue", required_argument, NULL, 'q'},
+	    {"wait", required_argument, NULL, 'w'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	const char *ifname = DEF_IF;
+	unsigned long queue = 0, wait_s = 0;
+	struct xport *xp;
+	int c, err, sd, rc;
+
+	while ((c = getopt_long(argc, argv, "i:q:w:h", lopts, NULL)) != -1) {
+		switch (c) {
+		case 'i':
+			ifname = optarg;
+			break;
+		case 'q':
+			if (parse_uint(optarg, UINT_MAX, &queue)) {
+				fprintf(stderr, PROG ": bad queue: %s\n", optarg);
+				return 2;
+			}
+			break;
+		case 'w':
+			if (parse_uint(optarg, MAX_WAIT_S, &wait_s) || !wait_s) {
+				fprintf(stderr, PROG ": bad timeout (1..%d seconds): %s\n",
+					MAX_WAIT_S, optarg);
+				return 2;
+			}
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (argc - optind != 2) {
+		usage(stderr);
+		return 2;
+	}
+	/* a closed stdout is an error we report, not a silent SIGPIPE */
+	signal(SIGPIPE, SIG_IGN);
+
+	err = xport_open(&xp, ifname, (unsigned)queue, NULL);
+	if (err) {
+		fprintf(stderr, PROG ": open %s queue %lu: %s\n", ifname, queue, strerror(-err));
+		return 1;
+	}
+	sd = dial(xp, argv[optind], argv[optind + 1], wait_s);
+	if (sd < 0) {
+		xport_close_queue(xp);
+		return 1;
+	}
+	atexit(restore_fds);
+	set_nonblock(0);
+	set_nonblock(1);
+	rc = relay(xp, sd, wait_s);
+	xport_close(xp, sd);
+	xport_close_queue(xp);
+	return rc;
+}
