@@ -43,8 +43,10 @@ wait_gone() { # pid tenths-of-seconds
 	return 1
 }
 
-# bg CMD...: run in the background, killed at exit
-bg() { "$@" & BGPIDS+=($!); }
+# bg NS CMD...: run CMD in namespace NS (host, dpu, net) in the background,
+# killed at exit.  `ip netns exec` execs CMD, so $! is CMD's own pid (a
+# shell function here would leave a subshell's pid and leak the program).
+bg() { local ns=$1; shift; ip netns exec "${PFX}$ns" "$@" & BGPIDS+=($!); }
 
 topo_up() { # [queues]
 	bash "$XTS_SRC/tools/xts-net" up --queues "${1:-4}" --prefix "$PFX" >"$WORK/topo.log" 2>&1 ||
@@ -61,7 +63,7 @@ xtsd_start() {
 		echo "run_dir = \"$WORK/run\";"
 		for l in "$@"; do echo "$l"; done
 	} >"$WORK/xts.conf"
-	D "$XTS_BIN/xtsd" -c "$WORK/xts.conf" >"$WORK/xtsd.log" 2>&1 &
+	ip netns exec "${PFX}dpu" "$XTS_BIN/xtsd" -c "$WORK/xts.conf" >"$WORK/xtsd.log" 2>&1 &
 	XTSD_PID=$!
 	for ((i = 0; i < 100; i++)); do
 		local n=0 s

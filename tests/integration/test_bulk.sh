@@ -9,8 +9,8 @@ MB=${XTS_BULK_MB:-1024}
 
 topo_up 4
 xtsd_start 4
-bg N socat -b 262144 TCP4-LISTEN:7,bind=198.18.0.2,fork,reuseaddr EXEC:cat
-bg N socat -b 262144 TCP6-LISTEN:7,bind=[fd00:78:74::2],ipv6only=1,fork,reuseaddr EXEC:cat
+bg net socat -b 262144 TCP4-LISTEN:7,bind=198.18.0.2,fork,reuseaddr EXEC:cat
+bg net socat -b 262144 TCP6-LISTEN:7,bind=[fd00:78:74::2],ipv6only=1,fork,reuseaddr EXEC:cat
 wait_port net 7
 
 head -c "${MB}M" /dev/urandom >"$WORK/data" || fail "test data"

@@ -17,20 +17,6 @@
 source "$(dirname "$0")/lib.sh"
 need_root
 
-# lib.sh's cleanup signals the pid of the bash subshell that D ran xtsd in,
-# not xtsd itself, which then outlives the test with its shards: stop the
-# real xtsd (that subshell's child) first.
-# shellcheck disable=SC2317 # called by the EXIT trap
-stop_xtsd() {
-	local p
-	if [ -n "$XTSD_PID" ]; then
-		for p in $(pgrep -P "$XTSD_PID"); do
-			kill "$p" 2>/dev/null && wait_gone "$p" 50
-		done
-	fi
-	cleanup
-}
-trap stop_xtsd EXIT
 
 CONNS=10000
 KEEP=${XTS_KEEP:-/tmp}/xts-conns-fail.$$
@@ -58,12 +44,9 @@ info "open files limit $(ulimit -n)"
 topo_up 4
 xtsd_start 4 "limits = { max_conns = 12000; };"
 
-# "bg N cmd" would record the pid of a bash subshell, and the cleanup's kill
-# would leave the server itself running: name ip netns exec directly.
-NET=(ip netns exec "${PFX}net")
 # PIPE: socat's child echoes through a pipe, one process per connection.
-bg "${NET[@]}" socat TCP-LISTEN:7,bind=198.18.0.2,fork,reuseaddr,backlog=2048 PIPE
-bg "${NET[@]}" redis-server --port 6379 --bind 198.18.0.2 --save '' --appendonly no \
+bg net socat TCP-LISTEN:7,bind=198.18.0.2,fork,reuseaddr,backlog=2048 PIPE
+bg net redis-server --port 6379 --bind 198.18.0.2 --save '' --appendonly no \
 	--maxclients 20000 --protected-mode no --daemonize no --tcp-backlog 2048 \
 	--logfile "$WORK/redis.log"
 wait_port net 7

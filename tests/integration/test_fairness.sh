@@ -14,20 +14,6 @@
 source "$(dirname "$0")/lib.sh"
 need_root
 
-# lib.sh's cleanup signals the pid of the bash subshell that D ran xtsd in,
-# not xtsd itself, which then outlives the test with its shards: stop the
-# real xtsd (that subshell's child) first.
-# shellcheck disable=SC2317 # called by the EXIT trap
-stop_xtsd() {
-	local p
-	if [ -n "$XTSD_PID" ]; then
-		for p in $(pgrep -P "$XTSD_PID"); do
-			kill "$p" 2>/dev/null && wait_gone "$p" 50
-		done
-	fi
-	cleanup
-}
-trap stop_xtsd EXIT
 
 KEEP=${XTS_KEEP:-/tmp}/xts-fairness-fail.$$
 
@@ -44,8 +30,7 @@ topo_up 2
 xtsd_start 2
 
 # Endless zeros on every connection; reads from the client are discarded.
-# ip netns exec named directly, so that the pid bg records is socat's.
-bg ip netns exec "${PFX}net" socat -b 65536 TCP-LISTEN:9000,bind=198.18.0.2,fork,reuseaddr OPEN:/dev/zero
+bg net socat -b 65536 TCP-LISTEN:9000,bind=198.18.0.2,fork,reuseaddr OPEN:/dev/zero
 wait_port net 9000
 
 H "$XTS_BIN/xts-conns" fair -q 0 -t 2 -S "$WORK/run/shard-0.stats" 198.18.0.2 9000 \
