@@ -32,8 +32,11 @@
 #define RX_ROUNDS	 4   /* rx batches per engine run */
 #define POLL_STACK	 32
 #define POLL_MAX	 (1u << 20)
-#define CLOSE_QUEUE_MS	 500 /* room for the RESETs of xport_close_queue */
-#define BUSY_RETRY_MS	 20  /* a queue still held by its previous owner */
+#define CLOSE_QUEUE_MS	 500  /* room for the RESETs of xport_close_queue */
+#define BUSY_RETRY_MS	 20   /* a queue still held by its previous owner */
+#define PROBE_IDLE_MS	 1000 /* rx silence before we PING the shard */
+#define PROBE_DEAD_MS	 3000 /* no frame at all this long after it: gone */
+#define QUIET_MS	 20   /* close_queue: the shard sent nothing this long */
 
 static const __u8 bcast_mac[XTS_MAC_LEN] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
 
@@ -615,6 +618,9 @@ static void on_hello_ack(struct xport *xp, const struct xts_msg *m)
 	xts_link__session(xp->link, m->epoch, le32toh(h.window), le32toh(h.max_frame), m->src_mac);
 	xp->up = true;
 	xp->hello_failed = false;
+	xp->last_rx_ns = xp_now_ns();
+	xp->ping_sent_ns = 0;
+	xp->live_ack = 0;
 	xp->max_conns = le32toh(h.max_conns);
 	xp->c.sessions++;
 }
@@ -690,7 +696,7 @@ static void dispatch(struct xport *xp, const struct xts_msg *m)
 		if (xp->up)
 			on_conn_msg(xp, m);
 		return;
-	case XTS_OP_PONG:
+	case XTS_OP_PONG: /* any frame proves the shard alive (see liveness) */
 	case XTS_OP_HELLO:
 		return;
 	default: /* listeners, ULPs, DRAINING: not in this version */
@@ -699,9 +705,48 @@ static void dispatch(struct xport *xp, const struct xts_msg *m)
 	}
 }
 
+/*
+ * A shard that died, hung or restarted says nothing to a host that sends
+ * it nothing sequenced (a restarted one answers QRESET only to those), so
+ * a blocking recv would wait forever.  While sockets exist, rx silence of
+ * PROBE_IDLE_MS gets a PING (NOSEQ: answered by a live shard, dropped by
+ * a restarted one); no frame at all PROBE_DEAD_MS later ends the session
+ * as a sequence gap would.  @now is taken before rx was read: whatever
+ * had arrived by then has been seen, so a host that stalls (descheduled,
+ * stopped, not calling us) cannot mistake its own absence for the shard's.
+ */
+static void liveness(struct xport *xp, int rx, uint64_t now)
+{
+	__u32 txs, rxs, pa;
+
+	if (!xp->up)
+		return;
+	xts_link__seq_state(xp->link, &txs, &rxs, &pa);
+	if (rx || pa != xp->live_ack || !xp->nused) {
+		xp->live_ack = pa;
+		xp->last_rx_ns = now;
+		xp->ping_sent_ns = 0;
+		return;
+	}
+	if (xp->ping_sent_ns) {
+		if (now > xp->ping_sent_ns && now - xp->ping_sent_ns >= PROBE_DEAD_MS * 1000000ull)
+			session_lost(xp, ECONNRESET, true);
+		return;
+	}
+	/* (last_rx_ns may be later than @now: a session started in this run) */
+	if (now > xp->last_rx_ns && now - xp->last_rx_ns >= PROBE_IDLE_MS * 1000000ull) {
+		struct xts_ping ping = {.cookie = htole64(now)};
+
+		if (!xts_link__send(xp->link, XTS_OP_PING, 0, XTS_ID_NONE, XTS_ID_NONE, 0, &ping,
+				    sizeof(ping)))
+			xp->ping_sent_ns = now;
+	}
+}
+
 int xp_run(struct xport *xp)
 {
 	struct xts_msg msgs[XP_RX_BATCH];
+	uint64_t t0 = xp_now_ns(); /* before rx: see liveness() */
 	int work = 0, round, n, i;
 
 	for (round = 0; round < RX_ROUNDS; round++) {
@@ -720,6 +765,7 @@ int xp_run(struct xport *xp)
 		if (n < XP_RX_BATCH)
 			break;
 	}
+	liveness(xp, work, t0);
 	if (!xp->up)
 		hello_tick(xp);
 	work += pend_run(xp);
@@ -890,6 +936,18 @@ XPORT_API void xport_close_queue(struct xport *xp)
 		dl = xp_deadline_ms(CLOSE_QUEUE_MS);
 		while (xp->up && (xp->ctl_n || zombies(xp))) {
 			if (xp_wait(xp, dl))
+				break;
+			xp_run(xp);
+		}
+		/* The shard answers CLOSE/RESET with CLOSED frames that need our
+		 * acks to flow: take them until the queue has been quiet for a
+		 * moment, or the shard holds those connections until its
+		 * dead-host timeout. */
+		while (xp->up) {
+			struct pollfd p = {.fd = xts_link__fd(xp->link), .events = POLLIN};
+
+			xp_presleep(xp);
+			if (xp_now_ns() >= dl || poll(&p, 1, QUIET_MS) <= 0)
 				break;
 			xp_run(xp);
 		}

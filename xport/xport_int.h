@@ -138,6 +138,9 @@ struct xport {
 	uint32_t hello_ivl_ms;
 	uint64_t hello_next_ns, hello_deadline_ns;
 	uint32_t session_gen; /* bumped when a session is lost */
+	/* liveness: a dead or restarted shard says nothing to an idle host */
+	uint64_t last_rx_ns, ping_sent_ns;
+	uint32_t live_ack; /* peer_ack last seen: acks prove the shard alive */
 	uint32_t max_conns;
 	int qerr; /* session loss, reported once by xport_process */
 
