@@ -591,10 +591,23 @@ static void hello_start(struct xport *xp)
 static void hello_tick(struct xport *xp)
 {
 	uint64_t now = xp_now_ns();
+	uint32_t i;
 
 	if (!xp->hello_failed && now >= xp->hello_deadline_ns) {
 		xp->hello_failed = true;
 		xp->qerr = ETIMEDOUT;
+		/* Connects queued for the session that did not come: new ones
+		 * get ENETDOWN at once (xp_session_err), so do these. */
+		for (i = 0; i < xp->hiwater; i++) {
+			struct xsock *s = &xp->socks[i];
+
+			if (s->state == XS_CONNECTING && (s->pend & PS_CONNECT)) {
+				s->pend = 0;
+				s->state = XS_DEAD;
+				s->so_error = ENETDOWN;
+				s->res_unreported = true;
+			}
+		}
 	}
 	/* keeps trying (at most once a second): a restarted shard comes back */
 	if (now >= xp->hello_next_ns)
@@ -1023,12 +1036,13 @@ static int poll_os(struct pollfd *pfd, unsigned nos, struct xport_pollfd *fds, u
 	unsigned i, k;
 
 	r = poll(pfd, nos, 0);
-	if (r < 0)
-		return errno == EINTR ? 0 : -errno;
+	if (r < 0 && errno != EINTR)
+		return -errno;
 	for (i = 0, k = 0; i < nfds; i++) {
 		if (fds[i].sd >= 0)
 			continue;
-		fds[i].revents = pfd[k++].revents;
+		fds[i].revents = r < 0 ? 0 : pfd[k].revents; /* EINTR: none this round */
+		k++;
 		if (fds[i].revents)
 			ready++;
 	}
