@@ -5,12 +5,15 @@
 # byte-exact at once: anything corrupted on the way up comes back wrong.
 . "$(dirname "$0")/lib.sh"
 need_root
+# socat PIPE echoes within one process; its writes into its own pipe must
+# never exceed what poll(2) promised (one page), or it deadlocks itself:
+# hence -b 4096.  (EXEC:cat with big blocks deadlocks socat against cat.)
 MB=${XTS_BULK_MB:-1024}
 
 topo_up 4
 xtsd_start 4
-bg net socat -b 262144 TCP4-LISTEN:7,bind=198.18.0.2,fork,reuseaddr EXEC:cat
-bg net socat -b 262144 TCP6-LISTEN:7,bind=[fd00:78:74::2],ipv6only=1,fork,reuseaddr EXEC:cat
+bg net socat -b 4096 TCP4-LISTEN:7,bind=198.18.0.2,fork,reuseaddr PIPE
+bg net socat -b 4096 TCP6-LISTEN:7,bind=[fd00:78:74::2],ipv6only=1,fork,reuseaddr PIPE
 wait_port net 7
 
 head -c "${MB}M" /dev/urandom >"$WORK/data" || fail "test data"

@@ -26,7 +26,7 @@ expect_err "silent host" "(Connection timed out|No route to host)" -- H "$XTS_BI
 [ "$(( $(date +%s) ))" ] # keep set -u quiet
 
 # a server killed mid-transfer: ECONNRESET (or EOF then EPIPE), as Linux
-bg net socat TCP4-LISTEN:8,bind=198.18.0.2,reuseaddr EXEC:cat
+bg net socat -b 4096 TCP4-LISTEN:8,bind=198.18.0.2,reuseaddr EXEC:cat
 wait_port net 8
 H "$XTS_BIN/xts-cat" 198.18.0.2 8 </dev/zero >/dev/null 2>"$WORK/err" &
 cat_pid=$!
@@ -40,7 +40,7 @@ grep -Eq "Connection reset by peer|Broken pipe" "$WORK/err" || fail "killed serv
 echo "ok: server killed mid-transfer: $(cat "$WORK/err")"
 
 # the queue is still healthy afterwards
-bg net socat TCP4-LISTEN:7,bind=198.18.0.2,fork,reuseaddr EXEC:cat
+bg net socat -b 4096 TCP4-LISTEN:7,bind=198.18.0.2,fork,reuseaddr PIPE
 wait_port net 7
 out=$(echo hello | H "$XTS_BIN/xts-cat" 198.18.0.2 7) || fail "echo after errors"
 [ "$out" = hello ] || fail "echo after errors: '$out'"

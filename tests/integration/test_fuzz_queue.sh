@@ -7,7 +7,7 @@ need_root
 
 topo_up 2
 xtsd_start 2 "timeouts = { connect_ms = 2000; };"
-bg net socat TCP4-LISTEN:7,bind=198.18.0.2,fork,reuseaddr EXEC:cat
+bg net socat -b 4096 TCP4-LISTEN:7,bind=198.18.0.2,fork,reuseaddr PIPE
 wait_port net 7
 stats_settle
 pid1=$(stat 1 pid)

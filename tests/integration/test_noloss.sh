@@ -8,7 +8,7 @@ need_root
 
 topo_up 2
 xtsd_start 2
-bg net socat -b 65536 TCP4-LISTEN:7,bind=198.18.0.2,fork,reuseaddr EXEC:cat
+bg net socat -b 4096 TCP4-LISTEN:7,bind=198.18.0.2,fork,reuseaddr PIPE
 wait_port net 7
 H "$XTS_BIN/xts-blast" -q 1 -n "${XTS_BLAST_MSGS:-200000}" -m 64 -S "$WORK/run/shard-1.stats" 198.18.0.2 7 ||
 	fail "blast"
