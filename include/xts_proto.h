@@ -252,7 +252,10 @@ size_t xts_proto_max_len(enum xts_op op);
 int xts_proto_op_noseq(enum xts_op op);
 const char *xts_proto_op_name(unsigned op);
 
-/* sockaddr <-> xts_addr; return 0 or -EAFNOSUPPORT / -EINVAL. */
+/* sockaddr <-> xts_addr; return 0 or -EAFNOSUPPORT / -EINVAL.  The
+ * xts_addr side is always in wire form (little-endian fields): callers
+ * convert nothing.  _to_sockaddr fills at most *salen bytes and sets *salen
+ * to the full size, as getpeername(2) does. */
 struct sockaddr;
 int xts_addr_from_sockaddr(struct xts_addr *a, const struct sockaddr *sa, unsigned salen);
 int xts_addr_to_sockaddr(const struct xts_addr *a, struct sockaddr *sa, unsigned *salen);

@@ -222,7 +222,12 @@ void conn_reset_all(struct shard *s)
 static int apply_int_opt(int fd, int level, int name, int val)
 {
 	if (level == SOL_SOCKET && name == SO_LINGER) {
-		struct linger lg = {.l_onoff = val >= 0, .l_linger = val >= 0 ? val : 0};
+		/* A lingering close(2) blocks the caller even on a non-blocking
+		 * socket: that would stall the whole shard.  Only the abortive
+		 * form (l_linger 0, RST on close) is applied; a positive
+		 * linger time keeps the ordinary graceful close, which
+		 * delivers the data all the same. */
+		struct linger lg = {.l_onoff = val == 0, .l_linger = 0};
 
 		return setsockopt(fd, level, name, &lg, sizeof(lg)) ? errno : 0;
 	}
