@@ -28,12 +28,25 @@ D() { ip netns exec "${PFX}dpu" "$@"; }
 N() { ip netns exec "${PFX}net" "$@"; }
 
 cleanup() {
-	local p
+	local p rc=$?
+	# A shard that crashed (and was restarted) or a sanitizer report fails
+	# the test even if the traffic got through.  Tests that kill shards on
+	# purpose set XTS_ALLOW_RESTART=1.
+	if [ -f "$WORK/xtsd.log" ]; then
+		if grep -Eq "Sanitizer|runtime error:" "$WORK/xtsd.log" ||
+			{ [ "${XTS_ALLOW_RESTART:-0}" != 1 ] && grep -q "restart in" "$WORK/xtsd.log"; }; then
+			echo "FAIL: xtsd log shows a crashed shard or a sanitizer report:" >&2
+			grep -E -A5 "Sanitizer|runtime error:|restart in" "$WORK/xtsd.log" | head -40 >&2
+			rc=1
+		fi
+	fi
 	[ -n "$XTSD_PID" ] && kill "$XTSD_PID" 2>/dev/null && wait_gone "$XTSD_PID" 50
 	for p in "${BGPIDS[@]}"; do kill "$p" 2>/dev/null; done
-	for p in "${BGPIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
+	for p in "${BGPIDS[@]}"; do wait_gone "$p" 20 || kill -9 "$p" 2>/dev/null; done
+	wait 2>/dev/null
 	bash "$XTS_SRC/tools/xts-net" down --prefix "$PFX" >/dev/null 2>&1
 	rm -rf "$WORK"
+	exit $rc
 }
 trap cleanup EXIT
 
