@@ -43,7 +43,7 @@ cleanup() {
 	[ -n "$XTSD_PID" ] && kill "$XTSD_PID" 2>/dev/null && wait_gone "$XTSD_PID" 50
 	for p in "${BGPIDS[@]}"; do kill "$p" 2>/dev/null; done
 	for p in "${BGPIDS[@]}"; do wait_gone "$p" 20 || kill -9 "$p" 2>/dev/null; done
-	wait 2>/dev/null
+	[ ${#BGPIDS[@]} -gt 0 ] && wait "${BGPIDS[@]}" 2>/dev/null
 	bash "$XTS_SRC/tools/xts-net" down --prefix "$PFX" >/dev/null 2>&1
 	rm -rf "$WORK"
 	exit $rc
