@@ -86,7 +86,7 @@ static int if_info(const char *ifname, __u8 mac[XTS_MAC_LEN], __u32 *mtu)
 	if (fd < 0)
 		return -errno;
 	memset(&ifr, 0, sizeof(ifr));
-	strcpy(ifr.ifr_name, ifname);
+	memcpy(ifr.ifr_name, ifname, strlen(ifname)); /* < IFNAMSIZ: checked */
 	if (ioctl(fd, SIOCGIFHWADDR, &ifr) < 0) {
 		err = -errno;
 		goto out;
@@ -574,7 +574,7 @@ static int kick(struct xts_link *l)
 int xts_link__flush(struct xts_link *l, bool force_ack)
 {
 	__u32 unacked = l->rx_seq - l->ack_sent;
-	__u32 pushed = l->unkicked;
+	__u32 pushed;
 	int err;
 
 	if (l->qreset_due)
