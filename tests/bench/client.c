@@ -1,0 +1,461 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * client.c - `xts-bench client`: one workload on one path, from xts-host.
+ *
+ *   xts-bench client -P xts|kernel -w WORKLOAD -n NAME [-a ADDR] [-p BASE]
+ *                    [-i IF] [-q QUEUE] [-T THREADS] [-s SIZE] [-c CONNS]
+ *                    [-t SECONDS] [-r RATE]
+ *
+ * Workloads: pingpong (one connection, SIZE bytes each way, latency),
+ * rr (CONNS connections, one SIZE-byte request outstanding on each),
+ * bulk (THREADS connections, one per queue, into the sink), msgs (one
+ * connection, SIZE-byte messages one send each into the sink), connrate
+ * (connect, one request, close).  RATE > 0 paces pingpong at RATE/s.
+ * Every workload also reports the host CPU it took per operation.
+ *
+ * The two paths differ only in the five calls of struct bp: the same loop
+ * drives xport (XTS) and the kernel's sockets.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bench.h"
+#include "xport.h"
+
+#define MAX_SAMPLES (4u << 20)
+#define CHUNK	    (64 * 1024)
+
+struct cfg {
+	bool xts;
+	const char *wl, *name, *ifname;
+	struct sockaddr_in dst;
+	int base;
+	unsigned queue, threads, size, conns, rate;
+	double secs;
+};
+
+/* one path, one thread */
+struct bp {
+	bool xts;
+	struct xport *xp;
+	int ep;
+	struct xport_pollfd *pfd;
+};
+
+static void bp_open(struct bp *b, const struct cfg *c, unsigned queue)
+{
+	struct xport_opts o = {.sz = sizeof(o)};
+	int err;
+
+	memset(b, 0, sizeof(*b));
+	b->xts = c->xts;
+	b->ep = epoll_create1(EPOLL_CLOEXEC);
+	if (!b->xts)
+		return;
+	err = xport_open(&b->xp, c->ifname, queue, &o);
+	if (err)
+		bench_die("xport_open", -err);
+}
+
+static void bp_free(struct bp *b)
+{
+	if (b->xp)
+		xport_close_queue(b->xp);
+	close(b->ep);
+	free(b->pfd);
+}
+
+/* Blocking connect with TCP_NODELAY; the handle (fd or sd), or -1. */
+static int bp_connect(struct bp *b, const struct cfg *c, int port)
+{
+	struct sockaddr_in d = c->dst;
+	int one = 1, h;
+
+	d.sin_port = htons((uint16_t)port);
+	if (b->xts) {
+		h = xport_socket(b->xp, AF_INET, SOCK_STREAM, 0);
+		if (h < 0)
+			return -1;
+		xport_setsockopt(b->xp, h, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		if (xport_connect(b->xp, h, (struct sockaddr *)&d, sizeof(d))) {
+			xport_close(b->xp, h);
+			return -1;
+		}
+		return h;
+	}
+	h = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (h < 0)
+		return -1;
+	setsockopt(h, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (connect(h, (struct sockaddr *)&d, sizeof(d))) {
+		close(h);
+		return -1;
+	}
+	return h;
+}
+
+static ssize_t bp_send(struct bp *b, int h, const void *p, size_t n, int fl)
+{
+	return b->xts ? xport_send(b->xp, h, p, n, fl) : send(h, p, n, fl | MSG_NOSIGNAL);
+}
+
+static ssize_t bp_recv(struct bp *b, int h, void *p, size_t n, int fl)
+{
+	return b->xts ? xport_recv(b->xp, h, p, n, fl) : recv(h, p, n, fl);
+}
+
+static void bp_close(struct bp *b, int h)
+{
+	if (b->xts)
+		xport_close(b->xp, h);
+	else
+		close(h);
+}
+
+/* All @n bytes out (@out) or in (MSG_WAITALL): 0, or -1 with errno. */
+static int xfer_all(struct bp *b, int h, char *p, size_t n, bool out)
+{
+	while (n) {
+		ssize_t r = out ? bp_send(b, h, p, n, 0) : bp_recv(b, h, p, n, MSG_WAITALL);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return -1;
+		p += r;
+		n -= (size_t)r;
+	}
+	return 0;
+}
+
+static int send_all(struct bp *b, int h, char *p, size_t n)
+{
+	return xfer_all(b, h, p, n, true);
+}
+
+static int recv_all(struct bp *b, int h, char *p, size_t n)
+{
+	return xfer_all(b, h, p, n, false);
+}
+
+/* Wait until some of the @n handles are readable: their indices in @rdy. */
+static int bp_wait(struct bp *b, const int *h, int n, int *rdy)
+{
+	int i, k = 0, r;
+
+	if (b->xts) {
+		if (!b->pfd) {
+			b->pfd = calloc((size_t)n, sizeof(*b->pfd));
+			for (i = 0; i < n; i++)
+				b->pfd[i] = (struct xport_pollfd){.sd = h[i], .events = POLLIN};
+		}
+		r = xport_poll(b->xp, b->pfd, (unsigned)n, 100);
+		for (i = 0; i < n && k < r; i++)
+			if (b->pfd[i].revents)
+				rdy[k++] = i;
+		return k;
+	}
+	{
+		struct epoll_event ev[1024];
+
+		r = epoll_wait(b->ep, ev, n < 1024 ? n : 1024, 100);
+		for (i = 0; i < r; i++)
+			rdy[k++] = (int)ev[i].data.u32;
+	}
+	return k;
+}
+
+static void bp_watch(struct bp *b, int h, int idx)
+{
+	struct epoll_event e = {.events = EPOLLIN, .data.u32 = (uint32_t)idx};
+
+	/* Sockets stay blocking: a send waits for room (the XTS queue window
+	 * is 128 frames, fewer than 1,024 first requests); recv is
+	 * MSG_DONTWAIT. */
+	if (!b->xts && epoll_ctl(b->ep, EPOLL_CTL_ADD, h, &e))
+		bench_die("epoll_ctl", errno);
+}
+
+static void report(const struct cfg *c, const char *what, double v)
+{
+	printf("%s.%s %.6g\n", c->name, what, v);
+}
+
+static void pingpong(const struct cfg *c)
+{
+	uint64_t *lat = calloc(MAX_SAMPLES, sizeof(*lat)), t0, end, t, ops = 0, period = 0;
+	char *buf = malloc(c->size), *rbuf = malloc(c->size);
+	struct timespec next;
+	double cpu0;
+	struct bp b;
+	int h;
+
+	if (!lat || !buf || !rbuf)
+		bench_die("malloc", ENOMEM);
+	memset(buf, 'p', c->size);
+	bp_open(&b, c, c->queue);
+	h = bp_connect(&b, c, c->base + BP_ECHO);
+	if (h < 0)
+		bench_die("connect", errno);
+	for (int i = 0; i < 200; i++) /* warm up */
+		if (send_all(&b, h, buf, c->size) || recv_all(&b, h, rbuf, c->size))
+			bench_die("warm-up", errno);
+	if (c->rate)
+		period = 1000000000ull / c->rate;
+	clock_gettime(CLOCK_MONOTONIC, &next);
+	cpu0 = bench_cpu_s();
+	t0 = bench_now_ns();
+	end = t0 + (uint64_t)(c->secs * 1e9);
+	for (t = t0; t < end; ops++) {
+		uint64_t s = t;
+
+		if (period) {
+			next.tv_nsec += (long)period;
+			while (next.tv_nsec >= 1000000000L) {
+				next.tv_nsec -= 1000000000L;
+				next.tv_sec++;
+			}
+			clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL);
+			s = bench_now_ns();
+		}
+		if (send_all(&b, h, buf, c->size) || recv_all(&b, h, rbuf, c->size))
+			bench_die("ping-pong", errno);
+		t = bench_now_ns();
+		if (ops < MAX_SAMPLES)
+			lat[ops] = t - s;
+	}
+	report(c, "ops_s", (double)ops / ((double)(t - t0) / 1e9));
+	report(c, "cpu_us_per_op", (bench_cpu_s() - cpu0) * 1e6 / (double)ops);
+	bench_print_lat(c->name, lat, ops < MAX_SAMPLES ? ops : MAX_SAMPLES);
+	bp_close(&b, h);
+	bp_free(&b);
+	free(lat);
+	free(buf);
+	free(rbuf);
+}
+
+static void rr(const struct cfg *c)
+{
+	int n = (int)c->conns, i, k, *h = calloc((size_t)n, sizeof(int)),
+	    *rdy = calloc((size_t)n, sizeof(int));
+	unsigned *got = calloc((size_t)n, sizeof(unsigned));
+	char req[CHUNK], rbuf[CHUNK];
+	uint64_t t0 = 0, end, ops = 0, t;
+	double cpu0 = 0;
+	bool measuring = false;
+	struct bp b;
+
+	if (!h || !rdy || !got || c->size > CHUNK)
+		bench_die("rr setup", ENOMEM);
+	memset(req, 'r', c->size);
+	bp_open(&b, c, c->queue);
+	for (i = 0; i < n; i++) {
+		h[i] = bp_connect(&b, c, c->base + BP_ECHO);
+		if (h[i] < 0)
+			bench_die("connect", errno);
+		bp_watch(&b, h[i], i);
+	}
+	for (i = 0; i < n; i++)
+		if (bp_send(&b, h[i], req, c->size, 0) != (ssize_t)c->size)
+			bench_die("send", errno);
+	/* a quarter second of warm-up, then the measured part */
+	end = bench_now_ns() + 250000000ull;
+	for (;;) {
+		t = bench_now_ns();
+		if (t >= end) {
+			if (measuring)
+				break;
+			measuring = true;
+			ops = 0;
+			cpu0 = bench_cpu_s();
+			t0 = t;
+			end = t0 + (uint64_t)(c->secs * 1e9);
+		}
+		k = bp_wait(&b, h, n, rdy);
+		for (int j = 0; j < k; j++) {
+			i = rdy[j];
+			for (;;) {
+				ssize_t r = bp_recv(&b, h[i], rbuf, c->size - got[i], MSG_DONTWAIT);
+
+				if (r <= 0) {
+					if (r == 0 || (errno != EAGAIN && errno != EINTR))
+						bench_die("rr recv", r ? errno : ECONNRESET);
+					break;
+				}
+				got[i] += (unsigned)r;
+				if (got[i] < c->size)
+					continue;
+				got[i] = 0;
+				ops++;
+				if (bp_send(&b, h[i], req, c->size, 0) != (ssize_t)c->size)
+					bench_die("rr send", errno);
+			}
+		}
+	}
+	report(c, "ops_s", (double)ops / ((double)(t - t0) / 1e9));
+	report(c, "cpu_us_per_op", (bench_cpu_s() - cpu0) * 1e6 / (double)ops);
+	for (i = 0; i < n; i++)
+		bp_close(&b, h[i]);
+	bp_free(&b);
+	free(h);
+	free(rdy);
+	free(got);
+}
+
+struct bulk_arg {
+	const struct cfg *c;
+	unsigned queue;
+	uint64_t bytes;
+};
+
+/* Stream into the sink for secs, then SHUT_WR and wait for the sink's
+ * close: every byte counted has reached the server. */
+static void *bulk_one(void *arg)
+{
+	struct bulk_arg *a = arg;
+	const struct cfg *c = a->c;
+	size_t sz = strcmp(c->wl, "msgs") ? CHUNK : c->size;
+	char *buf = malloc(CHUNK);
+	uint64_t end;
+	struct bp b;
+	int h;
+
+	memset(buf, 'b', CHUNK);
+	bp_open(&b, c, a->queue);
+	h = bp_connect(&b, c, c->base + BP_SINK);
+	if (h < 0)
+		bench_die("connect", errno);
+	end = bench_now_ns() + (uint64_t)(c->secs * 1e9);
+	for (unsigned i = 0;; i++) {
+		ssize_t r;
+
+		if (!(i & 15) && bench_now_ns() >= end)
+			break;
+		r = bp_send(&b, h, buf, sz, 0);
+		if (r <= 0)
+			bench_die("bulk send", errno);
+		a->bytes += (uint64_t)r;
+	}
+	if (b.xts)
+		xport_shutdown(b.xp, h, SHUT_WR);
+	else
+		shutdown(h, SHUT_WR);
+	while (bp_recv(&b, h, buf, CHUNK, 0) > 0)
+		;
+	bp_close(&b, h);
+	bp_free(&b);
+	free(buf);
+	return NULL;
+}
+
+static void bulk(const struct cfg *c)
+{
+	struct bulk_arg a[64];
+	pthread_t t[64];
+	unsigned i, n = c->threads ? c->threads : 1;
+	uint64_t t0, bytes = 0;
+	double cpu0 = bench_cpu_s(), secs;
+
+	if (n > 64)
+		n = 64;
+	t0 = bench_now_ns();
+	for (i = 0; i < n; i++) {
+		a[i] = (struct bulk_arg){.c = c, .queue = c->queue + i};
+		if (pthread_create(&t[i], NULL, bulk_one, &a[i]))
+			bench_die("pthread_create", EAGAIN);
+	}
+	for (i = 0; i < n; i++) {
+		pthread_join(t[i], NULL);
+		bytes += a[i].bytes;
+	}
+	secs = (double)(bench_now_ns() - t0) / 1e9;
+	if (!strcmp(c->wl, "msgs")) {
+		report(c, "ops_s", (double)bytes / c->size / secs);
+		report(c, "cpu_us_per_op", (bench_cpu_s() - cpu0) * 1e6 / ((double)bytes / c->size));
+	} else {
+		report(c, "gbps", (double)bytes * 8 / secs / 1e9);
+		report(c, "cpu_s_per_gb", (bench_cpu_s() - cpu0) / ((double)bytes / 1e9));
+	}
+}
+
+static void connrate(const struct cfg *c)
+{
+	char req[64], rbuf[64];
+	uint64_t t0, end, ops = 0, t;
+	double cpu0;
+	struct bp b;
+
+	memset(req, 'c', sizeof(req));
+	bp_open(&b, c, c->queue);
+	cpu0 = bench_cpu_s();
+	t0 = bench_now_ns();
+	end = t0 + (uint64_t)(c->secs * 1e9);
+	for (t = t0; t < end; ops++) {
+		int h = bp_connect(&b, c, c->base + BP_ECHO);
+
+		if (h < 0)
+			bench_die("connect", errno);
+		if (send_all(&b, h, req, sizeof(req)) || recv_all(&b, h, rbuf, sizeof(rbuf)))
+			bench_die("connrate request", errno);
+		bp_close(&b, h);
+		t = bench_now_ns();
+	}
+	report(c, "ops_s", (double)ops / ((double)(t - t0) / 1e9));
+	report(c, "cpu_us_per_op", (bench_cpu_s() - cpu0) * 1e6 / (double)ops);
+	bp_free(&b);
+}
+
+int bench_client_main(int argc, char **argv)
+{
+	struct cfg c = {.wl = "pingpong", .name = "x", .ifname = "xh0", .base = BENCH_PORT,
+			.threads = 1, .size = 64, .conns = 64, .secs = 3};
+	const char *addr = "198.18.0.2";
+	int opt;
+
+	while ((opt = getopt(argc, argv, "P:w:n:a:p:i:q:T:s:c:t:r:")) != -1) {
+		switch (opt) {
+		case 'P': c.xts = !strcmp(optarg, "xts"); break;
+		case 'w': c.wl = optarg; break;
+		case 'n': c.name = optarg; break;
+		case 'a': addr = optarg; break;
+		case 'p': c.base = atoi(optarg); break;
+		case 'i': c.ifname = optarg; break;
+		case 'q': c.queue = (unsigned)atoi(optarg); break;
+		case 'T': c.threads = (unsigned)atoi(optarg); break;
+		case 's': c.size = (unsigned)atoi(optarg); break;
+		case 'c': c.conns = (unsigned)atoi(optarg); break;
+		case 't': c.secs = atof(optarg); break;
+		case 'r': c.rate = (unsigned)atoi(optarg); break;
+		default:
+			fprintf(stderr, "usage: xts-bench client -P xts|kernel -w WORKLOAD -n NAME ...\n");
+			return 2;
+		}
+	}
+	c.dst.sin_family = AF_INET;
+	if (inet_pton(AF_INET, addr, &c.dst.sin_addr) != 1 || !c.size || c.size > CHUNK)
+		bench_die("arguments", EINVAL);
+	if (!strcmp(c.wl, "pingpong"))
+		pingpong(&c);
+	else if (!strcmp(c.wl, "rr"))
+		rr(&c);
+	else if (!strcmp(c.wl, "bulk") || !strcmp(c.wl, "msgs"))
+		bulk(&c);
+	else if (!strcmp(c.wl, "connrate"))
+		connrate(&c);
+	else
+		bench_die(c.wl, EINVAL);
+	fflush(stdout);
+	return 0;
+}

@@ -1,0 +1,427 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * report.c - `xts-bench report RESULTS [--json FILE] [--svg FILE]`: the
+ * "name value" lines of one run -> a table (stdout) of every figure per
+ * path with the ratios XTS/kernel, XTS/HAProxy, XTS/ceiling; the JSON
+ * (every figure and the targets array); and an SVG with the latency CDF
+ * and the throughput against connections.  Only measured values appear:
+ * a figure that is missing stays "-" (null in the JSON) and a target
+ * that needs it is not met.  Exit 0, or 3 when a target is not met and
+ * --strict was given.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench.h"
+
+#define MAXKV 1024
+
+static struct kv {
+	char key[96];
+	char val[512];
+} kv[MAXKV];
+static int nkv;
+
+static const char *get_s(const char *key)
+{
+	for (int i = nkv - 1; i >= 0; i--)
+		if (!strcmp(kv[i].key, key))
+			return kv[i].val;
+	return NULL;
+}
+
+static int cmp_d(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The median of every value recorded for @key (--repeat runs it N times). */
+static double get_key(const char *key)
+{
+	double v[64];
+	int n = 0;
+
+	for (int i = 0; i < nkv && n < 64; i++) {
+		char *end;
+
+		if (strcmp(kv[i].key, key))
+			continue;
+		v[n] = strtod(kv[i].val, &end);
+		if (end != kv[i].val)
+			n++;
+	}
+	if (!n)
+		return NAN;
+	qsort(v, (size_t)n, sizeof(v[0]), cmp_d);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+static double get(const char *path, const char *fig)
+{
+	char k[128];
+
+	snprintf(k, sizeof(k), "%s.%s", path, fig);
+	return get_key(k);
+}
+
+static void load(const char *file)
+{
+	char line[1024];
+	FILE *f = fopen(file, "r");
+
+	if (!f)
+		bench_die(file, errno);
+	while (fgets(line, sizeof(line), f) && nkv < MAXKV) {
+		char *sp = strchr(line, ' ');
+
+		if (!sp || line[0] == '#')
+			continue;
+		*sp = 0;
+		sp[1 + strcspn(sp + 1, "\n")] = 0;
+		if (strlen(line) >= sizeof(kv[nkv].key) || strlen(sp + 1) >= sizeof(kv[nkv].val))
+			continue;
+		strcpy(kv[nkv].key, line);
+		strcpy(kv[nkv].val, sp + 1);
+		nkv++;
+	}
+	fclose(f);
+}
+
+static const char *const paths[] = {"xts", "kernel", "haproxy"};
+
+/* rows of the table: figure, label, the ceiling's figure (if any) */
+static const struct row {
+	const char *fig, *label, *ceil;
+} rows[] = {
+	{"pp64.ops_s", "ping-pong 64 B, round trips/s", "raw.pp64.ops_s"},
+	{"pp64.p50_us", "ping-pong 64 B, p50 us", "raw.pp64.p50_us"},
+	{"pp64.p99_us", "ping-pong 64 B, p99 us", "raw.pp64.p99_us"},
+	{"pp64.p999_us", "ping-pong 64 B, p99.9 us", "raw.pp64.p999_us"},
+	{"pp1k.ops_s", "ping-pong 1 KiB, round trips/s", "raw.pp1k.ops_s"},
+	{"pp1k.p50_us", "ping-pong 1 KiB, p50 us", "raw.pp1k.p50_us"},
+	{"pp1k.p99_us", "ping-pong 1 KiB, p99 us", NULL},
+	{"pp1k.p999_us", "ping-pong 1 KiB, p99.9 us", NULL},
+	{"pp16k.ops_s", "ping-pong 16 KiB, round trips/s", NULL},
+	{"pp16k.p50_us", "ping-pong 16 KiB, p50 us", NULL},
+	{"pp16k.p99_us", "ping-pong 16 KiB, p99 us", NULL},
+	{"pp16k.p999_us", "ping-pong 16 KiB, p99.9 us", NULL},
+	{"rr64.ops_s", "64 B req/resp, 64 conns, req/s", NULL},
+	{"rr1024.ops_s", "64 B req/resp, 1024 conns, req/s", NULL},
+	{"bulk1.gbps", "bulk, 1 conn, Gbit/s", NULL},
+	{"bulkq.gbps", "bulk, 1 conn per queue, Gbit/s", NULL},
+	{"msgs.ops_s", "64 B messages one way, 1 queue, msgs/s", "raw.msgs.ops_s"},
+	{"connrate.ops_s", "connect+request+close, per s", NULL},
+	{"rr64.cpu_us_per_op", "host CPU us/req, full rate (64 conns)", NULL},
+	{"cpufix.cpu_us_per_op", "host CPU us/req, fixed rate (1 conn)", NULL},
+	{"pp64.cpu_us_per_op", "host CPU us/req, ping-pong 64 B", "raw.pp64.cpu_us_per_op"},
+	{"msgs.cpu_us_per_op", "host CPU us/msg, 64 B one way", "raw.msgs.cpu_us_per_op"},
+	{"bulk1.cpu_s_per_gb", "host CPU s/GB, bulk 1 conn", NULL},
+};
+
+static const struct target {
+	const char *name, *fig, *base; /* base: "kernel", "haproxy" or a full key */
+	double goal;
+	bool le; /* ratio <= goal (else >=) */
+} targets[] = {
+	{"host_cpu_per_req_full_rate_vs_kernel", "rr64.cpu_us_per_op", "kernel", 0.33, true},
+	{"host_cpu_per_req_fixed_rate_vs_kernel", "cpufix.cpu_us_per_op", "kernel", 0.33, true},
+	{"p50_latency_vs_kernel", "pp64.p50_us", "kernel", 1.1, true},
+	{"p50_latency_vs_haproxy", "pp64.p50_us", "haproxy", 0.7, true},
+	{"rr64_req_s_vs_haproxy", "rr64.ops_s", "haproxy", 1.5, false},
+	{"bulk1_gbps_vs_kernel", "bulk1.gbps", "kernel", 0.8, false},
+	{"msgs_s_one_queue_vs_raw_af_xdp", "msgs.ops_s", "raw.msgs.ops_s", 0.7, false},
+};
+#define NTARGETS (sizeof(targets) / sizeof(targets[0]))
+
+static double target_base(const struct target *t)
+{
+	if (strchr(t->base, '.'))
+		return get_key(t->base);
+	return get(t->base, t->fig);
+}
+
+static void cell(char *out, size_t n, double v)
+{
+	if (isnan(v))
+		snprintf(out, n, "-");
+	else if (fabs(v) >= 1000)
+		snprintf(out, n, "%.0f", v);
+	else
+		snprintf(out, n, "%.3g", v);
+}
+
+static void table(void)
+{
+	static const char *hdr[] = {"xts", "kernel", "haproxy", "ceiling", "xts/kern",
+				    "xts/hapx", "xts/ceil"};
+	const char *m;
+
+	if ((m = get_s("meta.machine")))
+		printf("# machine: %s\n", m);
+	if ((m = get_s("meta.load")))
+		printf("# load before the run: %s\n", m);
+	printf("%-40s", "figure");
+	for (size_t i = 0; i < 7; i++)
+		printf(" %10s", hdr[i]);
+	printf("\n");
+	for (size_t r = 0; r < sizeof(rows) / sizeof(rows[0]); r++) {
+		double v[4], x;
+		char c[32];
+
+		for (int p = 0; p < 3; p++)
+			v[p] = get(paths[p], rows[r].fig);
+		v[3] = rows[r].ceil ? get_key(rows[r].ceil) : NAN;
+		x = v[0];
+		printf("%-40s", rows[r].label);
+		for (int p = 0; p < 4; p++) {
+			cell(c, sizeof(c), v[p]);
+			printf(" %10s", c);
+		}
+		for (int p = 1; p < 4; p++) {
+			cell(c, sizeof(c), x / v[p]);
+			printf(" %10s", c);
+		}
+		printf("\n");
+	}
+}
+
+static void jnum(FILE *f, double v)
+{
+	if (isnan(v) || isinf(v))
+		fprintf(f, "null");
+	else
+		fprintf(f, "%.6g", v);
+}
+
+static void jstr(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			fputc('\\', f);
+		if ((unsigned char)*s >= 0x20)
+			fputc(*s, f);
+	}
+	fputc('"', f);
+}
+
+static int targets_out(FILE *json)
+{
+	int unmet = 0;
+
+	printf("\n%-40s %10s %10s %8s %8s  %s\n", "target", "xts", "baseline", "ratio", "goal",
+	       "met");
+	if (json)
+		fprintf(json, "  \"targets\": [\n");
+	for (size_t i = 0; i < NTARGETS; i++) {
+		const struct target *t = &targets[i];
+		double x = get("xts", t->fig), b = target_base(t), r = x / b;
+		bool met = !isnan(r) && !isinf(r) && (t->le ? r <= t->goal : r >= t->goal);
+
+		unmet += !met;
+		printf("%-40s %10.4g %10.4g %8.3f %6s%.2f  %s\n", t->name, x, b, r,
+		       t->le ? "<=" : ">=", t->goal, met ? "yes" : "NO");
+		if (!json)
+			continue;
+		fprintf(json, "    {\"name\": ");
+		jstr(json, t->name);
+		fprintf(json, ", \"figure\": ");
+		jstr(json, t->fig);
+		fprintf(json, ", \"baseline_path\": ");
+		jstr(json, t->base);
+		fprintf(json, ", \"xts\": ");
+		jnum(json, x);
+		fprintf(json, ", \"baseline\": ");
+		jnum(json, b);
+		fprintf(json, ", \"ratio\": ");
+		jnum(json, r);
+		fprintf(json, ", \"goal\": \"%s %.2f\", \"met\": %s}%s\n", t->le ? "<=" : ">=",
+			t->goal, met ? "true" : "false", i + 1 < NTARGETS ? "," : "");
+	}
+	if (json)
+		fprintf(json, "  ]\n");
+	return unmet;
+}
+
+static int json_out(const char *file)
+{
+	FILE *f = fopen(file, "w");
+	bool first = true;
+	int unmet;
+
+	if (!f)
+		bench_die(file, errno);
+	fprintf(f, "{\n  \"meta\": {");
+	for (int i = 0; i < nkv; i++) {
+		if (strncmp(kv[i].key, "meta.", 5))
+			continue;
+		fprintf(f, "%s\n    ", first ? "" : ",");
+		jstr(f, kv[i].key + 5);
+		fprintf(f, ": ");
+		jstr(f, kv[i].val);
+		first = false;
+	}
+	fprintf(f, "\n  },\n  \"figures\": {");
+	first = true;
+	for (int i = 0; i < nkv; i++) {
+		char *end;
+		double d;
+
+		bool seen = false;
+
+		if (!strncmp(kv[i].key, "meta.", 5) || strstr(kv[i].key, ".cdf"))
+			continue;
+		for (int j = 0; j < i && !seen; j++)
+			seen = !strcmp(kv[j].key, kv[i].key);
+		if (seen)
+			continue; /* one figure per name: the median of its runs */
+		d = strtod(kv[i].val, &end);
+		if (end != kv[i].val)
+			d = get_key(kv[i].key);
+		fprintf(f, "%s\n    ", first ? "" : ",");
+		jstr(f, kv[i].key);
+		fprintf(f, ": ");
+		if (end == kv[i].val)
+			jstr(f, kv[i].val);
+		else
+			jnum(f, d);
+		first = false;
+	}
+	fprintf(f, "\n  },\n");
+	unmet = targets_out(f);
+	fprintf(f, "}\n");
+	fclose(f);
+	return unmet;
+}
+
+/* ---- SVG: latency CDF (left), req/s against connections (right) ---- */
+
+static const char *const colors[] = {"#1f77b4", "#d62728", "#2ca02c", "#7f7f7f"};
+static const char *const series[] = {"xts", "kernel", "haproxy", "raw"};
+
+static int cdf_points(int s, double *q, double *us, int max)
+{
+	char k[64], buf[512], *tok, *save;
+	const char *v;
+	int n = 0;
+
+	snprintf(k, sizeof(k), "%s.pp64.cdf", series[s]);
+	if (!(v = get_s(k)))
+		return 0;
+	snprintf(buf, sizeof(buf), "%s", v);
+	for (tok = strtok_r(buf, ",", &save); tok && n < max; tok = strtok_r(NULL, ",", &save))
+		if (sscanf(tok, "%lf:%lf", &q[n], &us[n]) == 2)
+			n++;
+	return n;
+}
+
+static void svg_out(const char *file)
+{
+	const double W = 460, H = 360, L = 70, T = 40, PW = 360, PH = 260;
+	static const char *const rrfig[] = {"pp64.ops_s", "rr64.ops_s", "rr1024.ops_s"};
+	static const double nconn[] = {1, 64, 1024};
+	double q[32], us[32], xmax = 1, ymax = 1;
+	FILE *f = fopen(file, "w");
+	int s, i, n;
+
+	if (!f)
+		bench_die(file, errno);
+	for (s = 0; s < 4; s++) {
+		n = cdf_points(s, q, us, 32);
+		for (i = 0; i < n; i++)
+			if (q[i] <= 0.99 && us[i] > xmax)
+				xmax = us[i];
+		for (i = 0; i < 3; i++) {
+			double v = get(series[s], rrfig[i]);
+
+			if (!isnan(v) && v > ymax)
+				ymax = v;
+		}
+	}
+	xmax *= 1.1;
+	ymax *= 1.1;
+	fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" "
+		   "font-family=\"sans-serif\" font-size=\"12\">\n", 2 * W, H);
+	fprintf(f, "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n");
+	for (int p = 0; p < 2; p++) {
+		double ox = p * W + L;
+
+		fprintf(f, "<text x=\"%.0f\" y=\"20\" font-size=\"14\">%s</text>\n", ox,
+			p ? "64 B requests/s against connections" :
+			    "ping-pong 64 B: latency CDF (to p99)");
+		fprintf(f, "<rect x=\"%.0f\" y=\"%.0f\" width=\"%.0f\" height=\"%.0f\" "
+			   "fill=\"none\" stroke=\"black\"/>\n", ox, T, PW, PH);
+		for (i = 0; i <= 4; i++) {
+			double gy = T + PH - PH * i / 4.0;
+
+			fprintf(f, "<text x=\"%.0f\" y=\"%.0f\" text-anchor=\"end\">%.3g</text>\n",
+				ox - 4, gy + 4, p ? ymax * i / 4.0 : i / 4.0);
+			fprintf(f, "<text x=\"%.0f\" y=\"%.0f\" text-anchor=\"middle\">%.3g</text>\n",
+				ox + PW * i / 4.0, T + PH + 16,
+				p ? pow(1024.0, i / 4.0) : xmax * i / 4.0);
+		}
+		fprintf(f, "<text x=\"%.0f\" y=\"%.0f\" text-anchor=\"middle\">%s</text>\n",
+			ox + PW / 2, T + PH + 34, p ? "connections (log)" : "round-trip time, us");
+	}
+	for (s = 0; s < 4; s++) {
+		n = cdf_points(s, q, us, 32);
+		if (n) {
+			fprintf(f, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\" points=\"",
+				colors[s]);
+			for (i = 0; i < n && q[i] <= 0.99; i++)
+				fprintf(f, "%.1f,%.1f ", L + PW * fmin(us[i] / xmax, 1.0),
+					T + PH - PH * q[i]);
+			fprintf(f, "\"/>\n");
+		}
+		fprintf(f, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\" points=\"",
+			colors[s]);
+		for (i = 0; i < 3; i++) {
+			double v = get(series[s], rrfig[i]);
+
+			if (!isnan(v))
+				fprintf(f, "%.1f,%.1f ", W + L + PW * log(nconn[i]) / log(1024.0),
+					T + PH - PH * v / ymax);
+		}
+		fprintf(f, "\"/>\n");
+		fprintf(f, "<rect x=\"%.0f\" y=\"%.0f\" width=\"12\" height=\"12\" fill=\"%s\"/>"
+			   "<text x=\"%.0f\" y=\"%.0f\">%s</text>\n",
+			L + 10 + 90 * s, H - 22.0, colors[s], L + 26 + 90 * s, H - 12.0,
+			s == 3 ? "raw AF_XDP" : series[s]);
+	}
+	fprintf(f, "</svg>\n");
+	fclose(f);
+}
+
+int bench_report_main(int argc, char **argv)
+{
+	const char *json = NULL, *svg = NULL, *in = NULL;
+	bool strict = false;
+	int unmet;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--json") && i + 1 < argc)
+			json = argv[++i];
+		else if (!strcmp(argv[i], "--svg") && i + 1 < argc)
+			svg = argv[++i];
+		else if (!strcmp(argv[i], "--strict"))
+			strict = true;
+		else
+			in = argv[i];
+	}
+	if (!in) {
+		fprintf(stderr, "usage: xts-bench report RESULTS [--json F] [--svg F] [--strict]\n");
+		return 2;
+	}
+	load(in);
+	table();
+	unmet = json ? json_out(json) : targets_out(NULL);
+	if (svg)
+		svg_out(svg);
+	return strict && unmet ? 3 : 0;
+}
