@@ -100,7 +100,11 @@ int main(int argc, char **argv)
 
 		if (sent < total) {
 			p.events |= POLLOUT;
-			n = xport_send(xp, sd, msg, size, 0);
+			/* a partial send (credit ran short) resumes mid-message,
+			 * so the stream stays the repeating pattern */
+			unsigned off = (unsigned)(sent % size);
+
+			n = xport_send(xp, sd, msg + off, size - off, 0);
 			if (n > 0)
 				sent += (unsigned long long)n;
 			else if (n < 0 && errno != EAGAIN)
