@@ -92,8 +92,15 @@ struct xport_stats {
 	uint64_t xsk_rx_dropped, xsk_rx_ring_full, xsk_fill_empty, xsk_rx_invalid, xsk_tx_invalid;
 	uint32_t epoch, tx_seq, rx_seq, peer_ack;
 	uint32_t sockets;
+	uint32_t draining;  /* 1: the shard drains (see xport_queue_draining) */
+	uint32_t restarts;  /* shard restarts seen (QRESET with epoch 0) */
 };
 XPORT_API int xport_stats(struct xport *xp, struct xport_stats *st, size_t sz);
+
+/* 1 while the queue's shard drains: it refuses new connects with
+ * ESHUTDOWN (established connections carry on), so connect on another
+ * queue; 0 otherwise.  Learned from the shard's DRAINING notice. */
+XPORT_API int xport_queue_draining(const struct xport *xp);
 
 #ifdef __cplusplus
 }

@@ -76,6 +76,7 @@ static void on_hello(struct shard *s, const struct xts_msg *m)
 	xts_link__send(s->link, XTS_OP_HELLO_ACK, 0, 0, 0, 0, &r, sizeof(r));
 	s->st.sessions++;
 	s->last_rx_ns = s->now_ns;
+	shard_ctl_session(s);
 	fprintf(stderr, "shard %u: session %08x started (host window %u, max frame %u)\n",
 		s->o.queue, xts_link__epoch(s->link), le32toh(h.window),
 		xts_link__max_frame(s->link));
@@ -132,24 +133,27 @@ static void dispatch(struct shard *s, const struct xts_msg *m)
 	case XTS_OP_PONG:
 		s->ping_outstanding = 0;
 		return;
-	case XTS_OP_CONNECT:
-		if (conn_on_connect(s, m) == -ENOBUFS)
+	case XTS_OP_CONNECT: {
+		int refuse = shard_admit(s, m); /* drain, limits, ACL */
+
+		if (refuse)
+			reject(s, m->src_id, refuse);
+		else if (conn_on_connect(s, m) == -ENOBUFS)
 			reject(s, m->src_id, ENOBUFS);
 		return;
-	case XTS_OP_HELLO_ACK:
+	}
+	case XTS_OP_HELLO_ACK: /* DPU-to-host ops coming the wrong way */
 	case XTS_OP_CONNECT_RES:
 	case XTS_OP_CLOSED:
 	case XTS_OP_SOCKOPT_RES:
 	case XTS_OP_NEW_CONN:
 	case XTS_OP_LISTEN_RES:
 	case XTS_OP_DRAINING:
-		s->st.proto_errs++; /* DPU-to-host ops coming the wrong way */
-		return;
-	case XTS_OP_LISTEN:
+	case XTS_OP_LISTEN: /* not in this version of the shard */
 	case XTS_OP_NEW_CONN_ACK:
 	case XTS_OP_ULP_PUSH:
 	case XTS_OP_ULP_RES:
-		s->st.proto_errs++; /* not in this version of the shard */
+		s->st.proto_errs++;
 		return;
 	default:
 		break;
@@ -273,6 +277,7 @@ static void write_stats(struct shard *s)
 static void poll_timers(struct shard *s)
 {
 	write_stats(s);
+	shard_ctl_tick(s);
 	if (s->now_ns < s->next_timer_ns)
 		return;
 	s->next_timer_ns = s->now_ns + TIMER_NS;
@@ -345,6 +350,8 @@ int shard_run(const struct shard_opts *opts)
 	if (!s->o.conn_buf)
 		s->o.conn_buf = 256 * 1024;
 	err = shard_setup(s);
+	if (!err)
+		err = shard_ctl_init(s);
 	if (err)
 		goto out;
 	fprintf(stderr, "shard %u: serving %s queue %u (max %u connections)\n", s->o.queue,
@@ -359,6 +366,7 @@ int shard_run(const struct shard_opts *opts)
 		work += run_rejects(s);
 		work += conn_run_ctl(s);
 		work += conn_run_ready(s);
+		work += shard_ctl_poll(s);
 		poll_timers(s);
 		/* Before sleeping, ack what we consumed so the host's window
 		 * is open while we wait. */
@@ -375,6 +383,7 @@ int shard_run(const struct shard_opts *opts)
 	}
 	err = 0;
 out:
+	shard_ctl_fini(s);
 	if (s->ep >= 0)
 		close(s->ep);
 	conn_table_free(s);

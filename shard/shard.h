@@ -26,6 +26,7 @@ struct shard_opts {
 	__u32 idle_ms;		   /* ping a silent host after this */
 	__u32 dead_ms;		   /* end its session after this; 0 = never */
 	const char *stats_path;	   /* counters written here twice a second */
+	void *shm;		   /* xtsd's control region (xts_shm.h), or NULL */
 	volatile sig_atomic_t *stop; /* set by the signal handler */
 };
 

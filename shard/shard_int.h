@@ -4,6 +4,10 @@
 #define XTS_SHARD_INT_H
 
 #include "shard.h"
+#include "xts_shm.h"
+
+/* CONNECT_RES errno while the shard drains (docs/operations.md) */
+#define SHARD_DRAIN_ERRNO ESHUTDOWN
 
 enum conn_state {
 	CS_FREE = 0,
@@ -67,6 +71,14 @@ struct shard {
 	} rej[256];
 	__u32 rej_head, rej_n;
 	struct shard_stats st;
+	/* control plane (ctl.c) */
+	struct xts_shm_shard *blk; /* our block in xtsd's region, or NULL */
+	struct xts_shm_cfg *cfg;   /* our copy of the config snapshot */
+	__u64 cfg_gen, next_publish_ns;
+	__u32 conns_ack;
+	__u32 max_conns_now; /* limit in force (<= o.max_conns, the table) */
+	bool draining, drain_notice;
+	__u64 refused_acl, refused_limit, refused_drain;
 };
 
 __u64 shard_now_ns(void);
@@ -82,5 +94,14 @@ void conn_on_event(struct shard *s, struct conn *c, __u32 events);
 int conn_run_ctl(struct shard *s);
 int conn_run_ready(struct shard *s);
 void conn_timers(struct shard *s);
+
+/* ctl.c */
+int shard_ctl_init(struct shard *s);
+void shard_ctl_fini(struct shard *s);
+int shard_ctl_poll(struct shard *s);
+void shard_ctl_tick(struct shard *s);
+void shard_ctl_session(struct shard *s);
+/* 0 to go on with a CONNECT, else the errno to refuse it with */
+int shard_admit(struct shard *s, const struct xts_msg *m);
 
 #endif

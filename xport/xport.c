@@ -635,6 +635,7 @@ static void on_hello_ack(struct xport *xp, const struct xts_msg *m)
 	xp->ping_sent_ns = 0;
 	xp->live_ack = 0;
 	xp->max_conns = le32toh(h.max_conns);
+	xp->draining = false; /* a draining shard says so again at once */
 	xp->c.sessions++;
 }
 
@@ -690,9 +691,25 @@ static void dispatch(struct xport *xp, const struct xts_msg *m)
 		on_hello_ack(xp, m);
 		return;
 	case XTS_OP_QRESET:
-		/* the link passes session ops of any epoch: only ours counts */
-		if (xp->up && m->epoch == xts_link__epoch(xp->link))
+		/* the link passes session ops of any epoch: only ours counts,
+		 * and epoch 0, which a shard sends (to the broadcast MAC)
+		 * when it starts: the queue's shard restarted, our session
+		 * died with the old one.  Fail its sockets now rather than
+		 * at the liveness probe. */
+		if (xp->up && (m->epoch == xts_link__epoch(xp->link) || !m->epoch)) {
+			if (!m->epoch)
+				xp->c.restarts++;
 			session_lost(xp, ECONNRESET, false);
+		}
+		return;
+	case XTS_OP_DRAINING:
+		/* in-session (the link checked the epoch): ESHUTDOWN on, 0 off */
+		if (xp->up) {
+			struct xts_err e;
+
+			memcpy(&e, m->payload, sizeof(e));
+			xp->draining = e.err != 0;
+		}
 		return;
 	case XTS_OP_PING:
 		/* NOSEQ, one per PING: the peer's fill-ring reserve takes it */
@@ -1155,10 +1172,17 @@ XPORT_API int xport_stats(struct xport *xp, struct xport_stats *st, size_t sz)
 	out.xsk_rx_invalid = ls.xsk_rx_invalid;
 	out.xsk_tx_invalid = ls.xsk_tx_invalid;
 	out.epoch = xts_link__epoch(xp->link);
+	out.draining = xp->draining;
+	out.restarts = (uint32_t)xp->c.restarts;
 	out.tx_seq = txs;
 	out.rx_seq = rxs;
 	out.peer_ack = pa;
 	out.sockets = xp->nused;
 	memcpy(st, &out, sz < sizeof(out) ? sz : sizeof(out));
 	return 0;
+}
+
+XPORT_API int xport_queue_draining(const struct xport *xp)
+{
+	return xp && xp->draining;
 }

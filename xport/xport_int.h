@@ -123,6 +123,7 @@ struct xp_counters {
 	uint64_t ctl_lost; /* terminal frames dropped: control ring full */
 	uint64_t sessions; /* queue sessions started */
 	uint64_t qresets;  /* queue sessions lost */
+	uint64_t restarts; /* shard restarts announced (QRESET, epoch 0) */
 };
 
 struct xport {
@@ -143,6 +144,7 @@ struct xport {
 	uint32_t live_ack; /* peer_ack last seen: acks prove the shard alive */
 	uint32_t max_conns;
 	int qerr; /* session loss, reported once by xport_process */
+	bool draining; /* the shard said DRAINING (ESHUTDOWN) in this session */
 
 	/* socket table */
 	struct xsock *socks;

@@ -1,0 +1,489 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * xtsctl - the XTS operator CLI: one request to xtsd over the ctl socket
+ * (include/xts_ctl.h), the answer rendered as text, JSON or, for stats,
+ * the Prometheus text format.
+ *
+ *   xtsctl [-s SOCKET | -c XTS.CONF] COMMAND [ARG] [--json] [--help]
+ *
+ * Exit 0 on success; 1 with one line on stderr when xtsd refused or
+ * failed the request (or could not be reached); 2 on a usage error.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "cfg.h"
+#include "xts_ctl.h"
+#include "xts_shm.h"
+
+#define PROG "xtsctl"
+
+enum fmt { FMT_TEXT, FMT_JSON, FMT_PROM };
+
+struct reply {
+	char *buf; /* whole response, split into lines in place */
+	char **line;
+	unsigned nlines;
+	int err;       /* from the status line */
+	char *errmsg;
+};
+
+struct cmd {
+	const char *name;
+	const char *args; /* usage of its argument, or NULL */
+	const char *help;
+	bool prom;	  /* takes --prometheus */
+	void (*text)(struct reply *r);
+};
+
+static void text_status(struct reply *r);
+static void text_stats(struct reply *r);
+static void text_conns(struct reply *r);
+static void text_listeners(struct reply *r);
+static void text_generic(struct reply *r);
+
+static const struct cmd cmds[] = {
+	{"status", NULL, "each shard: state, pid, CPU, node, uptime, restarts, connections", false,
+	 text_status},
+	{"stats", NULL, "counters per shard and in total (--prometheus: text exposition format)",
+	 true, text_stats},
+	{"conns", NULL, "the connection table of every shard", false, text_conns},
+	{"listeners", NULL, "the listener registry", false, text_listeners},
+	{"reload", NULL, "re-read xts.conf and apply it; a bad file changes nothing", false,
+	 text_generic},
+	{"drain", "SHARD|all", "refuse new connects, let established connections finish", false,
+	 text_status},
+	{"undrain", "SHARD|all", "accept new connects again", false, text_status},
+	{"stop", NULL, "drain (at most timeouts.drain_ms), stop the shards, exit", false,
+	 text_generic},
+};
+#define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: " PROG " [-s SOCKET | -c XTS.CONF] COMMAND [ARG] [--json] [--help]\n"
+		   "  -s SOCKET    xtsd's ctl socket (default " XTS_CTL_DEFAULT_PATH ")\n"
+		   "  -c FILE      take the socket path from this xts.conf (ctl.path)\n"
+		   "commands:\n");
+	for (unsigned i = 0; i < NCMDS; i++)
+		fprintf(f, "  %-10s %-10s %s\n", cmds[i].name, cmds[i].args ? cmds[i].args : "",
+			cmds[i].help);
+	fprintf(f, "every command takes --json and --help; exit 0 ok, 1 failed, 2 usage\n");
+}
+
+static void cmd_usage(const struct cmd *c, FILE *f)
+{
+	fprintf(f, "usage: " PROG " %s%s%s [--json]%s\n  %s\n", c->name, c->args ? " " : "",
+		c->args ? c->args : "", c->prom ? " [--prometheus]" : "", c->help);
+}
+
+static int request(const char *path, int argc, char **argv, struct reply *r)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	struct ctl_buf req = {0}, resp = {0};
+	char chunk[65536];
+	int fd, rc;
+
+	memset(r, 0, sizeof(*r));
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		fprintf(stderr, PROG ": %s: socket path too long\n", path);
+		return -ENAMETOOLONG;
+	}
+	strcpy(sun.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof(sun))) {
+		rc = -errno;
+		fprintf(stderr, PROG ": connect %s: %s%s\n", path, strerror(errno),
+			errno == EACCES ? " (root or the ctl group only)" :
+			errno == ENOENT || errno == ECONNREFUSED ? " (is xtsd running?)" : "");
+		if (fd >= 0)
+			close(fd);
+		return rc;
+	}
+	ctl_req_build(&req, argc, argv);
+	rc = req.err ? req.err : ctl_write_all(fd, req.p, req.len);
+	ctl_buf_free(&req);
+	shutdown(fd, SHUT_WR);
+	for (;;) {
+		ssize_t n;
+
+		if (rc)
+			break;
+		n = read(fd, chunk, sizeof(chunk));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = -errno;
+			break;
+		}
+		if (!n)
+			break;
+		ctl_buf_put(&resp, chunk, (size_t)n);
+		rc = resp.err;
+	}
+	close(fd);
+	if (rc) {
+		fprintf(stderr, PROG ": %s: %s\n", path, strerror(-rc));
+		ctl_buf_free(&resp);
+		return rc;
+	}
+	/* lines */
+	r->buf = resp.p;
+	for (char *p = r->buf, *nl; p && *p; p = nl + 1) {
+		char **nlp;
+
+		nl = strchr(p, '\n');
+		if (!nl)
+			break;
+		*nl = 0;
+		nlp = realloc(r->line, (r->nlines + 1) * sizeof(*r->line));
+		if (!nlp)
+			return -ENOMEM;
+		r->line = nlp;
+		r->line[r->nlines++] = p;
+	}
+	if (!r->nlines || strcmp(r->line[r->nlines - 1], "end")) {
+		fprintf(stderr, PROG ": %s: truncated answer from xtsd\n", path);
+		return -EPROTO;
+	}
+	if (!strncmp(r->line[0], "error ", 6)) {
+		char *sp = strchr(r->line[0] + 6, ' ');
+
+		r->err = atoi(r->line[0] + 6);
+		if (r->err <= 0)
+			r->err = EIO;
+		r->errmsg = sp ? sp + 1 : (char *)"";
+		ctl_unescape(r->errmsg);
+	} else if (strcmp(r->line[0], "ok")) {
+		fprintf(stderr, PROG ": %s: bad answer from xtsd\n", path);
+		return -EPROTO;
+	}
+	r->nlines--; /* drop "end" */
+	return 0;
+}
+
+/* Records (lines 1..) parsed in place, one at a time. */
+static bool next_rec(struct reply *r, unsigned *i, struct ctl_rec *rec)
+{
+	while (++*i < r->nlines)
+		if (!ctl_rec_parse(r->line[*i], rec))
+			return true;
+	return false;
+}
+
+static const char *get(const struct ctl_rec *rec, const char *k)
+{
+	const char *v = ctl_rec_get(rec, k);
+
+	return v ? v : "-";
+}
+
+/* ---- JSON: {"TYPEs": [ {k: v, ...}, ... ], ...} in record order ---- */
+
+static void json_str(const char *s)
+{
+	putchar('"');
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			printf("\\%c", c);
+		else if (c < 0x20)
+			printf("\\u%04x", c);
+		else
+			putchar(c);
+	}
+	putchar('"');
+}
+
+static void out_json(struct reply *r)
+{
+	/* group records by type, keeping first-seen order of the types */
+	const char *types[32];
+	unsigned ntypes = 0, i;
+	struct ctl_rec rec;
+	char **copy = calloc(r->nlines + 1, sizeof(*copy));
+
+	if (!copy)
+		exit(1);
+	for (i = 1; i <= r->nlines && i < r->nlines + 1; i++)
+		copy[i] = r->line[i] ? strdup(r->line[i]) : NULL;
+	for (i = 0; next_rec(r, &i, &rec);) {
+		bool seen = false;
+
+		for (unsigned t = 0; t < ntypes; t++)
+			seen |= !strcmp(types[t], rec.type);
+		if (!seen && ntypes < 32)
+			types[ntypes++] = rec.type;
+	}
+	printf("{");
+	for (unsigned t = 0; t < ntypes; t++) {
+		bool first = true;
+		char key[64];
+
+		snprintf(key, sizeof(key), "%ss", types[t]);
+		printf("%s", t ? ", " : "");
+		json_str(key);
+		printf(": [");
+		for (i = 1; i < r->nlines; i++) {
+			char *line = strdup(copy[i]);
+
+			if (!line || ctl_rec_parse(line, &rec) || strcmp(rec.type, types[t])) {
+				free(line);
+				continue;
+			}
+			printf("%s{", first ? "" : ", ");
+			first = false;
+			for (unsigned k = 0; k < rec.n; k++) {
+				printf("%s", k ? ", " : "");
+				json_str(rec.key[k]);
+				printf(": ");
+				if (ctl_is_number(rec.val[k]))
+					printf("%s", rec.val[k]);
+				else
+					json_str(rec.val[k]);
+			}
+			printf("}");
+			free(line);
+		}
+		printf("]");
+	}
+	printf("}\n");
+	for (i = 0; i <= r->nlines; i++)
+		free(copy[i]);
+	free(copy);
+}
+
+/* ---- Prometheus text format (stats) ---- */
+
+static const struct {
+	const char *name, *help;
+} counters[] = {
+#define XTS_SHM_DESC(n, h) {#n, h},
+	XTS_SHM_COUNTERS(XTS_SHM_DESC)
+#undef XTS_SHM_DESC
+};
+
+static bool is_gauge(const char *n)
+{
+	return !strcmp(n, "conns_active") || !strcmp(n, "buf_bytes");
+}
+
+static void out_prom(struct reply *r)
+{
+	for (unsigned c = 0; c < sizeof(counters) / sizeof(counters[0]); c++) {
+		bool g = is_gauge(counters[c].name);
+		struct ctl_rec rec;
+		unsigned i;
+
+		printf("# HELP xts_shard_%s%s %s\n", counters[c].name, g ? "" : "_total",
+		       counters[c].help);
+		printf("# TYPE xts_shard_%s%s %s\n", counters[c].name, g ? "" : "_total",
+		       g ? "gauge" : "counter");
+		/* records are parsed in place: parse a copy each time */
+		for (i = 1; i < r->nlines; i++) {
+			char *line = strdup(r->line[i]);
+			const char *v;
+
+			if (!line || ctl_rec_parse(line, &rec) || strcmp(rec.type, "shard") ||
+			    !(v = ctl_rec_get(&rec, counters[c].name))) {
+				free(line);
+				continue;
+			}
+			printf("xts_shard_%s%s{shard=\"%s\"} %s\n", counters[c].name,
+			       g ? "" : "_total", get(&rec, "id"), v);
+			free(line);
+		}
+	}
+	printf("# HELP xts_shard_up 1 when the shard runs (or drains), else 0\n"
+	       "# TYPE xts_shard_up gauge\n");
+	for (unsigned i = 1; i < r->nlines; i++) {
+		char *line = strdup(r->line[i]);
+		struct ctl_rec rec;
+
+		if (line && !ctl_rec_parse(line, &rec) && !strcmp(rec.type, "shard")) {
+			const char *st = get(&rec, "state");
+
+			printf("xts_shard_up{shard=\"%s\"} %d\n", get(&rec, "id"),
+			       !strcmp(st, "running") || !strcmp(st, "draining"));
+		}
+		free(line);
+	}
+}
+
+/* ---- text ---- */
+
+static void text_generic(struct reply *r)
+{
+	struct ctl_rec rec;
+
+	for (unsigned i = 0; next_rec(r, &i, &rec);) {
+		printf("%s", rec.type);
+		for (unsigned k = 0; k < rec.n; k++)
+			printf(" %s=%s", rec.key[k], rec.val[k]);
+		printf("\n");
+	}
+}
+
+static void text_status(struct reply *r)
+{
+	struct ctl_rec rec;
+	bool head = false;
+
+	for (unsigned i = 0; next_rec(r, &i, &rec);) {
+		if (!strcmp(rec.type, "xtsd")) {
+			printf("xtsd pid %s, %s, config generation %s, %s queues on %s\n",
+			       get(&rec, "pid"), get(&rec, "config"), get(&rec, "generation"),
+			       get(&rec, "queues"), get(&rec, "interface"));
+			continue;
+		}
+		if (strcmp(rec.type, "shard"))
+			continue;
+		if (!head) {
+			printf("%-5s %-8s %-9s %-4s %-4s %-8s %-8s %-11s %s\n", "SHARD", "PID",
+			       "STATE", "CPU", "NODE", "UPTIME", "RESTARTS", "CONNECTIONS", "EPOCH");
+			head = true;
+		}
+		printf("%-5s %-8s %-9s %-4s %-4s %-8s %-8s %-11s %08llx\n", get(&rec, "id"),
+		       get(&rec, "pid"), get(&rec, "state"), get(&rec, "cpu"), get(&rec, "node"),
+		       get(&rec, "uptime_s"), get(&rec, "restarts"), get(&rec, "connections"),
+		       strtoull(get(&rec, "epoch"), NULL, 10));
+	}
+}
+
+static void text_stats(struct reply *r)
+{
+	struct ctl_rec rec;
+
+	for (unsigned i = 0; next_rec(r, &i, &rec);) {
+		if (!strcmp(rec.type, "shard"))
+			printf("shard %s (%s)\n", get(&rec, "id"), get(&rec, "state"));
+		else
+			printf("total\n");
+		for (unsigned k = 0; k < rec.n; k++)
+			if (strcmp(rec.key[k], "id") && strcmp(rec.key[k], "state"))
+				printf("  %-22s %s\n", rec.key[k], rec.val[k]);
+	}
+}
+
+static void text_conns(struct reply *r)
+{
+	struct ctl_rec rec;
+
+	for (unsigned i = 0; next_rec(r, &i, &rec);) {
+		if (!strcmp(rec.type, "shard")) {
+			printf("shard %s (%s): %s connections%s\n", get(&rec, "id"),
+			       get(&rec, "state"), get(&rec, "total"),
+			       strcmp(get(&rec, "answered"), "yes") ? ", did not answer" :
+			       strcmp(get(&rec, "total"), get(&rec, "listed")) ? " (first ones listed)" :
+										 "");
+			continue;
+		}
+		printf("  %-10s %-10s %-10s %-45s %-45s buf %s\n", get(&rec, "id"),
+		       get(&rec, "host_id"), get(&rec, "state"), get(&rec, "local"),
+		       get(&rec, "peer"), get(&rec, "buf_bytes"));
+	}
+}
+
+static void text_listeners(struct reply *r)
+{
+	struct ctl_rec rec;
+
+	for (unsigned i = 0; next_rec(r, &i, &rec);)
+		if (!strcmp(rec.type, "registry"))
+			printf("%s\n", get(&rec, "note"));
+}
+
+int main(int argc, char **argv)
+{
+	const char *sock = XTS_CTL_DEFAULT_PATH, *conf = NULL;
+	char *args[XTS_CTL_MAX_ARGS];
+	const struct cmd *cmd = NULL;
+	enum fmt fmt = FMT_TEXT;
+	struct reply r;
+	int nargs = 0, i, rc;
+
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "-s") || !strcmp(argv[i], "--socket")) {
+			if (++i == argc)
+				goto bad;
+			sock = argv[i];
+		} else if (!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config")) {
+			if (++i == argc)
+				goto bad;
+			conf = argv[i];
+		} else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			if (cmd) {
+				cmd_usage(cmd, stdout);
+				return 0;
+			}
+			usage(stdout);
+			return 0;
+		} else if (!strcmp(argv[i], "--json")) {
+			fmt = FMT_JSON;
+		} else if (!strcmp(argv[i], "--prometheus")) {
+			fmt = FMT_PROM;
+		} else if (argv[i][0] == '-' && argv[i][1]) {
+			fprintf(stderr, PROG ": unknown option %s\n", argv[i]);
+			goto bad;
+		} else if (!cmd) {
+			for (unsigned c = 0; c < NCMDS; c++)
+				if (!strcmp(cmds[c].name, argv[i]))
+					cmd = &cmds[c];
+			if (!cmd) {
+				fprintf(stderr, PROG ": unknown command \"%s\"\n", argv[i]);
+				goto bad;
+			}
+			args[nargs++] = argv[i];
+		} else if (nargs < XTS_CTL_MAX_ARGS) {
+			args[nargs++] = argv[i];
+		} else {
+			goto bad;
+		}
+	}
+	if (!cmd) {
+		fprintf(stderr, PROG ": no command\n");
+		goto bad;
+	}
+	if (nargs - 1 != (cmd->args ? 1 : 0) || (fmt == FMT_PROM && !cmd->prom)) {
+		cmd_usage(cmd, stderr);
+		return 2;
+	}
+	if (conf) {
+		static struct cfg c;
+		char err[CFG_ERR_LEN];
+
+		if (cfg_load(conf, &c, err)) {
+			fprintf(stderr, PROG ": %s\n", err);
+			return 2;
+		}
+		sock = c.ctl_path;
+		rc = request(sock, nargs, args, &r);
+	} else {
+		rc = request(sock, nargs, args, &r);
+	}
+	if (rc)
+		return 1;
+	if (r.err) {
+		fprintf(stderr, PROG ": %s: %s\n", cmd->name, r.errmsg);
+		return 1;
+	}
+	if (fmt == FMT_JSON)
+		out_json(&r);
+	else if (fmt == FMT_PROM)
+		out_prom(&r);
+	else
+		cmd->text(&r);
+	free(r.line);
+	free(r.buf);
+	return 0;
+bad:
+	usage(stderr);
+	return 2;
+}

@@ -1,0 +1,347 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * xts_shm.h - the one shared-memory layout of the XTS control plane.
+ *
+ * xtsd creates the region (memfd) before it forks the shards; every shard
+ * inherits the mapping.  xtsctl never maps it: it asks xtsd over the ctl
+ * socket.  Layout, from offset 0:
+ *
+ *   struct xts_shm_hdr       magic, version, size, offsets of the parts
+ *   struct xts_shm_cfg       config snapshot under a seqlock (xtsd writes)
+ *   struct xts_shm_shard[N]  one per shard, cache-line aligned
+ *   conns snapshot areas     one per shard (xtsctl conns)
+ *   registry                 listeners (offset/size; size 0 until then)
+ *
+ * Single writer per cache line: in struct xts_shm_shard the `sup` line is
+ * written by xtsd only and the `run`/`cnt` lines by the shard only, so
+ * readers never lock and writers never bounce each other's lines.  u64
+ * counters are naturally aligned: a reader sees each one whole.
+ * Fixed-width fields only; sizes and offsets are asserted below.
+ */
+#ifndef XTS_SHM_H
+#define XTS_SHM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#define XTS_SHM_MAGIC	   0x4d485358u /* "XSHM" */
+#define XTS_SHM_VERSION	   1u
+#define XTS_SHM_CACHELINE  64
+#define XTS_SHM_MAX_SHARDS 256
+#define XTS_SHM_ACL_MAX	   512 /* rules in all, both kinds */
+#define XTS_SHM_CONNS_MAX  1024 /* connections one conns snapshot lists */
+
+struct xts_shm_hdr {
+	uint32_t magic;	  /* XTS_SHM_MAGIC */
+	uint32_t version; /* XTS_SHM_VERSION */
+	uint64_t size;	  /* bytes of the whole region */
+	uint64_t generation; /* config generation now published (= cfg.gen) */
+	uint32_t nshards;
+	uint32_t cfg_off, cfg_size;
+	uint32_t shard_off, shard_size; /* size of one struct xts_shm_shard */
+	uint32_t conns_off, conns_size; /* conns_size: one shard's area */
+	uint32_t reg_off, reg_size;	/* listener registry: size 0 for now */
+	uint8_t pad[4];
+};
+_Static_assert(sizeof(struct xts_shm_hdr) == 64, "xts_shm_hdr is one cache line");
+
+/* ---- config snapshot ---- */
+
+enum xts_acl_kind { XTS_ACL_CONNECT = 1, XTS_ACL_LISTEN = 2 };
+#define XTS_ACL_ANY_QUEUE 0xffffu /* the default rules (acl { ... }) */
+
+/* One rule: destination prefix and port range (connect), or port range
+ * (listen: family 0, prefix 0). */
+struct xts_shm_acl {
+	uint8_t kind;	/* enum xts_acl_kind */
+	uint8_t family; /* AF_INET, AF_INET6, or 0 = any address */
+	uint8_t prefix; /* prefix length in bits */
+	uint8_t pad;
+	uint16_t queue; /* or XTS_ACL_ANY_QUEUE */
+	uint16_t port_lo, port_hi;
+	uint8_t addr[16]; /* network order, IPv4 in the first 4 bytes */
+	uint8_t pad2[2];
+};
+_Static_assert(sizeof(struct xts_shm_acl) == 28, "xts_shm_acl size");
+
+enum xts_log_level { XTS_LOG_ERROR = 0, XTS_LOG_WARNING, XTS_LOG_INFO, XTS_LOG_DEBUG };
+
+/* What a shard may change at run time; published by reload. */
+struct xts_shm_cfg {
+	uint32_t seq; /* seqlock: odd while xtsd writes */
+	uint32_t log_level;
+	uint64_t gen; /* config generation, 1 at start, +1 per reload */
+	uint32_t max_conns;	/* connections per queue */
+	uint32_t conn_buf;	/* bytes buffered per connection */
+	uint64_t shard_buf;	/* bytes buffered per shard */
+	uint32_t listeners;	/* listeners per queue (listeners issue) */
+	uint32_t connect_ms, idle_ms, dead_host_ms;
+	uint32_t nacl;
+	uint32_t pad;
+	struct xts_shm_acl acl[XTS_SHM_ACL_MAX];
+};
+_Static_assert(offsetof(struct xts_shm_cfg, acl) == 56, "xts_shm_cfg layout");
+
+/* ---- per shard ---- */
+
+enum xts_shard_state {
+	XTS_SHARD_STOPPED = 0,
+	XTS_SHARD_STARTING,
+	XTS_SHARD_RUNNING,
+	XTS_SHARD_DRAINING,
+};
+
+/* Written by xtsd only. */
+struct xts_shm_sup {
+	int32_t pid;
+	int32_t cpu;  /* first CPU it is pinned to, -1: not pinned */
+	int32_t node; /* NUMA node of its memory, -1: none chosen */
+	uint32_t restarts;
+	uint64_t started_ns; /* CLOCK_REALTIME of the last fork */
+	uint32_t drain;	     /* 1: drain requested */
+	uint32_t conns_req;  /* bumped to ask for a conns snapshot */
+	uint32_t state;	     /* xtsd's view: STOPPED, STARTING (see run.state) */
+	uint8_t pad[28];
+};
+_Static_assert(sizeof(struct xts_shm_sup) == XTS_SHM_CACHELINE, "xts_shm_sup size");
+
+/* Written by the shard only. */
+struct xts_shm_run {
+	uint32_t state; /* RUNNING or DRAINING while it lives */
+	uint32_t epoch; /* current queue session epoch, 0: no host */
+	uint64_t heartbeat_ns; /* CLOCK_MONOTONIC, refreshed every loop tick */
+	uint64_t cfg_gen;      /* config generation in force */
+	uint32_t conns_ack;    /* = sup.conns_req once the snapshot is written */
+	int32_t pid;
+	uint32_t max_conns;    /* limit in force */
+	uint8_t pad[28];
+};
+_Static_assert(sizeof(struct xts_shm_run) == XTS_SHM_CACHELINE, "xts_shm_run size");
+
+/* Counters, written by the shard only (published every loop tick). */
+#define XTS_SHM_COUNTERS(X)                                                           \
+	X(tx_frames, "frames sent to the host")                                       \
+	X(tx_bytes, "frame bytes sent to the host")                                   \
+	X(rx_frames, "frames received from the host")                                 \
+	X(rx_bytes, "frame bytes received from the host")                             \
+	X(data_to_net, "stream bytes from the host sent to the network")              \
+	X(data_to_host, "stream bytes from the network sent to the host")             \
+	X(conns_opened, "connections opened")                                         \
+	X(conns_failed, "connects that failed or were refused")                      \
+	X(conns_closed, "connections closed")                                         \
+	X(conns_active, "connections open now")                                       \
+	X(conns_refused_acl, "connects refused by the ACL (EACCES)")                  \
+	X(conns_refused_limit, "connects refused by the connection limit (ENOBUFS)")  \
+	X(conns_refused_drain, "connects refused while draining (ESHUTDOWN)")         \
+	X(credit_stalls, "times a readable connection had no host credit")           \
+	X(window_stalls, "times the queue window was full")                           \
+	X(frame_stalls, "times no UMEM frame was free")                               \
+	X(buf_bytes, "bytes buffered now on the way to the network")                  \
+	X(stale_ids, "frames for an unknown or stale socket id")                      \
+	X(proto_errs, "frames that broke the protocol")                               \
+	X(rx_malformed, "frames that failed to parse")                                \
+	X(rx_stale, "frames of another session")                                      \
+	X(seq_gaps, "queue sequence gaps")                                            \
+	X(sessions, "queue sessions started")                                         \
+	X(session_resets, "queue sessions ended")                                     \
+	X(xsk_rx_dropped, "AF_XDP rx drops")                                          \
+	X(xsk_rx_ring_full, "AF_XDP rx ring full")                                    \
+	X(xsk_fill_empty, "AF_XDP fill ring empty")                                   \
+	X(xsk_rx_invalid, "AF_XDP invalid rx descriptors")                            \
+	X(xsk_tx_invalid, "AF_XDP invalid tx descriptors")
+
+struct xts_shm_counters {
+#define XTS_SHM_FIELD(name, help) uint64_t name;
+	XTS_SHM_COUNTERS(XTS_SHM_FIELD)
+#undef XTS_SHM_FIELD
+};
+#define XTS_SHM_NCOUNTERS (sizeof(struct xts_shm_counters) / sizeof(uint64_t))
+
+struct xts_shm_shard {
+	struct xts_shm_sup sup __attribute__((aligned(XTS_SHM_CACHELINE)));
+	struct xts_shm_run run __attribute__((aligned(XTS_SHM_CACHELINE)));
+	struct xts_shm_counters cnt __attribute__((aligned(XTS_SHM_CACHELINE)));
+};
+_Static_assert(offsetof(struct xts_shm_shard, sup) == 0, "sup line first");
+_Static_assert(offsetof(struct xts_shm_shard, run) == 64, "run line second");
+_Static_assert(offsetof(struct xts_shm_shard, cnt) == 128, "counters from the third line");
+_Static_assert(sizeof(struct xts_shm_shard) % XTS_SHM_CACHELINE == 0, "whole cache lines");
+
+/* ---- conns snapshot (one area per shard, the shard writes it) ---- */
+
+struct xts_shm_conn {
+	uint32_t id, host_id;
+	uint8_t state; /* shard's conn state: 1 connecting, 2 open, 3 closing, 4 zombie */
+	uint8_t pad[3];
+	uint32_t buf_bytes;  /* waiting for the kernel */
+	uint32_t tx_credit;  /* bytes the host lets the shard send */
+	uint8_t local[24];   /* struct xts_addr, wire form */
+	uint8_t peer[24];
+	uint8_t pad2[4];
+};
+_Static_assert(sizeof(struct xts_shm_conn) == 72, "xts_shm_conn size");
+
+struct xts_shm_conns {
+	uint32_t total; /* connections the shard had */
+	uint32_t n;	/* listed here (<= XTS_SHM_CONNS_MAX) */
+	uint8_t pad[56];
+	struct xts_shm_conn c[XTS_SHM_CONNS_MAX];
+};
+_Static_assert(offsetof(struct xts_shm_conns, c) == 64, "xts_shm_conns layout");
+
+/* Region size for @nshards shards. */
+static inline uint64_t xts_shm_size(uint32_t nshards)
+{
+	uint64_t sz = sizeof(struct xts_shm_hdr);
+
+	sz += (sizeof(struct xts_shm_cfg) + XTS_SHM_CACHELINE - 1) & ~(uint64_t)63;
+	sz += (uint64_t)nshards * sizeof(struct xts_shm_shard);
+	sz += (uint64_t)nshards * sizeof(struct xts_shm_conns);
+	return sz;
+}
+
+/* Lay the parts out in a zeroed region of xts_shm_size(nshards) bytes. */
+static inline void xts_shm_format(void *base, uint32_t nshards)
+{
+	struct xts_shm_hdr *h = (struct xts_shm_hdr *)base;
+	uint32_t off = sizeof(*h);
+
+	h->magic = XTS_SHM_MAGIC;
+	h->version = XTS_SHM_VERSION;
+	h->size = xts_shm_size(nshards);
+	h->nshards = nshards;
+	h->cfg_off = off;
+	h->cfg_size = sizeof(struct xts_shm_cfg);
+	off += (uint32_t)((sizeof(struct xts_shm_cfg) + XTS_SHM_CACHELINE - 1) & ~63u);
+	h->shard_off = off;
+	h->shard_size = sizeof(struct xts_shm_shard);
+	off += nshards * (uint32_t)sizeof(struct xts_shm_shard);
+	h->conns_off = off;
+	h->conns_size = sizeof(struct xts_shm_conns);
+	off += nshards * (uint32_t)sizeof(struct xts_shm_conns);
+	h->reg_off = off;
+	h->reg_size = 0; /* the listener registry comes with the listeners issue */
+}
+
+static inline struct xts_shm_cfg *xts_shm_cfg(void *base)
+{
+	return (struct xts_shm_cfg *)((char *)base + ((struct xts_shm_hdr *)base)->cfg_off);
+}
+
+static inline struct xts_shm_shard *xts_shm_shard(void *base, uint32_t i)
+{
+	struct xts_shm_hdr *h = (struct xts_shm_hdr *)base;
+
+	return (struct xts_shm_shard *)((char *)base + h->shard_off + (uint64_t)i * h->shard_size);
+}
+
+static inline struct xts_shm_conns *xts_shm_conns(void *base, uint32_t i)
+{
+	struct xts_shm_hdr *h = (struct xts_shm_hdr *)base;
+
+	return (struct xts_shm_conns *)((char *)base + h->conns_off + (uint64_t)i * h->conns_size);
+}
+
+/*
+ * Config seqlock.  One writer (xtsd); readers (shards) copy the snapshot
+ * between loop rounds.  The writer makes seq odd, writes, makes it even;
+ * a reader that saw an odd seq, or a seq that changed under its copy,
+ * tries again.  The fences order the plain data copies against the seq
+ * accesses (as the kernel's seqcount does).
+ */
+static inline void xts_shm_cfg_publish(struct xts_shm_cfg *dst, const struct xts_shm_cfg *src)
+{
+	uint32_t seq = __atomic_load_n(&dst->seq, __ATOMIC_RELAXED);
+	uint32_t nacl = src->nacl <= XTS_SHM_ACL_MAX ? src->nacl : XTS_SHM_ACL_MAX;
+
+	__atomic_store_n(&dst->seq, seq + 1, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	memcpy((char *)dst + sizeof(dst->seq), (const char *)src + sizeof(src->seq),
+	       offsetof(struct xts_shm_cfg, acl) - sizeof(src->seq));
+	dst->nacl = nacl;
+	memcpy(dst->acl, src->acl, nacl * sizeof(src->acl[0]));
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	__atomic_store_n(&dst->seq, seq + 2, __ATOMIC_RELAXED);
+}
+
+/* The published generation, without copying (a shard's per-round check). */
+static inline uint64_t xts_shm_cfg_gen(const struct xts_shm_cfg *c)
+{
+	return __atomic_load_n(&c->gen, __ATOMIC_ACQUIRE);
+}
+
+/* Copy a consistent snapshot into *out: 0, or -1 when the writer kept
+ * it busy for @tries attempts (the caller tries again next round). */
+static inline int xts_shm_cfg_read(const struct xts_shm_cfg *src, struct xts_shm_cfg *out,
+				   unsigned tries)
+{
+	while (tries--) {
+		uint32_t s0 = __atomic_load_n(&src->seq, __ATOMIC_ACQUIRE), nacl;
+
+		if (s0 & 1)
+			continue;
+		memcpy(out, src, offsetof(struct xts_shm_cfg, acl));
+		nacl = out->nacl <= XTS_SHM_ACL_MAX ? out->nacl : XTS_SHM_ACL_MAX;
+		memcpy(out->acl, src->acl, nacl * sizeof(src->acl[0]));
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		if (__atomic_load_n(&src->seq, __ATOMIC_RELAXED) == s0) {
+			out->nacl = nacl;
+			out->seq = s0;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/*
+ * ACL check for a connect from queue @queue to (family, addr, port): the
+ * queue's own connect rules if it has any, else the default rules; no
+ * rule of either kind at all allows everything.  1 allowed, 0 refused.
+ * @addr in network order (4 or 16 bytes).
+ */
+static inline int xts_acl_match_one(const struct xts_shm_acl *r, uint8_t family,
+				    const uint8_t *addr, uint16_t port)
+{
+	unsigned bits = r->prefix, i;
+
+	if (port < r->port_lo || port > r->port_hi)
+		return 0;
+	if (r->kind == XTS_ACL_LISTEN || !r->family)
+		return 1;
+	if (r->family != family)
+		return 0;
+	for (i = 0; bits >= 8; i++, bits -= 8)
+		if (addr[i] != r->addr[i])
+			return 0;
+	if (bits) {
+		uint8_t mask = (uint8_t)(0xff00u >> bits);
+
+		if ((addr[i] & mask) != (r->addr[i] & mask))
+			return 0;
+	}
+	return 1;
+}
+
+static inline int xts_acl_allows(const struct xts_shm_cfg *c, uint8_t kind, uint16_t queue,
+				 uint8_t family, const uint8_t *addr, uint16_t port)
+{
+	int own = 0, any = 0;
+	uint32_t i, n = c->nacl <= XTS_SHM_ACL_MAX ? c->nacl : XTS_SHM_ACL_MAX;
+
+	for (i = 0; i < n; i++)
+		if (c->acl[i].kind == kind && c->acl[i].queue == queue)
+			own = 1;
+	for (i = 0; i < n; i++) {
+		const struct xts_shm_acl *r = &c->acl[i];
+
+		if (r->kind != kind || r->queue != (own ? queue : XTS_ACL_ANY_QUEUE))
+			continue;
+		any = 1;
+		if (xts_acl_match_one(r, family, addr, port))
+			return 1;
+	}
+	return !any;
+}
+
+#endif /* XTS_SHM_H */

@@ -1,0 +1,262 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * ctl.c - a shard's side of the control plane in shared memory
+ * (include/xts_shm.h): it publishes its state and counters, picks up a
+ * new config generation between loop rounds, drains and undrains on
+ * xtsd's request, refuses connects its ACL or limits forbid, and writes a
+ * connection-table snapshot when asked.  Nothing here blocks or allocates
+ * on the data path: one relaxed load per round finds "nothing to do".
+ */
+#include <errno.h>
+#include <endian.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "shard_int.h"
+
+#define PUBLISH_NS (50 * 1000000ull) /* counters to shm: 20 times a second */
+
+/* Take a new config generation: limits, timeouts, ACLs.  Established
+ * connections are never touched: a lower limit refuses new connects only. */
+static void cfg_apply(struct shard *s)
+{
+	struct xts_shm_cfg *c = s->cfg;
+
+	if (xts_shm_cfg_read(xts_shm_cfg(s->o.shm), c, 64))
+		return; /* the writer is busy: next round */
+	s->cfg_gen = c->gen;
+	s->max_conns_now = c->max_conns < s->o.max_conns ? c->max_conns : s->o.max_conns;
+	s->o.shard_buf = c->shard_buf;
+	s->o.connect_timeout_ms = c->connect_ms;
+	s->o.idle_ms = c->idle_ms;
+	s->o.dead_ms = c->dead_host_ms;
+	if (s->blk) {
+		__atomic_store_n(&s->blk->run.cfg_gen, s->cfg_gen, __ATOMIC_RELEASE);
+		s->blk->run.max_conns = s->max_conns_now;
+	}
+}
+
+static void set_state(struct shard *s, __u32 st)
+{
+	if (s->blk)
+		__atomic_store_n(&s->blk->run.state, st, __ATOMIC_RELEASE);
+}
+
+int shard_ctl_init(struct shard *s)
+{
+	struct xts_err e = {.err = (__s32)htole32(ECONNRESET)};
+
+	s->max_conns_now = s->o.max_conns;
+	if (s->o.shm) {
+		s->blk = xts_shm_shard(s->o.shm, s->o.queue);
+		s->cfg = calloc(1, sizeof(*s->cfg));
+		if (!s->cfg)
+			return -ENOMEM;
+		cfg_apply(s);
+		s->blk->run.pid = getpid();
+		s->blk->run.epoch = 0;
+		s->blk->run.conns_ack = __atomic_load_n(&s->blk->sup.conns_req, __ATOMIC_ACQUIRE);
+		s->conns_ack = s->blk->run.conns_ack;
+		set_state(s, XTS_SHARD_RUNNING);
+	}
+	/* A shard that (re)starts tells the host at once: QRESET with epoch
+	 * 0, to the broadcast MAC (no session yet), means "this queue's shard
+	 * restarted" and fails the queue's sockets with ECONNRESET there,
+	 * instead of the host finding out by its liveness probe seconds
+	 * later. */
+	xts_link__send(s->link, XTS_OP_QRESET, 0, 0, 0, 0, &e, sizeof(e));
+	xts_link__flush(s->link, false);
+	return 0;
+}
+
+void shard_ctl_fini(struct shard *s)
+{
+	set_state(s, XTS_SHARD_STOPPED);
+	free(s->cfg);
+	s->cfg = NULL;
+}
+
+/* Tell the host that this queue drains (err ESHUTDOWN) or no longer does
+ * (err 0).  Sequenced: waits for room, never dropped. */
+static int drain_notice(struct shard *s)
+{
+	struct xts_err e = {.err = (__s32)htole32(s->draining ? SHARD_DRAIN_ERRNO : 0)};
+	__u32 txs, rxs, pa;
+
+	if (!s->drain_notice || !xts_link__epoch(s->link))
+		return 0;
+	/* Not before the host has sent a sequenced frame in this session:
+	 * until then our HELLO_ACK may still be in its rx batch, and a
+	 * sequenced frame read in the same batch would be stale to it. */
+	xts_link__seq_state(s->link, &txs, &rxs, &pa);
+	if (!rxs)
+		return 0;
+	if (xts_link__send(s->link, XTS_OP_DRAINING, 0, XTS_ID_NONE, XTS_ID_NONE, 0, &e,
+			   sizeof(e)))
+		return 0;
+	s->drain_notice = false;
+	return 1;
+}
+
+void shard_ctl_session(struct shard *s)
+{
+	if (s->blk)
+		__atomic_store_n(&s->blk->run.epoch, xts_link__epoch(s->link), __ATOMIC_RELAXED);
+	/* a host that attaches to a draining shard learns it at once */
+	s->drain_notice = s->draining;
+}
+
+static void addr_bytes(int fd, bool peer, __u8 out[24])
+{
+	struct sockaddr_storage ss;
+	struct xts_addr a;
+	socklen_t l = sizeof(ss);
+
+	memset(&a, 0, sizeof(a));
+	if (fd >= 0 && (peer ? getpeername : getsockname)(fd, (struct sockaddr *)&ss, &l) == 0)
+		xts_addr_from_sockaddr(&a, (struct sockaddr *)&ss, l);
+	memcpy(out, &a, sizeof(a));
+}
+
+/* The connection table, as much as the snapshot area holds.  Asked for
+ * by an operator, rarely: one pass over the table (bounded by its size). */
+static void conns_snapshot(struct shard *s)
+{
+	struct xts_shm_conns *sn = xts_shm_conns(s->o.shm, s->o.queue);
+	__u32 slot, n = 0, total = 0;
+
+	for (slot = 1; slot <= s->o.max_conns; slot++) {
+		const struct conn *c = &s->conns[slot];
+		struct xts_shm_conn *e;
+
+		if (!c->id || c->state == CS_FREE)
+			continue;
+		total++;
+		if (n == XTS_SHM_CONNS_MAX)
+			continue;
+		e = &sn->c[n++];
+		memset(e, 0, sizeof(*e));
+		e->id = c->id;
+		e->host_id = c->host_id;
+		e->state = c->state;
+		e->buf_bytes = c->buf_len;
+		e->tx_credit = c->tx_credit;
+		addr_bytes(c->fd, false, e->local);
+		addr_bytes(c->fd, true, e->peer);
+	}
+	sn->n = n;
+	sn->total = total;
+}
+
+int shard_ctl_poll(struct shard *s)
+{
+	int work = 0;
+	bool drain;
+	__u32 req;
+
+	if (!s->blk)
+		return 0;
+	if (xts_shm_cfg_gen(xts_shm_cfg(s->o.shm)) != s->cfg_gen)
+		cfg_apply(s);
+	drain = __atomic_load_n(&s->blk->sup.drain, __ATOMIC_ACQUIRE) != 0;
+	if (drain != s->draining) {
+		s->draining = drain;
+		s->drain_notice = true;
+		set_state(s, drain ? XTS_SHARD_DRAINING : XTS_SHARD_RUNNING);
+		fprintf(stderr, "shard %u: %s (%u connections)\n", s->o.queue,
+			drain ? "draining" : "no longer draining", s->nconns);
+		work++;
+	}
+	if (s->drain_notice)
+		work += drain_notice(s);
+	req = __atomic_load_n(&s->blk->sup.conns_req, __ATOMIC_ACQUIRE);
+	if (req != s->conns_ack) {
+		conns_snapshot(s);
+		s->conns_ack = req;
+		__atomic_store_n(&s->blk->run.conns_ack, req, __ATOMIC_RELEASE);
+		work++;
+	}
+	return work;
+}
+
+void shard_ctl_tick(struct shard *s)
+{
+	struct xts_shm_counters *k;
+	struct xts_link_stats ls;
+
+	if (!s->blk)
+		return;
+	__atomic_store_n(&s->blk->run.heartbeat_ns, s->now_ns, __ATOMIC_RELAXED);
+	if (s->now_ns < s->next_publish_ns)
+		return;
+	s->next_publish_ns = s->now_ns + PUBLISH_NS;
+	xts_link__stats(s->link, &ls);
+	k = &s->blk->cnt;
+	/* Single writer; each u64 store is whole, readers take them as they
+	 * are (a snapshot across counters is not promised). */
+#define PUT(f, v) __atomic_store_n(&k->f, (uint64_t)(v), __ATOMIC_RELAXED)
+	PUT(tx_frames, ls.tx_frames);
+	PUT(tx_bytes, ls.tx_bytes);
+	PUT(rx_frames, ls.rx_frames);
+	PUT(rx_bytes, ls.rx_bytes);
+	PUT(data_to_net, s->st.data_to_net);
+	PUT(data_to_host, s->st.data_to_host);
+	PUT(conns_opened, s->st.conns_opened);
+	PUT(conns_failed, s->st.conns_failed);
+	PUT(conns_closed, s->st.conns_closed);
+	PUT(conns_active, s->st.conns_active);
+	PUT(conns_refused_acl, s->refused_acl);
+	PUT(conns_refused_limit, s->refused_limit);
+	PUT(conns_refused_drain, s->refused_drain);
+	PUT(credit_stalls, s->st.credit_stalls);
+	PUT(window_stalls, ls.window_stalls);
+	PUT(frame_stalls, ls.frame_stalls);
+	PUT(buf_bytes, s->st.buf_bytes);
+	PUT(stale_ids, s->st.stale_ids);
+	PUT(proto_errs, s->st.proto_errs);
+	PUT(rx_malformed, ls.rx_malformed);
+	PUT(rx_stale, ls.rx_stale);
+	PUT(seq_gaps, ls.seq_gaps);
+	PUT(sessions, s->st.sessions);
+	PUT(session_resets, s->st.session_resets);
+	PUT(xsk_rx_dropped, ls.xsk_rx_dropped);
+	PUT(xsk_rx_ring_full, ls.xsk_rx_ring_full);
+	PUT(xsk_fill_empty, ls.xsk_fill_empty);
+	PUT(xsk_rx_invalid, ls.xsk_rx_invalid);
+	PUT(xsk_tx_invalid, ls.xsk_tx_invalid);
+#undef PUT
+	if (!xts_link__epoch(s->link))
+		__atomic_store_n(&s->blk->run.epoch, 0, __ATOMIC_RELAXED);
+}
+
+int shard_admit(struct shard *s, const struct xts_msg *m)
+{
+	struct xts_connect req;
+	__u16 family, port;
+
+	if (m->src_id == XTS_ID_NONE)
+		return 0; /* a protocol error: conn_on_connect counts it */
+	if (s->draining) {
+		s->refused_drain++;
+		return SHARD_DRAIN_ERRNO;
+	}
+	if (s->nconns >= s->max_conns_now || (s->o.shard_buf && s->st.buf_bytes >= s->o.shard_buf)) {
+		s->refused_limit++;
+		return ENOBUFS;
+	}
+	if (!s->cfg || !s->cfg->nacl)
+		return 0;
+	memset(&req, 0, sizeof(req));
+	memcpy(&req, m->payload, m->len < sizeof(req) ? m->len : sizeof(req));
+	family = le16toh(req.dst.family);
+	port = le16toh(req.dst.port);
+	if (!xts_acl_allows(s->cfg, XTS_ACL_CONNECT, (uint16_t)s->o.queue, (uint8_t)family,
+			    req.dst.addr, port)) {
+		s->refused_acl++;
+		return EACCES;
+	}
+	return 0;
+}
