@@ -44,6 +44,15 @@ cleanup() {
 	for p in "${BGPIDS[@]}"; do kill "$p" 2>/dev/null; done
 	for p in "${BGPIDS[@]}"; do wait_gone "$p" 20 || kill -9 "$p" 2>/dev/null; done
 	[ ${#BGPIDS[@]} -gt 0 ] && wait "${BGPIDS[@]}" 2>/dev/null
+	# Whatever is left in our namespaces (socat's forked children, say)
+	# would outlive them and hold ctest's output pipe: end it all.
+	for p in host dpu net; do
+		ip netns pids "${PFX}$p" 2>/dev/null
+	done | xargs -r kill 2>/dev/null
+	sleep 0.2
+	for p in host dpu net; do
+		ip netns pids "${PFX}$p" 2>/dev/null
+	done | xargs -r kill -9 2>/dev/null
 	bash "$XTS_SRC/tools/xts-net" down --prefix "$PFX" >/dev/null 2>&1
 	rm -rf "$WORK"
 	exit $rc
@@ -101,3 +110,8 @@ wait_port() {
 	done
 	fail "nothing listens on port $2 in $1"
 }
+
+# xtsctl ARGS...: the CLI against this test's xtsd (ctl socket in run_dir)
+xtsctl() { "$XTS_BIN/xtsctl" -s "$WORK/run/ctl.sock" "$@"; }
+# jget EXPR: evaluate a Python expression over the JSON on stdin (as j)
+jget() { python3 -c "import json,sys; j=json.load(sys.stdin); print($1)"; }
