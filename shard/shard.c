@@ -166,6 +166,29 @@ static void dispatch(struct shard *s, const struct xts_msg *m)
 	conn_on_msg(s, c, m);
 }
 
+/* Dispatch msgs[0] and, when it is DATA, the DATA frames right after it
+ * for the same connection with it.  Returns frames consumed (>= 1). */
+static int data_run(struct shard *s, const struct xts_msg *m, unsigned n)
+{
+	struct conn *c;
+	unsigned k = 1;
+
+	if (m[0].op != XTS_OP_DATA || !xts_link__epoch(s->link)) {
+		dispatch(s, m);
+		return 1;
+	}
+	while (k < n && k < SHARD_DATA_RUN_MAX && m[k].op == XTS_OP_DATA &&
+	       m[k].dst_id == m[0].dst_id && m[k].src_id == m[0].src_id)
+		k++;
+	c = conn_lookup(s, m[0].dst_id);
+	if (!c) {
+		s->st.stale_ids += k;
+		return (int)k;
+	}
+	conn_on_data_run(s, c, m, k);
+	return (int)k;
+}
+
 static int poll_rx(struct shard *s)
 {
 	struct xts_msg msgs[RX_BATCH];
@@ -174,8 +197,8 @@ static int poll_rx(struct shard *s)
 	/* a bounded number of batches, so TCP events get their turn */
 	for (int round = 0; round < 4; round++) {
 		n = xts_link__rx(s->link, msgs, RX_BATCH);
-		for (i = 0; i < n; i++)
-			dispatch(s, &msgs[i]);
+		for (i = 0; i < n; i += data_run(s, msgs + i, (unsigned)(n - i)))
+			;
 		xts_link__rx_done(s->link);
 		if (n)
 			s->last_rx_ns = s->now_ns;

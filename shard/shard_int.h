@@ -90,6 +90,9 @@ struct conn *conn_lookup(struct shard *s, __u32 id);
 void conn_reset_all(struct shard *s);
 int conn_on_connect(struct shard *s, const struct xts_msg *m);
 void conn_on_msg(struct shard *s, struct conn *c, const struct xts_msg *m);
+/* DATA frames for @c, consecutive in one rx batch: one sendmsg(2). */
+#define SHARD_DATA_RUN_MAX 64
+void conn_on_data_run(struct shard *s, struct conn *c, const struct xts_msg *m, unsigned n);
 void conn_on_event(struct shard *s, struct conn *c, __u32 events);
 int conn_run_ctl(struct shard *s);
 int conn_run_ready(struct shard *s);
