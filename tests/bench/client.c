@@ -10,7 +10,8 @@
  * rr (CONNS connections, one SIZE-byte request outstanding on each),
  * bulk (THREADS connections, one per queue, into the sink), msgs (one
  * connection, SIZE-byte messages one send each into the sink), connrate
- * (connect, one request, close).  RATE > 0 paces pingpong at RATE/s.
+ * (connect, one request, close).  RATE > 0 paces pingpong and rr at
+ * RATE requests/s in all.
  * Every workload also reports the host CPU it took per operation.
  *
  * The two paths differ only in the five calls of struct bp: the same loop
@@ -151,7 +152,7 @@ static int recv_all(struct bp *b, int h, char *p, size_t n)
 }
 
 /* Wait until some of the @n handles are readable: their indices in @rdy. */
-static int bp_wait(struct bp *b, const int *h, int n, int *rdy)
+static int bp_wait(struct bp *b, const int *h, int n, int *rdy, int ms)
 {
 	int i, k = 0, r;
 
@@ -161,7 +162,7 @@ static int bp_wait(struct bp *b, const int *h, int n, int *rdy)
 			for (i = 0; i < n; i++)
 				b->pfd[i] = (struct xport_pollfd){.sd = h[i], .events = POLLIN};
 		}
-		r = xport_poll(b->xp, b->pfd, (unsigned)n, 100);
+		r = xport_poll(b->xp, b->pfd, (unsigned)n, ms);
 		for (i = 0; i < n && k < r; i++)
 			if (b->pfd[i].revents)
 				rdy[k++] = i;
@@ -170,7 +171,7 @@ static int bp_wait(struct bp *b, const int *h, int n, int *rdy)
 	{
 		struct epoll_event ev[1024];
 
-		r = epoll_wait(b->ep, ev, n < 1024 ? n : 1024, 100);
+		r = epoll_wait(b->ep, ev, n < 1024 ? n : 1024, ms);
 		for (i = 0; i < r; i++)
 			rdy[k++] = (int)ev[i].data.u32;
 	}
@@ -251,13 +252,15 @@ static void rr(const struct cfg *c)
 	int n = (int)c->conns, i, k, *h = calloc((size_t)n, sizeof(int)),
 	    *rdy = calloc((size_t)n, sizeof(int));
 	unsigned *got = calloc((size_t)n, sizeof(unsigned));
+	int *idle = calloc((size_t)n, sizeof(int)), nidle = 0;
+	uint64_t issued = 0, start;
 	char req[CHUNK], rbuf[CHUNK];
 	uint64_t t0 = 0, end, ops = 0, t;
 	double cpu0 = 0;
 	bool measuring = false;
 	struct bp b;
 
-	if (!h || !rdy || !got || c->size > CHUNK)
+	if (!h || !rdy || !got || !idle || c->size > CHUNK)
 		bench_die("rr setup", ENOMEM);
 	memset(req, 'r', c->size);
 	bp_open(&b, c, c->queue);
@@ -267,13 +270,22 @@ static void rr(const struct cfg *c)
 			bench_die("connect", errno);
 		bp_watch(&b, h[i], i);
 	}
+	/* Closed loop: every connection has one request outstanding.  With
+	 * -r RATE, open loop: requests go out at RATE/s in all (checked each
+	 * millisecond), on connections whose previous answer has come. */
 	for (i = 0; i < n; i++)
-		if (bp_send(&b, h[i], req, c->size, 0) != (ssize_t)c->size)
-			bench_die("send", errno);
+		idle[nidle++] = n - 1 - i;
+	start = bench_now_ns();
 	/* a quarter second of warm-up, then the measured part */
-	end = bench_now_ns() + 250000000ull;
+	end = start + 250000000ull;
 	for (;;) {
 		t = bench_now_ns();
+		while (nidle && (!c->rate || issued < (t - start) * c->rate / 1000000000ull)) {
+			i = idle[--nidle];
+			if (bp_send(&b, h[i], req, c->size, 0) != (ssize_t)c->size)
+				bench_die("send", errno);
+			issued++;
+		}
 		if (t >= end) {
 			if (measuring)
 				break;
@@ -283,7 +295,7 @@ static void rr(const struct cfg *c)
 			t0 = t;
 			end = t0 + (uint64_t)(c->secs * 1e9);
 		}
-		k = bp_wait(&b, h, n, rdy);
+		k = bp_wait(&b, h, n, rdy, c->rate ? 1 : 100);
 		for (int j = 0; j < k; j++) {
 			i = rdy[j];
 			for (;;) {
@@ -299,6 +311,10 @@ static void rr(const struct cfg *c)
 					continue;
 				got[i] = 0;
 				ops++;
+				if (c->rate) {
+					idle[nidle++] = i;
+					break;
+				}
 				if (bp_send(&b, h[i], req, c->size, 0) != (ssize_t)c->size)
 					bench_die("rr send", errno);
 			}
@@ -312,6 +328,7 @@ static void rr(const struct cfg *c)
 	free(h);
 	free(rdy);
 	free(got);
+	free(idle);
 }
 
 struct bulk_arg {
