@@ -314,11 +314,14 @@ void xp_credit(struct xport *xp, struct xsock *s, uint32_t n)
 	/* A quarter of the buffer: worth a frame of its own, now.  Less, and
 	 * the buffer empty: the app has caught up and may now sleep; return
 	 * it before sleeping (xp_presleep) unless a DATA frame takes it
-	 * first, which saves a frame in request/response traffic. */
+	 * first, which saves a frame in request/response traffic.  Under a
+	 * sixteenth it waits for a DATA frame or for more: the DPU still
+	 * holds 15/16 of the buffer as credit, and a CREDIT frame per small
+	 * response cost a frame, a kick and a DPU wakeup per request. */
 	if (s->ungranted >= xp->rcvbuf / 4) {
 		if (xp_sock_send(xp, s, XTS_OP_CREDIT, NULL, 0))
 			xp_pend_add(xp, s, PS_CREDIT);
-	} else if (!s->rlen) {
+	} else if (!s->rlen && s->ungranted >= xp->rcvbuf / 16) {
 		lazy_add(xp, s);
 	}
 }
@@ -806,8 +809,11 @@ int xp_run(struct xport *xp)
 void xp_presleep(struct xport *xp)
 {
 	lazy_run(xp);
-	/* ack everything consumed: the DPU's window is open while we sleep */
-	xts_link__flush(xp->link, true);
+	/* No pure ACK per sleep: every frame carries our ack, and one goes
+	 * out at half the window consumed, so the DPU always has at least
+	 * half its window while we sleep.  A forced one cost a frame, a
+	 * kick and a DPU wakeup per request at low rates. */
+	xts_link__flush(xp->link, false);
 }
 
 static int slice_ms(const struct xport *xp, uint64_t now, uint64_t deadline)
