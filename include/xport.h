@@ -57,6 +57,17 @@ XPORT_API int xport_process(struct xport *xp);
 XPORT_API int xport_socket(struct xport *xp, int domain, int type, int protocol);
 XPORT_API int xport_connect(struct xport *xp, int sd, const struct sockaddr *addr,
 			    socklen_t len);
+/* Listening.  bind() records the address; listen() asks the DPU to listen
+ * (each shard opens its own SO_REUSEPORT kernel socket) and returns the
+ * DPU's verdict: EADDRINUSE when another socket of any queue listens on an
+ * overlapping address and port, unless both set SO_REUSEPORT.
+ * SO_REUSEADDR, SO_REUSEPORT and IPV6_V6ONLY are taken before listen().
+ * accept4 flags: SOCK_NONBLOCK (SOCK_CLOEXEC accepted and ignored). */
+XPORT_API int xport_bind(struct xport *xp, int sd, const struct sockaddr *addr, socklen_t len);
+XPORT_API int xport_listen(struct xport *xp, int sd, int backlog);
+XPORT_API int xport_accept(struct xport *xp, int sd, struct sockaddr *addr, socklen_t *len);
+XPORT_API int xport_accept4(struct xport *xp, int sd, struct sockaddr *addr, socklen_t *len,
+			    int flags);
 XPORT_API ssize_t xport_send(struct xport *xp, int sd, const void *buf, size_t len, int flags);
 XPORT_API ssize_t xport_recv(struct xport *xp, int sd, void *buf, size_t len, int flags);
 XPORT_API int xport_shutdown(struct xport *xp, int sd, int how);

@@ -176,6 +176,7 @@ struct xts_listen {
 } __attribute__((packed));
 #define XTS_LISTEN_REUSEADDR 0x1
 #define XTS_LISTEN_REUSEPORT 0x2
+#define XTS_LISTEN_V6ONLY    0x4 /* IPV6_V6ONLY on an AF_INET6 listener */
 _Static_assert(sizeof(struct xts_listen) == 32, "xts_listen size");
 
 /* RESET, QRESET, NEW_CONN_ACK, DRAINING, CLOSED */

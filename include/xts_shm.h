@@ -10,7 +10,7 @@
  *   struct xts_shm_cfg       config snapshot under a seqlock (xtsd writes)
  *   struct xts_shm_shard[N]  one per shard, cache-line aligned
  *   conns snapshot areas     one per shard (xtsctl conns)
- *   registry                 listeners (offset/size; size 0 until then)
+ *   registry                 listeners (xts_reg.h; xtsd sizes and formats it)
  *
  * Single writer per cache line: in struct xts_shm_shard the `sup` line is
  * written by xtsd only and the `run`/`cnt` lines by the shard only, so
@@ -41,7 +41,7 @@ struct xts_shm_hdr {
 	uint32_t cfg_off, cfg_size;
 	uint32_t shard_off, shard_size; /* size of one struct xts_shm_shard */
 	uint32_t conns_off, conns_size; /* conns_size: one shard's area */
-	uint32_t reg_off, reg_size;	/* listener registry: size 0 for now */
+	uint32_t reg_off, reg_size;	/* listener registry (xts_reg.h), 0: none */
 	uint8_t pad[4];
 };
 _Static_assert(sizeof(struct xts_shm_hdr) == 64, "xts_shm_hdr is one cache line");
@@ -221,7 +221,7 @@ static inline void xts_shm_format(void *base, uint32_t nshards)
 	h->conns_size = sizeof(struct xts_shm_conns);
 	off += nshards * (uint32_t)sizeof(struct xts_shm_conns);
 	h->reg_off = off;
-	h->reg_size = 0; /* the listener registry comes with the listeners issue */
+	h->reg_size = 0; /* xtsd formats the registry here (supervisor/sup_reg.c) */
 }
 
 static inline struct xts_shm_cfg *xts_shm_cfg(void *base)

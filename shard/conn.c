@@ -623,6 +623,19 @@ static int send_conn_res(struct shard *s, struct conn *c)
 			      sizeof(r));
 }
 
+/* NEW_CONN: dst the host's listener, src the new connection; the credit
+ * is the host's send credit, as in CONNECT_RES. */
+static int send_new_conn(struct shard *s, struct conn *c)
+{
+	struct xts_conn_res r;
+
+	memset(&r, 0, sizeof(r));
+	addr_of(c->fd, false, &r.local);
+	addr_of(c->fd, true, &r.peer);
+	return xts_link__send(s->link, XTS_OP_NEW_CONN, 0, c->host_id, c->id, s->o.conn_buf, &r,
+			      sizeof(r));
+}
+
 static int send_sockopt_res(struct shard *s, struct conn *c)
 {
 	__u8 buf[sizeof(struct xts_sockopt) + XTS_SOCKOPT_VALMAX];
@@ -668,6 +681,11 @@ static int conn_send_ctl(struct shard *s, struct conn *c)
 	struct xts_err e;
 	int err;
 
+	if (c->pend & PEND_NEW_CONN) {
+		if ((err = send_new_conn(s, c)))
+			return err;
+		c->pend &= (__u8)~PEND_NEW_CONN;
+	}
 	if (c->pend & PEND_CONN_RES) {
 		if ((err = send_conn_res(s, c)))
 			return err;
@@ -819,5 +837,67 @@ void conn_timers(struct shard *s)
 			continue;
 		}
 		link = &c->connecting_next;
+	}
+}
+
+/* ---- accepted connections (listen.c accepts them) ---- */
+
+int conn_on_accept(struct shard *s, int fd, __u32 lsn_id, __u32 lsn_host_id)
+{
+	struct epoll_event ev;
+	struct conn *c = conn_alloc(s);
+
+	if (!c)
+		return -ENOBUFS;
+	c->fd = fd;
+	c->state = CS_ACCEPTED;
+	c->lsn_id = lsn_id;
+	c->host_id = lsn_host_id; /* NEW_CONN's dst; the ACK names the new socket */
+	c->rx_allowed = s->o.conn_buf;
+	s->st.conns_opened++;
+	/* Not read until the host acknowledges: the first edge may come now
+	 * and be ignored, so the ACK marks the connection readable. */
+	ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+	ev.data.u64 = c->id;
+	if (epoll_ctl(s->ep, EPOLL_CTL_ADD, fd, &ev)) {
+		c->fd = -1; /* the caller closes it */
+		c->state = CS_FREE;
+		s->nconns--;
+		s->st.conns_active = s->nconns;
+		slot_maybe_free(s, c);
+		return -ENOBUFS;
+	}
+	ctl_add(s, c, PEND_NEW_CONN);
+	return 0;
+}
+
+void conn_accept_ack(struct shard *s, struct conn *c, const struct xts_msg *m, int err)
+{
+	if (err || m->src_id == XTS_ID_NONE) {
+		/* refused (accept queue full, listener closed): RST */
+		conn_close_fd(s, c, true);
+		c->pend = 0;
+		conn_release(s, c);
+		return;
+	}
+	c->host_id = m->src_id;
+	c->tx_credit = m->credit;
+	c->state = CS_OPEN;
+	c->readable = true; /* recv() says EAGAIN if nothing came yet */
+	ready_add(s, c);
+}
+
+void conn_reset_accepted(struct shard *s, __u32 lsn_id)
+{
+	__u32 slot;
+
+	for (slot = 1; slot <= s->o.max_conns && s->nconns; slot++) {
+		struct conn *c = &s->conns[slot];
+
+		if (!c->id || c->state != CS_ACCEPTED || c->lsn_id != lsn_id)
+			continue;
+		conn_close_fd(s, c, true);
+		c->pend = 0;
+		conn_release(s, c);
 	}
 }

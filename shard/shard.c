@@ -43,6 +43,7 @@ static void session_end(struct shard *s, const char *why)
 	if (xts_link__epoch(s->link))
 		fprintf(stderr, "shard %u: session %08x ended: %s\n", s->o.queue,
 			xts_link__epoch(s->link), why);
+	lsn_close_all(s); /* before the connections: it resets its own */
 	conn_reset_all(s);
 	s->rej_n = 0;
 	/* epoch 0: no session; sequenced frames of the old one get QRESET */
@@ -71,7 +72,7 @@ static void on_hello(struct shard *s, const struct xts_msg *m)
 			  le32toh(h.max_frame), m->src_mac);
 	r.window = htole32(xts_link__window(s->link));
 	r.max_frame = htole32(xts_link__max_frame(s->link));
-	r.caps = htole64(XTS_CAP_IPV6);
+	r.caps = htole64(XTS_CAP_IPV6 | XTS_CAP_LISTEN);
 	r.max_conns = htole32(s->o.max_conns);
 	xts_link__send(s->link, XTS_OP_HELLO_ACK, 0, 0, 0, 0, &r, sizeof(r));
 	s->st.sessions++;
@@ -119,6 +120,10 @@ static void dispatch(struct shard *s, const struct xts_msg *m)
 {
 	struct conn *c;
 
+	if (m->op == XTS_OP_LISTEN || m->op == XTS_OP_NEW_CONN_ACK) {
+		lsn_dispatch(s, m); /* listen.c */
+		return;
+	}
 	switch (m->op) {
 	case XTS_OP_HELLO:
 		on_hello(s, m);
@@ -160,7 +165,8 @@ static void dispatch(struct shard *s, const struct xts_msg *m)
 	}
 	c = conn_lookup(s, m->dst_id);
 	if (!c) {
-		s->st.stale_ids++;
+		if (!lsn_dispatch(s, m)) /* a listener's CLOSE */
+			s->st.stale_ids++;
 		return;
 	}
 	conn_on_msg(s, c, m);
@@ -226,6 +232,8 @@ static void handle_events(struct shard *s, struct epoll_event *ev, int n)
 		c = conn_lookup(s, (__u32)ev[i].data.u64);
 		if (c)
 			conn_on_event(s, c, ev[i].events);
+		else
+			lsn_on_event(s, (__u32)ev[i].data.u64);
 	}
 }
 
@@ -368,13 +376,15 @@ int shard_run(const struct shard_opts *opts)
 	s->ep = -1;
 	if (!s->o.max_conns)
 		s->o.max_conns = 65536;
-	if (s->o.max_conns > XTS_ID_SLOT_MASK)
-		s->o.max_conns = XTS_ID_SLOT_MASK;
+	if (s->o.max_conns > XTS_ID_SLOT_MASK - SHARD_LSN_MAX)
+		s->o.max_conns = XTS_ID_SLOT_MASK - SHARD_LSN_MAX; /* listeners above */
 	if (!s->o.conn_buf)
 		s->o.conn_buf = 256 * 1024;
 	err = shard_setup(s);
 	if (!err)
 		err = shard_ctl_init(s);
+	if (!err)
+		err = lsn_init(s);
 	if (err)
 		goto out;
 	fprintf(stderr, "shard %u: serving %s queue %u (max %u connections)\n", s->o.queue,
@@ -389,6 +399,7 @@ int shard_run(const struct shard_opts *opts)
 		work += run_rejects(s);
 		work += conn_run_ctl(s);
 		work += conn_run_ready(s);
+		work += lsn_poll(s);
 		work += shard_ctl_poll(s);
 		poll_timers(s);
 		/* No pure ACK before sleeping: DATA carries our ack and one
@@ -407,6 +418,7 @@ int shard_run(const struct shard_opts *opts)
 	}
 	err = 0;
 out:
+	lsn_fini(s);
 	shard_ctl_fini(s);
 	if (s->ep >= 0)
 		close(s->ep);

@@ -15,6 +15,7 @@ enum conn_state {
 	CS_OPEN,       /* established */
 	CS_CLOSING,    /* host closed: flush our buffer, then close(2) */
 	CS_ZOMBIE,     /* kernel socket gone; control frames still to send */
+	CS_ACCEPTED,   /* accepted, handed to the host: NEW_CONN_ACK awaited */
 };
 
 /* pending control frames, sent when the queue has room (never dropped) */
@@ -24,6 +25,10 @@ enum conn_state {
 #define PEND_CLOSED   0x08 /* CLOSED to host, then free */
 #define PEND_CREDIT   0x10
 #define PEND_SOCKOPT  0x20
+#define PEND_NEW_CONN 0x40 /* NEW_CONN to host: an accepted connection */
+
+/* listening sockets per shard (listen.c); their ids take the top slots */
+#define SHARD_LSN_MAX 256
 
 struct conn {
 	__u32 id;	/* ours: slot + generation; 0 when free */
@@ -40,6 +45,7 @@ struct conn {
 	__u32 rx_allowed; /* bytes the host may still send us */
 	__u32 grant;	  /* bytes taken by the kernel, not yet granted back */
 	__u32 so_req;	  /* pending SOCKOPT answer */
+	__u32 lsn_id;	  /* CS_ACCEPTED: our listener that accepted it */
 	__s32 so_level, so_name, so_err;
 	__u8 so_dir;
 	__u64 deadline_ns; /* connect timeout */
@@ -63,6 +69,7 @@ struct shard {
 	__u32 nconns;
 	__u64 now_ns, last_rx_ns, last_ping_ns, next_timer_ns, next_stats_ns;
 	__u32 ping_outstanding;
+	struct shard_lsn *lsn; /* listening sockets (listen.c) */
 	/* CONNECTs refused before a slot existed (table full): answered from
 	 * here when the queue has room; bounded, overflow is counted. */
 	struct {
@@ -83,6 +90,16 @@ struct shard {
 
 __u64 shard_now_ns(void);
 
+/* listen.c */
+int lsn_init(struct shard *s);
+void lsn_fini(struct shard *s);
+void lsn_close_all(struct shard *s);
+/* LISTEN, NEW_CONN_ACK, and frames for a listener id: 1 if handled */
+int lsn_dispatch(struct shard *s, const struct xts_msg *m);
+/* an epoll event for a listener id: 1 if it was one */
+int lsn_on_event(struct shard *s, __u32 id);
+int lsn_poll(struct shard *s);
+
 /* conn.c */
 int conn_table_init(struct shard *s);
 void conn_table_free(struct shard *s);
@@ -97,6 +114,12 @@ void conn_on_event(struct shard *s, struct conn *c, __u32 events);
 int conn_run_ctl(struct shard *s);
 int conn_run_ready(struct shard *s);
 void conn_timers(struct shard *s);
+/* accepted kernel socket @fd of listener @lsn_id: 0 or -ENOBUFS */
+int conn_on_accept(struct shard *s, int fd, __u32 lsn_id, __u32 lsn_host_id);
+/* NEW_CONN_ACK for c: err 0 the host took it, else reset it */
+void conn_accept_ack(struct shard *s, struct conn *c, const struct xts_msg *m, int err);
+/* reset the connections of a listener not yet acknowledged by the host */
+void conn_reset_accepted(struct shard *s, __u32 lsn_id);
 
 /* ctl.c */
 int shard_ctl_init(struct shard *s);

@@ -45,6 +45,10 @@ void sup_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3
 #define sup_info(...) sup_log(XTS_LOG_INFO, __VA_ARGS__)
 #define sup_dbg(...)  sup_log(XTS_LOG_DEBUG, __VA_ARGS__)
 
+/* sup_reg.c: the listener registry's area after the control plane */
+uint64_t sup_reg_bytes(const struct cfg *c);
+int sup_reg_format(void *shm, const struct cfg *c);
+
 /* sup_ctl.c */
 int sup_ctl_open(struct sup *sp);
 void sup_ctl_close(struct sup *sp); /* the fd only: the path stays */

@@ -180,7 +180,7 @@ static int shm_create(struct sup *sp)
 	struct xts_shm_cfg *snap;
 	int fd;
 
-	sp->shm_size = xts_shm_size(sp->cfg->queues);
+	sp->shm_size = xts_shm_size(sp->cfg->queues) + sup_reg_bytes(sp->cfg);
 	fd = memfd_create("xts-ctl", MFD_CLOEXEC);
 	if (fd < 0)
 		return -errno;
@@ -194,6 +194,8 @@ static int shm_create(struct sup *sp)
 	if (sp->shm == MAP_FAILED)
 		return -errno;
 	xts_shm_format(sp->shm, sp->cfg->queues);
+	if (sup_reg_format(sp->shm, sp->cfg))
+		return -EINVAL;
 	snap = calloc(1, sizeof(*snap));
 	if (!snap)
 		return -ENOMEM;

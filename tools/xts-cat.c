@@ -4,6 +4,10 @@
  * the connection, the connection to stdout.
  *
  *   xts-cat [-i IFNAME] [-q QUEUE] [-w TIMEOUT_S] HOST PORT
+ *   xts-cat -l [-k] [-i IFNAME] [-q QUEUE] [-w TIMEOUT_S] PORT
+ *
+ * -l listens instead (on [::], which takes IPv4 too) and serves one
+ * connection, or with -k one after another until killed.
  *
  * Single-threaded: one xport_poll() over the XTS socket, stdin and stdout
  * (both non-blocking, their flags restored on exit).  Each direction has a
@@ -62,6 +66,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: " PROG " [-i IFNAME] [-q QUEUE] [-w TIMEOUT_S] HOST PORT\n"
+		"       " PROG " -l [-k] [-i IFNAME] [-q QUEUE] [-w TIMEOUT_S] PORT\n"
 		"\n"
 		"Connect to HOST PORT through XTS (the TCP connection runs on the DPU)\n"
 		"and copy stdin to it and it to stdout, like nc.\n"
@@ -70,6 +75,9 @@ static void usage(FILE *f)
 		"  -q, --queue QUEUE       queue to attach to (default 0)\n"
 		"  -w, --wait TIMEOUT_S    give up a connect, or a connection idle both\n"
 		"                          ways, after TIMEOUT_S seconds (default: never)\n"
+		"  -l, --listen            listen on PORT (IPv4 and IPv6) and serve one\n"
+		"                          connection\n"
+		"  -k, --keep-open         with -l: serve one connection after another\n"
 		"  -h, --help              this text\n"
 		"\n"
 		"HOST is a name or a numeric IPv4/IPv6 address.  Exit status: 0 when both\n"
@@ -164,6 +172,27 @@ static int dial(struct xport *xp, const char *host, const char *port, unsigned l
 	}
 	xport_set_nonblock(xp, sd, 1);
 	return sd;
+}
+
+/* -l: a listener on [::]:PORT (IPv4 too, as Linux without V6ONLY). */
+static int listen_on(struct xport *xp, const char *port_s)
+{
+	struct sockaddr_in6 a = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_ANY_INIT};
+	unsigned long port;
+	int one = 1, ls;
+
+	if (parse_uint(port_s, 65535, &port)) {
+		fprintf(stderr, PROG ": bad port: %s\n", port_s);
+		return -1;
+	}
+	a.sin6_port = htons((uint16_t)port);
+	ls = xport_socket(xp, AF_INET6, SOCK_STREAM, 0);
+	if (ls < 0 || xport_setsockopt(xp, ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    xport_bind(xp, ls, (struct sockaddr *)&a, sizeof(a)) || xport_listen(xp, ls, 16)) {
+		fprintf(stderr, PROG ": listen on port %lu: %s\n", port, strerror(errno));
+		return -1;
+	}
+	return ls;
 }
 
 static uint64_t now_ms(void)
@@ -309,16 +338,25 @@ int main(int argc, char **argv)
 	    {"interface", required_argument, NULL, 'i'},
 	    {"queue", required_argument, NULL, 'q'},
 	    {"wait", required_argument, NULL, 'w'},
+	    {"listen", no_argument, NULL, 'l'},
+	    {"keep-open", no_argument, NULL, 'k'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	const char *ifname = DEF_IF;
 	unsigned long queue = 0, wait_s = 0;
 	struct xport *xp;
-	int c, err, sd, rc;
+	int c, err, sd, rc, ls = -1;
+	bool listen_mode = false, keep = false;
 
-	while ((c = getopt_long(argc, argv, "i:q:w:h", lopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "i:q:w:lkh", lopts, NULL)) != -1) {
 		switch (c) {
+		case 'l':
+			listen_mode = true;
+			break;
+		case 'k':
+			keep = true;
+			break;
 		case 'i':
 			ifname = optarg;
 			break;
@@ -343,7 +381,7 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (argc - optind != 2) {
+	if (argc - optind != (listen_mode ? 1 : 2) || (keep && !listen_mode)) {
 		usage(stderr);
 		return 2;
 	}
@@ -355,16 +393,36 @@ int main(int argc, char **argv)
 		fprintf(stderr, PROG ": open %s queue %lu: %s\n", ifname, queue, strerror(-err));
 		return 1;
 	}
-	sd = dial(xp, argv[optind], argv[optind + 1], wait_s);
-	if (sd < 0) {
-		xport_close_queue(xp);
-		return 1;
+	if (listen_mode) {
+		ls = listen_on(xp, argv[optind]);
+		if (ls < 0) {
+			xport_close_queue(xp);
+			return 1;
+		}
 	}
 	atexit(restore_fds);
-	set_nonblock(0);
-	set_nonblock(1);
-	rc = relay(xp, sd, wait_s);
-	xport_close(xp, sd);
+	do {
+		if (listen_mode) {
+			sd = xport_accept(xp, ls, NULL, NULL);
+			if (sd < 0)
+				fprintf(stderr, PROG ": accept: %s\n", strerror(errno));
+			else
+				xport_set_nonblock(xp, sd, 1);
+		} else {
+			sd = dial(xp, argv[optind], argv[optind + 1], wait_s);
+		}
+		if (sd < 0) {
+			rc = 1;
+			break;
+		}
+		set_nonblock(0);
+		set_nonblock(1);
+		up.len = down.len = 0;
+		rc = relay(xp, sd, wait_s);
+		xport_close(xp, sd);
+	} while (keep);
+	if (ls >= 0)
+		xport_close(xp, ls);
 	xport_close_queue(xp);
 	return rc;
 }

@@ -559,6 +559,10 @@ XPORT_API int xport_close(struct xport *xp, int sd)
 		xp_sock_release_rx(xp, s);
 		s->state = XS_ZOMBIE;
 		break;
+	case XS_LISTEN:
+	case XS_LISTEN_WAIT:
+		xp_lsn_close(xp, s); /* listen.c */
+		break;
 	default:
 		if (s->abandon) {
 			s->abandon = false;
@@ -722,6 +726,9 @@ XPORT_API int xport_setsockopt(struct xport *xp, int sd, int level, int name, co
 		err = timeo_set(&s->sndtimeo_us, val, len);
 		return err ? fail(-err) : 0;
 	}
+	err = xp_lsn_setsockopt(s, level, name, val, len); /* listen.c */
+	if (err <= 0)
+		return err ? fail(-err) : 0;
 	k = opt_find(level, name);
 	if (k < 0)
 		return fail(ENOPROTOOPT);
@@ -810,7 +817,7 @@ XPORT_API int xport_getsockopt(struct xport *xp, int sd, int level, int name, vo
 			u.i = IPPROTO_TCP;
 			goto out;
 		case SO_ACCEPTCONN:
-			u.i = 0;
+			u.i = s->state == XS_LISTEN;
 			goto out;
 		case SO_RCVTIMEO:
 		case SO_SNDTIMEO:
@@ -840,6 +847,8 @@ XPORT_API int xport_getsockopt(struct xport *xp, int sd, int level, int name, vo
 		vlen = sizeof(u.ti);
 		goto out;
 	}
+	if (!xp_lsn_getsockopt(s, level, name, &u.i)) /* listen.c */
+		goto out;
 	k = opt_find(level, name);
 	if (k < 0)
 		return fail(ENOPROTOOPT);
@@ -922,7 +931,8 @@ XPORT_API int xport_getsockname(struct xport *xp, int sd, struct sockaddr *addr,
 	/* Linux names an unbound socket by its family's wildcard, port 0. */
 	memset(&any, 0, sizeof(any));
 	any.family = htole16(s->family);
-	err = name_out(s->was_connected && s->local.family ? &s->local : &any, addr, len);
+	err = name_out((s->was_connected || s->bound) && s->local.family ? &s->local : &any, addr,
+		       len);
 	return err ? fail(-err) : 0;
 }
 
@@ -939,6 +949,10 @@ short xp_sock_revents(struct xport *xp, struct xsock *s)
 		m = POLLOUT | POLLWRNORM | POLLHUP; /* TCP_CLOSE, as a fresh socket */
 		break;
 	case XS_CONNECTING:
+		break;
+	case XS_LISTEN_WAIT:
+	case XS_LISTEN:
+		m = xp_lsn_revents(s); /* POLLIN: a connection to accept */
 		break;
 	case XS_CONNECTED:
 		if (s->rlen || rd_done)

@@ -155,6 +155,7 @@ struct xsock *xp_sock_alloc(struct xport *xp)
 
 void xp_sock_free(struct xport *xp, struct xsock *s)
 {
+	xp_lsn_free(s);
 	free(s->rbuf);
 	s->rbuf = NULL;
 	s->rlen = 0;
@@ -671,6 +672,10 @@ static void session_lost(struct xport *xp, int err, bool send_qreset)
 		case XS_CONNECTED:
 			conn_lost(xp, s, err);
 			break;
+		case XS_LISTEN_WAIT:
+		case XS_LISTEN:
+			xp_lsn_lost(xp, s, err); /* the shard closed it with the session */
+			break;
 		default:
 			break;
 		}
@@ -728,6 +733,11 @@ static void dispatch(struct xport *xp, const struct xts_msg *m)
 	case XTS_OP_SOCKOPT_RES:
 		if (xp->up)
 			on_conn_msg(xp, m);
+		return;
+	case XTS_OP_LISTEN_RES:
+	case XTS_OP_NEW_CONN:
+		if (xp->up)
+			xp_lsn_on_msg(xp, m); /* listen.c */
 		return;
 	case XTS_OP_PONG: /* any frame proves the shard alive (see liveness) */
 	case XTS_OP_HELLO:
@@ -965,6 +975,8 @@ XPORT_API void xport_close_queue(struct xport *xp)
 
 			if (s->state == XS_CONNECTED)
 				xp_sock_abort(xp, s, ECONNRESET);
+			else if (s->state == XS_LISTEN) /* the shard closes it */
+				xp_ctl_push(xp, XTS_OP_CLOSE, 0, s->peer_id, s->id, 0);
 			else if ((s->state == XS_CONNECTING && !(s->pend & PS_CONNECT)) ||
 				 s->abandon)
 				s->state = XS_ZOMBIE;
@@ -992,8 +1004,10 @@ XPORT_API void xport_close_queue(struct xport *xp)
 	 * the last frames are on the wire before the socket goes. */
 	for (tries = 0; tries < 8 && xts_link__flush(xp->link, false) > 0; tries++)
 		;
-	for (i = 0; i < xp->hiwater; i++)
+	for (i = 0; i < xp->hiwater; i++) {
 		free(xp->socks[i].rbuf);
+		xp_lsn_free(&xp->socks[i]);
+	}
 	xts_link__destroy(xp->link);
 	free(xp->ctl);
 	free(xp->socks);

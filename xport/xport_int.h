@@ -36,6 +36,8 @@ enum xs_state {
 	XS_DEAD,       /* connect failed or connection reset: so_error says why */
 	XS_ZOMBIE,     /* closed by the app while connecting: CONNECT_RES awaited
 			* so that the DPU connection can be reset; no sd */
+	XS_LISTEN_WAIT, /* LISTEN sent, LISTEN_RES awaited (listen.c) */
+	XS_LISTEN,	/* listening: peer_id names the DPU listener */
 };
 
 /* Options that travel to the DPU's socket, in the order CONNECT carries
@@ -103,6 +105,10 @@ struct xsock {
 	/* wire form (little-endian); peer is the destination until the
 	 * CONNECT_RES names the real one */
 	struct xts_addr local, peer;
+	/* listening (listen.c) */
+	bool bound;	     /* bind() or listen() gave it a local address */
+	uint8_t lflags;	     /* XTS_LISTEN_*: SO_REUSEADDR, SO_REUSEPORT, V6ONLY */
+	struct xp_acq *acq; /* accept queue of a listener */
 };
 
 /* A terminal frame (CLOSE, RESET) for a DPU connection whose host slot has
@@ -206,5 +212,15 @@ int xp_session_err(const struct xport *xp);
 int xp_send_connect(struct xport *xp, struct xsock *s);
 short xp_sock_revents(struct xport *xp, struct xsock *s);
 void xp_sock_release_rx(struct xport *xp, struct xsock *s);
+
+/* ---- listen.c ---- */
+void xp_lsn_on_msg(struct xport *xp, const struct xts_msg *m); /* LISTEN_RES, NEW_CONN */
+void xp_lsn_lost(struct xport *xp, struct xsock *s, int err);  /* session gone */
+void xp_lsn_close(struct xport *xp, struct xsock *s);
+void xp_lsn_free(struct xsock *s);
+short xp_lsn_revents(const struct xsock *s);
+/* listener options: 0 or -errno, 1 when not a listener option */
+int xp_lsn_setsockopt(struct xsock *s, int level, int name, const void *val, socklen_t len);
+int xp_lsn_getsockopt(const struct xsock *s, int level, int name, int *v);
 
 #endif

@@ -1,0 +1,401 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * listen.c - a shard's listening sockets.
+ *
+ * LISTEN from the host: a kernel socket with SO_REUSEPORT (always, so the
+ * kernel spreads connections across the shards of a reuseport group, and
+ * SO_REUSEADDR, so TIME_WAIT never blocks a rebind), bound, checked
+ * against the listener registry in shared memory (include/xts_reg.h; the
+ * registry, not the kernel, decides conflicts across queues, since every
+ * shard's socket sets SO_REUSEPORT), then listen(2) and into the epoll set.
+ * LISTEN_RES tells the host the error or the bound address.
+ *
+ * Accepting: at most `backlog` connections are handed to the host and not
+ * yet acknowledged (NEW_CONN_ACK comes when the host application accepts);
+ * beyond that the shard stops accepting and the kernel backlog holds the
+ * rest.  CLOSE of the listener, the end of the queue session and the
+ * shard's exit close the kernel socket, reset the connections handed over
+ * but not acknowledged, and remove the registry entry.
+ *
+ * Listener ids share the id space with connections: slots from the top of
+ * the slot range down (the connection table is capped below them).
+ */
+#define _GNU_SOURCE /* accept4 */
+#include <errno.h>
+#include <endian.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "shard_int.h"
+#include "xts_reg.h"
+
+#define ACCEPT_BURST 64	  /* accepts per listener per loop round */
+#define BACKLOG_MAX  4096 /* connections handed over, not yet acknowledged */
+#define HOLD_TEST_S  60	  /* XTS_REG_HOLD_TEST: how long the lock is held */
+
+enum lsn_state { LS_FREE = 0, LS_FAILED, LS_LISTEN };
+
+struct lsn {
+	__u32 id, host_id;
+	__u8 state; /* enum lsn_state */
+	bool res_pend;	 /* LISTEN_RES owed */
+	bool acceptable; /* edge-triggered: until accept() says EAGAIN */
+	bool registered;
+	int fd;
+	__s32 err;
+	__u32 backlog, pending;
+	struct xts_addr local;
+};
+
+struct shard_lsn {
+	struct xts_reg *reg; /* NULL: no registry (a shard run without xtsd) */
+	struct lsn l[SHARD_LSN_MAX];
+	__u16 gen[SHARD_LSN_MAX];
+	__u32 n;	 /* in use */
+	__u32 hold_port; /* XTS_REG_HOLD_TEST */
+};
+
+static __u32 lsn_slot(__u32 i)
+{
+	return XTS_ID_SLOT_MASK - i;
+}
+
+static struct lsn *lsn_lookup(struct shard *s, __u32 id)
+{
+	__u32 slot = xts_id_slot(id), i;
+	struct lsn *l;
+
+	if (!s->lsn || slot > XTS_ID_SLOT_MASK || XTS_ID_SLOT_MASK - slot >= SHARD_LSN_MAX)
+		return NULL;
+	i = XTS_ID_SLOT_MASK - slot;
+	l = &s->lsn->l[i];
+	return l->state != LS_FREE && l->id == id ? l : NULL;
+}
+
+int lsn_init(struct shard *s)
+{
+	struct xts_shm_hdr *h = s->o.shm;
+	const char *hold = getenv("XTS_REG_HOLD_TEST");
+	int n;
+
+	s->lsn = calloc(1, sizeof(*s->lsn));
+	if (!s->lsn)
+		return -ENOMEM;
+	if (hold)
+		s->lsn->hold_port = (__u32)strtoul(hold, NULL, 10);
+	if (!h || !h->reg_size)
+		return 0;
+	s->lsn->reg = (struct xts_reg *)((char *)h + h->reg_off);
+	if (reg_check(s->lsn->reg, h->reg_size)) {
+		fprintf(stderr, "shard %u: listener registry: bad region\n", s->o.queue);
+		s->lsn->reg = NULL;
+		return -EINVAL;
+	}
+	/* A shard that died left its queue's listeners behind: they went
+	 * with its kernel sockets and its host session. */
+	n = reg_drop_queue(s->lsn->reg, (__u16)s->o.queue);
+	if (n > 0)
+		fprintf(stderr, "shard %u: registry: removed %d listener(s) of a previous shard\n",
+			s->o.queue, n);
+	return 0;
+}
+
+/* Kernel socket, reset of what was handed over, registry entry. */
+static void lsn_close(struct shard *s, struct lsn *l)
+{
+	if (l->fd >= 0)
+		close(l->fd);
+	l->fd = -1;
+	conn_reset_accepted(s, l->id);
+	if (l->registered && s->lsn->reg)
+		reg_unbind(s->lsn->reg, (__u16)s->o.queue, l->host_id);
+	l->registered = false;
+	l->state = LS_FREE;
+	l->res_pend = false;
+	s->lsn->n--;
+}
+
+void lsn_close_all(struct shard *s)
+{
+	__u32 i;
+
+	if (!s->lsn)
+		return;
+	for (i = 0; i < SHARD_LSN_MAX && s->lsn->n; i++)
+		if (s->lsn->l[i].state != LS_FREE)
+			lsn_close(s, &s->lsn->l[i]);
+}
+
+void lsn_fini(struct shard *s)
+{
+	lsn_close_all(s);
+	free(s->lsn);
+	s->lsn = NULL;
+}
+
+/* XTS_REG_HOLD_TEST=PORT: a LISTEN for PORT holds the registry lock
+ * mid-update for a minute, so a test can kill the shard holding it. */
+static void hold_hook(void *arg, const struct reg_req *req)
+{
+	struct shard *s = arg;
+
+	if (req->key.port != s->lsn->hold_port)
+		return;
+	fprintf(stderr, "shard %u: XTS_REG_HOLD_TEST: holding the registry lock for port %u\n",
+		s->o.queue, req->key.port);
+	sleep(HOLD_TEST_S);
+}
+
+static int lsn_register(struct shard *s, struct lsn *l, __u16 flags)
+{
+	struct xts_reg *r = s->lsn->reg;
+	struct reg_req q;
+	__u64 repairs;
+	int err;
+
+	if (!r)
+		return 0;
+	memset(&q, 0, sizeof(q));
+	q.key.family = le16toh(l->local.family);
+	q.key.port = le16toh(l->local.port);
+	memcpy(q.key.addr, l->local.addr, sizeof(q.key.addr));
+	q.queue = (__u16)s->o.queue;
+	q.flags = flags;
+	q.host_id = l->host_id;
+	q.backlog = l->backlog;
+	if (s->lsn->hold_port) {
+		q.mid_update = hold_hook;
+		q.arg = s;
+	}
+	repairs = __atomic_load_n(&r->repairs, __ATOMIC_RELAXED);
+	err = reg_bind(r, &q, NULL);
+	if (__atomic_load_n(&r->repairs, __ATOMIC_RELAXED) != repairs)
+		fprintf(stderr, "shard %u: registry: repaired after a holder died\n", s->o.queue);
+	if (err == -ENOSPC)
+		err = -ENOBUFS; /* the listener limit */
+	if (!err)
+		l->registered = true;
+	return err;
+}
+
+/* Socket, options, bind, registry, listen.  0 or -errno. */
+static int lsn_open(struct shard *s, struct lsn *l, const struct xts_listen *req, __u16 flags)
+{
+	struct sockaddr_storage ss;
+	struct epoll_event ev;
+	unsigned sl = sizeof(ss);
+	socklen_t al = sizeof(ss);
+	int one = 1, v6only = !!(flags & XTS_LISTEN_V6ONLY), err;
+
+	if ((err = xts_addr_to_sockaddr(&req->local, (struct sockaddr *)&ss, &sl)))
+		return err;
+	l->fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (l->fd < 0)
+		return -errno;
+	if (setsockopt(l->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    setsockopt(l->fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) ||
+	    (ss.ss_family == AF_INET6 &&
+	     setsockopt(l->fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof(v6only))))
+		return -errno;
+	if (bind(l->fd, (struct sockaddr *)&ss, sl))
+		return -errno;
+	/* port 0: the kernel picked one; the registry and the host learn it */
+	if (getsockname(l->fd, (struct sockaddr *)&ss, &al))
+		return -errno;
+	xts_addr_from_sockaddr(&l->local, (struct sockaddr *)&ss, al);
+	if ((err = lsn_register(s, l, flags)))
+		return err;
+	if (listen(l->fd, (int)l->backlog))
+		return -errno;
+	ev.events = EPOLLIN | EPOLLET;
+	ev.data.u64 = l->id;
+	if (epoll_ctl(s->ep, EPOLL_CTL_ADD, l->fd, &ev))
+		return -errno;
+	return 0;
+}
+
+static void lsn_on_listen(struct shard *s, const struct xts_msg *m)
+{
+	struct xts_listen req;
+	struct lsn *l = NULL;
+	__u32 i, backlog;
+	__u16 flags;
+	int err;
+
+	if (m->src_id == XTS_ID_NONE) {
+		s->st.proto_errs++;
+		return;
+	}
+	memcpy(&req, m->payload, sizeof(req));
+	for (i = 0; i < SHARD_LSN_MAX; i++) {
+		if (s->lsn->l[i].state == LS_FREE) {
+			l = &s->lsn->l[i];
+			break;
+		}
+	}
+	if (!l) {
+		/* no slot to remember the answer in: the host times out */
+		s->st.proto_errs++;
+		return;
+	}
+	if (++s->lsn->gen[i] > XTS_ID_GEN_MAX)
+		s->lsn->gen[i] = 1;
+	memset(l, 0, sizeof(*l));
+	l->id = xts_id_make(lsn_slot(i), s->lsn->gen[i]);
+	l->host_id = m->src_id;
+	l->fd = -1;
+	s->lsn->n++;
+	backlog = le32toh(req.backlog);
+	l->backlog = backlog < 1 ? 1 : backlog > BACKLOG_MAX ? BACKLOG_MAX : backlog;
+	flags = (__u16)(le32toh(req.flags) &
+			(XTS_LISTEN_REUSEADDR | XTS_LISTEN_REUSEPORT | XTS_LISTEN_V6ONLY));
+	err = lsn_open(s, l, &req, flags);
+	l->res_pend = true;
+	if (err) {
+		fprintf(stderr, "shard %u: listen (host socket %08x, port %u): %s\n", s->o.queue,
+			l->host_id, le16toh(req.local.port), strerror(-err));
+		if (l->registered)
+			reg_unbind(s->lsn->reg, (__u16)s->o.queue, l->host_id);
+		l->registered = false;
+		if (l->fd >= 0)
+			close(l->fd);
+		l->fd = -1;
+		l->err = -err;
+		l->state = LS_FAILED;
+		return;
+	}
+	l->state = LS_LISTEN;
+	l->acceptable = true; /* connections may have queued before epoll saw us */
+}
+
+/* NEW_CONN_ACK: the host took (or refused) a connection we handed over. */
+static void lsn_on_ack(struct shard *s, const struct xts_msg *m)
+{
+	struct conn *c = conn_lookup(s, m->dst_id);
+	struct lsn *l;
+	struct xts_err e;
+
+	if (!c || c->state != CS_ACCEPTED) {
+		s->st.stale_ids++;
+		return;
+	}
+	l = lsn_lookup(s, c->lsn_id);
+	if (l && l->pending)
+		l->pending--;
+	memcpy(&e, m->payload, sizeof(e));
+	conn_accept_ack(s, c, m, (int)(__s32)le32toh((__u32)e.err));
+}
+
+int lsn_dispatch(struct shard *s, const struct xts_msg *m)
+{
+	struct lsn *l;
+
+	switch (m->op) {
+	case XTS_OP_LISTEN:
+		lsn_on_listen(s, m);
+		return 1;
+	case XTS_OP_NEW_CONN_ACK:
+		lsn_on_ack(s, m);
+		return 1;
+	default:
+		break;
+	}
+	l = lsn_lookup(s, m->dst_id);
+	if (!l)
+		return 0;
+	if (l->host_id != m->src_id && m->src_id != XTS_ID_NONE) {
+		s->st.stale_ids++;
+		return 1;
+	}
+	if (m->op == XTS_OP_CLOSE || m->op == XTS_OP_RESET)
+		lsn_close(s, l); /* nothing goes back: the host freed its id */
+	else
+		s->st.proto_errs++;
+	return 1;
+}
+
+int lsn_on_event(struct shard *s, __u32 id)
+{
+	struct lsn *l = lsn_lookup(s, id);
+
+	if (!l)
+		return 0;
+	if (l->state == LS_LISTEN)
+		l->acceptable = true;
+	return 1;
+}
+
+static int send_listen_res(struct shard *s, struct lsn *l)
+{
+	struct xts_conn_res r;
+
+	memset(&r, 0, sizeof(r));
+	r.err = (__s32)htole32((__u32)l->err);
+	if (!l->err) /* a listener has no peer: the codec wants a real
+		      * address in both, so peer repeats local */
+		r.local = r.peer = l->local;
+	return xts_link__send(s->link, XTS_OP_LISTEN_RES, 0, l->host_id,
+			      l->err ? XTS_ID_NONE : l->id, 0, &r, sizeof(r));
+}
+
+static int lsn_accept(struct shard *s, struct lsn *l)
+{
+	int work = 0;
+
+	while (l->acceptable && l->pending < l->backlog && work < ACCEPT_BURST) {
+		int fd;
+
+		if (!s->nfree)
+			break; /* table full: the kernel backlog holds them */
+		fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				l->acceptable = false;
+			else if (errno != ECONNABORTED && errno != EINTR)
+				break; /* EMFILE and the like: try again next round */
+			continue;
+		}
+		if (conn_on_accept(s, fd, l->id, l->host_id)) {
+			close(fd);
+			break;
+		}
+		l->pending++;
+		work++;
+	}
+	return work;
+}
+
+int lsn_poll(struct shard *s)
+{
+	__u32 i, seen = 0;
+	int work = 0;
+
+	if (!s->lsn)
+		return 0;
+	for (i = 0; i < SHARD_LSN_MAX && seen < s->lsn->n; i++) {
+		struct lsn *l = &s->lsn->l[i];
+
+		if (l->state == LS_FREE)
+			continue;
+		seen++;
+		if (l->res_pend) {
+			if (send_listen_res(s, l))
+				continue; /* queue full: next round */
+			l->res_pend = false;
+			work++;
+			if (l->state == LS_FAILED) {
+				l->state = LS_FREE;
+				s->lsn->n--;
+				continue;
+			}
+		}
+		if (l->state == LS_LISTEN)
+			work += lsn_accept(s, l);
+	}
+	return work;
+}

@@ -1,0 +1,358 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * listen.c - bind, listen and accept on XTS sockets.
+ *
+ * bind() only records the address (nothing exists on the DPU yet);
+ * listen() sends LISTEN and waits for LISTEN_RES, so the registry's and
+ * the kernel's verdict (EADDRINUSE, EACCES …) comes back from listen().
+ * The port the DPU's kernel picked for port 0 comes back too
+ * (getsockname).
+ *
+ * NEW_CONN frames queue on the listener, at most `backlog` of them (the
+ * shard never hands over more unacknowledged ones); accept() takes one,
+ * allocates the socket and answers NEW_CONN_ACK with the new socket's id
+ * and its receive window.  Until then the shard does not read the
+ * connection, so bytes wait in the DPU's kernel, not here.  Closing the
+ * listener sends CLOSE for it: the shard resets what it handed over and
+ * nobody accepted.
+ */
+#include <endian.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "xport_int.h"
+
+#define BACKLOG_MAX   4096 /* Linux's default somaxconn */
+#define XP_LISTEN_MS  10000 /* a LISTEN_RES from the DPU */
+#define SIN6_LEN_2133 24
+
+struct xp_newconn {
+	uint32_t dpu_id, credit;
+	struct xts_addr local, peer;
+};
+
+struct xp_acq {
+	uint32_t cap, head, n;
+	int err;	   /* LISTEN_RES error */
+	bool answered;	   /* LISTEN_RES came */
+	struct xp_newconn q[];
+};
+
+static int fail(int err)
+{
+	errno = err;
+	return -1;
+}
+
+void xp_lsn_free(struct xsock *s)
+{
+	free(s->acq);
+	s->acq = NULL;
+}
+
+XPORT_API int xport_bind(struct xport *xp, int sd, const struct sockaddr *addr, socklen_t len)
+{
+	struct xsock *s = xp_sock(xp, sd);
+	struct sockaddr_storage ss;
+	sa_family_t family;
+
+	if (!s)
+		return fail(EBADF);
+	if (!addr)
+		return fail(EFAULT);
+	if (len < sizeof(sa_family_t) || len > sizeof(ss))
+		return fail(EINVAL);
+	memcpy(&family, (const char *)addr + offsetof(struct sockaddr, sa_family), sizeof(family));
+	if (s->family == AF_INET ? len < sizeof(struct sockaddr_in) : len < SIN6_LEN_2133)
+		return fail(EINVAL);
+	if (family != s->family)
+		return fail(s->family == AF_INET && family != AF_UNSPEC ? EAFNOSUPPORT : EINVAL);
+	if (s->state != XS_NEW || s->bound)
+		return fail(EINVAL);
+	memset(&ss, 0, sizeof(ss));
+	memcpy(&ss, addr, len);
+	if (xts_addr_from_sockaddr(&s->local, (struct sockaddr *)&ss,
+				   family == AF_INET ? sizeof(struct sockaddr_in)
+						     : sizeof(struct sockaddr_in6)))
+		return fail(EINVAL);
+	s->bound = true;
+	return 0;
+}
+
+/* IPV6_V6ONLY, SO_REUSEADDR, SO_REUSEPORT: options of the listener the
+ * DPU opens, so they stay here until LISTEN.  1: not one of ours. */
+int xp_lsn_setsockopt(struct xsock *s, int level, int name, const void *val, socklen_t len)
+{
+	uint8_t bit;
+	int v;
+
+	if (level == SOL_SOCKET && name == SO_REUSEADDR)
+		bit = XTS_LISTEN_REUSEADDR;
+	else if (level == SOL_SOCKET && name == SO_REUSEPORT)
+		bit = XTS_LISTEN_REUSEPORT;
+	else if (level == IPPROTO_IPV6 && name == IPV6_V6ONLY)
+		bit = XTS_LISTEN_V6ONLY;
+	else
+		return 1;
+	if (len < sizeof(int))
+		return -EINVAL;
+	if (!val)
+		return -EFAULT;
+	if (bit == XTS_LISTEN_V6ONLY && (s->family != AF_INET6 || s->bound))
+		return s->family != AF_INET6 ? -ENOPROTOOPT : -EINVAL;
+	memcpy(&v, val, sizeof(v));
+	if (v)
+		s->lflags |= bit;
+	else
+		s->lflags &= (uint8_t)~bit;
+	return 0;
+}
+
+int xp_lsn_getsockopt(const struct xsock *s, int level, int name, int *v)
+{
+	if (level == SOL_SOCKET && name == SO_REUSEADDR)
+		*v = !!(s->lflags & XTS_LISTEN_REUSEADDR);
+	else if (level == SOL_SOCKET && name == SO_REUSEPORT)
+		*v = !!(s->lflags & XTS_LISTEN_REUSEPORT);
+	else if (level == IPPROTO_IPV6 && name == IPV6_V6ONLY && s->family == AF_INET6)
+		*v = !!(s->lflags & XTS_LISTEN_V6ONLY);
+	else if (level == SOL_SOCKET && name == SO_ACCEPTCONN)
+		*v = s->state == XS_LISTEN;
+	else
+		return 1;
+	return 0;
+}
+
+XPORT_API int xport_listen(struct xport *xp, int sd, int backlog)
+{
+	struct xsock *s = xp_sock(xp, sd);
+	struct xts_listen req;
+	uint32_t cap;
+	uint64_t dl;
+	int err;
+
+	if (!s)
+		return fail(EBADF);
+	xp_run(xp);
+	if (s->state == XS_LISTEN)
+		return 0; /* Linux adjusts the backlog; ours stays */
+	if (s->state != XS_NEW)
+		return fail(EINVAL);
+	if ((err = xp_session_err(xp)))
+		return fail(err == -ENETDOWN ? ENETDOWN : EAGAIN);
+	cap = backlog <= 0 ? 1 : backlog > BACKLOG_MAX ? BACKLOG_MAX : (uint32_t)backlog;
+	if (!s->bound) { /* autobind: the wildcard, port 0 */
+		memset(&s->local, 0, sizeof(s->local));
+		s->local.family = htole16(s->family);
+	}
+	xp_lsn_free(s);
+	s->acq = calloc(1, sizeof(*s->acq) + cap * sizeof(s->acq->q[0]));
+	if (!s->acq)
+		return fail(ENOMEM);
+	s->acq->cap = cap;
+	memset(&req, 0, sizeof(req));
+	req.local = s->local;
+	req.backlog = htole32(cap);
+	req.flags = htole32(s->lflags);
+	dl = xp_deadline_ms(XP_LISTEN_MS);
+	while (xts_link__send(xp->link, XTS_OP_LISTEN, 0, XTS_ID_NONE, s->id, 0, &req,
+			      sizeof(req))) {
+		if (xp_wait(xp, dl) || !xp->up)
+			return fail(xp->up ? ETIMEDOUT : ECONNRESET);
+		xp_run(xp);
+	}
+	s->state = XS_LISTEN_WAIT;
+	xts_link__flush(xp->link, false);
+	for (;;) {
+		xp_run(xp);
+		if (s->state != XS_LISTEN_WAIT)
+			break;
+		if (xp_wait(xp, dl)) {
+			/* a late success is closed when it comes (s is NEW) */
+			s->state = XS_NEW;
+			return fail(ETIMEDOUT);
+		}
+	}
+	if (s->state == XS_LISTEN) {
+		s->bound = true;
+		return 0;
+	}
+	err = s->state == XS_DEAD ? s->so_error : s->acq->err;
+	s->so_error = 0;
+	s->state = XS_NEW;
+	return fail(err ? err : EPROTO);
+}
+
+static void on_listen_res(struct xport *xp, struct xsock *s, const struct xts_msg *m)
+{
+	struct xts_conn_res r;
+	int err;
+
+	memcpy(&r, m->payload, sizeof(r));
+	err = (int)(__s32)le32toh((__u32)r.err);
+	if (!s || s->state != XS_LISTEN_WAIT) {
+		xp->c.stale++;
+		if (!err && m->src_id) /* nobody waits: do not leave it listening */
+			xp_ctl_push(xp, XTS_OP_CLOSE, 0, m->src_id, XTS_ID_NONE, 0);
+		return;
+	}
+	s->acq->answered = true;
+	if (err || !m->src_id) {
+		s->acq->err = err > 0 && err < 4096 ? err : EPROTO;
+		s->state = XS_NEW;
+		return;
+	}
+	s->state = XS_LISTEN;
+	s->peer_id = m->src_id;
+	s->local = r.local;
+}
+
+static void on_new_conn(struct xport *xp, struct xsock *s, const struct xts_msg *m)
+{
+	struct xts_conn_res r;
+	struct xp_newconn *e;
+
+	if (!m->src_id) {
+		xp->c.stale++;
+		return;
+	}
+	if (!s || s->state != XS_LISTEN || s->acq->n == s->acq->cap) {
+		/* listener gone, or more than the backlog we announced */
+		xp->c.stale++;
+		xp_ctl_push(xp, XTS_OP_NEW_CONN_ACK, 0, m->src_id, XTS_ID_NONE, ECONNREFUSED);
+		return;
+	}
+	memcpy(&r, m->payload, sizeof(r));
+	e = &s->acq->q[(s->acq->head + s->acq->n) % s->acq->cap];
+	e->dpu_id = m->src_id;
+	e->credit = m->credit;
+	e->local = r.local;
+	e->peer = r.peer;
+	s->acq->n++;
+}
+
+void xp_lsn_on_msg(struct xport *xp, const struct xts_msg *m)
+{
+	uint32_t slot = xts_id_slot(m->dst_id);
+	struct xsock *s = NULL;
+
+	if (m->dst_id && slot < xp->nsocks && xp->socks[slot].id == m->dst_id)
+		s = &xp->socks[slot];
+	if (m->op == XTS_OP_LISTEN_RES)
+		on_listen_res(xp, s, m);
+	else
+		on_new_conn(xp, s, m);
+}
+
+void xp_lsn_lost(struct xport *xp, struct xsock *s, int err)
+{
+	(void)xp;
+	s->state = XS_DEAD;
+	s->so_error = err;
+	s->peer_id = XTS_ID_NONE;
+	if (s->acq)
+		s->acq->n = 0; /* the shard reset them with the session */
+}
+
+void xp_lsn_close(struct xport *xp, struct xsock *s)
+{
+	if (s->state == XS_LISTEN)
+		xp_ctl_push(xp, XTS_OP_CLOSE, 0, s->peer_id, s->id, 0);
+	xp_lsn_free(s);
+	xp_sock_free(xp, s);
+}
+
+short xp_lsn_revents(const struct xsock *s)
+{
+	return s->state == XS_LISTEN && s->acq->n ? POLLIN | POLLRDNORM : 0;
+}
+
+/* Take the oldest connection: 0 and the new socket, or -errno. */
+static int take(struct xport *xp, struct xsock *l, int flags, struct xsock **out)
+{
+	struct xp_newconn *e = &l->acq->q[l->acq->head];
+	struct xts_err ok = {0};
+	struct xsock *s;
+
+	if (!xp_room(xp))
+		return -EAGAIN;
+	s = xp_sock_alloc(xp);
+	if (!s)
+		return -EMFILE; /* as Linux: the connection stays queued */
+	/* hdr.src_id: the new socket; hdr.credit: its receive window */
+	if (xts_link__send(xp->link, XTS_OP_NEW_CONN_ACK, 0, e->dpu_id, s->id, xp->rcvbuf, &ok,
+			   sizeof(ok))) {
+		xp_sock_free(xp, s);
+		return -EAGAIN;
+	}
+	s->family = l->family;
+	s->nonblock = !!(flags & SOCK_NONBLOCK);
+	s->state = XS_CONNECTED;
+	s->was_connected = true;
+	s->peer_id = e->dpu_id;
+	s->snd_credit = e->credit;
+	s->rcv_avail = xp->rcvbuf;
+	s->local = e->local;
+	s->peer = e->peer;
+	l->acq->head = (l->acq->head + 1) % l->acq->cap;
+	l->acq->n--;
+	xts_link__flush(xp->link, false);
+	*out = s;
+	return 0;
+}
+
+XPORT_API int xport_accept4(struct xport *xp, int sd, struct sockaddr *addr, socklen_t *len,
+			    int flags)
+{
+	struct xsock *l = xp_sock(xp, sd), *s = NULL;
+	uint64_t dl;
+	bool nb;
+	int err;
+
+	if (!l)
+		return fail(EBADF);
+	if (flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC))
+		return fail(EINVAL);
+	if (addr && !len)
+		return fail(EFAULT);
+	xp_run(xp);
+	nb = l->nonblock;
+	dl = nb ? 0 : xp_deadline_us(l->rcvtimeo_us);
+	for (;;) {
+		if (l->state == XS_DEAD && l->so_error) {
+			err = l->so_error;
+			l->so_error = 0;
+			return fail(err);
+		}
+		if (l->state != XS_LISTEN)
+			return fail(EINVAL);
+		if (l->acq->n) {
+			err = take(xp, l, flags, &s);
+			if (!err)
+				break;
+			if (err != -EAGAIN)
+				return fail(-err);
+		}
+		if (nb || xp_wait(xp, dl))
+			return fail(EAGAIN);
+		xp_run(xp);
+	}
+	if (addr) {
+		unsigned l2 = *len;
+
+		if (xts_addr_to_sockaddr(&s->peer, addr, &l2) == 0)
+			*len = l2;
+		else
+			*len = 0;
+	}
+	return (int)s->id;
+}
+
+XPORT_API int xport_accept(struct xport *xp, int sd, struct sockaddr *addr, socklen_t *len)
+{
+	return xport_accept4(xp, sd, addr, len, 0);
+}
