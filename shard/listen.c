@@ -81,13 +81,15 @@ int lsn_init(struct shard *s)
 {
 	struct xts_shm_hdr *h = s->o.shm;
 	const char *hold = getenv("XTS_REG_HOLD_TEST");
+	__u64 repairs;
 	int n;
 
 	s->lsn = calloc(1, sizeof(*s->lsn));
 	if (!s->lsn)
 		return -ENOMEM;
-	if (hold)
-		s->lsn->hold_port = (__u32)strtoul(hold, NULL, 10);
+	/* QUEUE:PORT: only that queue's shard holds */
+	if (hold && strchr(hold, ':') && strtoul(hold, NULL, 10) == s->o.queue)
+		s->lsn->hold_port = (__u32)strtoul(strchr(hold, ':') + 1, NULL, 10);
 	if (!h || !h->reg_size)
 		return 0;
 	s->lsn->reg = (struct xts_reg *)((char *)h + h->reg_off);
@@ -98,7 +100,10 @@ int lsn_init(struct shard *s)
 	}
 	/* A shard that died left its queue's listeners behind: they went
 	 * with its kernel sockets and its host session. */
+	repairs = __atomic_load_n(&s->lsn->reg->repairs, __ATOMIC_RELAXED);
 	n = reg_drop_queue(s->lsn->reg, (__u16)s->o.queue);
+	if (__atomic_load_n(&s->lsn->reg->repairs, __ATOMIC_RELAXED) != repairs)
+		fprintf(stderr, "shard %u: registry: repaired after a holder died\n", s->o.queue);
 	if (n > 0)
 		fprintf(stderr, "shard %u: registry: removed %d listener(s) of a previous shard\n",
 			s->o.queue, n);
@@ -138,7 +143,7 @@ void lsn_fini(struct shard *s)
 	s->lsn = NULL;
 }
 
-/* XTS_REG_HOLD_TEST=PORT: a LISTEN for PORT holds the registry lock
+/* XTS_REG_HOLD_TEST=QUEUE:PORT: a LISTEN for PORT on QUEUE holds the registry lock
  * mid-update for a minute, so a test can kill the shard holding it. */
 static void hold_hook(void *arg, const struct reg_req *req)
 {
