@@ -32,8 +32,11 @@ int main(void)
 	return err == -ENODEV || err == -ENXIO || err == -EINVAL ? 0 : 1;
 }
 C
-# shellcheck disable=SC2046 # pkg-config output is word-split on purpose
-cc -Wall -Werror -o "$P/t" "$P/t.c" $(PKG_CONFIG_PATH="$LIB/pkgconfig" pkg-config --define-prefix --cflags --libs xport) ||
+# a sanitizer build's libxport needs its runtime in the program too
+san=$(sed -n 's/^XTS_SANITIZE:STRING=//p' "$BUILD/CMakeCache.txt" | tr ';' ',')
+SANFLAGS=${san:+-fsanitize=$san}
+# shellcheck disable=SC2046,SC2086 # word-split on purpose
+cc -Wall -Werror $SANFLAGS -o "$P/t" "$P/t.c" $(PKG_CONFIG_PATH="$LIB/pkgconfig" pkg-config --define-prefix --cflags --libs xport) ||
 	fail "a program does not build with pkg-config xport"
 LD_LIBRARY_PATH="$LIB" "$P/t" || fail "xport_open on a missing interface"
 bad=$(nm -D --defined-only "$LIB/libxport.so" | awk '$2 == "T" && $3 !~ /^xport_/ { print $3 }')
