@@ -469,14 +469,15 @@ static void dispatch(struct sup *sp, int fd)
 	const struct ctl_cmd *cmd = NULL;
 	int rc, argc;
 
-	rc = authorize(sp, fd, err, sizeof(err));
+	/* read the request even from a peer we refuse: closing with unread
+	 * bytes would reset the connection before it reads why */
+	rc = read_request(fd, line, sizeof(line));
+	if (rc)
+		snprintf(err, sizeof(err), "bad request: %s", strerror(-rc));
+	if (authorize(sp, fd, err, sizeof(err)))
+		rc = -EACCES;
 	if (rc)
 		goto answer;
-	rc = read_request(fd, line, sizeof(line));
-	if (rc) {
-		snprintf(err, sizeof(err), "bad request: %s", strerror(-rc));
-		goto answer;
-	}
 	argc = ctl_req_parse(line, argv, XTS_CTL_MAX_ARGS);
 	if (argc < 0) {
 		rc = argc;

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# The ctl socket: a user outside the ctl group is refused (by the socket's
+# mode 0660, and by xtsd's SO_PEERCRED check when the mode lets anyone
+# connect); a member of the group is served.
+. "$(dirname "$0")/lib.sh"
+need_root
+
+G=xtsg$$ U_OUT=xtso$$ U_IN=xtsi$$
+cleanup_users() { userdel "$U_OUT" 2>/dev/null; userdel "$U_IN" 2>/dev/null; groupdel "$G" 2>/dev/null; }
+trap 'rc=$?; cleanup_users; (exit $rc); cleanup' EXIT
+groupadd --system "$G" || fail "groupadd"
+useradd --system --no-create-home --shell /usr/sbin/nologin "$U_OUT" || fail "useradd"
+useradd --system --no-create-home --shell /usr/sbin/nologin -G "$G" "$U_IN" || fail "useradd"
+chmod 0711 "$WORK"; mkdir -p "$WORK/run"; chmod 0755 "$WORK/run"
+
+as() { local u=$1; shift; setpriv --reuid "$u" --regid "$(id -g "$u")" --init-groups "$@"; }
+
+topo_up 1
+xtsd_start 1 "ctl = { group = \"$G\"; };"
+mode=$(command stat -c '%a %G' "$WORK/run/ctl.sock")
+[ "$mode" = "660 $G" ] || fail "socket: $mode, want 660 $G"
+as "$U_OUT" "$XTS_BIN/xtsctl" -s "$WORK/run/ctl.sock" status >"$WORK/out" 2>&1 && fail "outsider served"
+grep -q "Permission denied" "$WORK/out" || fail "outsider: $(cat "$WORK/out")"
+echo "ok: outsider: $(cat "$WORK/out")"
+as "$U_IN" "$XTS_BIN/xtsctl" -s "$WORK/run/ctl.sock" status --json >"$WORK/out" 2>&1 || fail "member refused: $(cat "$WORK/out")"
+echo "ok: member of $G served"
+
+# mode 0666: anyone may connect; xtsd's peer check still refuses
+kill "$XTSD_PID"; wait_gone "$XTSD_PID" 100 || fail "xtsd did not stop"
+xtsd_start 1 "ctl = { group = \"$G\"; mode = \"0666\"; };"
+as "$U_OUT" "$XTS_BIN/xtsctl" -s "$WORK/run/ctl.sock" status >"$WORK/out" 2>&1 && fail "outsider served (0666)"
+grep -q "permission denied: uid $(id -u "$U_OUT") is neither root nor in group $G" "$WORK/out" ||
+	fail "outsider (0666): $(cat "$WORK/out")"
+echo "ok: outsider, socket mode 0666: $(cat "$WORK/out")"
+as "$U_IN" "$XTS_BIN/xtsctl" -s "$WORK/run/ctl.sock" stats >/dev/null 2>&1 || fail "member refused (0666)"
+grep -q "refused pid" "$WORK/xtsd.log" || fail "refusal not logged"
+echo "PASS: sup_ctl_perm"
