@@ -351,7 +351,12 @@ int xts_link__rx(struct xts_link *l, struct xts_msg *msgs, unsigned max)
 			l->st.rx_frames++;
 			l->st.rx_bytes += d->len;
 			out++;
-			continue;
+			/* The caller may start a session on this one: frames
+			 * behind it in the ring belong to that session, so they
+			 * wait for the next call instead of being judged under
+			 * the old epoch now. */
+			n = i + 1;
+			break;
 		}
 		if (!l->epoch || m->epoch != l->epoch) {
 			/* A frame of another session: the peer must learn
