@@ -317,9 +317,20 @@ int lsn_dispatch(struct shard *s, const struct xts_msg *m)
 		s->st.stale_ids++;
 		return 1;
 	}
-	if (m->op == XTS_OP_CLOSE || m->op == XTS_OP_RESET)
-		lsn_close(s, l); /* nothing goes back: the host freed its id */
-	else
+	if (m->op == XTS_OP_CLOSE || m->op == XTS_OP_RESET) {
+		__u32 host_id = l->host_id;
+
+		lsn_close(s, l);
+		/* The host waits for this (bounded) so that close() frees the
+		 * port as on Linux; best effort: a full window costs it the
+		 * wait, nothing else. */
+		if (m->op == XTS_OP_CLOSE) {
+			struct xts_err e = {0};
+
+			xts_link__send(s->link, XTS_OP_CLOSED, 0, host_id, XTS_ID_NONE, 0, &e,
+				       sizeof(e));
+		}
+	} else
 		s->st.proto_errs++;
 	return 1;
 }

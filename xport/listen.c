@@ -260,10 +260,22 @@ void xp_lsn_lost(struct xport *xp, struct xsock *s, int err)
 
 void xp_lsn_close(struct xport *xp, struct xsock *s)
 {
-	if (s->state == XS_LISTEN)
+	bool wait = s->state == XS_LISTEN;
+	uint64_t dl = xp_now_ns() + 1000000000ull; /* bounded: 1 s */
+
+	if (wait)
 		xp_ctl_push(xp, XTS_OP_CLOSE, 0, s->peer_id, s->id, 0);
+	xp->lsn_closing = wait ? s->id : XTS_ID_NONE;
 	xp_lsn_free(s);
 	xp_sock_free(xp, s);
+	/* The shard answers CLOSED once its registry entry is gone; until
+	 * then another queue's bind of the port would still conflict. */
+	while (xp->lsn_closing && xp->up) {
+		xp_run(xp);
+		if (!xp->lsn_closing || xp_wait(xp, dl))
+			break;
+	}
+	xp->lsn_closing = XTS_ID_NONE;
 }
 
 short xp_lsn_revents(const struct xsock *s)

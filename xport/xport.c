@@ -507,6 +507,8 @@ static void on_conn_msg(struct xport *xp, const struct xts_msg *m)
 		}
 		if (m->op != XTS_OP_CLOSED) /* CLOSED names a freed id by design */
 			xp->c.stale++;
+		else if (m->dst_id == xp->lsn_closing)
+			xp->lsn_closing = XTS_ID_NONE;
 		return;
 	}
 	if (m->op == XTS_OP_CONNECT_RES) {

@@ -165,6 +165,9 @@ struct xport {
 
 	/* the one SOCKOPT being waited for */
 	uint32_t so_req_next, so_req, so_id;
+	/* a listener close waiting for the shard's CLOSED: the port is free
+	 * in the registry when close() returns, as on Linux */
+	uint32_t lsn_closing;
 	bool so_done;
 	int so_err;
 	uint32_t so_vlen;
