@@ -259,7 +259,16 @@ static void lsn_on_listen(struct shard *s, const struct xts_msg *m)
 	l->backlog = backlog < 1 ? 1 : backlog > BACKLOG_MAX ? BACKLOG_MAX : backlog;
 	flags = (__u16)(le32toh(req.flags) &
 			(XTS_LISTEN_REUSEADDR | XTS_LISTEN_REUSEPORT | XTS_LISTEN_V6ONLY));
-	err = lsn_open(s, l, &req, flags);
+	/* the queue's listen ACL (xts.conf acl.listen / shards[].listen) */
+	if (s->cfg && s->cfg->nacl &&
+	    !xts_acl_allows(s->cfg, XTS_ACL_LISTEN, (uint16_t)s->o.queue,
+			    (uint8_t)le16toh(req.local.family), req.local.addr,
+			    le16toh(req.local.port))) {
+		s->refused_acl++;
+		err = -EACCES;
+	} else {
+		err = lsn_open(s, l, &req, flags);
+	}
 	l->res_pend = true;
 	if (err) {
 		fprintf(stderr, "shard %u: listen (host socket %08x, port %u): %s\n", s->o.queue,

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # ACL: a connect to a destination that the queue's ACL forbids fails with
-# EACCES; past the per-queue connection limit, connect fails with ENOBUFS
-# while the other queue is unaffected.  (Listen rules are parsed and
-# published now; LISTEN itself comes with the listeners issue.)
+# EACCES, and a listen on a port the listen rules do not allow likewise;
+# past the per-queue connection limit, connect fails with ENOBUFS while the
+# other queue is unaffected.
 . "$(dirname "$0")/lib.sh"
 need_root
 
@@ -29,6 +29,19 @@ denied 1 198.18.0.2 8       # queue 1: only port 7
 denied 0 fd00:78:74::2 8    # default: IPv6 only port 7
 denied 0 203.0.113.1 80     # outside every rule: EACCES before any routing
 [ "$(xtsctl stats --json | jget 'j["totals"][0]["conns_refused_acl"]')" = 3 ] || fail "refusals not counted"
+
+# listen rules: 8000-8999 only
+H timeout 5 "$XTS_BIN/xts-cat" -l -q 0 9000 </dev/null >/dev/null 2>"$WORK/lerr" && fail "listen on 9000 allowed"
+grep -q "Permission denied" "$WORK/lerr" || fail "listen on 9000: $(cat "$WORK/lerr")"
+echo "ok: listen on port 9000: $(cat "$WORK/lerr")"
+H "$XTS_BIN/xts-cat" -l -q 0 8500 </dev/null >"$WORK/lout" 2>&1 &
+lp=$!
+sleep 1
+kill -0 $lp 2>/dev/null || fail "listen on 8500 (allowed) failed: $(cat "$WORK/lout")"
+out=$(echo hello | N socat -t 2 - TCP4:198.18.0.1:8500) || fail "connect to the allowed listener"
+wait_gone $lp 30 || kill $lp
+grep -q hello "$WORK/lout" || fail "the allowed listener got '$(cat "$WORK/lout")'"
+echo "ok: listen on port 8500 allowed and served"
 
 # the limit: queue 0 takes 3 of 5, queue 1 at the same time all of its 3
 H "$XTS_BIN/xts-hold" -q 0 -n 5 -s 65536 -p 10 -T 30 198.18.0.2 7 >"$WORK/q0.out" 2>&1 &
