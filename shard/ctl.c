@@ -165,6 +165,7 @@ int shard_ctl_poll(struct shard *s)
 	if (drain != s->draining) {
 		s->draining = drain;
 		s->drain_notice = true;
+		lsn_drain(s, drain);
 		set_state(s, drain ? XTS_SHARD_DRAINING : XTS_SHARD_RUNNING);
 		fprintf(stderr, "shard %u: %s (%u connections)\n", s->o.queue,
 			drain ? "draining" : "no longer draining", s->nconns);

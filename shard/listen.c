@@ -46,6 +46,7 @@ struct lsn {
 	bool res_pend;	 /* LISTEN_RES owed */
 	bool acceptable; /* edge-triggered: until accept() says EAGAIN */
 	bool registered;
+	__u16 flags; /* XTS_LISTEN_*, to listen again after a drain */
 	int fd;
 	__s32 err;
 	__u32 backlog, pending;
@@ -189,7 +190,11 @@ static int lsn_register(struct shard *s, struct lsn *l, __u16 flags)
 }
 
 /* Socket, options, bind, registry, listen.  0 or -errno. */
-static int lsn_open(struct shard *s, struct lsn *l, const struct xts_listen *req, __u16 flags)
+/* The kernel side of a listener: a bound SO_REUSEPORT socket.  With
+ * @reg, the registry is consulted between bind (so port 0 is known) and
+ * listen; without, the listener is already registered (undrain). */
+static int lsn_socket(struct shard *s, struct lsn *l, const struct xts_addr *local, __u16 flags,
+		      bool reg)
 {
 	struct sockaddr_storage ss;
 	struct epoll_event ev;
@@ -197,7 +202,7 @@ static int lsn_open(struct shard *s, struct lsn *l, const struct xts_listen *req
 	socklen_t al = sizeof(ss);
 	int one = 1, v6only = !!(flags & XTS_LISTEN_V6ONLY), err;
 
-	if ((err = xts_addr_to_sockaddr(&req->local, (struct sockaddr *)&ss, &sl)))
+	if ((err = xts_addr_to_sockaddr(local, (struct sockaddr *)&ss, &sl)))
 		return err;
 	l->fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (l->fd < 0)
@@ -213,7 +218,7 @@ static int lsn_open(struct shard *s, struct lsn *l, const struct xts_listen *req
 	if (getsockname(l->fd, (struct sockaddr *)&ss, &al))
 		return -errno;
 	xts_addr_from_sockaddr(&l->local, (struct sockaddr *)&ss, al);
-	if ((err = lsn_register(s, l, flags)))
+	if (reg && (err = lsn_register(s, l, flags)))
 		return err;
 	if (listen(l->fd, (int)l->backlog))
 		return -errno;
@@ -222,6 +227,52 @@ static int lsn_open(struct shard *s, struct lsn *l, const struct xts_listen *req
 	if (epoll_ctl(s->ep, EPOLL_CTL_ADD, l->fd, &ev))
 		return -errno;
 	return 0;
+}
+
+static int lsn_open(struct shard *s, struct lsn *l, const struct xts_listen *req, __u16 flags)
+{
+	l->flags = flags;
+	return lsn_socket(s, l, &req->local, flags, true);
+}
+
+/*
+ * Drain: a draining shard leaves its reuseport groups by closing its kernel
+ * listening sockets (connections still in their accept queues move to a
+ * sibling's socket: xtsd sets net.ipv4.tcp_migrate_req), while the host's
+ * listener and the registry entry stay, so that undrain reopens the same
+ * (address, port).  Connections already accepted carry on.
+ */
+void lsn_drain(struct shard *s, bool drain)
+{
+	__u32 i;
+
+	if (!s->lsn)
+		return;
+	for (i = 0; i < SHARD_LSN_MAX; i++) {
+		struct lsn *l = &s->lsn->l[i];
+		struct xts_addr local;
+		int err;
+
+		if (l->state != LS_LISTEN || drain == (l->fd < 0))
+			continue;
+		if (drain) {
+			close(l->fd);
+			l->fd = -1;
+			l->acceptable = false;
+			continue;
+		}
+		local = l->local;
+		err = lsn_socket(s, l, &local, l->flags, false);
+		if (err) {
+			fprintf(stderr, "shard %u: undrain: listen again on port %u: %s\n",
+				s->o.queue, le16toh(local.port), strerror(-err));
+			if (l->fd >= 0)
+				close(l->fd);
+			l->fd = -1;
+			continue;
+		}
+		l->acceptable = true;
+	}
 }
 
 static void lsn_on_listen(struct shard *s, const struct xts_msg *m)
@@ -285,6 +336,11 @@ static void lsn_on_listen(struct shard *s, const struct xts_msg *m)
 	}
 	l->state = LS_LISTEN;
 	l->acceptable = true; /* connections may have queued before epoll saw us */
+	if (s->draining) { /* registered, but out of the group until undrain */
+		close(l->fd);
+		l->fd = -1;
+		l->acceptable = false;
+	}
 }
 
 /* NEW_CONN_ACK: the host took (or refused) a connection we handed over. */
@@ -372,7 +428,7 @@ static int lsn_accept(struct shard *s, struct lsn *l)
 {
 	int work = 0;
 
-	while (l->acceptable && l->pending < l->backlog && work < ACCEPT_BURST) {
+	while (l->fd >= 0 && l->acceptable && l->pending < l->backlog && work < ACCEPT_BURST) {
 		int fd;
 
 		if (!s->nfree)

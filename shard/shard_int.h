@@ -94,6 +94,8 @@ __u64 shard_now_ns(void);
 int lsn_init(struct shard *s);
 void lsn_fini(struct shard *s);
 void lsn_close_all(struct shard *s);
+/* leave (drain) or rejoin the reuseport groups of this shard's listeners */
+void lsn_drain(struct shard *s, bool drain);
 /* LISTEN, NEW_CONN_ACK, and frames for a listener id: 1 if handled */
 int lsn_dispatch(struct shard *s, const struct xts_msg *m);
 /* an epoll event for a listener id: 1 if it was one */

@@ -312,6 +312,22 @@ static void stop_shards(struct sup *sp)
 			waitpid(sp->slot[q].pid, NULL, 0);
 }
 
+/* A drained shard closes its reuseport listening sockets; with
+ * tcp_migrate_req the kernel moves the connections queued on them to a
+ * sibling's socket instead of resetting them.  Per network namespace;
+ * best effort (older kernels lack it): say so and go on. */
+static void migrate_requests(void)
+{
+	FILE *f = fopen("/proc/sys/net/ipv4/tcp_migrate_req", "w");
+	int ok = f && fputs("1\n", f) >= 0;
+
+	if (f && fclose(f))
+		ok = 0;
+	if (!ok)
+		sup_warn("net.ipv4.tcp_migrate_req: %s: a drained shard's queued connections "
+			 "will be reset", strerror(errno));
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option lopts[] = {
@@ -387,6 +403,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	sp.map_fd = maps.xsks_map_fd;
+	migrate_requests();
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_term;

@@ -3,8 +3,7 @@
 # connection lands on it (connect fails with ESHUTDOWN, and the host's
 # xport_queue_draining() says 1),
 # status shows draining and how many remain, the other shard serves;
-# undrain brings it back.  (Listeners and their reuseport groups come with
-# the listeners issue; a drained shard will leave them then.)
+# undrain brings it back.  (Listeners: test_drain_listen.sh.)
 . "$(dirname "$0")/lib.sh"
 need_root
 

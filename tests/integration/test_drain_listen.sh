@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# A draining shard leaves its reuseport groups: its listeners are still
+# served by the other shards (every new connection lands elsewhere and is
+# answered), and undrain brings it back into the group.
+. "$(dirname "$0")/lib.sh"
+need_root
+command -v curl >/dev/null || fail "curl not installed (tools/install-deps)"
+
+topo_up 2
+xtsd_start 2
+bg host "$XTS_BIN/xts-httpd" -n 2 -p 8080 >"$WORK/httpd.out" 2>&1
+for ((i = 0; i < 100; i++)); do
+	[ "$(grep -c 'listening on port 8080' "$WORK/httpd.out")" = 2 ] && break
+	sleep 0.1
+done
+[ "$(grep -c 'listening on port 8080' "$WORK/httpd.out")" = 2 ] || fail "xts-httpd did not listen"
+
+opened() { sleep 0.3; xtsctl stats --json | jget "j['shards'][$1]['conns_opened']"; }
+get_n() { # N: N requests, each on a new connection; all must answer 200
+	local i code
+	for ((i = 0; i < $1; i++)); do
+		code=$(N curl -s -o /dev/null -w '%{http_code}' --max-time 5 http://198.18.0.1:8080/) ||
+			fail "request $i: curl failed ($code)"
+		[ "$code" = 200 ] || fail "request $i: HTTP $code"
+	done
+}
+
+get_n 40
+a0=$(opened 0) a1=$(opened 1)
+(( a0 > 0 && a1 > 0 )) || fail "the group did not spread: shard 0 $a0, shard 1 $a1"
+echo "ok: before drain: shard 0 took $a0, shard 1 took $a1 of 40"
+
+xtsctl drain 1 >/dev/null || fail "drain 1"
+[ "$(D ss -Hltn 'sport = :8080' | wc -l)" = 1 ] || fail "shard 1 still has a listening socket"
+get_n 40
+b0=$(opened 0) b1=$(opened 1)
+[ "$b1" = "$a1" ] || fail "a connection landed on the draining shard ($a1 -> $b1)"
+(( b0 - a0 == 40 )) || fail "shard 0 took $((b0 - a0)) of 40"
+echo "ok: shard 1 draining: shard 0 served all 40, shard 1 none"
+
+xtsctl undrain 1 >/dev/null || fail "undrain 1"
+[ "$(D ss -Hltn 'sport = :8080' | wc -l)" = 2 ] || fail "shard 1 did not listen again"
+get_n 40
+c1=$(opened 1)
+(( c1 > b1 )) || fail "shard 1 took nothing after undrain"
+echo "ok: after undrain: shard 1 took $((c1 - b1)) of 40"
+echo "PASS: drain_listen"
