@@ -395,9 +395,15 @@ static void text_listeners(struct reply *r)
 {
 	struct ctl_rec rec;
 
-	for (unsigned i = 0; next_rec(r, &i, &rec);)
-		if (!strcmp(rec.type, "registry"))
-			printf("%s\n", get(&rec, "note"));
+	printf("%-6s %-45s %-10s %-8s %s\n", "queue", "local", "host_id", "backlog", "flags");
+	for (unsigned i = 0; next_rec(r, &i, &rec);) {
+		if (!strcmp(rec.type, "listener"))
+			printf("%-6s %-45s %-10s %-8s %s\n", get(&rec, "queue"), get(&rec, "local"),
+			       get(&rec, "host_id"), get(&rec, "backlog"), get(&rec, "flags"));
+		else if (!strcmp(rec.type, "total"))
+			printf("%s listeners, %s slots, %s repairs of a dead holder's update\n",
+			       get(&rec, "listeners"), get(&rec, "size"), get(&rec, "repairs"));
+	}
 }
 
 int main(int argc, char **argv)

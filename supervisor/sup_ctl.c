@@ -25,6 +25,7 @@
 #include "sup.h"
 #include "xts_ctl.h"
 #include "xts_proto.h"
+#include "xts_reg.h"
 
 #define IO_TIMEOUT_MS 2000
 #define CONNS_WAIT_MS 500
@@ -251,7 +252,9 @@ static void addr_str(const uint8_t raw[24], char *out, size_t len)
 static int cmd_conns(struct sup *sp, int argc, char **argv, struct ctl_buf *o, char *err,
 		     size_t len)
 {
-	static const char *const cstate[] = {"free", "connecting", "open", "closing", "closed"};
+	/* enum conn_state of shard/shard_int.h, in order */
+	static const char *const cstate[] = {"free",   "connecting", "open",
+					     "closing", "closed",    "accepted"};
 	uint32_t req[CFG_MAX_QUEUES];
 	long long deadline = sup_now_ms() + CONNS_WAIT_MS;
 
@@ -288,7 +291,9 @@ static int cmd_conns(struct sup *sp, int argc, char **argv, struct ctl_buf *o, c
 			ctl_rec_u64(o, "shard", q);
 			ctl_rec_u64(o, "id", c->id);
 			ctl_rec_u64(o, "host_id", c->host_id);
-			ctl_rec_str(o, "state", c->state < 5 ? cstate[c->state] : "?");
+			ctl_rec_str(o, "state",
+				    c->state < sizeof(cstate) / sizeof(cstate[0]) ? cstate[c->state]
+										    : "?");
 			addr_str(c->local, a, sizeof(a));
 			ctl_rec_str(o, "local", a);
 			addr_str(c->peer, a, sizeof(a));
@@ -304,11 +309,56 @@ static int cmd_conns(struct sup *sp, int argc, char **argv, struct ctl_buf *o, c
 static int cmd_listeners(struct sup *sp, int argc, char **argv, struct ctl_buf *o, char *err,
 			 size_t len)
 {
+	const struct xts_shm_hdr *h = sp->shm;
+	const struct xts_reg *r;
+	uint32_t i, n = 0;
+
 	(void)argc, (void)argv, (void)err, (void)len;
-	ctl_rec_begin(o, "registry");
-	ctl_rec_u64(o, "size", ((struct xts_shm_hdr *)sp->shm)->reg_size);
-	ctl_rec_u64(o, "listeners", 0);
-	ctl_rec_str(o, "note", "no listeners: listening arrives with the listeners issue");
+	if (!h->reg_size) {
+		ctl_rec_begin(o, "total");
+		ctl_rec_u64(o, "size", 0);
+		ctl_rec_u64(o, "listeners", 0);
+		ctl_rec_end(o);
+		return 0;
+	}
+	r = (const struct xts_reg *)((const char *)h + h->reg_off);
+	/* Read without the registry lock: the supervisor must never wait on
+	 * a shard (one may die holding it).  An entry is taken only if its
+	 * generation did not move while it was copied. */
+	for (i = 0; i < r->nslots; i++) {
+		struct reg_ent e;
+		struct xts_addr a;
+		uint32_t gen = __atomic_load_n(&r->ent[i].gen, __ATOMIC_ACQUIRE);
+		char s[80], fl[40];
+
+		memcpy(&e, &r->ent[i], sizeof(e));
+		if (e.state != REG_LISTEN ||
+		    __atomic_load_n(&r->ent[i].gen, __ATOMIC_ACQUIRE) != gen || e.gen != gen)
+			continue;
+		memset(&a, 0, sizeof(a));
+		a.family = htole16(e.family);
+		a.port = htole16(e.port);
+		memcpy(a.addr, e.addr, sizeof(a.addr));
+		addr_str((const uint8_t *)&a, s, sizeof(s));
+		snprintf(fl, sizeof(fl), "%s%s%s", e.flags & REG_F_REUSEADDR ? "reuseaddr," : "",
+			 e.flags & REG_F_REUSEPORT ? "reuseport," : "",
+			 e.flags & REG_F_V6ONLY ? "v6only," : "");
+		if (*fl)
+			fl[strlen(fl) - 1] = 0;
+		ctl_rec_begin(o, "listener");
+		ctl_rec_u64(o, "queue", e.queue);
+		ctl_rec_str(o, "local", s);
+		ctl_rec_u64(o, "host_id", e.host_id);
+		ctl_rec_u64(o, "backlog", e.backlog);
+		ctl_rec_str(o, "flags", *fl ? fl : "-");
+		ctl_rec_end(o);
+		n++;
+	}
+	ctl_rec_begin(o, "total");
+	ctl_rec_u64(o, "size", r->nslots);
+	ctl_rec_u64(o, "listeners", n);
+	ctl_rec_u64(o, "generation", r->generation);
+	ctl_rec_u64(o, "repairs", r->repairs);
 	ctl_rec_end(o);
 	return 0;
 }

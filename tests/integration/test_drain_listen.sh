@@ -15,6 +15,11 @@ for ((i = 0; i < 100; i++)); do
 done
 [ "$(grep -c 'listening on port 8080' "$WORK/httpd.out")" = 2 ] || fail "xts-httpd did not listen"
 
+# the registry, as xtsctl shows it: one listener per queue, a reuseport group
+xtsctl listeners
+[ "$(xtsctl listeners --json | jget "sum(1 for r in j['listeners'] if r['local'].endswith(':8080'))")" = 2 ] ||
+	fail "xtsctl listeners: $(xtsctl listeners --json)"
+
 opened() { sleep 0.3; xtsctl stats --json | jget "j['shards'][$1]['conns_opened']"; }
 get_n() { # N: N requests, each on a new connection; all must answer 200
 	local i code
