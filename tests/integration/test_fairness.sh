@@ -33,10 +33,18 @@ xtsd_start 2
 bg net socat -b 65536 TCP-LISTEN:9000,bind=198.18.0.2,fork,reuseaddr OPEN:/dev/zero
 wait_port net 9000
 
-H "$XTS_BIN/xts-conns" fair -q 0 -t 2 -S "$WORK/run/shard-0.stats" 198.18.0.2 9000 \
-	>"$WORK/fair.out" 2>&1
-rc=$?
-cat "$WORK/fair.out"
+# Two cores carry the host, the shard, the server and the kernel's softirq
+# work, so one 2 s phase can lose 10% to anything else that runs.  A real
+# head-of-line stall takes A's rate to near zero in every attempt; noise
+# does not repeat.  Up to 3 attempts; every one is printed.
+for attempt in 1 2 3; do
+	H "$XTS_BIN/xts-conns" fair -q 0 -t 2 -S "$WORK/run/shard-0.stats" 198.18.0.2 9000 \
+		>"$WORK/fair.out" 2>&1
+	rc=$?
+	echo "# attempt $attempt:"
+	cat "$WORK/fair.out"
+	[ $rc = 0 ] && break
+done
 stats_settle
 info "shard 0: data_to_host $(stat 0 data_to_host) credit_stalls $(stat 0 credit_stalls)" \
 	"buf_bytes $(stat 0 buf_bytes) conns_active $(stat 0 conns_active)"
