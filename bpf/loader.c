@@ -134,8 +134,7 @@ static int maps_from_prog(int prog_fd, struct xts_xdp_maps *maps)
 		    !strncmp(minfo.name, XTS_XDP_XSKMAP, sizeof(minfo.name)))
 			slot = &maps->xsks_map_fd;
 		else if (minfo.type == BPF_MAP_TYPE_PERCPU_ARRAY &&
-			 !strncmp(minfo.name, XTS_XDP_STATSMAP,
-				  sizeof(minfo.name)))
+			 !strncmp(minfo.name, XTS_XDP_STATSMAP, sizeof(minfo.name)))
 			slot = &maps->stats_map_fd;
 		if (!slot || *slot >= 0) {
 			close(fd);
@@ -202,8 +201,7 @@ int xts_xdp__attach(int ifindex, struct xts_xdp_maps *maps)
 	 * and maps.  The loser's own program and maps go away with its
 	 * skeleton.
 	 */
-	err = bpf_xdp_attach(ifindex, prog_fd,
-			     XTS_XDP_MODE | XDP_FLAGS_UPDATE_IF_NOEXIST, NULL);
+	err = bpf_xdp_attach(ifindex, prog_fd, XTS_XDP_MODE | XDP_FLAGS_UPDATE_IF_NOEXIST, NULL);
 	if (err == -EBUSY || err == -EEXIST) {
 		xts_xdp_skel__destroy(skel);
 		return xts_xdp__find(ifindex, maps);
@@ -221,8 +219,7 @@ int xts_xdp__attach(int ifindex, struct xts_xdp_maps *maps)
 		LIBBPF_OPTS(bpf_xdp_attach_opts, opts, .old_prog_fd = prog_fd);
 
 		/* Only our own program, should another have replaced it. */
-		bpf_xdp_detach(ifindex, XTS_XDP_MODE | XDP_FLAGS_REPLACE,
-			       &opts);
+		bpf_xdp_detach(ifindex, XTS_XDP_MODE | XDP_FLAGS_REPLACE, &opts);
 	}
 
 out_skel:
@@ -258,8 +255,7 @@ int xts_xdp__detach(int ifindex)
 	return err;
 }
 
-int xts_xdp__read_stats(const struct xts_xdp_maps *maps, __u32 queue,
-			struct xts_xdp_stats *out)
+int xts_xdp__read_stats(const struct xts_xdp_maps *maps, __u32 queue, struct xts_xdp_stats *out)
 {
 	struct xts_xdp_stats *percpu;
 	int ncpus, i, err;

@@ -24,23 +24,20 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: xts-xdp-check [--find] [--queue Q] IFNAME\n"
-		"       xts-xdp-check --detach IFNAME\n"
-		"  (default)   attach xts_xdp to IFNAME unless attached, print id and counters\n"
-		"  --find      do not attach; fail if xts_xdp is not attached\n"
-		"  --queue Q   print rx queue Q besides the total (default 0)\n"
-		"  --detach    detach xts_xdp from IFNAME (only ours)\n");
+	fprintf(f, "usage: xts-xdp-check [--find] [--queue Q] IFNAME\n"
+		   "       xts-xdp-check --detach IFNAME\n"
+		   "  (default)   attach xts_xdp to IFNAME unless attached, print id and counters\n"
+		   "  --find      do not attach; fail if xts_xdp is not attached\n"
+		   "  --queue Q   print rx queue Q besides the total (default 0)\n"
+		   "  --detach    detach xts_xdp from IFNAME (only ours)\n");
 }
 
 static void print_stats(const char *label, const struct xts_xdp_stats *st)
 {
-	printf("%s xts_frames %" PRIu64 " xts_bytes %" PRIu64
-	       " no_socket %" PRIu64 " redirect_err %" PRIu64
-	       " passed %" PRIu64 "\n",
-	       label, (uint64_t)st->xts_frames, (uint64_t)st->xts_bytes,
-	       (uint64_t)st->no_socket, (uint64_t)st->redirect_err,
-	       (uint64_t)st->passed);
+	printf("%s xts_frames %" PRIu64 " xts_bytes %" PRIu64 " no_socket %" PRIu64
+	       " redirect_err %" PRIu64 " passed %" PRIu64 "\n",
+	       label, (uint64_t)st->xts_frames, (uint64_t)st->xts_bytes, (uint64_t)st->no_socket,
+	       (uint64_t)st->redirect_err, (uint64_t)st->passed);
 }
 
 static int report(const struct xts_xdp_maps *maps, __u32 queue)
@@ -55,8 +52,8 @@ static int report(const struct xts_xdp_maps *maps, __u32 queue)
 	for (q = 0; q < XTS_XDP_MAX_QUEUES; q++) {
 		err = xts_xdp__read_stats(maps, q, &st);
 		if (err) {
-			fprintf(stderr, "xts-xdp-check: read_stats(queue %u): %s\n",
-				q, strerror(-err));
+			fprintf(stderr, "xts-xdp-check: read_stats(queue %u): %s\n", q,
+				strerror(-err));
 			return err;
 		}
 		if (q == queue) {
@@ -76,11 +73,11 @@ static int report(const struct xts_xdp_maps *maps, __u32 queue)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "detach", no_argument, NULL, 'd' },
-		{ "find", no_argument, NULL, 'f' },
-		{ "queue", required_argument, NULL, 'q' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	    {"detach", no_argument, NULL, 'd'},
+	    {"find", no_argument, NULL, 'f'},
+	    {"queue", required_argument, NULL, 'q'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct xts_xdp_maps maps;
 	bool detach = false, find = false;
@@ -101,10 +98,9 @@ int main(int argc, char **argv)
 		case 'q':
 			errno = 0;
 			queue = strtoul(optarg, &end, 0);
-			if (errno || *end || end == optarg ||
-			    queue >= XTS_XDP_MAX_QUEUES) {
-				fprintf(stderr, "xts-xdp-check: bad queue '%s' (0..%u)\n",
-					optarg, XTS_XDP_MAX_QUEUES - 1);
+			if (errno || *end || end == optarg || queue >= XTS_XDP_MAX_QUEUES) {
+				fprintf(stderr, "xts-xdp-check: bad queue '%s' (0..%u)\n", optarg,
+					XTS_XDP_MAX_QUEUES - 1);
 				return 2;
 			}
 			break;
@@ -130,18 +126,16 @@ int main(int argc, char **argv)
 	if (detach) {
 		err = xts_xdp__detach(ifindex);
 		if (err) {
-			fprintf(stderr, "xts-xdp-check: detach(%s): %s\n", ifname,
-				strerror(-err));
+			fprintf(stderr, "xts-xdp-check: detach(%s): %s\n", ifname, strerror(-err));
 			return 1;
 		}
 		return 0;
 	}
 
-	err = find ? xts_xdp__find(ifindex, &maps) :
-		     xts_xdp__attach(ifindex, &maps);
+	err = find ? xts_xdp__find(ifindex, &maps) : xts_xdp__attach(ifindex, &maps);
 	if (err) {
-		fprintf(stderr, "xts-xdp-check: %s(%s): %s\n",
-			find ? "find" : "attach", ifname, strerror(-err));
+		fprintf(stderr, "xts-xdp-check: %s(%s): %s\n", find ? "find" : "attach", ifname,
+			strerror(-err));
 		return 1;
 	}
 	err = report(&maps, queue);

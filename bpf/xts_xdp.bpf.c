@@ -50,8 +50,7 @@ int xts_xdp(struct xdp_md *ctx)
 	 */
 	st = bpf_map_lookup_elem(&stats_map, &queue);
 
-	if ((void *)(eth + 1) > data_end ||
-	    eth->h_proto != bpf_htons(XTS_ETHERTYPE)) {
+	if ((void *)(eth + 1) > data_end || eth->h_proto != bpf_htons(XTS_ETHERTYPE)) {
 		if (st)
 			st->passed++;
 		return XDP_PASS;

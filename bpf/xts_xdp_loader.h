@@ -34,8 +34,7 @@ int xts_xdp__find(int ifindex, struct xts_xdp_maps *maps);
 int xts_xdp__detach(int ifindex);
 
 /* Sum one queue's per-CPU counters. */
-int xts_xdp__read_stats(const struct xts_xdp_maps *maps, __u32 queue,
-			struct xts_xdp_stats *out);
+int xts_xdp__read_stats(const struct xts_xdp_maps *maps, __u32 queue, struct xts_xdp_stats *out);
 
 void xts_xdp__maps_close(struct xts_xdp_maps *maps);
 

@@ -30,7 +30,7 @@ struct reply {
 	char *buf; /* whole response, split into lines in place */
 	char **line;
 	unsigned nlines;
-	int err;       /* from the status line */
+	int err; /* from the status line */
 	char *errmsg;
 };
 
@@ -38,7 +38,7 @@ struct cmd {
 	const char *name;
 	const char *args; /* usage of its argument, or NULL */
 	const char *help;
-	bool prom;	  /* takes --prometheus */
+	bool prom; /* takes --prometheus */
 	void (*text)(struct reply *r);
 };
 
@@ -49,19 +49,18 @@ static void text_listeners(struct reply *r);
 static void text_generic(struct reply *r);
 
 static const struct cmd cmds[] = {
-	{"status", NULL, "each shard: state, pid, CPU, node, uptime, restarts, connections", false,
-	 text_status},
-	{"stats", NULL, "counters per shard and in total (--prometheus: text exposition format)",
-	 true, text_stats},
-	{"conns", NULL, "the connection table of every shard", false, text_conns},
-	{"listeners", NULL, "the listener registry", false, text_listeners},
-	{"reload", NULL, "re-read xts.conf and apply it; a bad file changes nothing", false,
-	 text_generic},
-	{"drain", "SHARD|all", "refuse new connects, let established connections finish", false,
-	 text_status},
-	{"undrain", "SHARD|all", "accept new connects again", false, text_status},
-	{"stop", NULL, "drain (at most timeouts.drain_ms), stop the shards, exit", false,
-	 text_generic},
+    {"status", NULL, "each shard: state, pid, CPU, node, uptime, restarts, connections", false,
+     text_status},
+    {"stats", NULL, "counters per shard and in total (--prometheus: text exposition format)", true,
+     text_stats},
+    {"conns", NULL, "the connection table of every shard", false, text_conns},
+    {"listeners", NULL, "the listener registry", false, text_listeners},
+    {"reload", NULL, "re-read xts.conf and apply it; a bad file changes nothing", false,
+     text_generic},
+    {"drain", "SHARD|all", "refuse new connects, let established connections finish", false,
+     text_status},
+    {"undrain", "SHARD|all", "accept new connects again", false, text_status},
+    {"stop", NULL, "drain (at most timeouts.drain_ms), stop the shards, exit", false, text_generic},
 };
 #define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
 
@@ -100,8 +99,9 @@ static int request(const char *path, int argc, char **argv, struct reply *r)
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof(sun))) {
 		rc = -errno;
 		fprintf(stderr, PROG ": connect %s: %s%s\n", path, strerror(errno),
-			errno == EACCES ? " (root or the ctl group only)" :
-			errno == ENOENT || errno == ECONNREFUSED ? " (is xtsd running?)" : "");
+			errno == EACCES				   ? " (root or the ctl group only)"
+			: errno == ENOENT || errno == ECONNREFUSED ? " (is xtsd running?)"
+								   : "");
 		if (fd >= 0)
 			close(fd);
 		return rc;
@@ -266,7 +266,7 @@ static const struct {
 	const char *name, *help;
 } counters[] = {
 #define XTS_SHM_DESC(n, h) {#n, h},
-	XTS_SHM_COUNTERS(XTS_SHM_DESC)
+    XTS_SHM_COUNTERS(XTS_SHM_DESC)
 #undef XTS_SHM_DESC
 };
 
@@ -347,7 +347,8 @@ static void text_status(struct reply *r)
 			continue;
 		if (!head) {
 			printf("%-5s %-8s %-9s %-4s %-4s %-8s %-8s %-11s %s\n", "SHARD", "PID",
-			       "STATE", "CPU", "NODE", "UPTIME", "RESTARTS", "CONNECTIONS", "EPOCH");
+			       "STATE", "CPU", "NODE", "UPTIME", "RESTARTS", "CONNECTIONS",
+			       "EPOCH");
 			head = true;
 		}
 		printf("%-5s %-8s %-9s %-4s %-4s %-8s %-8s %-11s %08llx\n", get(&rec, "id"),
@@ -380,9 +381,10 @@ static void text_conns(struct reply *r)
 		if (!strcmp(rec.type, "shard")) {
 			printf("shard %s (%s): %s connections%s\n", get(&rec, "id"),
 			       get(&rec, "state"), get(&rec, "total"),
-			       strcmp(get(&rec, "answered"), "yes") ? ", did not answer" :
-			       strcmp(get(&rec, "total"), get(&rec, "listed")) ? " (first ones listed)" :
-										 "");
+			       strcmp(get(&rec, "answered"), "yes") ? ", did not answer"
+			       : strcmp(get(&rec, "total"), get(&rec, "listed"))
+				   ? " (first ones listed)"
+				   : "");
 			continue;
 		}
 		printf("  %-10s %-10s %-10s %-45s %-45s buf %s\n", get(&rec, "id"),

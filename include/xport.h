@@ -29,13 +29,13 @@ extern "C" {
 struct xport;
 
 struct xport_opts {
-	size_t sz;		 /* sizeof(struct xport_opts): lets the API grow */
-	uint32_t frames;	 /* UMEM frames (default 4096) */
-	uint32_t ring_size;	 /* AF_XDP ring entries (default 2048) */
-	uint32_t window;	 /* queue window in frames (default 128) */
-	uint32_t rcvbuf;	 /* per-socket receive buffer = credit (default 256 KiB) */
-	int hello_timeout_ms;	 /* queue attach timeout (default 2000) */
-	uint32_t max_sockets;	 /* socket table size (default 16384) */
+	size_t sz;	      /* sizeof(struct xport_opts): lets the API grow */
+	uint32_t frames;      /* UMEM frames (default 4096) */
+	uint32_t ring_size;   /* AF_XDP ring entries (default 2048) */
+	uint32_t window;      /* queue window in frames (default 128) */
+	uint32_t rcvbuf;      /* per-socket receive buffer = credit (default 256 KiB) */
+	int hello_timeout_ms; /* queue attach timeout (default 2000) */
+	uint32_t max_sockets; /* socket table size (default 16384) */
 };
 
 /* Attach to queue @queue of @ifname: AF_XDP socket, HELLO handshake with
@@ -55,8 +55,7 @@ XPORT_API int xport_process(struct xport *xp);
 
 /* Sockets.  type: SOCK_STREAM, optionally | SOCK_NONBLOCK. */
 XPORT_API int xport_socket(struct xport *xp, int domain, int type, int protocol);
-XPORT_API int xport_connect(struct xport *xp, int sd, const struct sockaddr *addr,
-			    socklen_t len);
+XPORT_API int xport_connect(struct xport *xp, int sd, const struct sockaddr *addr, socklen_t len);
 /* Listening.  bind() records the address; listen() asks the DPU to listen
  * (each shard opens its own SO_REUSEPORT kernel socket) and returns the
  * DPU's verdict: EADDRINUSE when another socket of any queue listens on an
@@ -92,8 +91,7 @@ struct xport_pollfd {
 	short events;
 	short revents;
 };
-XPORT_API int xport_poll(struct xport *xp, struct xport_pollfd *fds, unsigned nfds,
-			 int timeout_ms);
+XPORT_API int xport_poll(struct xport *xp, struct xport_pollfd *fds, unsigned nfds, int timeout_ms);
 
 /* Counters of this queue. */
 struct xport_stats {
@@ -103,8 +101,8 @@ struct xport_stats {
 	uint64_t xsk_rx_dropped, xsk_rx_ring_full, xsk_fill_empty, xsk_rx_invalid, xsk_tx_invalid;
 	uint32_t epoch, tx_seq, rx_seq, peer_ack;
 	uint32_t sockets;
-	uint32_t draining;  /* 1: the shard drains (see xport_queue_draining) */
-	uint32_t restarts;  /* shard restarts seen (QRESET with epoch 0) */
+	uint32_t draining; /* 1: the shard drains (see xport_queue_draining) */
+	uint32_t restarts; /* shard restarts seen (QRESET with epoch 0) */
 };
 XPORT_API int xport_stats(struct xport *xp, struct xport_stats *st, size_t sz);
 

@@ -71,10 +71,10 @@ enum xts_op {
 	XTS_OP_SOCKOPT = 24,	 /* host -> dpu: struct xts_sockopt (get/set) */
 	XTS_OP_SOCKOPT_RES = 25, /* dpu -> host: struct xts_sockopt */
 	/* listening (issue: listeners) */
-	XTS_OP_LISTEN = 32,	   /* host -> dpu: struct xts_listen */
-	XTS_OP_LISTEN_RES = 33,	   /* dpu -> host: struct xts_conn_res */
-	XTS_OP_NEW_CONN = 34,	   /* dpu -> host: struct xts_conn_res */
-	XTS_OP_NEW_CONN_ACK = 35,  /* host -> dpu: struct xts_err (0 = taken) */
+	XTS_OP_LISTEN = 32,	  /* host -> dpu: struct xts_listen */
+	XTS_OP_LISTEN_RES = 33,	  /* dpu -> host: struct xts_conn_res */
+	XTS_OP_NEW_CONN = 34,	  /* dpu -> host: struct xts_conn_res */
+	XTS_OP_NEW_CONN_ACK = 35, /* host -> dpu: struct xts_err (0 = taken) */
 	/* ULP stack and operations (reserved for the ULP issue) */
 	XTS_OP_ULP_PUSH = 48,
 	XTS_OP_ULP_RES = 49,
@@ -88,22 +88,22 @@ enum xts_op {
 #define XTS_F_MORE  0x0004 /* DATA: more data follows (MSG_MORE) */
 
 struct xts_hdr {
-	__u8 version;  /* XTS_PROTO_VERSION */
-	__u8 op;       /* enum xts_op */
-	__u16 flags;   /* XTS_F_* */
-	__u32 epoch;   /* queue session epoch; 0 only in HELLO */
-	__u32 seq;     /* sender's queue sequence number (sequenced frames) */
-	__u32 ack;     /* count of the peer's sequenced frames consumed */
-	__u32 dst_id;  /* receiver's socket id, or XTS_ID_NONE */
-	__u32 src_id;  /* sender's socket id, or XTS_ID_NONE */
-	__u32 credit;  /* socket byte credit granted for dst_id's connection */
-	__u16 len;     /* payload bytes after this header */
+	__u8 version;	/* XTS_PROTO_VERSION */
+	__u8 op;	/* enum xts_op */
+	__u16 flags;	/* XTS_F_* */
+	__u32 epoch;	/* queue session epoch; 0 only in HELLO */
+	__u32 seq;	/* sender's queue sequence number (sequenced frames) */
+	__u32 ack;	/* count of the peer's sequenced frames consumed */
+	__u32 dst_id;	/* receiver's socket id, or XTS_ID_NONE */
+	__u32 src_id;	/* sender's socket id, or XTS_ID_NONE */
+	__u32 credit;	/* socket byte credit granted for dst_id's connection */
+	__u16 len;	/* payload bytes after this header */
 	__u16 reserved; /* 0 */
 } __attribute__((packed));
 _Static_assert(sizeof(struct xts_hdr) == 32, "xts_hdr is 32 bytes");
 
-#define XTS_HDR_OFF	 XTS_ETH_HLEN
-#define XTS_PAYLOAD_OFF	 (XTS_ETH_HLEN + sizeof(struct xts_hdr))
+#define XTS_HDR_OFF	XTS_ETH_HLEN
+#define XTS_PAYLOAD_OFF (XTS_ETH_HLEN + sizeof(struct xts_hdr))
 
 /* capabilities in HELLO (bit set = supported) */
 #define XTS_CAP_IPV6	 (1ull << 0)
@@ -155,8 +155,7 @@ struct xts_connect {
 	__u16 reserved;
 	struct xts_opt opts[XTS_CONNECT_MAX_OPTS];
 } __attribute__((packed));
-_Static_assert(sizeof(struct xts_connect) == 32 + 12 * XTS_CONNECT_MAX_OPTS,
-	       "xts_connect size");
+_Static_assert(sizeof(struct xts_connect) == 32 + 12 * XTS_CONNECT_MAX_OPTS, "xts_connect size");
 
 /* CONNECT_RES / NEW_CONN / LISTEN_RES: hdr.dst_id = host socket id (NONE in
  * NEW_CONN), hdr.src_id = DPU socket id, hdr.credit = bytes the host may
@@ -218,7 +217,7 @@ _Static_assert(sizeof(struct xts_sockopt) == 24, "xts_sockopt size");
 /* A parsed frame: pointers into the caller's buffer, never copies. */
 struct xts_msg {
 	const struct xts_hdr *hdr;
-	const void *payload;   /* hdr->len bytes */
+	const void *payload; /* hdr->len bytes */
 	const __u8 *src_mac;
 	__u16 op;
 	__u16 flags;
@@ -243,8 +242,8 @@ int xts_proto_parse(const void *frame, size_t frame_len, struct xts_msg *m);
  * (Ethernet + header + payload) or -EMSGSIZE.
  */
 int xts_proto_hdr_put(void *frame, size_t cap, const __u8 dst_mac[XTS_MAC_LEN],
-		      const __u8 src_mac[XTS_MAC_LEN], enum xts_op op, __u16 flags,
-		      __u32 dst_id, __u32 src_id, __u32 credit, size_t payload_len);
+		      const __u8 src_mac[XTS_MAC_LEN], enum xts_op op, __u16 flags, __u32 dst_id,
+		      __u32 src_id, __u32 credit, size_t payload_len);
 
 /* Minimum and maximum payload length of an op (for parse and for fuzzers). */
 size_t xts_proto_min_len(enum xts_op op);

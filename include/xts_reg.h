@@ -35,8 +35,8 @@
 enum reg_state { REG_FREE = 0, REG_BINDING = 1, REG_LISTEN = 2 };
 
 struct reg_key {
-	uint16_t family; /* AF_INET or AF_INET6 */
-	uint16_t port;	 /* host order */
+	uint16_t family;  /* AF_INET or AF_INET6 */
+	uint16_t port;	  /* host order */
 	uint8_t addr[16]; /* network order; IPv4 in the first 4 bytes */
 };
 
@@ -45,7 +45,7 @@ struct reg_ent {
 	uint16_t family, port;
 	uint8_t addr[16];
 	uint16_t queue;
-	uint16_t flags; /* REG_F_* */
+	uint16_t flags;	  /* REG_F_* */
 	uint32_t host_id; /* the host's listening socket */
 	uint32_t backlog;
 	uint32_t gen; /* bumped on every change of this slot */

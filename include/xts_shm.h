@@ -29,13 +29,13 @@
 #define XTS_SHM_VERSION	   1u
 #define XTS_SHM_CACHELINE  64
 #define XTS_SHM_MAX_SHARDS 256
-#define XTS_SHM_ACL_MAX	   512 /* rules in all, both kinds */
+#define XTS_SHM_ACL_MAX	   512	/* rules in all, both kinds */
 #define XTS_SHM_CONNS_MAX  1024 /* connections one conns snapshot lists */
 
 struct xts_shm_hdr {
-	uint32_t magic;	  /* XTS_SHM_MAGIC */
-	uint32_t version; /* XTS_SHM_VERSION */
-	uint64_t size;	  /* bytes of the whole region */
+	uint32_t magic;	     /* XTS_SHM_MAGIC */
+	uint32_t version;    /* XTS_SHM_VERSION */
+	uint64_t size;	     /* bytes of the whole region */
 	uint64_t generation; /* config generation now published (= cfg.gen) */
 	uint32_t nshards;
 	uint32_t cfg_off, cfg_size;
@@ -71,11 +71,11 @@ enum xts_log_level { XTS_LOG_ERROR = 0, XTS_LOG_WARNING, XTS_LOG_INFO, XTS_LOG_D
 struct xts_shm_cfg {
 	uint32_t seq; /* seqlock: odd while xtsd writes */
 	uint32_t log_level;
-	uint64_t gen; /* config generation, 1 at start, +1 per reload */
-	uint32_t max_conns;	/* connections per queue */
-	uint32_t conn_buf;	/* bytes buffered per connection */
-	uint64_t shard_buf;	/* bytes buffered per shard */
-	uint32_t listeners;	/* listeners per queue (listeners issue) */
+	uint64_t gen;	    /* config generation, 1 at start, +1 per reload */
+	uint32_t max_conns; /* connections per queue */
+	uint32_t conn_buf;  /* bytes buffered per connection */
+	uint64_t shard_buf; /* bytes buffered per shard */
+	uint32_t listeners; /* listeners per queue (listeners issue) */
 	uint32_t connect_ms, idle_ms, dead_host_ms;
 	uint32_t nacl;
 	uint32_t pad;
@@ -108,47 +108,47 @@ _Static_assert(sizeof(struct xts_shm_sup) == XTS_SHM_CACHELINE, "xts_shm_sup siz
 
 /* Written by the shard only. */
 struct xts_shm_run {
-	uint32_t state; /* RUNNING or DRAINING while it lives */
-	uint32_t epoch; /* current queue session epoch, 0: no host */
+	uint32_t state;	       /* RUNNING or DRAINING while it lives */
+	uint32_t epoch;	       /* current queue session epoch, 0: no host */
 	uint64_t heartbeat_ns; /* CLOCK_MONOTONIC, refreshed every loop tick */
 	uint64_t cfg_gen;      /* config generation in force */
 	uint32_t conns_ack;    /* = sup.conns_req once the snapshot is written */
 	int32_t pid;
-	uint32_t max_conns;    /* limit in force */
+	uint32_t max_conns; /* limit in force */
 	uint8_t pad[28];
 };
 _Static_assert(sizeof(struct xts_shm_run) == XTS_SHM_CACHELINE, "xts_shm_run size");
 
 /* Counters, written by the shard only (published every loop tick). */
-#define XTS_SHM_COUNTERS(X)                                                           \
-	X(tx_frames, "frames sent to the host")                                       \
-	X(tx_bytes, "frame bytes sent to the host")                                   \
-	X(rx_frames, "frames received from the host")                                 \
-	X(rx_bytes, "frame bytes received from the host")                             \
-	X(data_to_net, "stream bytes from the host sent to the network")              \
-	X(data_to_host, "stream bytes from the network sent to the host")             \
-	X(conns_opened, "connections opened")                                         \
-	X(conns_failed, "connects that failed or were refused")                      \
-	X(conns_closed, "connections closed")                                         \
-	X(conns_active, "connections open now")                                       \
-	X(conns_refused_acl, "connects refused by the ACL (EACCES)")                  \
-	X(conns_refused_limit, "connects refused by the connection limit (ENOBUFS)")  \
-	X(conns_refused_drain, "connects refused while draining (ESHUTDOWN)")         \
-	X(credit_stalls, "times a readable connection had no host credit")           \
-	X(window_stalls, "times the queue window was full")                           \
-	X(frame_stalls, "times no UMEM frame was free")                               \
-	X(buf_bytes, "bytes buffered now on the way to the network")                  \
-	X(stale_ids, "frames for an unknown or stale socket id")                      \
-	X(proto_errs, "frames that broke the protocol")                               \
-	X(rx_malformed, "frames that failed to parse")                                \
-	X(rx_stale, "frames of another session")                                      \
-	X(seq_gaps, "queue sequence gaps")                                            \
-	X(sessions, "queue sessions started")                                         \
-	X(session_resets, "queue sessions ended")                                     \
-	X(xsk_rx_dropped, "AF_XDP rx drops")                                          \
-	X(xsk_rx_ring_full, "AF_XDP rx ring full")                                    \
-	X(xsk_fill_empty, "AF_XDP fill ring empty")                                   \
-	X(xsk_rx_invalid, "AF_XDP invalid rx descriptors")                            \
+#define XTS_SHM_COUNTERS(X)                                                                        \
+	X(tx_frames, "frames sent to the host")                                                    \
+	X(tx_bytes, "frame bytes sent to the host")                                                \
+	X(rx_frames, "frames received from the host")                                              \
+	X(rx_bytes, "frame bytes received from the host")                                          \
+	X(data_to_net, "stream bytes from the host sent to the network")                           \
+	X(data_to_host, "stream bytes from the network sent to the host")                          \
+	X(conns_opened, "connections opened")                                                      \
+	X(conns_failed, "connects that failed or were refused")                                    \
+	X(conns_closed, "connections closed")                                                      \
+	X(conns_active, "connections open now")                                                    \
+	X(conns_refused_acl, "connects refused by the ACL (EACCES)")                               \
+	X(conns_refused_limit, "connects refused by the connection limit (ENOBUFS)")               \
+	X(conns_refused_drain, "connects refused while draining (ESHUTDOWN)")                      \
+	X(credit_stalls, "times a readable connection had no host credit")                         \
+	X(window_stalls, "times the queue window was full")                                        \
+	X(frame_stalls, "times no UMEM frame was free")                                            \
+	X(buf_bytes, "bytes buffered now on the way to the network")                               \
+	X(stale_ids, "frames for an unknown or stale socket id")                                   \
+	X(proto_errs, "frames that broke the protocol")                                            \
+	X(rx_malformed, "frames that failed to parse")                                             \
+	X(rx_stale, "frames of another session")                                                   \
+	X(seq_gaps, "queue sequence gaps")                                                         \
+	X(sessions, "queue sessions started")                                                      \
+	X(session_resets, "queue sessions ended")                                                  \
+	X(xsk_rx_dropped, "AF_XDP rx drops")                                                       \
+	X(xsk_rx_ring_full, "AF_XDP rx ring full")                                                 \
+	X(xsk_fill_empty, "AF_XDP fill ring empty")                                                \
+	X(xsk_rx_invalid, "AF_XDP invalid rx descriptors")                                         \
 	X(xsk_tx_invalid, "AF_XDP invalid tx descriptors")
 
 struct xts_shm_counters {
@@ -174,9 +174,9 @@ struct xts_shm_conn {
 	uint32_t id, host_id;
 	uint8_t state; /* shard's conn state: 1 connecting, 2 open, 3 closing, 4 zombie */
 	uint8_t pad[3];
-	uint32_t buf_bytes;  /* waiting for the kernel */
-	uint32_t tx_credit;  /* bytes the host lets the shard send */
-	uint8_t local[24];   /* struct xts_addr, wire form */
+	uint32_t buf_bytes; /* waiting for the kernel */
+	uint32_t tx_credit; /* bytes the host lets the shard send */
+	uint8_t local[24];  /* struct xts_addr, wire form */
 	uint8_t peer[24];
 	uint8_t pad2[4];
 };

@@ -18,7 +18,7 @@
 
 /* Per rx queue, per CPU (BPF_MAP_TYPE_PERCPU_ARRAY, key = rx queue). */
 struct xts_xdp_stats {
-	__u64 xts_frames;   /* XTS frames redirected to the queue's socket */
+	__u64 xts_frames; /* XTS frames redirected to the queue's socket */
 	__u64 xts_bytes;
 	__u64 no_socket;    /* XTS frames dropped: no AF_XDP socket on queue */
 	__u64 redirect_err; /* bpf_redirect_map failed */

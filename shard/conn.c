@@ -295,9 +295,9 @@ int conn_on_connect(struct shard *s, const struct xts_msg *m)
 	for (i = 0; i < nopts && i < XTS_CONNECT_MAX_OPTS; i++) {
 		int level = (int)le32toh(req.opts[i].level), name = (int)le32toh(req.opts[i].name);
 
-		err = opt_allowed(level, name, true) ?
-			      apply_int_opt(c->fd, level, name, (int)le32toh(req.opts[i].value)) :
-			      ENOPROTOOPT;
+		err = opt_allowed(level, name, true)
+			  ? apply_int_opt(c->fd, level, name, (int)le32toh(req.opts[i].value))
+			  : ENOPROTOOPT;
 		if (err) {
 			conn_fail(s, c, err);
 			return 0;
@@ -329,8 +329,8 @@ int conn_on_connect(struct shard *s, const struct xts_msg *m)
 static void conn_flush_buf(struct shard *s, struct conn *c)
 {
 	while (c->buf_len) {
-		ssize_t n = send(c->fd, c->buf + c->buf_off, c->buf_len,
-				 MSG_DONTWAIT | MSG_NOSIGNAL);
+		ssize_t n =
+		    send(c->fd, c->buf + c->buf_off, c->buf_len, MSG_DONTWAIT | MSG_NOSIGNAL);
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EINTR)
 				return;
@@ -498,8 +498,8 @@ static void conn_sockopt(struct shard *s, struct conn *c, const struct xts_msg *
 			c->so_err = EINVAL;
 		} else {
 			memcpy(&val, (const __u8 *)m->payload + sizeof(so), sizeof(val));
-			c->so_err = apply_int_opt(c->fd, c->so_level, c->so_name,
-						  (int)le32toh((__u32)val));
+			c->so_err =
+			    apply_int_opt(c->fd, c->so_level, c->so_name, (int)le32toh((__u32)val));
 		}
 	}
 	/* a GET is read when the answer goes out: the freshest value */

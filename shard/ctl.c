@@ -94,8 +94,7 @@ static int drain_notice(struct shard *s)
 	xts_link__seq_state(s->link, &txs, &rxs, &pa);
 	if (!rxs)
 		return 0;
-	if (xts_link__send(s->link, XTS_OP_DRAINING, 0, XTS_ID_NONE, XTS_ID_NONE, 0, &e,
-			   sizeof(e)))
+	if (xts_link__send(s->link, XTS_OP_DRAINING, 0, XTS_ID_NONE, XTS_ID_NONE, 0, &e, sizeof(e)))
 		return 0;
 	s->drain_notice = false;
 	return 1;
@@ -244,7 +243,8 @@ int shard_admit(struct shard *s, const struct xts_msg *m)
 		s->refused_drain++;
 		return SHARD_DRAIN_ERRNO;
 	}
-	if (s->nconns >= s->max_conns_now || (s->o.shard_buf && s->st.buf_bytes >= s->o.shard_buf)) {
+	if (s->nconns >= s->max_conns_now ||
+	    (s->o.shard_buf && s->st.buf_bytes >= s->o.shard_buf)) {
 		s->refused_limit++;
 		return ENOBUFS;
 	}

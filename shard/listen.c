@@ -42,7 +42,7 @@ enum lsn_state { LS_FREE = 0, LS_FAILED, LS_LISTEN };
 
 struct lsn {
 	__u32 id, host_id;
-	__u8 state; /* enum lsn_state */
+	__u8 state;	 /* enum lsn_state */
 	bool res_pend;	 /* LISTEN_RES owed */
 	bool acceptable; /* edge-triggered: until accept() says EAGAIN */
 	bool registered;
@@ -336,7 +336,7 @@ static void lsn_on_listen(struct shard *s, const struct xts_msg *m)
 	}
 	l->state = LS_LISTEN;
 	l->acceptable = true; /* connections may have queued before epoll saw us */
-	if (s->draining) { /* registered, but out of the group until undrain */
+	if (s->draining) {    /* registered, but out of the group until undrain */
 		close(l->fd);
 		l->fd = -1;
 		l->acceptable = false;

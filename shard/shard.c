@@ -22,10 +22,10 @@
 
 #include "shard_int.h"
 
-#define RX_BATCH     64
-#define EV_BATCH     256
-#define EV_LINK	     0xffffffffffffffffull /* epoll data of the AF_XDP fd */
-#define TIMER_NS     (10 * 1000000ull)
+#define RX_BATCH 64
+#define EV_BATCH 256
+#define EV_LINK	 0xffffffffffffffffull /* epoll data of the AF_XDP fd */
+#define TIMER_NS (10 * 1000000ull)
 
 static __u32 new_epoch(__u32 old)
 {
@@ -333,12 +333,12 @@ static void poll_timers(struct shard *s)
 static int shard_setup(struct shard *s)
 {
 	struct xts_link_opts lo = {
-		.sz = sizeof(lo),
-		.frames = s->o.frames,
-		.ring_size = s->o.ring_size,
-		.window = s->o.window,
-		.xsks_map_fd = s->o.xsks_map_fd,
-		.attach = false,
+	    .sz = sizeof(lo),
+	    .frames = s->o.frames,
+	    .ring_size = s->o.ring_size,
+	    .window = s->o.window,
+	    .xsks_map_fd = s->o.xsks_map_fd,
+	    .attach = false,
 	};
 	struct epoll_event ev = {.events = EPOLLIN, .data.u64 = EV_LINK};
 	int err;
@@ -351,8 +351,8 @@ static int shard_setup(struct shard *s)
 	}
 	err = conn_table_init(s);
 	if (err) {
-		fprintf(stderr, "shard %u: connection table (%u): %s\n", s->o.queue,
-			s->o.max_conns, strerror(-err));
+		fprintf(stderr, "shard %u: connection table (%u): %s\n", s->o.queue, s->o.max_conns,
+			strerror(-err));
 		return err;
 	}
 	s->ep = epoll_create1(EPOLL_CLOEXEC);

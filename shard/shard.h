@@ -15,18 +15,18 @@
 struct shard_opts {
 	const char *ifname;
 	__u32 queue;
-	int xsks_map_fd;	   /* XSKMAP of the attached program (inherited) */
-	__u32 frames, ring_size;   /* UMEM frames, ring entries (0: defaults) */
-	__u32 window;		   /* queue window in frames */
-	__u32 max_conns;	   /* connection table size */
-	__u32 conn_buf;		   /* host->net bytes buffered per connection
-				    * = the send credit granted to the host */
-	__u64 shard_buf;	   /* bound on all conn buffers of the shard */
-	__u32 connect_timeout_ms;  /* when the host gives none; 0 = kernel's */
-	__u32 idle_ms;		   /* ping a silent host after this */
-	__u32 dead_ms;		   /* end its session after this; 0 = never */
-	const char *stats_path;	   /* counters written here twice a second */
-	void *shm;		   /* xtsd's control region (xts_shm.h), or NULL */
+	int xsks_map_fd;	     /* XSKMAP of the attached program (inherited) */
+	__u32 frames, ring_size;     /* UMEM frames, ring entries (0: defaults) */
+	__u32 window;		     /* queue window in frames */
+	__u32 max_conns;	     /* connection table size */
+	__u32 conn_buf;		     /* host->net bytes buffered per connection
+				      * = the send credit granted to the host */
+	__u64 shard_buf;	     /* bound on all conn buffers of the shard */
+	__u32 connect_timeout_ms;    /* when the host gives none; 0 = kernel's */
+	__u32 idle_ms;		     /* ping a silent host after this */
+	__u32 dead_ms;		     /* end its session after this; 0 = never */
+	const char *stats_path;	     /* counters written here twice a second */
+	void *shm;		     /* xtsd's control region (xts_shm.h), or NULL */
 	volatile sig_atomic_t *stop; /* set by the signal handler */
 };
 
@@ -37,7 +37,7 @@ struct shard_stats {
 	__u64 stale_ids;		 /* frames for a freed/unknown id */
 	__u64 proto_errs;		 /* frames that broke the protocol */
 	__u64 sessions, session_resets;
-	__u64 buf_bytes;		 /* bytes buffered now */
+	__u64 buf_bytes; /* bytes buffered now */
 };
 
 /* Run one shard until *opts->stop.  0 or -errno (setup failure). */

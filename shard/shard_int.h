@@ -31,16 +31,16 @@ enum conn_state {
 #define SHARD_LSN_MAX 256
 
 struct conn {
-	__u32 id;	/* ours: slot + generation; 0 when free */
-	__u32 host_id;	/* the host's id for this connection */
+	__u32 id;      /* ours: slot + generation; 0 when free */
+	__u32 host_id; /* the host's id for this connection */
 	int fd;
-	__u8 state;	/* enum conn_state */
-	__u8 pend;	/* PEND_* */
-	bool readable;	/* edge-triggered: until recv() says EAGAIN */
-	bool rd_eof;	/* kernel said EOF (or error): stop reading */
-	bool wr_shut;	/* host asked SHUT_WR: after the buffer drains */
+	__u8 state;    /* enum conn_state */
+	__u8 pend;     /* PEND_* */
+	bool readable; /* edge-triggered: until recv() says EAGAIN */
+	bool rd_eof;   /* kernel said EOF (or error): stop reading */
+	bool wr_shut;  /* host asked SHUT_WR: after the buffer drains */
 	bool in_ready, in_ctl, in_connecting;
-	__s32 err;	/* errno for CONNECT_RES / RESET */
+	__s32 err;	  /* errno for CONNECT_RES / RESET */
 	__u32 tx_credit;  /* bytes we may still send to the host */
 	__u32 rx_allowed; /* bytes the host may still send us */
 	__u32 grant;	  /* bytes taken by the kernel, not yet granted back */

@@ -25,46 +25,61 @@ enum opt_type { OT_INT, OT_INT64, OT_STR, OT_GROUP, OT_ACL, OT_SHARDS };
 struct opt {
 	const char *path; /* "group.name" or "name" */
 	enum opt_type type;
-	size_t off;	  /* in struct cfg */
-	size_t size;	  /* OT_STR: buffer size */
+	size_t off;  /* in struct cfg */
+	size_t size; /* OT_STR: buffer size */
 	long long min, max, def;
 	const char *sdef;
 };
 
-#define INT(p, f, lo, hi, d)   {p, OT_INT, offsetof(struct cfg, f), 0, lo, hi, d, NULL}
-#define INT64(p, f, lo, hi, d) {p, OT_INT64, offsetof(struct cfg, f), 0, lo, hi, d, NULL}
-#define STR(p, f, d)	       {p, OT_STR, offsetof(struct cfg, f), sizeof(((struct cfg *)0)->f), 0, 0, 0, d}
-#define GROUP(p)	       {p, OT_GROUP, 0, 0, 0, 0, 0, NULL}
-#define ACL(p, kind)	       {p, OT_ACL, 0, 0, kind, 0, 0, NULL}
+#define INT(p, f, lo, hi, d)                                                                       \
+	{                                                                                          \
+		p, OT_INT, offsetof(struct cfg, f), 0, lo, hi, d, NULL                             \
+	}
+#define INT64(p, f, lo, hi, d)                                                                     \
+	{                                                                                          \
+		p, OT_INT64, offsetof(struct cfg, f), 0, lo, hi, d, NULL                           \
+	}
+#define STR(p, f, d)                                                                               \
+	{                                                                                          \
+		p, OT_STR, offsetof(struct cfg, f), sizeof(((struct cfg *)0)->f), 0, 0, 0, d       \
+	}
+#define GROUP(p)                                                                                   \
+	{                                                                                          \
+		p, OT_GROUP, 0, 0, 0, 0, 0, NULL                                                   \
+	}
+#define ACL(p, kind)                                                                               \
+	{                                                                                          \
+		p, OT_ACL, 0, 0, kind, 0, 0, NULL                                                  \
+	}
 
 static const struct opt opts[] = {
-	STR("interface", interface, "xd0"),
-	INT("queues", queues, 1, CFG_MAX_QUEUES, 4),
-	STR("run_dir", run_dir, "/run/xts"),
-	STR("log_level", log_level, "info"),
-	STR("log_target", log_target, "stderr"),
-	GROUP("queue"),
-	INT("queue.window", window, 2, 1024, 128),
-	INT("queue.frames", frames, 256, 1 << 20, 4096),
-	INT("queue.ring_size", ring_size, 64, 1 << 16, 2048),
-	GROUP("limits"),
-	INT("limits.max_conns", max_conns, 1, (1 << 20) - 1, 65536),
-	INT("limits.conn_buf", conn_buf, 4096, 64 << 20, 256 * 1024),
-	INT64("limits.shard_buf", shard_buf, 1 << 20, 1ll << 40, 1ll << 30),
-	INT("limits.listeners", listeners, 0, 65536, 64),
-	GROUP("timeouts"),
-	INT("timeouts.connect_ms", connect_ms, 0, 3600 * 1000, 0),
-	INT("timeouts.idle_ms", idle_ms, 0, 3600 * 1000, 5000),
-	INT("timeouts.dead_host_ms", dead_host_ms, 0, 24 * 3600 * 1000, 60000),
-	INT("timeouts.drain_ms", drain_ms, 0, 3600 * 1000, 3000),
-	GROUP("ctl"),
-	STR("ctl.path", ctl_path, ""), /* "": run_dir/ctl.sock */
-	STR("ctl.mode", ctl_mode_s, "0660"),
-	STR("ctl.group", ctl_group, ""),
-	GROUP("acl"),
-	ACL("acl.connect", XTS_ACL_CONNECT),
-	ACL("acl.listen", XTS_ACL_LISTEN),
-	{"shards", OT_SHARDS, 0, 0, 0, 0, 0, NULL},
+    STR("interface", interface, "xd0"),
+    INT("queues", queues, 1, CFG_MAX_QUEUES, 4),
+    STR("run_dir", run_dir, "/run/xts"),
+    STR("log_level", log_level, "info"),
+    STR("log_target", log_target, "stderr"),
+    GROUP("queue"),
+    INT("queue.window", window, 2, 1024, 128),
+    INT("queue.frames", frames, 256, 1 << 20, 4096),
+    INT("queue.ring_size", ring_size, 64, 1 << 16, 2048),
+    GROUP("limits"),
+    INT("limits.max_conns", max_conns, 1, (1 << 20) - 1, 65536),
+    INT("limits.conn_buf", conn_buf, 4096, 64 << 20, 256 * 1024),
+    INT64("limits.shard_buf", shard_buf, 1 << 20, 1ll << 40, 1ll << 30),
+    INT("limits.listeners", listeners, 0, 65536, 64),
+    GROUP("timeouts"),
+    INT("timeouts.connect_ms", connect_ms, 0, 3600 * 1000, 0),
+    INT("timeouts.idle_ms", idle_ms, 0, 3600 * 1000, 5000),
+    INT("timeouts.dead_host_ms", dead_host_ms, 0, 24 * 3600 * 1000, 60000),
+    INT("timeouts.drain_ms", drain_ms, 0, 3600 * 1000, 3000),
+    GROUP("ctl"),
+    STR("ctl.path", ctl_path, ""), /* "": run_dir/ctl.sock */
+    STR("ctl.mode", ctl_mode_s, "0660"),
+    STR("ctl.group", ctl_group, ""),
+    GROUP("acl"),
+    ACL("acl.connect", XTS_ACL_CONNECT),
+    ACL("acl.listen", XTS_ACL_LISTEN),
+    {"shards", OT_SHARDS, 0, 0, 0, 0, 0, NULL},
 };
 
 static const struct opt *find_opt(const char *path)
@@ -218,7 +233,8 @@ static int acl_list(struct cfg *c, config_setting_t *s, uint8_t kind, uint16_t q
 	int n, i;
 	char why[160], epath[160];
 
-	if (config_setting_type(s) != CONFIG_TYPE_ARRAY && config_setting_type(s) != CONFIG_TYPE_LIST)
+	if (config_setting_type(s) != CONFIG_TYPE_ARRAY &&
+	    config_setting_type(s) != CONFIG_TYPE_LIST)
 		return fail(err, file, s, path, "must be a list of strings [ \"...\", ... ]");
 	n = config_setting_length(s);
 	for (i = 0; i < n; i++) {
@@ -229,7 +245,8 @@ static int acl_list(struct cfg *c, config_setting_t *s, uint8_t kind, uint16_t q
 		if (!v)
 			return fail(err, file, e ? e : s, epath, "must be a string");
 		if (c->nacl == XTS_SHM_ACL_MAX) {
-			snprintf(why, sizeof(why), "more than %d ACL rules in all", XTS_SHM_ACL_MAX);
+			snprintf(why, sizeof(why), "more than %d ACL rules in all",
+				 XTS_SHM_ACL_MAX);
 			return fail(err, file, e, epath, why);
 		}
 		if (cfg_acl_parse(v, kind, &c->acl[c->nacl], why, sizeof(why)))
@@ -373,7 +390,8 @@ static int apply(struct cfg *c, const struct opt *o, config_setting_t *s, const 
 	case OT_SHARDS:
 		/* after the walk: needs `queues`, wherever it is in the file */
 		if (config_setting_type(s) != CONFIG_TYPE_LIST)
-			return fail(err, file, s, path, "must be a list ( { queue = 0; ... }, ... )");
+			return fail(err, file, s, path,
+				    "must be a list ( { queue = 0; ... }, ... )");
 		return 0;
 	}
 	return 0;
@@ -425,10 +443,10 @@ static void defaults(struct cfg *c)
 int cfg_log_level(const char *name)
 {
 	static const char *const names[] = {
-		[XTS_LOG_ERROR] = "error",
-		[XTS_LOG_WARNING] = "warning",
-		[XTS_LOG_INFO] = "info",
-		[XTS_LOG_DEBUG] = "debug",
+	    [XTS_LOG_ERROR] = "error",
+	    [XTS_LOG_WARNING] = "warning",
+	    [XTS_LOG_INFO] = "info",
+	    [XTS_LOG_DEBUG] = "debug",
 	};
 
 	for (int i = 0; i < (int)(sizeof(names) / sizeof(names[0])); i++)
@@ -471,9 +489,8 @@ static int check(struct cfg *c, config_t *lc, const char *file, char err[CFG_ERR
 		return fail(err, file, where(lc, "ctl.mode"), "ctl.mode",
 			    "must be an octal mode string, \"0000\"..\"0777\"");
 	c->ctl_mode = (uint32_t)mode;
-	if (!c->ctl_path[0] &&
-	    snprintf(c->ctl_path, sizeof(c->ctl_path), "%s/ctl.sock", c->run_dir) >=
-		    (int)sizeof(c->ctl_path))
+	if (!c->ctl_path[0] && snprintf(c->ctl_path, sizeof(c->ctl_path), "%s/ctl.sock",
+					c->run_dir) >= (int)sizeof(c->ctl_path))
 		return fail(err, file, where(lc, "run_dir"), "run_dir",
 			    "too long for the default ctl.path (run_dir/ctl.sock)");
 	if (c->ctl_path[0] != '/')
@@ -512,8 +529,8 @@ int cfg_load(const char *file, struct cfg *out, char err[CFG_ERR_LEN])
 	defaults(c);
 	config_init(&lc);
 	if (!config_read(&lc, f)) {
-		snprintf(err, CFG_ERR_LEN, "%s:%d: syntax error: %s", file,
-			 config_error_line(&lc), config_error_text(&lc));
+		snprintf(err, CFG_ERR_LEN, "%s:%d: syntax error: %s", file, config_error_line(&lc),
+			 config_error_text(&lc));
 		rc = -EINVAL;
 		goto out;
 	}
@@ -549,13 +566,13 @@ void cfg_to_shm(const struct cfg *c, uint64_t gen, struct xts_shm_cfg *out)
 int cfg_reloadable(const struct cfg *cur, const struct cfg *next, uint32_t table_conns,
 		   char err[CFG_ERR_LEN])
 {
-#define SAME(f, name)                                                                         \
-	do {                                                                                  \
-		if (memcmp(&cur->f, &next->f, sizeof(cur->f))) {                              \
-			snprintf(err, CFG_ERR_LEN, "%s: changed; that needs a restart of xtsd", \
-				 name);                                                       \
-			return -EINVAL;                                                       \
-		}                                                                             \
+#define SAME(f, name)                                                                              \
+	do {                                                                                       \
+		if (memcmp(&cur->f, &next->f, sizeof(cur->f))) {                                   \
+			snprintf(err, CFG_ERR_LEN, "%s: changed; that needs a restart of xtsd",    \
+				 name);                                                            \
+			return -EINVAL;                                                            \
+		}                                                                                  \
 	} while (0)
 	err[0] = 0;
 	SAME(interface, "interface");

@@ -128,10 +128,10 @@ static int authorize(struct sup *sp, int fd, char *why, size_t len)
 static const char *state_name(uint32_t st)
 {
 	static const char *const names[] = {
-		[XTS_SHARD_STOPPED] = "stopped",
-		[XTS_SHARD_STARTING] = "starting",
-		[XTS_SHARD_RUNNING] = "running",
-		[XTS_SHARD_DRAINING] = "draining",
+	    [XTS_SHARD_STOPPED] = "stopped",
+	    [XTS_SHARD_STARTING] = "starting",
+	    [XTS_SHARD_RUNNING] = "running",
+	    [XTS_SHARD_DRAINING] = "draining",
 	};
 
 	return st < sizeof(names) / sizeof(names[0]) ? names[st] : "unknown";
@@ -172,8 +172,9 @@ static void shard_rec(struct sup *sp, unsigned q, struct ctl_buf *o)
 	ctl_rec_i64(o, "cpu", b->sup.cpu);
 	ctl_rec_i64(o, "node", b->sup.node);
 	ctl_rec_u64(o, "uptime_s",
-		    sp->slot[q].pid && now > b->sup.started_ns ?
-			    (now - b->sup.started_ns) / 1000000000ull : 0);
+		    sp->slot[q].pid && now > b->sup.started_ns
+			? (now - b->sup.started_ns) / 1000000000ull
+			: 0);
 	ctl_rec_u64(o, "restarts", b->sup.restarts);
 	ctl_rec_u64(o, "connections",
 		    live ? __atomic_load_n(&b->cnt.conns_active, __ATOMIC_RELAXED) : 0);
@@ -203,7 +204,7 @@ static int cmd_status(struct sup *sp, int argc, char **argv, struct ctl_buf *o, 
 
 static const char *const counter_names[] = {
 #define XTS_SHM_NAME(name, help) #name,
-	XTS_SHM_COUNTERS(XTS_SHM_NAME)
+    XTS_SHM_COUNTERS(XTS_SHM_NAME)
 #undef XTS_SHM_NAME
 };
 
@@ -253,8 +254,8 @@ static int cmd_conns(struct sup *sp, int argc, char **argv, struct ctl_buf *o, c
 		     size_t len)
 {
 	/* enum conn_state of shard/shard_int.h, in order */
-	static const char *const cstate[] = {"free",   "connecting", "open",
-					     "closing", "closed",    "accepted"};
+	static const char *const cstate[] = {"free",	"connecting", "open",
+					     "closing", "closed",     "accepted"};
 	uint32_t req[CFG_MAX_QUEUES];
 	long long deadline = sup_now_ms() + CONNS_WAIT_MS;
 
@@ -272,7 +273,8 @@ static int cmd_conns(struct sup *sp, int argc, char **argv, struct ctl_buf *o, c
 		bool ok = false;
 
 		if (st == XTS_SHARD_RUNNING || st == XTS_SHARD_DRAINING) {
-			while (!(ok = __atomic_load_n(&b->run.conns_ack, __ATOMIC_ACQUIRE) == req[q]) &&
+			while (!(ok = __atomic_load_n(&b->run.conns_ack, __ATOMIC_ACQUIRE) ==
+				      req[q]) &&
 			       sup_now_ms() < deadline)
 				usleep(1000);
 		}
@@ -293,7 +295,7 @@ static int cmd_conns(struct sup *sp, int argc, char **argv, struct ctl_buf *o, c
 			ctl_rec_u64(o, "host_id", c->host_id);
 			ctl_rec_str(o, "state",
 				    c->state < sizeof(cstate) / sizeof(cstate[0]) ? cstate[c->state]
-										    : "?");
+										  : "?");
 			addr_str(c->local, a, sizeof(a));
 			ctl_rec_str(o, "local", a);
 			addr_str(c->peer, a, sizeof(a));
@@ -446,8 +448,7 @@ static int cmd_undrain(struct sup *sp, int argc, char **argv, struct ctl_buf *o,
 	return set_drain(sp, argv[1], 0, o, err, len);
 }
 
-static int cmd_stop(struct sup *sp, int argc, char **argv, struct ctl_buf *o, char *err,
-		    size_t len)
+static int cmd_stop(struct sup *sp, int argc, char **argv, struct ctl_buf *o, char *err, size_t len)
 {
 	(void)argc, (void)argv, (void)err, (void)len;
 	*sp->stop = 1;
@@ -473,20 +474,15 @@ enum ctl_cmd_id {
 
 struct ctl_cmd {
 	const char *name;
-	int (*fn)(struct sup *sp, int argc, char **argv, struct ctl_buf *o, char *err,
-		  size_t len);
+	int (*fn)(struct sup *sp, int argc, char **argv, struct ctl_buf *o, char *err, size_t len);
 	int nargs; /* words after the command */
 };
 
 static const struct ctl_cmd cmds[CTL_NCMDS] = {
-	[CTL_STATUS] = {"status", cmd_status, 0},
-	[CTL_STATS] = {"stats", cmd_stats, 0},
-	[CTL_CONNS] = {"conns", cmd_conns, 0},
-	[CTL_LISTENERS] = {"listeners", cmd_listeners, 0},
-	[CTL_RELOAD] = {"reload", cmd_reload, 0},
-	[CTL_DRAIN] = {"drain", cmd_drain, 1},
-	[CTL_UNDRAIN] = {"undrain", cmd_undrain, 1},
-	[CTL_STOP] = {"stop", cmd_stop, 0},
+    [CTL_STATUS] = {"status", cmd_status, 0},	 [CTL_STATS] = {"stats", cmd_stats, 0},
+    [CTL_CONNS] = {"conns", cmd_conns, 0},	 [CTL_LISTENERS] = {"listeners", cmd_listeners, 0},
+    [CTL_RELOAD] = {"reload", cmd_reload, 0},	 [CTL_DRAIN] = {"drain", cmd_drain, 1},
+    [CTL_UNDRAIN] = {"undrain", cmd_undrain, 1}, [CTL_STOP] = {"stop", cmd_stop, 0},
 };
 
 static int read_request(int fd, char *line, size_t cap)

@@ -22,7 +22,8 @@ static uint32_t reg_slots(const struct cfg *c)
 
 uint64_t sup_reg_bytes(const struct cfg *c)
 {
-	return (reg_size(reg_slots(c)) + XTS_SHM_CACHELINE - 1) & ~(uint64_t)(XTS_SHM_CACHELINE - 1);
+	return (reg_size(reg_slots(c)) + XTS_SHM_CACHELINE - 1) &
+	       ~(uint64_t)(XTS_SHM_CACHELINE - 1);
 }
 
 int sup_reg_format(void *shm, const struct cfg *c)

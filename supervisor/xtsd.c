@@ -325,16 +325,17 @@ static void migrate_requests(void)
 		ok = 0;
 	if (!ok)
 		sup_warn("net.ipv4.tcp_migrate_req: %s: a drained shard's queued connections "
-			 "will be reset", strerror(errno));
+			 "will be reset",
+			 strerror(errno));
 }
 
 int main(int argc, char **argv)
 {
 	static const struct option lopts[] = {
-		{"config", required_argument, NULL, 'c'},
-		{"test", no_argument, NULL, 't'},
-		{"help", no_argument, NULL, 'h'},
-		{0},
+	    {"config", required_argument, NULL, 'c'},
+	    {"test", no_argument, NULL, 't'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
 	};
 	static struct sup sp; /* the slot table is large: not on the stack */
 	static struct cfg cur;
@@ -422,8 +423,8 @@ int main(int argc, char **argv)
 		if (sp.slot[q].pid < 0)
 			sup_err("fork shard %u: %s", q, strerror(errno));
 	}
-	sup_info("%u shards on %s (pid %d, numa %s, ctl %s)", cur.queues, cur.interface,
-		 getpid(), numa_available() < 0 ? "unavailable" : "available", cur.ctl_path);
+	sup_info("%u shards on %s (pid %d, numa %s, ctl %s)", cur.queues, cur.interface, getpid(),
+		 numa_available() < 0 ? "unavailable" : "available", cur.ctl_path);
 
 	while (!stop_flag) {
 		long long now = sup_now_ms();

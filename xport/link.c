@@ -464,8 +464,8 @@ static void tx_stamp_push(struct xts_link *l, struct xts_txf *f, enum xts_op op,
 	__u32 idx = 0;
 	int tot;
 
-	tot = xts_proto_hdr_put(frame, l->max_frame, l->peer_mac, l->mac, op, flags, dst_id,
-				src_id, credit, len);
+	tot = xts_proto_hdr_put(frame, l->max_frame, l->peer_mac, l->mac, op, flags, dst_id, src_id,
+				credit, len);
 	if (tot < 0) { /* caller wrote past cap: a bug; drop, do not send */
 		xts_link__tx_cancel(l, f);
 		return;

@@ -22,25 +22,25 @@
 struct xts_link;
 
 struct xts_link_opts {
-	size_t sz;	   /* sizeof(struct xts_link_opts) */
-	__u32 frames;	   /* UMEM frames; default 4096 */
-	__u32 frame_size;  /* default 4096 */
-	__u32 ring_size;   /* rx/tx/fill/comp ring entries; default 2048 */
-	__u32 window;	   /* frames the peer may send us unacked; default 128 */
-	int xsks_map_fd;   /* XSKMAP to register in; < 0: find/attach on ifname */
-	bool attach;	   /* with xsks_map_fd < 0: attach xts_xdp if absent */
+	size_t sz;	  /* sizeof(struct xts_link_opts) */
+	__u32 frames;	  /* UMEM frames; default 4096 */
+	__u32 frame_size; /* default 4096 */
+	__u32 ring_size;  /* rx/tx/fill/comp ring entries; default 2048 */
+	__u32 window;	  /* frames the peer may send us unacked; default 128 */
+	int xsks_map_fd;  /* XSKMAP to register in; < 0: find/attach on ifname */
+	bool attach;	  /* with xsks_map_fd < 0: attach xts_xdp if absent */
 };
 
 struct xts_link_stats {
-	__u64 tx_frames, tx_bytes;  /* sent, sequenced and not */
-	__u64 rx_frames, rx_bytes;  /* accepted */
-	__u64 rx_malformed;	    /* failed xts_proto_parse */
-	__u64 rx_stale;		    /* wrong epoch, dropped */
-	__u64 seq_gaps;		    /* sequence gaps (session broken) */
-	__u64 window_stalls;	    /* tx_reserve refused: window full */
-	__u64 frame_stalls;	    /* tx_reserve refused: no free frame */
-	__u64 acks_sent;	    /* pure ACK frames */
-	__u64 kicks, kick_errs;	    /* sendto() wakeups of the tx path */
+	__u64 tx_frames, tx_bytes; /* sent, sequenced and not */
+	__u64 rx_frames, rx_bytes; /* accepted */
+	__u64 rx_malformed;	   /* failed xts_proto_parse */
+	__u64 rx_stale;		   /* wrong epoch, dropped */
+	__u64 seq_gaps;		   /* sequence gaps (session broken) */
+	__u64 window_stalls;	   /* tx_reserve refused: window full */
+	__u64 frame_stalls;	   /* tx_reserve refused: no free frame */
+	__u64 acks_sent;	   /* pure ACK frames */
+	__u64 kicks, kick_errs;	   /* sendto() wakeups of the tx path */
 	/* from getsockopt(XDP_STATISTICS) */
 	__u64 xsk_rx_dropped, xsk_rx_invalid, xsk_tx_invalid;
 	__u64 xsk_rx_ring_full, xsk_fill_empty, xsk_tx_ring_empty;
@@ -60,19 +60,19 @@ int xts_link__create(struct xts_link **out, const char *ifname, __u32 queue,
 		     const struct xts_link_opts *opts);
 void xts_link__destroy(struct xts_link *l);
 
-int xts_link__fd(const struct xts_link *l);		/* pollable (POLLIN) */
+int xts_link__fd(const struct xts_link *l); /* pollable (POLLIN) */
 __u32 xts_link__queue(const struct xts_link *l);
-const __u8 *xts_link__mac(const struct xts_link *l);	/* our MAC */
-__u32 xts_link__max_frame(const struct xts_link *l);	/* min(ours, peer's) */
-__u32 xts_link__window(const struct xts_link *l);	/* ours (rx side) */
+const __u8 *xts_link__mac(const struct xts_link *l); /* our MAC */
+__u32 xts_link__max_frame(const struct xts_link *l); /* min(ours, peer's) */
+__u32 xts_link__window(const struct xts_link *l);    /* ours (rx side) */
 
 /* Start a new session: counters to zero, epoch and the peer's window,
  * max frame and MAC as negotiated by HELLO/HELLO_ACK.  Frames of other
  * epochs are dropped from now on (except session ops).  The session
  * ops (HELLO, HELLO_ACK, QRESET) are sent with epoch 0 rules: see
  * xts_link__tx_submit. */
-void xts_link__session(struct xts_link *l, __u32 epoch, __u32 peer_window,
-		       __u32 peer_max_frame, const __u8 peer_mac[XTS_MAC_LEN]);
+void xts_link__session(struct xts_link *l, __u32 epoch, __u32 peer_window, __u32 peer_max_frame,
+		       const __u8 peer_mac[XTS_MAC_LEN]);
 __u32 xts_link__epoch(const struct xts_link *l);
 /* Session broken by a sequence gap since the last xts_link__session(). */
 bool xts_link__broken(const struct xts_link *l);
@@ -99,8 +99,8 @@ void xts_link__tx_submit(struct xts_link *l, struct xts_txf *f, enum xts_op op, 
 			 __u32 dst_id, __u32 src_id, __u32 credit, size_t len);
 void xts_link__tx_cancel(struct xts_link *l, struct xts_txf *f);
 /* Convenience: reserve + copy + submit.  Returns 0, -EAGAIN or -ENOBUFS. */
-int xts_link__send(struct xts_link *l, enum xts_op op, __u16 flags, __u32 dst_id,
-		   __u32 src_id, __u32 credit, const void *payload, size_t len);
+int xts_link__send(struct xts_link *l, enum xts_op op, __u16 flags, __u32 dst_id, __u32 src_id,
+		   __u32 credit, const void *payload, size_t len);
 
 /* Queue a frame exactly as given (no header stamping): for fuzzers and
  * tests that must send what a correct sender never would. */
@@ -115,7 +115,6 @@ int xts_link__flush(struct xts_link *l, bool force_ack);
 void xts_link__stats(struct xts_link *l, struct xts_link_stats *st);
 /* Sequence state, for tests: frames we sent, frames of the peer's we
  * consumed, and the peer's last ack. */
-void xts_link__seq_state(const struct xts_link *l, __u32 *tx_seq, __u32 *rx_seq,
-			 __u32 *peer_ack);
+void xts_link__seq_state(const struct xts_link *l, __u32 *tx_seq, __u32 *rx_seq, __u32 *peer_ack);
 
 #endif

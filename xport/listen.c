@@ -26,7 +26,7 @@
 
 #include "xport_int.h"
 
-#define BACKLOG_MAX   4096 /* Linux's default somaxconn */
+#define BACKLOG_MAX   4096  /* Linux's default somaxconn */
 #define XP_LISTEN_MS  10000 /* a LISTEN_RES from the DPU */
 #define SIN6_LEN_2133 24
 
@@ -37,8 +37,8 @@ struct xp_newconn {
 
 struct xp_acq {
 	uint32_t cap, head, n;
-	int err;	   /* LISTEN_RES error */
-	bool answered;	   /* LISTEN_RES came */
+	int err;       /* LISTEN_RES error */
+	bool answered; /* LISTEN_RES came */
 	struct xp_newconn q[];
 };
 
@@ -159,8 +159,8 @@ XPORT_API int xport_listen(struct xport *xp, int sd, int backlog)
 	req.backlog = htole32(cap);
 	req.flags = htole32(s->lflags);
 	dl = xp_deadline_ms(XP_LISTEN_MS);
-	while (xts_link__send(xp->link, XTS_OP_LISTEN, 0, XTS_ID_NONE, s->id, 0, &req,
-			      sizeof(req))) {
+	while (
+	    xts_link__send(xp->link, XTS_OP_LISTEN, 0, XTS_ID_NONE, s->id, 0, &req, sizeof(req))) {
 		if (xp_wait(xp, dl) || !xp->up)
 			return fail(xp->up ? ETIMEDOUT : ECONNRESET);
 		xp_run(xp);

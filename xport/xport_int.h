@@ -30,12 +30,12 @@
 
 enum xs_state {
 	XS_FREE = 0,
-	XS_NEW,	       /* not connected: fresh, or a failed connect reported */
-	XS_CONNECTING, /* CONNECT sent, CONNECT_RES awaited */
-	XS_CONNECTED,  /* established: peer_id names the DPU connection */
-	XS_DEAD,       /* connect failed or connection reset: so_error says why */
-	XS_ZOMBIE,     /* closed by the app while connecting: CONNECT_RES awaited
-			* so that the DPU connection can be reset; no sd */
+	XS_NEW,		/* not connected: fresh, or a failed connect reported */
+	XS_CONNECTING,	/* CONNECT sent, CONNECT_RES awaited */
+	XS_CONNECTED,	/* established: peer_id names the DPU connection */
+	XS_DEAD,	/* connect failed or connection reset: so_error says why */
+	XS_ZOMBIE,	/* closed by the app while connecting: CONNECT_RES awaited
+			 * so that the DPU connection can be reset; no sd */
 	XS_LISTEN_WAIT, /* LISTEN sent, LISTEN_RES awaited (listen.c) */
 	XS_LISTEN,	/* listening: peer_id names the DPU listener */
 };
@@ -106,8 +106,8 @@ struct xsock {
 	 * CONNECT_RES names the real one */
 	struct xts_addr local, peer;
 	/* listening (listen.c) */
-	bool bound;	     /* bind() or listen() gave it a local address */
-	uint8_t lflags;	     /* XTS_LISTEN_*: SO_REUSEADDR, SO_REUSEPORT, V6ONLY */
+	bool bound;	    /* bind() or listen() gave it a local address */
+	uint8_t lflags;	    /* XTS_LISTEN_*: SO_REUSEADDR, SO_REUSEPORT, V6ONLY */
 	struct xp_acq *acq; /* accept queue of a listener */
 };
 
@@ -149,7 +149,7 @@ struct xport {
 	uint64_t last_rx_ns, ping_sent_ns;
 	uint32_t live_ack; /* peer_ack last seen: acks prove the shard alive */
 	uint32_t max_conns;
-	int qerr; /* session loss, reported once by xport_process */
+	int qerr;      /* session loss, reported once by xport_process */
 	bool draining; /* the shard said DRAINING (ESHUTDOWN) in this session */
 
 	/* socket table */

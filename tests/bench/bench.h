@@ -16,9 +16,9 @@
 #include <stdio.h>
 
 /* ports of `xts-bench server`: base + these */
-#define BP_ECHO	  0 /* echo everything back */
-#define BP_SINK	  1 /* discard; close on EOF */
-#define BP_SOURCE 2 /* send without end */
+#define BP_ECHO	   0 /* echo everything back */
+#define BP_SINK	   1 /* discard; close on EOF */
+#define BP_SOURCE  2 /* send without end */
 #define BENCH_PORT 9000
 
 uint64_t bench_now_ns(void);

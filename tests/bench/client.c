@@ -400,7 +400,8 @@ static void bulk(const struct cfg *c)
 	secs = (double)(bench_now_ns() - t0) / 1e9;
 	if (!strcmp(c->wl, "msgs")) {
 		report(c, "ops_s", (double)bytes / c->size / secs);
-		report(c, "cpu_us_per_op", (bench_cpu_s() - cpu0) * 1e6 / ((double)bytes / c->size));
+		report(c, "cpu_us_per_op",
+		       (bench_cpu_s() - cpu0) * 1e6 / ((double)bytes / c->size));
 	} else {
 		report(c, "gbps", (double)bytes * 8 / secs / 1e9);
 		report(c, "cpu_s_per_gb", (bench_cpu_s() - cpu0) / ((double)bytes / 1e9));
@@ -436,27 +437,58 @@ static void connrate(const struct cfg *c)
 
 int bench_client_main(int argc, char **argv)
 {
-	struct cfg c = {.wl = "pingpong", .name = "x", .ifname = "xh0", .base = BENCH_PORT,
-			.threads = 1, .size = 64, .conns = 64, .secs = 3};
+	struct cfg c = {.wl = "pingpong",
+			.name = "x",
+			.ifname = "xh0",
+			.base = BENCH_PORT,
+			.threads = 1,
+			.size = 64,
+			.conns = 64,
+			.secs = 3};
 	const char *addr = "198.18.0.2";
 	int opt;
 
 	while ((opt = getopt(argc, argv, "P:w:n:a:p:i:q:T:s:c:t:r:")) != -1) {
 		switch (opt) {
-		case 'P': c.xts = !strcmp(optarg, "xts"); break;
-		case 'w': c.wl = optarg; break;
-		case 'n': c.name = optarg; break;
-		case 'a': addr = optarg; break;
-		case 'p': c.base = atoi(optarg); break;
-		case 'i': c.ifname = optarg; break;
-		case 'q': c.queue = (unsigned)atoi(optarg); break;
-		case 'T': c.threads = (unsigned)atoi(optarg); break;
-		case 's': c.size = (unsigned)atoi(optarg); break;
-		case 'c': c.conns = (unsigned)atoi(optarg); break;
-		case 't': c.secs = atof(optarg); break;
-		case 'r': c.rate = (unsigned)atoi(optarg); break;
+		case 'P':
+			c.xts = !strcmp(optarg, "xts");
+			break;
+		case 'w':
+			c.wl = optarg;
+			break;
+		case 'n':
+			c.name = optarg;
+			break;
+		case 'a':
+			addr = optarg;
+			break;
+		case 'p':
+			c.base = atoi(optarg);
+			break;
+		case 'i':
+			c.ifname = optarg;
+			break;
+		case 'q':
+			c.queue = (unsigned)atoi(optarg);
+			break;
+		case 'T':
+			c.threads = (unsigned)atoi(optarg);
+			break;
+		case 's':
+			c.size = (unsigned)atoi(optarg);
+			break;
+		case 'c':
+			c.conns = (unsigned)atoi(optarg);
+			break;
+		case 't':
+			c.secs = atof(optarg);
+			break;
+		case 'r':
+			c.rate = (unsigned)atoi(optarg);
+			break;
 		default:
-			fprintf(stderr, "usage: xts-bench client -P xts|kernel -w WORKLOAD -n NAME ...\n");
+			fprintf(stderr,
+				"usage: xts-bench client -P xts|kernel -w WORKLOAD -n NAME ...\n");
 			return 2;
 		}
 	}

@@ -24,8 +24,8 @@
 #include "bench.h"
 #include "link.h"
 
-#define EPOCH 0x5eed
-#define BATCH 64
+#define EPOCH	    0x5eed
+#define BATCH	    64
 #define MAX_SAMPLES (4u << 20)
 
 static struct xts_link *open_link(const char *ifname, unsigned q)
@@ -74,8 +74,8 @@ static int raw_echo(const char *ifname, unsigned q)
 		for (int i = 0; i < n; i++) {
 			if (m[i].op == XTS_OP_HELLO) {
 				memcpy(&h, m[i].payload, sizeof(h));
-				xts_link__session(l, EPOCH, le32toh(h.window),
-						  le32toh(h.max_frame), m[i].src_mac);
+				xts_link__session(l, EPOCH, le32toh(h.window), le32toh(h.max_frame),
+						  m[i].src_mac);
 				hello_payload(l, &h);
 				xts_link__send(l, XTS_OP_HELLO_ACK, 0, 0, 0, 0, &h, sizeof(h));
 			} else if (m[i].op == XTS_OP_DATA && m[i].dst_id == 1) {
@@ -110,8 +110,8 @@ static void hello(struct xts_link *l)
 				if (m[i].op != XTS_OP_HELLO_ACK)
 					continue;
 				memcpy(&h, m[i].payload, sizeof(h));
-				xts_link__session(l, EPOCH, le32toh(h.window),
-						  le32toh(h.max_frame), m[i].src_mac);
+				xts_link__session(l, EPOCH, le32toh(h.window), le32toh(h.max_frame),
+						  m[i].src_mac);
 				xts_link__rx_done(l);
 				return;
 			}
@@ -122,8 +122,8 @@ static void hello(struct xts_link *l)
 	bench_die("raw: no HELLO_ACK from `xts-bench raw echo`", ETIMEDOUT);
 }
 
-static int raw_client(const char *ifname, unsigned q, const char *wl, unsigned size,
-		      double secs, const char *name)
+static int raw_client(const char *ifname, unsigned q, const char *wl, unsigned size, double secs,
+		      const char *name)
 {
 	struct xts_link *l = open_link(ifname, q);
 	struct xts_msg m[BATCH];
@@ -212,13 +212,26 @@ int bench_raw_main(int argc, char **argv)
 	optind = 2;
 	while ((opt = getopt(argc, argv, "i:q:w:s:t:n:")) != -1) {
 		switch (opt) {
-		case 'i': ifname = optarg; break;
-		case 'q': q = (unsigned)atoi(optarg); break;
-		case 'w': wl = optarg; break;
-		case 's': size = (unsigned)atoi(optarg); break;
-		case 't': secs = atof(optarg); break;
-		case 'n': name = optarg; break;
-		default: return 2;
+		case 'i':
+			ifname = optarg;
+			break;
+		case 'q':
+			q = (unsigned)atoi(optarg);
+			break;
+		case 'w':
+			wl = optarg;
+			break;
+		case 's':
+			size = (unsigned)atoi(optarg);
+			break;
+		case 't':
+			secs = atof(optarg);
+			break;
+		case 'n':
+			name = optarg;
+			break;
+		default:
+			return 2;
 		}
 	}
 	if (!strcmp(argv[1], "echo"))

@@ -99,31 +99,31 @@ static const char *const paths[] = {"xts", "kernel", "haproxy"};
 static const struct row {
 	const char *fig, *label, *ceil;
 } rows[] = {
-	{"pp64.ops_s", "ping-pong 64 B, round trips/s", "raw.pp64.ops_s"},
-	{"pp64.p50_us", "ping-pong 64 B, p50 us", "raw.pp64.p50_us"},
-	{"pp64.p99_us", "ping-pong 64 B, p99 us", "raw.pp64.p99_us"},
-	{"pp64.p999_us", "ping-pong 64 B, p99.9 us", "raw.pp64.p999_us"},
-	{"pp1k.ops_s", "ping-pong 1 KiB, round trips/s", "raw.pp1k.ops_s"},
-	{"pp1k.p50_us", "ping-pong 1 KiB, p50 us", "raw.pp1k.p50_us"},
-	{"pp1k.p99_us", "ping-pong 1 KiB, p99 us", NULL},
-	{"pp1k.p999_us", "ping-pong 1 KiB, p99.9 us", NULL},
-	{"pp16k.ops_s", "ping-pong 16 KiB, round trips/s", NULL},
-	{"pp16k.p50_us", "ping-pong 16 KiB, p50 us", NULL},
-	{"pp16k.p99_us", "ping-pong 16 KiB, p99 us", NULL},
-	{"pp16k.p999_us", "ping-pong 16 KiB, p99.9 us", NULL},
-	{"rr64.ops_s", "64 B req/resp, 64 conns, req/s", NULL},
-	{"rr1024.ops_s", "64 B req/resp, 1024 conns, req/s", NULL},
-	{"bulk1.gbps", "bulk, 1 conn, Gbit/s", NULL},
-	{"bulkq.gbps", "bulk, 1 conn per queue, Gbit/s", NULL},
-	{"msgs.ops_s", "64 B messages one way, 1 queue, msgs/s", "raw.msgs.ops_s"},
-	{"connrate.ops_s", "connect+request+close, per s", NULL},
-	{"rr64.cpu_us_per_op", "host CPU us/req, full rate (64 conns)", NULL},
-	{"cpufix.ops_s", "fixed rate (64 conns), req/s done", NULL},
-	{"cpufix.cpu_us_per_op", "host CPU us/req, fixed rate (64 conns)", NULL},
-	{"cpufix1.cpu_us_per_op", "host CPU us/req, 5k/s ping-pong (1 conn)", NULL},
-	{"pp64.cpu_us_per_op", "host CPU us/req, ping-pong 64 B", "raw.pp64.cpu_us_per_op"},
-	{"msgs.cpu_us_per_op", "host CPU us/msg, 64 B one way", "raw.msgs.cpu_us_per_op"},
-	{"bulk1.cpu_s_per_gb", "host CPU s/GB, bulk 1 conn", NULL},
+    {"pp64.ops_s", "ping-pong 64 B, round trips/s", "raw.pp64.ops_s"},
+    {"pp64.p50_us", "ping-pong 64 B, p50 us", "raw.pp64.p50_us"},
+    {"pp64.p99_us", "ping-pong 64 B, p99 us", "raw.pp64.p99_us"},
+    {"pp64.p999_us", "ping-pong 64 B, p99.9 us", "raw.pp64.p999_us"},
+    {"pp1k.ops_s", "ping-pong 1 KiB, round trips/s", "raw.pp1k.ops_s"},
+    {"pp1k.p50_us", "ping-pong 1 KiB, p50 us", "raw.pp1k.p50_us"},
+    {"pp1k.p99_us", "ping-pong 1 KiB, p99 us", NULL},
+    {"pp1k.p999_us", "ping-pong 1 KiB, p99.9 us", NULL},
+    {"pp16k.ops_s", "ping-pong 16 KiB, round trips/s", NULL},
+    {"pp16k.p50_us", "ping-pong 16 KiB, p50 us", NULL},
+    {"pp16k.p99_us", "ping-pong 16 KiB, p99 us", NULL},
+    {"pp16k.p999_us", "ping-pong 16 KiB, p99.9 us", NULL},
+    {"rr64.ops_s", "64 B req/resp, 64 conns, req/s", NULL},
+    {"rr1024.ops_s", "64 B req/resp, 1024 conns, req/s", NULL},
+    {"bulk1.gbps", "bulk, 1 conn, Gbit/s", NULL},
+    {"bulkq.gbps", "bulk, 1 conn per queue, Gbit/s", NULL},
+    {"msgs.ops_s", "64 B messages one way, 1 queue, msgs/s", "raw.msgs.ops_s"},
+    {"connrate.ops_s", "connect+request+close, per s", NULL},
+    {"rr64.cpu_us_per_op", "host CPU us/req, full rate (64 conns)", NULL},
+    {"cpufix.ops_s", "fixed rate (64 conns), req/s done", NULL},
+    {"cpufix.cpu_us_per_op", "host CPU us/req, fixed rate (64 conns)", NULL},
+    {"cpufix1.cpu_us_per_op", "host CPU us/req, 5k/s ping-pong (1 conn)", NULL},
+    {"pp64.cpu_us_per_op", "host CPU us/req, ping-pong 64 B", "raw.pp64.cpu_us_per_op"},
+    {"msgs.cpu_us_per_op", "host CPU us/msg, 64 B one way", "raw.msgs.cpu_us_per_op"},
+    {"bulk1.cpu_s_per_gb", "host CPU s/GB, bulk 1 conn", NULL},
 };
 
 static const struct target {
@@ -131,13 +131,13 @@ static const struct target {
 	double goal;
 	bool le; /* ratio <= goal (else >=) */
 } targets[] = {
-	{"host_cpu_per_req_full_rate_vs_kernel", "rr64.cpu_us_per_op", "kernel", 0.33, true},
-	{"host_cpu_per_req_fixed_rate_vs_kernel", "cpufix.cpu_us_per_op", "kernel", 0.33, true},
-	{"p50_latency_vs_kernel", "pp64.p50_us", "kernel", 1.1, true},
-	{"p50_latency_vs_haproxy", "pp64.p50_us", "haproxy", 0.7, true},
-	{"rr64_req_s_vs_haproxy", "rr64.ops_s", "haproxy", 1.5, false},
-	{"bulk1_gbps_vs_kernel", "bulk1.gbps", "kernel", 0.8, false},
-	{"msgs_s_one_queue_vs_raw_af_xdp", "msgs.ops_s", "raw.msgs.ops_s", 0.7, false},
+    {"host_cpu_per_req_full_rate_vs_kernel", "rr64.cpu_us_per_op", "kernel", 0.33, true},
+    {"host_cpu_per_req_fixed_rate_vs_kernel", "cpufix.cpu_us_per_op", "kernel", 0.33, true},
+    {"p50_latency_vs_kernel", "pp64.p50_us", "kernel", 1.1, true},
+    {"p50_latency_vs_haproxy", "pp64.p50_us", "haproxy", 0.7, true},
+    {"rr64_req_s_vs_haproxy", "rr64.ops_s", "haproxy", 1.5, false},
+    {"bulk1_gbps_vs_kernel", "bulk1.gbps", "kernel", 0.8, false},
+    {"msgs_s_one_queue_vs_raw_af_xdp", "msgs.ops_s", "raw.msgs.ops_s", 0.7, false},
 };
 #define NTARGETS (sizeof(targets) / sizeof(targets[0]))
 
@@ -160,8 +160,8 @@ static void cell(char *out, size_t n, double v)
 
 static void table(void)
 {
-	static const char *hdr[] = {"xts", "kernel", "haproxy", "ceiling", "xts/kern",
-				    "xts/hapx", "xts/ceil"};
+	static const char *hdr[] = {"xts",	"kernel",   "haproxy", "ceiling",
+				    "xts/kern", "xts/hapx", "xts/ceil"};
 	const char *m;
 
 	if ((m = get_s("meta.machine")))
@@ -243,8 +243,9 @@ static int targets_out(FILE *json)
 		jnum(json, b);
 		fprintf(json, ", \"ratio\": ");
 		jnum(json, r);
-		fprintf(json, ", \"goal\": \"%s %.2f\", \"met\": %s}%s\n", t->le ? "<=" : ">=",
-			t->goal, met ? "true" : "false", i + 1 < NTARGETS ? "," : "");
+		fprintf(json, ", \"goal\": \"%s %.2f\", \"met\": %s}%s\n",
+			t->le ? "<=" : ">=", t->goal, met ? "true" : "false",
+			i + 1 < NTARGETS ? "," : "");
 	}
 	if (json)
 		fprintf(json, "  ]\n");
@@ -348,23 +349,28 @@ static void svg_out(const char *file)
 	}
 	xmax *= 1.1;
 	ymax *= 1.1;
-	fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" "
-		   "font-family=\"sans-serif\" font-size=\"12\">\n", 2 * W, H);
+	fprintf(f,
+		"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" "
+		"font-family=\"sans-serif\" font-size=\"12\">\n",
+		2 * W, H);
 	fprintf(f, "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n");
 	for (int p = 0; p < 2; p++) {
 		double ox = p * W + L;
 
 		fprintf(f, "<text x=\"%.0f\" y=\"20\" font-size=\"14\">%s</text>\n", ox,
-			p ? "64 B requests/s against connections" :
-			    "ping-pong 64 B: latency CDF (to p99)");
-		fprintf(f, "<rect x=\"%.0f\" y=\"%.0f\" width=\"%.0f\" height=\"%.0f\" "
-			   "fill=\"none\" stroke=\"black\"/>\n", ox, T, PW, PH);
+			p ? "64 B requests/s against connections"
+			  : "ping-pong 64 B: latency CDF (to p99)");
+		fprintf(f,
+			"<rect x=\"%.0f\" y=\"%.0f\" width=\"%.0f\" height=\"%.0f\" "
+			"fill=\"none\" stroke=\"black\"/>\n",
+			ox, T, PW, PH);
 		for (i = 0; i <= 4; i++) {
 			double gy = T + PH - PH * i / 4.0;
 
 			fprintf(f, "<text x=\"%.0f\" y=\"%.0f\" text-anchor=\"end\">%.3g</text>\n",
 				ox - 4, gy + 4, p ? ymax * i / 4.0 : i / 4.0);
-			fprintf(f, "<text x=\"%.0f\" y=\"%.0f\" text-anchor=\"middle\">%.3g</text>\n",
+			fprintf(f,
+				"<text x=\"%.0f\" y=\"%.0f\" text-anchor=\"middle\">%.3g</text>\n",
 				ox + PW * i / 4.0, T + PH + 16,
 				p ? pow(1024.0, i / 4.0) : xmax * i / 4.0);
 		}
@@ -374,8 +380,9 @@ static void svg_out(const char *file)
 	for (s = 0; s < 4; s++) {
 		n = cdf_points(s, q, us, 32);
 		if (n) {
-			fprintf(f, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\" points=\"",
-				colors[s]);
+			fprintf(
+			    f, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\" points=\"",
+			    colors[s]);
 			for (i = 0; i < n && q[i] <= 0.99; i++)
 				fprintf(f, "%.1f,%.1f ", L + PW * fmin(us[i] / xmax, 1.0),
 					T + PH - PH * q[i]);
@@ -391,8 +398,9 @@ static void svg_out(const char *file)
 					T + PH - PH * v / ymax);
 		}
 		fprintf(f, "\"/>\n");
-		fprintf(f, "<rect x=\"%.0f\" y=\"%.0f\" width=\"12\" height=\"12\" fill=\"%s\"/>"
-			   "<text x=\"%.0f\" y=\"%.0f\">%s</text>\n",
+		fprintf(f,
+			"<rect x=\"%.0f\" y=\"%.0f\" width=\"12\" height=\"12\" fill=\"%s\"/>"
+			"<text x=\"%.0f\" y=\"%.0f\">%s</text>\n",
 			L + 10 + 90 * s, H - 22.0, colors[s], L + 26 + 90 * s, H - 12.0,
 			s == 3 ? "raw AF_XDP" : series[s]);
 	}
@@ -417,7 +425,8 @@ int bench_report_main(int argc, char **argv)
 			in = argv[i];
 	}
 	if (!in) {
-		fprintf(stderr, "usage: xts-bench report RESULTS [--json F] [--svg F] [--strict]\n");
+		fprintf(stderr,
+			"usage: xts-bench report RESULTS [--json F] [--svg F] [--strict]\n");
 		return 2;
 	}
 	load(in);

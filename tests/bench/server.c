@@ -21,7 +21,7 @@
 
 #include "bench.h"
 
-#define SBUF (64 * 1024)
+#define SBUF   (64 * 1024)
 #define NPORTS 3
 
 struct sconn {
@@ -37,8 +37,8 @@ struct srv {
 
 static int listen_on(const struct srv *sv, int port)
 {
-	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-				  .sin_addr = sv->addr};
+	struct sockaddr_in sin = {
+	    .sin_family = AF_INET, .sin_port = htons((uint16_t)port), .sin_addr = sv->addr};
 	int one = 1, fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 
 	if (fd < 0)
@@ -179,11 +179,18 @@ int bench_server_main(int argc, char **argv)
 
 	while ((opt = getopt(argc, argv, "a:p:t:")) != -1) {
 		switch (opt) {
-		case 'a': addr = optarg; break;
-		case 'p': sv.base = atoi(optarg); break;
-		case 't': threads = atoi(optarg); break;
+		case 'a':
+			addr = optarg;
+			break;
+		case 'p':
+			sv.base = atoi(optarg);
+			break;
+		case 't':
+			threads = atoi(optarg);
+			break;
 		default:
-			fprintf(stderr, "usage: xts-bench server [-a ADDR] [-p BASE] [-t THREADS]\n");
+			fprintf(stderr,
+				"usage: xts-bench server [-a ADDR] [-p BASE] [-t THREADS]\n");
 			return 2;
 		}
 	}

@@ -66,8 +66,8 @@ static int cmp_u64(const void *a, const void *b)
 
 void bench_print_lat(const char *prefix, uint64_t *samples, size_t n)
 {
-	static const double cdf_q[] = {0.01, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7,
-				       0.8, 0.9, 0.95, 0.99, 0.995, 0.999};
+	static const double cdf_q[] = {0.01, 0.05, 0.1, 0.2,  0.3,  0.4,   0.5,	 0.6,
+				       0.7,  0.8,  0.9, 0.95, 0.99, 0.995, 0.999};
 	size_t i;
 
 	qsort(samples, n, sizeof(*samples), cmp_u64);
@@ -76,7 +76,8 @@ void bench_print_lat(const char *prefix, uint64_t *samples, size_t n)
 	printf("%s.p999_us %.2f\n", prefix, bench_quantile_us(samples, n, 0.999));
 	printf("%s.cdf ", prefix);
 	for (i = 0; i < sizeof(cdf_q) / sizeof(cdf_q[0]); i++)
-		printf("%s%g:%.2f", i ? "," : "", cdf_q[i], bench_quantile_us(samples, n, cdf_q[i]));
+		printf("%s%g:%.2f", i ? "," : "", cdf_q[i],
+		       bench_quantile_us(samples, n, cdf_q[i]));
 	printf("\n");
 }
 
@@ -116,8 +117,9 @@ int main(int argc, char **argv)
 		if (!strcmp(argv[1], "report"))
 			return bench_report_main(argc - 1, argv + 1);
 		if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
-			printf("usage: xts-bench [--smoke] [--json FILE] [--svg FILE] [--out DIR]\n"
-			       "       xts-bench server|client|raw|report ... (see --help of each)\n");
+			printf(
+			    "usage: xts-bench [--smoke] [--json FILE] [--svg FILE] [--out DIR]\n"
+			    "       xts-bench server|client|raw|report ... (see --help of each)\n");
 			return 0;
 		}
 	}

@@ -28,20 +28,48 @@
 #include "xport.h"
 
 static int fails;
-#define CHECK(c) do { if (!(c)) { fails++; printf("FAIL %s:%d: %s (errno %d %s)\n", __FILE__, __LINE__, #c, errno, strerror(errno)); } } while (0)
-#define ERRNO(call, e) do { errno = 0; long _r = (long)(call); if (_r != -1 || errno != (e)) { fails++; printf("FAIL %s:%d: %s = %ld errno %d (%s), want %s\n", __FILE__, __LINE__, #call, _r, errno, strerror(errno), #e); } } while (0)
+#define CHECK(c)                                                                                   \
+	do {                                                                                       \
+		if (!(c)) {                                                                        \
+			fails++;                                                                   \
+			printf("FAIL %s:%d: %s (errno %d %s)\n", __FILE__, __LINE__, #c, errno,    \
+			       strerror(errno));                                                   \
+		}                                                                                  \
+	} while (0)
+#define ERRNO(call, e)                                                                             \
+	do {                                                                                       \
+		errno = 0;                                                                         \
+		long _r = (long)(call);                                                            \
+		if (_r != -1 || errno != (e)) {                                                    \
+			fails++;                                                                   \
+			printf("FAIL %s:%d: %s = %ld errno %d (%s), want %s\n", __FILE__,          \
+			       __LINE__, #call, _r, errno, strerror(errno), #e);                   \
+		}                                                                                  \
+	} while (0)
 
 static struct xport *xp;
-static struct sockaddr_in sin_(int port) { struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)}; inet_pton(AF_INET, "198.18.0.2", &a.sin_addr); return a; }
-static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec / 1e9; }
+static struct sockaddr_in sin_(int port)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+	inet_pton(AF_INET, "198.18.0.2", &a.sin_addr);
+	return a;
+}
+static double now(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec + t.tv_nsec / 1e9;
+}
 
 static int conn(int port, int nb)
 {
 	struct sockaddr_in a = sin_(port);
 	int sd = xport_socket(xp, AF_INET, SOCK_STREAM | (nb ? SOCK_NONBLOCK : 0), 0);
 	CHECK(sd > 0);
-	if (xport_connect(xp, sd, (struct sockaddr *)&a, sizeof(a)) && !(nb && errno == EINPROGRESS)) {
-		printf("connect %d: %s\n", port, strerror(errno)); fails++;
+	if (xport_connect(xp, sd, (struct sockaddr *)&a, sizeof(a)) &&
+	    !(nb && errno == EINPROGRESS)) {
+		printf("connect %d: %s\n", port, strerror(errno));
+		fails++;
 	}
 	return sd;
 }
@@ -56,12 +84,14 @@ static short wait_ev(int sd, short ev, int ms)
 static void t_unconnected(void)
 {
 	char b[4];
-	struct sockaddr_in a; socklen_t l = sizeof(a);
+	struct sockaddr_in a;
+	socklen_t l = sizeof(a);
 	int sd = xport_socket(xp, AF_INET, SOCK_STREAM, 0);
 	ERRNO(xport_send(xp, sd, "x", 1, 0), EPIPE);
 	ERRNO(xport_recv(xp, sd, b, 1, 0), ENOTCONN);
 	ERRNO(xport_getpeername(xp, sd, (struct sockaddr *)&a, &l), ENOTCONN);
-	CHECK(xport_getsockname(xp, sd, (struct sockaddr *)&a, &l) == 0 && l == sizeof(a) && a.sin_family == AF_INET && a.sin_port == 0);
+	CHECK(xport_getsockname(xp, sd, (struct sockaddr *)&a, &l) == 0 && l == sizeof(a) &&
+	      a.sin_family == AF_INET && a.sin_port == 0);
 	ERRNO(xport_shutdown(xp, sd, SHUT_WR), ENOTCONN);
 	ERRNO(xport_shutdown(xp, sd, 7), EINVAL);
 	CHECK(wait_ev(sd, POLLIN | POLLOUT, 0) == (POLLOUT | POLLHUP));
@@ -75,14 +105,18 @@ static void t_unconnected(void)
 	ERRNO(xport_socket(xp, AF_INET, SOCK_STREAM | 0x1000000, 0), EINVAL);
 	ERRNO(xport_send(xp, 12345, "x", 1, 0), EBADF);
 	ERRNO(xport_close(xp, -1), EBADF);
-	int v; socklen_t vl = sizeof(v);
+	int v;
+	socklen_t vl = sizeof(v);
 	CHECK(xport_getsockopt(xp, sd, IPPROTO_TCP, TCP_MAXSEG, &v, &vl) == 0 && v == 536);
 	CHECK(xport_getsockopt(xp, sd, SOL_SOCKET, SO_TYPE, &v, &vl) == 0 && v == SOCK_STREAM);
 	ERRNO(xport_getsockopt(xp, sd, IPPROTO_TCP, 9999, &v, &vl), ENOPROTOOPT);
-	v = 50; ERRNO(xport_setsockopt(xp, sd, IPPROTO_TCP, TCP_MAXSEG, &v, sizeof(v)), EINVAL);
+	v = 50;
+	ERRNO(xport_setsockopt(xp, sd, IPPROTO_TCP, TCP_MAXSEG, &v, sizeof(v)), EINVAL);
 	ERRNO(xport_setsockopt(xp, sd, IPPROTO_TCP, TCP_NODELAY, &v, 2), EINVAL);
-	struct tcp_info ti; socklen_t tl = sizeof(ti);
-	CHECK(xport_getsockopt(xp, sd, IPPROTO_TCP, TCP_INFO, &ti, &tl) == 0 && ti.tcpi_state == TCP_CLOSE);
+	struct tcp_info ti;
+	socklen_t tl = sizeof(ti);
+	CHECK(xport_getsockopt(xp, sd, IPPROTO_TCP, TCP_INFO, &ti, &tl) == 0 &&
+	      ti.tcpi_state == TCP_CLOSE);
 	CHECK(xport_close(xp, sd) == 0);
 	ERRNO(xport_close(xp, sd), EBADF);
 	printf("unconnected done\n");
@@ -92,11 +126,13 @@ static void t_echo(void)
 {
 	char buf[70000], out[70000];
 	int sd = conn(7, 0), i;
-	struct sockaddr_in a; socklen_t l = sizeof(a);
+	struct sockaddr_in a;
+	socklen_t l = sizeof(a);
 	CHECK(xport_getpeername(xp, sd, (struct sockaddr *)&a, &l) == 0 && a.sin_port == htons(7));
 	l = sizeof(a);
 	CHECK(xport_getsockname(xp, sd, (struct sockaddr *)&a, &l) == 0 && a.sin_port != 0);
-	for (i = 0; i < (int)sizeof(buf); i++) buf[i] = (char)(i * 7);
+	for (i = 0; i < (int)sizeof(buf); i++)
+		buf[i] = (char)(i * 7);
 	CHECK(xport_send(xp, sd, buf, sizeof(buf), 0) == sizeof(buf));
 	/* PEEK + WAITALL */
 	CHECK(xport_recv(xp, sd, out, 1000, MSG_PEEK | MSG_WAITALL) == 1000);
@@ -110,7 +146,7 @@ static void t_echo(void)
 	ERRNO(xport_recv(xp, sd, out, 1, 0), EAGAIN);
 	CHECK(now() - t0 > 0.19 && now() - t0 < 0.4);
 	CHECK(xport_shutdown(xp, sd, SHUT_WR) == 0);
-	CHECK(xport_recv(xp, sd, out, 1, 0) == 0);   /* echo server closes after our EOF */
+	CHECK(xport_recv(xp, sd, out, 1, 0) == 0); /* echo server closes after our EOF */
 	ERRNO(xport_send(xp, sd, "x", 1, 0), EPIPE);
 	short r = wait_ev(sd, POLLIN | POLLOUT | POLLRDHUP, 0);
 	CHECK(r == (POLLIN | POLLOUT | POLLHUP | POLLRDHUP));
@@ -164,9 +200,11 @@ static void t_nonblock_connect(void)
 	ERRNO(xport_recv(xp, sd, &v, 1, 0), EAGAIN);
 	ERRNO(xport_send(xp, sd, &v, 1, 0), EAGAIN);
 	CHECK(wait_ev(sd, POLLIN | POLLOUT, 100) == 0);
-	struct tcp_info ti; socklen_t tl = sizeof(ti);
-	CHECK(xport_getsockopt(xp, sd, IPPROTO_TCP, TCP_INFO, &ti, &tl) == 0 && ti.tcpi_state == TCP_SYN_SENT);
-	CHECK(xport_close(xp, sd) == 0);   /* zombie until its CONNECT_RES */
+	struct tcp_info ti;
+	socklen_t tl = sizeof(ti);
+	CHECK(xport_getsockopt(xp, sd, IPPROTO_TCP, TCP_INFO, &ti, &tl) == 0 &&
+	      ti.tcpi_state == TCP_SYN_SENT);
+	CHECK(xport_close(xp, sd) == 0); /* zombie until its CONNECT_RES */
 	/* blocking with SO_SNDTIMEO: EINPROGRESS when it runs out */
 	sd = xport_socket(xp, AF_INET, SOCK_STREAM, 0);
 	struct timeval tv = {0, 300000};
@@ -190,24 +228,38 @@ static void t_opts(void)
 	struct sockaddr_in a = sin_(7);
 	CHECK(xport_setsockopt(xp, sd, IPPROTO_TCP, TCP_NODELAY, &v, sizeof(v)) == 0);
 	CHECK(xport_setsockopt(xp, sd, SOL_SOCKET, SO_KEEPALIVE, &v, sizeof(v)) == 0);
-	v = 30; CHECK(xport_setsockopt(xp, sd, IPPROTO_TCP, TCP_KEEPIDLE, &v, sizeof(v)) == 0);
-	v = 65536; CHECK(xport_setsockopt(xp, sd, SOL_SOCKET, SO_RCVBUF, &v, sizeof(v)) == 0);
+	v = 30;
+	CHECK(xport_setsockopt(xp, sd, IPPROTO_TCP, TCP_KEEPIDLE, &v, sizeof(v)) == 0);
+	v = 65536;
+	CHECK(xport_setsockopt(xp, sd, SOL_SOCKET, SO_RCVBUF, &v, sizeof(v)) == 0);
 	CHECK(xport_getsockopt(xp, sd, SOL_SOCKET, SO_RCVBUF, &v, &vl) == 0 && v == 131072);
 	CHECK(xport_connect(xp, sd, (struct sockaddr *)&a, sizeof(a)) == 0);
-	v = 0; CHECK(xport_getsockopt(xp, sd, IPPROTO_TCP, TCP_NODELAY, &v, &vl) == 0 && v == 1);
-	v = 0; CHECK(xport_getsockopt(xp, sd, SOL_SOCKET, SO_KEEPALIVE, &v, &vl) == 0 && v == 1);
-	v = 0; CHECK(xport_getsockopt(xp, sd, IPPROTO_TCP, TCP_KEEPIDLE, &v, &vl) == 0 && v == 30);
-	v = 0; CHECK(xport_getsockopt(xp, sd, SOL_SOCKET, SO_RCVBUF, &v, &vl) == 0 && v == 131072);
+	v = 0;
+	CHECK(xport_getsockopt(xp, sd, IPPROTO_TCP, TCP_NODELAY, &v, &vl) == 0 && v == 1);
+	v = 0;
+	CHECK(xport_getsockopt(xp, sd, SOL_SOCKET, SO_KEEPALIVE, &v, &vl) == 0 && v == 1);
+	v = 0;
+	CHECK(xport_getsockopt(xp, sd, IPPROTO_TCP, TCP_KEEPIDLE, &v, &vl) == 0 && v == 30);
+	v = 0;
+	CHECK(xport_getsockopt(xp, sd, SOL_SOCKET, SO_RCVBUF, &v, &vl) == 0 && v == 131072);
 	printf("rcvbuf from DPU: %d\n", v);
-	v = 0; CHECK(xport_setsockopt(xp, sd, IPPROTO_TCP, TCP_NODELAY, &v, sizeof(v)) == 0);
-	v = 1; CHECK(xport_getsockopt(xp, sd, IPPROTO_TCP, TCP_NODELAY, &v, &vl) == 0 && v == 0);
-	struct tcp_info ti; socklen_t tl = sizeof(ti);
-	CHECK(xport_getsockopt(xp, sd, IPPROTO_TCP, TCP_INFO, &ti, &tl) == 0 && ti.tcpi_state == TCP_ESTABLISHED);
+	v = 0;
+	CHECK(xport_setsockopt(xp, sd, IPPROTO_TCP, TCP_NODELAY, &v, sizeof(v)) == 0);
+	v = 1;
+	CHECK(xport_getsockopt(xp, sd, IPPROTO_TCP, TCP_NODELAY, &v, &vl) == 0 && v == 0);
+	struct tcp_info ti;
+	socklen_t tl = sizeof(ti);
+	CHECK(xport_getsockopt(xp, sd, IPPROTO_TCP, TCP_INFO, &ti, &tl) == 0 &&
+	      ti.tcpi_state == TCP_ESTABLISHED);
 	printf("tcp_info len %u rtt %u\n", tl, ti.tcpi_rtt);
-	struct linger lg = {1, 0}; socklen_t ll = sizeof(lg);
+	struct linger lg = {1, 0};
+	socklen_t ll = sizeof(lg);
 	CHECK(xport_setsockopt(xp, sd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)) == 0);
-	lg.l_onoff = 0; CHECK(xport_getsockopt(xp, sd, SOL_SOCKET, SO_LINGER, &lg, &ll) == 0 && lg.l_onoff == 1 && lg.l_linger == 0);
-	v = 5; ERRNO(xport_setsockopt(xp, sd, IPPROTO_IP, IP_TOS, &v, sizeof(v)), ENOPROTOOPT);
+	lg.l_onoff = 0;
+	CHECK(xport_getsockopt(xp, sd, SOL_SOCKET, SO_LINGER, &lg, &ll) == 0 && lg.l_onoff == 1 &&
+	      lg.l_linger == 0);
+	v = 5;
+	ERRNO(xport_setsockopt(xp, sd, IPPROTO_IP, IP_TOS, &v, sizeof(v)), ENOPROTOOPT);
 	CHECK(xport_close(xp, sd) == 0);
 	printf("opts done\n");
 }
@@ -230,13 +282,19 @@ static void t_reset(void)
 static void t_source(void)
 {
 	static char b[100000];
-	long tot = 0; ssize_t n;
+	long tot = 0;
+	ssize_t n;
 	int sd = conn(12, 0);
 	/* let the DPU fill our credit, check the stall, then read */
-	usleep(300000); xport_process(xp);
+	usleep(300000);
+	xport_process(xp);
 	while ((n = xport_recv(xp, sd, b, sizeof(b), 0)) > 0) {
 		for (ssize_t i = 0; i < n; i++)
-			if ((unsigned char)b[i] != (unsigned char)((tot + i) & 255)) { printf("corrupt at %ld\n", tot + i); fails++; goto out; }
+			if ((unsigned char)b[i] != (unsigned char)((tot + i) & 255)) {
+				printf("corrupt at %ld\n", tot + i);
+				fails++;
+				goto out;
+			}
 		tot += n;
 	}
 out:
@@ -255,9 +313,13 @@ static void t_sink_stall(void)
 	/* the peer never reads: kernel buffers + DPU credit fill, then stall */
 	for (int i = 0; i < 40; i++) {
 		n = xport_send(xp, sd, b, sizeof(b), 0);
-		if (n < 0) { CHECK(errno == EAGAIN); break; }
+		if (n < 0) {
+			CHECK(errno == EAGAIN);
+			break;
+		}
 		tot += n;
-		if (n < (ssize_t)sizeof(b)) break;
+		if (n < (ssize_t)sizeof(b))
+			break;
 	}
 	printf("sent %zd before stall\n", tot);
 	CHECK(tot > 0 && tot < 40 * (1 << 20));
@@ -277,14 +339,17 @@ static void t_close_unread(void)
 	char b[10];
 	int sd = conn(14, 0);
 	CHECK(xport_recv(xp, sd, b, 10, 0) == 10);
-	usleep(200000); xport_process(xp);
-	CHECK(xport_close(xp, sd) == 0);   /* unread data: RST */
+	usleep(200000);
+	xport_process(xp);
+	CHECK(xport_close(xp, sd) == 0); /* unread data: RST */
 	printf("close unread done (see watch log)\n");
 	sd = conn(14, 0);
-	char big[65536]; ssize_t tot = 0, n;
-	while (tot < 1000000 && (n = xport_recv(xp, sd, big, sizeof(big), 0)) > 0) tot += n;
+	char big[65536];
+	ssize_t tot = 0, n;
+	while (tot < 1000000 && (n = xport_recv(xp, sd, big, sizeof(big), 0)) > 0)
+		tot += n;
 	CHECK(tot == 1000000);
-	CHECK(xport_close(xp, sd) == 0);   /* all read: FIN */
+	CHECK(xport_close(xp, sd) == 0); /* all read: FIN */
 }
 
 static void t_sink(void)
@@ -292,7 +357,8 @@ static void t_sink(void)
 	static char b[1 << 20];
 	int sd = conn(8, 0);
 	double t0 = now();
-	for (int i = 0; i < 200; i++) CHECK(xport_send(xp, sd, b, sizeof(b), 0) == sizeof(b));
+	for (int i = 0; i < 200; i++)
+		CHECK(xport_send(xp, sd, b, sizeof(b), 0) == sizeof(b));
 	double dt = now() - t0;
 	printf("sent 200 MiB in %.2fs: %.0f MB/s\n", dt, 200 * 1.048576 / dt);
 	CHECK(xport_close(xp, sd) == 0);
@@ -306,49 +372,72 @@ static void t_many(void)
 	for (i = 0; i < N; i++) {
 		struct sockaddr_in a = sin_(7);
 		sds[i] = xport_socket(xp, AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-		if (xport_connect(xp, sds[i], (struct sockaddr *)&a, sizeof(a)) && errno != EINPROGRESS && errno != EAGAIN)
+		if (xport_connect(xp, sds[i], (struct sockaddr *)&a, sizeof(a)) &&
+		    errno != EINPROGRESS && errno != EAGAIN)
 			printf("connect %d: %s\n", i, strerror(errno));
 	}
 	static struct xport_pollfd p[N];
 	double t0 = now();
 	while (ok < N && now() - t0 < 20) {
-		for (i = 0; i < N; i++) p[i] = (struct xport_pollfd){.sd = sds[i], .fd = -1, .events = POLLOUT};
+		for (i = 0; i < N; i++)
+			p[i] = (struct xport_pollfd){.sd = sds[i], .fd = -1, .events = POLLOUT};
 		xport_poll(xp, p, N, 100);
 		ok = 0;
 		for (i = 0; i < N; i++) {
-			int v = 0; socklen_t l = sizeof(v);
-			if (p[i].revents & POLLOUT) { xport_getsockopt(xp, sds[i], SOL_SOCKET, SO_ERROR, &v, &l); if (!v) ok++; }
+			int v = 0;
+			socklen_t l = sizeof(v);
+			if (p[i].revents & POLLOUT) {
+				xport_getsockopt(xp, sds[i], SOL_SOCKET, SO_ERROR, &v, &l);
+				if (!v)
+					ok++;
+			}
 		}
 	}
 	CHECK(ok == N);
 	printf("%d/%d connected in %.2fs\n", ok, N, now() - t0);
 	static char sent[N], rcvd[N];
-	int got = 0, nsent = 0; char b[8];
+	int got = 0, nsent = 0;
+	char b[8];
 	t0 = now();
 	while (got < N && now() - t0 < 10) {
-		for (i = 0; i < N; i++) p[i] = (struct xport_pollfd){.sd = sds[i], .fd = -1, .events = POLLIN | (sent[i] ? 0 : POLLOUT)};
+		for (i = 0; i < N; i++)
+			p[i] = (struct xport_pollfd){
+			    .sd = sds[i], .fd = -1, .events = POLLIN | (sent[i] ? 0 : POLLOUT)};
 		xport_poll(xp, p, N, 100);
 		for (i = 0; i < N; i++) {
 			if (!sent[i] && (p[i].revents & POLLOUT)) {
 				ssize_t r = xport_send(xp, sds[i], "ping", 4, 0);
-				if (r == 4) { sent[i] = 1; nsent++; } else CHECK(r < 0 && errno == EAGAIN);
+				if (r == 4) {
+					sent[i] = 1;
+					nsent++;
+				} else
+					CHECK(r < 0 && errno == EAGAIN);
 			}
-			if (!rcvd[i] && (p[i].revents & POLLIN) && xport_recv(xp, sds[i], b, 8, 0) == 4) { rcvd[i] = 1; got++; }
+			if (!rcvd[i] && (p[i].revents & POLLIN) &&
+			    xport_recv(xp, sds[i], b, 8, 0) == 4) {
+				rcvd[i] = 1;
+				got++;
+			}
 		}
 	}
 	printf("sent %d got %d\n", nsent, got);
 	CHECK(got == N);
-	for (i = 0; i < N; i++) CHECK(xport_close(xp, sds[i]) == 0);
+	for (i = 0; i < N; i++)
+		CHECK(xport_close(xp, sds[i]) == 0);
 	struct xport_stats st;
 	xport_stats(xp, &st, sizeof(st));
-	printf("many done: sockets %u stale %lu resets %lu wstalls %lu cstalls %lu\n", st.sockets, (unsigned long)st.rx_stale, (unsigned long)st.resets, (unsigned long)st.window_stalls, (unsigned long)st.credit_stalls);
+	printf("many done: sockets %u stale %lu resets %lu wstalls %lu cstalls %lu\n", st.sockets,
+	       (unsigned long)st.rx_stale, (unsigned long)st.resets,
+	       (unsigned long)st.window_stalls, (unsigned long)st.credit_stalls);
 }
 
 static void t_poll_os(void)
 {
-	int pf[2]; pipe(pf);
+	int pf[2];
+	pipe(pf);
 	int sd = conn(7, 0);
-	struct xport_pollfd p[2] = {{.sd = sd, .fd = -1, .events = POLLIN}, {.sd = -1, .fd = pf[0], .events = POLLIN}};
+	struct xport_pollfd p[2] = {{.sd = sd, .fd = -1, .events = POLLIN},
+				    {.sd = -1, .fd = pf[0], .events = POLLIN}};
 	double t0 = now();
 	CHECK(xport_poll(xp, p, 2, 150) == 0);
 	CHECK(now() - t0 > 0.14);
@@ -360,7 +449,9 @@ static void t_poll_os(void)
 	CHECK(xport_poll(xp, p, 2, 1000) == 1 && p[0].revents == POLLIN);
 	p[0].sd = 999999;
 	CHECK(xport_poll(xp, p, 1, 0) == 1 && p[0].revents == POLLNVAL);
-	xport_close(xp, sd); close(pf[0]); close(pf[1]);
+	xport_close(xp, sd);
+	close(pf[0]);
+	close(pf[1]);
 	printf("poll os done\n");
 }
 
@@ -391,15 +482,20 @@ static void t_close_connecting(void)
 	xport_close(xp, sd);
 	usleep(200000);
 	xport_process(xp);
-	struct xport_stats st; xport_stats(xp, &st, sizeof(st));
-	printf("close connecting done: sockets %u (the blackhole zombie may still wait)\n", st.sockets);
+	struct xport_stats st;
+	xport_stats(xp, &st, sizeof(st));
+	printf("close connecting done: sockets %u (the blackhole zombie may still wait)\n",
+	       st.sockets);
 	CHECK(st.sockets <= 1);
 }
 
 int main(int argc, char **argv)
 {
 	int err = xport_open(&xp, "xh0", argc > 1 ? atoi(argv[1]) : 0, NULL);
-	if (err) { printf("open: %s\n", strerror(-err)); return 1; }
+	if (err) {
+		printf("open: %s\n", strerror(-err));
+		return 1;
+	}
 	t_unconnected();
 	t_echo();
 	t_nonblock_connect();
@@ -414,11 +510,18 @@ int main(int argc, char **argv)
 	t_sink();
 	struct xport_stats st;
 	xport_stats(xp, &st, sizeof(st));
-	printf("stats: tx %lu rx %lu data_tx %lu data_rx %lu gaps %lu malformed %lu stale %lu xsk_drop %lu ring_full %lu fill_empty %lu\n",
-	       (unsigned long)st.tx_frames, (unsigned long)st.rx_frames, (unsigned long)st.data_tx_bytes, (unsigned long)st.data_rx_bytes,
-	       (unsigned long)st.seq_gaps, (unsigned long)st.rx_malformed, (unsigned long)st.rx_stale, (unsigned long)st.xsk_rx_dropped,
+	printf("stats: tx %lu rx %lu data_tx %lu data_rx %lu gaps %lu malformed %lu stale %lu "
+	       "xsk_drop %lu ring_full %lu fill_empty %lu\n",
+	       (unsigned long)st.tx_frames, (unsigned long)st.rx_frames,
+	       (unsigned long)st.data_tx_bytes, (unsigned long)st.data_rx_bytes,
+	       (unsigned long)st.seq_gaps, (unsigned long)st.rx_malformed,
+	       (unsigned long)st.rx_stale, (unsigned long)st.xsk_rx_dropped,
 	       (unsigned long)st.xsk_rx_ring_full, (unsigned long)st.xsk_fill_empty);
-	for (int i = 0; i < 40 && st.sockets; i++) { usleep(100000); xport_process(xp); xport_stats(xp, &st, sizeof(st)); }
+	for (int i = 0; i < 40 && st.sockets; i++) {
+		usleep(100000);
+		xport_process(xp);
+		xport_stats(xp, &st, sizeof(st));
+	}
 	CHECK(st.sockets == 0);
 	xport_close_queue(xp);
 	printf("%s: %d failures\n", fails ? "FAILED" : "PASSED", fails);

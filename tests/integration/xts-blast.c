@@ -67,16 +67,29 @@ int main(int argc, char **argv)
 
 	while ((opt = getopt(argc, argv, "i:q:n:m:S:")) != -1) {
 		switch (opt) {
-		case 'i': ifname = optarg; break;
-		case 'q': queue = (unsigned)atoi(optarg); break;
-		case 'n': msgs = (unsigned)atoi(optarg); break;
-		case 'm': size = (unsigned)atoi(optarg); break;
-		case 'S': stats = optarg; break;
-		default: return 2;
+		case 'i':
+			ifname = optarg;
+			break;
+		case 'q':
+			queue = (unsigned)atoi(optarg);
+			break;
+		case 'n':
+			msgs = (unsigned)atoi(optarg);
+			break;
+		case 'm':
+			size = (unsigned)atoi(optarg);
+			break;
+		case 'S':
+			stats = optarg;
+			break;
+		default:
+			return 2;
 		}
 	}
 	if (argc - optind != 2 || !stats || !size || size > sizeof(msg)) {
-		fprintf(stderr, "usage: xts-blast [-i IF] [-q Q] [-n MSGS] [-m BYTES] -S STATS HOST PORT\n");
+		fprintf(
+		    stderr,
+		    "usage: xts-blast [-i IF] [-q Q] [-n MSGS] [-m BYTES] -S STATS HOST PORT\n");
 		return 2;
 	}
 	if (inet_pton(AF_INET, argv[optind], &sin.sin_addr) != 1)
@@ -112,7 +125,8 @@ int main(int argc, char **argv)
 		}
 		while ((n = xport_recv(xp, sd, buf, sizeof(buf), 0)) > 0) {
 			for (ssize_t i = 0; i < n; i++)
-				if (buf[i] != (char)('a' + (got + (unsigned long long)i) % size % 26))
+				if (buf[i] !=
+				    (char)('a' + (got + (unsigned long long)i) % size % 26))
 					bad++;
 			got += (unsigned long long)n;
 		}
@@ -125,7 +139,8 @@ int main(int argc, char **argv)
 	}
 	t1 = now_s();
 	if (got != total || bad) {
-		fprintf(stderr, "xts-blast: echoed %llu of %llu bytes, %d wrong\n", got, total, bad);
+		fprintf(stderr, "xts-blast: echoed %llu of %llu bytes, %d wrong\n", got, total,
+			bad);
 		return 1;
 	}
 	/* Quiet for a moment: acks settle and the shard rewrites its stats. */
@@ -141,12 +156,13 @@ int main(int argc, char **argv)
 		long long d_full = peer_stat(stats, "xsk_rx_ring_full");
 		long long d_gaps = peer_stat(stats, "seq_gaps");
 
-		printf("xts-blast: %u messages of %u B echoed in %.2f s (%.0f msg/s each way)\n", msgs,
-		       size, t1 - t0, msgs / (t1 - t0));
-		printf("host: tx_seq %u rx_seq %u peer_ack %u xsk_rx_dropped %llu rx_ring_full %llu "
-		       "seq_gaps %llu\n",
-		       hs.tx_seq, hs.rx_seq, hs.peer_ack, (unsigned long long)hs.xsk_rx_dropped,
-		       (unsigned long long)hs.xsk_rx_ring_full, (unsigned long long)hs.seq_gaps);
+		printf("xts-blast: %u messages of %u B echoed in %.2f s (%.0f msg/s each way)\n",
+		       msgs, size, t1 - t0, msgs / (t1 - t0));
+		printf(
+		    "host: tx_seq %u rx_seq %u peer_ack %u xsk_rx_dropped %llu rx_ring_full %llu "
+		    "seq_gaps %llu\n",
+		    hs.tx_seq, hs.rx_seq, hs.peer_ack, (unsigned long long)hs.xsk_rx_dropped,
+		    (unsigned long long)hs.xsk_rx_ring_full, (unsigned long long)hs.seq_gaps);
 		printf("dpu:  tx_seq %lld rx_seq %lld xsk_rx_dropped %lld rx_ring_full %lld "
 		       "seq_gaps %lld\n",
 		       d_tx, d_rx, d_drop, d_full, d_gaps);

@@ -46,8 +46,8 @@ static void rnd_fill(void *p, size_t n)
 }
 
 /* known ops, then some unknown ones */
-static const __u8 ops[] = {0, 1, 2, 3, 4, 5, 6, 16, 17, 18, 19, 20, 21, 22, 23,
-			   24, 25, 32, 33, 34, 35, 48, 49, 50, 7, 99, 255};
+static const __u8 ops[] = {0,  1,  2,  3,  4,  5,  6,  16, 17, 18, 19, 20, 21, 22,
+			   23, 24, 25, 32, 33, 34, 35, 48, 49, 50, 7,  99, 255};
 
 static int hello(struct xts_link *l, __u32 *epoch)
 {
@@ -105,9 +105,9 @@ static void drain(struct xts_link *l)
  * ids of other generations. */
 static int in_session(struct xts_link *l)
 {
-	static const __u8 deep[] = {XTS_OP_CONNECT, XTS_OP_DATA, XTS_OP_CREDIT, XTS_OP_SHUTDOWN,
-				    XTS_OP_CLOSE, XTS_OP_RESET, XTS_OP_SOCKOPT, XTS_OP_PING,
-				    XTS_OP_DATA, XTS_OP_CONNECT};
+	static const __u8 deep[] = {XTS_OP_CONNECT, XTS_OP_DATA,   XTS_OP_CREDIT,  XTS_OP_SHUTDOWN,
+				    XTS_OP_CLOSE,   XTS_OP_RESET,  XTS_OP_SOCKOPT, XTS_OP_PING,
+				    XTS_OP_DATA,    XTS_OP_CONNECT};
 	__u8 op = deep[rnd() % sizeof(deep)];
 	__u32 dst = live[rnd() % 64];
 	struct xts_txf f;
@@ -192,10 +192,18 @@ int main(int argc, char **argv)
 	rng_state = 0x9e3779b97f4a7c15ull;
 	while ((opt = getopt(argc, argv, "i:q:n:s:")) != -1) {
 		switch (opt) {
-		case 'i': ifname = optarg; break;
-		case 'q': queue = (unsigned)atoi(optarg); break;
-		case 'n': frames = (unsigned)atoi(optarg); break;
-		case 's': rng_state = strtoull(optarg, NULL, 0) | 1; break;
+		case 'i':
+			ifname = optarg;
+			break;
+		case 'q':
+			queue = (unsigned)atoi(optarg);
+			break;
+		case 'n':
+			frames = (unsigned)atoi(optarg);
+			break;
+		case 's':
+			rng_state = strtoull(optarg, NULL, 0) | 1;
+			break;
 		default:
 			fprintf(stderr, "usage: xts-fuzzq [-i IF] [-q Q] [-n FRAMES] [-s SEED]\n");
 			return 2;
@@ -255,15 +263,17 @@ int main(int argc, char **argv)
 			poll(&p, 1, 1);
 			drain(l);
 			if (!xts_link__tx_room(l) && hello(l, &epoch)) {
-				fprintf(stderr, "xts-fuzzq: shard %u stopped answering HELLO after "
-						"%u frames\n", queue, sent);
+				fprintf(stderr,
+					"xts-fuzzq: shard %u stopped answering HELLO after "
+					"%u frames\n",
+					queue, sent);
 				return 1;
 			}
 		}
 	}
 	xts_link__flush(l, true);
-	printf("xts-fuzzq: %u frames to queue %u (%u raw/mutated, %u sequenced in-session)\n",
-	       sent, queue, raw, seqd);
+	printf("xts-fuzzq: %u frames to queue %u (%u raw/mutated, %u sequenced in-session)\n", sent,
+	       queue, raw, seqd);
 	xts_link__destroy(l);
 	return sent == frames ? 0 : 1;
 }

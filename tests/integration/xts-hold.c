@@ -94,15 +94,32 @@ int main(int argc, char **argv)
 
 	while ((opt = getopt(argc, argv, "i:q:n:s:c:p:T:P")) != -1) {
 		switch (opt) {
-		case 'i': ifname = optarg; break;
-		case 'q': q = (unsigned)atoi(optarg); break;
-		case 'n': n = (unsigned)atoi(optarg); break;
-		case 's': bytes = strtoull(optarg, NULL, 0); break;
-		case 'c': chunk = strtoull(optarg, NULL, 0); break;
-		case 'p': pace = atoi(optarg); break;
-		case 'T': tmo = atof(optarg); break;
-		case 'P': probe = true; break;
-		default: goto usage;
+		case 'i':
+			ifname = optarg;
+			break;
+		case 'q':
+			q = (unsigned)atoi(optarg);
+			break;
+		case 'n':
+			n = (unsigned)atoi(optarg);
+			break;
+		case 's':
+			bytes = strtoull(optarg, NULL, 0);
+			break;
+		case 'c':
+			chunk = strtoull(optarg, NULL, 0);
+			break;
+		case 'p':
+			pace = atoi(optarg);
+			break;
+		case 'T':
+			tmo = atof(optarg);
+			break;
+		case 'P':
+			probe = true;
+			break;
+		default:
+			goto usage;
 		}
 	}
 	if (optind + 2 != argc || !n || n > MAX_CONNS || !bytes || !chunk || chunk > 65536 ||
@@ -121,9 +138,9 @@ int main(int argc, char **argv)
 	deadline = now_ms() + (long long)(tmo * 1000);
 	for (i = 0; i < n; i++) {
 		c[i].sd = xport_socket(xp, AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-		if (c[i].sd < 0 || (xport_connect(xp, c[i].sd, (struct sockaddr *)&sin,
-						  sizeof(sin)) &&
-				    errno != EINPROGRESS)) {
+		if (c[i].sd < 0 ||
+		    (xport_connect(xp, c[i].sd, (struct sockaddr *)&sin, sizeof(sin)) &&
+		     errno != EINPROGRESS)) {
 			c[i].err = errno;
 			c[i].done = true;
 			failed++;

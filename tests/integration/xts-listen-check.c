@@ -104,8 +104,10 @@ static int lsn(struct xport *xp, const char *addr, unsigned port, int opts)
 	sd = xport_socket(xp, fam, SOCK_STREAM, 0);
 	if (sd < 0)
 		die("socket: %s", strerror(errno));
-	if (((opts & RP) && xport_setsockopt(xp, sd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one))) ||
-	    ((opts & RA) && xport_setsockopt(xp, sd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one))) ||
+	if (((opts & RP) &&
+	     xport_setsockopt(xp, sd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one))) ||
+	    ((opts & RA) &&
+	     xport_setsockopt(xp, sd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one))) ||
 	    ((opts & V6) && xport_setsockopt(xp, sd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one))))
 		die("setsockopt: %s", strerror(errno));
 	if (xport_bind(xp, sd, (struct sockaddr *)&ss, sl))
@@ -136,9 +138,11 @@ static void cmd_conflict(unsigned port)
 	expect(l0, 0, "queue 0 listens on 0.0.0.0");
 	expect(lsn(b, "0.0.0.0", port, RA), EADDRINUSE, "queue 1 on 0.0.0.0, same port");
 	expect(lsn(a, "0.0.0.0", port, 0), EADDRINUSE, "queue 0, a second socket");
-	expect(lsn(b, "198.18.0.1", port, 0), EADDRINUSE, "queue 1 on 198.18.0.1 (wildcard overlap)");
+	expect(lsn(b, "198.18.0.1", port, 0), EADDRINUSE,
+	       "queue 1 on 198.18.0.1 (wildcard overlap)");
 	expect(lsn(b, "::", port, 0), EADDRINUSE, "queue 1 on [::] (takes IPv4 too)");
-	expect(lsn(b, "0.0.0.0", port, RP), EADDRINUSE, "queue 1 with SO_REUSEPORT, queue 0 without");
+	expect(lsn(b, "0.0.0.0", port, RP), EADDRINUSE,
+	       "queue 1 with SO_REUSEPORT, queue 0 without");
 	s = lsn(b, "::", port, V6);
 	expect(s, 0, "queue 1 on [::] with IPV6_V6ONLY");
 	expect(lsn(a, "fd00:78:74::1", port, 0), EADDRINUSE, "queue 0 on fd00:78:74::1 under [::]");
@@ -254,7 +258,9 @@ static void cmd_reuseport(unsigned port, unsigned n)
 
 	for (i = 0; i < 2; i++) {
 		l[i] = lsn(xp[i], "0.0.0.0", port, RP | RA);
-		expect(l[i], 0, i ? "queue 1 joins the SO_REUSEPORT group" : "queue 0 listens with SO_REUSEPORT");
+		expect(l[i], 0,
+		       i ? "queue 1 joins the SO_REUSEPORT group"
+			 : "queue 0 listens with SO_REUSEPORT");
 		xport_set_nonblock(xp[i], l[i], 1);
 	}
 	expect(lsn(q(2), "0.0.0.0", port, RA), EADDRINUSE, "queue 2 without SO_REUSEPORT");

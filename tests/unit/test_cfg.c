@@ -57,17 +57,18 @@ static void t_defaults(void **st)
 static void t_valid(void **st)
 {
 	(void)st;
-	assert_int_equal(load("interface = \"eth1\";\nqueues = 2;\n"
-			      "log_level = \"debug\"; log_target = \"syslog\";\n"
-			      "limits = { max_conns = 100; conn_buf = 65536; shard_buf = 1048576;"
-			      " listeners = 8; };\n"
-			      "ctl = { path = \"/tmp/x.sock\"; mode = \"0600\"; group = \"adm\"; };\n"
-			      "acl = { connect = [ \"10.0.0.0/8:80-90\", \"[fd00::]/64:443\" ];"
-			      " listen = [ \"8080\" ]; };\n"
-			      "shards = ( { queue = 1; cpus = [ 0, 1 ]; node = 0;"
-			      " connect = [ \"192.0.2.1\" ]; listen = [ \"1-1024\" ]; },"
-			      " { queue = 0; node = \"auto\"; } );\n"),
-			 0);
+	assert_int_equal(
+	    load("interface = \"eth1\";\nqueues = 2;\n"
+		 "log_level = \"debug\"; log_target = \"syslog\";\n"
+		 "limits = { max_conns = 100; conn_buf = 65536; shard_buf = 1048576;"
+		 " listeners = 8; };\n"
+		 "ctl = { path = \"/tmp/x.sock\"; mode = \"0600\"; group = \"adm\"; };\n"
+		 "acl = { connect = [ \"10.0.0.0/8:80-90\", \"[fd00::]/64:443\" ];"
+		 " listen = [ \"8080\" ]; };\n"
+		 "shards = ( { queue = 1; cpus = [ 0, 1 ]; node = 0;"
+		 " connect = [ \"192.0.2.1\" ]; listen = [ \"1-1024\" ]; },"
+		 " { queue = 0; node = \"auto\"; } );\n"),
+	    0);
 	assert_string_equal(c.interface, "eth1");
 	assert_int_equal(c.max_conns, 100);
 	assert_int_equal(c.shard_buf, 1048576);
@@ -175,10 +176,10 @@ static void t_reloadable(void **st)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(t_defaults), cmocka_unit_test(t_valid),
-		cmocka_unit_test(t_syntax),   cmocka_unit_test(t_unknown),
-		cmocka_unit_test(t_range),    cmocka_unit_test(t_bad_cidr),
-		cmocka_unit_test(t_acl_match), cmocka_unit_test(t_reloadable),
+	    cmocka_unit_test(t_defaults),  cmocka_unit_test(t_valid),
+	    cmocka_unit_test(t_syntax),	   cmocka_unit_test(t_unknown),
+	    cmocka_unit_test(t_range),	   cmocka_unit_test(t_bad_cidr),
+	    cmocka_unit_test(t_acl_match), cmocka_unit_test(t_reloadable),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 

@@ -26,8 +26,8 @@
 static struct xts_reg *new_reg(uint32_t n)
 {
 	/* MAP_SHARED: the kill test forks a child that locks it */
-	struct xts_reg *r = mmap(NULL, reg_size(n), PROT_READ | PROT_WRITE,
-				 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	struct xts_reg *r =
+	    mmap(NULL, reg_size(n), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 
 	assert_true(r != MAP_FAILED);
 	assert_int_equal(reg_format(r, n), 0);

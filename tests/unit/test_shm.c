@@ -148,9 +148,9 @@ static void t_ctl_wire(void **st)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(t_layout),
-		cmocka_unit_test(t_seqlock),
-		cmocka_unit_test(t_ctl_wire),
+	    cmocka_unit_test(t_layout),
+	    cmocka_unit_test(t_seqlock),
+	    cmocka_unit_test(t_ctl_wire),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
