@@ -355,6 +355,8 @@ int xts_link__rx(struct xts_link *l, struct xts_msg *msgs, unsigned max)
 			 * behind it in the ring belong to that session, so they
 			 * wait for the next call instead of being judged under
 			 * the old epoch now. */
+			/* give back what peek took beyond this frame */
+			xsk_ring_cons__cancel(&l->rx, n - (i + 1));
 			n = i + 1;
 			break;
 		}
