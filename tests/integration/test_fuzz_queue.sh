@@ -13,7 +13,7 @@ stats_settle
 pid1=$(stat 1 pid)
 q0_rx=$(stat 0 rx_frames) q0_bad=$(stat 0 rx_malformed) q0_stale=$(stat 0 rx_stale)
 
-H "$XTS_BIN/xts-fuzzq" -q 1 -n "${XTS_FUZZ_FRAMES:-100000}" || fail "fuzzer"
+H "$XTS_BIN/xts-fuzzq" -q 1 -n "${XTS_FUZZ_FRAMES:-100000}" || { stats_settle; cat "$WORK/run/shard-1.stats" | tr '\n' ' '; fail "fuzzer"; }
 stats_settle
 [ "$(stat 1 pid)" = "$pid1" ] || fail "shard 1 restarted (pid $pid1 -> $(stat 1 pid))"
 kill -0 "$pid1" || fail "shard 1 is gone"

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <arpa/inet.h>
 #include <sys/socket.h>
 
@@ -57,25 +58,32 @@ static int hello(struct xts_link *l, __u32 *epoch)
 	h.min_version = h.max_version = htole16(XTS_PROTO_VERSION);
 	h.window = htole32(xts_link__window(l));
 	h.max_frame = htole32(xts_link__max_frame(l));
-	h.nonce = htole32(0x5eed);
-	for (int tries = 0; tries < 20; tries++) {
+	for (__u32 tries = 0; tries < 20; tries++) {
 		struct pollfd p = {.fd = xts_link__fd(l), .events = POLLIN};
+		/* a fresh nonce per attempt: an answer to an older HELLO
+		 * names a session the shard has already ended */
+		__u32 nonce = (__u32)rnd() | 1;
+		int n;
 
+		h.nonce = htole32(nonce);
 		xts_link__send(l, XTS_OP_HELLO, 0, 0, 0, 0, &h, sizeof(h));
 		xts_link__flush(l, false);
 		poll(&p, 1, 100);
-		int n = xts_link__rx(l, m, 16);
-
-		for (int i = 0; i < n; i++) {
-			if (m[i].op == XTS_OP_HELLO_ACK && m[i].epoch) {
+		/* read everything there is: a batch ends at each session op */
+		for (int batch = 0; batch < 64 && (n = xts_link__rx(l, m, 16)) > 0; batch++) {
+			for (int i = 0; i < n; i++) {
 				const struct xts_hello *a = m[i].payload;
 
+				if (m[i].op != XTS_OP_HELLO_ACK || !m[i].epoch ||
+				    le32toh(a->nonce) != nonce)
+					continue;
 				*epoch = m[i].epoch;
 				xts_link__session(l, m[i].epoch, le32toh(a->window),
 						  le32toh(a->max_frame), m[i].src_mac);
 				xts_link__rx_done(l);
 				return 0;
 			}
+			xts_link__rx_done(l);
 		}
 		xts_link__rx_done(l);
 	}
@@ -209,7 +217,14 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	err = xts_link__create(&l, ifname, queue, &lo);
+	/* the kernel frees a queue's AF_XDP slot a moment after its last
+	 * owner exits: retry EBUSY for up to 2 s, as xport_open does */
+	for (int tries = 0; tries < 40; tries++) {
+		err = xts_link__create(&l, ifname, queue, &lo);
+		if (err != -EBUSY)
+			break;
+		usleep(50 * 1000);
+	}
 	if (err) {
 		fprintf(stderr, "xts-fuzzq: AF_XDP on %s queue %u: %s\n", ifname, queue,
 			strerror(-err));
@@ -263,10 +278,21 @@ int main(int argc, char **argv)
 			poll(&p, 1, 1);
 			drain(l);
 			if (!xts_link__tx_room(l) && hello(l, &epoch)) {
+				struct xts_link_stats st;
+
+				xts_link__stats(l, &st);
 				fprintf(stderr,
 					"xts-fuzzq: shard %u stopped answering HELLO after "
-					"%u frames\n",
-					queue, sent);
+					"%u frames (our link: tx %llu rx %llu frame_stalls %llu "
+					"kick_errs %llu xsk_tx_invalid %llu stale %llu malformed "
+					"%llu)\n",
+					queue, sent, (unsigned long long)st.tx_frames,
+					(unsigned long long)st.rx_frames,
+					(unsigned long long)st.frame_stalls,
+					(unsigned long long)st.kick_errs,
+					(unsigned long long)st.xsk_tx_invalid,
+					(unsigned long long)st.rx_stale,
+					(unsigned long long)st.rx_malformed);
 				return 1;
 			}
 		}
