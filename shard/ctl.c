@@ -166,8 +166,8 @@ int shard_ctl_poll(struct shard *s)
 		s->drain_notice = true;
 		lsn_drain(s, drain);
 		set_state(s, drain ? XTS_SHARD_DRAINING : XTS_SHARD_RUNNING);
-		fprintf(stderr, "shard %u: %s (%u connections)\n", s->o.queue,
-			drain ? "draining" : "no longer draining", s->nconns);
+		shard_log(s, XTS_LOG_INFO, "%s (%u connections)",
+			  drain ? "draining" : "no longer draining", s->nconns);
 		work++;
 	}
 	if (s->drain_notice)

@@ -95,7 +95,7 @@ int lsn_init(struct shard *s)
 		return 0;
 	s->lsn->reg = (struct xts_reg *)((char *)h + h->reg_off);
 	if (reg_check(s->lsn->reg, h->reg_size)) {
-		fprintf(stderr, "shard %u: listener registry: bad region\n", s->o.queue);
+		shard_log(s, XTS_LOG_ERROR, "listener registry: bad region");
 		s->lsn->reg = NULL;
 		return -EINVAL;
 	}
@@ -104,10 +104,10 @@ int lsn_init(struct shard *s)
 	repairs = __atomic_load_n(&s->lsn->reg->repairs, __ATOMIC_RELAXED);
 	n = reg_drop_queue(s->lsn->reg, (__u16)s->o.queue);
 	if (__atomic_load_n(&s->lsn->reg->repairs, __ATOMIC_RELAXED) != repairs)
-		fprintf(stderr, "shard %u: registry: repaired after a holder died\n", s->o.queue);
+		shard_log(s, XTS_LOG_WARNING, "registry: repaired after a holder died");
 	if (n > 0)
-		fprintf(stderr, "shard %u: registry: removed %d listener(s) of a previous shard\n",
-			s->o.queue, n);
+		shard_log(s, XTS_LOG_INFO, "registry: removed %d listener(s) of a previous shard",
+			  n);
 	return 0;
 }
 
@@ -152,8 +152,8 @@ static void hold_hook(void *arg, const struct reg_req *req)
 
 	if (req->key.port != s->lsn->hold_port)
 		return;
-	fprintf(stderr, "shard %u: XTS_REG_HOLD_TEST: holding the registry lock for port %u\n",
-		s->o.queue, req->key.port);
+	shard_log(s, XTS_LOG_WARNING, "XTS_REG_HOLD_TEST: holding the registry lock for port %u",
+		  req->key.port);
 	sleep(HOLD_TEST_S);
 }
 
@@ -181,7 +181,7 @@ static int lsn_register(struct shard *s, struct lsn *l, __u16 flags)
 	repairs = __atomic_load_n(&r->repairs, __ATOMIC_RELAXED);
 	err = reg_bind(r, &q, NULL);
 	if (__atomic_load_n(&r->repairs, __ATOMIC_RELAXED) != repairs)
-		fprintf(stderr, "shard %u: registry: repaired after a holder died\n", s->o.queue);
+		shard_log(s, XTS_LOG_WARNING, "registry: repaired after a holder died");
 	if (err == -ENOSPC)
 		err = -ENOBUFS; /* the listener limit */
 	if (!err)
@@ -264,8 +264,8 @@ void lsn_drain(struct shard *s, bool drain)
 		local = l->local;
 		err = lsn_socket(s, l, &local, l->flags, false);
 		if (err) {
-			fprintf(stderr, "shard %u: undrain: listen again on port %u: %s\n",
-				s->o.queue, le16toh(local.port), strerror(-err));
+			shard_log(s, XTS_LOG_ERROR, "undrain: listen again on port %u: %s",
+				  le16toh(local.port), strerror(-err));
 			if (l->fd >= 0)
 				close(l->fd);
 			l->fd = -1;
@@ -322,8 +322,8 @@ static void lsn_on_listen(struct shard *s, const struct xts_msg *m)
 	}
 	l->res_pend = true;
 	if (err) {
-		fprintf(stderr, "shard %u: listen (host socket %08x, port %u): %s\n", s->o.queue,
-			l->host_id, le16toh(req.local.port), strerror(-err));
+		shard_log(s, XTS_LOG_INFO, "listen (host socket %08x, port %u): %s", l->host_id,
+			  le16toh(req.local.port), strerror(-err));
 		if (l->registered)
 			reg_unbind(s->lsn->reg, (__u16)s->o.queue, l->host_id);
 		l->registered = false;

@@ -12,6 +12,7 @@
  *   }
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <endian.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +28,23 @@
 #define EV_LINK	 0xffffffffffffffffull /* epoll data of the AF_XDP fd */
 #define TIMER_NS (10 * 1000000ull)
 
+void shard_log(struct shard *s, int level, const char *fmt, ...)
+{
+	int max = s->cfg ? (int)s->cfg->log_level : XTS_LOG_INFO;
+	char line[512];
+	va_list ap;
+
+	if (level > max)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (s->o.log)
+		s->o.log(level, "shard %u: %s", s->o.queue, line);
+	else
+		fprintf(stderr, "shard %u: %s\n", s->o.queue, line);
+}
+
 static __u32 new_epoch(__u32 old)
 {
 	__u32 e = 0;
@@ -41,8 +59,7 @@ static __u32 new_epoch(__u32 old)
 static void session_end(struct shard *s, const char *why)
 {
 	if (xts_link__epoch(s->link))
-		fprintf(stderr, "shard %u: session %08x ended: %s\n", s->o.queue,
-			xts_link__epoch(s->link), why);
+		shard_log(s, XTS_LOG_INFO, "session %08x ended: %s", xts_link__epoch(s->link), why);
 	lsn_close_all(s); /* before the connections: it resets its own */
 	conn_reset_all(s);
 	s->rej_n = 0;
@@ -78,9 +95,8 @@ static void on_hello(struct shard *s, const struct xts_msg *m)
 	s->st.sessions++;
 	s->last_rx_ns = s->now_ns;
 	shard_ctl_session(s);
-	fprintf(stderr, "shard %u: session %08x started (host window %u, max frame %u)\n",
-		s->o.queue, xts_link__epoch(s->link), le32toh(h.window),
-		xts_link__max_frame(s->link));
+	shard_log(s, XTS_LOG_INFO, "session %08x started (host window %u, max frame %u)",
+		  xts_link__epoch(s->link), le32toh(h.window), xts_link__max_frame(s->link));
 }
 
 static void reject(struct shard *s, __u32 host_id, int err)
@@ -345,20 +361,20 @@ static int shard_setup(struct shard *s)
 
 	err = xts_link__create(&s->link, s->o.ifname, s->o.queue, &lo);
 	if (err) {
-		fprintf(stderr, "shard %u: AF_XDP socket on %s queue %u: %s\n", s->o.queue,
-			s->o.ifname, s->o.queue, strerror(-err));
+		shard_log(s, XTS_LOG_ERROR, "AF_XDP socket on %s queue %u: %s", s->o.ifname,
+			  s->o.queue, strerror(-err));
 		return err;
 	}
 	err = conn_table_init(s);
 	if (err) {
-		fprintf(stderr, "shard %u: connection table (%u): %s\n", s->o.queue, s->o.max_conns,
-			strerror(-err));
+		shard_log(s, XTS_LOG_ERROR, "connection table (%u): %s", s->o.max_conns,
+			  strerror(-err));
 		return err;
 	}
 	s->ep = epoll_create1(EPOLL_CLOEXEC);
 	if (s->ep < 0 || epoll_ctl(s->ep, EPOLL_CTL_ADD, xts_link__fd(s->link), &ev)) {
 		err = -errno;
-		fprintf(stderr, "shard %u: epoll: %s\n", s->o.queue, strerror(errno));
+		shard_log(s, XTS_LOG_ERROR, "epoll: %s", strerror(errno));
 		return err;
 	}
 	return 0;
@@ -387,8 +403,8 @@ int shard_run(const struct shard_opts *opts)
 		err = lsn_init(s);
 	if (err)
 		goto out;
-	fprintf(stderr, "shard %u: serving %s queue %u (max %u connections)\n", s->o.queue,
-		s->o.ifname, s->o.queue, s->o.max_conns);
+	shard_log(s, XTS_LOG_INFO, "serving %s queue %u (max %u connections)", s->o.ifname,
+		  s->o.queue, s->o.max_conns);
 
 	while (!*s->o.stop) {
 		int work;

@@ -28,6 +28,10 @@ struct shard_opts {
 	const char *stats_path;	     /* counters written here twice a second */
 	void *shm;		     /* xtsd's control region (xts_shm.h), or NULL */
 	volatile sig_atomic_t *stop; /* set by the signal handler */
+	/* where log lines go (xtsd: its leveled stderr/syslog log); NULL:
+	 * stderr.  The level filter is the shard's (the config snapshot's
+	 * log_level), so a reload changes it. */
+	void (*log)(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 };
 
 struct shard_stats {

@@ -89,6 +89,9 @@ struct shard {
 };
 
 __u64 shard_now_ns(void);
+/* A log line of this shard ("shard Q: ..."), at an XTS_LOG_* level. */
+void shard_log(struct shard *s, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* listen.c */
 int lsn_init(struct shard *s);

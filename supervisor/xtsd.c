@@ -172,6 +172,7 @@ static pid_t spawn_shard(struct sup *sp, unsigned q)
 	so.shm = sp->shm;
 	stop_flag = 0;
 	so.stop = &stop_flag;
+	so.log = sup_log;
 	_exit(shard_run(&so) ? 1 : 0);
 }
 
