@@ -262,6 +262,9 @@ int main(int argc, char **argv)
 		printf(" probe=%s", probed ? strerrorname_np(probed) : "ok");
 	printf(" draining %d\n", xport_queue_draining(xp));
 	xport_close_queue(xp);
+	free(c);
+	free(pfd);
+	free(buf);
 	return failed ? 1 : 0;
 usage:
 	fprintf(stderr, "usage: xts-hold [-i IF] -q QUEUE -n CONNS -s BYTES [-c CHUNK] "
