@@ -76,6 +76,12 @@ static void on_hello(struct shard *s, const struct xts_msg *m)
 	memset(&r, 0, sizeof(r));
 	r.min_version = r.max_version = htole16(XTS_PROTO_VERSION);
 	r.nonce = h.nonce;
+	/* A window or frame size no real host has would make a session that
+	 * cannot even carry its own HELLO_ACK: not a HELLO to act on. */
+	if (le32toh(h.window) < 2 || le32toh(h.max_frame) < XTS_PAYLOAD_OFF + 256) {
+		s->st.proto_errs++;
+		return;
+	}
 	if (le16toh(h.min_version) > XTS_PROTO_VERSION ||
 	    le16toh(h.max_version) < XTS_PROTO_VERSION) {
 		/* answer with our version and no epoch: the host reports it */
