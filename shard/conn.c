@@ -381,36 +381,57 @@ static int buf_append(struct shard *s, struct conn *c, const __u8 *p, size_t res
 	return 0;
 }
 
+/*
+ * Hand @n payloads (already within the connection's credit) to the kernel
+ * socket: one sendmsg(2) when nothing waits in the buffer, and what the
+ * kernel does not take goes to the buffer, in order.  Credit for what the
+ * kernel took goes back to the host once a quarter of conn_buf is owed.
+ */
+static void data_to_kernel(struct shard *s, struct conn *c, struct iovec *iov, unsigned n,
+			   bool more)
+{
+	struct msghdr mh = {.msg_iov = iov, .msg_iovlen = n};
+	ssize_t sent = 0;
+	size_t off;
+	unsigned i;
+
+	if (!c->buf_len) {
+		sent = sendmsg(c->fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL | (more ? MSG_MORE : 0));
+		if (sent < 0) {
+			if (errno != EAGAIN && errno != EINTR) {
+				conn_fail(s, c, errno);
+				return;
+			}
+			sent = 0;
+		}
+		c->grant += (__u32)sent;
+		s->st.data_to_net += (__u64)sent;
+	}
+	for (i = 0, off = (size_t)sent; i < n; i++) {
+		if (off >= iov[i].iov_len) {
+			off -= iov[i].iov_len;
+			continue;
+		}
+		if (buf_append(s, c, (const __u8 *)iov[i].iov_base + off, iov[i].iov_len - off))
+			return;
+		off = 0;
+	}
+	if (c->grant >= s->o.conn_buf / 4)
+		ctl_add(s, c, PEND_CREDIT);
+}
+
 static void conn_data(struct shard *s, struct conn *c, const struct xts_msg *m)
 {
-	const __u8 *p = m->payload;
-	size_t len = m->len;
-	ssize_t n = 0;
+	struct iovec iov = {.iov_base = (void *)m->payload, .iov_len = m->len};
 
-	if (c->state != CS_OPEN || c->wr_shut || len > c->rx_allowed) {
+	if (c->state != CS_OPEN || c->wr_shut || m->len > c->rx_allowed) {
 		/* more than the credit we gave, or data after SHUT_WR */
 		s->st.proto_errs++;
 		conn_fail(s, c, EPROTO);
 		return;
 	}
-	c->rx_allowed -= (__u32)len;
-	if (!c->buf_len) {
-		n = send(c->fd, p, len,
-			 MSG_DONTWAIT | MSG_NOSIGNAL | ((m->flags & XTS_F_MORE) ? MSG_MORE : 0));
-		if (n < 0) {
-			if (errno != EAGAIN && errno != EINTR) {
-				conn_fail(s, c, errno);
-				return;
-			}
-			n = 0;
-		}
-		c->grant += (__u32)n;
-		s->st.data_to_net += (__u64)n;
-	}
-	if ((size_t)n < len && buf_append(s, c, p + n, len - (size_t)n))
-		return;
-	if (c->grant >= s->o.conn_buf / 4)
-		ctl_add(s, c, PEND_CREDIT);
+	c->rx_allowed -= m->len;
+	data_to_kernel(s, c, &iov, 1, m->flags & XTS_F_MORE);
 }
 
 /*
@@ -423,10 +444,8 @@ static void conn_data(struct shard *s, struct conn *c, const struct xts_msg *m)
 void conn_on_data_run(struct shard *s, struct conn *c, const struct xts_msg *m, unsigned n)
 {
 	struct iovec iov[SHARD_DATA_RUN_MAX];
-	struct msghdr mh = {.msg_iov = iov};
-	size_t total = 0, off;
+	size_t total = 0;
 	__u32 credit = 0;
-	ssize_t sent = 0;
 	unsigned i;
 
 	if (n > SHARD_DATA_RUN_MAX || c->state != CS_OPEN || c->wr_shut ||
@@ -445,33 +464,7 @@ void conn_on_data_run(struct shard *s, struct conn *c, const struct xts_msg *m, 
 		ready_add(s, c);
 	}
 	c->rx_allowed -= (__u32)total;
-	if (!c->buf_len) {
-		mh.msg_iovlen = n;
-		sent = sendmsg(c->fd, &mh,
-			       MSG_DONTWAIT | MSG_NOSIGNAL |
-				   ((m[n - 1].flags & XTS_F_MORE) ? MSG_MORE : 0));
-		if (sent < 0) {
-			if (errno != EAGAIN && errno != EINTR) {
-				conn_fail(s, c, errno);
-				return;
-			}
-			sent = 0;
-		}
-		c->grant += (__u32)sent;
-		s->st.data_to_net += (__u64)sent;
-	}
-	/* what the kernel did not take waits in the buffer, in order */
-	for (i = 0, off = (size_t)sent; i < n; i++) {
-		if (off >= iov[i].iov_len) {
-			off -= iov[i].iov_len;
-			continue;
-		}
-		if (buf_append(s, c, (const __u8 *)iov[i].iov_base + off, iov[i].iov_len - off))
-			return;
-		off = 0;
-	}
-	if (c->grant >= s->o.conn_buf / 4)
-		ctl_add(s, c, PEND_CREDIT);
+	data_to_kernel(s, c, iov, n, m[n - 1].flags & XTS_F_MORE);
 	return;
 one_by_one:
 	for (i = 0; i < n && c->state != CS_FREE; i++)
