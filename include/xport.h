@@ -36,7 +36,18 @@ struct xport_opts {
 	uint32_t rcvbuf;      /* per-socket receive buffer = credit (default 256 KiB) */
 	int hello_timeout_ms; /* queue attach timeout (default 2000) */
 	uint32_t max_sockets; /* socket table size (default 16384) */
+	uint32_t flags;	      /* XPORT_OPT_* */
 };
+
+/* Batched doorbell.  Without it every socket call that queues a frame
+ * tells the kernel at once (a sendto(2) per call).  With it, calls leave
+ * their frames on the ring and one doorbell per event-loop turn sends them
+ * all: xport_poll(), xport_process(), xport_flush() and every call that
+ * blocks ring it, and so does a full kernel batch (32 frames).  An app that
+ * sleeps anywhere else (its own epoll on xport_fd()) must call
+ * xport_process() or xport_flush() first, as it already must to return
+ * credit. */
+#define XPORT_OPT_BATCH 0x1u
 
 /* Attach to queue @queue of @ifname: AF_XDP socket, HELLO handshake with
  * the shard serving that queue.  0 or -errno (-ETIMEDOUT: no shard). */
@@ -52,6 +63,9 @@ XPORT_API int xport_fd(const struct xport *xp);
  * Returns the amount of work done (>= 0) or -1/errno when the queue
  * session was lost. */
 XPORT_API int xport_process(struct xport *xp);
+/* Ring the tx doorbell: every queued frame goes to the DPU now.  0, or
+ * -1/errno. */
+XPORT_API int xport_flush(struct xport *xp);
 
 /* Sockets.  type: SOCK_STREAM, optionally | SOCK_NONBLOCK. */
 XPORT_API int xport_socket(struct xport *xp, int domain, int type, int protocol);
@@ -103,6 +117,8 @@ struct xport_stats {
 	uint32_t sockets;
 	uint32_t draining; /* 1: the shard drains (see xport_queue_draining) */
 	uint32_t restarts; /* shard restarts seen (QRESET with epoch 0) */
+	/* the cost side: tx doorbells (sendto), sleeps in poll(2), pure ACKs */
+	uint64_t kicks, sleeps, acks_tx;
 };
 XPORT_API int xport_stats(struct xport *xp, struct xport_stats *st, size_t sz);
 

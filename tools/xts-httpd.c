@@ -133,12 +133,14 @@ static void *worker_main(void *arg)
 	struct hconn **tab = calloc(MAX_CON, sizeof(*tab));
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
 	struct xport *xp;
+	/* an xport_poll loop: one tx doorbell per turn is enough */
+	struct xport_opts o = {.sz = sizeof(o), .flags = XPORT_OPT_BATCH};
 	unsigned n = 0, i;
 	int one = 1, ls, err;
 
 	if (!p || !tab)
 		return NULL;
-	err = xport_open(&xp, ifname, w->queue, NULL);
+	err = xport_open(&xp, ifname, w->queue, &o);
 	if (err) {
 		fprintf(stderr, PROG ": open %s queue %u: %s\n", ifname, w->queue, strerror(-err));
 		w->err = 1;

@@ -580,9 +580,14 @@ static int kick(struct xts_link *l)
 
 int xts_link__flush(struct xts_link *l, bool force_ack)
 {
+	return xts_link__flush_batch(l, force_ack, 1);
+}
+
+int xts_link__flush_batch(struct xts_link *l, bool force_ack, __u32 min_frames)
+{
 	__u32 unacked = l->rx_seq - l->ack_sent;
 	__u32 pushed;
-	int err;
+	int err = 0;
 
 	if (l->qreset_due)
 		send_qreset(l);
@@ -590,8 +595,11 @@ int xts_link__flush(struct xts_link *l, bool force_ack)
 		if (!xts_link__send(l, XTS_OP_ACK, 0, 0, 0, 0, NULL, 0))
 			l->st.acks_sent++;
 	}
-	pushed = l->unkicked;
-	err = kick(l);
+	pushed = 0;
+	if (l->unkicked >= min_frames) {
+		pushed = l->unkicked;
+		err = kick(l);
+	}
 	reap_completions(l);
 	return err ? err : (int)pushed;
 }

@@ -110,6 +110,9 @@ int xts_link__tx_raw(struct xts_link *l, const void *frame, size_t len);
  * half the window is consumed and unacknowledged (or @force_ack and
  * anything is).  Returns frames pushed, or -errno. */
 int xts_link__flush(struct xts_link *l, bool force_ack);
+/* The same, but the doorbell (sendto) rings only once @min_frames wait
+ * on the tx ring: fewer frames stay there for a later flush. */
+int xts_link__flush_batch(struct xts_link *l, bool force_ack, __u32 min_frames);
 
 /* Our counters plus the kernel's XDP_STATISTICS. */
 void xts_link__stats(struct xts_link *l, struct xts_link_stats *st);

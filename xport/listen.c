@@ -312,7 +312,7 @@ static int take(struct xport *xp, struct xsock *l, int flags, struct xsock **out
 	s->peer = e->peer;
 	l->acq->head = (l->acq->head + 1) % l->acq->cap;
 	l->acq->n--;
-	xts_link__flush(xp->link, false);
+	xp_doorbell(xp);
 	*out = s;
 	return 0;
 }

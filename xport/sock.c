@@ -282,7 +282,7 @@ XPORT_API int xport_connect(struct xport *xp, int sd, const struct sockaddr *add
 		xp->c.window_stalls++;
 		xp_pend_add(xp, s, PS_CONNECT);
 	}
-	xts_link__flush(xp->link, false);
+	xp_doorbell(xp);
 	if (nb)
 		return fail(EINPROGRESS);
 	for (;;) {
@@ -392,7 +392,7 @@ XPORT_API ssize_t xport_send(struct xport *xp, int sd, const void *buf, size_t l
 	if (!buf)
 		return fail(EFAULT);
 	done = send_data(xp, s, buf, len, (flags & MSG_MORE) ? XTS_F_MORE : 0, nb, dl);
-	xts_link__flush(xp->link, false);
+	xp_doorbell(xp);
 	if (done)
 		return (ssize_t)done;
 	err = send_error(s);
@@ -509,7 +509,7 @@ XPORT_API int xport_shutdown(struct xport *xp, int sd, int how)
 			/* after every DATA frame already queued: same queue, in order */
 			if (xp_sock_send(xp, s, XTS_OP_SHUTDOWN, NULL, 0))
 				xp_pend_add(xp, s, PS_SHUTDOWN);
-			xts_link__flush(xp->link, false);
+			xp_doorbell(xp);
 		}
 		return 0;
 	case XS_CONNECTING:
@@ -572,7 +572,7 @@ XPORT_API int xport_close(struct xport *xp, int sd)
 		}
 		break;
 	}
-	xts_link__flush(xp->link, false);
+	xp_doorbell(xp);
 	return 0;
 }
 

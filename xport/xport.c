@@ -814,8 +814,13 @@ int xp_run(struct xport *xp)
 	if (!xp->up)
 		hello_tick(xp);
 	work += pend_run(xp);
-	xts_link__flush(xp->link, false);
+	xp_doorbell(xp);
 	return work;
+}
+
+void xp_doorbell(struct xport *xp)
+{
+	xts_link__flush_batch(xp->link, false, xp->batch ? XP_KICK_BATCH : 1);
 }
 
 void xp_presleep(struct xport *xp)
@@ -853,6 +858,7 @@ int xp_wait(struct xport *xp, uint64_t deadline)
 	if (now >= deadline)
 		return -ETIMEDOUT;
 	/* EINTR: the caller runs the engine and checks again */
+	xp->c.sleeps++;
 	poll(&p, 1, slice_ms(xp, now, deadline));
 	return 0;
 }
@@ -879,7 +885,8 @@ XPORT_API int xport_open(struct xport **out, const char *ifname, unsigned queue,
 		o.hello_timeout_ms = XP_DEF_HELLO_MS;
 	if (!o.max_sockets)
 		o.max_sockets = XP_DEF_SOCKETS;
-	if (o.rcvbuf > XP_MAX_RCVBUF || o.max_sockets > XTS_ID_SLOT_MASK + 1)
+	if (o.rcvbuf > XP_MAX_RCVBUF || o.max_sockets > XTS_ID_SLOT_MASK + 1 ||
+	    (o.flags & ~XPORT_OPT_BATCH))
 		return -EINVAL;
 
 	xp = calloc(1, sizeof(*xp));
@@ -887,6 +894,7 @@ XPORT_API int xport_open(struct xport **out, const char *ifname, unsigned queue,
 		return -ENOMEM;
 	xp->rcvbuf = o.rcvbuf;
 	xp->hello_ms = o.hello_timeout_ms;
+	xp->batch = !!(o.flags & XPORT_OPT_BATCH);
 	xp->nsocks = o.max_sockets;
 	/* calloc of a large table maps zero pages: untouched slots cost none */
 	xp->socks = calloc(xp->nsocks, sizeof(*xp->socks));
@@ -1025,6 +1033,22 @@ XPORT_API int xport_fd(const struct xport *xp)
 	return xts_link__fd(xp->link);
 }
 
+XPORT_API int xport_flush(struct xport *xp)
+{
+	int err;
+
+	if (!xp) {
+		errno = EINVAL;
+		return -1;
+	}
+	err = xts_link__flush(xp->link, false);
+	if (err < 0) {
+		errno = -err;
+		return -1;
+	}
+	return 0;
+}
+
 XPORT_API int xport_process(struct xport *xp)
 {
 	int work;
@@ -1125,6 +1149,8 @@ XPORT_API int xport_poll(struct xport *xp, struct xport_pollfd *fds, unsigned nf
 		pfd[1 + nos++] = (struct pollfd){.fd = fds[i].fd, .events = fds[i].events};
 	}
 	deadline = xp_deadline_ms(timeout_ms);
+	/* a turn of the app's loop ends here: its frames go out now */
+	xts_link__flush(xp->link, false);
 	for (;;) {
 		xp_run(xp);
 		ready = poll_xts(xp, fds, nfds);
@@ -1142,6 +1168,7 @@ XPORT_API int xport_poll(struct xport *xp, struct xport_pollfd *fds, unsigned nf
 		now = xp_now_ns();
 		if (now >= deadline)
 			break;
+		xp->c.sleeps++;
 		r = poll(pfd, nos + 1, slice_ms(xp, now, deadline));
 		if (r < 0 && errno == EINTR) {
 			err = EINTR; /* like poll(2): a signal ends the wait */
@@ -1200,6 +1227,9 @@ XPORT_API int xport_stats(struct xport *xp, struct xport_stats *st, size_t sz)
 	out.rx_seq = rxs;
 	out.peer_ack = pa;
 	out.sockets = xp->nused;
+	out.kicks = ls.kicks;
+	out.sleeps = xp->c.sleeps;
+	out.acks_tx = ls.acks_sent;
 	memcpy(st, &out, sz < sizeof(out) ? sz : sizeof(out));
 	return 0;
 }

@@ -23,6 +23,7 @@
 #define XP_MAX_RCVBUF	 (1u << 30)
 #define XP_DEF_HELLO_MS	 2000
 #define XP_DEF_SOCKETS	 16384
+#define XP_KICK_BATCH	 32 /* copy-mode sendto() sends at most this many frames */
 #define XP_RX_BATCH	 64
 #define XP_SOCKOPT_MS	 2000 /* a SOCKOPT answer from the DPU */
 #define XP_CLOSE_WAIT_MS 2000 /* room for a CLOSE before it is left queued */
@@ -130,12 +131,14 @@ struct xp_counters {
 	uint64_t sessions; /* queue sessions started */
 	uint64_t qresets;  /* queue sessions lost */
 	uint64_t restarts; /* shard restarts announced (QRESET, epoch 0) */
+	uint64_t sleeps;   /* poll(2) waits for the queue */
 };
 
 struct xport {
 	struct xts_link *link;
 	uint32_t rcvbuf;
 	int hello_ms;
+	bool batch; /* XPORT_OPT_BATCH: one doorbell per event-loop turn */
 
 	/* queue session */
 	bool up;	    /* HELLO_ACK received for the current nonce */
@@ -185,6 +188,9 @@ uint64_t xp_deadline_ms(int ms);
 int xp_run(struct xport *xp);
 /* Before sleeping: return lazy credit, ack all consumed frames, kick. */
 void xp_presleep(struct xport *xp);
+/* After a socket call queued frames: ring the doorbell, or in batch mode
+ * leave them for the next turn unless a kernel batch waits. */
+void xp_doorbell(struct xport *xp);
 /* Sleep on the link fd until frames arrive, a short slice ends or
  * @deadline; 0, or -ETIMEDOUT when the deadline has passed. */
 int xp_wait(struct xport *xp, uint64_t deadline);

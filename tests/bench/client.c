@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -57,7 +58,8 @@ struct bp {
 
 static void bp_open(struct bp *b, const struct cfg *c, unsigned queue)
 {
-	struct xport_opts o = {.sz = sizeof(o)};
+	/* batched doorbell: one sendto per turn of the event loop */
+	struct xport_opts o = {.sz = sizeof(o), .flags = XPORT_OPT_BATCH};
 	int err;
 
 	memset(b, 0, sizeof(*b));
@@ -194,10 +196,49 @@ static void report(const struct cfg *c, const char *what, double v)
 	printf("%s.%s %.6g\n", c->name, what, v);
 }
 
+/* What an operation cost besides CPU time: context switches (voluntary:
+ * sleeps; involuntary: preemption by the shard, server or softirq on the
+ * same core) on both paths, and on XTS the queue's frames each way, tx
+ * doorbells (sendto) and sleeps. */
+struct mark {
+	struct xport_stats q;
+	long nvcsw, nivcsw;
+};
+
+static void bp_mark(struct bp *b, struct mark *m)
+{
+	struct rusage ru;
+
+	memset(m, 0, sizeof(*m));
+	if (b->xts)
+		xport_stats(b->xp, &m->q, sizeof(m->q));
+	getrusage(RUSAGE_SELF, &ru);
+	m->nvcsw = ru.ru_nvcsw;
+	m->nivcsw = ru.ru_nivcsw;
+}
+
+static void bp_report_cost(struct bp *b, const struct cfg *c, const struct mark *m0, uint64_t ops)
+{
+	double d = (double)(ops ? ops : 1);
+	struct mark m;
+
+	bp_mark(b, &m);
+	report(c, "csw_vol_per_op", (double)(m.nvcsw - m0->nvcsw) / d);
+	report(c, "csw_invol_per_op", (double)(m.nivcsw - m0->nivcsw) / d);
+	if (!b->xts)
+		return;
+	report(c, "q_tx_frames_per_op", (double)(m.q.tx_frames - m0->q.tx_frames) / d);
+	report(c, "q_rx_frames_per_op", (double)(m.q.rx_frames - m0->q.rx_frames) / d);
+	report(c, "q_kicks_per_op", (double)(m.q.kicks - m0->q.kicks) / d);
+	report(c, "q_sleeps_per_op", (double)(m.q.sleeps - m0->q.sleeps) / d);
+	report(c, "q_acks_per_op", (double)(m.q.acks_tx - m0->q.acks_tx) / d);
+}
+
 static void pingpong(const struct cfg *c)
 {
 	uint64_t *lat = calloc(MAX_SAMPLES, sizeof(*lat)), t0, end, t, ops = 0, period = 0;
 	char *buf = malloc(c->size), *rbuf = malloc(c->size);
+	struct mark qs0;
 	struct timespec next;
 	double cpu0;
 	struct bp b;
@@ -216,6 +257,7 @@ static void pingpong(const struct cfg *c)
 	if (c->rate)
 		period = 1000000000ull / c->rate;
 	clock_gettime(CLOCK_MONOTONIC, &next);
+	bp_mark(&b, &qs0);
 	cpu0 = bench_cpu_s();
 	t0 = bench_now_ns();
 	end = t0 + (uint64_t)(c->secs * 1e9);
@@ -239,6 +281,7 @@ static void pingpong(const struct cfg *c)
 	}
 	report(c, "ops_s", (double)ops / ((double)(t - t0) / 1e9));
 	report(c, "cpu_us_per_op", (bench_cpu_s() - cpu0) * 1e6 / (double)ops);
+	bp_report_cost(&b, c, &qs0, ops);
 	bench_print_lat(c->name, lat, ops < MAX_SAMPLES ? ops : MAX_SAMPLES);
 	bp_close(&b, h);
 	bp_free(&b);
@@ -247,17 +290,26 @@ static void pingpong(const struct cfg *c)
 	free(rbuf);
 }
 
+/* Milliseconds to wait from now until @tick (at least 1, poll's grain). */
+static int tick_ms(uint64_t tick)
+{
+	uint64_t now = bench_now_ns();
+
+	return now >= tick ? 0 : (int)((tick - now + 999999ull) / 1000000ull);
+}
+
 static void rr(const struct cfg *c)
 {
 	int n = (int)c->conns, i, k, *h = calloc((size_t)n, sizeof(int)),
 	    *rdy = calloc((size_t)n, sizeof(int));
 	unsigned *got = calloc((size_t)n, sizeof(unsigned));
 	int *idle = calloc((size_t)n, sizeof(int)), nidle = 0;
-	uint64_t issued = 0, start;
+	uint64_t issued = 0, start, tick = 0, due = 0;
 	char req[CHUNK], rbuf[CHUNK];
 	uint64_t t0 = 0, end, ops = 0, t;
 	double cpu0 = 0;
 	bool measuring = false;
+	struct mark qs0;
 	struct bp b;
 
 	if (!h || !rdy || !got || !idle || c->size > CHUNK)
@@ -271,8 +323,9 @@ static void rr(const struct cfg *c)
 		bp_watch(&b, h[i], i);
 	}
 	/* Closed loop: every connection has one request outstanding.  With
-	 * -r RATE, open loop: requests go out at RATE/s in all (checked each
-	 * millisecond), on connections whose previous answer has come. */
+	 * -r RATE, open loop in 1 ms ticks: at each tick the requests due by
+	 * then (RATE/1000 a tick) go out, on connections whose previous answer
+	 * has come; between ticks only answers are taken in. */
 	for (i = 0; i < n; i++)
 		idle[nidle++] = n - 1 - i;
 	start = bench_now_ns();
@@ -280,7 +333,11 @@ static void rr(const struct cfg *c)
 	end = start + 250000000ull;
 	for (;;) {
 		t = bench_now_ns();
-		while (nidle && (!c->rate || issued < (t - start) * c->rate / 1000000000ull)) {
+		if (c->rate && t >= tick) {
+			due = (t - start) / 1000000ull * c->rate / 1000ull;
+			tick = start + ((t - start) / 1000000ull + 1) * 1000000ull;
+		}
+		while (nidle && (!c->rate || issued < due)) {
 			i = idle[--nidle];
 			if (bp_send(&b, h[i], req, c->size, 0) != (ssize_t)c->size)
 				bench_die("send", errno);
@@ -291,11 +348,12 @@ static void rr(const struct cfg *c)
 				break;
 			measuring = true;
 			ops = 0;
+			bp_mark(&b, &qs0);
 			cpu0 = bench_cpu_s();
 			t0 = t;
 			end = t0 + (uint64_t)(c->secs * 1e9);
 		}
-		k = bp_wait(&b, h, n, rdy, c->rate ? 1 : 100);
+		k = bp_wait(&b, h, n, rdy, c->rate ? tick_ms(tick) : 100);
 		for (int j = 0; j < k; j++) {
 			i = rdy[j];
 			for (;;) {
@@ -322,6 +380,7 @@ static void rr(const struct cfg *c)
 	}
 	report(c, "ops_s", (double)ops / ((double)(t - t0) / 1e9));
 	report(c, "cpu_us_per_op", (bench_cpu_s() - cpu0) * 1e6 / (double)ops);
+	bp_report_cost(&b, c, &qs0, ops);
 	for (i = 0; i < n; i++)
 		bp_close(&b, h[i]);
 	bp_free(&b);

@@ -489,6 +489,73 @@ static void t_close_connecting(void)
 	CHECK(st.sockets <= 1);
 }
 
+static uint64_t kicks_of(struct xport *q)
+{
+	struct xport_stats st;
+
+	memset(&st, 0, sizeof(st));
+	xport_stats(q, &st, sizeof(st));
+	return st.kicks;
+}
+
+/* XPORT_OPT_BATCH on queue @queue: socket calls leave their frames for
+ * one doorbell; xport_flush, xport_poll and a full kernel batch ring it. */
+static void t_batch(unsigned queue)
+{
+	struct xport_opts o = {.sz = sizeof(o), .flags = 0x80};
+	struct sockaddr_in a = sin_(7);
+	struct xport *q = NULL;
+	char buf[64], out[64 * 40];
+	uint64_t k0;
+	int sd, i, got = 0;
+
+	CHECK(xport_open(&q, "xh0", queue, &o) == -EINVAL); /* unknown flag */
+	o.flags = XPORT_OPT_BATCH;
+	if (xport_open(&q, "xh0", queue, &o)) {
+		CHECK(!"xport_open with XPORT_OPT_BATCH");
+		return;
+	}
+	sd = xport_socket(q, AF_INET, SOCK_STREAM, 0);
+	CHECK(sd >= 0 && xport_connect(q, sd, (struct sockaddr *)&a, sizeof(a)) == 0);
+	memset(buf, 'b', sizeof(buf));
+	k0 = kicks_of(q);
+	CHECK(xport_send(q, sd, buf, sizeof(buf), 0) == sizeof(buf));
+	CHECK(kicks_of(q) == k0); /* left on the ring */
+	CHECK(xport_flush(q) == 0);
+	CHECK(kicks_of(q) == k0 + 1);
+	CHECK(xport_recv(q, sd, out, sizeof(buf), MSG_WAITALL) == sizeof(buf));
+	/* a turn of an event loop: sends, then xport_poll rings once */
+	k0 = kicks_of(q);
+	for (i = 0; i < 8; i++)
+		CHECK(xport_send(q, sd, buf, sizeof(buf), 0) == sizeof(buf));
+	CHECK(kicks_of(q) == k0);
+	{
+		struct xport_pollfd p = {.sd = sd, .events = POLLIN};
+		double t0 = now();
+
+		while (got < 8 * (int)sizeof(buf) && now() - t0 < 3) {
+			ssize_t r;
+
+			if (xport_poll(q, &p, 1, 1000) <= 0)
+				break;
+			r = xport_recv(q, sd, out, sizeof(out), MSG_DONTWAIT);
+			if (r > 0)
+				got += (int)r;
+		}
+	}
+	CHECK(got == 8 * (int)sizeof(buf));
+	CHECK(kicks_of(q) >= k0 + 1);
+	/* a kernel batch (32 frames) does not wait for the loop */
+	k0 = kicks_of(q);
+	for (i = 0; i < 40; i++)
+		CHECK(xport_send(q, sd, buf, sizeof(buf), 0) == sizeof(buf));
+	CHECK(kicks_of(q) >= k0 + 1);
+	CHECK(xport_recv(q, sd, out, 40 * sizeof(buf), MSG_WAITALL) == 40 * sizeof(buf));
+	CHECK(xport_close(q, sd) == 0);
+	xport_close_queue(q);
+	printf("batch done\n");
+}
+
 int main(int argc, char **argv)
 {
 	int err = xport_open(&xp, "xh0", argc > 1 ? atoi(argv[1]) : 0, NULL);
@@ -508,6 +575,7 @@ int main(int argc, char **argv)
 	t_close_connecting();
 	t_many();
 	t_sink();
+	t_batch(argc > 1 && atoi(argv[1]) == 0 ? 1 : 0);
 	struct xport_stats st;
 	xport_stats(xp, &st, sizeof(st));
 	printf("stats: tx %lu rx %lu data_tx %lu data_rx %lu gaps %lu malformed %lu stale %lu "
