@@ -581,6 +581,8 @@ void conn_on_event(struct shard *s, struct conn *c, __u32 events)
 		conn_flush_buf(s, c);
 	if (c->state == CS_OPEN && events & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP)) {
 		c->readable = true;
+		if (events & (EPOLLRDHUP | EPOLLERR | EPOLLHUP))
+			c->rdhup = true;
 		ready_add(s, c);
 		if (!c->tx_credit)
 			s->st.credit_stalls++;
@@ -770,6 +772,15 @@ static int conn_read(struct shard *s, struct conn *c, bool *full)
 			c->tx_credit -= (__u32)n;
 			s->st.data_to_host += (__u64)n;
 			frames++;
+			/* A short read emptied the receive queue; what comes
+			 * later raises a new edge.  No recv() just to hear
+			 * EAGAIN: a syscall less per response.  Unless a FIN
+			 * or error was signalled: no edge follows those, so
+			 * read on to the 0 or the error. */
+			if ((size_t)n < want && !c->rdhup) {
+				c->readable = false;
+				break;
+			}
 			continue;
 		}
 		xts_link__tx_cancel(s->link, &f);

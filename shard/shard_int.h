@@ -37,6 +37,7 @@ struct conn {
 	__u8 state;    /* enum conn_state */
 	__u8 pend;     /* PEND_* */
 	bool readable; /* edge-triggered: until recv() says EAGAIN */
+	bool rdhup;    /* the peer's FIN or an error was signalled: read to the end */
 	bool rd_eof;   /* kernel said EOF (or error): stop reading */
 	bool wr_shut;  /* host asked SHUT_WR: after the buffer drains */
 	bool in_ready, in_ctl, in_connecting;

@@ -298,62 +298,68 @@ static int tick_ms(uint64_t tick)
 	return now >= tick ? 0 : (int)((tick - now + 999999ull) / 1000000ull);
 }
 
-static void rr(const struct cfg *c)
+struct rr_arg {
+	const struct cfg *c;
+	unsigned queue, conns, rate;	  /* this thread's share */
+	uint64_t t_start, t_end;	  /* measured window, common to all */
+	pthread_barrier_t *ready;	  /* connected; window set */
+	uint64_t ops;			  /* answers inside the window */
+	struct xport_stats q0, q1;	  /* XTS: queue counters at its ends */
+};
+
+/* One thread, one queue: its connections to the echo server.  Closed
+ * loop: every connection has one request outstanding.  With a rate, open
+ * loop in 1 ms ticks: at each tick the requests due by then (rate/1000 a
+ * tick) go out, on connections whose previous answer has come; between
+ * ticks only answers are taken in. */
+static void *rr_one(void *arg)
 {
-	int n = (int)c->conns, i, k, *h = calloc((size_t)n, sizeof(int)),
+	struct rr_arg *a = arg;
+	const struct cfg *c = a->c;
+	int n = (int)a->conns, i, k, *h = calloc((size_t)n, sizeof(int)),
 	    *rdy = calloc((size_t)n, sizeof(int));
 	unsigned *got = calloc((size_t)n, sizeof(unsigned));
 	int *idle = calloc((size_t)n, sizeof(int)), nidle = 0;
-	uint64_t issued = 0, start, tick = 0, due = 0;
+	uint64_t issued = 0, start, tick = 0, due = 0, t;
 	char req[CHUNK], rbuf[CHUNK];
-	uint64_t t0 = 0, end, ops = 0, t;
-	double cpu0 = 0;
 	bool measuring = false;
-	struct mark qs0;
 	struct bp b;
 
 	if (!h || !rdy || !got || !idle || c->size > CHUNK)
 		bench_die("rr setup", ENOMEM);
 	memset(req, 'r', c->size);
-	bp_open(&b, c, c->queue);
+	bp_open(&b, c, a->queue);
 	for (i = 0; i < n; i++) {
 		h[i] = bp_connect(&b, c, c->base + BP_ECHO);
 		if (h[i] < 0)
 			bench_die("connect", errno);
 		bp_watch(&b, h[i], i);
 	}
-	/* Closed loop: every connection has one request outstanding.  With
-	 * -r RATE, open loop in 1 ms ticks: at each tick the requests due by
-	 * then (RATE/1000 a tick) go out, on connections whose previous answer
-	 * has come; between ticks only answers are taken in. */
 	for (i = 0; i < n; i++)
 		idle[nidle++] = n - 1 - i;
+	pthread_barrier_wait(a->ready); /* all connected */
+	pthread_barrier_wait(a->ready); /* the window is set */
 	start = bench_now_ns();
-	/* a quarter second of warm-up, then the measured part */
-	end = start + 250000000ull;
 	for (;;) {
 		t = bench_now_ns();
-		if (c->rate && t >= tick) {
-			due = (t - start) / 1000000ull * c->rate / 1000ull;
+		if (a->rate && t >= tick) {
+			due = (t - start) / 1000000ull * a->rate / 1000ull;
 			tick = start + ((t - start) / 1000000ull + 1) * 1000000ull;
 		}
-		while (nidle && (!c->rate || issued < due)) {
+		while (nidle && (!a->rate || issued < due)) {
 			i = idle[--nidle];
 			if (bp_send(&b, h[i], req, c->size, 0) != (ssize_t)c->size)
 				bench_die("send", errno);
 			issued++;
 		}
-		if (t >= end) {
-			if (measuring)
-				break;
+		if (!measuring && t >= a->t_start) {
 			measuring = true;
-			ops = 0;
-			bp_mark(&b, &qs0);
-			cpu0 = bench_cpu_s();
-			t0 = t;
-			end = t0 + (uint64_t)(c->secs * 1e9);
+			if (b.xts)
+				xport_stats(b.xp, &a->q0, sizeof(a->q0));
 		}
-		k = bp_wait(&b, h, n, rdy, c->rate ? tick_ms(tick) : 100);
+		if (t >= a->t_end)
+			break;
+		k = bp_wait(&b, h, n, rdy, a->rate ? tick_ms(tick) : 100);
 		for (int j = 0; j < k; j++) {
 			i = rdy[j];
 			for (;;) {
@@ -368,8 +374,8 @@ static void rr(const struct cfg *c)
 				if (got[i] < c->size)
 					continue;
 				got[i] = 0;
-				ops++;
-				if (c->rate) {
+				a->ops += measuring;
+				if (a->rate) {
 					idle[nidle++] = i;
 					break;
 				}
@@ -378,9 +384,8 @@ static void rr(const struct cfg *c)
 			}
 		}
 	}
-	report(c, "ops_s", (double)ops / ((double)(t - t0) / 1e9));
-	report(c, "cpu_us_per_op", (bench_cpu_s() - cpu0) * 1e6 / (double)ops);
-	bp_report_cost(&b, c, &qs0, ops);
+	if (b.xts)
+		xport_stats(b.xp, &a->q1, sizeof(a->q1));
 	for (i = 0; i < n; i++)
 		bp_close(&b, h[i]);
 	bp_free(&b);
@@ -388,6 +393,81 @@ static void rr(const struct cfg *c)
 	free(rdy);
 	free(got);
 	free(idle);
+	return NULL;
+}
+
+/* CONNS connections (and RATE) split over THREADS threads, thread i on
+ * queue QUEUE + i: a host app scaled across queues, one xport (or one
+ * epoll) per thread.  A quarter second of warm-up, then SECS measured
+ * by every thread in the same window; the host CPU of the process in
+ * that window per answer. */
+static void rr(const struct cfg *c)
+{
+	unsigned nt = c->threads ? c->threads : 1, i;
+	struct rr_arg a[64];
+	pthread_t th[64];
+	pthread_barrier_t ready;
+	struct mark m0, m1;
+	struct timespec ts;
+	uint64_t ops = 0, t0, t1;
+	double cpu0, cpu1, d;
+
+	if (nt > 64 || nt > c->conns)
+		bench_die("rr: threads", EINVAL);
+	pthread_barrier_init(&ready, NULL, nt + 1);
+	for (i = 0; i < nt; i++) {
+		a[i] = (struct rr_arg){.c = c,
+				       .queue = c->queue + i,
+				       .conns = c->conns / nt + (i < c->conns % nt),
+				       .rate = c->rate / nt + (i < c->rate % nt),
+				       .ready = &ready};
+		if (pthread_create(&th[i], NULL, rr_one, &a[i]))
+			bench_die("pthread_create", EAGAIN);
+	}
+	pthread_barrier_wait(&ready);
+	t0 = bench_now_ns() + 250000000ull;
+	t1 = t0 + (uint64_t)(c->secs * 1e9);
+	for (i = 0; i < nt; i++) {
+		a[i].t_start = t0;
+		a[i].t_end = t1;
+	}
+	pthread_barrier_wait(&ready);
+	ts = (struct timespec){.tv_sec = (time_t)(t0 / 1000000000ull),
+			       .tv_nsec = (long)(t0 % 1000000000ull)};
+	clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+	bp_mark(&(struct bp){0}, &m0);
+	cpu0 = bench_cpu_s();
+	ts = (struct timespec){.tv_sec = (time_t)(t1 / 1000000000ull),
+			       .tv_nsec = (long)(t1 % 1000000000ull)};
+	clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+	cpu1 = bench_cpu_s();
+	bp_mark(&(struct bp){0}, &m1);
+	for (i = 0; i < nt; i++) {
+		pthread_join(th[i], NULL);
+		ops += a[i].ops;
+	}
+	pthread_barrier_destroy(&ready);
+	d = (double)(ops ? ops : 1);
+	report(c, "ops_s", (double)ops / c->secs);
+	report(c, "cpu_us_per_op", (cpu1 - cpu0) * 1e6 / d);
+	report(c, "csw_vol_per_op", (double)(m1.nvcsw - m0.nvcsw) / d);
+	report(c, "csw_invol_per_op", (double)(m1.nivcsw - m0.nivcsw) / d);
+	if (!c->xts)
+		return;
+	for (i = 1; i < nt; i++) {
+#define ADD(f) (a[0].q1.f += a[i].q1.f - a[i].q0.f)
+		ADD(tx_frames);
+		ADD(rx_frames);
+		ADD(kicks);
+		ADD(sleeps);
+		ADD(acks_tx);
+#undef ADD
+	}
+	report(c, "q_tx_frames_per_op", (double)(a[0].q1.tx_frames - a[0].q0.tx_frames) / d);
+	report(c, "q_rx_frames_per_op", (double)(a[0].q1.rx_frames - a[0].q0.rx_frames) / d);
+	report(c, "q_kicks_per_op", (double)(a[0].q1.kicks - a[0].q0.kicks) / d);
+	report(c, "q_sleeps_per_op", (double)(a[0].q1.sleeps - a[0].q0.sleeps) / d);
+	report(c, "q_acks_per_op", (double)(a[0].q1.acks_tx - a[0].q0.acks_tx) / d);
 }
 
 struct bulk_arg {
