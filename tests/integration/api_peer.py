@@ -2,7 +2,7 @@
 # api_peer.py - the scripted TCP peer of xts-api-check, run in xts-net.
 # Ports: 7 echo, 8 sink, 11 never reads, 12 sends 8 MiB then closes,
 # 13 sends a byte then RST, 14 sends 1 MB and logs how the peer ended
-# (fin / err ERRNO), 15 holds.  Usage: api_peer.py LOGFILE
+# (fin / err ERRNO), 15 holds, 16 sends a short greeting and closes at once.  Usage: api_peer.py LOGFILE
 import socket, threading, struct, sys, time, os
 LOG = sys.argv[1]
 def log(*a):
@@ -58,6 +58,9 @@ def info(c):  # report peer-set options seen? just hold
         c.recv(1)
     except OSError: pass
     c.close()
+def greet(c):  # data and FIN back to back: the FIN raises no edge of its own
+    c.sendall(b"hello"); c.close()
+serve(16, greet)
 serve(7, echo); serve(8, sink); serve(11, noread); serve(12, source); serve(13, rst); serve(14, watch); serve(15, info)
 log("ready")
 while True: time.sleep(3600)

@@ -489,6 +489,28 @@ static void t_close_connecting(void)
 	CHECK(st.sockets <= 1);
 }
 
+/* A short message and the FIN right behind it: the bytes, then EOF. */
+static void t_greet_fin(void)
+{
+	struct timeval tv = {2, 0};
+	int i, ok = 0;
+
+	for (i = 0; i < 50; i++) {
+		char b[16];
+		int sd = conn(16, 0);
+
+		xport_setsockopt(xp, sd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		if (xport_recv(xp, sd, b, 5, MSG_WAITALL) == 5 && !memcmp(b, "hello", 5) &&
+		    xport_recv(xp, sd, b, sizeof(b), 0) == 0)
+			ok++;
+		xport_close(xp, sd);
+		if (ok != i + 1)
+			break; /* the FIN was lost: once is enough */
+	}
+	CHECK(ok == 50);
+	printf("greet+fin done (%d/50)\n", ok);
+}
+
 static uint64_t kicks_of(struct xport *q)
 {
 	struct xport_stats st;
@@ -575,6 +597,7 @@ int main(int argc, char **argv)
 	t_close_connecting();
 	t_many();
 	t_sink();
+	t_greet_fin();
 	t_batch(argc > 1 && atoi(argv[1]) == 0 ? 1 : 0);
 	struct xport_stats st;
 	xport_stats(xp, &st, sizeof(st));
