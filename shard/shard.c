@@ -430,7 +430,9 @@ int shard_run(const struct shard_opts *opts)
 		xts_link__flush(s->link, false);
 		if (!work) {
 			struct epoll_event ev[EV_BATCH];
-			int n = epoll_wait(s->ep, ev, EV_BATCH, (int)(TIMER_NS / 1000000));
+			/* frames the device would not take yet: retry soon */
+			int ms = xts_link__unkicked(s->link) ? 1 : (int)(TIMER_NS / 1000000);
+			int n = epoll_wait(s->ep, ev, EV_BATCH, ms);
 
 			if (n > 0) {
 				s->now_ns = shard_now_ns();

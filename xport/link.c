@@ -578,6 +578,11 @@ static int kick(struct xts_link *l)
 	return 0;
 }
 
+__u32 xts_link__unkicked(const struct xts_link *l)
+{
+	return l->unkicked;
+}
+
 int xts_link__flush(struct xts_link *l, bool force_ack)
 {
 	return xts_link__flush_batch(l, force_ack, 1);

@@ -110,6 +110,10 @@ int xts_link__tx_raw(struct xts_link *l, const void *frame, size_t len);
  * half the window is consumed and unacknowledged (or @force_ack and
  * anything is).  Returns frames pushed, or -errno. */
 int xts_link__flush(struct xts_link *l, bool force_ack);
+/* Frames on the tx ring the kernel has not taken yet: after a flush,
+ * non-zero when the device was busy (copy mode says EAGAIN) and nothing
+ * will say when it is not. */
+__u32 xts_link__unkicked(const struct xts_link *l);
 /* The same, but the doorbell (sendto) rings only once @min_frames wait
  * on the tx ring: fewer frames stay there for a later flush. */
 int xts_link__flush_batch(struct xts_link *l, bool force_ack, __u32 min_frames);

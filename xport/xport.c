@@ -15,6 +15,9 @@
  * whose slot has moved on in the `ctl` ring.  None is ever dropped because
  * the queue window happened to be full.
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* ppoll */
+#endif
 #include <endian.h>
 #include <errno.h>
 #include <poll.h>
@@ -37,6 +40,7 @@
 #define PROBE_IDLE_MS	 1000 /* rx silence before we PING the shard */
 #define PROBE_DEAD_MS	 3000 /* no frame at all this long after it: gone */
 #define QUIET_MS	 20   /* close_queue: the shard sent nothing this long */
+#define KICK_RETRY_NS	 50000ull /* sleep at most this with frames unsent */
 
 static const __u8 bcast_mac[XTS_MAC_LEN] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
 
@@ -833,7 +837,8 @@ void xp_presleep(struct xport *xp)
 	xts_link__flush(xp->link, false);
 }
 
-static int slice_ms(const struct xport *xp, uint64_t now, uint64_t deadline)
+/* How long the next sleep may be, as a timespec for ppoll(2). */
+static struct timespec slice(const struct xport *xp, uint64_t now, uint64_t deadline)
 {
 	uint64_t ns = SLICE_MS * 1000000ull;
 
@@ -845,12 +850,19 @@ static int slice_ms(const struct xport *xp, uint64_t now, uint64_t deadline)
 		if (h < ns)
 			ns = h;
 	}
-	return (int)((ns + 999999ull) / 1000000ull);
+	/* Frames the device would not take yet (a full veth ring says
+	 * EAGAIN): nothing wakes us when it drains, and the peer cannot
+	 * answer frames it never got, so try again soon. */
+	if (xts_link__unkicked(xp->link) && ns > KICK_RETRY_NS)
+		ns = KICK_RETRY_NS;
+	return (struct timespec){.tv_sec = (time_t)(ns / 1000000000ull),
+				 .tv_nsec = (long)(ns % 1000000000ull)};
 }
 
 int xp_wait(struct xport *xp, uint64_t deadline)
 {
 	struct pollfd p = {.fd = xts_link__fd(xp->link), .events = POLLIN};
+	struct timespec ts;
 	uint64_t now;
 
 	xp_presleep(xp);
@@ -859,7 +871,8 @@ int xp_wait(struct xport *xp, uint64_t deadline)
 		return -ETIMEDOUT;
 	/* EINTR: the caller runs the engine and checks again */
 	xp->c.sleeps++;
-	poll(&p, 1, slice_ms(xp, now, deadline));
+	ts = slice(xp, now, deadline);
+	ppoll(&p, 1, &ts, NULL);
 	return 0;
 }
 
@@ -1116,6 +1129,7 @@ XPORT_API int xport_poll(struct xport *xp, struct xport_pollfd *fds, unsigned nf
 {
 	struct pollfd stack[POLL_STACK], *pfd = stack;
 	uint64_t deadline, now;
+	struct timespec ts;
 	unsigned i, nos = 0;
 	int ready, r, err = 0;
 
@@ -1169,7 +1183,8 @@ XPORT_API int xport_poll(struct xport *xp, struct xport_pollfd *fds, unsigned nf
 		if (now >= deadline)
 			break;
 		xp->c.sleeps++;
-		r = poll(pfd, nos + 1, slice_ms(xp, now, deadline));
+		ts = slice(xp, now, deadline);
+		r = ppoll(pfd, nos + 1, &ts, NULL);
 		if (r < 0 && errno == EINTR) {
 			err = EINTR; /* like poll(2): a signal ends the wait */
 			break;
