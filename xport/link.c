@@ -578,6 +578,11 @@ static int kick(struct xts_link *l)
 	return 0;
 }
 
+bool xts_link__rx_ready(struct xts_link *l)
+{
+	return xsk_cons_nb_avail(&l->rx, 1) > 0;
+}
+
 __u32 xts_link__unkicked(const struct xts_link *l)
 {
 	return l->unkicked;

@@ -114,6 +114,9 @@ int xts_link__flush(struct xts_link *l, bool force_ack);
  * non-zero when the device was busy (copy mode says EAGAIN) and nothing
  * will say when it is not. */
 __u32 xts_link__unkicked(const struct xts_link *l);
+/* Frames wait on the rx ring, judged or not (no syscall).  xts_link__rx
+ * can return 0 while they do: a batch of stale frames delivers none. */
+bool xts_link__rx_ready(struct xts_link *l);
 /* The same, but the doorbell (sendto) rings only once @min_frames wait
  * on the tx ring: fewer frames stay there for a later flush. */
 int xts_link__flush_batch(struct xts_link *l, bool force_ack, __u32 min_frames);
