@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /*
  * xport.c - libxport's queue side: attach (HELLO), the engine that every
- * call runs (receive and dispatch, owed control frames, tx kick), session
- * loss and re-attach, the socket table, xport_poll and the counters.  The
- * socket calls themselves are in sock.c.
+ * call runs (receive and dispatch, owed control frames, tx doorbell),
+ * session loss and re-attach, the socket table.  The socket calls are in
+ * sock.c and listen.c; waiting (xp_wait, xport_poll) and the counters in
+ * poll.c.
  *
  * The engine never blocks.  Blocking calls loop "engine, check, xp_wait"
- * with a deadline; xp_wait() sleeps in poll(2) on the AF_XDP fd, which
+ * with a deadline; xp_wait() sleeps in ppoll(2) on the AF_XDP fd, which
  * becomes readable when the DPU sends anything (data, credit, acks).
  *
  * Owed control frames are state, not messages (like the shard's): a
@@ -15,9 +16,6 @@
  * whose slot has moved on in the `ctl` ring.  None is ever dropped because
  * the queue window happened to be full.
  */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE /* ppoll */
-#endif
 #include <endian.h>
 #include <errno.h>
 #include <poll.h>
@@ -31,16 +29,12 @@
 
 #define HELLO_IVL_MIN_MS 200
 #define HELLO_IVL_MAX_MS 1000
-#define SLICE_MS	 100 /* longest sleep between engine runs */
 #define RX_ROUNDS	 4   /* rx batches per engine run */
-#define POLL_STACK	 32
-#define POLL_MAX	 (1u << 20)
 #define CLOSE_QUEUE_MS	 500  /* room for the RESETs of xport_close_queue */
 #define BUSY_RETRY_MS	 20   /* a queue still held by its previous owner */
 #define PROBE_IDLE_MS	 1000 /* rx silence before we PING the shard */
 #define PROBE_DEAD_MS	 3000 /* no frame at all this long after it: gone */
 #define QUIET_MS	 20   /* close_queue: the shard sent nothing this long */
-#define KICK_RETRY_NS	 50000ull /* sleep at most this with frames unsent */
 
 static const __u8 bcast_mac[XTS_MAC_LEN] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
 
@@ -837,45 +831,6 @@ void xp_presleep(struct xport *xp)
 	xts_link__flush(xp->link, false);
 }
 
-/* How long the next sleep may be, as a timespec for ppoll(2). */
-static struct timespec slice(const struct xport *xp, uint64_t now, uint64_t deadline)
-{
-	uint64_t ns = SLICE_MS * 1000000ull;
-
-	if (deadline != XP_FOREVER && deadline - now < ns)
-		ns = deadline - now;
-	if (!xp->up) {
-		uint64_t h = xp->hello_next_ns > now ? xp->hello_next_ns - now : 1000000ull;
-
-		if (h < ns)
-			ns = h;
-	}
-	/* Frames the device would not take yet (a full veth ring says
-	 * EAGAIN): nothing wakes us when it drains, and the peer cannot
-	 * answer frames it never got, so try again soon. */
-	if (xts_link__unkicked(xp->link) && ns > KICK_RETRY_NS)
-		ns = KICK_RETRY_NS;
-	return (struct timespec){.tv_sec = (time_t)(ns / 1000000000ull),
-				 .tv_nsec = (long)(ns % 1000000000ull)};
-}
-
-int xp_wait(struct xport *xp, uint64_t deadline)
-{
-	struct pollfd p = {.fd = xts_link__fd(xp->link), .events = POLLIN};
-	struct timespec ts;
-	uint64_t now;
-
-	xp_presleep(xp);
-	now = xp_now_ns();
-	if (now >= deadline)
-		return -ETIMEDOUT;
-	/* EINTR: the caller runs the engine and checks again */
-	xp->c.sleeps++;
-	ts = slice(xp, now, deadline);
-	ppoll(&p, 1, &ts, NULL);
-	return 0;
-}
-
 /* ---- the queue ---- */
 
 XPORT_API int xport_open(struct xport **out, const char *ifname, unsigned queue,
@@ -1080,176 +1035,4 @@ XPORT_API int xport_process(struct xport *xp)
 		return -1;
 	}
 	return work;
-}
-
-/* ---- poll ---- */
-
-static int poll_xts(struct xport *xp, struct xport_pollfd *fds, unsigned nfds)
-{
-	int ready = 0;
-	unsigned i;
-
-	for (i = 0; i < nfds; i++) {
-		struct xsock *s;
-		short rev;
-
-		if (fds[i].sd < 0)
-			continue;
-		s = xp_sock(xp, fds[i].sd);
-		rev = s ? xp_sock_revents(xp, s) : POLLNVAL;
-		/* POLLERR, POLLHUP, POLLNVAL whether asked for or not, as poll(2) */
-		rev &= (short)(fds[i].events | POLLERR | POLLHUP | POLLNVAL);
-		fds[i].revents = rev;
-		if (rev)
-			ready++;
-	}
-	return ready;
-}
-
-static int poll_os(struct pollfd *pfd, unsigned nos, struct xport_pollfd *fds, unsigned nfds)
-{
-	int ready = 0, r;
-	unsigned i, k;
-
-	r = poll(pfd, nos, 0);
-	if (r < 0 && errno != EINTR)
-		return -errno;
-	for (i = 0, k = 0; i < nfds; i++) {
-		if (fds[i].sd >= 0)
-			continue;
-		fds[i].revents = r < 0 ? 0 : pfd[k].revents; /* EINTR: none this round */
-		k++;
-		if (fds[i].revents)
-			ready++;
-	}
-	return ready;
-}
-
-XPORT_API int xport_poll(struct xport *xp, struct xport_pollfd *fds, unsigned nfds, int timeout_ms)
-{
-	struct pollfd stack[POLL_STACK], *pfd = stack;
-	uint64_t deadline, now;
-	struct timespec ts;
-	unsigned i, nos = 0;
-	int ready, r, err = 0;
-
-	if (!xp) {
-		errno = EINVAL;
-		return -1;
-	}
-	if (nfds > POLL_MAX) {
-		errno = EINVAL;
-		return -1;
-	}
-	if (nfds && !fds) {
-		errno = EFAULT;
-		return -1;
-	}
-	for (i = 0; i < nfds; i++)
-		if (fds[i].sd < 0)
-			nos++;
-	if (nos + 1 > POLL_STACK) {
-		pfd = malloc((nos + 1) * sizeof(*pfd));
-		if (!pfd) {
-			errno = ENOMEM;
-			return -1;
-		}
-	}
-	/* pfd[0] is the AF_XDP socket; the app's OS fds follow. */
-	pfd[0] = (struct pollfd){.fd = xts_link__fd(xp->link), .events = POLLIN};
-	for (i = 0, nos = 0; i < nfds; i++) {
-		if (fds[i].sd >= 0)
-			continue;
-		pfd[1 + nos++] = (struct pollfd){.fd = fds[i].fd, .events = fds[i].events};
-	}
-	deadline = xp_deadline_ms(timeout_ms);
-	/* a turn of the app's loop ends here: its frames go out now */
-	xts_link__flush(xp->link, false);
-	for (;;) {
-		xp_run(xp);
-		ready = poll_xts(xp, fds, nfds);
-		if (nos) {
-			r = poll_os(pfd + 1, nos, fds, nfds);
-			if (r < 0) {
-				err = -r;
-				break;
-			}
-			ready += r;
-		}
-		if (ready || !timeout_ms)
-			break;
-		xp_presleep(xp);
-		now = xp_now_ns();
-		if (now >= deadline)
-			break;
-		xp->c.sleeps++;
-		ts = slice(xp, now, deadline);
-		r = ppoll(pfd, nos + 1, &ts, NULL);
-		if (r < 0 && errno == EINTR) {
-			err = EINTR; /* like poll(2): a signal ends the wait */
-			break;
-		}
-		if (r < 0) {
-			err = errno;
-			break;
-		}
-	}
-	if (pfd != stack)
-		free(pfd);
-	if (err) {
-		errno = err;
-		return -1;
-	}
-	return ready;
-}
-
-/* ---- counters ---- */
-
-XPORT_API int xport_stats(struct xport *xp, struct xport_stats *st, size_t sz)
-{
-	struct xts_link_stats ls;
-	struct xport_stats out;
-	__u32 txs, rxs, pa;
-
-	if (!xp || !st) {
-		errno = EINVAL;
-		return -1;
-	}
-	xts_link__stats(xp->link, &ls);
-	xts_link__seq_state(xp->link, &txs, &rxs, &pa);
-	memset(&out, 0, sizeof(out));
-	out.tx_frames = ls.tx_frames;
-	out.tx_bytes = ls.tx_bytes;
-	out.rx_frames = ls.rx_frames;
-	out.rx_bytes = ls.rx_bytes;
-	out.data_tx_bytes = xp->c.data_tx;
-	out.data_rx_bytes = xp->c.data_rx;
-	out.window_stalls = xp->c.window_stalls;
-	out.credit_stalls = xp->c.credit_stalls;
-	out.seq_gaps = ls.seq_gaps;
-	out.resets = xp->c.resets;
-	out.rx_malformed = ls.rx_malformed;
-	out.rx_stale = ls.rx_stale + xp->c.stale;
-	out.xsk_rx_dropped = ls.xsk_rx_dropped;
-	out.xsk_rx_ring_full = ls.xsk_rx_ring_full;
-	out.xsk_fill_empty = ls.xsk_fill_empty;
-	out.xsk_rx_invalid = ls.xsk_rx_invalid;
-	out.xsk_tx_invalid = ls.xsk_tx_invalid;
-	out.epoch = xts_link__epoch(xp->link);
-	out.draining = xp->draining;
-	out.restarts = (uint32_t)xp->c.restarts;
-	out.tx_seq = txs;
-	out.rx_seq = rxs;
-	out.peer_ack = pa;
-	out.sockets = xp->nused;
-	out.kicks = ls.kicks;
-	out.sleeps = xp->c.sleeps;
-	out.acks_tx = ls.acks_sent;
-	memcpy(st, &out, sz < sizeof(out) ? sz : sizeof(out));
-	return 0;
-}
-
-XPORT_API int xport_queue_draining(const struct xport *xp)
-{
-	return xp && xp->draining;
 }
