@@ -72,6 +72,7 @@ static const struct opt opts[] = {
     INT("timeouts.idle_ms", idle_ms, 0, 3600 * 1000, 5000),
     INT("timeouts.dead_host_ms", dead_host_ms, 0, 24 * 3600 * 1000, 60000),
     INT("timeouts.drain_ms", drain_ms, 0, 3600 * 1000, 3000),
+    INT("timeouts.hang_ms", hang_ms, 0, 3600 * 1000, 5000),
     GROUP("ctl"),
     STR("ctl.path", ctl_path, ""), /* "": run_dir/ctl.sock */
     STR("ctl.mode", ctl_mode_s, "0660"),

@@ -289,6 +289,44 @@ static void reap(struct sup *sp, long long now)
 	}
 }
 
+/*
+ * A shard's loop refreshes its heartbeat every turn (at least every
+ * 10 ms).  One that stands still for timeouts.hang_ms is stuck (a loop
+ * that never ends, a lock that never comes, SIGSTOP): kill it, and the
+ * reaper restarts it as it would a crashed one, with a new epoch that
+ * tells its hosts at once.
+ */
+static void watch_hangs(struct sup *sp, long long now)
+{
+	for (unsigned q = 0; q < sp->cfg->queues; q++) {
+		struct sup_slot *sl = &sp->slot[q];
+		uint64_t hb;
+
+		if (sl->pid <= 0) {
+			sl->hb_ms = 0;
+			sl->hb_armed = false;
+			continue;
+		}
+		hb = __atomic_load_n(&xts_shm_shard(sp->shm, q)->run.heartbeat_ns,
+				     __ATOMIC_RELAXED);
+		if (!sl->hb_ms || hb != sl->hb) {
+			/* the first look takes what a dead predecessor left;
+			 * only a heartbeat that moved since is this shard's */
+			sl->hb_armed = sl->hb_ms != 0;
+			sl->hb = hb;
+			sl->hb_ms = now;
+			continue;
+		}
+		if (!sp->cfg->hang_ms || !sl->hb_armed || now - sl->hb_ms < sp->cfg->hang_ms)
+			continue;
+		sup_warn("shard %u (pid %d) hung: no heartbeat for %lld ms; killing it", q,
+			 sl->pid, now - sl->hb_ms);
+		kill(sl->pid, SIGKILL);
+		sl->hb_ms = 0; /* once: the reaper takes it from here */
+		sl->hb_armed = false;
+	}
+}
+
 static void stop_shards(struct sup *sp)
 {
 	unsigned nq = sp->cfg->queues;
@@ -446,6 +484,7 @@ int main(int argc, char **argv)
 				sup_info("shard %u restarted (pid %d, restart %u)", q, sl->pid,
 					 xts_shm_shard(sp.shm, q)->sup.restarts);
 		}
+		watch_hangs(&sp, now);
 		/* a shard that stays up 10 s earns its backoff back */
 		for (unsigned q = 0; q < cur.queues; q++)
 			if (sp.slot[q].pid > 0 && now - sp.slot[q].started_ms > 10000)

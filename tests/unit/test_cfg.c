@@ -52,6 +52,7 @@ static void t_defaults(void **st)
 	assert_string_equal(c.ctl_path, "/run/xts/ctl.sock");
 	assert_int_equal(c.shard[0].node, CFG_NODE_AUTO);
 	assert_int_equal(c.nacl, 0);
+	assert_int_equal(c.hang_ms, 5000);
 }
 
 static void t_valid(void **st)
@@ -117,6 +118,7 @@ static void t_range(void **st)
 	expect_err("log_level = \"loud\";\n", 1, "log_level", "must be");
 	expect_err("ctl = { mode = \"999\"; };\n", 1, "ctl.mode", "octal");
 	expect_err("queues = \"four\";\n", 1, "queues", "integer");
+	expect_err("timeouts = {\n hang_ms = -1;\n};\n", 2, "timeouts.hang_ms", "out of range");
 }
 
 static void t_bad_cidr(void **st)
