@@ -57,7 +57,7 @@ void xp_sock_release_rx(struct xport *xp, struct xsock *s)
 	(void)xp;
 	free(s->rbuf);
 	s->rbuf = NULL;
-	s->rhead = s->rlen = 0;
+	s->rhead = s->rlen = s->rcap = 0;
 }
 
 /* Back to a fresh, unconnected socket (options and timeouts stay). */
@@ -403,10 +403,10 @@ XPORT_API ssize_t xport_send(struct xport *xp, int sd, const void *buf, size_t l
 
 /* Copy up to @len buffered bytes to @dst (NULL: discard); consume them
  * unless peeking. */
-static uint32_t ring_take(struct xport *xp, struct xsock *s, __u8 *dst, size_t len, bool consume)
+static uint32_t ring_take(struct xsock *s, __u8 *dst, size_t len, bool consume)
 {
 	uint32_t n = s->rlen < len ? s->rlen : (uint32_t)len;
-	uint32_t first = xp->rcvbuf - s->rhead;
+	uint32_t first = s->rcap - s->rhead;
 
 	if (first > n)
 		first = n;
@@ -416,8 +416,8 @@ static uint32_t ring_take(struct xport *xp, struct xsock *s, __u8 *dst, size_t l
 	}
 	if (consume) {
 		s->rhead += n;
-		if (s->rhead >= xp->rcvbuf)
-			s->rhead -= xp->rcvbuf;
+		if (s->rhead >= s->rcap)
+			s->rhead -= s->rcap;
 		s->rlen -= n;
 		if (!s->rlen)
 			s->rhead = 0;
@@ -450,10 +450,10 @@ XPORT_API ssize_t xport_recv(struct xport *xp, int sd, void *buf, size_t len, in
 	for (;;) {
 		if (s->rlen) {
 			if (peek) {
-				copied = ring_take(xp, s, dst, len, false);
+				copied = ring_take(s, dst, len, false);
 			} else {
 				uint32_t n =
-				    ring_take(xp, s, dst ? dst + copied : NULL, len - copied, true);
+				    ring_take(s, dst ? dst + copied : NULL, len - copied, true);
 
 				copied += n;
 				xp_credit(xp, s, n);

@@ -156,7 +156,7 @@ void xp_sock_free(struct xport *xp, struct xsock *s)
 	xp_lsn_free(s);
 	free(s->rbuf);
 	s->rbuf = NULL;
-	s->rlen = 0;
+	s->rlen = s->rcap = 0;
 	s->pend = 0;
 	/* id 0: frames still on their way for it are stale from now on, and
 	 * the next owner gets another generation. */
@@ -433,9 +433,35 @@ static void on_connect_res(struct xport *xp, struct xsock *s, const struct xts_m
 		xp_pend_add(xp, s, PS_OPTS);
 }
 
-static void ring_put(struct xport *xp, struct xsock *s, const __u8 *p, uint32_t n)
+/* Room for @need unread bytes (<= rcvbuf, which credit ensures): the
+ * ring doubles, its bytes moved to the front of the new one. */
+static int ring_grow(struct xport *xp, struct xsock *s, uint32_t need)
 {
-	uint32_t cap = xp->rcvbuf, tail = s->rhead + s->rlen, first;
+	uint32_t cap = s->rcap ? s->rcap : XP_RBUF_MIN, first;
+	uint8_t *nb;
+
+	while (cap < need)
+		cap *= 2;
+	if (cap > xp->rcvbuf)
+		cap = xp->rcvbuf;
+	nb = malloc(cap);
+	if (!nb)
+		return -ENOBUFS;
+	first = s->rcap - s->rhead < s->rlen ? s->rcap - s->rhead : s->rlen;
+	if (s->rlen) {
+		memcpy(nb, s->rbuf + s->rhead, first);
+		memcpy(nb + first, s->rbuf, s->rlen - first);
+	}
+	free(s->rbuf);
+	s->rbuf = nb;
+	s->rcap = cap;
+	s->rhead = 0;
+	return 0;
+}
+
+static void ring_put(struct xsock *s, const __u8 *p, uint32_t n)
+{
+	uint32_t cap = s->rcap, tail = s->rhead + s->rlen, first;
 
 	if (tail >= cap)
 		tail -= cap;
@@ -463,15 +489,11 @@ static void on_data(struct xport *xp, struct xsock *s, const struct xts_msg *m)
 		xp_credit(xp, s, len);
 		return;
 	}
-	if (!s->rbuf) {
-		s->rbuf = malloc(xp->rcvbuf);
-		if (!s->rbuf) {
-			xp_sock_abort(xp, s, ENOBUFS);
-			return;
-		}
-		s->rhead = 0;
+	if (s->rlen + len > s->rcap && ring_grow(xp, s, s->rlen + len)) {
+		xp_sock_abort(xp, s, ENOBUFS);
+		return;
 	}
-	ring_put(xp, s, m->payload, len); /* fits: rlen + rcv_avail <= rcvbuf */
+	ring_put(s, m->payload, len); /* fits: rlen + rcv_avail <= rcvbuf */
 }
 
 static void on_sockopt_res(struct xport *xp, const struct xts_msg *m)

@@ -21,6 +21,7 @@
 #define XP_DEF_WINDOW	 128
 #define XP_DEF_RCVBUF	 (256u * 1024)
 #define XP_MAX_RCVBUF	 (1u << 30)
+#define XP_RBUF_MIN	 1024u /* first receive ring of a connection */
 #define XP_DEF_HELLO_MS	 2000
 #define XP_DEF_SOCKETS	 16384
 #define XP_KICK_BATCH	 32 /* copy-mode sendto() sends at most this many frames */
@@ -93,11 +94,14 @@ struct xsock {
 	uint32_t free_next;	       /* slot + 1 */
 	int so_error;		       /* pending errno, SO_ERROR */
 	uint64_t snd_credit;	       /* DATA bytes the DPU lets us send */
-	/* receive ring of xp->rcvbuf bytes, allocated on the first DATA.
+	/* Receive ring, allocated on the first DATA with XP_RBUF_MIN bytes
+	 * and doubled as unread bytes need, up to xp->rcvbuf: a connection
+	 * that holds little costs a small heap block, not a page of a
+	 * rcvbuf-sized mapping.
 	 * rlen + rcv_avail + ungranted == rcvbuf at all times: the DPU can
-	 * never send more than the ring holds. */
+	 * never send more than the ring may grow to. */
 	uint8_t *rbuf;
-	uint32_t rhead, rlen;
+	uint32_t rhead, rlen, rcap;
 	uint32_t rcv_avail;		  /* bytes the DPU may still send us */
 	uint32_t ungranted;		  /* bytes the app consumed, not yet granted back */
 	int64_t rcvtimeo_us, sndtimeo_us; /* 0: forever, -1: do not wait */

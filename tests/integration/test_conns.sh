@@ -87,6 +87,13 @@ for ((i = 0; i < 600; i++)); do
 	sleep 0.1
 done
 grep -q 'connections up' "$WORK/idle.out" || tfail "the $CONNS idle connections did not come up"
+# libxport's receive rings start at 1 KiB and grow with unread bytes: a
+# connection that got a +PONG costs the client about 1 KiB in all (socket
+# slot and ring), not a page of a 256 KiB ring (about 4 KiB before).
+cb=$(sed -n 's/.*KiB after (\([0-9]*\) B\/conn).*/\1/p' "$WORK/idle.out")
+[ -n "$cb" ] || tfail "no client memory figure from xts-conns"
+info "client memory per connection: $cb B"
+[ "$cb" -lt 2048 ] || tfail "client RSS per connection $cb B (want < 2048)"
 stats_settle
 active=$(stat 0 conns_active)
 rss1=$(rss_kib "$spid")
