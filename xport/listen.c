@@ -310,6 +310,15 @@ static int take(struct xport *xp, struct xsock *l, int flags, struct xsock **out
 	s->rcv_avail = xp->rcvbuf;
 	s->local = e->local;
 	s->peer = e->peer;
+	/* As Linux: the accepted socket inherits the listener's options and
+	 * timeouts.  The DPU's socket gets the options (PS_OPTS, SOCKOPT
+	 * frames) before anything the app asks of it on this queue. */
+	s->rcvtimeo_us = l->rcvtimeo_us;
+	s->sndtimeo_us = l->sndtimeo_us;
+	memcpy(s->optv, l->optv, sizeof(s->optv));
+	s->opt_set = s->opt_dirty = l->opt_set;
+	if (s->opt_dirty)
+		xp_pend_add(xp, s, PS_OPTS);
 	l->acq->head = (l->acq->head + 1) % l->acq->cap;
 	l->acq->n--;
 	xp_doorbell(xp);

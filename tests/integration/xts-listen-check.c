@@ -26,6 +26,7 @@
 #include <poll.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -174,7 +175,7 @@ static void addr_text(const struct sockaddr *sa, char *buf, size_t len)
 }
 
 /* accept on l, check the peer, echo one line back, close */
-static void serve_one(struct xport *xp, int l, int flags, const char *want_peer)
+static void serve_one(struct xport *xp, int l, int flags, const char *want_peer, bool inherit)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
@@ -191,6 +192,21 @@ static void serve_one(struct xport *xp, int l, int flags, const char *want_peer)
 	if (flags & SOCK_NONBLOCK) {
 		/* nothing sent yet by the client, so EAGAIN, not a wait */
 		xport_set_nonblock(xp, sd, 0);
+	}
+	if (inherit) {
+		/* read back from the DPU's accepted socket, not from libxport */
+		int nd = 0, ka = 0, idle = 0;
+		socklen_t vl = sizeof(int);
+
+		if (xport_getsockopt(xp, sd, IPPROTO_TCP, TCP_NODELAY, &nd, &vl) || !nd)
+			die("accepted socket: TCP_NODELAY %d, the listener's was 1", nd);
+		vl = sizeof(int);
+		if (xport_getsockopt(xp, sd, SOL_SOCKET, SO_KEEPALIVE, &ka, &vl) || !ka)
+			die("accepted socket: SO_KEEPALIVE %d, the listener's was 1", ka);
+		vl = sizeof(int);
+		if (xport_getsockopt(xp, sd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, &vl) || idle != 77)
+			die("accepted socket: TCP_KEEPIDLE %d, the listener's was 77", idle);
+		ok("accepted socket inherits TCP_NODELAY, SO_KEEPALIVE, TCP_KEEPIDLE 77 (DPU socket)");
 	}
 	while (got < (ssize_t)sizeof(line) - 1) {
 		n = xport_recv(xp, sd, line + got, sizeof(line) - 1 - (size_t)got, 0);
@@ -217,6 +233,14 @@ static void cmd_api(unsigned port)
 
 	l = lsn(xp, "198.18.0.1", port, RA);
 	expect(l, 0, "listen on 198.18.0.1");
+	{
+		int one = 1, idle = 77;
+
+		if (xport_setsockopt(xp, l, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) ||
+		    xport_setsockopt(xp, l, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one)) ||
+		    xport_setsockopt(xp, l, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle)))
+			die("options on the listener: %s", strerror(errno));
+	}
 	if (xport_getsockopt(xp, l, SOL_SOCKET, SO_ACCEPTCONN, &v, &vl) || v != 1)
 		die("SO_ACCEPTCONN %d", v);
 	l6 = lsn(xp, "fd00:78:74::1", port, 0);
@@ -238,11 +262,11 @@ static void cmd_api(unsigned port)
 	if (xport_poll(xp, &p, 1, 20000) != 1 || !(p.revents & POLLIN))
 		die("poll on the listener: no POLLIN");
 	ok("poll: POLLIN on the listener");
-	serve_one(xp, l, SOCK_NONBLOCK, "198.18.0.2 port");
+	serve_one(xp, l, SOCK_NONBLOCK, "198.18.0.2 port", true);
 	/* 2: blocking accept on the IPv6 listener */
-	serve_one(xp, l6, 0, "fd00:78:74::2 port");
+	serve_one(xp, l6, 0, "fd00:78:74::2 port", false);
 	/* 3: an IPv4 client on the [::] listener: v4-mapped */
-	serve_one(xp, l0, 0, "::ffff:198.18.0.2 port");
+	serve_one(xp, l0, 0, "::ffff:198.18.0.2 port", false);
 	xport_close(xp, l);
 	xport_close(xp, l6);
 	xport_close(xp, l0);
@@ -304,7 +328,7 @@ static void cmd_rebind(unsigned port)
 	expect(l, 0, "listen");
 	printf("listening\n");
 	fflush(stdout);
-	serve_one(xp, l, 0, "198.18.0.2 port");
+	serve_one(xp, l, 0, "198.18.0.2 port", false);
 	/* the DPU closed first: its side of that connection is in TIME_WAIT */
 	for (i = 0; i < 3; i++) {
 		xport_close(xp, l);
@@ -319,7 +343,7 @@ static void cmd_rebind(unsigned port)
 	expect(l, 0, "and from queue 0 again");
 	printf("listening\n");
 	fflush(stdout);
-	serve_one(xp, l, 0, "198.18.0.2 port");
+	serve_one(xp, l, 0, "198.18.0.2 port", false);
 	xport_close(xp, l);
 	printf("PASS: rebind\n");
 }
@@ -332,7 +356,7 @@ static void cmd_listen_close(unsigned queue, unsigned port)
 	expect(l, 0, "listen");
 	printf("listening\n");
 	fflush(stdout);
-	serve_one(xp, l, 0, "198.18.0.2 port");
+	serve_one(xp, l, 0, "198.18.0.2 port", false);
 	xport_close(xp, l);
 	ok("closed");
 	printf("PASS: listen-close\n");
