@@ -147,12 +147,19 @@ _Static_assert(sizeof(struct xts_opt) == 12, "xts_opt is 12 bytes");
 #define XTS_CONNECT_MAX_OPTS 8
 
 /* CONNECT: hdr.src_id = host socket id; hdr.credit = initial receive
- * window the host grants (bytes the DPU may send before more credit). */
+ * window the host grants (bytes the DPU may send before more credit).
+ * The payload is the first nopts options; with XTS_CONNECT_F_SRC a struct
+ * xts_addr follows them: the host bound the socket, so the DPU binds its
+ * socket there before connecting (bind-before-connect). */
+#define XTS_CONNECT_F_SRC	0x1 /* a source address follows the options */
+#define XTS_CONNECT_F_REUSEADDR 0x2 /* SO_REUSEADDR before that bind */
+#define XTS_CONNECT_F_REUSEPORT 0x4 /* SO_REUSEPORT before that bind */
+#define XTS_CONNECT_F_ALL	0x7
 struct xts_connect {
 	struct xts_addr dst;
 	__u32 timeout_ms; /* 0: the kernel's own connect timeout */
 	__u16 nopts;	  /* options applied before connect(2) */
-	__u16 reserved;
+	__u16 flags;	  /* XTS_CONNECT_F_* */
 	struct xts_opt opts[XTS_CONNECT_MAX_OPTS];
 } __attribute__((packed));
 _Static_assert(sizeof(struct xts_connect) == 32 + 12 * XTS_CONNECT_MAX_OPTS, "xts_connect size");

@@ -256,6 +256,49 @@ static int sockaddr_of(const struct xts_addr *a, struct sockaddr_storage *ss, so
 	return err;
 }
 
+/*
+ * Bind-before-connect: the host bound its socket (XTS_CONNECT_F_SRC), so
+ * this one is bound there before connect(2), with SO_REUSEADDR and
+ * SO_REUSEPORT as the host set them.  Port 0 leaves the port to connect
+ * (IP_BIND_ADDRESS_NO_PORT, as a bound-but-portless Linux socket does); a
+ * chosen port falls under the queue's listen ACL, since holding a port is
+ * what a listener does too.  0 or a positive errno for CONNECT_RES.
+ */
+static int bind_source(struct shard *s, struct conn *c, const struct xts_connect *req,
+		       const struct xts_msg *m, unsigned nopts)
+{
+	__u16 flags = le16toh(req->flags);
+	struct sockaddr_storage ss;
+	struct xts_addr src;
+	socklen_t sl;
+	int one = 1, err;
+
+	if (!(flags & XTS_CONNECT_F_SRC))
+		return 0;
+	memcpy(&src, m->payload + offsetof(struct xts_connect, opts) + nopts * sizeof(struct xts_opt),
+	       sizeof(src));
+	if (src.port && s->cfg && s->cfg->nacl &&
+	    !xts_acl_allows(s->cfg, XTS_ACL_LISTEN, (uint16_t)s->o.queue,
+			    (uint8_t)le16toh(src.family), src.addr, le16toh(src.port))) {
+		s->refused_acl++;
+		return EACCES;
+	}
+	err = sockaddr_of(&src, &ss, &sl);
+	if (err)
+		return -err;
+	if ((flags & XTS_CONNECT_F_REUSEADDR) &&
+	    setsockopt(c->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)))
+		return errno;
+	if ((flags & XTS_CONNECT_F_REUSEPORT) &&
+	    setsockopt(c->fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)))
+		return errno;
+	if (!src.port && setsockopt(c->fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one)))
+		return errno;
+	if (bind(c->fd, (struct sockaddr *)&ss, sl))
+		return errno;
+	return 0;
+}
+
 int conn_on_connect(struct shard *s, const struct xts_msg *m)
 {
 	struct xts_connect req;
@@ -292,7 +335,14 @@ int conn_on_connect(struct shard *s, const struct xts_msg *m)
 		return 0;
 	}
 	nopts = le16toh(req.nopts);
-	for (i = 0; i < nopts && i < XTS_CONNECT_MAX_OPTS; i++) {
+	if (nopts > XTS_CONNECT_MAX_OPTS)
+		nopts = XTS_CONNECT_MAX_OPTS; /* xts_proto_parse refused more */
+	err = bind_source(s, c, &req, m, (unsigned)nopts);
+	if (err) {
+		conn_fail(s, c, err);
+		return 0;
+	}
+	for (i = 0; i < nopts; i++) {
 		int level = (int)le32toh(req.opts[i].level), name = (int)le32toh(req.opts[i].name);
 
 		err = opt_allowed(level, name, true)

@@ -53,7 +53,8 @@ static const struct op_desc ops[XTS_OP_MAX] = {
 	[XTS_OP_QRESET] = FIXED("QRESET", sizeof(struct xts_err), true),
 	[XTS_OP_PING] = FIXED("PING", sizeof(struct xts_ping), true),
 	[XTS_OP_PONG] = FIXED("PONG", sizeof(struct xts_ping), true),
-	[XTS_OP_CONNECT] = RANGE("CONNECT", CONNECT_BASE, sizeof(struct xts_connect)),
+	[XTS_OP_CONNECT] = RANGE("CONNECT", CONNECT_BASE,
+				 sizeof(struct xts_connect) + sizeof(struct xts_addr)),
 	[XTS_OP_CONNECT_RES] = FIXED("CONNECT_RES", sizeof(struct xts_conn_res), false),
 	/* An empty DATA would be a frame that moves nothing and costs a
 	 * window slot: treated as a broken peer, not as a no-op. */
@@ -139,12 +140,21 @@ static bool addr_ok(const struct xts_addr *a, bool unspec_ok)
 
 static int check_connect(const struct xts_connect *c, __u16 len)
 {
-	__u16 nopts = le16toh(c->nopts);
+	__u16 nopts = le16toh(c->nopts), flags = le16toh(c->flags);
+	size_t base = CONNECT_BASE + nopts * sizeof(struct xts_opt);
+	struct xts_addr src;
 
-	if (nopts > XTS_CONNECT_MAX_OPTS || len != CONNECT_BASE + nopts * sizeof(struct xts_opt))
+	if (nopts > XTS_CONNECT_MAX_OPTS || (flags & ~XTS_CONNECT_F_ALL))
 		return -EBADMSG;
-	if (!addr_ok(&c->dst, false) || c->reserved)
+	if (len != base + ((flags & XTS_CONNECT_F_SRC) ? sizeof(src) : 0))
 		return -EBADMSG;
+	if (!addr_ok(&c->dst, false))
+		return -EBADMSG;
+	if (flags & XTS_CONNECT_F_SRC) {
+		memcpy(&src, (const __u8 *)c + base, sizeof(src));
+		if (!addr_ok(&src, false) || src.family != c->dst.family)
+			return -EBADMSG;
+	}
 	return 0;
 }
 

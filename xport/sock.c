@@ -73,7 +73,8 @@ static void sock_reset(struct xport *xp, struct xsock *s)
 	s->snd_credit = 0;
 	s->rcv_avail = s->ungranted = 0;
 	s->opt_dirty = 0;
-	memset(&s->local, 0, sizeof(s->local));
+	if (!s->bound) /* bind()'s address stays: the next CONNECT binds there */
+		memset(&s->local, 0, sizeof(s->local));
 	memset(&s->peer, 0, sizeof(s->peer));
 }
 
@@ -133,13 +134,21 @@ static void disconnect(struct xport *xp, struct xsock *s)
 	sock_reset(xp, s);
 }
 
-static int connect_payload(const struct xsock *s, struct xts_connect *c, uint16_t *carried_out)
+/* CONNECT's payload: struct xts_connect cut after its options, and the
+ * bound source address behind them when there is one. */
+struct connect_msg {
+	struct xts_connect c;
+	struct xts_addr room; /* what follows the options ends here at most */
+} __attribute__((packed));
+
+static int connect_payload(const struct xsock *s, struct connect_msg *msg, uint16_t *carried_out)
 {
-	uint16_t carried = 0;
-	int k, n = 0;
+	struct xts_connect *c = &msg->c;
+	uint16_t carried = 0, flags = 0;
+	int k, n = 0, len;
 	uint64_t ms = 0;
 
-	memset(c, 0, sizeof(*c));
+	memset(msg, 0, sizeof(*msg));
 	c->dst = s->peer;
 	if (s->sndtimeo_us > 0) {
 		ms = ((uint64_t)s->sndtimeo_us + 999) / 1000;
@@ -158,12 +167,23 @@ static int connect_payload(const struct xsock *s, struct xts_connect *c, uint16_
 	}
 	c->nopts = htole16((uint16_t)n);
 	*carried_out = carried;
-	return (int)(offsetof(struct xts_connect, opts) + (size_t)n * sizeof(struct xts_opt));
+	len = (int)(offsetof(struct xts_connect, opts) + (size_t)n * sizeof(struct xts_opt));
+	if (s->bound) {
+		flags = XTS_CONNECT_F_SRC;
+		if (s->lflags & XTS_LISTEN_REUSEADDR)
+			flags |= XTS_CONNECT_F_REUSEADDR;
+		if (s->lflags & XTS_LISTEN_REUSEPORT)
+			flags |= XTS_CONNECT_F_REUSEPORT;
+		memcpy((uint8_t *)msg + len, &s->local, sizeof(s->local));
+		len += (int)sizeof(s->local);
+	}
+	c->flags = htole16(flags);
+	return len;
 }
 
 int xp_send_connect(struct xport *xp, struct xsock *s)
 {
-	struct xts_connect c;
+	struct connect_msg c;
 	uint16_t carried;
 	int plen = connect_payload(s, &c, &carried);
 

@@ -176,12 +176,21 @@ static size_t valid_payload(struct rng *r, unsigned op, __u8 *p, size_t data_max
 		struct xts_connect c;
 		unsigned n = rnd_below(r, XTS_CONNECT_MAX_OPTS + 1);
 
+		size_t len = offsetof(struct xts_connect, opts) + n * sizeof(struct xts_opt);
+
 		rnd_bytes(r, &c, sizeof(c));
 		rnd_addr(r, &c.dst, false);
 		c.nopts = htole16((__u16)n);
-		c.reserved = 0;
+		c.flags = htole16((__u16)(rnd(r) & XTS_CONNECT_F_ALL));
 		memcpy(p, &c, sizeof(c));
-		return offsetof(struct xts_connect, opts) + n * sizeof(struct xts_opt);
+		if (le16toh(c.flags) & XTS_CONNECT_F_SRC) { /* bind-before-connect */
+			struct xts_addr src = c.dst;
+
+			src.port = (__u16)rnd(r);
+			memcpy(p + len, &src, sizeof(src));
+			len += sizeof(src);
+		}
+		return len;
 	}
 	case XTS_OP_CONNECT_RES:
 	case XTS_OP_LISTEN_RES:
@@ -668,7 +677,7 @@ static void test_len_op_limits(void **state)
 	assert_int_equal(xts_proto_min_len(XTS_OP_QRESET), 8);
 	assert_int_equal(xts_proto_max_len(XTS_OP_PONG), 8);
 	assert_int_equal(xts_proto_min_len(XTS_OP_CONNECT), 32);
-	assert_int_equal(xts_proto_max_len(XTS_OP_CONNECT), 128);
+	assert_int_equal(xts_proto_max_len(XTS_OP_CONNECT), 152); /* 8 options, a source */
 	assert_int_equal(xts_proto_min_len(XTS_OP_CONNECT_RES), 56);
 	assert_int_equal(xts_proto_max_len(XTS_OP_NEW_CONN), 56);
 	assert_int_equal(xts_proto_min_len(XTS_OP_DATA), 1);
@@ -817,10 +826,29 @@ static void test_connect(void **state)
 	n = connect_frame(f, 1, 1, AF_INET);
 	put16(f, HDR(len), get16(f, HDR(len)) - 1);
 	assert_int_equal(parse_guarded_err(f, n), -EBADMSG);
-	/* reserved */
+	/* flags: unknown bits */
 	n = connect_frame(f, 0, 0, AF_INET);
-	f[PLO(xts_connect, reserved) + 1] = 0x80;
+	f[PLO(xts_connect, flags) + 1] = 0x80;
 	assert_int_equal(parse_guarded_err(f, n), -EBADMSG);
+	/* a source address exactly when XTS_CONNECT_F_SRC says so, of the
+	 * destination's family */
+	for (size_t k = 0; k <= 2; k++) {
+		struct xts_addr src;
+
+		n = connect_frame(f, (__u16)k, k, AF_INET);
+		put16(f, PLO(xts_connect, flags), XTS_CONNECT_F_SRC | XTS_CONNECT_F_REUSEADDR);
+		assert_int_equal(parse_guarded_err(f, n), -EBADMSG); /* flag, no address */
+		memcpy(&src, f + PLO(xts_connect, dst), sizeof(src));
+		src.port = htole16(4000);
+		memcpy(f + n, &src, sizeof(src));
+		put16(f, HDR(len), (__u16)(get16(f, HDR(len)) + sizeof(src)));
+		assert_int_equal(parse_guarded_err(f, n + sizeof(src)), 0);
+		put16(f, PLO(xts_connect, flags), 0);
+		assert_int_equal(parse_guarded_err(f, n + sizeof(src)), -EBADMSG); /* address, no flag */
+		put16(f, PLO(xts_connect, flags), XTS_CONNECT_F_SRC);
+		put16(f, n, AF_INET6); /* the source's family */
+		assert_int_equal(parse_guarded_err(f, n + sizeof(src)), -EBADMSG);
+	}
 }
 
 static void test_families(void **state)
@@ -903,7 +931,7 @@ static void test_payload_reserved(void **state)
 	    {XTS_OP_NEW_CONN_ACK, offsetof(struct xts_err, reserved) + 2},
 	    {XTS_OP_DRAINING, offsetof(struct xts_err, reserved) + 3},
 	    {XTS_OP_CLOSE, offsetof(struct xts_close, reserved)},
-	    {XTS_OP_CONNECT, offsetof(struct xts_connect, reserved)},
+	    {XTS_OP_CONNECT, offsetof(struct xts_connect, flags) + 1}, /* an unknown flag */
 	    {XTS_OP_CONNECT_RES, offsetof(struct xts_conn_res, reserved)},
 	    {XTS_OP_LISTEN_RES, offsetof(struct xts_conn_res, reserved) + 3},
 	    {XTS_OP_NEW_CONN, offsetof(struct xts_conn_res, reserved) + 1},
@@ -1225,10 +1253,16 @@ static void check_accepted(const __u8 *f, size_t n, const struct xts_msg *m)
 	case XTS_OP_CONNECT: {
 		__u16 nopts = get16(p, offsetof(struct xts_connect, nopts));
 		__u16 fam = get16(p, offsetof(struct xts_connect, dst.family));
+		__u16 flags = get16(p, offsetof(struct xts_connect, flags));
+		bool src = flags & XTS_CONNECT_F_SRC;
 
 		assert_true(nopts <= XTS_CONNECT_MAX_OPTS);
-		assert_int_equal(m->len, 32 + 12 * nopts);
+		assert_int_equal(flags & ~XTS_CONNECT_F_ALL, 0);
+		/* the options, then a 24-byte source address iff F_SRC */
+		assert_int_equal(m->len, 32 + 12 * nopts + (src ? 24 : 0));
 		assert_true(fam == AF_INET || fam == AF_INET6);
+		if (src)
+			assert_int_equal(get16(p, 32 + 12 * nopts), fam);
 		break;
 	}
 	case XTS_OP_SOCKOPT:
