@@ -3,7 +3,7 @@
  * xts-cat - netcat over XTS: one TCP connection made by the DPU, stdin to
  * the connection, the connection to stdout.
  *
- *   xts-cat [-i IFNAME] [-q QUEUE] [-w TIMEOUT_S] HOST PORT
+ *   xts-cat [-i IFNAME] [-q QUEUE] [-w TIMEOUT_S] [-s ADDR] [-p PORT] HOST PORT
  *   xts-cat -l [-k] [-i IFNAME] [-q QUEUE] [-w TIMEOUT_S] PORT
  *
  * -l listens instead (on [::], which takes IPv4 too) and serves one
@@ -65,7 +65,7 @@ static void set_nonblock(int fd)
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: " PROG " [-i IFNAME] [-q QUEUE] [-w TIMEOUT_S] HOST PORT\n"
+		"usage: " PROG " [-i IFNAME] [-q QUEUE] [-w TIMEOUT_S] [-s ADDR] [-p PORT] HOST PORT\n"
 		"       " PROG " -l [-k] [-i IFNAME] [-q QUEUE] [-w TIMEOUT_S] PORT\n"
 		"\n"
 		"Connect to HOST PORT through XTS (the TCP connection runs on the DPU)\n"
@@ -73,6 +73,8 @@ static void usage(FILE *f)
 		"\n"
 		"  -i, --interface IFNAME  host interface of the XTS queues (default " DEF_IF ")\n"
 		"  -q, --queue QUEUE       queue to attach to (default 0)\n"
+		"  -s, --source ADDR       connect from this address of the DPU (bind first)\n"
+		"  -p, --source-port PORT  connect from this port\n"
 		"  -w, --wait TIMEOUT_S    give up a connect, or a connection idle both\n"
 		"                          ways, after TIMEOUT_S seconds (default: never)\n"
 		"  -l, --listen            listen on PORT (IPv4 and IPv6) and serve one\n"
@@ -118,7 +120,39 @@ static void addr_str(const struct sockaddr *sa, char *buf, size_t len)
 
 /* Try each address in turn, as nc does.  Returns the connected socket,
  * or -1 after saying why the last attempt failed. */
-static int dial(struct xport *xp, const char *host, const char *port, unsigned long wait_s)
+/* -s/-p: bind @sd before its connect, as nc -s/-p does.  0, or -1 said. */
+static int bind_source(struct xport *xp, int sd, int family, const char *src, unsigned long port)
+{
+	struct sockaddr_storage ss;
+	struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
+	socklen_t len;
+
+	memset(&ss, 0, sizeof(ss));
+	if (family == AF_INET) {
+		a4->sin_family = AF_INET;
+		a4->sin_port = htons((uint16_t)port);
+		len = sizeof(*a4);
+		if (src && inet_pton(AF_INET, src, &a4->sin_addr) != 1)
+			goto bad;
+	} else {
+		a6->sin6_family = AF_INET6;
+		a6->sin6_port = htons((uint16_t)port);
+		len = sizeof(*a6);
+		if (src && inet_pton(AF_INET6, src, &a6->sin6_addr) != 1)
+			goto bad;
+	}
+	if (xport_bind(xp, sd, (struct sockaddr *)&ss, len) == 0)
+		return 0;
+	fprintf(stderr, PROG ": bind %s port %lu: %s\n", src ? src : "*", port, strerror(errno));
+	return -1;
+bad:
+	fprintf(stderr, PROG ": -s %s: not an %s address\n", src, family == AF_INET ? "IPv4" : "IPv6");
+	return -1;
+}
+
+static int dial(struct xport *xp, const char *host, const char *port, unsigned long wait_s,
+		const char *src, unsigned long src_port)
 {
 	struct addrinfo hints, *res, *ai;
 	char where[INET6_ADDRSTRLEN + 16] = "";
@@ -150,6 +184,11 @@ static int dial(struct xport *xp, const char *host, const char *port, unsigned l
 			struct timeval tv = {.tv_sec = (time_t)wait_s};
 
 			xport_setsockopt(xp, sd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+		}
+		if ((src || src_port) && bind_source(xp, sd, ai->ai_family, src, src_port)) {
+			xport_close(xp, sd);
+			freeaddrinfo(res);
+			return -1;
 		}
 		if (xport_connect(xp, sd, ai->ai_addr, ai->ai_addrlen) == 0)
 			break;
@@ -338,19 +377,31 @@ int main(int argc, char **argv)
 	    {"interface", required_argument, NULL, 'i'},
 	    {"queue", required_argument, NULL, 'q'},
 	    {"wait", required_argument, NULL, 'w'},
+	    {"source", required_argument, NULL, 's'},
+	    {"source-port", required_argument, NULL, 'p'},
 	    {"listen", no_argument, NULL, 'l'},
 	    {"keep-open", no_argument, NULL, 'k'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	const char *ifname = DEF_IF;
-	unsigned long queue = 0, wait_s = 0;
+	unsigned long queue = 0, wait_s = 0, src_port = 0;
+	const char *src = NULL;
 	struct xport *xp;
 	int c, err, sd, rc, ls = -1;
 	bool listen_mode = false, keep = false;
 
-	while ((c = getopt_long(argc, argv, "i:q:w:lkh", lopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "i:q:w:s:p:lkh", lopts, NULL)) != -1) {
 		switch (c) {
+		case 's':
+			src = optarg;
+			break;
+		case 'p':
+			if (parse_uint(optarg, 65535, &src_port) || !src_port) {
+				fprintf(stderr, PROG ": bad source port: %s\n", optarg);
+				return 2;
+			}
+			break;
 		case 'l':
 			listen_mode = true;
 			break;
@@ -381,7 +432,8 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (argc - optind != (listen_mode ? 1 : 2) || (keep && !listen_mode)) {
+	if (argc - optind != (listen_mode ? 1 : 2) || (keep && !listen_mode) ||
+	    (listen_mode && (src || src_port))) {
 		usage(stderr);
 		return 2;
 	}
@@ -409,7 +461,7 @@ int main(int argc, char **argv)
 			else
 				xport_set_nonblock(xp, sd, 1);
 		} else {
-			sd = dial(xp, argv[optind], argv[optind + 1], wait_s);
+			sd = dial(xp, argv[optind], argv[optind + 1], wait_s, src, src_port);
 		}
 		if (sd < 0) {
 			rc = 1;

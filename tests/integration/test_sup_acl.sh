@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # ACL: a connect to a destination that the queue's ACL forbids fails with
-# EACCES, and a listen on a port the listen rules do not allow likewise;
+# EACCES, and a listen on a port the listen rules do not allow likewise,
+# as does a connect bound to such a source port;
 # past the per-queue connection limit, connect fails with ENOBUFS while the
 # other queue is unaffected.
 . "$(dirname "$0")/lib.sh"
@@ -47,6 +48,15 @@ out=$(echo hello | N socat -t 2 - TCP4:198.18.0.1:8500) || fail "connect to the 
 wait_gone $lp 30 || kill $lp
 grep -q hello "$WORK/lout" || fail "the allowed listener got '$(cat "$WORK/lout")'"
 echo "ok: listen on port 8500 allowed and served"
+
+# bind-before-connect: a chosen source port falls under the listen rules
+out=$(echo hi | H "$XTS_BIN/xts-cat" -q 0 -s 198.18.0.1 -p 8600 198.18.0.2 8) && [ "$out" = hi ] ||
+	fail "connect from port 8600 (allowed) refused: $out"
+echo "ok: connect from 198.18.0.1 port 8600 allowed"
+H "$XTS_BIN/xts-cat" -q 0 -p 9500 198.18.0.2 8 </dev/null >/dev/null 2>"$WORK/berr" &&
+	fail "connect from source port 9500 allowed"
+grep -q "Permission denied" "$WORK/berr" || fail "connect from port 9500: $(cat "$WORK/berr")"
+echo "ok: connect from source port 9500: $(cat "$WORK/berr")"
 
 # the limit: queue 0 takes 3 of 5, queue 1 at the same time all of its 3
 H "$XTS_BIN/xts-hold" -q 0 -n 5 -s 65536 -p 10 -T 30 198.18.0.2 7 >"$WORK/q0.out" 2>&1 &
