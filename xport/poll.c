@@ -52,6 +52,8 @@ int xp_wait(struct xport *xp, uint64_t deadline)
 	now = xp_now_ns();
 	if (now >= deadline)
 		return -ETIMEDOUT;
+	if (xts_link__rx_ready(xp->link))
+		return 0; /* frames wait already: the caller runs the engine */
 	/* EINTR: the caller runs the engine and checks again */
 	xp->c.sleeps++;
 	ts = slice(xp, now, deadline);
@@ -159,6 +161,9 @@ XPORT_API int xport_poll(struct xport *xp, struct xport_pollfd *fds, unsigned nf
 		now = xp_now_ns();
 		if (now >= deadline)
 			break;
+		/* frames came in meanwhile: take them without a syscall */
+		if (xts_link__rx_ready(xp->link))
+			continue;
 		xp->c.sleeps++;
 		ts = slice(xp, now, deadline);
 		r = ppoll(pfd, nos + 1, &ts, NULL);
