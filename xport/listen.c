@@ -42,12 +42,6 @@ struct xp_acq {
 	struct xp_newconn q[];
 };
 
-static int fail(int err)
-{
-	errno = err;
-	return -1;
-}
-
 void xp_lsn_free(struct xsock *s)
 {
 	free(s->acq);
@@ -61,24 +55,24 @@ XPORT_API int xport_bind(struct xport *xp, int sd, const struct sockaddr *addr, 
 	sa_family_t family;
 
 	if (!s)
-		return fail(EBADF);
+		return xp_fail(EBADF);
 	if (!addr)
-		return fail(EFAULT);
+		return xp_fail(EFAULT);
 	if (len < sizeof(sa_family_t) || len > sizeof(ss))
-		return fail(EINVAL);
+		return xp_fail(EINVAL);
 	memcpy(&family, (const char *)addr + offsetof(struct sockaddr, sa_family), sizeof(family));
 	if (s->family == AF_INET ? len < sizeof(struct sockaddr_in) : len < SIN6_LEN_2133)
-		return fail(EINVAL);
+		return xp_fail(EINVAL);
 	if (family != s->family)
-		return fail(s->family == AF_INET && family != AF_UNSPEC ? EAFNOSUPPORT : EINVAL);
+		return xp_fail(s->family == AF_INET && family != AF_UNSPEC ? EAFNOSUPPORT : EINVAL);
 	if (s->state != XS_NEW || s->bound)
-		return fail(EINVAL);
+		return xp_fail(EINVAL);
 	memset(&ss, 0, sizeof(ss));
 	memcpy(&ss, addr, len);
 	if (xts_addr_from_sockaddr(&s->local, (struct sockaddr *)&ss,
 				   family == AF_INET ? sizeof(struct sockaddr_in)
 						     : sizeof(struct sockaddr_in6)))
-		return fail(EINVAL);
+		return xp_fail(EINVAL);
 	s->bound = true;
 	return 0;
 }
@@ -136,14 +130,14 @@ XPORT_API int xport_listen(struct xport *xp, int sd, int backlog)
 	int err;
 
 	if (!s)
-		return fail(EBADF);
+		return xp_fail(EBADF);
 	xp_run(xp);
 	if (s->state == XS_LISTEN)
 		return 0; /* Linux adjusts the backlog; ours stays */
 	if (s->state != XS_NEW)
-		return fail(EINVAL);
+		return xp_fail(EINVAL);
 	if ((err = xp_session_err(xp)))
-		return fail(err == -ENETDOWN ? ENETDOWN : EAGAIN);
+		return xp_fail(err == -ENETDOWN ? ENETDOWN : EAGAIN);
 	cap = backlog <= 0 ? 1 : backlog > BACKLOG_MAX ? BACKLOG_MAX : (uint32_t)backlog;
 	if (!s->bound) { /* autobind: the wildcard, port 0 */
 		memset(&s->local, 0, sizeof(s->local));
@@ -152,7 +146,7 @@ XPORT_API int xport_listen(struct xport *xp, int sd, int backlog)
 	xp_lsn_free(s);
 	s->acq = calloc(1, sizeof(*s->acq) + cap * sizeof(s->acq->q[0]));
 	if (!s->acq)
-		return fail(ENOMEM);
+		return xp_fail(ENOMEM);
 	s->acq->cap = cap;
 	memset(&req, 0, sizeof(req));
 	req.local = s->local;
@@ -162,7 +156,7 @@ XPORT_API int xport_listen(struct xport *xp, int sd, int backlog)
 	while (
 	    xts_link__send(xp->link, XTS_OP_LISTEN, 0, XTS_ID_NONE, s->id, 0, &req, sizeof(req))) {
 		if (xp_wait(xp, dl) || !xp->up)
-			return fail(xp->up ? ETIMEDOUT : ECONNRESET);
+			return xp_fail(xp->up ? ETIMEDOUT : ECONNRESET);
 		xp_run(xp);
 	}
 	s->state = XS_LISTEN_WAIT;
@@ -174,7 +168,7 @@ XPORT_API int xport_listen(struct xport *xp, int sd, int backlog)
 		if (xp_wait(xp, dl)) {
 			/* a late success is closed when it comes (s is NEW) */
 			s->state = XS_NEW;
-			return fail(ETIMEDOUT);
+			return xp_fail(ETIMEDOUT);
 		}
 	}
 	if (s->state == XS_LISTEN) {
@@ -184,7 +178,7 @@ XPORT_API int xport_listen(struct xport *xp, int sd, int backlog)
 	err = s->state == XS_DEAD ? s->so_error : s->acq->err;
 	s->so_error = 0;
 	s->state = XS_NEW;
-	return fail(err ? err : EPROTO);
+	return xp_fail(err ? err : EPROTO);
 }
 
 static void on_listen_res(struct xport *xp, struct xsock *s, const struct xts_msg *m)
@@ -335,11 +329,11 @@ XPORT_API int xport_accept4(struct xport *xp, int sd, struct sockaddr *addr, soc
 	int err;
 
 	if (!l)
-		return fail(EBADF);
+		return xp_fail(EBADF);
 	if (flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC))
-		return fail(EINVAL);
+		return xp_fail(EINVAL);
 	if (addr && !len)
-		return fail(EFAULT);
+		return xp_fail(EFAULT);
 	xp_run(xp);
 	nb = l->nonblock;
 	dl = nb ? 0 : xp_deadline_us(l->rcvtimeo_us);
@@ -347,19 +341,19 @@ XPORT_API int xport_accept4(struct xport *xp, int sd, struct sockaddr *addr, soc
 		if (l->state == XS_DEAD && l->so_error) {
 			err = l->so_error;
 			l->so_error = 0;
-			return fail(err);
+			return xp_fail(err);
 		}
 		if (l->state != XS_LISTEN)
-			return fail(EINVAL);
+			return xp_fail(EINVAL);
 		if (l->acq->n) {
 			err = take(xp, l, flags, &s);
 			if (!err)
 				break;
 			if (err != -EAGAIN)
-				return fail(-err);
+				return xp_fail(-err);
 		}
 		if (nb || xp_wait(xp, dl))
-			return fail(EAGAIN);
+			return xp_fail(EAGAIN);
 		xp_run(xp);
 	}
 	if (addr) {

@@ -25,32 +25,7 @@
 #include "xport_int.h"
 
 #define KICK_EVERY	 16 /* tx frames queued before a kick, in a long send */
-#define MAX_ERRNO	 4095
 #define SIN6_LEN_RFC2133 24 /* sockaddr_in6 without sin6_scope_id */
-
-_Static_assert(sizeof(struct tcp_info) <= XTS_SOCKOPT_VALMAX, "tcp_info fits a SOCKOPT");
-
-/* Linux's defaults and checks (net/core/sock.c, net/ipv4/tcp.c). */
-// clang-format off
-const struct xp_optdesc xp_opt_tab[XO_N] = {
-	[XO_RCVBUF] = {SOL_SOCKET, SO_RCVBUF, 131072, XOK_BUF, 2304, 0},
-	[XO_SNDBUF] = {SOL_SOCKET, SO_SNDBUF, 16384, XOK_BUF, 4608, 0},
-	[XO_MAXSEG] = {IPPROTO_TCP, TCP_MAXSEG, 536, XOK_MSS, 88, 32767},
-	[XO_NODELAY] = {IPPROTO_TCP, TCP_NODELAY, 0, XOK_BOOL, 0, 1},
-	[XO_KEEPALIVE] = {SOL_SOCKET, SO_KEEPALIVE, 0, XOK_BOOL, 0, 1},
-	[XO_KEEPIDLE] = {IPPROTO_TCP, TCP_KEEPIDLE, 7200, XOK_RANGE, 1, 32767},
-	[XO_KEEPINTVL] = {IPPROTO_TCP, TCP_KEEPINTVL, 75, XOK_RANGE, 1, 32767},
-	[XO_KEEPCNT] = {IPPROTO_TCP, TCP_KEEPCNT, 9, XOK_RANGE, 1, 127},
-	[XO_CORK] = {IPPROTO_TCP, TCP_CORK, 0, XOK_BOOL, 0, 1},
-	[XO_LINGER] = {SOL_SOCKET, SO_LINGER, -1, XOK_LINGER, 0, 0},
-};
-// clang-format on
-
-static int fail(int err)
-{
-	errno = err;
-	return -1;
-}
 
 void xp_sock_release_rx(struct xport *xp, struct xsock *s)
 {
@@ -79,7 +54,7 @@ static void sock_reset(struct xport *xp, struct xsock *s)
 }
 
 /* Take a pending error, as sock_error() does. */
-static int take_error(struct xsock *s)
+int xp_take_error(struct xsock *s)
 {
 	int err = s->so_error;
 
@@ -93,19 +68,19 @@ XPORT_API int xport_socket(struct xport *xp, int domain, int type, int protocol)
 	struct xsock *s;
 
 	if (!xp)
-		return fail(EINVAL);
+		return xp_fail(EINVAL);
 	if (flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC))
-		return fail(EINVAL);
+		return xp_fail(EINVAL);
 	if (base < 1 || base > SOCK_PACKET)
-		return fail(EINVAL);
+		return xp_fail(EINVAL);
 	if (domain != AF_INET && domain != AF_INET6)
-		return fail(EAFNOSUPPORT);
+		return xp_fail(EAFNOSUPPORT);
 	if (base != SOCK_STREAM || (protocol != 0 && protocol != IPPROTO_TCP))
-		return fail(EPROTONOSUPPORT);
+		return xp_fail(EPROTONOSUPPORT);
 	xp_run(xp);
 	s = xp_sock_alloc(xp);
 	if (!s)
-		return fail(EMFILE);
+		return xp_fail(EMFILE);
 	s->family = (uint8_t)domain;
 	s->nonblock = !!(type & SOCK_NONBLOCK);
 	/* No frame: the DPU learns of the socket with its CONNECT. */
@@ -117,7 +92,7 @@ XPORT_API int xport_set_nonblock(struct xport *xp, int sd, int on)
 	struct xsock *s = xp_sock(xp, sd);
 
 	if (!s)
-		return fail(EBADF);
+		return xp_fail(EBADF);
 	s->nonblock = !!on;
 	return 0;
 }
@@ -240,7 +215,7 @@ static int connect_state(struct xport *xp, struct xsock *s)
 		if (!s->res_unreported)
 			return -EISCONN; /* connected once, then reset */
 		/* a connect that failed: its error once, then a new connect */
-		err = take_error(s);
+		err = xp_take_error(s);
 		sock_reset(xp, s);
 		return -(err ? err : ECONNABORTED);
 	default:
@@ -258,13 +233,13 @@ XPORT_API int xport_connect(struct xport *xp, int sd, const struct sockaddr *add
 	int err;
 
 	if (!s)
-		return fail(EBADF);
+		return xp_fail(EBADF);
 	if (len > sizeof(struct sockaddr_storage))
-		return fail(EINVAL);
+		return xp_fail(EINVAL);
 	if (len && !addr)
-		return fail(EFAULT);
+		return xp_fail(EFAULT);
 	if (len < sizeof(sa_family_t))
-		return fail(EINVAL);
+		return xp_fail(EINVAL);
 	xp_run(xp);
 	memcpy(&family, (const char *)addr + offsetof(struct sockaddr, sa_family), sizeof(family));
 	if (family == AF_UNSPEC) {
@@ -273,10 +248,10 @@ XPORT_API int xport_connect(struct xport *xp, int sd, const struct sockaddr *add
 	}
 	err = connect_state(xp, s);
 	if (err <= 0)
-		return err ? fail(-err) : 0;
+		return err ? xp_fail(-err) : 0;
 	err = check_addr(s, addr, len, &dst);
 	if (err)
-		return fail(-err);
+		return xp_fail(-err);
 
 	nb = s->nonblock;
 	dl = xp_deadline_us(s->sndtimeo_us);
@@ -285,11 +260,11 @@ XPORT_API int xport_connect(struct xport *xp, int sd, const struct sockaddr *add
 	 * both would carry the same socket id. */
 	while (s->abandon) {
 		if (nb || xp_wait(xp, dl))
-			return fail(EALREADY);
+			return xp_fail(EALREADY);
 		xp_run(xp);
 	}
 	if (xp_session_err(xp) == -ENETDOWN) /* no shard answers on this queue */
-		return fail(ENETDOWN);
+		return xp_fail(ENETDOWN);
 	/* A fresh connection: the whole receive buffer is its credit. */
 	sock_reset(xp, s);
 	s->rcv_avail = xp->rcvbuf;
@@ -304,7 +279,7 @@ XPORT_API int xport_connect(struct xport *xp, int sd, const struct sockaddr *add
 	}
 	xp_doorbell(xp);
 	if (nb)
-		return fail(EINPROGRESS);
+		return xp_fail(EINPROGRESS);
 	for (;;) {
 		xp_run(xp);
 		if (s->state != XS_CONNECTING)
@@ -312,14 +287,14 @@ XPORT_API int xport_connect(struct xport *xp, int sd, const struct sockaddr *add
 		/* Linux: a blocking connect past SO_SNDTIMEO says EINPROGRESS
 		 * and the connect goes on. */
 		if (xp_wait(xp, dl))
-			return fail(EINPROGRESS);
+			return xp_fail(EINPROGRESS);
 	}
 	s->res_unreported = false;
 	if (s->state == XS_CONNECTED)
 		return 0;
-	err = take_error(s);
+	err = xp_take_error(s);
 	sock_reset(xp, s);
-	return fail(err ? err : ECONNABORTED);
+	return xp_fail(err ? err : ECONNABORTED);
 }
 
 /* ---- send ---- */
@@ -331,7 +306,7 @@ static int send_error(struct xsock *s)
 
 	if (s->state == XS_CONNECTED)
 		return s->wr_shut ? -EPIPE : 0;
-	err = take_error(s);
+	err = xp_take_error(s);
 	return -(err ? err : EPIPE);
 }
 
@@ -392,31 +367,31 @@ XPORT_API ssize_t xport_send(struct xport *xp, int sd, const void *buf, size_t l
 	int err;
 
 	if (!s)
-		return fail(EBADF);
+		return xp_fail(EBADF);
 	if (flags & MSG_OOB)
-		return fail(EOPNOTSUPP);
+		return xp_fail(EOPNOTSUPP);
 	xp_run(xp);
 	nb = s->nonblock || (flags & MSG_DONTWAIT);
 	dl = nb ? 0 : xp_deadline_us(s->sndtimeo_us);
 	/* sk_stream_wait_connect(): a connect in progress is waited for */
 	while (s->state == XS_CONNECTING) {
 		if (nb || xp_wait(xp, dl))
-			return fail(EAGAIN);
+			return xp_fail(EAGAIN);
 		xp_run(xp);
 	}
 	err = send_error(s);
 	if (err)
-		return fail(-err);
+		return xp_fail(-err);
 	if (!len)
 		return 0;
 	if (!buf)
-		return fail(EFAULT);
+		return xp_fail(EFAULT);
 	done = send_data(xp, s, buf, len, (flags & MSG_MORE) ? XTS_F_MORE : 0, nb, dl);
 	xp_doorbell(xp);
 	if (done)
 		return (ssize_t)done;
 	err = send_error(s);
-	return fail(err ? -err : EAGAIN);
+	return xp_fail(err ? -err : EAGAIN);
 }
 
 /* ---- recv ---- */
@@ -454,13 +429,13 @@ XPORT_API ssize_t xport_recv(struct xport *xp, int sd, void *buf, size_t len, in
 	uint64_t dl;
 
 	if (!s)
-		return fail(EBADF);
+		return xp_fail(EBADF);
 	if (flags & MSG_OOB)
-		return fail(EINVAL); /* no urgent data, ever */
+		return xp_fail(EINVAL); /* no urgent data, ever */
 	if (!len)
 		return 0;
 	if (!buf && !(flags & MSG_TRUNC))
-		return fail(EFAULT);
+		return xp_fail(EFAULT);
 	xp_run(xp);
 	nb = s->nonblock || (flags & MSG_DONTWAIT);
 	dl = nb ? 0 : xp_deadline_us(s->rcvtimeo_us);
@@ -489,13 +464,13 @@ XPORT_API ssize_t xport_recv(struct xport *xp, int sd, void *buf, size_t len, in
 			if (s->peer_eof)
 				break;
 			if (s->so_error)
-				return fail(take_error(s));
+				return xp_fail(xp_take_error(s));
 			if (s->rd_shut)
 				break;
 			if (s->state == XS_DEAD && s->was_connected)
 				break;
 			if (s->state != XS_CONNECTED && s->state != XS_CONNECTING)
-				return fail(ENOTCONN);
+				return xp_fail(ENOTCONN);
 		}
 		if (nb || xp_wait(xp, dl))
 			break;
@@ -505,7 +480,7 @@ XPORT_API ssize_t xport_recv(struct xport *xp, int sd, void *buf, size_t len, in
 		xp_sock_release_rx(xp, s);
 	if (!copied && !s->peer_eof && !s->rd_shut &&
 	    (s->state == XS_CONNECTED || s->state == XS_CONNECTING))
-		return fail(EAGAIN); /* non-blocking, or SO_RCVTIMEO ran out */
+		return xp_fail(EAGAIN); /* non-blocking, or SO_RCVTIMEO ran out */
 	return (ssize_t)copied;
 }
 
@@ -516,9 +491,9 @@ XPORT_API int xport_shutdown(struct xport *xp, int sd, int how)
 	struct xsock *s = xp_sock(xp, sd);
 
 	if (!s)
-		return fail(EBADF);
+		return xp_fail(EBADF);
 	if (how != SHUT_RD && how != SHUT_WR && how != SHUT_RDWR)
-		return fail(EINVAL);
+		return xp_fail(EINVAL);
 	xp_run(xp);
 	switch (s->state) {
 	case XS_CONNECTED:
@@ -537,7 +512,7 @@ XPORT_API int xport_shutdown(struct xport *xp, int sd, int how)
 		disconnect(xp, s);
 		return 0;
 	default:
-		return fail(ENOTCONN);
+		return xp_fail(ENOTCONN);
 	}
 }
 
@@ -547,7 +522,7 @@ XPORT_API int xport_close(struct xport *xp, int sd)
 	uint64_t dl;
 
 	if (!s)
-		return fail(EBADF);
+		return xp_fail(EBADF);
 	xp_run(xp);
 	switch (s->state) {
 	case XS_CONNECTED: {
@@ -596,316 +571,6 @@ XPORT_API int xport_close(struct xport *xp, int sd)
 	return 0;
 }
 
-/* ---- options ---- */
-
-static int opt_find(int level, int name)
-{
-	int k;
-
-	for (k = 0; k < XO_N; k++)
-		if (xp_opt_tab[k].level == level && xp_opt_tab[k].name == name)
-			return k;
-	return -1;
-}
-
-/*
- * Ask the DPU's socket: SOCKOPT, then wait for the SOCKOPT_RES with our
- * req.  -ENOTCONN when the connection went away meanwhile (the caller then
- * answers locally, as Linux answers for a closed socket).
- */
-static int sockopt_sync(struct xport *xp, struct xsock *s, __u8 dir, int level, int name, int v)
-{
-	__u8 buf[sizeof(struct xts_sockopt) + sizeof(__s32)];
-	uint64_t dl = xp_deadline_ms(XP_SOCKOPT_MS);
-	struct xts_sockopt so;
-	uint32_t req = xp_next_req(xp);
-	size_t plen = sizeof(so);
-	__s32 le = (__s32)htole32((__u32)v);
-
-	memset(&so, 0, sizeof(so));
-	so.req = htole32(req);
-	so.dir = dir;
-	so.level = (__s32)htole32((__u32)level);
-	so.name = (__s32)htole32((__u32)name);
-	if (dir == XTS_SOCKOPT_SET) {
-		so.vlen = htole32(sizeof(le));
-		memcpy(buf + sizeof(so), &le, sizeof(le));
-		plen += sizeof(le);
-	}
-	memcpy(buf, &so, sizeof(so));
-	for (;;) {
-		if (s->state != XS_CONNECTED)
-			return -ENOTCONN;
-		/* Options set while connecting go first, or an older value
-		 * could land after this one. */
-		if (s->opt_dirty)
-			xp_pend_add(xp, s, PS_OPTS);
-		if ((!s->opt_dirty || !xp_sock_flush_pend(xp, s)) &&
-		    !xp_sock_send(xp, s, XTS_OP_SOCKOPT, buf, plen))
-			break;
-		if (xp_wait(xp, dl))
-			return -ETIMEDOUT;
-		xp_run(xp);
-	}
-	xp->so_req = req;
-	xp->so_id = s->id;
-	xp->so_done = false;
-	xts_link__flush(xp->link, false);
-	for (;;) {
-		xp_run(xp);
-		if (xp->so_done)
-			break;
-		if (s->state != XS_CONNECTED || xp_wait(xp, dl)) {
-			xp->so_req = 0;
-			return s->state != XS_CONNECTED ? -ENOTCONN : -ETIMEDOUT;
-		}
-	}
-	xp->so_req = 0;
-	if (xp->so_err < 0 || xp->so_err > MAX_ERRNO)
-		return -EPROTO;
-	return -xp->so_err;
-}
-
-static int timeo_set(int64_t *us, const void *val, socklen_t len)
-{
-	struct timeval tv;
-
-	if (len < sizeof(tv))
-		return -EINVAL;
-	if (!val)
-		return -EFAULT;
-	memcpy(&tv, val, sizeof(tv));
-	if (tv.tv_usec < 0 || tv.tv_usec >= 1000000)
-		return -EDOM;
-	if (tv.tv_sec < 0)
-		*us = -1;		/* Linux: a timeout of zero jiffies, i.e. never wait */
-	else if (tv.tv_sec > INT32_MAX) /* about 68 years: forever */
-		*us = 0;
-	else
-		*us = (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
-	return 0;
-}
-
-/* Parse and check a travelling option's value into its wire int. */
-static int opt_value(int k, const void *val, socklen_t len, int *out)
-{
-	const struct xp_optdesc *d = &xp_opt_tab[k];
-	int v;
-
-	if (d->kind == XOK_LINGER) {
-		struct linger lg;
-
-		if (len < sizeof(lg))
-			return -EINVAL;
-		if (!val)
-			return -EFAULT;
-		memcpy(&lg, val, sizeof(lg));
-		/* a negative l_linger is "forever" to Linux */
-		*out = lg.l_onoff ? (lg.l_linger < 0 ? INT_MAX : lg.l_linger) : -1;
-		return 0;
-	}
-	if (len < sizeof(int))
-		return -EINVAL;
-	if (!val)
-		return -EFAULT;
-	memcpy(&v, val, sizeof(v));
-	switch (d->kind) {
-	case XOK_BOOL:
-		v = !!v;
-		break;
-	case XOK_RANGE:
-		if (v < d->min || v > d->max)
-			return -EINVAL;
-		break;
-	case XOK_MSS:
-		if (v && (v < d->min || v > d->max))
-			return -EINVAL;
-		break;
-	default: /* XOK_BUF: the kernel clamps */
-		break;
-	}
-	*out = v;
-	return 0;
-}
-
-XPORT_API int xport_setsockopt(struct xport *xp, int sd, int level, int name, const void *val,
-			       socklen_t len)
-{
-	struct xsock *s = xp_sock(xp, sd);
-	int k, v, err, old;
-	uint16_t bit, was_set;
-
-	if (!s)
-		return fail(EBADF);
-	xp_run(xp);
-	if (level == SOL_SOCKET && name == SO_RCVTIMEO) {
-		err = timeo_set(&s->rcvtimeo_us, val, len);
-		return err ? fail(-err) : 0;
-	}
-	if (level == SOL_SOCKET && name == SO_SNDTIMEO) {
-		err = timeo_set(&s->sndtimeo_us, val, len);
-		return err ? fail(-err) : 0;
-	}
-	err = xp_lsn_setsockopt(s, level, name, val, len); /* listen.c */
-	if (err <= 0)
-		return err ? fail(-err) : 0;
-	k = opt_find(level, name);
-	if (k < 0)
-		return fail(ENOPROTOOPT);
-	err = opt_value(k, val, len, &v);
-	if (err)
-		return fail(-err);
-	bit = (uint16_t)(1u << k);
-	old = s->optv[k];
-	was_set = s->opt_set & bit;
-	s->optv[k] = v;
-	s->opt_set |= bit;
-	switch (s->state) {
-	case XS_CONNECTED:
-		s->opt_dirty &= (uint16_t)~bit; /* this value supersedes */
-		err = sockopt_sync(xp, s, XTS_SOCKOPT_SET, level, name, v);
-		if (err && err != -ENOTCONN) {
-			s->optv[k] = old;
-			s->opt_set = (uint16_t)((s->opt_set & ~bit) | was_set);
-			return fail(-err);
-		}
-		return 0;
-	case XS_CONNECTING:
-		s->opt_dirty |= bit; /* sent once CONNECT_RES names the DPU socket */
-		return 0;
-	default: /* NEW: CONNECT carries it; DEAD: nothing left to apply it to */
-		return 0;
-	}
-}
-
-/* What Linux reports for an option of a socket with no TCP connection. */
-static int opt_local(const struct xsock *s, int k)
-{
-	const struct xp_optdesc *d = &xp_opt_tab[k];
-	int v;
-
-	if (!(s->opt_set & (1u << k)))
-		return d->def;
-	v = s->optv[k];
-	if (d->kind == XOK_BUF) { /* the kernel doubles it for overhead */
-		if (v < 0)
-			v = 0;
-		v = v > INT_MAX / 2 ? INT_MAX : v * 2;
-		if (v < d->min)
-			v = d->min;
-	}
-	if (d->kind == XOK_MSS && !v)
-		v = d->def;
-	return v;
-}
-
-XPORT_API int xport_getsockopt(struct xport *xp, int sd, int level, int name, void *val,
-			       socklen_t *len)
-{
-	struct xsock *s = xp_sock(xp, sd);
-	union {
-		int i;
-		struct linger lg;
-		struct timeval tv;
-		struct tcp_info ti;
-		__u8 raw[XTS_SOCKOPT_VALMAX];
-	} u;
-	size_t vlen = sizeof(int), n;
-	int64_t us;
-	int k, err;
-
-	if (!s)
-		return fail(EBADF);
-	if (!len)
-		return fail(EFAULT);
-	if (*len > INT_MAX)
-		return fail(EINVAL);
-	xp_run(xp);
-	memset(&u, 0, sizeof(u));
-	if (level == SOL_SOCKET) {
-		switch (name) {
-		case SO_ERROR:
-			u.i = take_error(s);
-			goto out;
-		case SO_TYPE:
-			u.i = SOCK_STREAM;
-			goto out;
-		case SO_DOMAIN:
-			u.i = s->family;
-			goto out;
-		case SO_PROTOCOL:
-			u.i = IPPROTO_TCP;
-			goto out;
-		case SO_ACCEPTCONN:
-			u.i = s->state == XS_LISTEN;
-			goto out;
-		case SO_RCVTIMEO:
-		case SO_SNDTIMEO:
-			us = name == SO_RCVTIMEO ? s->rcvtimeo_us : s->sndtimeo_us;
-			if (us > 0) {
-				u.tv.tv_sec = (time_t)(us / 1000000);
-				u.tv.tv_usec = (suseconds_t)(us % 1000000);
-			}
-			vlen = sizeof(u.tv);
-			goto out;
-		default:
-			break;
-		}
-	}
-	if (level == IPPROTO_TCP && name == TCP_INFO) {
-		if (s->state == XS_CONNECTED) {
-			err = sockopt_sync(xp, s, XTS_SOCKOPT_GET, level, name, 0);
-			if (!err) {
-				memcpy(u.raw, xp->so_val, xp->so_vlen);
-				vlen = xp->so_vlen;
-				goto out;
-			}
-			if (err != -ENOTCONN)
-				return fail(-err);
-		}
-		u.ti.tcpi_state = s->state == XS_CONNECTING ? TCP_SYN_SENT : TCP_CLOSE;
-		vlen = sizeof(u.ti);
-		goto out;
-	}
-	if (!xp_lsn_getsockopt(s, level, name, &u.i)) /* listen.c */
-		goto out;
-	k = opt_find(level, name);
-	if (k < 0)
-		return fail(ENOPROTOOPT);
-	if (s->state == XS_CONNECTED) {
-		err = sockopt_sync(xp, s, XTS_SOCKOPT_GET, level, name, 0);
-		if (!err) {
-			__s32 le;
-
-			if (xp->so_vlen < sizeof(le))
-				return fail(EPROTO);
-			memcpy(&le, xp->so_val, sizeof(le));
-			u.i = (int)(__s32)le32toh((__u32)le);
-		} else if (err != -ENOTCONN) {
-			return fail(-err);
-		} else {
-			u.i = opt_local(s, k);
-		}
-	} else {
-		u.i = opt_local(s, k);
-	}
-	if (xp_opt_tab[k].kind == XOK_LINGER) { /* the wire int back to a linger */
-		int l = u.i;
-
-		u.lg.l_onoff = l >= 0;
-		u.lg.l_linger = l >= 0 ? l : 0;
-		vlen = sizeof(u.lg);
-	}
-out:
-	n = *len < vlen ? *len : vlen; /* a short buffer gets a prefix, as Linux */
-	if (n && !val)
-		return fail(EFAULT);
-	if (n)
-		memcpy(val, &u, n);
-	*len = (socklen_t)n;
-	return 0;
-}
-
 /* ---- names ---- */
 
 static int name_out(const struct xts_addr *a, struct sockaddr *addr, socklen_t *len)
@@ -931,12 +596,12 @@ XPORT_API int xport_getpeername(struct xport *xp, int sd, struct sockaddr *addr,
 	int err;
 
 	if (!s)
-		return fail(EBADF);
+		return xp_fail(EBADF);
 	xp_run(xp);
 	if (s->state != XS_CONNECTED)
-		return fail(ENOTCONN);
+		return xp_fail(ENOTCONN);
 	err = name_out(&s->peer, addr, len);
-	return err ? fail(-err) : 0;
+	return err ? xp_fail(-err) : 0;
 }
 
 XPORT_API int xport_getsockname(struct xport *xp, int sd, struct sockaddr *addr, socklen_t *len)
@@ -946,14 +611,14 @@ XPORT_API int xport_getsockname(struct xport *xp, int sd, struct sockaddr *addr,
 	int err;
 
 	if (!s)
-		return fail(EBADF);
+		return xp_fail(EBADF);
 	xp_run(xp);
 	/* Linux names an unbound socket by its family's wildcard, port 0. */
 	memset(&any, 0, sizeof(any));
 	any.family = htole16(s->family);
 	err = name_out((s->was_connected || s->bound) && s->local.family ? &s->local : &any, addr,
 		       len);
-	return err ? fail(-err) : 0;
+	return err ? xp_fail(-err) : 0;
 }
 
 /* ---- poll ---- */

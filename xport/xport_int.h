@@ -10,6 +10,7 @@
 #ifndef XPORT_INT_H
 #define XPORT_INT_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -192,6 +193,14 @@ uint64_t xp_deadline_ms(int ms);
 int xp_run(struct xport *xp);
 /* Before sleeping: return lazy credit, ack all consumed frames, kick. */
 void xp_presleep(struct xport *xp);
+/* errno = @err, -1: how every libxport call fails */
+static inline int xp_fail(int err)
+{
+	errno = err;
+	return -1;
+}
+/* Take a socket's pending error (SO_ERROR), as sock_error() does. */
+int xp_take_error(struct xsock *s);
 /* After a socket call queued frames: ring the doorbell, or in batch mode
  * leave them for the next turn unless a kernel batch waits. */
 void xp_doorbell(struct xport *xp);
