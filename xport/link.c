@@ -327,6 +327,24 @@ static bool session_op(__u16 op)
 	return op == XTS_OP_HELLO || op == XTS_OP_HELLO_ACK || op == XTS_OP_QRESET;
 }
 
+/*
+ * A frame that does not parse, but whose header names it the next
+ * sequenced frame of our session: the peer counted it and will never send
+ * it again, so the session's sequence is broken now, not at the peer's
+ * next frame (which may not come while it waits for an answer to this
+ * one).  The session ends with a QRESET and every socket learns at once.
+ */
+static bool malformed_in_sequence(const struct xts_link *l, const __u8 *data, __u32 len)
+{
+	struct xts_hdr h;
+
+	if (!l->epoch || len < XTS_PAYLOAD_OFF)
+		return false;
+	memcpy(&h, data + XTS_HDR_OFF, sizeof(h));
+	return h.version == XTS_PROTO_VERSION && le32toh(h.epoch) == l->epoch &&
+	       !(le16toh(h.flags) & XTS_F_NOSEQ) && le32toh(h.seq) == l->rx_seq;
+}
+
 int xts_link__rx(struct xts_link *l, struct xts_msg *msgs, unsigned max)
 {
 	__u32 idx, n, i;
@@ -345,6 +363,11 @@ int xts_link__rx(struct xts_link *l, struct xts_msg *msgs, unsigned max)
 		l->held[i] = d->addr - d->addr % l->frame_size;
 		if (d->addr + d->len > l->area_size || xts_proto_parse(data, d->len, m)) {
 			l->st.rx_malformed++;
+			if (d->addr + d->len <= l->area_size && !l->broken &&
+			    malformed_in_sequence(l, data, d->len)) {
+				l->st.seq_gaps++;
+				l->broken = true;
+			}
 			continue;
 		}
 		if (session_op(m->op)) {

@@ -201,6 +201,48 @@ static int in_session(struct xts_link *l)
 	return 1;
 }
 
+/*
+ * In a fresh session, one CONNECT that is next in sequence but does not
+ * parse (a flag no version knows): the shard must end the session at once
+ * with a QRESET, not leave this host waiting for a CONNECT_RES.  0 when
+ * the QRESET came within 1 s.
+ */
+static int malformed_ends_session(struct xts_link *l, __u32 *epoch)
+{
+	struct xts_msg m[64];
+	struct xts_txf f;
+	struct xts_connect *c;
+	time_t t0;
+
+	drain(l);
+	if (hello(l, epoch) || xts_link__tx_reserve(l, true, &f))
+		return -1;
+	c = f.payload;
+	memset(c, 0, sizeof(*c));
+	c->dst.family = htole16(AF_INET);
+	c->dst.port = htole16(7);
+	memcpy(c->dst.addr, "\xc6\x12\x00\x02", 4);
+	c->flags = htole16(0x8000); /* unknown: the frame does not parse */
+	xts_link__tx_submit(l, &f, XTS_OP_CONNECT, 0, 0, 1, 65536, offsetof(struct xts_connect, opts));
+	xts_link__flush(l, false);
+	for (t0 = time(NULL); time(NULL) - t0 < 2;) {
+		struct pollfd p = {.fd = xts_link__fd(l), .events = POLLIN};
+		int n;
+
+		poll(&p, 1, 100);
+		while ((n = xts_link__rx(l, m, 64)) > 0 || xts_link__rx_ready(l)) {
+			for (int i = 0; i < n; i++)
+				if (m[i].op == XTS_OP_QRESET && m[i].epoch == *epoch) {
+					xts_link__rx_done(l);
+					return 0;
+				}
+			xts_link__rx_done(l);
+		}
+		xts_link__rx_done(l);
+	}
+	return -1;
+}
+
 int main(int argc, char **argv)
 {
 	const char *ifname = "xh0";
@@ -322,6 +364,13 @@ int main(int argc, char **argv)
 	printf("xts-fuzzq: %u frames to queue %u (%u raw/mutated, %u sequenced in-session, "
 	       "%u unanswered HELLO rounds)\n",
 	       sent, queue, raw, seqd, hello_fails);
+	if (malformed_ends_session(l, &epoch)) {
+		fprintf(stderr, "xts-fuzzq: a malformed frame next in sequence did not end the "
+				"session (no QRESET in 2 s)\n");
+		xts_link__destroy(l);
+		return 1;
+	}
+	printf("xts-fuzzq: a malformed frame next in sequence ended the session at once\n");
 	xts_link__destroy(l);
 	return sent == frames ? 0 : 1;
 }
