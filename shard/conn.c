@@ -275,7 +275,8 @@ static int bind_source(struct shard *s, struct conn *c, const struct xts_connect
 
 	if (!(flags & XTS_CONNECT_F_SRC))
 		return 0;
-	memcpy(&src, m->payload + offsetof(struct xts_connect, opts) + nopts * sizeof(struct xts_opt),
+	memcpy(&src,
+	       m->payload + offsetof(struct xts_connect, opts) + nopts * sizeof(struct xts_opt),
 	       sizeof(src));
 	if (src.port && s->cfg && s->cfg->nacl &&
 	    !xts_acl_allows(s->cfg, XTS_ACL_LISTEN, (uint16_t)s->o.queue,

@@ -17,9 +17,9 @@ struct sup_slot {
 	unsigned backoff_ms;
 	long long respawn_at_ms; /* 0: running or none due */
 	long long started_ms;
-	uint64_t hb;	     /* the shard's heartbeat when last seen to move */
-	long long hb_ms;     /* when that was (0: not watching) */
-	bool hb_armed;	     /* it moved since this pid started: judge it */
+	uint64_t hb;	 /* the shard's heartbeat when last seen to move */
+	long long hb_ms; /* when that was (0: not watching) */
+	bool hb_armed;	 /* it moved since this pid started: judge it */
 };
 
 struct sup {

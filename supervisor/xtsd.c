@@ -307,8 +307,8 @@ static void watch_hangs(struct sup *sp, long long now)
 			sl->hb_armed = false;
 			continue;
 		}
-		hb = __atomic_load_n(&xts_shm_shard(sp->shm, q)->run.heartbeat_ns,
-				     __ATOMIC_RELAXED);
+		hb =
+		    __atomic_load_n(&xts_shm_shard(sp->shm, q)->run.heartbeat_ns, __ATOMIC_RELAXED);
 		if (!sl->hb_ms || hb != sl->hb) {
 			/* the first look takes what a dead predecessor left;
 			 * only a heartbeat that moved since is this shard's */
@@ -319,8 +319,8 @@ static void watch_hangs(struct sup *sp, long long now)
 		}
 		if (!sp->cfg->hang_ms || !sl->hb_armed || now - sl->hb_ms < sp->cfg->hang_ms)
 			continue;
-		sup_warn("shard %u (pid %d) hung: no heartbeat for %lld ms; killing it", q,
-			 sl->pid, now - sl->hb_ms);
+		sup_warn("shard %u (pid %d) hung: no heartbeat for %lld ms; killing it", q, sl->pid,
+			 now - sl->hb_ms);
 		kill(sl->pid, SIGKILL);
 		sl->hb_ms = 0; /* once: the reaper takes it from here */
 		sl->hb_armed = false;

@@ -65,7 +65,8 @@ static void set_nonblock(int fd)
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: " PROG " [-i IFNAME] [-q QUEUE] [-w TIMEOUT_S] [-s ADDR] [-p PORT] HOST PORT\n"
+		"usage: " PROG
+		" [-i IFNAME] [-q QUEUE] [-w TIMEOUT_S] [-s ADDR] [-p PORT] HOST PORT\n"
 		"       " PROG " -l [-k] [-i IFNAME] [-q QUEUE] [-w TIMEOUT_S] PORT\n"
 		"\n"
 		"Connect to HOST PORT through XTS (the TCP connection runs on the DPU)\n"
@@ -147,7 +148,8 @@ static int bind_source(struct xport *xp, int sd, int family, const char *src, un
 	fprintf(stderr, PROG ": bind %s port %lu: %s\n", src ? src : "*", port, strerror(errno));
 	return -1;
 bad:
-	fprintf(stderr, PROG ": -s %s: not an %s address\n", src, family == AF_INET ? "IPv4" : "IPv6");
+	fprintf(stderr, PROG ": -s %s: not an %s address\n", src,
+		family == AF_INET ? "IPv4" : "IPv6");
 	return -1;
 }
 

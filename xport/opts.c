@@ -348,4 +348,3 @@ out:
 	*len = (socklen_t)n;
 	return 0;
 }
-

@@ -15,9 +15,9 @@
 
 #include "xport_int.h"
 
-#define SLICE_MS   100 /* longest sleep between engine runs */
-#define POLL_STACK 32
-#define POLL_MAX   (1u << 20)
+#define SLICE_MS      100 /* longest sleep between engine runs */
+#define POLL_STACK    32
+#define POLL_MAX      (1u << 20)
 #define KICK_RETRY_NS 50000ull /* sleep at most this with frames unsent */
 
 /* How long the next sleep may be, as a timespec for ppoll(2). */

@@ -300,11 +300,11 @@ static int tick_ms(uint64_t tick)
 
 struct rr_arg {
 	const struct cfg *c;
-	unsigned queue, conns, rate;	  /* this thread's share */
-	uint64_t t_start, t_end;	  /* measured window, common to all */
-	pthread_barrier_t *ready;	  /* connected; window set */
-	uint64_t ops;			  /* answers inside the window */
-	struct xport_stats q0, q1;	  /* XTS: queue counters at its ends */
+	unsigned queue, conns, rate; /* this thread's share */
+	uint64_t t_start, t_end;     /* measured window, common to all */
+	pthread_barrier_t *ready;    /* connected; window set */
+	uint64_t ops;		     /* answers inside the window */
+	struct xport_stats q0, q1;   /* XTS: queue counters at its ends */
 };
 
 /* One thread, one queue: its connections to the echo server.  Closed

@@ -78,7 +78,8 @@ static int hello(struct xts_link *l, __u32 *epoch)
 			long ms;
 
 			clock_gettime(CLOCK_MONOTONIC, &t);
-			ms = 100 - ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000);
+			ms = 100 -
+			     ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000);
 			if (ms <= 0 || poll(&p, 1, (int)ms) <= 0)
 				break;
 			for (int batch = 0; batch < 4096 && xts_link__rx_ready(l); batch++) {
@@ -223,7 +224,8 @@ static int malformed_ends_session(struct xts_link *l, __u32 *epoch)
 	c->dst.port = htole16(7);
 	memcpy(c->dst.addr, "\xc6\x12\x00\x02", 4);
 	c->flags = htole16(0x8000); /* unknown: the frame does not parse */
-	xts_link__tx_submit(l, &f, XTS_OP_CONNECT, 0, 0, 1, 65536, offsetof(struct xts_connect, opts));
+	xts_link__tx_submit(l, &f, XTS_OP_CONNECT, 0, 0, 1, 65536,
+			    offsetof(struct xts_connect, opts));
 	xts_link__flush(l, false);
 	for (t0 = time(NULL); time(NULL) - t0 < 2;) {
 		struct pollfd p = {.fd = xts_link__fd(l), .events = POLLIN};

@@ -844,7 +844,8 @@ static void test_connect(void **state)
 		put16(f, HDR(len), (__u16)(get16(f, HDR(len)) + sizeof(src)));
 		assert_int_equal(parse_guarded_err(f, n + sizeof(src)), 0);
 		put16(f, PLO(xts_connect, flags), 0);
-		assert_int_equal(parse_guarded_err(f, n + sizeof(src)), -EBADMSG); /* address, no flag */
+		/* an address, no flag */
+		assert_int_equal(parse_guarded_err(f, n + sizeof(src)), -EBADMSG);
 		put16(f, PLO(xts_connect, flags), XTS_CONNECT_F_SRC);
 		put16(f, n, AF_INET6); /* the source's family */
 		assert_int_equal(parse_guarded_err(f, n + sizeof(src)), -EBADMSG);
