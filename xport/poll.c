@@ -42,22 +42,31 @@ static struct timespec slice(const struct xport *xp, uint64_t now, uint64_t dead
 				 .tv_nsec = (long)(ns % 1000000000ull)};
 }
 
+/* Sleep in ppoll(2) on @pfd (pfd[0] the AF_XDP socket) for at most a
+ * slice, unless frames wait on the rx ring already: then 1 at once, no
+ * syscall.  What ppoll returned otherwise. */
+static int sleep_on(struct xport *xp, struct pollfd *pfd, nfds_t n, uint64_t now, uint64_t deadline)
+{
+	struct timespec ts;
+
+	if (xts_link__rx_ready(xp->link))
+		return 1;
+	xp->c.sleeps++;
+	ts = slice(xp, now, deadline);
+	return ppoll(pfd, n, &ts, NULL);
+}
+
 int xp_wait(struct xport *xp, uint64_t deadline)
 {
 	struct pollfd p = {.fd = xts_link__fd(xp->link), .events = POLLIN};
-	struct timespec ts;
 	uint64_t now;
 
 	xp_presleep(xp);
 	now = xp_now_ns();
 	if (now >= deadline)
 		return -ETIMEDOUT;
-	if (xts_link__rx_ready(xp->link))
-		return 0; /* frames wait already: the caller runs the engine */
 	/* EINTR: the caller runs the engine and checks again */
-	xp->c.sleeps++;
-	ts = slice(xp, now, deadline);
-	ppoll(&p, 1, &ts, NULL);
+	sleep_on(xp, &p, 1, now, deadline);
 	return 0;
 }
 
@@ -108,7 +117,6 @@ XPORT_API int xport_poll(struct xport *xp, struct xport_pollfd *fds, unsigned nf
 {
 	struct pollfd stack[POLL_STACK], *pfd = stack;
 	uint64_t deadline, now;
-	struct timespec ts;
 	unsigned i, nos = 0;
 	int ready, r, err = 0;
 
@@ -161,12 +169,7 @@ XPORT_API int xport_poll(struct xport *xp, struct xport_pollfd *fds, unsigned nf
 		now = xp_now_ns();
 		if (now >= deadline)
 			break;
-		/* frames came in meanwhile: take them without a syscall */
-		if (xts_link__rx_ready(xp->link))
-			continue;
-		xp->c.sleeps++;
-		ts = slice(xp, now, deadline);
-		r = ppoll(pfd, nos + 1, &ts, NULL);
+		r = sleep_on(xp, pfd, nos + 1, now, deadline);
 		if (r < 0 && errno == EINTR) {
 			err = EINTR; /* like poll(2): a signal ends the wait */
 			break;
