@@ -164,6 +164,13 @@ struct xts_connect {
 } __attribute__((packed));
 _Static_assert(sizeof(struct xts_connect) == 32 + 12 * XTS_CONNECT_MAX_OPTS, "xts_connect size");
 
+/* CONNECT's payload ends after its nopts options; a source address
+ * (XTS_CONNECT_F_SRC) starts there. */
+static inline size_t xts_connect_opts_end(unsigned nopts)
+{
+	return offsetof(struct xts_connect, opts) + nopts * sizeof(struct xts_opt);
+}
+
 /* CONNECT_RES / NEW_CONN / LISTEN_RES: hdr.dst_id = host socket id (NONE in
  * NEW_CONN), hdr.src_id = DPU socket id, hdr.credit = bytes the host may
  * send.  err is 0 or a positive Linux errno. */

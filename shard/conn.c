@@ -275,15 +275,9 @@ static int bind_source(struct shard *s, struct conn *c, const struct xts_connect
 
 	if (!(flags & XTS_CONNECT_F_SRC))
 		return 0;
-	memcpy(&src,
-	       m->payload + offsetof(struct xts_connect, opts) + nopts * sizeof(struct xts_opt),
-	       sizeof(src));
-	if (src.port && s->cfg && s->cfg->nacl &&
-	    !xts_acl_allows(s->cfg, XTS_ACL_LISTEN, (uint16_t)s->o.queue,
-			    (uint8_t)le16toh(src.family), src.addr, le16toh(src.port))) {
-		s->refused_acl++;
+	memcpy(&src, m->payload + xts_connect_opts_end(nopts), sizeof(src));
+	if (src.port && !shard_acl_ok(s, XTS_ACL_LISTEN, &src))
 		return EACCES;
-	}
 	err = sockaddr_of(&src, &ss, &sl);
 	if (err)
 		return -err;

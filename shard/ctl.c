@@ -232,10 +232,19 @@ void shard_ctl_tick(struct shard *s)
 		__atomic_store_n(&s->blk->run.epoch, 0, __ATOMIC_RELAXED);
 }
 
+bool shard_acl_ok(struct shard *s, uint8_t kind, const struct xts_addr *a)
+{
+	if (!s->cfg || !s->cfg->nacl ||
+	    xts_acl_allows(s->cfg, kind, (uint16_t)s->o.queue, (uint8_t)le16toh(a->family), a->addr,
+			   le16toh(a->port)))
+		return true;
+	s->refused_acl++;
+	return false;
+}
+
 int shard_admit(struct shard *s, const struct xts_msg *m)
 {
 	struct xts_connect req;
-	__u16 family, port;
 
 	if (m->src_id == XTS_ID_NONE)
 		return 0; /* a protocol error: conn_on_connect counts it */
@@ -248,16 +257,7 @@ int shard_admit(struct shard *s, const struct xts_msg *m)
 		s->refused_limit++;
 		return ENOBUFS;
 	}
-	if (!s->cfg || !s->cfg->nacl)
-		return 0;
 	memset(&req, 0, sizeof(req));
 	memcpy(&req, m->payload, m->len < sizeof(req) ? m->len : sizeof(req));
-	family = le16toh(req.dst.family);
-	port = le16toh(req.dst.port);
-	if (!xts_acl_allows(s->cfg, XTS_ACL_CONNECT, (uint16_t)s->o.queue, (uint8_t)family,
-			    req.dst.addr, port)) {
-		s->refused_acl++;
-		return EACCES;
-	}
-	return 0;
+	return shard_acl_ok(s, XTS_ACL_CONNECT, &req.dst) ? 0 : EACCES;
 }

@@ -311,11 +311,7 @@ static void lsn_on_listen(struct shard *s, const struct xts_msg *m)
 	flags = (__u16)(le32toh(req.flags) &
 			(XTS_LISTEN_REUSEADDR | XTS_LISTEN_REUSEPORT | XTS_LISTEN_V6ONLY));
 	/* the queue's listen ACL (xts.conf acl.listen / shards[].listen) */
-	if (s->cfg && s->cfg->nacl &&
-	    !xts_acl_allows(s->cfg, XTS_ACL_LISTEN, (uint16_t)s->o.queue,
-			    (uint8_t)le16toh(req.local.family), req.local.addr,
-			    le16toh(req.local.port))) {
-		s->refused_acl++;
+	if (!shard_acl_ok(s, XTS_ACL_LISTEN, &req.local)) {
 		err = -EACCES;
 	} else {
 		err = lsn_open(s, l, &req, flags);

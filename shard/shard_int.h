@@ -135,5 +135,8 @@ void shard_ctl_tick(struct shard *s);
 void shard_ctl_session(struct shard *s);
 /* 0 to go on with a CONNECT, else the errno to refuse it with */
 int shard_admit(struct shard *s, const struct xts_msg *m);
+/* May this queue use @a for @kind (XTS_ACL_CONNECT, XTS_ACL_LISTEN) under
+ * the config in force?  A refusal is counted (refused_acl). */
+bool shard_acl_ok(struct shard *s, uint8_t kind, const struct xts_addr *a);
 
 #endif

@@ -141,7 +141,7 @@ static bool addr_ok(const struct xts_addr *a, bool unspec_ok)
 static int check_connect(const struct xts_connect *c, __u16 len)
 {
 	__u16 nopts = le16toh(c->nopts), flags = le16toh(c->flags);
-	size_t base = CONNECT_BASE + nopts * sizeof(struct xts_opt);
+	size_t base = xts_connect_opts_end(nopts);
 	struct xts_addr src;
 
 	if (nopts > XTS_CONNECT_MAX_OPTS || (flags & ~XTS_CONNECT_F_ALL))

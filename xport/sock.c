@@ -142,7 +142,7 @@ static int connect_payload(const struct xsock *s, struct connect_msg *msg, uint1
 	}
 	c->nopts = htole16((uint16_t)n);
 	*carried_out = carried;
-	len = (int)(offsetof(struct xts_connect, opts) + (size_t)n * sizeof(struct xts_opt));
+	len = (int)xts_connect_opts_end((unsigned)n);
 	if (s->bound) {
 		flags = XTS_CONNECT_F_SRC;
 		if (s->lflags & XTS_LISTEN_REUSEADDR)
