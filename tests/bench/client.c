@@ -217,21 +217,29 @@ static void bp_mark(struct bp *b, struct mark *m)
 	m->nivcsw = ru.ru_nivcsw;
 }
 
-static void bp_report_cost(struct bp *b, const struct cfg *c, const struct mark *m0, uint64_t ops)
+/* The costs between marks @m0 and @m1, per operation. */
+static void report_cost(const struct cfg *c, const struct mark *m0, const struct mark *m1,
+			uint64_t ops)
 {
 	double d = (double)(ops ? ops : 1);
+
+	report(c, "csw_vol_per_op", (double)(m1->nvcsw - m0->nvcsw) / d);
+	report(c, "csw_invol_per_op", (double)(m1->nivcsw - m0->nivcsw) / d);
+	if (!c->xts)
+		return;
+	report(c, "q_tx_frames_per_op", (double)(m1->q.tx_frames - m0->q.tx_frames) / d);
+	report(c, "q_rx_frames_per_op", (double)(m1->q.rx_frames - m0->q.rx_frames) / d);
+	report(c, "q_kicks_per_op", (double)(m1->q.kicks - m0->q.kicks) / d);
+	report(c, "q_sleeps_per_op", (double)(m1->q.sleeps - m0->q.sleeps) / d);
+	report(c, "q_acks_per_op", (double)(m1->q.acks_tx - m0->q.acks_tx) / d);
+}
+
+static void bp_report_cost(struct bp *b, const struct cfg *c, const struct mark *m0, uint64_t ops)
+{
 	struct mark m;
 
 	bp_mark(b, &m);
-	report(c, "csw_vol_per_op", (double)(m.nvcsw - m0->nvcsw) / d);
-	report(c, "csw_invol_per_op", (double)(m.nivcsw - m0->nivcsw) / d);
-	if (!b->xts)
-		return;
-	report(c, "q_tx_frames_per_op", (double)(m.q.tx_frames - m0->q.tx_frames) / d);
-	report(c, "q_rx_frames_per_op", (double)(m.q.rx_frames - m0->q.rx_frames) / d);
-	report(c, "q_kicks_per_op", (double)(m.q.kicks - m0->q.kicks) / d);
-	report(c, "q_sleeps_per_op", (double)(m.q.sleeps - m0->q.sleeps) / d);
-	report(c, "q_acks_per_op", (double)(m.q.acks_tx - m0->q.acks_tx) / d);
+	report_cost(c, m0, &m, ops);
 }
 
 static void pingpong(const struct cfg *c)
@@ -450,12 +458,9 @@ static void rr(const struct cfg *c)
 	d = (double)(ops ? ops : 1);
 	report(c, "ops_s", (double)ops / c->secs);
 	report(c, "cpu_us_per_op", (cpu1 - cpu0) * 1e6 / d);
-	report(c, "csw_vol_per_op", (double)(m1.nvcsw - m0.nvcsw) / d);
-	report(c, "csw_invol_per_op", (double)(m1.nivcsw - m0.nivcsw) / d);
-	if (!c->xts)
-		return;
-	for (i = 1; i < nt; i++) {
-#define ADD(f) (a[0].q1.f += a[i].q1.f - a[i].q0.f)
+	/* the queues' counters: every thread's change, summed into m1 */
+	for (i = 0; i < nt; i++) {
+#define ADD(f) (m1.q.f += a[i].q1.f - a[i].q0.f)
 		ADD(tx_frames);
 		ADD(rx_frames);
 		ADD(kicks);
@@ -463,11 +468,7 @@ static void rr(const struct cfg *c)
 		ADD(acks_tx);
 #undef ADD
 	}
-	report(c, "q_tx_frames_per_op", (double)(a[0].q1.tx_frames - a[0].q0.tx_frames) / d);
-	report(c, "q_rx_frames_per_op", (double)(a[0].q1.rx_frames - a[0].q0.rx_frames) / d);
-	report(c, "q_kicks_per_op", (double)(a[0].q1.kicks - a[0].q0.kicks) / d);
-	report(c, "q_sleeps_per_op", (double)(a[0].q1.sleeps - a[0].q0.sleeps) / d);
-	report(c, "q_acks_per_op", (double)(a[0].q1.acks_tx - a[0].q0.acks_tx) / d);
+	report_cost(c, &m0, &m1, ops);
 }
 
 struct bulk_arg {
