@@ -29,7 +29,7 @@
 
 #define HELLO_IVL_MIN_MS 200
 #define HELLO_IVL_MAX_MS 1000
-#define RX_ROUNDS	 4   /* rx batches per engine run */
+#define RX_ROUNDS	 4    /* rx batches per engine run */
 #define CLOSE_QUEUE_MS	 500  /* room for the RESETs of xport_close_queue */
 #define BUSY_RETRY_MS	 20   /* a queue still held by its previous owner */
 #define PROBE_IDLE_MS	 1000 /* rx silence before we PING the shard */
