@@ -226,7 +226,7 @@ struct xts_sockopt {
 } __attribute__((packed));
 _Static_assert(sizeof(struct xts_sockopt) == 24, "xts_sockopt size");
 
-/* ---- codec (xport/proto.c, shared by both sides) ---- */
+/* ---- codec (xport/core/proto.c, shared by both sides) ---- */
 
 /* A parsed frame: pointers into the caller's buffer, never copies. */
 struct xts_msg {

@@ -78,7 +78,7 @@ struct xts_shm_cfg {
 	uint32_t listeners; /* listeners per queue (listeners issue) */
 	uint32_t connect_ms, idle_ms, dead_host_ms;
 	uint32_t nacl;
-	uint32_t pad;
+	uint32_t linger_ms; /* a closed connection's unsent bytes: then RST */
 	struct xts_shm_acl acl[XTS_SHM_ACL_MAX];
 };
 _Static_assert(offsetof(struct xts_shm_cfg, acl) == 56, "xts_shm_cfg layout");

@@ -73,6 +73,7 @@ static const struct opt opts[] = {
     INT("timeouts.dead_host_ms", dead_host_ms, 0, 24 * 3600 * 1000, 60000),
     INT("timeouts.drain_ms", drain_ms, 0, 3600 * 1000, 3000),
     INT("timeouts.hang_ms", hang_ms, 0, 3600 * 1000, 5000),
+    INT("timeouts.linger_ms", linger_ms, 0, 3600 * 1000, 60000),
     GROUP("ctl"),
     STR("ctl.path", ctl_path, ""), /* "": run_dir/ctl.sock */
     STR("ctl.mode", ctl_mode_s, "0660"),
@@ -560,6 +561,7 @@ void cfg_to_shm(const struct cfg *c, uint64_t gen, struct xts_shm_cfg *out)
 	out->connect_ms = c->connect_ms;
 	out->idle_ms = c->idle_ms;
 	out->dead_host_ms = c->dead_host_ms;
+	out->linger_ms = c->linger_ms;
 	out->nacl = c->nacl;
 	memcpy(out->acl, c->acl, c->nacl * sizeof(c->acl[0]));
 }

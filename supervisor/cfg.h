@@ -33,7 +33,7 @@ struct cfg {
 	uint32_t max_conns, conn_buf, listeners;
 	uint64_t shard_buf;
 	/* timeouts */
-	uint32_t connect_ms, idle_ms, dead_host_ms, drain_ms, hang_ms;
+	uint32_t connect_ms, idle_ms, dead_host_ms, drain_ms, hang_ms, linger_ms;
 	/* ctl */
 	char ctl_path[108]; /* sun_path; default run_dir/ctl.sock */
 	char ctl_mode_s[8];

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /*
- * fuzz_proto.c - libFuzzer harness for the wire codec (xport/proto.c).
+ * fuzz_proto.c - libFuzzer harness for the wire codec (xport/core/proto.c).
  *
  * xts_proto_parse() is the first code to touch bytes from the wire, on both
  * ends, so it is the one place where a mistake is reachable by anything

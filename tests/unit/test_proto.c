@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /*
- * test_proto.c - the wire codec (xport/proto.c): every op round trips,
+ * test_proto.c - the wire codec (xport/core/proto.c): every op round trips,
  * every malformed shape is refused with the documented errno, and 100,000
  * random and mutated frames never make the parser read past the frame or
  * write into it.
