@@ -254,7 +254,10 @@ static void pingpong(const struct cfg *c)
 
 	if (!lat || !buf || !rbuf)
 		bench_die("malloc", ENOMEM);
-	memset(buf, 'p', c->size);
+	/* a pattern that differs at every offset, so a lost, doubled or
+	 * shifted byte in the echo is seen (checked on every answer) */
+	for (size_t i = 0; i < c->size; i++)
+		buf[i] = (char)('a' + (i * 7 + i / 251) % 26);
 	bp_open(&b, c, c->queue);
 	h = bp_connect(&b, c, c->base + BP_ECHO);
 	if (h < 0)
@@ -284,6 +287,8 @@ static void pingpong(const struct cfg *c)
 		if (send_all(&b, h, buf, c->size) || recv_all(&b, h, rbuf, c->size))
 			bench_die("ping-pong", errno);
 		t = bench_now_ns();
+		if (memcmp(buf, rbuf, c->size))
+			bench_die("ping-pong: the echo differs from what was sent", EBADMSG);
 		if (ops < MAX_SAMPLES)
 			lat[ops] = t - s;
 	}

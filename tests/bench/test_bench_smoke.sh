@@ -33,6 +33,31 @@ for w, m in [("pp64", "p50_us"), ("pp1k", "ops_s"), ("pp16k", "ops_s"), ("rr64",
         assert isinstance(v, (int, float)) and v > 0, f"{p}.{w}.{m} = {v}"
 for k in ("raw.pp64.ops_s", "raw.msgs.ops_s"):
     assert f.get(k, 0) > 0, k
+# The report's arithmetic: each target's ratio is xts/baseline of the
+# figures it names, and "met" says whether that ratio meets the goal.
+for t in d["targets"]:
+    r = t["xts"] / t["baseline"]
+    assert abs(t["ratio"] - r) <= 1e-3 * max(abs(r), 1e-9), f"{t['name']}: ratio {t['ratio']} != {r}"
+    op, goal = t["goal"].split()
+    assert op in ("<=", ">="), t
+    met = r <= float(goal) if op == "<=" else r >= float(goal)
+    assert t["met"] == met, f"{t['name']}: met {t['met']} but ratio {r} {op} {goal} is {met}"
+# Latency figures are quantiles of one sample set: ordered.
+for w in ("pp64", "pp1k", "pp16k"):
+    for p in ("xts", "kernel", "haproxy"):
+        q = [f[f"{p}.{w}.{k}"] for k in ("p50_us", "p99_us", "p999_us")]
+        assert q == sorted(q), f"{p}.{w}: p50/p99/p99.9 {q} not ordered"
+# The XTS path went over the queue (frames each way per request) and the
+# kernel paths did not (no queue counters).
+for w in ("pp64", "rr64", "cpufix"):
+    for k in ("q_tx_frames_per_op", "q_rx_frames_per_op"):
+        v = f.get(f"xts.{w}.{k}")
+        assert isinstance(v, (int, float)), f"xts.{w}.{k} missing"
+    assert f[f"xts.{w}.q_tx_frames_per_op"] > 0, f"xts.{w}: no frames sent on the queue"
+for w in ("pp64", "rr64"):
+    assert f[f"xts.{w}.q_rx_frames_per_op"] >= 0.5, f"xts.{w}: answers did not come over the queue"
+for p in ("kernel", "haproxy"):
+    assert not [k for k in f if k.startswith(p + ".") and ".q_" in k], f"{p}: queue counters on a kernel path"
 svg = open(sys.argv[2]).read()
 assert svg.startswith("<svg") and svg.rstrip().endswith("</svg>") and "polyline" in svg
 print("ok: json has", len(f), "figures and", len(d["targets"]), "targets")
