@@ -274,4 +274,11 @@ struct sockaddr;
 int xts_addr_from_sockaddr(struct xts_addr *a, const struct sockaddr *sa, unsigned salen);
 int xts_addr_to_sockaddr(const struct xts_addr *a, struct sockaddr *sa, unsigned *salen);
 
+/* An xts_addr (wire form) as text for logs, ctl output and tools:
+ * "198.18.0.2:80", "[fd00::2]:80", "[fe80::1%3]:80" (scope id), "-" for
+ * anything else (AF_UNSPEC).  Always NUL-terminated within @len (cut short
+ * when @len < XTS_ADDR_STRLEN).  Returns @buf, for use in printf args. */
+#define XTS_ADDR_STRLEN 64
+const char *xts_addr_fmt(const struct xts_addr *a, char *buf, size_t len);
+
 #endif /* XTS_PROTO_H */

@@ -1188,6 +1188,39 @@ static void test_addr_errors(void **state)
 	assert_int_equal(xts_addr_to_sockaddr(&a, NULL, &len), -EINVAL);
 }
 
+static void test_addr_fmt(void **state)
+{
+	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(80)};
+	struct sockaddr_in6 sin6 = {.sin6_family = AF_INET6, .sin6_port = htons(65535)};
+	struct xts_addr a;
+	char buf[XTS_ADDR_STRLEN], small[8];
+
+	(void)state;
+	inet_pton(AF_INET, "198.18.0.2", &sin.sin_addr);
+	assert_int_equal(xts_addr_from_sockaddr(&a, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_string_equal(xts_addr_fmt(&a, buf, sizeof(buf)), "198.18.0.2:80");
+	inet_pton(AF_INET6, "::1", &sin6.sin6_addr);
+	assert_int_equal(xts_addr_from_sockaddr(&a, (struct sockaddr *)&sin6, sizeof(sin6)), 0);
+	assert_string_equal(xts_addr_fmt(&a, buf, sizeof(buf)), "[::1]:65535");
+	inet_pton(AF_INET6, "fe80::1", &sin6.sin6_addr);
+	sin6.sin6_scope_id = 3;
+	sin6.sin6_port = htons(0);
+	assert_int_equal(xts_addr_from_sockaddr(&a, (struct sockaddr *)&sin6, sizeof(sin6)), 0);
+	assert_string_equal(xts_addr_fmt(&a, buf, sizeof(buf)), "[fe80::1%3]:0");
+	/* the longest form fits XTS_ADDR_STRLEN */
+	memset(a.addr, 0xff, sizeof(a.addr));
+	a.scope_id = htole32(0xffffffffu);
+	a.port = htole16(65535);
+	xts_addr_fmt(&a, buf, sizeof(buf));
+	assert_string_equal(buf, "[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff%4294967295]:65535");
+	/* cut short, still terminated */
+	assert_string_equal(xts_addr_fmt(&a, small, sizeof(small)), "[ffff:f");
+	memset(&a, 0, sizeof(a));
+	assert_string_equal(xts_addr_fmt(&a, buf, sizeof(buf)), "-");
+	a.family = htole16(0x0200); /* AF_INET in the wrong byte order */
+	assert_string_equal(xts_addr_fmt(&a, buf, sizeof(buf)), "-");
+}
+
 /* ---- socket ids ---- */
 
 static void test_socket_ids(void **state)
@@ -1437,6 +1470,7 @@ int main(void)
 	    cmocka_unit_test(test_addr_inet),
 	    cmocka_unit_test(test_addr_inet6),
 	    cmocka_unit_test(test_addr_errors),
+	    cmocka_unit_test(test_addr_fmt),
 	    cmocka_unit_test(test_socket_ids),
 	    cmocka_unit_test(test_random_frames),
 	};

@@ -19,6 +19,8 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <string.h>
+#include <stdio.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 
@@ -386,4 +388,30 @@ int xts_addr_to_sockaddr(const struct xts_addr *a, struct sockaddr *sa, unsigned
 		memcpy(sa, &u, *salen < size ? *salen : size);
 	*salen = size;
 	return 0;
+}
+
+const char *xts_addr_fmt(const struct xts_addr *a, char *buf, size_t len)
+{
+	char ip[INET6_ADDRSTRLEN];
+	__u32 scope = le32toh(a->scope_id);
+
+	if (!len)
+		return buf;
+	switch (le16toh(a->family)) {
+	case AF_INET:
+		inet_ntop(AF_INET, a->addr, ip, sizeof(ip));
+		snprintf(buf, len, "%s:%u", ip, le16toh(a->port));
+		break;
+	case AF_INET6:
+		inet_ntop(AF_INET6, a->addr, ip, sizeof(ip));
+		if (scope)
+			snprintf(buf, len, "[%s%%%u]:%u", ip, scope, le16toh(a->port));
+		else
+			snprintf(buf, len, "[%s]:%u", ip, le16toh(a->port));
+		break;
+	default:
+		snprintf(buf, len, "-");
+		break;
+	}
+	return buf;
 }
