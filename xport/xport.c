@@ -902,9 +902,9 @@ XPORT_API int xport_open(struct xport **out, const char *ifname, unsigned queue,
 
 	memset(&lo, 0, sizeof(lo));
 	lo.sz = sizeof(lo);
-	lo.frames = o.frames ? o.frames : XP_DEF_FRAMES;
-	lo.ring_size = o.ring_size ? o.ring_size : XP_DEF_RING;
-	lo.window = o.window ? o.window : XP_DEF_WINDOW;
+	lo.frames = o.frames; /* 0: the link's XTS_LINK_DEF_* */
+	lo.ring_size = o.ring_size;
+	lo.window = o.window;
 	lo.xsks_map_fd = -1;
 	lo.attach = true;
 	/* The kernel releases an AF_XDP socket's hold on its queue from a

@@ -17,9 +17,6 @@
 #include "xport.h"
 #include "link.h"
 
-#define XP_DEF_FRAMES	 4096
-#define XP_DEF_RING	 2048
-#define XP_DEF_WINDOW	 128
 #define XP_DEF_RCVBUF	 (256u * 1024)
 #define XP_MAX_RCVBUF	 (1u << 30)
 #define XP_RBUF_MIN	 1024u /* first receive ring of a connection */
