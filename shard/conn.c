@@ -810,10 +810,15 @@ static int conn_read(struct shard *s, struct conn *c, bool *full)
 			__u32 grant = c->grant;
 
 			/* piggyback the credit we owe on the data */
+			if (xts_link__tx_submit(s->link, &f, XTS_OP_DATA, 0, c->host_id, c->id,
+						grant, (size_t)n)) {
+				/* refused (the link counted it): the bytes read
+				 * are gone, so the stream is broken; say so */
+				conn_fail(s, c, EMSGSIZE);
+				break;
+			}
 			c->rx_allowed += grant;
 			c->grant = 0;
-			xts_link__tx_submit(s->link, &f, XTS_OP_DATA, 0, c->host_id, c->id, grant,
-					    (size_t)n);
 			c->tx_credit -= (__u32)n;
 			s->st.data_to_host += (__u64)n;
 			frames++;

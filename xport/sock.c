@@ -311,14 +311,16 @@ static int send_error(struct xsock *s)
 }
 
 /* Copy the app's bytes straight into tx frames, as far as socket credit
- * and the queue window go.  Returns the bytes sent. */
+ * and the queue window go.  Returns the bytes sent; *err is -errno when
+ * the link refused a frame. */
 static size_t send_data(struct xport *xp, struct xsock *s, const __u8 *p, size_t len, __u16 fl,
-			bool nb, uint64_t dl)
+			bool nb, uint64_t dl, int *err)
 {
 	bool cstall = false, wstall = false;
 	unsigned queued = 0;
 	size_t done = 0;
 
+	*err = 0;
 	while (done < len && s->state == XS_CONNECTED && !s->wr_shut) {
 		struct xts_txf f;
 		uint32_t cr;
@@ -332,10 +334,12 @@ static size_t send_data(struct xport *xp, struct xsock *s, const __u8 *p, size_t
 				n = (size_t)s->snd_credit;
 			memcpy(f.payload, p + done, n);
 			cr = s->ungranted; /* credit we owe rides along */
+			*err = xts_link__tx_submit(xp->link, &f, XTS_OP_DATA, fl, s->peer_id, s->id,
+						   cr, n);
+			if (*err)
+				break; /* refused (the link counted it): nothing sent or owed */
 			s->rcv_avail += cr;
 			s->ungranted = 0;
-			xts_link__tx_submit(xp->link, &f, XTS_OP_DATA, fl, s->peer_id, s->id, cr,
-					    n);
 			s->snd_credit -= n;
 			done += n;
 			xp->c.data_tx += n;
@@ -386,10 +390,12 @@ XPORT_API ssize_t xport_send(struct xport *xp, int sd, const void *buf, size_t l
 		return 0;
 	if (!buf)
 		return xp_fail(EFAULT);
-	done = send_data(xp, s, buf, len, (flags & MSG_MORE) ? XTS_F_MORE : 0, nb, dl);
+	done = send_data(xp, s, buf, len, (flags & MSG_MORE) ? XTS_F_MORE : 0, nb, dl, &err);
 	xp_doorbell(xp);
 	if (done)
 		return (ssize_t)done;
+	if (err)
+		return xp_fail(-err);
 	err = send_error(s);
 	return xp_fail(err ? -err : EAGAIN);
 }

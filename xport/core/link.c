@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /*
- * link.c - one XTS queue session over one AF_XDP socket.
+ * link.c - one XTS queue session over a frame transport: queue sequence
+ * numbers, cumulative acks, the queue window, epochs, QRESET, the stats and
+ * who owns which UMEM frame.  Written once for both transports (link_int.h):
+ * AF_XDP (link_xdp.c) and the in-memory pair (link_mem.c).
  *
- * UMEM layout: frames [0, fill_frames) start on the fill ring and cycle
- * fill -> rx -> caller -> fill; the rest form the tx pool and cycle
- * pool -> caller -> tx ring -> completion ring -> pool.  The tx ring has room
- * for the whole pool and the fill ring for every rx frame, so neither
- * producer can ever find its ring full: no error path for that exists.
+ * UMEM: frames [0, fill_frames) are the rx half, lent to the transport
+ * between rx_release and rx_peek; the rest are the tx pool, a free stack
+ * that cycles pool -> caller -> transport -> pool.
  *
  * Queue credits (docs/protocol.md): tx_seq - peer_ack < peer_window for
  * sequenced frames; rx_seq counts the peer's frames we consumed and goes out
@@ -14,252 +15,98 @@
  */
 #include <errno.h>
 #include <endian.h>
-#include <net/if.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
-#include <linux/if_xdp.h>
-#include <xdp/xsk.h>
+#include "link_int.h"
 
-#include "link.h"
-#include "xts_xdp_loader.h"
-
-#define DEF_FRAMES     4096
-#define DEF_FRAME_SIZE 4096
-#define DEF_RING       2048
-#define DEF_WINDOW     128
-#define RX_BATCH_MAX   256
-/* In copy mode the kernel puts rx data XDP_PACKET_HEADROOM into the frame. */
-#define RX_HEADROOM 256
-
-struct xts_link {
-	struct xsk_umem *umem;
-	struct xsk_socket *xsk;
-	struct xsk_ring_prod fill, tx;
-	struct xsk_ring_cons comp, rx;
-	void *area;
-	size_t area_size;
-	__u32 frame_size, nframes, ring_size;
-	__u32 queue;
-	int fd;
-
-	/* tx pool: stack of free UMEM addresses */
-	__u64 *pool;
-	__u32 pool_n, pool_cap;
-
-	/* rx frames held by the caller between rx() and rx_done() */
-	__u64 held[RX_BATCH_MAX];
-	__u32 held_n;
-
-	/* session */
-	__u32 epoch;
-	__u32 tx_seq;	    /* sequenced frames sent */
-	__u32 rx_seq;	    /* peer's sequenced frames consumed */
-	__u32 peer_ack;	    /* our frames the peer consumed */
-	__u32 ack_sent;	    /* rx_seq value last sent to the peer */
-	__u32 reserved_seq; /* reserved, not yet submitted sequenced frames */
-	__u32 window;	    /* ours */
-	__u32 peer_window;
-	__u32 max_frame, own_max_frame;
-	bool broken;
-	bool qreset_due;
-	__u32 qreset_epoch;
-	__u8 mac[XTS_MAC_LEN];
-	__u8 peer_mac[XTS_MAC_LEN];
-
-	__u32 unkicked; /* frames on the tx ring the kernel has not been told of */
-	struct xts_link_stats st;
-};
-
-static int if_info(const char *ifname, __u8 mac[XTS_MAC_LEN], __u32 *mtu)
+int link_opts(struct xts_link_opts *o, const struct xts_link_opts *opts)
 {
-	struct ifreq ifr;
-	int fd, err = 0;
-
-	if (strlen(ifname) >= IFNAMSIZ)
-		return -EINVAL;
-	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	memset(&ifr, 0, sizeof(ifr));
-	memcpy(ifr.ifr_name, ifname, strlen(ifname)); /* < IFNAMSIZ: checked */
-	if (ioctl(fd, SIOCGIFHWADDR, &ifr) < 0) {
-		err = -errno;
-		goto out;
-	}
-	memcpy(mac, ifr.ifr_hwaddr.sa_data, XTS_MAC_LEN);
-	if (ioctl(fd, SIOCGIFMTU, &ifr) < 0) {
-		err = -errno;
-		goto out;
-	}
-	*mtu = (__u32)ifr.ifr_mtu;
-out:
-	close(fd);
-	return err;
-}
-
-static void reap_completions(struct xts_link *l)
-{
-	__u32 idx, n, i;
-
-	n = xsk_ring_cons__peek(&l->comp, l->ring_size, &idx);
-	for (i = 0; i < n; i++)
-		l->pool[l->pool_n++] = *xsk_ring_cons__comp_addr(&l->comp, idx + i);
-	if (n)
-		xsk_ring_cons__release(&l->comp, n);
-}
-
-static int register_xsk(struct xts_link *l, const char *ifname, const struct xts_link_opts *o)
-{
-	struct xts_xdp_maps maps;
-	int ifindex, err;
-
-	if (o->xsks_map_fd >= 0)
-		return xsk_socket__update_xskmap(l->xsk, o->xsks_map_fd);
-	ifindex = (int)if_nametoindex(ifname);
-	if (!ifindex)
-		return -errno;
-	err = o->attach ? xts_xdp__attach(ifindex, &maps) : xts_xdp__find(ifindex, &maps);
-	if (err)
-		return err;
-	err = xsk_socket__update_xskmap(l->xsk, maps.xsks_map_fd);
-	xts_xdp__maps_close(&maps);
-	return err;
-}
-
-int xts_link__create(struct xts_link **out, const char *ifname, __u32 queue,
-		     const struct xts_link_opts *opts)
-{
-	struct xts_link_opts o = {.xsks_map_fd = -1};
-	struct xsk_umem_config ucfg;
-	struct xsk_socket_config scfg;
-	struct xts_link *l;
-	__u32 fill_frames, idx = 0, i, mtu = 0;
-	int err;
-
+	memset(o, 0, sizeof(*o));
+	o->xsks_map_fd = -1;
 	if (opts)
-		memcpy(&o, opts, opts->sz < sizeof(o) ? opts->sz : sizeof(o));
-	if (!o.frames)
-		o.frames = DEF_FRAMES;
-	if (!o.frame_size)
-		o.frame_size = DEF_FRAME_SIZE;
-	if (!o.ring_size)
-		o.ring_size = DEF_RING;
-	if (!o.window)
-		o.window = DEF_WINDOW;
+		memcpy(o, opts, opts->sz < sizeof(*o) ? opts->sz : sizeof(*o));
+	o->sz = sizeof(*o);
+	if (!o->frames)
+		o->frames = XTS_LINK_DEF_FRAMES;
+	if (!o->frame_size)
+		o->frame_size = XTS_LINK_DEF_FRAME_SIZE;
+	if (!o->ring_size)
+		o->ring_size = XTS_LINK_DEF_RING;
+	if (!o->window)
+		o->window = XTS_LINK_DEF_WINDOW;
 	/* Rings are powers of two; the window must fit the fill ring with a
 	 * reserve for NOSEQ frames; both halves of UMEM must fit their rings. */
-	if (o.ring_size & (o.ring_size - 1) || o.frame_size & (o.frame_size - 1) ||
-	    o.frame_size < 2048 || o.frames < 2 * 64 || o.window < 2 ||
-	    o.window > o.ring_size / 2 || o.window > o.frames / 4)
+	if (o->ring_size & (o->ring_size - 1) || o->frame_size & (o->frame_size - 1) ||
+	    o->frame_size < 2048 || o->frames < 2 * 64 || o->window < 2 ||
+	    o->window > o->ring_size / 2 || o->window > o->frames / 4)
 		return -EINVAL;
+	return 0;
+}
+
+int link_alloc(struct xts_link **out, const struct xts_link_opts *o, __u32 queue, __u32 mtu)
+{
+	struct xts_link *l;
+	__u32 i;
 
 	l = calloc(1, sizeof(*l));
 	if (!l)
 		return -ENOMEM;
-	l->frame_size = o.frame_size;
-	l->nframes = o.frames;
-	l->ring_size = o.ring_size;
+	l->frame_size = o->frame_size;
+	l->nframes = o->frames;
+	l->ring_size = o->ring_size;
 	l->queue = queue;
-	l->window = o.window;
-	l->peer_window = o.window; /* until the peer says otherwise */
+	l->window = o->window;
+	l->peer_window = o->window; /* until the peer says otherwise */
 	l->fd = -1;
-	err = if_info(ifname, l->mac, &mtu);
-	if (err)
-		goto out_free;
-	l->own_max_frame = o.frame_size - RX_HEADROOM;
-	if (mtu + XTS_ETH_HLEN < l->own_max_frame)
+	l->own_max_frame = o->frame_size - RX_HEADROOM;
+	if (mtu && mtu + XTS_ETH_HLEN < l->own_max_frame)
 		l->own_max_frame = mtu + XTS_ETH_HLEN;
 	if (l->own_max_frame < XTS_PAYLOAD_OFF + 256) {
-		err = -EMSGSIZE;
-		goto out_free;
+		free(l);
+		return -EMSGSIZE;
 	}
 	l->max_frame = l->own_max_frame;
 	memset(l->peer_mac, 0xff, XTS_MAC_LEN);
 
-	l->area_size = (size_t)o.frames * o.frame_size;
+	l->area_size = (size_t)o->frames * o->frame_size;
 	l->area = mmap(NULL, l->area_size, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
 	if (l->area == MAP_FAILED) {
-		err = -errno;
-		goto out_free;
+		free(l);
+		return -errno;
 	}
-
-	memset(&ucfg, 0, sizeof(ucfg));
-	ucfg.fill_size = o.ring_size;
-	ucfg.comp_size = o.ring_size;
-	ucfg.frame_size = o.frame_size;
-	ucfg.frame_headroom = 0;
-	err = xsk_umem__create(&l->umem, l->area, l->area_size, &l->fill, &l->comp, &ucfg);
-	if (err)
-		goto out_area;
-
-	memset(&scfg, 0, sizeof(scfg));
-	scfg.rx_size = o.ring_size;
-	scfg.tx_size = o.ring_size;
-	scfg.libxdp_flags = XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD;
-	/* veth has no zero-copy AF_XDP: copy mode, and no need_wakeup so
-	 * that a sendto() kick is the only tx doorbell we have to think of. */
-	scfg.bind_flags = XDP_COPY;
-	err = xsk_socket__create(&l->xsk, ifname, queue, l->umem, &l->rx, &l->tx, &scfg);
-	if (err)
-		goto out_umem;
-	l->fd = xsk_socket__fd(l->xsk);
-
-	err = register_xsk(l, ifname, &o);
-	if (err)
-		goto out_xsk;
-
-	/* Split UMEM: half for rx (all on the fill ring), half tx pool. */
-	fill_frames = o.frames / 2;
-	if (fill_frames > o.ring_size)
-		fill_frames = o.ring_size;
-	if (xsk_ring_prod__reserve(&l->fill, fill_frames, &idx) != fill_frames) {
-		err = -ENOSPC;
-		goto out_xsk;
-	}
-	for (i = 0; i < fill_frames; i++)
-		*xsk_ring_prod__fill_addr(&l->fill, idx + i) = (__u64)i * o.frame_size;
-	xsk_ring_prod__submit(&l->fill, fill_frames);
-
-	l->pool_cap = o.frames - fill_frames;
-	if (l->pool_cap > o.ring_size)
-		l->pool_cap = o.ring_size; /* tx ring must hold the whole pool */
+	/* Half for rx, half for the tx pool; each must fit its ring. */
+	l->fill_frames = o->frames / 2 < o->ring_size ? o->frames / 2 : o->ring_size;
+	l->pool_cap = o->frames - l->fill_frames;
+	if (l->pool_cap > o->ring_size)
+		l->pool_cap = o->ring_size; /* the tx ring must hold the whole pool */
 	l->pool = calloc(l->pool_cap, sizeof(*l->pool));
 	if (!l->pool) {
-		err = -ENOMEM;
-		goto out_xsk;
+		link_free(l);
+		return -ENOMEM;
 	}
 	for (i = 0; i < l->pool_cap; i++)
-		l->pool[l->pool_n++] = (__u64)(fill_frames + i) * o.frame_size;
-
+		link_pool_put(l, (__u64)(l->fill_frames + i) * o->frame_size);
 	*out = l;
 	return 0;
+}
 
-out_xsk:
-	xsk_socket__delete(l->xsk);
-out_umem:
-	xsk_umem__delete(l->umem);
-out_area:
+void link_free(struct xts_link *l)
+{
 	munmap(l->area, l->area_size);
-out_free:
+	free(l->pool);
 	free(l);
-	return err;
 }
 
 void xts_link__destroy(struct xts_link *l)
 {
 	if (!l)
 		return;
-	xsk_socket__delete(l->xsk);
-	xsk_umem__delete(l->umem);
-	munmap(l->area, l->area_size);
-	free(l->pool);
-	free(l);
+	if (l->ops)
+		l->ops->destroy(l);
+	link_free(l);
 }
 
 int xts_link__fd(const struct xts_link *l)
@@ -327,6 +174,12 @@ static bool session_op(__u16 op)
 	return op == XTS_OP_HELLO || op == XTS_OP_HELLO_ACK || op == XTS_OP_QRESET;
 }
 
+static void seq_gap(struct xts_link *l)
+{
+	l->st.seq_gaps++;
+	l->broken = true;
+}
+
 /*
  * A frame that does not parse, but whose header names it the next
  * sequenced frame of our session: the peer counted it and will never send
@@ -345,73 +198,76 @@ static bool malformed_in_sequence(const struct xts_link *l, const __u8 *data, __
 	       !(le16toh(h.flags) & XTS_F_NOSEQ) && le32toh(h.seq) == l->rx_seq;
 }
 
+/* What rx does with one parsed frame of no session op. */
+enum rx_verdict { RX_DROP, RX_ABSORB, RX_DELIVER };
+
+static enum rx_verdict rx_judge(struct xts_link *l, const struct xts_msg *m, __u32 len)
+{
+	if (!l->epoch || m->epoch != l->epoch) {
+		/* A frame of another session: the peer must learn that
+		 * session is gone.  One QRESET per batch. */
+		l->st.rx_stale++;
+		if (!(m->flags & XTS_F_NOSEQ) && m->epoch) {
+			l->qreset_due = true;
+			l->qreset_epoch = m->epoch;
+		}
+		return RX_DROP;
+	}
+	if (!(m->flags & XTS_F_NOSEQ)) {
+		if (l->broken)
+			return RX_DROP;
+		if (m->seq != l->rx_seq) {
+			/* Lost or reordered: the queue is not what the design
+			 * needs.  Say so; do not guess. */
+			seq_gap(l);
+			return RX_DROP;
+		}
+		l->rx_seq++;
+	}
+	if (seq_after(m->ack, l->peer_ack) && !seq_after(m->ack, l->tx_seq))
+		l->peer_ack = m->ack;
+	l->st.rx_frames++;
+	l->st.rx_bytes += len;
+	return m->op == XTS_OP_ACK ? RX_ABSORB : RX_DELIVER;
+}
+
 int xts_link__rx(struct xts_link *l, struct xts_msg *msgs, unsigned max)
 {
-	__u32 idx, n, i;
+	struct link_desc d[RX_BATCH_MAX];
+	__u32 n, i;
 	int out = 0;
 
 	if (l->held_n)
 		xts_link__rx_done(l);
 	if (max > RX_BATCH_MAX)
 		max = RX_BATCH_MAX;
-	n = xsk_ring_cons__peek(&l->rx, max, &idx);
+	n = l->ops->rx_peek(l, d, max);
 	for (i = 0; i < n; i++) {
-		const struct xdp_desc *d = xsk_ring_cons__rx_desc(&l->rx, idx + i);
-		void *data = xsk_umem__get_data(l->area, d->addr);
 		struct xts_msg *m = &msgs[out];
+		bool inside = d[i].addr + d[i].len <= l->area_size;
+		void *data = link_data(l, d[i].addr);
 
-		l->held[i] = d->addr - d->addr % l->frame_size;
-		if (d->addr + d->len > l->area_size || xts_proto_parse(data, d->len, m)) {
+		l->held[i] = d[i].addr - d[i].addr % l->frame_size;
+		if (!inside || xts_proto_parse(data, d[i].len, m)) {
 			l->st.rx_malformed++;
-			if (d->addr + d->len <= l->area_size && !l->broken &&
-			    malformed_in_sequence(l, data, d->len)) {
-				l->st.seq_gaps++;
-				l->broken = true;
-			}
+			if (inside && !l->broken && malformed_in_sequence(l, data, d[i].len))
+				seq_gap(l);
 			continue;
 		}
 		if (session_op(m->op)) {
 			l->st.rx_frames++;
-			l->st.rx_bytes += d->len;
+			l->st.rx_bytes += d[i].len;
 			out++;
 			/* The caller may start a session on this one: frames
-			 * behind it in the ring belong to that session, so they
-			 * wait for the next call instead of being judged under
-			 * the old epoch now. */
-			/* give back what peek took beyond this frame */
-			xsk_ring_cons__cancel(&l->rx, n - (i + 1));
+			 * behind it belong to that session, so they wait for
+			 * the next call instead of being judged under the old
+			 * epoch now. */
+			l->ops->rx_unpeek(l, n - (i + 1));
 			n = i + 1;
 			break;
 		}
-		if (!l->epoch || m->epoch != l->epoch) {
-			/* A frame of another session: the peer must learn
-			 * that session is gone.  One QRESET per batch. */
-			l->st.rx_stale++;
-			if (!(m->flags & XTS_F_NOSEQ) && m->epoch) {
-				l->qreset_due = true;
-				l->qreset_epoch = m->epoch;
-			}
-			continue;
-		}
-		if (!(m->flags & XTS_F_NOSEQ)) {
-			if (l->broken)
-				continue;
-			if (m->seq != l->rx_seq) {
-				/* Lost or reordered: the queue is not what the
-				 * design needs.  Say so; do not guess. */
-				l->st.seq_gaps++;
-				l->broken = true;
-				continue;
-			}
-			l->rx_seq++;
-		}
-		if (seq_after(m->ack, l->peer_ack) && !seq_after(m->ack, l->tx_seq))
-			l->peer_ack = m->ack;
-		l->st.rx_frames++;
-		l->st.rx_bytes += d->len;
-		if (m->op == XTS_OP_ACK)
-			continue;
-		out++;
+		if (rx_judge(l, m, d[i].len) == RX_DELIVER)
+			out++;
 	}
 	l->held_n = n;
 	return out;
@@ -419,17 +275,9 @@ int xts_link__rx(struct xts_link *l, struct xts_msg *msgs, unsigned max)
 
 void xts_link__rx_done(struct xts_link *l)
 {
-	__u32 idx, i, n = l->held_n;
-
-	if (!n)
+	if (!l->held_n)
 		return;
-	/* Cannot fail: the fill ring holds every rx frame (see top). */
-	if (xsk_ring_prod__reserve(&l->fill, n, &idx) != n)
-		return;
-	for (i = 0; i < n; i++)
-		*xsk_ring_prod__fill_addr(&l->fill, idx + i) = l->held[i];
-	xsk_ring_prod__submit(&l->fill, n);
-	xsk_ring_cons__release(&l->rx, n);
+	l->ops->rx_release(l, l->held_n);
 	l->held_n = 0;
 }
 
@@ -456,14 +304,14 @@ int xts_link__tx_reserve(struct xts_link *l, bool seq, struct xts_txf *f)
 		}
 	}
 	if (l->pool_n < (seq ? 3u : 1u)) {
-		reap_completions(l);
+		l->ops->reap(l);
 		if (l->pool_n < (seq ? 3u : 1u)) {
 			l->st.frame_stalls++;
 			return -ENOBUFS;
 		}
 	}
 	f->addr = l->pool[--l->pool_n];
-	f->payload = (__u8 *)xsk_umem__get_data(l->area, f->addr) + XTS_PAYLOAD_OFF;
+	f->payload = (__u8 *)link_data(l, f->addr) + XTS_PAYLOAD_OFF;
 	f->cap = l->max_frame - XTS_PAYLOAD_OFF;
 	f->seq = seq;
 	if (seq)
@@ -473,27 +321,37 @@ int xts_link__tx_reserve(struct xts_link *l, bool seq, struct xts_txf *f)
 
 void xts_link__tx_cancel(struct xts_link *l, struct xts_txf *f)
 {
-	l->pool[l->pool_n++] = f->addr;
+	link_pool_put(l, f->addr);
 	if (f->seq)
 		l->reserved_seq--;
 	f->addr = 0;
 	f->payload = NULL;
 }
 
-static void tx_stamp_push(struct xts_link *l, struct xts_txf *f, enum xts_op op, __u16 flags,
-			  __u32 dst_id, __u32 src_id, __u32 credit, size_t len, __u32 epoch)
+static void tx_put(struct xts_link *l, __u64 addr, __u32 len)
 {
-	__u8 *frame = xsk_umem__get_data(l->area, f->addr);
+	l->ops->tx_put(l, addr, len);
+	l->unkicked++;
+	l->st.tx_frames++;
+	l->st.tx_bytes += len;
+}
+
+static int tx_stamp_push(struct xts_link *l, struct xts_txf *f, enum xts_op op, __u16 flags,
+			 __u32 dst_id, __u32 src_id, __u32 credit, size_t len, __u32 epoch)
+{
+	__u8 *frame = link_data(l, f->addr);
 	struct xts_hdr *h = (struct xts_hdr *)(frame + XTS_HDR_OFF);
-	struct xdp_desc *d;
-	__u32 idx = 0;
 	int tot;
 
 	tot = xts_proto_hdr_put(frame, l->max_frame, l->peer_mac, l->mac, op, flags, dst_id, src_id,
 				credit, len);
-	if (tot < 0) { /* caller wrote past cap: a bug; drop, do not send */
+	if (tot < 0) {
+		/* The caller wrote past cap (a bug): nothing goes out, and
+		 * the caller learns it, so that it neither debits credit
+		 * for bytes that never left nor loses them unseen. */
+		l->st.tx_oversize++;
 		xts_link__tx_cancel(l, f);
-		return;
+		return tot;
 	}
 	h->epoch = htole32(epoch);
 	h->ack = htole32(l->rx_seq);
@@ -503,24 +361,16 @@ static void tx_stamp_push(struct xts_link *l, struct xts_txf *f, enum xts_op op,
 		l->reserved_seq--;
 	}
 	l->ack_sent = l->rx_seq;
-	/* Cannot fail: the tx ring holds the whole pool (see top). */
-	xsk_ring_prod__reserve(&l->tx, 1, &idx);
-	d = xsk_ring_prod__tx_desc(&l->tx, idx);
-	d->addr = f->addr;
-	d->len = (__u32)tot;
-	d->options = 0;
-	xsk_ring_prod__submit(&l->tx, 1);
-	l->unkicked++;
-	l->st.tx_frames++;
-	l->st.tx_bytes += (__u32)tot;
+	tx_put(l, f->addr, (__u32)tot);
+	return 0;
 }
 
-void xts_link__tx_submit(struct xts_link *l, struct xts_txf *f, enum xts_op op, __u16 flags,
-			 __u32 dst_id, __u32 src_id, __u32 credit, size_t len)
+int xts_link__tx_submit(struct xts_link *l, struct xts_txf *f, enum xts_op op, __u16 flags,
+			__u32 dst_id, __u32 src_id, __u32 credit, size_t len)
 {
 	/* HELLO opens a session and so belongs to none yet. */
-	tx_stamp_push(l, f, op, flags, dst_id, src_id, credit, len,
-		      op == XTS_OP_HELLO ? 0 : l->epoch);
+	return tx_stamp_push(l, f, op, flags, dst_id, src_id, credit, len,
+			     op == XTS_OP_HELLO ? 0 : l->epoch);
 }
 
 int xts_link__send(struct xts_link *l, enum xts_op op, __u16 flags, __u32 dst_id, __u32 src_id,
@@ -538,15 +388,12 @@ int xts_link__send(struct xts_link *l, enum xts_op op, __u16 flags, __u32 dst_id
 	}
 	if (len)
 		memcpy(f.payload, payload, len);
-	xts_link__tx_submit(l, &f, op, flags, dst_id, src_id, credit, len);
-	return 0;
+	return xts_link__tx_submit(l, &f, op, flags, dst_id, src_id, credit, len);
 }
 
 int xts_link__tx_raw(struct xts_link *l, const void *frame, size_t len)
 {
-	struct xdp_desc *d;
 	struct xts_txf f;
-	__u32 idx = 0;
 	int err;
 
 	if (len > l->frame_size - RX_HEADROOM)
@@ -554,16 +401,8 @@ int xts_link__tx_raw(struct xts_link *l, const void *frame, size_t len)
 	err = xts_link__tx_reserve(l, false, &f);
 	if (err)
 		return err;
-	memcpy(xsk_umem__get_data(l->area, f.addr), frame, len);
-	xsk_ring_prod__reserve(&l->tx, 1, &idx);
-	d = xsk_ring_prod__tx_desc(&l->tx, idx);
-	d->addr = f.addr;
-	d->len = (__u32)len;
-	d->options = 0;
-	xsk_ring_prod__submit(&l->tx, 1);
-	l->unkicked++;
-	l->st.tx_frames++;
-	l->st.tx_bytes += len;
+	memcpy(link_data(l, f.addr), frame, len);
+	tx_put(l, f.addr, (__u32)len);
 	return 0;
 }
 
@@ -581,29 +420,9 @@ static void send_qreset(struct xts_link *l)
 	tx_stamp_push(l, &f, XTS_OP_QRESET, 0, 0, 0, 0, sizeof(e), l->qreset_epoch);
 }
 
-static int kick(struct xts_link *l)
-{
-	/* Copy mode transmits from sendto(), at most a kernel batch (32) of
-	 * descriptors per call, returning EAGAIN while more are left. */
-	unsigned tries = l->unkicked / 16 + 8;
-
-	while (l->unkicked && tries--) {
-		l->st.kicks++;
-		if (sendto(l->fd, NULL, 0, MSG_DONTWAIT, NULL, 0) >= 0) {
-			l->unkicked = 0;
-			break;
-		}
-		if (errno != EAGAIN && errno != EBUSY && errno != ENOBUFS && errno != EINTR) {
-			l->st.kick_errs++;
-			return -errno;
-		}
-	}
-	return 0;
-}
-
 bool xts_link__rx_ready(struct xts_link *l)
 {
-	return xsk_cons_nb_avail(&l->rx, 1) > 0;
+	return l->ops->rx_ready(l);
 }
 
 __u32 xts_link__unkicked(const struct xts_link *l)
@@ -631,27 +450,16 @@ int xts_link__flush_batch(struct xts_link *l, bool force_ack, __u32 min_frames)
 	pushed = 0;
 	if (l->unkicked >= min_frames) {
 		pushed = l->unkicked;
-		err = kick(l);
+		err = l->ops->kick(l);
 	}
-	reap_completions(l);
+	l->ops->reap(l);
 	return err ? err : (int)pushed;
 }
 
 void xts_link__stats(struct xts_link *l, struct xts_link_stats *st)
 {
-	struct xdp_statistics xs;
-	socklen_t len = sizeof(xs);
-
 	*st = l->st;
-	memset(&xs, 0, sizeof(xs));
-	if (!getsockopt(l->fd, SOL_XDP, XDP_STATISTICS, &xs, &len)) {
-		st->xsk_rx_dropped = xs.rx_dropped;
-		st->xsk_rx_invalid = xs.rx_invalid_descs;
-		st->xsk_tx_invalid = xs.tx_invalid_descs;
-		st->xsk_rx_ring_full = xs.rx_ring_full;
-		st->xsk_fill_empty = xs.rx_fill_ring_empty_descs;
-		st->xsk_tx_ring_empty = xs.tx_ring_empty_descs;
-	}
+	l->ops->stats(l, st);
 }
 
 void xts_link__seq_state(const struct xts_link *l, __u32 *tx_seq, __u32 *rx_seq, __u32 *peer_ack)

@@ -1,9 +1,13 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * link.h - one XTS queue session over one AF_XDP socket: UMEM and rings
- * (libxdp), queue sequence numbers, cumulative acks and the queue window.
- * Shared by libxport (host) and the shard (DPU): the same code runs both
- * ends of a queue.  Not thread-safe: one owner thread per link.
+ * link.h - one XTS queue session over a frame transport: UMEM, queue
+ * sequence numbers, cumulative acks and the queue window.  Shared by
+ * libxport (host) and the shard (DPU): the same code runs both ends of a
+ * queue.  Two transports, one session logic (docs/design.md): AF_XDP
+ * (xts_link__create, libxdp rings) and an in-memory pair for tests
+ * (xts_link__create_pair); every call below works the same on both.  Not
+ * thread-safe: one owner thread per link (the two links of a pair may have
+ * two).
  *
  * Frame ownership: an rx frame belongs to the caller between
  * xts_link__rx() and xts_link__rx_done(); a tx frame between
@@ -21,12 +25,19 @@
 
 struct xts_link;
 
+/* The queue defaults, for every layer that states one (libxport, the
+ * shard, xts.conf's defaults): a 0 in struct xts_link_opts means these. */
+#define XTS_LINK_DEF_FRAMES	4096 /* UMEM frames: half rx, half tx */
+#define XTS_LINK_DEF_FRAME_SIZE 4096 /* bytes per UMEM frame */
+#define XTS_LINK_DEF_RING	2048 /* entries per ring */
+#define XTS_LINK_DEF_WINDOW	128  /* frames the peer may send us unacked */
+
 struct xts_link_opts {
 	size_t sz;	  /* sizeof(struct xts_link_opts) */
-	__u32 frames;	  /* UMEM frames; default 4096 */
-	__u32 frame_size; /* default 4096 */
-	__u32 ring_size;  /* rx/tx/fill/comp ring entries; default 2048 */
-	__u32 window;	  /* frames the peer may send us unacked; default 128 */
+	__u32 frames;	  /* UMEM frames; 0: XTS_LINK_DEF_FRAMES */
+	__u32 frame_size; /* 0: XTS_LINK_DEF_FRAME_SIZE */
+	__u32 ring_size;  /* rx/tx/fill/comp ring entries; 0: XTS_LINK_DEF_RING */
+	__u32 window;	  /* 0: XTS_LINK_DEF_WINDOW */
 	int xsks_map_fd;  /* XSKMAP to register in; < 0: find/attach on ifname */
 	bool attach;	  /* with xsks_map_fd < 0: attach xts_xdp if absent */
 };
@@ -41,6 +52,8 @@ struct xts_link_stats {
 	__u64 frame_stalls;	   /* tx_reserve refused: no free frame */
 	__u64 acks_sent;	   /* pure ACK frames */
 	__u64 kicks, kick_errs;	   /* sendto() wakeups of the tx path */
+	__u64 tx_oversize;	   /* submitted past cap: refused, -EMSGSIZE */
+	__u64 tx_dropped;	   /* in-memory pair: sent to no peer (AF_XDP: 0) */
 	/* from getsockopt(XDP_STATISTICS) */
 	__u64 xsk_rx_dropped, xsk_rx_invalid, xsk_tx_invalid;
 	__u64 xsk_rx_ring_full, xsk_fill_empty, xsk_tx_ring_empty;
@@ -58,6 +71,14 @@ struct xts_txf {
  * register it in the XSKMAP. */
 int xts_link__create(struct xts_link **out, const char *ifname, __u32 queue,
 		     const struct xts_link_opts *opts);
+/* Two links joined by two bounded in-memory rings (link_mem.c): frames are
+ * copied at the doorbell as in copy-mode AF_XDP; each fd is an eventfd,
+ * readable while frames wait on its rx side; distinct fake MACs; queue 0.
+ * opts as xts_link__create (xsks_map_fd and attach unused). */
+int xts_link__create_pair(struct xts_link **a, struct xts_link **b,
+			  const struct xts_link_opts *opts);
+/* Either link of a pair may go first: the survivor's frames then go
+ * nowhere (counted in tx_dropped). */
 void xts_link__destroy(struct xts_link *l);
 
 int xts_link__fd(const struct xts_link *l); /* pollable (POLLIN) */
@@ -94,11 +115,14 @@ __u32 xts_link__tx_room(const struct xts_link *l);
 int xts_link__tx_reserve(struct xts_link *l, bool seq, struct xts_txf *f);
 /* Finish and queue a reserved frame: headers, epoch, seq, ack.
  * Session ops may be sent before xts_link__session(): the peer MAC is then
- * broadcast. */
-void xts_link__tx_submit(struct xts_link *l, struct xts_txf *f, enum xts_op op, __u16 flags,
-			 __u32 dst_id, __u32 src_id, __u32 credit, size_t len);
+ * broadcast.  0, or -EMSGSIZE when len > f->cap: nothing is sent, the
+ * frame goes back to the pool (it is no longer the caller's) and
+ * tx_oversize counts it; the caller must not count those bytes as sent. */
+int xts_link__tx_submit(struct xts_link *l, struct xts_txf *f, enum xts_op op, __u16 flags,
+			__u32 dst_id, __u32 src_id, __u32 credit, size_t len);
 void xts_link__tx_cancel(struct xts_link *l, struct xts_txf *f);
-/* Convenience: reserve + copy + submit.  Returns 0, -EAGAIN or -ENOBUFS. */
+/* Convenience: reserve + copy + submit.  Returns 0, -EAGAIN, -ENOBUFS or
+ * -EMSGSIZE. */
 int xts_link__send(struct xts_link *l, enum xts_op op, __u16 flags, __u32 dst_id, __u32 src_id,
 		   __u32 credit, const void *payload, size_t len);
 
@@ -126,5 +150,23 @@ void xts_link__stats(struct xts_link *l, struct xts_link_stats *st);
 /* Sequence state, for tests: frames we sent, frames of the peer's we
  * consumed, and the peer's last ack. */
 void xts_link__seq_state(const struct xts_link *l, __u32 *tx_seq, __u32 *rx_seq, __u32 *peer_ack);
+
+/*
+ * Test hooks of the in-memory pair (-EOPNOTSUPP on an AF_XDP link).  With
+ * hold on, frames @l sends stop on the wire between the two links (up to
+ * ring_size of them; more are dropped and counted in tx_dropped) instead
+ * of reaching the peer.  A test looks at them (mem_frame: a writable copy
+ * of the i-th, oldest first), drops, reorders, and releases the first n to
+ * the peer (mem_release: returns how many the peer's rx ring took).
+ * mem_inject puts a frame on @l's own rx side as if it came from the wire
+ * (0, or -ENOBUFS when @l's rx ring or fill side is full).
+ */
+int xts_link__mem_hold(struct xts_link *l, bool hold);
+int xts_link__mem_held(struct xts_link *l);
+int xts_link__mem_frame(struct xts_link *l, unsigned i, void **data, size_t *len);
+int xts_link__mem_drop(struct xts_link *l, unsigned i);
+int xts_link__mem_swap(struct xts_link *l, unsigned i, unsigned j);
+int xts_link__mem_release(struct xts_link *l, unsigned n);
+int xts_link__mem_inject(struct xts_link *l, const void *frame, size_t len);
 
 #endif

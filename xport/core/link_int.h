@@ -1,0 +1,117 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * link_int.h - inside the queue link: the session state both backends share
+ * and the frame transport ops each backend provides (link.c holds the
+ * session logic, link_xdp.c the AF_XDP transport, link_mem.c the in-memory
+ * pair).  Not installed, not for callers of link.h.
+ *
+ * The split (docs/design.md, "One link, two backends"): everything that
+ * decides (sequence numbers, acks, the window, epochs, QRESET, stats, which
+ * UMEM frame is whose) is written once, in link.c; a backend only moves
+ * frames: it takes a UMEM address and a length to the peer, hands back the
+ * addresses of frames that arrived, and recycles frames when it is done with
+ * them.  A backend owns the rx half of UMEM between rx_release and rx_peek
+ * (its "fill" side), link.c owns the tx pool.
+ */
+#ifndef XTS_LINK_INT_H
+#define XTS_LINK_INT_H
+
+#include "link.h"
+
+#define RX_BATCH_MAX 256
+/* In copy mode the kernel puts rx data XDP_PACKET_HEADROOM into the frame;
+ * the in-memory backend does the same, so both exercise one rx path. */
+#define RX_HEADROOM 256
+
+/* A received frame: UMEM address of its first byte, and its length. */
+struct link_desc {
+	__u64 addr;
+	__u32 len;
+};
+
+struct link_ops {
+	/* Up to @max received frames, oldest first, without taking them:
+	 * they stay on the rx side until rx_release. */
+	__u32 (*rx_peek)(struct xts_link *l, struct link_desc *d, __u32 max);
+	/* The last @n frames of that peek are not taken after all: they stay
+	 * for the next peek (and rx_ready counts them again). */
+	void (*rx_unpeek)(struct xts_link *l, __u32 n);
+	/* The @n frames peeked and not unpeeked are consumed: take them off
+	 * the rx side and receive into the frames l->held[0..n) again. */
+	void (*rx_release)(struct xts_link *l, __u32 n);
+	/* Frames wait on the rx side (no syscall). */
+	bool (*rx_ready)(struct xts_link *l);
+	/* Queue one finished tx frame.  Cannot fail: the tx side holds the
+	 * whole pool.  link.c counts it in l->unkicked. */
+	void (*tx_put)(struct xts_link *l, __u64 addr, __u32 len);
+	/* Send what tx_put queued (the doorbell); clears l->unkicked when
+	 * everything went.  0 or -errno. */
+	int (*kick)(struct xts_link *l);
+	/* Frames the transport is done with go back to the pool
+	 * (link_pool_put). */
+	void (*reap)(struct xts_link *l);
+	/* The transport's own counters (the xsk_* fields). */
+	void (*stats)(struct xts_link *l, struct xts_link_stats *st);
+	/* Free the transport; link.c frees the rest. */
+	void (*destroy)(struct xts_link *l);
+};
+
+struct xts_link {
+	const struct link_ops *ops;
+	void *be; /* the backend's own state */
+
+	void *area; /* UMEM: frames * frame_size */
+	size_t area_size;
+	__u32 frame_size, nframes, ring_size;
+	__u32 fill_frames; /* frames [0, fill_frames) are the rx half */
+	__u32 queue;
+	int fd;
+
+	/* tx pool: stack of free UMEM addresses */
+	__u64 *pool;
+	__u32 pool_n, pool_cap;
+
+	/* rx frames held by the caller between rx() and rx_done() */
+	__u64 held[RX_BATCH_MAX];
+	__u32 held_n;
+
+	/* session */
+	__u32 epoch;
+	__u32 tx_seq;	    /* sequenced frames sent */
+	__u32 rx_seq;	    /* peer's sequenced frames consumed */
+	__u32 peer_ack;	    /* our frames the peer consumed */
+	__u32 ack_sent;	    /* rx_seq value last sent to the peer */
+	__u32 reserved_seq; /* reserved, not yet submitted sequenced frames */
+	__u32 window;	    /* ours */
+	__u32 peer_window;
+	__u32 max_frame, own_max_frame;
+	bool broken;
+	bool qreset_due;
+	__u32 qreset_epoch;
+	__u8 mac[XTS_MAC_LEN];
+	__u8 peer_mac[XTS_MAC_LEN];
+
+	__u32 unkicked; /* frames on the tx side the transport has not sent */
+	struct xts_link_stats st;
+};
+
+/* Defaults applied and checked: 0 or -EINVAL. */
+int link_opts(struct xts_link_opts *o, const struct xts_link_opts *opts);
+/* A link with its UMEM area and tx pool, no transport yet: the backend
+ * sets ops, be, fd and mac, and posts frames [0, fill_frames) for rx.
+ * @mtu 0: no interface limit on the frame size. */
+int link_alloc(struct xts_link **out, const struct xts_link_opts *o, __u32 queue, __u32 mtu);
+/* Undo link_alloc (after the backend freed its part). */
+void link_free(struct xts_link *l);
+
+static inline void *link_data(const struct xts_link *l, __u64 addr)
+{
+	return (__u8 *)l->area + addr;
+}
+
+static inline void link_pool_put(struct xts_link *l, __u64 addr)
+{
+	l->pool[l->pool_n++] = addr;
+}
+
+#endif

@@ -1,0 +1,284 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * link_xdp.c - the AF_XDP transport of a queue link (libxdp): UMEM, the
+ * fill, rx, tx and completion rings, the sendto() doorbell.  The session
+ * logic above it is link.c's.
+ *
+ * UMEM layout: frames [0, fill_frames) start on the fill ring and cycle
+ * fill -> rx -> caller -> fill; the rest form link.c's tx pool and cycle
+ * pool -> caller -> tx ring -> completion ring -> pool.  The tx ring has room
+ * for the whole pool and the fill ring for every rx frame, so neither
+ * producer can ever find its ring full: no error path for that exists.
+ */
+#include <errno.h>
+#include <net/if.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <linux/if_xdp.h>
+#include <xdp/xsk.h>
+
+#include "link_int.h"
+#include "xts_xdp_loader.h"
+
+struct xdp_be {
+	struct xsk_umem *umem;
+	struct xsk_socket *xsk;
+	struct xsk_ring_prod fill, tx;
+	struct xsk_ring_cons comp, rx;
+};
+
+static struct xdp_be *be(const struct xts_link *l)
+{
+	return l->be;
+}
+
+static __u32 xdp_rx_peek(struct xts_link *l, struct link_desc *d, __u32 max)
+{
+	struct xdp_be *b = be(l);
+	__u32 idx = 0, n, i;
+
+	n = xsk_ring_cons__peek(&b->rx, max, &idx);
+	for (i = 0; i < n; i++) {
+		const struct xdp_desc *x = xsk_ring_cons__rx_desc(&b->rx, idx + i);
+
+		d[i].addr = x->addr;
+		d[i].len = x->len;
+	}
+	return n;
+}
+
+static void xdp_rx_unpeek(struct xts_link *l, __u32 n)
+{
+	xsk_ring_cons__cancel(&be(l)->rx, n);
+}
+
+static void xdp_rx_release(struct xts_link *l, __u32 n)
+{
+	struct xdp_be *b = be(l);
+	__u32 idx, i;
+
+	/* Cannot fail: the fill ring holds every rx frame (see top). */
+	if (xsk_ring_prod__reserve(&b->fill, n, &idx) != n)
+		return;
+	for (i = 0; i < n; i++)
+		*xsk_ring_prod__fill_addr(&b->fill, idx + i) = l->held[i];
+	xsk_ring_prod__submit(&b->fill, n);
+	xsk_ring_cons__release(&b->rx, n);
+}
+
+static bool xdp_rx_ready(struct xts_link *l)
+{
+	return xsk_cons_nb_avail(&be(l)->rx, 1) > 0;
+}
+
+static void xdp_tx_put(struct xts_link *l, __u64 addr, __u32 len)
+{
+	struct xdp_be *b = be(l);
+	struct xdp_desc *d;
+	__u32 idx = 0;
+
+	/* Cannot fail: the tx ring holds the whole pool (see top). */
+	xsk_ring_prod__reserve(&b->tx, 1, &idx);
+	d = xsk_ring_prod__tx_desc(&b->tx, idx);
+	d->addr = addr;
+	d->len = len;
+	d->options = 0;
+	xsk_ring_prod__submit(&b->tx, 1);
+}
+
+static int xdp_kick(struct xts_link *l)
+{
+	/* Copy mode transmits from sendto(), at most a kernel batch (32) of
+	 * descriptors per call, returning EAGAIN while more are left. */
+	unsigned tries = l->unkicked / 16 + 8;
+
+	while (l->unkicked && tries--) {
+		l->st.kicks++;
+		if (sendto(l->fd, NULL, 0, MSG_DONTWAIT, NULL, 0) >= 0) {
+			l->unkicked = 0;
+			break;
+		}
+		if (errno != EAGAIN && errno != EBUSY && errno != ENOBUFS && errno != EINTR) {
+			l->st.kick_errs++;
+			return -errno;
+		}
+	}
+	return 0;
+}
+
+static void xdp_reap(struct xts_link *l)
+{
+	struct xdp_be *b = be(l);
+	__u32 idx, n, i;
+
+	n = xsk_ring_cons__peek(&b->comp, l->ring_size, &idx);
+	for (i = 0; i < n; i++)
+		link_pool_put(l, *xsk_ring_cons__comp_addr(&b->comp, idx + i));
+	if (n)
+		xsk_ring_cons__release(&b->comp, n);
+}
+
+static void xdp_stats(struct xts_link *l, struct xts_link_stats *st)
+{
+	struct xdp_statistics xs;
+	socklen_t len = sizeof(xs);
+
+	memset(&xs, 0, sizeof(xs));
+	if (!getsockopt(l->fd, SOL_XDP, XDP_STATISTICS, &xs, &len)) {
+		st->xsk_rx_dropped = xs.rx_dropped;
+		st->xsk_rx_invalid = xs.rx_invalid_descs;
+		st->xsk_tx_invalid = xs.tx_invalid_descs;
+		st->xsk_rx_ring_full = xs.rx_ring_full;
+		st->xsk_fill_empty = xs.rx_fill_ring_empty_descs;
+		st->xsk_tx_ring_empty = xs.tx_ring_empty_descs;
+	}
+}
+
+static void xdp_destroy(struct xts_link *l)
+{
+	struct xdp_be *b = be(l);
+
+	if (b->xsk)
+		xsk_socket__delete(b->xsk);
+	if (b->umem)
+		xsk_umem__delete(b->umem);
+	free(b);
+}
+
+static const struct link_ops xdp_ops = {
+    .rx_peek = xdp_rx_peek,
+    .rx_unpeek = xdp_rx_unpeek,
+    .rx_release = xdp_rx_release,
+    .rx_ready = xdp_rx_ready,
+    .tx_put = xdp_tx_put,
+    .kick = xdp_kick,
+    .reap = xdp_reap,
+    .stats = xdp_stats,
+    .destroy = xdp_destroy,
+};
+
+static int if_info(const char *ifname, __u8 mac[XTS_MAC_LEN], __u32 *mtu)
+{
+	struct ifreq ifr;
+	int fd, err = 0;
+
+	if (strlen(ifname) >= IFNAMSIZ)
+		return -EINVAL;
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	memset(&ifr, 0, sizeof(ifr));
+	memcpy(ifr.ifr_name, ifname, strlen(ifname)); /* < IFNAMSIZ: checked */
+	if (ioctl(fd, SIOCGIFHWADDR, &ifr) < 0) {
+		err = -errno;
+		goto out;
+	}
+	memcpy(mac, ifr.ifr_hwaddr.sa_data, XTS_MAC_LEN);
+	if (ioctl(fd, SIOCGIFMTU, &ifr) < 0) {
+		err = -errno;
+		goto out;
+	}
+	*mtu = (__u32)ifr.ifr_mtu;
+out:
+	close(fd);
+	return err;
+}
+
+static int register_xsk(struct xdp_be *b, const char *ifname, const struct xts_link_opts *o)
+{
+	struct xts_xdp_maps maps;
+	int ifindex, err;
+
+	if (o->xsks_map_fd >= 0)
+		return xsk_socket__update_xskmap(b->xsk, o->xsks_map_fd);
+	ifindex = (int)if_nametoindex(ifname);
+	if (!ifindex)
+		return -errno;
+	err = o->attach ? xts_xdp__attach(ifindex, &maps) : xts_xdp__find(ifindex, &maps);
+	if (err)
+		return err;
+	err = xsk_socket__update_xskmap(b->xsk, maps.xsks_map_fd);
+	xts_xdp__maps_close(&maps);
+	return err;
+}
+
+/* UMEM and socket on (ifname, queue), registered, the rx half posted. */
+static int xdp_open(struct xts_link *l, struct xdp_be *b, const char *ifname,
+		    const struct xts_link_opts *o)
+{
+	struct xsk_umem_config ucfg;
+	struct xsk_socket_config scfg;
+	__u32 idx = 0, i;
+	int err;
+
+	memset(&ucfg, 0, sizeof(ucfg));
+	ucfg.fill_size = o->ring_size;
+	ucfg.comp_size = o->ring_size;
+	ucfg.frame_size = o->frame_size;
+	ucfg.frame_headroom = 0;
+	err = xsk_umem__create(&b->umem, l->area, l->area_size, &b->fill, &b->comp, &ucfg);
+	if (err)
+		return err;
+
+	memset(&scfg, 0, sizeof(scfg));
+	scfg.rx_size = o->ring_size;
+	scfg.tx_size = o->ring_size;
+	scfg.libxdp_flags = XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD;
+	/* veth has no zero-copy AF_XDP: copy mode, and no need_wakeup so
+	 * that a sendto() kick is the only tx doorbell we have to think of. */
+	scfg.bind_flags = XDP_COPY;
+	err = xsk_socket__create(&b->xsk, ifname, l->queue, b->umem, &b->rx, &b->tx, &scfg);
+	if (err)
+		return err;
+	l->fd = xsk_socket__fd(b->xsk);
+
+	err = register_xsk(b, ifname, o);
+	if (err)
+		return err;
+	if (xsk_ring_prod__reserve(&b->fill, l->fill_frames, &idx) != l->fill_frames)
+		return -ENOSPC;
+	for (i = 0; i < l->fill_frames; i++)
+		*xsk_ring_prod__fill_addr(&b->fill, idx + i) = (__u64)i * l->frame_size;
+	xsk_ring_prod__submit(&b->fill, l->fill_frames);
+	return 0;
+}
+
+int xts_link__create(struct xts_link **out, const char *ifname, __u32 queue,
+		     const struct xts_link_opts *opts)
+{
+	struct xts_link_opts o;
+	struct xts_link *l;
+	struct xdp_be *b;
+	__u8 mac[XTS_MAC_LEN];
+	__u32 mtu = 0;
+	int err;
+
+	err = link_opts(&o, opts);
+	if (err)
+		return err;
+	err = if_info(ifname, mac, &mtu);
+	if (err)
+		return err;
+	err = link_alloc(&l, &o, queue, mtu);
+	if (err)
+		return err;
+	b = calloc(1, sizeof(*b));
+	if (!b) {
+		link_free(l);
+		return -ENOMEM;
+	}
+	l->be = b;
+	l->ops = &xdp_ops;
+	memcpy(l->mac, mac, XTS_MAC_LEN);
+	err = xdp_open(l, b, ifname, &o);
+	if (err) {
+		xts_link__destroy(l);
+		return err;
+	}
+	*out = l;
+	return 0;
+}
