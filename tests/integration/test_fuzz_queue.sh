@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # 100,000 random and mutated frames into queue 1: its shard stays up (same
 # pid, no restart), answers a valid request afterwards, and queue 0 sees
-# nothing of it.
+# nothing of it.  Before that, a plain sequence gap must end the session
+# loudly (QRESET, seq_gaps counted).
 . "$(dirname "$0")/lib.sh"
 need_root
 
@@ -12,6 +13,14 @@ wait_port net 7
 stats_settle
 pid1=$(stat 1 pid)
 q0_rx=$(stat 0 rx_frames) q0_bad=$(stat 0 rx_malformed) q0_stale=$(stat 0 rx_stale)
+
+# A plain gap first, alone, so that seq_gaps can be checked exactly: after
+# a HELLO, seq 1 where 0 is next must end the session (QRESET in 1 s).
+gaps=$(stat 1 seq_gaps) resets=$(stat 1 session_resets)
+H "$XTS_BIN/xts-fuzzq" -q 1 -g || fail "a sequence gap did not end the session"
+stats_settle
+[ "$(stat 1 seq_gaps)" = $((gaps + 1)) ] || fail "seq_gaps $gaps -> $(stat 1 seq_gaps), want +1"
+[ "$(stat 1 session_resets)" -gt "$resets" ] || fail "the gap ended no session"
 
 H "$XTS_BIN/xts-fuzzq" -q 1 -n "${XTS_FUZZ_FRAMES:-100000}" || { stats_settle; cat "$WORK/run/shard-1.stats" | tr '\n' ' '; fail "fuzzer"; }
 stats_settle

@@ -3,7 +3,7 @@
  * xts-fuzzq - feed a shard's queue random and mutated frames through a real
  * AF_XDP socket on the host side.
  *
- *   xts-fuzzq [-i IF] [-q Q] [-n FRAMES] [-s SEED]
+ *   xts-fuzzq [-i IF] [-q Q] [-n FRAMES] [-s SEED] [-g]
  *
  * Three kinds, interleaved: random bytes behind an XTS EtherType; valid
  * headers with random fields (ops, flags, lengths that lie, foreign ids,
@@ -11,6 +11,11 @@
  * frames with random ops, ids and payloads, so that the shard's deeper
  * paths see garbage too.  Connect targets are forced into 198.18.0.0/24 or
  * an unroutable range: the DPU namespace has no route out anyway.
+ *
+ * After the flood, two rounds that must end a fresh session at once with a
+ * QRESET: a malformed frame next in sequence, and a plain sequence gap.
+ * -g runs the gap round alone (one seq_gaps exactly, for the test to
+ * check).
  */
 #include <errno.h>
 #include <stddef.h>
@@ -49,6 +54,8 @@ static void rnd_fill(void *p, size_t n)
 /* known ops, then some unknown ones */
 static const __u8 ops[] = {0,  1,  2,  3,  4,  5,  6,  16, 17, 18, 19, 20, 21, 22,
 			   23, 24, 25, 32, 33, 34, 35, 48, 49, 50, 7,  99, 255};
+
+static __u8 shard_mac[XTS_MAC_LEN]; /* from the last HELLO_ACK */
 
 static int hello(struct xts_link *l, __u32 *epoch)
 {
@@ -92,6 +99,7 @@ static int hello(struct xts_link *l, __u32 *epoch)
 					    le32toh(a->nonce) != nonce)
 						continue;
 					*epoch = m[i].epoch;
+					memcpy(shard_mac, m[i].src_mac, XTS_MAC_LEN);
 					xts_link__session(l, m[i].epoch, le32toh(a->window),
 							  le32toh(a->max_frame), m[i].src_mac);
 					xts_link__rx_done(l);
@@ -202,18 +210,74 @@ static int in_session(struct xts_link *l)
 	return 1;
 }
 
+/* Wait up to @ms for a QRESET of @epoch; its delay in ms, or -1. */
+static long wait_qreset(struct xts_link *l, __u32 epoch, long ms)
+{
+	struct timespec t0, t;
+	struct xts_msg m[64];
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		struct pollfd p = {.fd = xts_link__fd(l), .events = POLLIN};
+		long el;
+		int n;
+
+		while ((n = xts_link__rx(l, m, 64)) > 0 || xts_link__rx_ready(l)) {
+			for (int i = 0; i < n; i++)
+				if (m[i].op == XTS_OP_QRESET && m[i].epoch == epoch) {
+					xts_link__rx_done(l);
+					clock_gettime(CLOCK_MONOTONIC, &t);
+					return (t.tv_sec - t0.tv_sec) * 1000 +
+					       (t.tv_nsec - t0.tv_nsec) / 1000000;
+				}
+			xts_link__rx_done(l);
+		}
+		xts_link__rx_done(l);
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		el = (t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000;
+		if (el >= ms)
+			return -1;
+		poll(&p, 1, (int)(ms - el < 100 ? ms - el : 100));
+	}
+}
+
+/*
+ * In a fresh session, a plain gap: the first sequenced frame says seq 1
+ * where 0 is next (frame 0 "lost").  A lossless queue that loses a frame
+ * is broken: the shard must end the session with a QRESET within a second
+ * (and count it in seq_gaps), not take the frame.  Returns the QRESET's
+ * delay in ms, or -1.
+ */
+static long gap_ends_session(struct xts_link *l, __u32 *epoch)
+{
+	__u8 f[XTS_PAYLOAD_OFF];
+	struct xts_hdr *h = (struct xts_hdr *)(f + XTS_HDR_OFF);
+	int tot;
+
+	drain(l);
+	if (hello(l, epoch))
+		return -1;
+	tot = xts_proto_hdr_put(f, sizeof(f), shard_mac, xts_link__mac(l), XTS_OP_CREDIT, 0, 0, 1,
+				0, 0);
+	if (tot < 0)
+		return -1;
+	h->epoch = htole32(*epoch);
+	h->seq = htole32(1); /* 0 is next */
+	if (xts_link__tx_raw(l, f, (size_t)tot) || xts_link__flush(l, false) < 0)
+		return -1;
+	return wait_qreset(l, *epoch, 1000);
+}
+
 /*
  * In a fresh session, one CONNECT that is next in sequence but does not
  * parse (a flag no version knows): the shard must end the session at once
  * with a QRESET, not leave this host waiting for a CONNECT_RES.  0 when
- * the QRESET came within 1 s.
+ * the QRESET came within 2 s.
  */
 static int malformed_ends_session(struct xts_link *l, __u32 *epoch)
 {
-	struct xts_msg m[64];
 	struct xts_txf f;
 	struct xts_connect *c;
-	time_t t0;
 
 	drain(l);
 	if (hello(l, epoch) || xts_link__tx_reserve(l, true, &f))
@@ -227,22 +291,20 @@ static int malformed_ends_session(struct xts_link *l, __u32 *epoch)
 	xts_link__tx_submit(l, &f, XTS_OP_CONNECT, 0, 0, 1, 65536,
 			    offsetof(struct xts_connect, opts));
 	xts_link__flush(l, false);
-	for (t0 = time(NULL); time(NULL) - t0 < 2;) {
-		struct pollfd p = {.fd = xts_link__fd(l), .events = POLLIN};
-		int n;
+	return wait_qreset(l, *epoch, 2000) < 0 ? -1 : 0;
+}
 
-		poll(&p, 1, 100);
-		while ((n = xts_link__rx(l, m, 64)) > 0 || xts_link__rx_ready(l)) {
-			for (int i = 0; i < n; i++)
-				if (m[i].op == XTS_OP_QRESET && m[i].epoch == *epoch) {
-					xts_link__rx_done(l);
-					return 0;
-				}
-			xts_link__rx_done(l);
-		}
-		xts_link__rx_done(l);
+static int gap_round(struct xts_link *l, __u32 *epoch)
+{
+	long ms = gap_ends_session(l, epoch);
+
+	if (ms < 0) {
+		fprintf(stderr, "xts-fuzzq: a sequence gap (seq 1 after HELLO) did not end the "
+				"session (no QRESET in 1 s)\n");
+		return -1;
 	}
-	return -1;
+	printf("xts-fuzzq: a sequence gap ended the session: QRESET after %ld ms\n", ms);
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -253,10 +315,11 @@ int main(int argc, char **argv)
 	struct xts_link_opts lo = {.sz = sizeof(lo), .xsks_map_fd = -1, .attach = true};
 	struct xts_link *l;
 	__u32 epoch = 0;
+	bool gap_only = false;
 	int opt, err;
 
 	rng_state = 0x9e3779b97f4a7c15ull;
-	while ((opt = getopt(argc, argv, "i:q:n:s:")) != -1) {
+	while ((opt = getopt(argc, argv, "i:q:n:s:g")) != -1) {
 		switch (opt) {
 		case 'i':
 			ifname = optarg;
@@ -270,8 +333,12 @@ int main(int argc, char **argv)
 		case 's':
 			rng_state = strtoull(optarg, NULL, 0) | 1;
 			break;
+		case 'g':
+			gap_only = true;
+			break;
 		default:
-			fprintf(stderr, "usage: xts-fuzzq [-i IF] [-q Q] [-n FRAMES] [-s SEED]\n");
+			fprintf(stderr,
+				"usage: xts-fuzzq [-i IF] [-q Q] [-n FRAMES] [-s SEED] [-g]\n");
 			return 2;
 		}
 	}
@@ -287,6 +354,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "xts-fuzzq: AF_XDP on %s queue %u: %s\n", ifname, queue,
 			strerror(-err));
 		return 1;
+	}
+	if (gap_only) {
+		err = gap_round(l, &epoch);
+		xts_link__destroy(l);
+		return err ? 1 : 0;
 	}
 	if ((err = hello(l, &epoch))) {
 		fprintf(stderr, "xts-fuzzq: no HELLO_ACK from shard %u\n", queue);
@@ -369,6 +441,10 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	printf("xts-fuzzq: a malformed frame next in sequence ended the session at once\n");
+	if (gap_round(l, &epoch)) {
+		xts_link__destroy(l);
+		return 1;
+	}
 	xts_link__destroy(l);
 	return sent == frames ? 0 : 1;
 }
