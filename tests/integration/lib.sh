@@ -113,5 +113,24 @@ wait_port() {
 
 # xtsctl ARGS...: the CLI against this test's xtsd (ctl socket in run_dir)
 xtsctl() { "$XTS_BIN/xtsctl" -s "$WORK/run/ctl.sock" "$@"; }
-# jget EXPR: evaluate a Python expression over the JSON on stdin (as j)
+# jget EXPR: evaluate a Python expression over the JSON on stdin (as j).
+# Starting Python costs about 0.5 s on a small machine: never in a poll.
 jget() { python3 -c "import json,sys; j=json.load(sys.stdin); print($1)"; }
+
+# shard_get SHARD COLUMN...: columns of one shard's row of `xtsctl status`
+# (PID STATE CPU NODE UPTIME RESTARTS CONNECTIONS EPOCH), by header name,
+# on one line.  One xtsctl call and one awk: cheap enough to poll with.
+shard_get() {
+	local s=$1; shift
+	xtsctl status 2>/dev/null | awk -v s="$s" -v want="$*" '
+		$1 == "SHARD" { n = split(want, w, " ")
+			for (i = 1; i <= NF; i++) col[$i] = i
+			next }
+		n && $1 == s { out = ""
+			for (i = 1; i <= n; i++) out = out (i > 1 ? " " : "") $(col[w[i]])
+			print out; exit }'
+}
+
+# clock_us VAR: the wall clock in microseconds into VAR, without a fork
+# (bash 5's EPOCHREALTIME; `date` is a process per call)
+clock_us() { printf -v "$1" %s "${EPOCHREALTIME//[.,]/}"; }

@@ -19,9 +19,8 @@ grep -q "100 up" "$WORK/hold.out" || fail "hold: $(cat "$WORK/hold.out")"
 
 xtsctl drain 1 >"$WORK/drain.out" || fail "drain 1"
 cat "$WORK/drain.out"
-xtsctl status --json >"$WORK/st.json"
-[ "$(jget 'j["shards"][1]["state"]' <"$WORK/st.json")" = draining ] || fail "not draining: $(cat "$WORK/st.json")"
-left=$(jget 'j["shards"][1]["connections"]' <"$WORK/st.json")
+read -r st left <<<"$(shard_get 1 STATE CONNECTIONS)"
+[ "$st" = draining ] || fail "not draining: $(xtsctl status)"
 [ "$left" -gt 0 ] || fail "status shows no connections left while 100 transfer"
 echo "ok: shard 1 draining, $left connections remain"
 opened=$(xtsctl stats --json | jget 'j["shards"][1]["conns_opened"]')
@@ -38,12 +37,12 @@ xtsctl stats --json >"$WORK/stats.json"
 [ "$(jget 'j["shards"][1]["conns_opened"]' <"$WORK/stats.json")" = "$opened" ] || fail "a connection landed on the draining shard"
 [ "$(jget 'j["shards"][1]["conns_refused_drain"]' <"$WORK/stats.json")" = 1 ] || fail "refusal not counted"
 for ((i = 0; i < 50; i++)); do
-	[ "$(xtsctl status --json | jget 'j["shards"][1]["connections"]')" = 0 ] && break; sleep 0.1
+	[ "$(shard_get 1 CONNECTIONS)" = 0 ] && break; sleep 0.1
 done
 xtsctl status
 
 xtsctl undrain 1 >/dev/null || fail "undrain 1"
-[ "$(xtsctl status --json | jget 'j["shards"][1]["state"]')" = running ] || fail "not running after undrain"
+[ "$(shard_get 1 STATE)" = running ] || fail "not running after undrain"
 out=$(echo back | H "$XTS_BIN/xts-cat" -q 1 198.18.0.2 7) && [ "$out" = back ] || fail "queue 1 after undrain"
 echo "ok: undrain 1: queue 1 takes connections again"
 xtsctl drain 7 2>"$WORK/err" && fail "drain 7 accepted"

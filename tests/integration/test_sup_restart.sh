@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # kill -9 of one shard under load: only its queue's connections fail
 # (ECONNRESET, at once: the restarted shard's QRESET), the other queues'
-# transfers finish byte-exact, the shard is back within 1 s with a new
-# epoch, and `xtsctl status` counts the restart.
+# transfers finish byte-exact, the shard is back (about 0.1 s; the bound
+# leaves room for a loaded machine) with a new epoch, and `xtsctl status`
+# counts the restart.
 . "$(dirname "$0")/lib.sh"
 need_root
 XTS_ALLOW_RESTART=1 # the kill is the point
@@ -14,8 +15,8 @@ wait_port net 7
 
 pids=()
 for q in 0 1 2 3; do
-	# 10 connections x 192 KiB, 1 KiB every 15 ms: about 3 s of traffic
-	H "$XTS_BIN/xts-hold" -q $q -n 10 -s 196608 -c 1024 -p 15 -T 60 198.18.0.2 7 \
+	# 10 connections x 384 KiB, 1 KiB every 15 ms: about 6 s of traffic
+	H "$XTS_BIN/xts-hold" -q $q -n 10 -s 393216 -c 1024 -p 15 -T 60 198.18.0.2 7 \
 		>"$WORK/hold$q.out" 2>&1 &
 	pids[q]=$!
 done
@@ -25,27 +26,34 @@ for ((i = 0; i < 100; i++)); do
 done
 [ $n = 4 ] || fail "holds did not come up: $(cat "$WORK"/hold*.out)"
 sleep 0.5
-xtsctl status --json >"$WORK/st0.json" || fail "status"
-old_pid=$(jget 'j["shards"][1]["pid"]' <"$WORK/st0.json")
-old_epoch=$(jget 'j["shards"][1]["epoch"]' <"$WORK/st0.json")
-[ "$old_epoch" != 0 ] || fail "shard 1 has no session before the kill"
-
-t0=$(date +%s%N)
-kill -9 "$old_pid" || fail "kill shard 1 ($old_pid)"
-back=
-for ((i = 0; i < 200; i++)); do
-	xtsctl status --json >"$WORK/st1.json" 2>/dev/null &&
-		[ "$(jget 'j["shards"][1]["state"]' <"$WORK/st1.json")" = running ] &&
-		[ "$(jget 'j["shards"][1]["pid"]' <"$WORK/st1.json")" != "$old_pid" ] &&
-		{ back=$(( ($(date +%s%N) - t0) / 1000000 )); break; }
-	sleep 0.01
+read -r old_pid old_epoch <<<"$(shard_get 1 PID EPOCH)"
+[ -n "$old_epoch" ] && [ "$old_epoch" != 00000000 ] || fail "shard 1 has no session before the kill"
+for q in 0 1 2 3; do
+	kill -0 ${pids[q]} 2>/dev/null || fail "queue $q's load ended before the kill: $(cat "$WORK/hold$q.out")"
 done
-[ -n "$back" ] || fail "shard 1 not back after 2 s"
-[ "$back" -le 1000 ] || fail "shard 1 back after $back ms, want <= 1000"
-echo "ok: shard 1 back after $back ms (pid $old_pid -> $(jget 'j["shards"][1]["pid"]' <"$WORK/st1.json"))"
+
+# One cheap xtsctl call per poll: the figure is xtsd's, not the poll's.
+# A restart takes about 0.1 s (backoff 50 ms, fork, UMEM, socket; see
+# docs/design.md); the bound leaves room for a loaded machine.
+clock_us t0
+kill -9 "$old_pid" || fail "kill shard 1 ($old_pid)"
+back= polls=0
+for ((i = 0; i < 1000; i++)); do
+	polls=$((polls + 1))
+	read -r new_pid st <<<"$(shard_get 1 PID STATE)"
+	clock_us t
+	[ "$st" = running ] && [ -n "$new_pid" ] && [ "$new_pid" != "$old_pid" ] &&
+		{ back=$(((t - t0) / 1000)); break; }
+	[ $((t - t0)) -gt 10000000 ] && break
+	sleep 0.005
+done
+[ -n "$back" ] || fail "shard 1 not back after 10 s ($polls polls)"
+info "shard 1 back after $back ms ($polls polls; pid $old_pid -> $new_pid)"
+[ "$back" -le 2000 ] || fail "shard 1 back after $back ms, want <= 2000"
+echo "ok: shard 1 back after $back ms"
 
 wait_gone ${pids[1]} 100 || fail "queue 1's connections did not fail within 10 s"
-t1=$(( ($(date +%s%N) - t0) / 1000000 ))
+clock_us t; t1=$(((t - t0) / 1000))
 wait ${pids[1]}; rc=$?
 [ $rc = 1 ] || fail "queue 1: exit $rc: $(cat "$WORK/hold1.out")"
 grep -Eq "queue 1: ok 0 failed 10 ECONNRESET=10 " "$WORK/hold1.out" ||
@@ -60,14 +68,12 @@ done
 # a new session on the restarted shard: a new epoch
 out=$(echo hello | H "$XTS_BIN/xts-cat" -q 1 198.18.0.2 7) || fail "echo on queue 1 after restart"
 [ "$out" = hello ] || fail "echo on queue 1 after restart: '$out'"
-xtsctl status --json >"$WORK/st2.json" || fail status
-new_epoch=$(jget 'j["shards"][1]["epoch"]' <"$WORK/st2.json")
-restarts=$(jget 'j["shards"][1]["restarts"]' <"$WORK/st2.json")
-[ "$new_epoch" != 0 ] && [ "$new_epoch" != "$old_epoch" ] ||
+read -r new_epoch restarts <<<"$(shard_get 1 EPOCH RESTARTS)"
+[ "$new_epoch" != 00000000 ] && [ "$new_epoch" != "$old_epoch" ] ||
 	fail "epoch $old_epoch -> $new_epoch: want a new one"
 [ "$restarts" = 1 ] || fail "status: restarts = $restarts, want 1"
 for q in 0 2 3; do
-	[ "$(jget "j['shards'][$q]['restarts']" <"$WORK/st2.json")" = 0 ] || fail "shard $q restarted"
+	[ "$(shard_get $q RESTARTS)" = 0 ] || fail "shard $q restarted"
 done
 xtsctl status
 echo "ok: epoch $old_epoch -> $new_epoch, restarts 1"
