@@ -1,243 +1,209 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /*
  * cfg.c - xts.conf (libconfig) -> struct cfg.  Table-driven: every option
- * has a type, a range and a default here, so unknown options, wrong types
- * and out-of-range values are all caught the same way, with file:line and
- * the option's full path.  Lists (ACL rules, shards) have their own small
- * walkers that report the same way ("shards.[1].cpus").
+ * is one row of opts[] with its type, range, default, reloadability and
+ * help, so unknown options, wrong types and out-of-range values are all
+ * caught the same way, with file:line and the option's full path, and the
+ * reload check and the shards' snapshot follow from the same rows.  Lists
+ * (ACL rules, shards) have their own small walkers that report the same
+ * way ("shards.[1].cpus").  The file's bytes reach libconfig only through
+ * cfg_text() (cfg_text.c), which keeps libconfig's traps away.
  */
 #define _GNU_SOURCE /* CPU_SETSIZE */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
 #include <sched.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <libconfig.h>
 
 #include "cfg.h"
 
-enum opt_type { OT_INT, OT_INT64, OT_STR, OT_GROUP, OT_ACL, OT_SHARDS };
-
-struct opt {
-	const char *path; /* "group.name" or "name" */
-	enum opt_type type;
-	size_t off;  /* in struct cfg */
-	size_t size; /* OT_STR: buffer size */
-	long long min, max, def;
-	const char *sdef;
+static const char *const log_levels[] = {
+    [XTS_LOG_ERROR] = "error",
+    [XTS_LOG_WARNING] = "warning",
+    [XTS_LOG_INFO] = "info",
+    [XTS_LOG_DEBUG] = "debug",
+    NULL,
 };
+static const char *const log_targets[] = {"stderr", "syslog", NULL};
 
-#define INT(p, f, lo, hi, d)                                                                       \
+#define F(f)   offsetof(struct cfg, f), sizeof(((struct cfg *)0)->f)
+#define RUN(f) F(run.f)
+#define U32(name, field, reload, lo, hi, d, help)                                                  \
 	{                                                                                          \
-		p, OT_INT, offsetof(struct cfg, f), 0, lo, hi, d, NULL                             \
+		name, CFG_T_U32, reload, field, lo, hi, d, NULL, NULL, help                        \
 	}
-#define INT64(p, f, lo, hi, d)                                                                     \
+#define U64(name, field, reload, lo, hi, d, help)                                                  \
 	{                                                                                          \
-		p, OT_INT64, offsetof(struct cfg, f), 0, lo, hi, d, NULL                           \
+		name, CFG_T_U64, reload, field, lo, hi, d, NULL, NULL, help                        \
 	}
-#define STR(p, f, d)                                                                               \
+#define STR(name, field, d, names, help)                                                           \
 	{                                                                                          \
-		p, OT_STR, offsetof(struct cfg, f), sizeof(((struct cfg *)0)->f), 0, 0, 0, d       \
+		name, CFG_T_STR, CFG_RESTART, field, 0, 0, 0, d, names, help                       \
 	}
-#define GROUP(p)                                                                                   \
+#define GROUP(name, help)                                                                          \
 	{                                                                                          \
-		p, OT_GROUP, 0, 0, 0, 0, 0, NULL                                                   \
+		name, CFG_T_GROUP, CFG_RELOAD, 0, 0, 0, 0, 0, NULL, NULL, help                     \
 	}
-#define ACL(p, kind)                                                                               \
+#define ACL(name, kind, help)                                                                      \
 	{                                                                                          \
-		p, OT_ACL, 0, 0, kind, 0, 0, NULL                                                  \
+		name, CFG_T_ACL, CFG_RELOAD, 0, 0, kind, 0, 0, NULL, NULL, help                    \
 	}
+#define MS_MAX(h) ((h)*3600 * 1000)
 
-static const struct opt opts[] = {
-    STR("interface", interface, "xd0"),
-    INT("queues", queues, 1, CFG_MAX_QUEUES, 4),
-    STR("run_dir", run_dir, "/run/xts"),
-    STR("log_level", log_level, "info"),
-    STR("log_target", log_target, "stderr"),
-    GROUP("queue"),
-    INT("queue.window", window, 2, 1024, 128),
-    INT("queue.frames", frames, 256, 1 << 20, 4096),
-    INT("queue.ring_size", ring_size, 64, 1 << 16, 2048),
-    GROUP("limits"),
-    INT("limits.max_conns", max_conns, 1, (1 << 20) - 1, 65536),
-    INT("limits.conn_buf", conn_buf, 4096, 64 << 20, 256 * 1024),
-    INT64("limits.shard_buf", shard_buf, 1 << 20, 1ll << 40, 1ll << 30),
-    INT("limits.listeners", listeners, 0, 65536, 64),
-    GROUP("timeouts"),
-    INT("timeouts.connect_ms", connect_ms, 0, 3600 * 1000, 0),
-    INT("timeouts.idle_ms", idle_ms, 0, 3600 * 1000, 5000),
-    INT("timeouts.dead_host_ms", dead_host_ms, 0, 24 * 3600 * 1000, 60000),
-    INT("timeouts.drain_ms", drain_ms, 0, 3600 * 1000, 3000),
-    INT("timeouts.hang_ms", hang_ms, 0, 3600 * 1000, 5000),
-    INT("timeouts.linger_ms", linger_ms, 0, 3600 * 1000, 60000),
-    GROUP("ctl"),
-    STR("ctl.path", ctl_path, ""), /* "": run_dir/ctl.sock */
-    STR("ctl.mode", ctl_mode_s, "0660"),
-    STR("ctl.group", ctl_group, ""),
-    GROUP("acl"),
-    ACL("acl.connect", XTS_ACL_CONNECT),
-    ACL("acl.listen", XTS_ACL_LISTEN),
-    {"shards", OT_SHARDS, 0, 0, 0, 0, 0, NULL},
+static const struct cfg_opt opts[] = {
+    STR("interface", F(interface), "xd0", NULL, "DPU interface whose queues the shards serve"),
+    U32("queues", F(queues), CFG_RESTART, 1, CFG_MAX_QUEUES, 4,
+	"number of queues, hence shards: shard q serves queue q"),
+    STR("run_dir", F(run_dir), "/run/xts", NULL, "runtime files (the default ctl socket)"),
+    {"log_level", CFG_T_ENUM, CFG_RELOAD, RUN(log_level), 0, 0, 0, "info", log_levels,
+     "error, warning, info or debug"},
+    STR("log_target", F(log_target), "stderr", log_targets, "stderr or syslog (facility daemon)"),
+    GROUP("queue", "the AF_XDP queues"),
+    U32("queue.window", F(window), CFG_RESTART, 2, 1024, 128,
+	"frames the host may send a shard unacknowledged"),
+    U32("queue.frames", F(frames), CFG_RESTART, 256, 1 << 20, 4096,
+	"UMEM frames per queue (4 KiB each), half rx, half tx"),
+    U32("queue.ring_size", F(ring_size), CFG_RESTART, 64, 1 << 16, 2048,
+	"AF_XDP ring entries, a power of two"),
+    GROUP("limits", "per-queue and per-shard limits"),
+    U32("limits.max_conns", RUN(max_conns), CFG_RELOAD_DOWN, 1, (1 << 20) - 1, 65536,
+	"connections per queue (ENOBUFS past it)"),
+    U32("limits.conn_buf", RUN(conn_buf), CFG_RESTART, 4096, 64 << 20, 256 * 1024,
+	"bytes a shard buffers per connection: a host socket's send credit"),
+    U64("limits.shard_buf", RUN(shard_buf), CFG_RELOAD, 1 << 20, 1ll << 40, 1ll << 30,
+	"bytes a shard buffers over all its connections (ENOBUFS past it)"),
+    U32("limits.listeners", RUN(listeners), CFG_RELOAD_DOWN, 0, 65536, 64,
+	"listening sockets per queue"),
+    GROUP("timeouts", "timeouts in milliseconds"),
+    U32("timeouts.connect_ms", RUN(connect_ms), CFG_RELOAD, 0, MS_MAX(1), 0,
+	"connect timeout when the host sets none (0: the kernel's)"),
+    U32("timeouts.idle_ms", RUN(idle_ms), CFG_RELOAD, 0, MS_MAX(1), 5000,
+	"ping a host whose queue has been silent this long (0: never)"),
+    U32("timeouts.dead_host_ms", RUN(dead_host_ms), CFG_RELOAD, 0, MS_MAX(24), 60000,
+	"end the session of a host silent this long (0: never)"),
+    U32("timeouts.drain_ms", F(drain_ms), CFG_RELOAD, 0, MS_MAX(1), 3000,
+	"longest drain before the shards stop (0: stop at once)"),
+    U32("timeouts.hang_ms", F(hang_ms), CFG_RELOAD, 0, MS_MAX(1), 5000,
+	"kill and restart a shard whose loop stood still this long (0: never)"),
+    U32("timeouts.linger_ms", RUN(linger_ms), CFG_RELOAD, 0, MS_MAX(1), 60000,
+	"a closed connection's unsent bytes get this long, then RST"),
+    GROUP("ctl", "the ctl socket (xtsctl)"),
+    STR("ctl.path", F(ctl_path), "", NULL, "the ctl socket (\"\": run_dir/ctl.sock)"),
+    {"ctl.mode", CFG_T_MODE, CFG_RESTART, F(ctl_mode), 0, 0777, 0660, "0660", NULL,
+     "its mode, an octal string"},
+    STR("ctl.group", F(ctl_group), "", NULL, "its group (\"\": root only)"),
+    GROUP("acl", "access control, the defaults of every queue"),
+    ACL("acl.connect", XTS_ACL_CONNECT, "destinations a queue may connect to"),
+    ACL("acl.listen", XTS_ACL_LISTEN, "ports a queue may listen on (and bind to)"),
+    {"shards", CFG_T_SHARDS, CFG_RESTART, F(shard), 0, 0, 0, NULL, NULL,
+     "per-shard placement (restart) and ACL rules (reloadable)"},
 };
+#define NOPTS (sizeof(opts) / sizeof(opts[0]))
 
-static const struct opt *find_opt(const char *path)
+const struct cfg_opt *cfg_opts(size_t *n)
 {
-	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++)
-		if (!strcmp(opts[i].path, path))
+	*n = NOPTS;
+	return opts;
+}
+
+/* A load in progress: where errors go and what they name. */
+struct ld {
+	const char *file;
+	char *err;
+	struct cfg *c;
+	config_t *lc;
+};
+
+static int fail(struct ld *ld, config_setting_t *s, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int fail(struct ld *ld, config_setting_t *s, const char *path, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	n = snprintf(ld->err, CFG_ERR_LEN, "%s:%u: %s: ", ld->file,
+		     s ? config_setting_source_line(s) : 0, path);
+	if (n < 0 || n >= CFG_ERR_LEN)
+		return -EINVAL;
+	va_start(ap, fmt);
+	vsnprintf(ld->err + n, CFG_ERR_LEN - (size_t)n, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+static const struct cfg_opt *find_opt(const char *path)
+{
+	for (size_t i = 0; i < NOPTS; i++)
+		if (!strcmp(opts[i].name, path))
 			return &opts[i];
 	return NULL;
 }
 
-static int fail(char err[CFG_ERR_LEN], const char *file, config_setting_t *s, const char *path,
-		const char *why)
+/* An integer setting in [lo, hi] into *v: 0, or fail() with the reason.
+ * A float of integral value past 64 bits is what cfg_text() makes of an
+ * integer literal too big for libconfig: out of range, not a type error. */
+static int int_in(struct ld *ld, config_setting_t *s, const char *path, long long lo, long long hi,
+		  long long *v)
 {
-	snprintf(err, CFG_ERR_LEN, "%s:%u: %s: %s", file, s ? config_setting_source_line(s) : 0,
-		 path, why);
-	return -EINVAL;
-}
+	double d;
 
-static int get_int(config_setting_t *s, long long *v)
-{
-	if (config_setting_type(s) == CONFIG_TYPE_INT)
+	switch (config_setting_type(s)) {
+	case CONFIG_TYPE_INT:
 		*v = config_setting_get_int(s);
-	else if (config_setting_type(s) == CONFIG_TYPE_INT64)
+		break;
+	case CONFIG_TYPE_INT64:
 		*v = config_setting_get_int64(s);
-	else
-		return -1;
+		break;
+	case CONFIG_TYPE_FLOAT:
+		d = config_setting_get_float(s);
+		if (d >= 0x1p63 || d < -0x1p63)
+			return fail(ld, s, path, "%.17g out of range [%lld, %lld]", d, lo, hi);
+		/* fall through */
+	default:
+		return fail(ld, s, path, "must be an integer");
+	}
+	if (*v < lo || *v > hi)
+		return fail(ld, s, path, "%lld out of range [%lld, %lld]", *v, lo, hi);
 	return 0;
 }
 
-static int parse_port_range(const char *s, uint16_t *lo, uint16_t *hi)
+static int pick(const char *const *names, const char *v)
 {
-	char *end;
-	long a, b;
-
-	errno = 0;
-	a = strtol(s, &end, 10);
-	if (end == s || errno || a < 0 || a > 65535)
-		return -1;
-	b = a;
-	if (*end == '-') {
-		const char *p = end + 1;
-
-		b = strtol(p, &end, 10);
-		if (end == p || errno || b < a || b > 65535)
-			return -1;
-	}
-	if (*end)
-		return -1;
-	*lo = (uint16_t)a;
-	*hi = (uint16_t)b;
-	return 0;
+	for (int i = 0; names[i]; i++)
+		if (!strcmp(names[i], v))
+			return i;
+	return -1;
 }
 
-int cfg_acl_parse(const char *s, uint8_t kind, struct xts_shm_acl *r, char *why, size_t whylen)
+/* "a, b or c" */
+static const char *one_of(const char *const *names, char *buf, size_t len)
 {
-	char addr[64], *slash;
-	const char *ports = NULL, *p;
-	size_t alen;
-	long plen;
+	size_t n = 0;
 
-	memset(r, 0, sizeof(*r));
-	r->kind = kind;
-	r->queue = XTS_ACL_ANY_QUEUE;
-	r->port_hi = 65535;
-	if (kind == XTS_ACL_LISTEN) {
-		if (parse_port_range(s, &r->port_lo, &r->port_hi)) {
-			snprintf(why, whylen, "\"%s\": want PORT or PORT-PORT (0..65535)", s);
-			return -EINVAL;
-		}
-		return 0;
-	}
-	/* split ADDR[/LEN] from :PORTS */
-	if (*s == '[') {
-		p = strchr(s, ']');
-		if (!p)
-			goto bad;
-		alen = (size_t)(p - s - 1);
-		if (alen >= sizeof(addr))
-			goto bad;
-		memcpy(addr, s + 1, alen);
-		addr[alen] = 0;
-		p++;
-		if (*p == '/') { /* [ADDR]/LEN */
-			const char *q = strchr(p, ':');
-			size_t l = q ? (size_t)(q - p) : strlen(p);
-
-			if (alen + l >= sizeof(addr))
-				goto bad;
-			memcpy(addr + alen, p, l);
-			addr[alen + l] = 0;
-			p += l;
-		}
-		if (*p == ':')
-			ports = p + 1;
-		else if (*p)
-			goto bad;
-	} else {
-		const char *c = strchr(s, ':');
-
-		if (c && strchr(c + 1, ':')) { /* bare IPv6: no port */
-			c = NULL;
-		}
-		alen = c ? (size_t)(c - s) : strlen(s);
-		if (alen >= sizeof(addr))
-			goto bad;
-		memcpy(addr, s, alen);
-		addr[alen] = 0;
-		if (c)
-			ports = c + 1;
-	}
-	if (ports && parse_port_range(ports, &r->port_lo, &r->port_hi)) {
-		snprintf(why, whylen, "\"%s\": bad port range \"%s\" (0..65535, LO-HI)", s, ports);
-		return -EINVAL;
-	}
-	if (!strcmp(addr, "*"))
-		return 0; /* any address */
-	slash = strchr(addr, '/');
-	if (slash)
-		*slash++ = 0;
-	if (inet_pton(AF_INET, addr, r->addr) == 1) {
-		r->family = AF_INET;
-		plen = 32;
-	} else if (inet_pton(AF_INET6, addr, r->addr) == 1) {
-		r->family = AF_INET6;
-		plen = 128;
-	} else {
-		goto bad;
-	}
-	if (slash) {
-		char *end;
-		long l = strtol(slash, &end, 10);
-
-		if (end == slash || *end || l < 0 || l > plen) {
-			snprintf(why, whylen, "\"%s\": prefix length must be 0..%ld", s, plen);
-			return -EINVAL;
-		}
-		plen = l;
-	}
-	r->prefix = (uint8_t)plen;
-	return 0;
-bad:
-	snprintf(why, whylen,
-		 "\"%s\": want ADDR[/LEN][:PORT[-PORT]], IPv6 as [ADDR]/LEN:PORT, or *[:PORTS]", s);
-	return -EINVAL;
+	buf[0] = 0;
+	for (int i = 0; names[i] && n < len; i++)
+		n += (size_t)snprintf(buf + n, len - n, "%s%s",
+				      i ? names[i + 1] ? ", " : " or " : "", names[i]);
+	return buf;
 }
 
 /* A list or array of rule strings, for queue @queue. */
-static int acl_list(struct cfg *c, config_setting_t *s, uint8_t kind, uint16_t queue,
-		    const char *file, const char *path, char err[CFG_ERR_LEN])
+static int acl_list(struct ld *ld, config_setting_t *s, uint8_t kind, uint16_t queue,
+		    const char *path)
 {
-	int n, i;
+	struct xts_shm_cfg *run = &ld->c->run;
 	char why[160], epath[160];
+	int n, i;
 
 	if (config_setting_type(s) != CONFIG_TYPE_ARRAY &&
 	    config_setting_type(s) != CONFIG_TYPE_LIST)
-		return fail(err, file, s, path, "must be a list of strings [ \"...\", ... ]");
+		return fail(ld, s, path, "must be a list of strings [ \"...\", ... ]");
 	n = config_setting_length(s);
 	for (i = 0; i < n; i++) {
 		config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
@@ -245,182 +211,186 @@ static int acl_list(struct cfg *c, config_setting_t *s, uint8_t kind, uint16_t q
 
 		snprintf(epath, sizeof(epath), "%s[%d]", path, i);
 		if (!v)
-			return fail(err, file, e ? e : s, epath, "must be a string");
-		if (c->nacl == XTS_SHM_ACL_MAX) {
-			snprintf(why, sizeof(why), "more than %d ACL rules in all",
-				 XTS_SHM_ACL_MAX);
-			return fail(err, file, e, epath, why);
-		}
-		if (cfg_acl_parse(v, kind, &c->acl[c->nacl], why, sizeof(why)))
-			return fail(err, file, e, epath, why);
-		c->acl[c->nacl++].queue = queue;
+			return fail(ld, e ? e : s, epath, "must be a string");
+		if (run->nacl == XTS_SHM_ACL_MAX)
+			return fail(ld, e, epath, "more than %d ACL rules in all", XTS_SHM_ACL_MAX);
+		if (cfg_acl_parse(v, kind, &run->acl[run->nacl], why, sizeof(why)))
+			return fail(ld, e, epath, "%s", why);
+		run->acl[run->nacl++].queue = queue;
 	}
 	return 0;
 }
 
-static int shard_entry(struct cfg *c, config_setting_t *g, int idx, const char *file,
-		       char err[CFG_ERR_LEN])
+static int shard_cpus(struct ld *ld, config_setting_t *s, const char *path, struct cfg_shard *sh)
 {
-	config_setting_t *s;
-	struct cfg_shard sh;
-	char path[96], why[128];
-	long long q = -1, v;
+	long long v;
 	int n, i;
+
+	if (config_setting_type(s) != CONFIG_TYPE_ARRAY &&
+	    config_setting_type(s) != CONFIG_TYPE_LIST)
+		return fail(ld, s, path, "must be a list of CPU numbers [ 1, 2 ]");
+	n = config_setting_length(s);
+	if (n > CFG_MAX_CPUS)
+		return fail(ld, s, path, "at most %d CPUs", CFG_MAX_CPUS);
+	for (i = 0; i < n; i++) {
+		config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+		char epath[128];
+
+		snprintf(epath, sizeof(epath), "%s[%d]", path, i);
+		if (int_in(ld, e, epath, 0, CPU_SETSIZE - 1, &v))
+			return -EINVAL;
+		sh->cpus[sh->ncpus++] = (uint16_t)v;
+	}
+	return 0;
+}
+
+/* shards.[idx]: placement into c->shard[queue], rules into run.acl.
+ * first_line[q]: the line of queue q's entry, 0 before one was seen. */
+static int shard_entry(struct ld *ld, config_setting_t *g, int idx, unsigned *first_line)
+{
+	static const char *const keys[] = {"queue", "cpus", "node", "connect", "listen", NULL};
+	struct cfg_shard sh = {.node = CFG_NODE_AUTO};
+	config_setting_t *s;
+	char path[96];
+	long long q, v;
+	int i, n;
 
 	snprintf(path, sizeof(path), "shards.[%d]", idx);
 	if (config_setting_type(g) != CONFIG_TYPE_GROUP)
-		return fail(err, file, g, path, "must be a group { queue = N; ... }");
-	/* every key must be known */
+		return fail(ld, g, path, "must be a group { queue = N; ... }");
 	n = config_setting_length(g);
 	for (i = 0; i < n; i++) {
-		const char *name = config_setting_name(config_setting_get_elem(g, (unsigned)i));
-
-		if (strcmp(name, "queue") && strcmp(name, "cpus") && strcmp(name, "node") &&
-		    strcmp(name, "connect") && strcmp(name, "listen")) {
-			snprintf(path, sizeof(path), "shards.[%d].%s", idx, name);
-			return fail(err, file, config_setting_get_elem(g, (unsigned)i), path,
-				    "unknown option");
-		}
+		s = config_setting_get_elem(g, (unsigned)i);
+		snprintf(path, sizeof(path), "shards.[%d].%s", idx, config_setting_name(s));
+		if (pick(keys, config_setting_name(s)) < 0)
+			return fail(ld, s, path, "unknown option");
 	}
-	s = config_setting_get_member(g, "queue");
 	snprintf(path, sizeof(path), "shards.[%d].queue", idx);
-	if (!s)
-		return fail(err, file, g, path, "missing");
-	if (get_int(s, &q))
-		return fail(err, file, s, path, "must be an integer");
-	if (q < 0 || q >= c->queues) {
-		snprintf(why, sizeof(why), "%lld out of range [0, %u] (queues = %u)", q,
-			 c->queues - 1, c->queues);
-		return fail(err, file, s, path, why);
-	}
-	memset(&sh, 0, sizeof(sh));
-	sh.node = CFG_NODE_AUTO;
-	if ((s = config_setting_get_member(g, "cpus"))) {
-		snprintf(path, sizeof(path), "shards.[%d].cpus", idx);
-		if (config_setting_type(s) != CONFIG_TYPE_ARRAY &&
-		    config_setting_type(s) != CONFIG_TYPE_LIST)
-			return fail(err, file, s, path, "must be a list of CPU numbers [ 1, 2 ]");
-		n = config_setting_length(s);
-		if (n > CFG_MAX_CPUS) {
-			snprintf(why, sizeof(why), "at most %d CPUs", CFG_MAX_CPUS);
-			return fail(err, file, s, path, why);
-		}
-		for (i = 0; i < n; i++) {
-			config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
-
-			if (get_int(e, &v))
-				return fail(err, file, e, path, "CPU numbers are integers");
-			if (v < 0 || v >= CPU_SETSIZE) {
-				snprintf(why, sizeof(why), "CPU %lld out of range [0, %d]", v,
-					 CPU_SETSIZE - 1);
-				return fail(err, file, e, path, why);
-			}
-			sh.cpus[sh.ncpus++] = (uint16_t)v;
-		}
-	}
+	if (!(s = config_setting_get_member(g, "queue")))
+		return fail(ld, g, path, "missing");
+	if (int_in(ld, s, path, 0, ld->c->queues - 1, &q))
+		return -EINVAL;
+	/* one entry per queue: a second would silently win (cpus) or add up
+	 * (rules), neither of which the operator can see */
+	if (first_line[q])
+		return fail(ld, s, path, "queue %lld has an entry already (line %u)", q,
+			    first_line[q]);
+	first_line[q] = config_setting_source_line(s);
+	snprintf(path, sizeof(path), "shards.[%d].cpus", idx);
+	if ((s = config_setting_get_member(g, "cpus")) && shard_cpus(ld, s, path, &sh))
+		return -EINVAL;
+	snprintf(path, sizeof(path), "shards.[%d].node", idx);
 	if ((s = config_setting_get_member(g, "node"))) {
 		const char *str = config_setting_get_string(s);
 
-		snprintf(path, sizeof(path), "shards.[%d].node", idx);
-		if (str && !strcmp(str, "auto")) {
-			sh.node = CFG_NODE_AUTO;
-		} else if (!get_int(s, &v)) {
-			if (v < 0 || v > 1023) {
-				snprintf(why, sizeof(why), "%lld out of range [0, 1023]", v);
-				return fail(err, file, s, path, why);
-			}
+		if (!str) {
+			if (int_in(ld, s, path, 0, 1023, &v))
+				return -EINVAL;
 			sh.node = (int32_t)v;
-		} else {
-			return fail(err, file, s, path, "must be a node number or \"auto\"");
+		} else if (strcmp(str, "auto")) {
+			return fail(ld, s, path, "must be a node number or \"auto\"");
 		}
 	}
-	if ((s = config_setting_get_member(g, "connect"))) {
-		snprintf(path, sizeof(path), "shards.[%d].connect", idx);
-		if ((i = acl_list(c, s, XTS_ACL_CONNECT, (uint16_t)q, file, path, err)))
-			return i;
-	}
-	if ((s = config_setting_get_member(g, "listen"))) {
-		snprintf(path, sizeof(path), "shards.[%d].listen", idx);
-		if ((i = acl_list(c, s, XTS_ACL_LISTEN, (uint16_t)q, file, path, err)))
-			return i;
-	}
-	c->shard[q] = sh;
+	snprintf(path, sizeof(path), "shards.[%d].connect", idx);
+	if ((s = config_setting_get_member(g, "connect")) &&
+	    acl_list(ld, s, XTS_ACL_CONNECT, (uint16_t)q, path))
+		return -EINVAL;
+	snprintf(path, sizeof(path), "shards.[%d].listen", idx);
+	if ((s = config_setting_get_member(g, "listen")) &&
+	    acl_list(ld, s, XTS_ACL_LISTEN, (uint16_t)q, path))
+		return -EINVAL;
+	ld->c->shard[q] = sh;
 	return 0;
 }
 
-static int apply(struct cfg *c, const struct opt *o, config_setting_t *s, const char *file,
-		 const char *path, char err[CFG_ERR_LEN])
+static int apply_str(struct ld *ld, const struct cfg_opt *o, config_setting_t *s, const char *path)
 {
-	char why[128];
+	const char *v = config_setting_get_string(s);
+	char *dst = (char *)ld->c + o->off;
+	char list[96];
+	unsigned long mode;
+	int i;
+
+	if (config_setting_type(s) != CONFIG_TYPE_STRING || !v)
+		return fail(ld, s, path, "must be a string");
+	switch (o->type) {
+	case CFG_T_ENUM:
+		if ((i = pick(o->names, v)) < 0)
+			return fail(ld, s, path, "\"%s\": must be %s", v,
+				    one_of(o->names, list, sizeof(list)));
+		*(uint32_t *)(void *)dst = (uint32_t)i;
+		return 0;
+	case CFG_T_MODE:
+		if (cfg_digits(v, strlen(v), 8, (unsigned long)o->max, &mode) || strlen(v) > 4)
+			return fail(ld, s, path,
+				    "\"%s\": must be an octal mode string, \"0000\"..\"0777\"", v);
+		*(uint32_t *)(void *)dst = (uint32_t)mode;
+		return 0;
+	default:
+		break;
+	}
+	if (strlen(v) >= o->size || (!*v && *o->sdef))
+		return fail(ld, s, path, "length must be %d..%zu", !!*o->sdef, o->size - 1);
+	if (o->names && pick(o->names, v) < 0)
+		return fail(ld, s, path, "\"%s\": must be %s", v,
+			    one_of(o->names, list, sizeof(list)));
+	memcpy(dst, v, strlen(v) + 1);
+	return 0;
+}
+
+static int apply(struct ld *ld, const struct cfg_opt *o, config_setting_t *s, const char *path)
+{
+	long long v;
 
 	switch (o->type) {
-	case OT_GROUP:
+	case CFG_T_GROUP:
 		if (config_setting_type(s) != CONFIG_TYPE_GROUP)
-			return fail(err, file, s, path, "must be a group { ... }");
+			return fail(ld, s, path, "must be a group { ... }");
 		return 0;
-	case OT_INT:
-	case OT_INT64: {
-		long long v;
-
-		if (get_int(s, &v))
-			return fail(err, file, s, path, "must be an integer");
-		if (v < o->min || v > o->max) {
-			snprintf(why, sizeof(why), "%lld out of range [%lld, %lld]", v, o->min,
-				 o->max);
-			return fail(err, file, s, path, why);
-		}
-		if (o->type == OT_INT)
-			*(uint32_t *)((char *)c + o->off) = (uint32_t)v;
+	case CFG_T_U32:
+	case CFG_T_U64:
+		if (int_in(ld, s, path, o->min, o->max, &v))
+			return -EINVAL;
+		if (o->type == CFG_T_U32)
+			*(uint32_t *)(void *)((char *)ld->c + o->off) = (uint32_t)v;
 		else
-			*(uint64_t *)((char *)c + o->off) = (uint64_t)v;
+			*(uint64_t *)(void *)((char *)ld->c + o->off) = (uint64_t)v;
 		return 0;
-	}
-	case OT_STR: {
-		const char *v = config_setting_get_string(s);
-
-		if (config_setting_type(s) != CONFIG_TYPE_STRING || !v)
-			return fail(err, file, s, path, "must be a string");
-		if (strlen(v) >= o->size || (!*v && o->sdef && *o->sdef)) {
-			snprintf(why, sizeof(why), "length must be 1..%zu", o->size - 1);
-			return fail(err, file, s, path, why);
-		}
-		strcpy((char *)c + o->off, v);
-		return 0;
-	}
-	case OT_ACL:
-		return acl_list(c, s, (uint8_t)o->min, XTS_ACL_ANY_QUEUE, file, path, err);
-	case OT_SHARDS:
+	case CFG_T_STR:
+	case CFG_T_ENUM:
+	case CFG_T_MODE:
+		return apply_str(ld, o, s, path);
+	case CFG_T_ACL:
+		return acl_list(ld, s, (uint8_t)o->min, XTS_ACL_ANY_QUEUE, path);
+	case CFG_T_SHARDS:
 		/* after the walk: needs `queues`, wherever it is in the file */
 		if (config_setting_type(s) != CONFIG_TYPE_LIST)
-			return fail(err, file, s, path,
-				    "must be a list ( { queue = 0; ... }, ... )");
+			return fail(ld, s, path, "must be a list ( { queue = 0; ... }, ... )");
 		return 0;
 	}
 	return 0;
 }
 
 /* Walk a group: every setting must be a known option. */
-static int walk(struct cfg *c, config_setting_t *grp, const char *prefix, const char *file,
-		char err[CFG_ERR_LEN])
+static int walk(struct ld *ld, config_setting_t *grp, const char *prefix)
 {
-	int n = config_setting_length(grp), err_;
+	int n = config_setting_length(grp), err;
 
 	for (int i = 0; i < n; i++) {
 		config_setting_t *s = config_setting_get_elem(grp, (unsigned)i);
 		const char *name = config_setting_name(s);
-		const struct opt *o;
+		const struct cfg_opt *o;
 		char path[128];
 
 		snprintf(path, sizeof(path), "%s%s%s", prefix, *prefix ? "." : "",
 			 name ? name : "?");
 		o = find_opt(path);
 		if (!o)
-			return fail(err, file, s, path, "unknown option");
-		err_ = apply(c, o, s, file, path, err);
-		if (err_)
-			return err_;
-		if (o->type == OT_GROUP && (err_ = walk(c, s, path, file, err)))
-			return err_;
+			return fail(ld, s, path, "unknown option");
+		if ((err = apply(ld, o, s, path)))
+			return err;
+		if (o->type == CFG_T_GROUP && (err = walk(ld, s, path)))
+			return err;
 	}
 	return 0;
 }
@@ -428,81 +398,59 @@ static int walk(struct cfg *c, config_setting_t *grp, const char *prefix, const 
 static void defaults(struct cfg *c)
 {
 	memset(c, 0, sizeof(*c));
-	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {
-		const struct opt *o = &opts[i];
+	for (size_t i = 0; i < NOPTS; i++) {
+		const struct cfg_opt *o = &opts[i];
+		char *dst = (char *)c + o->off;
 
-		if (o->type == OT_INT)
-			*(uint32_t *)((char *)c + o->off) = (uint32_t)o->def;
-		else if (o->type == OT_INT64)
-			*(uint64_t *)((char *)c + o->off) = (uint64_t)o->def;
-		else if (o->type == OT_STR)
-			snprintf((char *)c + o->off, o->size, "%s", o->sdef);
+		if (o->type == CFG_T_U32 || o->type == CFG_T_MODE)
+			*(uint32_t *)(void *)dst = (uint32_t)o->def;
+		else if (o->type == CFG_T_U64)
+			*(uint64_t *)(void *)dst = (uint64_t)o->def;
+		else if (o->type == CFG_T_ENUM)
+			*(uint32_t *)(void *)dst = (uint32_t)pick(o->names, o->sdef);
+		else if (o->type == CFG_T_STR)
+			snprintf(dst, o->size, "%s", o->sdef);
 	}
 	for (unsigned q = 0; q < CFG_MAX_QUEUES; q++)
 		c->shard[q].node = CFG_NODE_AUTO;
 }
 
-int cfg_log_level(const char *name)
+static config_setting_t *where(struct ld *ld, const char *path)
 {
-	static const char *const names[] = {
-	    [XTS_LOG_ERROR] = "error",
-	    [XTS_LOG_WARNING] = "warning",
-	    [XTS_LOG_INFO] = "info",
-	    [XTS_LOG_DEBUG] = "debug",
-	};
+	config_setting_t *s = config_lookup(ld->lc, path);
 
-	for (int i = 0; i < (int)(sizeof(names) / sizeof(names[0])); i++)
-		if (!strcmp(name, names[i]))
-			return i;
-	return -1;
+	return s ? s : config_root_setting(ld->lc);
 }
 
-static config_setting_t *where(config_t *lc, const char *path)
+/* cross-option rules, and the shards (they need `queues`) */
+static int check(struct ld *ld)
 {
-	config_setting_t *s = config_lookup(lc, path);
-
-	return s ? s : config_root_setting(lc);
-}
-
-/* cross-option rules */
-static int check(struct cfg *c, config_t *lc, const char *file, char err[CFG_ERR_LEN])
-{
+	unsigned first_line[CFG_MAX_QUEUES];
+	struct cfg *c = ld->c;
 	config_setting_t *s;
-	char *end;
-	long mode;
 
 	if (c->ring_size & (c->ring_size - 1))
-		return fail(err, file, where(lc, "queue.ring_size"), "queue.ring_size",
+		return fail(ld, where(ld, "queue.ring_size"), "queue.ring_size",
 			    "must be a power of two");
 	if (c->window > c->ring_size / 2 || c->window > c->frames / 4)
-		return fail(err, file, where(lc, "queue.window"), "queue.window",
+		return fail(ld, where(ld, "queue.window"), "queue.window",
 			    "must be at most ring_size/2 and frames/4");
-	if (cfg_log_level(c->log_level) < 0)
-		return fail(err, file, where(lc, "log_level"), "log_level",
-			    "must be error, warning, info or debug");
-	if (strcmp(c->log_target, "stderr") && strcmp(c->log_target, "syslog"))
-		return fail(err, file, where(lc, "log_target"), "log_target",
-			    "must be stderr or syslog");
-	if (c->shard_buf < c->conn_buf)
-		return fail(err, file, where(lc, "limits.shard_buf"), "limits.shard_buf",
+	if (c->run.shard_buf < c->run.conn_buf)
+		return fail(ld, where(ld, "limits.shard_buf"), "limits.shard_buf",
 			    "must be at least limits.conn_buf");
-	mode = strtol(c->ctl_mode_s, &end, 8);
-	if (end == c->ctl_mode_s || *end || mode < 0 || mode > 0777)
-		return fail(err, file, where(lc, "ctl.mode"), "ctl.mode",
-			    "must be an octal mode string, \"0000\"..\"0777\"");
-	c->ctl_mode = (uint32_t)mode;
 	if (!c->ctl_path[0] && snprintf(c->ctl_path, sizeof(c->ctl_path), "%s/ctl.sock",
 					c->run_dir) >= (int)sizeof(c->ctl_path))
-		return fail(err, file, where(lc, "run_dir"), "run_dir",
+		return fail(ld, where(ld, "run_dir"), "run_dir",
 			    "too long for the default ctl.path (run_dir/ctl.sock)");
 	if (c->ctl_path[0] != '/')
-		return fail(err, file, where(lc, "ctl.path"), "ctl.path", "must be absolute");
-	if ((s = config_lookup(lc, "shards"))) {
+		return fail(ld, where(ld, "ctl.path"), "ctl.path", "must be absolute");
+	if ((s = config_lookup(ld->lc, "shards"))) {
 		int n = config_setting_length(s), rc;
 
+		memset(first_line, 0, sizeof(first_line));
 		for (int i = 0; i < n; i++)
-			if ((rc = shard_entry(c, config_setting_get_elem(s, (unsigned)i), i, file,
-					      err)))
+			if ((rc = shard_entry(ld, config_setting_get_elem(s, (unsigned)i), i,
+					      first_line)))
 				return rc;
 	}
 	return 0;
@@ -510,93 +458,74 @@ static int check(struct cfg *c, config_t *lc, const char *file, char err[CFG_ERR
 
 int cfg_load(const char *file, struct cfg *out, char err[CFG_ERR_LEN])
 {
+	struct ld ld = {.file = file, .err = err};
+	char *text = NULL;
 	config_t lc;
-	struct cfg *c;
-	FILE *f;
 	int rc;
 
 	err[0] = 0;
-	c = malloc(sizeof(*c));
-	if (!c) {
+	rc = cfg_text(file, &text, err);
+	if (rc)
+		return rc;
+	ld.c = malloc(sizeof(*ld.c));
+	if (!ld.c) {
+		free(text);
 		snprintf(err, CFG_ERR_LEN, "%s: out of memory", file);
 		return -ENOMEM;
 	}
-	f = fopen(file, "r");
-	if (!f) {
-		rc = -errno;
-		snprintf(err, CFG_ERR_LEN, "%s: %s", file, strerror(errno));
-		free(c);
-		return rc;
-	}
-	defaults(c);
+	defaults(ld.c);
 	config_init(&lc);
-	if (!config_read(&lc, f)) {
+	ld.lc = &lc;
+	if (!config_read_string(&lc, text)) {
 		snprintf(err, CFG_ERR_LEN, "%s:%d: syntax error: %s", file, config_error_line(&lc),
 			 config_error_text(&lc));
 		rc = -EINVAL;
-		goto out;
 	}
-	rc = walk(c, config_root_setting(&lc), "", file, err);
 	if (!rc)
-		rc = check(c, &lc, file, err);
+		rc = walk(&ld, config_root_setting(&lc), "");
 	if (!rc)
-		*out = *c;
-out:
+		rc = check(&ld);
+	if (!rc)
+		*out = *ld.c;
 	config_destroy(&lc);
-	fclose(f);
-	free(c);
+	free(ld.c);
+	free(text);
 	return rc;
 }
 
 void cfg_to_shm(const struct cfg *c, uint64_t gen, struct xts_shm_cfg *out)
 {
-	int lvl = cfg_log_level(c->log_level);
-
+	*out = c->run;
+	out->seq = 0;
 	out->gen = gen;
-	out->log_level = lvl < 0 ? XTS_LOG_INFO : (uint32_t)lvl;
-	out->max_conns = c->max_conns;
-	out->conn_buf = c->conn_buf;
-	out->shard_buf = c->shard_buf;
-	out->listeners = c->listeners;
-	out->connect_ms = c->connect_ms;
-	out->idle_ms = c->idle_ms;
-	out->dead_host_ms = c->dead_host_ms;
-	out->linger_ms = c->linger_ms;
-	out->nacl = c->nacl;
-	memcpy(out->acl, c->acl, c->nacl * sizeof(c->acl[0]));
 }
 
-int cfg_reloadable(const struct cfg *cur, const struct cfg *next, uint32_t table_conns,
-		   char err[CFG_ERR_LEN])
+int cfg_reloadable(const struct cfg *start, const struct cfg *next, char err[CFG_ERR_LEN])
 {
-#define SAME(f, name)                                                                              \
-	do {                                                                                       \
-		if (memcmp(&cur->f, &next->f, sizeof(cur->f))) {                                   \
-			snprintf(err, CFG_ERR_LEN, "%s: changed; that needs a restart of xtsd",    \
-				 name);                                                            \
-			return -EINVAL;                                                            \
-		}                                                                                  \
-	} while (0)
 	err[0] = 0;
-	SAME(interface, "interface");
-	SAME(queues, "queues");
-	SAME(run_dir, "run_dir");
-	SAME(log_target, "log_target");
-	SAME(window, "queue.window");
-	SAME(frames, "queue.frames");
-	SAME(ring_size, "queue.ring_size");
-	SAME(conn_buf, "limits.conn_buf");
-	SAME(ctl_path, "ctl.path");
-	SAME(ctl_mode, "ctl.mode");
-	SAME(ctl_group, "ctl.group");
-	SAME(shard, "shards (cpus, node)");
-#undef SAME
-	if (next->max_conns > table_conns) {
-		snprintf(err, CFG_ERR_LEN,
-			 "limits.max_conns: %u is above %u, the table size the shards started "
-			 "with; raising it needs a restart of xtsd",
-			 next->max_conns, table_conns);
-		return -EINVAL;
+	for (size_t i = 0; i < NOPTS; i++) {
+		const struct cfg_opt *o = &opts[i];
+		const char *a = (const char *)start + o->off, *b = (const char *)next + o->off;
+		uint32_t was, now;
+
+		if (!o->size || o->reload == CFG_RELOAD)
+			continue;
+		if (o->reload == CFG_RESTART && memcmp(a, b, o->size)) {
+			snprintf(err, CFG_ERR_LEN, "%s: changed; that needs a restart of xtsd",
+				 o->name);
+			return -EINVAL;
+		}
+		if (o->reload != CFG_RELOAD_DOWN)
+			continue;
+		memcpy(&was, a, sizeof(was));
+		memcpy(&now, b, sizeof(now));
+		if (now > was) {
+			snprintf(err, CFG_ERR_LEN,
+				 "%s: %u is above %u, the value xtsd started with (it sized a "
+				 "table); raising it needs a restart of xtsd",
+				 o->name, now, was);
+			return -EINVAL;
+		}
 	}
 	return 0;
 }

@@ -35,6 +35,8 @@ struct sup {
 	struct sup_slot slot[CFG_MAX_QUEUES];
 	volatile sig_atomic_t *stop; /* set: drain, then stop */
 	long long drain_deadline_ms;
+	/* the configuration xtsd started with: bounds what reload may raise */
+	const struct cfg *start;
 };
 
 long long sup_now_ms(void);

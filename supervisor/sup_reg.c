@@ -15,7 +15,7 @@
 
 static uint32_t reg_slots(const struct cfg *c)
 {
-	uint64_t n = (uint64_t)c->queues * (c->listeners ? c->listeners : 1);
+	uint64_t n = (uint64_t)c->queues * (c->run.listeners ? c->run.listeners : 1);
 
 	return n > 1u << 20 ? 1u << 20 : (uint32_t)n;
 }

@@ -163,11 +163,11 @@ static pid_t spawn_shard(struct sup *sp, unsigned q)
 	so.ring_size = c->ring_size;
 	so.window = c->window;
 	so.max_conns = sp->table_conns;
-	so.conn_buf = c->conn_buf;
-	so.shard_buf = c->shard_buf;
-	so.connect_timeout_ms = c->connect_ms;
-	so.idle_ms = c->idle_ms;
-	so.dead_ms = c->dead_host_ms;
+	so.conn_buf = c->run.conn_buf;
+	so.shard_buf = c->run.shard_buf;
+	so.connect_timeout_ms = c->run.connect_ms;
+	so.idle_ms = c->run.idle_ms;
+	so.dead_ms = c->run.dead_host_ms;
 	so.stats_path = stats_path;
 	so.shm = sp->shm;
 	stop_flag = 0;
@@ -225,7 +225,7 @@ int sup_reload(struct sup *sp, char *err, size_t errlen)
 	}
 	rc = cfg_load(sp->file, next, why);
 	if (!rc)
-		rc = cfg_reloadable(sp->cfg, next, sp->table_conns, why);
+		rc = cfg_reloadable(sp->start, next, why);
 	if (rc) {
 		snprintf(err, errlen, "%s", why);
 		sup_warn("reload refused, configuration generation %llu stays: %s",
@@ -241,7 +241,7 @@ int sup_reload(struct sup *sp, char *err, size_t errlen)
 	cfg_to_shm(sp->cfg, sp->gen, snap);
 	xts_shm_cfg_publish(xts_shm_cfg(sp->shm), snap);
 	__atomic_store_n(&((struct xts_shm_hdr *)sp->shm)->generation, sp->gen, __ATOMIC_RELEASE);
-	sup_log_level(cfg_log_level(sp->cfg->log_level));
+	sup_log_level((int)sp->cfg->run.log_level);
 	sup_info("configuration generation %llu in force (%s)", (unsigned long long)sp->gen,
 		 sp->file);
 	free(next);
@@ -377,7 +377,7 @@ int main(int argc, char **argv)
 	    {0},
 	};
 	static struct sup sp; /* the slot table is large: not on the stack */
-	static struct cfg cur;
+	static struct cfg cur, start;
 	const char *file = "/etc/xts/xts.conf";
 	char err[CFG_ERR_LEN];
 	struct xts_xdp_maps maps;
@@ -413,11 +413,13 @@ int main(int argc, char **argv)
 	}
 	sp.file = file;
 	sp.cfg = &cur;
-	sp.table_conns = cur.max_conns;
+	start = cur;
+	sp.start = &start;
+	sp.table_conns = cur.run.max_conns;
 	sp.ctl_fd = -1;
 	sp.stop = &drain_flag; /* xtsctl stop: as SIGTERM */
 	sup_log_init(cur.log_target);
-	sup_log_level(cfg_log_level(cur.log_level));
+	sup_log_level((int)cur.run.log_level);
 
 	ifindex = (int)if_nametoindex(cur.interface);
 	if (!ifindex) {

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /* test_cfg.c - xts.conf parsing and validation (supervisor/cfg.c). */
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -47,11 +49,11 @@ static void t_defaults(void **st)
 	assert_int_equal(load(""), 0);
 	assert_string_equal(c.interface, "xd0");
 	assert_int_equal(c.queues, 4);
-	assert_int_equal(c.max_conns, 65536);
+	assert_int_equal(c.run.max_conns, 65536);
 	assert_int_equal(c.ctl_mode, 0660);
 	assert_string_equal(c.ctl_path, "/run/xts/ctl.sock");
 	assert_int_equal(c.shard[0].node, CFG_NODE_AUTO);
-	assert_int_equal(c.nacl, 0);
+	assert_int_equal(c.run.nacl, 0);
 	assert_int_equal(c.hang_ms, 5000);
 }
 
@@ -71,30 +73,34 @@ static void t_valid(void **st)
 		 " { queue = 0; node = \"auto\"; } );\n"),
 	    0);
 	assert_string_equal(c.interface, "eth1");
-	assert_int_equal(c.max_conns, 100);
-	assert_int_equal(c.shard_buf, 1048576);
+	assert_int_equal(c.run.max_conns, 100);
+	assert_int_equal(c.run.shard_buf, 1048576);
 	assert_int_equal(c.ctl_mode, 0600);
 	assert_int_equal(c.shard[1].ncpus, 2);
 	assert_int_equal(c.shard[1].cpus[1], 1);
 	assert_int_equal(c.shard[1].node, 0);
 	assert_int_equal(c.shard[0].node, CFG_NODE_AUTO);
-	assert_int_equal(c.nacl, 5);
-	assert_int_equal(c.acl[0].family, AF_INET);
-	assert_int_equal(c.acl[0].prefix, 8);
-	assert_int_equal(c.acl[0].port_lo, 80);
-	assert_int_equal(c.acl[0].port_hi, 90);
-	assert_int_equal(c.acl[1].family, AF_INET6);
-	assert_int_equal(c.acl[1].prefix, 64);
-	assert_int_equal(c.acl[3].queue, 1);
-	assert_int_equal(c.acl[3].prefix, 32);
+	assert_int_equal(c.run.nacl, 5);
+	assert_int_equal(c.run.acl[0].family, AF_INET);
+	assert_int_equal(c.run.acl[0].prefix, 8);
+	assert_int_equal(c.run.acl[0].port_lo, 80);
+	assert_int_equal(c.run.acl[0].port_hi, 90);
+	assert_int_equal(c.run.acl[1].family, AF_INET6);
+	assert_int_equal(c.run.acl[1].prefix, 64);
+	assert_int_equal(c.run.acl[3].queue, 1);
+	assert_int_equal(c.run.acl[3].prefix, 32);
 }
 
 static void t_syntax(void **st)
 {
+	char want[128];
+
 	(void)st;
 	assert_int_equal(load("queues = 2;\nlimits = { max_conns = ; };\n"), -EINVAL);
-	snprintf(path + strlen(path), 1, "%s", "");
-	assert_non_null(strstr(err, ":2: syntax error"));
+	/* the whole prefix, file name included, not just somewhere in err */
+	snprintf(want, sizeof(want), "%s:2: syntax error", path);
+	if (strncmp(err, want, strlen(want)))
+		fail_msg("error \"%s\", want \"%s...\"", err, want);
 }
 
 static void t_unknown(void **st)
@@ -162,26 +168,256 @@ static void t_reloadable(void **st)
 	static struct cfg a, b;
 
 	(void)st;
-	assert_int_equal(load("limits = { max_conns = 100; };\n"), 0);
+	assert_int_equal(load("limits = { max_conns = 100; listeners = 8; };\n"), 0);
 	a = c;
-	assert_int_equal(load("limits = { max_conns = 50; };\n"), 0);
+	assert_int_equal(load("limits = { max_conns = 50; listeners = 4; };\n"), 0);
 	b = c;
-	assert_int_equal(cfg_reloadable(&a, &b, 100, err), 0);
-	assert_int_equal(cfg_reloadable(&b, &a, 100, err), 0); /* back up to the table */
-	assert_int_equal(cfg_reloadable(&b, &a, 60, err), -EINVAL);
-	assert_non_null(strstr(err, "limits.max_conns"));
+	assert_int_equal(cfg_reloadable(&a, &b, err), 0); /* down */
+	assert_int_equal(cfg_reloadable(&a, &a, err), 0); /* back up to the start */
+	assert_int_equal(cfg_reloadable(&b, &a, err), -EINVAL);
+	assert_non_null(strstr(err, "limits.max_conns: 100 is above 50"));
+	b.run.max_conns = 100;
+	assert_int_equal(cfg_reloadable(&b, &a, err), -EINVAL);
+	assert_non_null(strstr(err, "limits.listeners: 8 is above 4"));
+	b = a;
 	b.queues = 3;
-	assert_int_equal(cfg_reloadable(&a, &b, 100, err), -EINVAL);
-	assert_non_null(strstr(err, "queues"));
+	assert_int_equal(cfg_reloadable(&a, &b, err), -EINVAL);
+	assert_non_null(strstr(err, "queues: changed; that needs a restart"));
+	b = a;
+	b.ctl_mode = 0600;
+	assert_int_equal(cfg_reloadable(&a, &b, err), -EINVAL);
+	assert_non_null(strstr(err, "ctl.mode: changed"));
+	b = a;
+	b.shard[3].ncpus = 1;
+	assert_int_equal(cfg_reloadable(&a, &b, err), -EINVAL);
+	assert_non_null(strstr(err, "shards: changed"));
+	/* reloadable ones, whatever they become */
+	b = a;
+	b.run.shard_buf *= 2;
+	b.run.log_level = XTS_LOG_DEBUG;
+	b.hang_ms = 1;
+	b.run.nacl = 1;
+	assert_int_equal(cfg_reloadable(&a, &b, err), 0);
+}
+
+/* Anything but a regular file is refused before libconfig sees it:
+ * libconfig's scanner exit()s on a directory and blocks on a FIFO. */
+static void t_not_regular(void **st)
+{
+	char dir[96], fifo[96], lnk[96], want[160];
+	const char *const files[] = {dir, fifo, lnk};
+
+	(void)st;
+	snprintf(dir, sizeof(dir), "/tmp/test_cfg.%d.dir", getpid());
+	snprintf(fifo, sizeof(fifo), "/tmp/test_cfg.%d.fifo", getpid());
+	snprintf(lnk, sizeof(lnk), "/tmp/test_cfg.%d.zero", getpid());
+	assert_int_equal(mkdir(dir, 0700), 0);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	assert_int_equal(symlink("/dev/zero", lnk), 0);
+	for (unsigned i = 0; i < 3; i++) {
+		assert_int_not_equal(cfg_load(files[i], &c, err), 0);
+		snprintf(want, sizeof(want), "%s: not a regular file", files[i]);
+		assert_string_equal(err, want);
+	}
+	rmdir(dir);
+	unlink(fifo);
+	unlink(lnk);
+}
+
+/* A file past CFG_MAX_BYTES (a sparse one: the size alone says so), and
+ * one exactly at the bound (comments: loads). */
+static void t_huge(void **st)
+{
+	char want[160];
+	FILE *f;
+	int fd;
+
+	(void)st;
+	load("");
+	fd = open(path, O_WRONLY | O_TRUNC);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, 8ll << 30), 0);
+	close(fd);
+	assert_int_equal(cfg_load(path, &c, err), -EFBIG);
+	snprintf(want, sizeof(want), "%s: larger than %u bytes", path, CFG_MAX_BYTES);
+	assert_memory_equal(err, want, strlen(want));
+	f = fopen(path, "w");
+	assert_non_null(f);
+	for (unsigned n = 0; n < CFG_MAX_BYTES; n += 64)
+		fprintf(f, "#%62s\n", "");
+	fclose(f);
+	assert_int_equal(cfg_load(path, &c, err), 0);
+	f = fopen(path, "a");
+	fputs("\n", f);
+	fclose(f);
+	assert_int_equal(cfg_load(path, &c, err), -EFBIG);
+}
+
+/* libconfig 1.5 reads an unsuffixed literal past 32 bits with atoi:
+ * 5368709120 would be 1 GiB and 4294967297 would be 1. */
+static void t_wide_ints(void **st)
+{
+	(void)st;
+	assert_int_equal(load("limits = { shard_buf = 5368709120; };\n"), 0);
+	assert_int_equal(c.run.shard_buf, 5368709120ull);
+	assert_int_equal(load("limits = { shard_buf = 0x140000000; };\n"), 0);
+	assert_int_equal(c.run.shard_buf, 5368709120ull);
+	assert_int_equal(load("limits = { shard_buf = 0x80000000; conn_buf = 0x10000; };\n"), 0);
+	assert_int_equal(c.run.shard_buf, 0x80000000ull);
+	assert_int_equal(c.run.conn_buf, 0x10000);
+	assert_int_equal(load("limits = { shard_buf = 5368709120L; };\n"), 0);
+	assert_int_equal(c.run.shard_buf, 5368709120ull);
+	/* in a list, next to 32-bit ones, after a comment and a string */
+	assert_int_equal(load("# 4294967297\nlog_level = \"debug\"; // 0x100000001\n"
+			      "limits = { shard_buf = 2147483648; max_conns = 2147483647"
+			      " /* 99999999999999999999 */; };\n"
+			      "shards = ( { queue = 1; cpus = [ 1, 2 ]; } );\n"),
+			 -EINVAL);
+	assert_non_null(strstr(err, ":3: limits.max_conns: 2147483647 out of range"));
+	expect_err("queues = 4294967297;\n", 1, "queues", "4294967297 out of range [1, 256]");
+	expect_err("\nqueues = 0x100000001;\n", 2, "queues", "4294967297 out of range");
+	expect_err("timeouts = { hang_ms = -3000000000; };\n", 1, "timeouts.hang_ms",
+		   "-3000000000 out of range");
+	expect_err("limits = { shard_buf = 5368709120000; };\n", 1, "limits.shard_buf",
+		   "5368709120000 out of range [1048576, 1099511627776]");
+	expect_err("limits = {\n shard_buf = 99999999999999999999;\n};\n", 2, "limits.shard_buf",
+		   "out of range [1048576, 1099511627776]");
+	expect_err("limits = { shard_buf = 0x1ffffffffffffffff; };\n", 1, "limits.shard_buf",
+		   "out of range");
+	expect_err("queues = 2;\nshards = ( { queue = 4294967296; } );\n", 2, "shards.[0].queue",
+		   "4294967296 out of range [0, 1]");
+	expect_err("shards = ( { queue = 0; cpus = ( 0, 4294967297 ); } );\n", 1,
+		   "shards.[0].cpus[1]", "4294967297 out of range");
+	expect_err("limits = { max_conns = 1.5; };\n", 1, "limits.max_conns", "must be an integer");
+}
+
+static void t_text(void **st)
+{
+	(void)st;
+	expect_err("queues = 2;\n@include \"/tmp\"\n", 2, "syntax error", "@include");
+	assert_int_equal(load("queues = 2; # @include \"/tmp\"\nrun_dir = \"/x@y\";\n"), 0);
+	assert_string_equal(c.run_dir, "/x@y");
+	assert_int_equal(c.queues, 2);
+	/* a NUL would end libconfig's text early: the rest silently ignored */
+	snprintf(path, sizeof(path), "/tmp/test_cfg.%d.conf", getpid());
+	{
+		FILE *f = fopen(path, "w");
+
+		assert_non_null(f);
+		fwrite("queues = 2;\n\0queues = 3;\n", 1, 25, f);
+		fclose(f);
+	}
+	assert_int_equal(cfg_load(path, &c, err), -EINVAL);
+	assert_non_null(strstr(err, ":2: syntax error: a NUL byte"));
+}
+
+static void t_dup_shard(void **st)
+{
+	(void)st;
+	expect_err("shards = (\n { queue = 1; cpus = [ 1 ]; },\n { queue = 0; },\n"
+		   " { queue = 1; cpus = [ 2 ]; connect = [ \"10.0.0.1\" ]; }\n);\n",
+		   4, "shards.[2].queue", "queue 1 has an entry already (line 2)");
+}
+
+/* strtol took signs and spaces: "+0660", "198.18.0.2: 7" */
+static void t_strict(void **st)
+{
+	static const char *const modes[] = {"+0660", " 660", "0660 ", "0x1ff",
+					    "06600", "-0",   "",      "0800"};
+	static const char *const rules[] = {"198.18.0.2: 7", "198.18.0.2:+7", "198.18.0.2:7 ",
+					    "198.18.0.2:-7", "10.0.0.0/ 8",   "10.0.0.0/+8",
+					    "10.0.0.0/8 ",   "[::1]: 7",      "10.0.0.1:7-+8",
+					    " 10.0.0.1",     "10.0.0.1:0x10", "10.0.0.1:65536"};
+	static const char *const lrules[] = {" 80", "+80", "80-+90", "80 ", "80-", "-80"};
+	char text[128];
+
+	(void)st;
+	for (unsigned i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		snprintf(text, sizeof(text), "ctl = { mode = \"%s\"; };\n", modes[i]);
+		expect_err(text, 1, "ctl.mode", "must be an octal mode string");
+	}
+	for (unsigned i = 0; i < sizeof(rules) / sizeof(rules[0]); i++) {
+		snprintf(text, sizeof(text), "acl = { connect = [ \"%s\" ]; };\n", rules[i]);
+		expect_err(text, 1, "acl.connect[0]", rules[i]);
+	}
+	for (unsigned i = 0; i < sizeof(lrules) / sizeof(lrules[0]); i++) {
+		snprintf(text, sizeof(text), "acl = { listen = [ \"%s\" ]; };\n", lrules[i]);
+		expect_err(text, 1, "acl.listen[0]", "want PORT");
+	}
+	assert_int_equal(load("ctl = { mode = \"600\"; };\n"
+			      "acl = { connect = [ \"10.0.0.0/8:007-8\" ]; };\n"),
+			 0);
+	assert_int_equal(c.ctl_mode, 0600);
+	assert_int_equal(c.run.acl[0].port_lo, 7);
+}
+
+/* The table is the one source: its defaults are what conf/xts.conf shows,
+ * and conf/xts.conf documents every option in it. */
+static void t_table(void **st)
+{
+	static struct cfg def, conf;
+	const struct cfg_opt *o;
+	char *text, *grp;
+	size_t n;
+	FILE *f;
+	long len;
+
+	(void)st;
+	assert_int_equal(load(""), 0);
+	def = c;
+	assert_int_equal(cfg_load(XTS_SRC_DIR "/conf/xts.conf", &conf, err), 0);
+	f = fopen(XTS_SRC_DIR "/conf/xts.conf", "r");
+	assert_non_null(f);
+	fseek(f, 0, SEEK_END);
+	len = ftell(f);
+	rewind(f);
+	text = calloc(1, (size_t)len + 1);
+	assert_int_equal(fread(text, 1, (size_t)len, f), (size_t)len);
+	fclose(f);
+	o = cfg_opts(&n);
+	assert_true(n > 20);
+	for (size_t i = 0; i < n; i++, o++) {
+		const char *dot = strchr(o->name, '.');
+		char want[96];
+
+		if (!o->help || !*o->help)
+			fail_msg("%s: no help line", o->name);
+		if (o->size && memcmp((char *)&def + o->off, (char *)&conf + o->off, o->size))
+			fail_msg("%s: conf/xts.conf does not show the default", o->name);
+		/* "\nNAME = " at the top, "\n  NAME = " inside "\nGROUP = {" */
+		if (!dot) {
+			snprintf(want, sizeof(want), "\n%s = ", o->name);
+			if (!strstr(text, want))
+				fail_msg("%s: not in conf/xts.conf", o->name);
+			continue;
+		}
+		snprintf(want, sizeof(want), "\n%.*s = {\n", (int)(dot - o->name), o->name);
+		grp = strstr(text, want);
+		if (!grp)
+			fail_msg("%s: its group is not in conf/xts.conf", o->name);
+		snprintf(want, sizeof(want), "\n  %s = ", dot + 1);
+		{
+			char *in = strstr(grp, want), *end = strstr(grp, "\n};");
+
+			if (!in || !end || in > end)
+				fail_msg("%s: not in conf/xts.conf", o->name);
+		}
+	}
+	assert_int_equal(conf.run.nacl, 0);
+	free(text);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(t_defaults),  cmocka_unit_test(t_valid),
-	    cmocka_unit_test(t_syntax),	   cmocka_unit_test(t_unknown),
-	    cmocka_unit_test(t_range),	   cmocka_unit_test(t_bad_cidr),
-	    cmocka_unit_test(t_acl_match), cmocka_unit_test(t_reloadable),
+	    cmocka_unit_test(t_defaults),    cmocka_unit_test(t_valid),
+	    cmocka_unit_test(t_syntax),	     cmocka_unit_test(t_unknown),
+	    cmocka_unit_test(t_range),	     cmocka_unit_test(t_bad_cidr),
+	    cmocka_unit_test(t_acl_match),   cmocka_unit_test(t_reloadable),
+	    cmocka_unit_test(t_not_regular), cmocka_unit_test(t_huge),
+	    cmocka_unit_test(t_wide_ints),   cmocka_unit_test(t_text),
+	    cmocka_unit_test(t_dup_shard),   cmocka_unit_test(t_strict),
+	    cmocka_unit_test(t_table),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 
