@@ -24,6 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/socket.h> /* AF_INET, AF_INET6 */
 
 #define XTS_SHM_MAGIC	   0x4d485358u /* "XSHM" */
 #define XTS_SHM_VERSION	   1u
@@ -295,11 +296,39 @@ static inline int xts_shm_cfg_read(const struct xts_shm_cfg *src, struct xts_shm
 }
 
 /*
- * ACL check for a connect from queue @queue to (family, addr, port): the
- * queue's own connect rules if it has any, else the default rules; no
- * rule of either kind at all allows everything.  1 allowed, 0 refused.
- * @addr in network order (4 or 16 bytes).
+ * ACL matching.  One normal form for addresses, used for every check
+ * (connect, listen, a bind before connect) and for the rules themselves
+ * (supervisor/cfg_acl.c): an IPv4-mapped IPv6 address (::ffff:a.b.c.d) is
+ * the IPv4 address a.b.c.d, because that is where the kernel connects an
+ * AF_INET6 socket given it.  So an IPv6 rule, [::]/0 included, never
+ * matches an IPv4 destination in either spelling, and an IPv4 rule
+ * matches both spellings.
  */
+static inline void xts_acl_norm(uint8_t *family, uint8_t addr[16], uint8_t *prefix)
+{
+	static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
+	if (*family != AF_INET6 || memcmp(addr, mapped, sizeof(mapped)) || (prefix && *prefix < 96))
+		return;
+	memmove(addr, addr + 12, 4);
+	memset(addr + 4, 0, 12);
+	*family = AF_INET;
+	if (prefix)
+		*prefix = (uint8_t)(*prefix - 96);
+}
+
+/* A destination that is the DPU itself whatever the routing table says:
+ * loopback (127/8, ::1) and "this host" (0/8, ::), which Linux connects
+ * to over loopback.  Normal form (xts_acl_norm) expected. */
+static inline int xts_acl_loopback(uint8_t family, const uint8_t addr[16])
+{
+	static const uint8_t zero[16];
+
+	if (family == AF_INET)
+		return addr[0] == 127 || addr[0] == 0;
+	return family == AF_INET6 && !memcmp(addr, zero, 15) && addr[15] <= 1;
+}
+
 static inline int xts_acl_match_one(const struct xts_shm_acl *r, uint8_t family,
 				    const uint8_t *addr, uint16_t port)
 {
@@ -323,12 +352,38 @@ static inline int xts_acl_match_one(const struct xts_shm_acl *r, uint8_t family,
 	return 1;
 }
 
-static inline int xts_acl_allows(const struct xts_shm_cfg *c, uint8_t kind, uint16_t queue,
-				 uint8_t family, const uint8_t *addr, uint16_t port)
+/* Does rule @r name a destination on the DPU itself on purpose: the very
+ * address (/32, /128), or a prefix inside 127/8?  "*", 0.0.0.0/0, [::]/0
+ * and a subnet that happens to hold a DPU address do not. */
+static inline int xts_acl_names_local(const struct xts_shm_acl *r, uint8_t family)
 {
-	int own = 0, any = 0;
-	uint32_t i, n = c->nacl <= XTS_SHM_ACL_MAX ? c->nacl : XTS_SHM_ACL_MAX;
+	if (r->family != family)
+		return 0;
+	return r->prefix == (family == AF_INET ? 32 : 128) ||
+	       (family == AF_INET && r->addr[0] == 127 && r->prefix >= 8);
+}
 
+/*
+ * ACL check for a connect (XTS_ACL_CONNECT) or a listen or bound source
+ * port (XTS_ACL_LISTEN) of queue @queue, to or on (family, addr, port):
+ * the queue's own rules of that kind if it has any, else the default
+ * rules; no rule of either kind allows everything, except a connect to
+ * the DPU itself, which only a rule naming it allows
+ * (xts_acl_names_local): loopback and 0/8 here, and whatever the caller
+ * knows to be the DPU's own (@local: the routing table's local routes,
+ * its interface addresses).  1 allowed, 0 refused.  @addr: 16 bytes,
+ * network order, IPv4 in the first 4.
+ */
+static inline int xts_acl_allows(const struct xts_shm_cfg *c, uint8_t kind, uint16_t queue,
+				 uint8_t family, const uint8_t *addr, uint16_t port, int local)
+{
+	uint32_t i, n = c->nacl <= XTS_SHM_ACL_MAX ? c->nacl : XTS_SHM_ACL_MAX;
+	int own = 0, any = 0;
+	uint8_t a[16];
+
+	memcpy(a, addr, sizeof(a));
+	xts_acl_norm(&family, a, NULL);
+	local = kind == XTS_ACL_CONNECT && (local || xts_acl_loopback(family, a));
 	for (i = 0; i < n; i++)
 		if (c->acl[i].kind == kind && c->acl[i].queue == queue)
 			own = 1;
@@ -338,10 +393,11 @@ static inline int xts_acl_allows(const struct xts_shm_cfg *c, uint8_t kind, uint
 		if (r->kind != kind || r->queue != (own ? queue : XTS_ACL_ANY_QUEUE))
 			continue;
 		any = 1;
-		if (xts_acl_match_one(r, family, addr, port))
+		if (xts_acl_match_one(r, family, a, port) &&
+		    (!local || xts_acl_names_local(r, family)))
 			return 1;
 	}
-	return !any;
+	return !any && !local;
 }
 
 #endif /* XTS_SHM_H */

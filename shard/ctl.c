@@ -14,19 +14,31 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 
 #include "shard_int.h"
 
 #define PUBLISH_NS (50 * 1000000ull) /* counters to shm: 20 times a second */
 
+/* ctl.c's own state.  Two snapshot buffers: s->cfg points at the one in
+ * force, a new generation is read into the other and only a consistent
+ * copy is swapped in (a read the writer kept busy leaves the old one). */
+struct shard_ctl {
+	struct xts_shm_cfg snap[2];
+	int rt_fd; /* NETLINK_ROUTE, for "is this address the DPU's own?" */
+	__u32 rt_seq;
+};
+
 /* Take a new config generation: limits, timeouts, ACLs.  Established
  * connections are never touched: a lower limit refuses new connects only. */
 static void cfg_apply(struct shard *s)
 {
-	struct xts_shm_cfg *c = s->cfg;
+	struct xts_shm_cfg *c = &s->ctl->snap[s->cfg == &s->ctl->snap[0]];
 
 	if (xts_shm_cfg_read(xts_shm_cfg(s->o.shm), c, 64))
 		return; /* the writer is busy: next round */
+	s->cfg = c;
 	s->cfg_gen = c->gen;
 	s->max_conns_now = c->max_conns < s->o.max_conns ? c->max_conns : s->o.max_conns;
 	s->o.shard_buf = c->shard_buf;
@@ -52,10 +64,18 @@ int shard_ctl_init(struct shard *s)
 	s->max_conns_now = s->o.max_conns;
 	if (s->o.shm) {
 		s->blk = xts_shm_shard(s->o.shm, s->o.queue);
-		s->cfg = calloc(1, sizeof(*s->cfg));
-		if (!s->cfg)
+		s->ctl = calloc(1, sizeof(*s->ctl));
+		if (!s->ctl)
 			return -ENOMEM;
+		s->ctl->rt_fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+		if (s->ctl->rt_fd < 0)
+			shard_log(s, XTS_LOG_WARNING,
+				  "netlink: %s: only loopback counts as the DPU's own address "
+				  "for the ACL",
+				  strerror(errno));
 		cfg_apply(s);
+		if (!s->cfg)
+			return -EAGAIN; /* xtsd kept the snapshot busy: a restart retries */
 		s->blk->run.pid = getpid();
 		s->blk->run.epoch = 0;
 		s->blk->run.conns_ack = __atomic_load_n(&s->blk->sup.conns_req, __ATOMIC_ACQUIRE);
@@ -75,7 +95,10 @@ int shard_ctl_init(struct shard *s)
 void shard_ctl_fini(struct shard *s)
 {
 	set_state(s, XTS_SHARD_STOPPED);
-	free(s->cfg);
+	if (s->ctl && s->ctl->rt_fd >= 0)
+		close(s->ctl->rt_fd);
+	free(s->ctl);
+	s->ctl = NULL;
 	s->cfg = NULL;
 }
 
@@ -232,11 +255,89 @@ void shard_ctl_tick(struct shard *s)
 		__atomic_store_n(&s->blk->run.epoch, 0, __ATOMIC_RELAXED);
 }
 
+/* Add one attribute to a netlink request of at most @cap bytes. */
+static void nl_attr(struct nlmsghdr *nh, size_t cap, unsigned short type, const void *v, size_t len)
+{
+	struct rtattr *rta = (struct rtattr *)(void *)((char *)nh + NLMSG_ALIGN(nh->nlmsg_len));
+
+	if (NLMSG_ALIGN(nh->nlmsg_len) + RTA_SPACE(len) > cap)
+		return;
+	rta->rta_type = type;
+	rta->rta_len = (unsigned short)RTA_LENGTH(len);
+	memcpy(RTA_DATA(rta), v, len);
+	nh->nlmsg_len = NLMSG_ALIGN(nh->nlmsg_len) + RTA_SPACE(len);
+}
+
+/*
+ * Is (family, addr) an address of the DPU itself: one its routing table
+ * calls local (its interface addresses, loopback, `ip route add local`)?
+ * The kernel's own answer, one RTM_GETROUTE (answered before send()
+ * returns), asked only when the ACL's verdict depends on it.  1 yes, 0 no
+ * or unknown (no route at all: the connect fails on its own).
+ */
+static int dst_local(struct shard *s, uint8_t family, const uint8_t addr[16], __u32 scope)
+{
+	union {
+		struct nlmsghdr nh;
+		char b[NLMSG_SPACE(sizeof(struct rtmsg)) + RTA_SPACE(16) + RTA_SPACE(4)];
+	} req;
+	union {
+		struct nlmsghdr nh;
+		char b[4096];
+	} ans;
+	size_t alen = family == AF_INET ? 4 : 16;
+	struct rtmsg *rt;
+	__u32 seq;
+
+	if (!s->ctl || s->ctl->rt_fd < 0 || (family != AF_INET && family != AF_INET6))
+		return 0;
+	memset(&req, 0, sizeof(req));
+	seq = ++s->ctl->rt_seq;
+	req.nh.nlmsg_len = NLMSG_LENGTH(sizeof(*rt));
+	req.nh.nlmsg_type = RTM_GETROUTE;
+	req.nh.nlmsg_flags = NLM_F_REQUEST;
+	req.nh.nlmsg_seq = seq;
+	rt = NLMSG_DATA(&req.nh);
+	rt->rtm_family = family;
+	rt->rtm_dst_len = (unsigned char)(alen * 8);
+	nl_attr(&req.nh, sizeof(req), RTA_DST, addr, alen);
+	if (scope)
+		nl_attr(&req.nh, sizeof(req), RTA_OIF, &scope, sizeof(scope));
+	if (send(s->ctl->rt_fd, &req, req.nh.nlmsg_len, 0) < 0)
+		return 0;
+	/* stale answers (a seq we gave up on) are skipped, boundedly */
+	for (int tries = 0; tries < 4; tries++) {
+		ssize_t n = recv(s->ctl->rt_fd, &ans, sizeof(ans), MSG_DONTWAIT);
+		struct nlmsghdr *nh = &ans.nh;
+
+		if (n <= 0)
+			return 0;
+		for (; NLMSG_OK(nh, (size_t)n); nh = NLMSG_NEXT(nh, n)) {
+			if (nh->nlmsg_seq != seq)
+				continue;
+			if (nh->nlmsg_type != RTM_NEWROUTE)
+				return 0; /* NLMSG_ERROR: no route */
+			rt = NLMSG_DATA(nh);
+			return rt->rtm_type == RTN_LOCAL;
+		}
+	}
+	return 0;
+}
+
 bool shard_acl_ok(struct shard *s, uint8_t kind, const struct xts_addr *a)
 {
-	if (!s->cfg || !s->cfg->nacl ||
-	    xts_acl_allows(s->cfg, kind, (uint16_t)s->o.queue, (uint8_t)le16toh(a->family), a->addr,
-			   le16toh(a->port)))
+	uint8_t family = (uint8_t)le16toh(a->family), addr[16];
+	uint16_t port = le16toh(a->port), q = (uint16_t)s->o.queue;
+
+	if (!s->cfg)
+		return true; /* no xtsd, no ACL */
+	memcpy(addr, a->addr, sizeof(addr));
+	xts_acl_norm(&family, addr, NULL);
+	/* Allowed even were it the DPU's own address (or refused anyway):
+	 * no need to ask the routing table. */
+	if (xts_acl_allows(s->cfg, kind, q, family, addr, port, 1) ||
+	    (xts_acl_allows(s->cfg, kind, q, family, addr, port, 0) &&
+	     !dst_local(s, family, addr, le32toh(a->scope_id))))
 		return true;
 	s->refused_acl++;
 	return false;

@@ -81,7 +81,9 @@ struct shard {
 	struct shard_stats st;
 	/* control plane (ctl.c) */
 	struct xts_shm_shard *blk; /* our block in xtsd's region, or NULL */
-	struct xts_shm_cfg *cfg;   /* our copy of the config snapshot */
+	/* the config in force, NULL: no xtsd; ctl.c swaps in whole generations */
+	const struct xts_shm_cfg *cfg;
+	struct shard_ctl *ctl; /* ctl.c's own */
 	__u64 cfg_gen, next_publish_ns;
 	__u32 conns_ack;
 	__u32 max_conns_now; /* limit in force (<= o.max_conns, the table) */

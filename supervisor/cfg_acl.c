@@ -137,6 +137,9 @@ int cfg_acl_parse(const char *s, uint8_t kind, struct xts_shm_acl *r, char *why,
 		return -EINVAL;
 	}
 	r->prefix = (uint8_t)plen;
+	/* [::ffff:a.b.c.d]/N, N >= 96, is the IPv4 rule a.b.c.d/(N-96): the
+	 * form destinations are matched in */
+	xts_acl_norm(&r->family, r->addr, &r->prefix);
 	return 0;
 bad:
 	snprintf(why, whylen,

@@ -141,6 +141,9 @@ static void t_bad_cidr(void **st)
 		   "shards.[0].connect[0]", "want ADDR");
 }
 
+#define ALLOWS(kind, q, fam, addr, port, local)                                                    \
+	xts_acl_allows(&snap, kind, q, fam, addr, port, local)
+
 static void t_acl_match(void **st)
 {
 	static struct xts_shm_cfg snap;
@@ -152,15 +155,109 @@ static void t_acl_match(void **st)
 			      "shards = ( { queue = 1; connect = [ \"198.18.1.0/24\" ]; } );\n"),
 			 0);
 	cfg_to_shm(&c, 1, &snap);
-	assert_true(xts_acl_allows(&snap, XTS_ACL_CONNECT, 0, AF_INET, a4, 7));
-	assert_false(xts_acl_allows(&snap, XTS_ACL_CONNECT, 0, AF_INET, a4, 8));
-	assert_false(xts_acl_allows(&snap, XTS_ACL_CONNECT, 0, AF_INET, b4, 7));
-	assert_true(xts_acl_allows(&snap, XTS_ACL_CONNECT, 0, AF_INET6, a6, 9));
+	assert_true(ALLOWS(XTS_ACL_CONNECT, 0, AF_INET, a4, 7, 0));
+	assert_false(ALLOWS(XTS_ACL_CONNECT, 0, AF_INET, a4, 8, 0));
+	assert_false(ALLOWS(XTS_ACL_CONNECT, 0, AF_INET, b4, 7, 0));
+	assert_true(ALLOWS(XTS_ACL_CONNECT, 0, AF_INET6, a6, 9, 0));
 	/* queue 1 has its own rules: the default ones do not apply */
-	assert_false(xts_acl_allows(&snap, XTS_ACL_CONNECT, 1, AF_INET, a4, 7));
-	assert_true(xts_acl_allows(&snap, XTS_ACL_CONNECT, 1, AF_INET, b4, 1234));
+	assert_false(ALLOWS(XTS_ACL_CONNECT, 1, AF_INET, a4, 7, 0));
+	assert_true(ALLOWS(XTS_ACL_CONNECT, 1, AF_INET, b4, 1234, 0));
 	/* no listen rules at all: everything allowed */
-	assert_true(xts_acl_allows(&snap, XTS_ACL_LISTEN, 0, 0, a4, 80));
+	assert_true(ALLOWS(XTS_ACL_LISTEN, 0, 0, a4, 80, 0));
+}
+
+/* ::ffff:a.b.c.d is a.b.c.d: an IPv6 rule never lets an IPv4 destination
+ * through in its mapped spelling (the bypass: [::]/0:8007 opened
+ * ::ffff:198.18.0.2 port 8007, and ::ffff:127.0.0.1 the DPU's loopback). */
+static void t_acl_mapped(void **st)
+{
+	static struct xts_shm_cfg snap;
+	uint8_t v4[16] = {198, 18, 0, 2}, m4[16] = {[10] = 0xff, 0xff, 198, 18, 0, 2};
+	uint8_t mlo[16] = {[10] = 0xff, 0xff, 127, 0, 0, 1}, lo[16] = {127, 0, 0, 1};
+	uint8_t v6[16] = {0xfd, 0, 0, 0x78, 0, 0x74, [15] = 2}, m9[16] = {[10] = 0xff, 0xff, 10};
+
+	(void)st;
+	assert_int_equal(load("acl = { connect = [ \"198.18.0.2:7\", \"[::]/0:8007\","
+			      " \"[::ffff:10.0.0.0]/104\" ]; };\n"),
+			 0);
+	/* the mapped rule became the IPv4 rule 10.0.0.0/8 */
+	assert_int_equal(c.run.acl[2].family, AF_INET);
+	assert_int_equal(c.run.acl[2].prefix, 8);
+	assert_int_equal(c.run.acl[2].addr[0], 10);
+	cfg_to_shm(&c, 1, &snap);
+	assert_false(ALLOWS(XTS_ACL_CONNECT, 0, AF_INET, v4, 8007, 0));
+	assert_false(ALLOWS(XTS_ACL_CONNECT, 0, AF_INET6, m4, 8007, 0));
+	assert_true(ALLOWS(XTS_ACL_CONNECT, 0, AF_INET6, m4, 7, 0));
+	assert_true(ALLOWS(XTS_ACL_CONNECT, 0, AF_INET6, v6, 8007, 0));
+	assert_false(ALLOWS(XTS_ACL_CONNECT, 0, AF_INET, lo, 8007, 0));
+	assert_false(ALLOWS(XTS_ACL_CONNECT, 0, AF_INET6, mlo, 8007, 0));
+	assert_true(ALLOWS(XTS_ACL_CONNECT, 0, AF_INET6, m9, 1, 0));
+	/* the normal form leaves what is not mapped alone */
+	{
+		uint8_t f = AF_INET6, a[16] = {[10] = 0xff, 0xfe, 1, 2, 3, 4}, p = 128;
+
+		xts_acl_norm(&f, a, &p);
+		assert_int_equal(f, AF_INET6);
+		assert_int_equal(p, 128);
+		a[11] = 0xff;
+		p = 95;
+		xts_acl_norm(&f, a, &p);
+		assert_int_equal(f, AF_INET6);
+		p = 120;
+		xts_acl_norm(&f, a, &p);
+		assert_int_equal(f, AF_INET);
+		assert_int_equal(p, 24);
+		assert_memory_equal(a, "\1\2\3\4\0\0\0\0\0\0\0\0\0\0\0\0", 16);
+	}
+}
+
+/* The DPU itself (loopback, 0/8, ::, ::1, their mapped forms, and what
+ * the caller knows is local) is refused unless a rule names it: with no
+ * rules at all too, and through "*" or a subnet holding the address. */
+static void t_acl_local(void **st)
+{
+	static struct xts_shm_cfg snap;
+	static const uint8_t locals[][17] = {
+	    {AF_INET, 127, 0, 0, 1},
+	    {AF_INET, 127, 1, 2, 3},
+	    {AF_INET, 0, 0, 0, 0},
+	    {AF_INET6, [16] = 0},
+	    {AF_INET6, [16] = 1},
+	    {AF_INET6, [11] = 0xff, 0xff, 127, 0, 0, 1},
+	    {AF_INET6, [11] = 0xff, 0xff, 0, 0, 0, 0},
+	};
+	uint8_t dpu[16] = {198, 18, 0, 1}, net[16] = {198, 18, 0, 2};
+
+	(void)st;
+	assert_int_equal(load(""), 0); /* no rules */
+	cfg_to_shm(&c, 1, &snap);
+	for (unsigned i = 0; i < sizeof(locals) / sizeof(locals[0]); i++)
+		assert_false(ALLOWS(XTS_ACL_CONNECT, 0, locals[i][0], locals[i] + 1, 7, 0));
+	assert_true(ALLOWS(XTS_ACL_CONNECT, 0, AF_INET, net, 7, 0));
+	assert_false(ALLOWS(XTS_ACL_CONNECT, 0, AF_INET, dpu, 7, 1));
+	assert_true(ALLOWS(XTS_ACL_LISTEN, 0, AF_INET, locals[0] + 1, 7, 1)); /* ports only */
+	assert_int_equal(load("acl = { connect = [ \"*\", \"0.0.0.0/0\", \"[::]/0\","
+			      " \"198.18.0.0/24\" ]; };\n"),
+			 0);
+	cfg_to_shm(&c, 1, &snap);
+	for (unsigned i = 0; i < sizeof(locals) / sizeof(locals[0]); i++)
+		assert_false(ALLOWS(XTS_ACL_CONNECT, 0, locals[i][0], locals[i] + 1, 7, 0));
+	assert_false(ALLOWS(XTS_ACL_CONNECT, 0, AF_INET, dpu, 7, 1));
+	assert_true(ALLOWS(XTS_ACL_CONNECT, 0, AF_INET, dpu, 7, 0));
+	/* rules that name them: 127/8 inside, the very address */
+	assert_int_equal(load("acl = { connect = [ \"127.0.0.0/8:7\", \"198.18.0.1:22\","
+			      " \"[::1]:7\", \"0.0.0.0/32:9\" ]; };\n"),
+			 0);
+	cfg_to_shm(&c, 1, &snap);
+	assert_true(ALLOWS(XTS_ACL_CONNECT, 0, locals[0][0], locals[0] + 1, 7, 0));
+	assert_true(ALLOWS(XTS_ACL_CONNECT, 0, locals[1][0], locals[1] + 1, 7, 0));
+	assert_true(ALLOWS(XTS_ACL_CONNECT, 0, locals[5][0], locals[5] + 1, 7, 0));
+	assert_false(ALLOWS(XTS_ACL_CONNECT, 0, locals[0][0], locals[0] + 1, 8, 0));
+	assert_true(ALLOWS(XTS_ACL_CONNECT, 0, locals[4][0], locals[4] + 1, 7, 0));
+	assert_false(ALLOWS(XTS_ACL_CONNECT, 0, locals[3][0], locals[3] + 1, 7, 0));
+	assert_true(ALLOWS(XTS_ACL_CONNECT, 0, locals[2][0], locals[2] + 1, 9, 0));
+	assert_true(ALLOWS(XTS_ACL_CONNECT, 0, AF_INET, dpu, 22, 1));
+	assert_false(ALLOWS(XTS_ACL_CONNECT, 0, AF_INET, dpu, 7, 1));
 }
 
 static void t_reloadable(void **st)
@@ -417,7 +514,8 @@ int main(void)
 	    cmocka_unit_test(t_not_regular), cmocka_unit_test(t_huge),
 	    cmocka_unit_test(t_wide_ints),   cmocka_unit_test(t_text),
 	    cmocka_unit_test(t_dup_shard),   cmocka_unit_test(t_strict),
-	    cmocka_unit_test(t_table),
+	    cmocka_unit_test(t_table),	     cmocka_unit_test(t_acl_mapped),
+	    cmocka_unit_test(t_acl_local),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 
