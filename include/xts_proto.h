@@ -25,7 +25,12 @@
 
 #include "xts_xdp.h" /* XTS_ETHERTYPE */
 
-#define XTS_PROTO_VERSION 1
+#define XTS_PROTO_VERSION 2
+/* HELLO keeps version 1's header and layout in every version, and so does
+ * a HELLO_ACK that refuses a version (32-byte payload): the one exchange
+ * every version can read, so that a peer of another version is refused in
+ * words it understands instead of timing out (docs/protocol.md). */
+#define XTS_HELLO_VERSION 1
 #define XTS_ETH_HLEN	  14
 #define XTS_MAC_LEN	  6
 
@@ -53,8 +58,9 @@ static inline uint32_t xts_id_gen(uint32_t id)
 enum xts_op {
 	XTS_OP_INVALID = 0,
 	/* queue session (all XTS_F_NOSEQ) */
-	XTS_OP_HELLO = 1,     /* host -> dpu: struct xts_hello */
-	XTS_OP_HELLO_ACK = 2, /* dpu -> host: struct xts_hello (epoch set) */
+	XTS_OP_HELLO = 1,     /* host -> dpu: struct xts_hello (version 1 frame) */
+	XTS_OP_HELLO_ACK = 2, /* dpu -> host: struct xts_hello_ack (epoch set), or a
+			       * version refusal: struct xts_hello, version 1 */
 	XTS_OP_ACK = 3,	      /* either: pure queue ack, no payload */
 	XTS_OP_QRESET = 4,    /* either: session broken, struct xts_err */
 	XTS_OP_PING = 5,      /* either: struct xts_ping */
@@ -112,8 +118,10 @@ _Static_assert(sizeof(struct xts_hdr) == 32, "xts_hdr is 32 bytes");
 #define XTS_CAP_ULP_STRP (1ull << 3)
 #define XTS_CAP_RESUME	 (1ull << 4) /* reserved: session resume after restart */
 
+/* HELLO (always this layout, header version 1), and a HELLO_ACK that
+ * refuses a version (header version 1, epoch 0): every version reads it. */
 struct xts_hello {
-	__u16 min_version;
+	__u16 min_version; /* protocol versions the sender speaks */
 	__u16 max_version;
 	__u32 window;	 /* frames the sender of HELLO can take unacknowledged */
 	__u32 max_frame; /* largest frame (Ethernet header included) accepted */
@@ -123,6 +131,30 @@ struct xts_hello {
 	__u32 reserved;
 } __attribute__((packed));
 _Static_assert(sizeof(struct xts_hello) == 32, "xts_hello is 32 bytes");
+
+/*
+ * HELLO_ACK, version 2: version 1's fields, then why there is no session
+ * (err) or, when there is one, its random initial sequence numbers: the
+ * host's first sequenced frame carries seq host_isn, the shard's dpu_isn.
+ * With the random epoch they make a session's frames unguessable to a
+ * sender that cannot read them (docs/protocol.md, "Forged frames").
+ */
+struct xts_hello_ack {
+	__u16 min_version;
+	__u16 max_version;
+	__u32 window;
+	__u32 max_frame;
+	__u32 nonce; /* the HELLO's, echoed */
+	__u64 caps;
+	__u32 max_conns;
+	__s32 err;	/* 0: session started (hdr.epoch); else positive errno, epoch 0:
+			 * EBUSY (the queue's session is live), EPROTONOSUPPORT */
+	__u32 host_isn; /* seq of the host's first sequenced frame */
+	__u32 dpu_isn;	/* seq of the shard's first sequenced frame */
+} __attribute__((packed));
+_Static_assert(sizeof(struct xts_hello_ack) == 40, "xts_hello_ack is 40 bytes");
+_Static_assert(offsetof(struct xts_hello_ack, err) == offsetof(struct xts_hello, reserved),
+	       "version 1's HELLO_ACK is the first 32 bytes of version 2's, err 0");
 
 /* Addresses travel in one fixed form: family (AF_INET/AF_INET6 values of
  * Linux), port (host order, little-endian on the wire), 16 address bytes in
@@ -237,11 +269,14 @@ struct xts_msg {
 	__u16 flags;
 	__u32 epoch, seq, ack, dst_id, src_id, credit;
 	__u16 len;
+	__u8 version; /* XTS_PROTO_VERSION; HELLO and a version refusal: 1 */
 };
 
 /*
  * xts_proto_parse - validate a received frame and decode its header.
- * Checks: frame holds Ethernet + xts_hdr; EtherType; version; op known;
+ * Checks: frame holds Ethernet + xts_hdr; EtherType; version
+ * (XTS_PROTO_VERSION; HELLO: XTS_HELLO_VERSION; HELLO_ACK: either, with
+ * that version's layout); op known;
  * hdr.len fits the frame (trailing bytes, e.g. padding, are allowed); the
  * payload size fits what the op requires; reserved fields zero.
  * Returns 0, or -EPROTO (not an XTS frame/version), -EBADMSG (malformed),
@@ -252,8 +287,10 @@ int xts_proto_parse(const void *frame, size_t frame_len, struct xts_msg *m);
 /*
  * xts_proto_hdr_put - write the Ethernet header and an xts_hdr at the start
  * of @frame (capacity @cap) for op with @payload_len payload bytes.  seq/ack/
- * epoch are left 0 for the link to stamp.  Returns the total frame length
- * (Ethernet + header + payload) or -EMSGSIZE.
+ * epoch are left 0 for the link to stamp.  The version byte follows the op
+ * and layout: XTS_HELLO_VERSION for HELLO and for a HELLO_ACK of
+ * sizeof(struct xts_hello) bytes, XTS_PROTO_VERSION for everything else.  Returns the total frame
+ * length (Ethernet + header + payload) or -EMSGSIZE.
  */
 int xts_proto_hdr_put(void *frame, size_t cap, const __u8 dst_mac[XTS_MAC_LEN],
 		      const __u8 src_mac[XTS_MAC_LEN], enum xts_op op, __u16 flags, __u32 dst_id,

@@ -144,6 +144,8 @@ _Static_assert(sizeof(struct xts_shm_run) == XTS_SHM_CACHELINE, "xts_shm_run siz
 	X(rx_malformed, "frames that failed to parse")                                             \
 	X(rx_stale, "frames of another session")                                                   \
 	X(seq_gaps, "queue sequence gaps")                                                         \
+	X(rx_foreign, "in-session frames from a MAC not the host's, dropped")                      \
+	X(rx_forged, "frames with a seq outside the receive window, dropped")                      \
 	X(sessions, "queue sessions started")                                                      \
 	X(session_resets, "queue sessions ended")                                                  \
 	X(xsk_rx_dropped, "AF_XDP rx drops")                                                       \

@@ -243,6 +243,8 @@ void shard_ctl_tick(struct shard *s)
 	PUT(rx_malformed, ls.rx_malformed);
 	PUT(rx_stale, ls.rx_stale);
 	PUT(seq_gaps, ls.seq_gaps);
+	PUT(rx_foreign, ls.rx_foreign);
+	PUT(rx_forged, ls.rx_forged);
 	PUT(sessions, s->st.sessions);
 	PUT(session_resets, s->st.session_resets);
 	PUT(xsk_rx_dropped, ls.xsk_rx_dropped);

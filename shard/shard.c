@@ -47,10 +47,8 @@ void shard_log(struct shard *s, int level, const char *fmt, ...)
 
 static __u32 new_epoch(__u32 old)
 {
-	__u32 e = 0;
+	__u32 e = xts_link__random32();
 
-	if (getrandom(&e, sizeof(e), GRND_NONBLOCK) != sizeof(e))
-		e = (__u32)shard_now_ns();
 	if (!e || e == old)
 		e = old + 1 ? old + 1 : 1;
 	return e;
@@ -70,7 +68,8 @@ static void session_end(struct shard *s, const char *why)
 
 static void on_hello(struct shard *s, const struct xts_msg *m)
 {
-	struct xts_hello h, r;
+	struct xts_hello h;
+	struct xts_hello_ack r;
 
 	memcpy(&h, m->payload, sizeof(h));
 	memset(&r, 0, sizeof(r));
@@ -84,8 +83,11 @@ static void on_hello(struct shard *s, const struct xts_msg *m)
 	}
 	if (le16toh(h.min_version) > XTS_PROTO_VERSION ||
 	    le16toh(h.max_version) < XTS_PROTO_VERSION) {
-		/* answer with our version and no epoch: the host reports it */
-		xts_link__send(s->link, XTS_OP_HELLO_ACK, 0, 0, 0, 0, &r, sizeof(r));
+		/* to its sender, outside the live session: our versions,
+		 * epoch 0, in version 1's layout that every host reads (it
+		 * reports EPROTONOSUPPORT) */
+		xts_link__send_to(s->link, m->src_mac, 0, XTS_OP_HELLO_ACK, &r,
+				  sizeof(struct xts_hello));
 		return;
 	}
 	/* A new host session ends the old one: its connections are reset. */
@@ -93,6 +95,10 @@ static void on_hello(struct shard *s, const struct xts_msg *m)
 		session_end(s, "host attached again");
 	xts_link__session(s->link, new_epoch(xts_link__epoch(s->link)), le32toh(h.window),
 			  le32toh(h.max_frame), m->src_mac);
+	/* random sequence numbers: with the epoch, what a forger must guess */
+	r.host_isn = htole32(xts_link__random32());
+	r.dpu_isn = htole32(xts_link__random32());
+	xts_link__isn(s->link, le32toh(r.dpu_isn), le32toh(r.host_isn));
 	r.window = htole32(xts_link__window(s->link));
 	r.max_frame = htole32(xts_link__max_frame(s->link));
 	r.caps = htole64(XTS_CAP_IPV6 | XTS_CAP_LISTEN);
@@ -302,6 +308,8 @@ static void write_stats(struct shard *s)
 	P("rx_malformed", ls.rx_malformed);
 	P("rx_stale", ls.rx_stale);
 	P("seq_gaps", ls.seq_gaps);
+	P("rx_foreign", ls.rx_foreign);
+	P("rx_forged", ls.rx_forged);
 	P("window_stalls", ls.window_stalls);
 	P("frame_stalls", ls.frame_stalls);
 	P("acks_sent", ls.acks_sent);

@@ -642,19 +642,27 @@ static void hello_tick(struct xport *xp)
 
 static void on_hello_ack(struct xport *xp, const struct xts_msg *m)
 {
-	struct xts_hello h;
+	struct xts_hello_ack h = {0};
+	int err;
 
 	if (xp->up)
 		return; /* an answer to an older HELLO */
-	memcpy(&h, m->payload, sizeof(h));
+	/* version 1's layout is the first 32 bytes of version 2's */
+	memcpy(&h, m->payload, m->len < sizeof(h) ? m->len : sizeof(h));
 	if (le32toh(h.nonce) != xp->nonce)
 		return;
-	if (!m->epoch || le16toh(h.min_version) > XTS_PROTO_VERSION ||
+	/* a refusal: err (EBUSY: the queue's session is live), or another
+	 * version, said in version 1's layout */
+	err = (int)le32toh((__u32)h.err);
+	if (m->version != XTS_PROTO_VERSION || err || !m->epoch ||
+	    le16toh(h.min_version) > XTS_PROTO_VERSION ||
 	    le16toh(h.max_version) < XTS_PROTO_VERSION) {
 		xp->hello_refused = true;
+		xp->hello_err = err > 0 && err < 4096 ? err : EPROTONOSUPPORT;
 		return;
 	}
 	xts_link__session(xp->link, m->epoch, le32toh(h.window), le32toh(h.max_frame), m->src_mac);
+	xts_link__isn(xp->link, le32toh(h.host_isn), le32toh(h.dpu_isn));
 	xp->up = true;
 	xp->hello_failed = false;
 	xp->last_rx_ns = xp_now_ns();
@@ -923,7 +931,7 @@ XPORT_API int xport_open(struct xport **out, const char *ifname, unsigned queue,
 		if (xp->up)
 			break;
 		if (xp->hello_refused) {
-			err = -EPROTONOSUPPORT;
+			err = -xp->hello_err;
 			goto out_link;
 		}
 		if (xp->hello_failed) {

@@ -146,6 +146,7 @@ struct xport {
 	bool up;	    /* HELLO_ACK received for the current nonce */
 	bool hello_failed;  /* no HELLO_ACK within hello_ms */
 	bool hello_refused; /* the shard answered with no session */
+	int hello_err;	    /* why (positive errno): EPROTONOSUPPORT, EBUSY */
 	uint32_t nonce;	    /* of the last HELLO sent */
 	uint32_t hello_ivl_ms;
 	uint64_t hello_next_ns, hello_deadline_ns;

@@ -73,7 +73,14 @@ static void check_accepted(const __u8 *f, size_t n, const struct xts_msg *m)
 	CHECK(m->payload == p);
 	CHECK(m->src_mac == f + XTS_MAC_LEN);
 	CHECK(f[12] == 0x88 && f[13] == 0xb5);
-	CHECK(f[XTS_HDR_OFF] == XTS_PROTO_VERSION);
+	/* HELLO and a version 1 HELLO_ACK (32 bytes) keep version 1 */
+	CHECK(f[XTS_HDR_OFF] == ((m->op == XTS_OP_HELLO ||
+				  (m->op == XTS_OP_HELLO_ACK && m->len == sizeof(struct xts_hello)))
+				     ? XTS_HELLO_VERSION
+				     : XTS_PROTO_VERSION));
+	CHECK(m->version == f[XTS_HDR_OFF]);
+	CHECK(m->op != XTS_OP_HELLO_ACK || m->len == sizeof(struct xts_hello) ||
+	      m->len == sizeof(struct xts_hello_ack));
 	CHECK(m->op == f[XTS_HDR_OFF + 1]);
 	CHECK(strcmp(xts_proto_op_name(m->op), "?") != 0);
 	CHECK(m->flags == get16(f, XTS_HDR_OFF + 2));

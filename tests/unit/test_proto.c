@@ -111,6 +111,15 @@ static const unsigned known_ops[N_KNOWN_OPS] = {
     XTS_OP_ULP_PUSH,	XTS_OP_ULP_RES,	  XTS_OP_DRAINING,
 };
 
+/* The version byte a valid frame carries (xts_proto.h): HELLO and a
+ * version 1 HELLO_ACK (32 bytes) keep 1, everything else is 2. */
+static __u8 want_version(unsigned op, size_t len)
+{
+	if (op == XTS_OP_HELLO || (op == XTS_OP_HELLO_ACK && len == 32))
+		return 1;
+	return 2;
+}
+
 static bool is_noseq(unsigned op)
 {
 	return op == XTS_OP_HELLO || op == XTS_OP_HELLO_ACK || op == XTS_OP_ACK ||
@@ -142,8 +151,16 @@ static void rnd_addr(struct rng *r, struct xts_addr *a, bool unspec)
 static size_t valid_payload(struct rng *r, unsigned op, __u8 *p, size_t data_max)
 {
 	switch (op) {
-	case XTS_OP_HELLO:
-	case XTS_OP_HELLO_ACK: {
+	case XTS_OP_HELLO_ACK:
+		if (rnd(r) & 1) { /* version 2's layout; else a refusal in 1's */
+			struct xts_hello_ack a;
+
+			rnd_bytes(r, &a, sizeof(a));
+			memcpy(p, &a, sizeof(a));
+			return sizeof(a);
+		}
+		/* fallthrough */
+	case XTS_OP_HELLO: {
 		struct xts_hello h;
 
 		rnd_bytes(r, &h, sizeof(h));
@@ -368,6 +385,7 @@ static void check_round_trip(struct rng *r, unsigned op, size_t data_max)
 	want_flags = get16(f, HDR(flags));
 	assert_int_equal(!!(want_flags & XTS_F_NOSEQ), is_noseq(op));
 	assert_int_equal(m.op, op);
+	assert_int_equal(m.version, want_version(op, n - PL));
 	assert_int_equal(m.flags, want_flags);
 	assert_int_equal(m.epoch, get32(f, HDR(epoch)));
 	assert_int_equal(m.seq, get32(f, HDR(seq)));
@@ -567,20 +585,81 @@ static void test_ethertype(void **state)
 
 static void test_version(void **state)
 {
-	static const __u8 bad[] = {0, 2, 3, 0x81, 0xff};
+	static const __u8 bad[] = {0, 1, 3, 0x81, 0xff};
+	static const __u8 bad_hello[] = {0, 2, 3, 0x81, 0xff};
 	struct rng r = {.s = 9};
 	__u8 *f = frame_buf();
-	size_t n = valid_frame(&r, f, XTS_OP_HELLO, 0);
+	size_t n = valid_frame(&r, f, XTS_OP_PING, 0);
+	struct xts_msg m;
 	unsigned i;
 
 	(void)state;
+	assert_int_equal(XTS_PROTO_VERSION, 2);
+	assert_int_equal(parse_guarded(f, n, &m), 0);
+	assert_int_equal(m.version, 2);
 	for (i = 0; i < sizeof(bad); i++) {
 		f[HDR(version)] = bad[i];
 		assert_int_equal(parse_guarded_err(f, n), -EPROTO);
 	}
-	/* Version before op: a version 2 op 200 is "not our protocol". */
+	/* Version before op: a version 3 op 200 is "not our protocol". */
+	f[HDR(version)] = 3;
 	f[HDR(op)] = 200;
 	assert_int_equal(parse_guarded_err(f, n), -EPROTO);
+
+	/* HELLO is a version 1 frame in every version */
+	n = valid_frame(&r, f, XTS_OP_HELLO, 0);
+	assert_int_equal(f[HDR(version)], 1);
+	assert_int_equal(parse_guarded(f, n, &m), 0);
+	assert_int_equal(m.version, 1);
+	for (i = 0; i < sizeof(bad_hello); i++) {
+		f[HDR(version)] = bad_hello[i];
+		assert_int_equal(parse_guarded_err(f, n), -EPROTO);
+	}
+}
+
+/* HELLO_ACK: version 2's layout (40 bytes) with version byte 2, or a
+ * refusal in version 1's (32 bytes, reserved 0) with version byte 1; a
+ * layout under the other version's byte, or any length between, is
+ * refused. */
+static void test_hello_ack_versions(void **state)
+{
+	struct xts_hello_ack a;
+	struct xts_msg m;
+	__u8 *f = frame_buf();
+	size_t len;
+	int tot;
+
+	(void)state;
+	memset(&a, 0x5a, sizeof(a));
+	memcpy(f + PL, &a, sizeof(a));
+	tot = xts_proto_hdr_put(f, FRAME_MAX, mac_a, mac_b, XTS_OP_HELLO_ACK, 0, 0, 0, 0, 40);
+	assert_int_equal(tot, PL + 40);
+	assert_int_equal(f[HDR(version)], 2);
+	assert_int_equal(parse_guarded(f, (size_t)tot, &m), 0);
+	assert_int_equal(m.version, 2);
+	assert_int_equal(m.len, 40);
+	f[HDR(version)] = 1;
+	assert_int_equal(parse_guarded_err(f, (size_t)tot), -EBADMSG);
+
+	memset(f + PL + 28, 0, 4); /* version 1's reserved */
+	tot = xts_proto_hdr_put(f, FRAME_MAX, mac_a, mac_b, XTS_OP_HELLO_ACK, 0, 0, 0, 0, 32);
+	assert_int_equal(f[HDR(version)], 1);
+	assert_int_equal(parse_guarded(f, (size_t)tot, &m), 0);
+	assert_int_equal(m.version, 1);
+	f[HDR(version)] = 2;
+	assert_int_equal(parse_guarded_err(f, (size_t)tot), -EBADMSG);
+
+	for (len = 33; len < 40; len++) {
+		tot = xts_proto_hdr_put(f, FRAME_MAX, mac_a, mac_b, XTS_OP_HELLO_ACK, 0, 0, 0, 0,
+					len);
+		assert_int_equal(parse_guarded_err(f, (size_t)tot), -EBADMSG);
+		f[HDR(version)] = 1;
+		assert_int_equal(parse_guarded_err(f, (size_t)tot), -EBADMSG);
+	}
+	/* the layout the header promises */
+	assert_int_equal(offsetof(struct xts_hello_ack, err), 28);
+	assert_int_equal(offsetof(struct xts_hello_ack, host_isn), 32);
+	assert_int_equal(offsetof(struct xts_hello_ack, dpu_isn), 36);
 }
 
 static void test_unknown_op(void **state)
@@ -672,7 +751,9 @@ static void test_len_op_limits(void **state)
 	}
 	/* The numbers themselves, as docs/protocol.md gives them. */
 	assert_int_equal(xts_proto_min_len(XTS_OP_HELLO), 32);
-	assert_int_equal(xts_proto_max_len(XTS_OP_HELLO_ACK), 32);
+	assert_int_equal(xts_proto_max_len(XTS_OP_HELLO), 32);
+	assert_int_equal(xts_proto_min_len(XTS_OP_HELLO_ACK), 32);
+	assert_int_equal(xts_proto_max_len(XTS_OP_HELLO_ACK), 40);
 	assert_int_equal(xts_proto_max_len(XTS_OP_ACK), 0);
 	assert_int_equal(xts_proto_min_len(XTS_OP_QRESET), 8);
 	assert_int_equal(xts_proto_max_len(XTS_OP_PONG), 8);
@@ -947,6 +1028,9 @@ static void test_payload_reserved(void **state)
 		__u8 *f = frame_buf();
 		size_t n = valid_frame(&r, f, c[i].op, 0);
 
+		/* version 1's HELLO_ACK has one; version 2's has none */
+		while (c[i].op == XTS_OP_HELLO_ACK && n != PL + sizeof(struct xts_hello))
+			n = valid_frame(&r, f, c[i].op, 0);
 		assert_int_equal(parse_guarded_err(f, n), 0);
 		f[PL + c[i].off] = 0x01;
 		assert_int_equal(parse_guarded_err(f, n), -EBADMSG);
@@ -1276,7 +1360,10 @@ static void check_accepted(const __u8 *f, size_t n, const struct xts_msg *m)
 	assert_true(op_known(op));
 	assert_int_equal(f[12], 0x88);
 	assert_int_equal(f[13], 0xb5);
-	assert_int_equal(f[HDR(version)], XTS_PROTO_VERSION);
+	assert_int_equal(f[HDR(version)], want_version(op, m->len));
+	assert_int_equal(m->version, f[HDR(version)]);
+	if (op == XTS_OP_HELLO_ACK)
+		assert_true(m->len == 32 || m->len == 40);
 	assert_int_equal(get16(f, HDR(len)), m->len);
 	assert_int_equal(get16(f, HDR(reserved)), 0);
 	assert_true(m->len >= xts_proto_min_len(op) && m->len <= xts_proto_max_len(op));
@@ -1454,6 +1541,7 @@ int main(void)
 	    cmocka_unit_test(test_truncated),
 	    cmocka_unit_test(test_ethertype),
 	    cmocka_unit_test(test_version),
+	    cmocka_unit_test(test_hello_ack_versions),
 	    cmocka_unit_test(test_unknown_op),
 	    cmocka_unit_test(test_reserved),
 	    cmocka_unit_test(test_len_lies),

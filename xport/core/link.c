@@ -17,7 +17,10 @@
 #include <endian.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 
 #include "link_int.h"
 
@@ -138,6 +141,7 @@ void xts_link__session(struct xts_link *l, __u32 epoch, __u32 peer_window, __u32
 		       const __u8 peer_mac[XTS_MAC_LEN])
 {
 	l->epoch = epoch;
+	l->tx_isn = l->rx_isn = 0;
 	l->tx_seq = l->rx_seq = l->peer_ack = l->ack_sent = 0;
 	l->reserved_seq = 0;
 	l->broken = false;
@@ -151,6 +155,27 @@ void xts_link__session(struct xts_link *l, __u32 epoch, __u32 peer_window, __u32
 	if (l->max_frame < XTS_PAYLOAD_OFF + 1)
 		l->max_frame = XTS_PAYLOAD_OFF + 1;
 	memcpy(l->peer_mac, peer_mac, XTS_MAC_LEN);
+}
+
+void xts_link__isn(struct xts_link *l, __u32 tx_isn, __u32 rx_isn)
+{
+	l->tx_isn = l->tx_seq = l->peer_ack = tx_isn;
+	l->rx_isn = l->rx_seq = l->ack_sent = rx_isn;
+}
+
+__u32 xts_link__random32(void)
+{
+	struct timespec ts;
+	__u32 r;
+	__u64 t;
+
+	if (getrandom(&r, sizeof(r), GRND_NONBLOCK) == (ssize_t)sizeof(r))
+		return r;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	t = ((__u64)ts.tv_sec * 1000000000ull + (__u64)ts.tv_nsec) ^ ((__u64)getpid() << 32);
+	t ^= t >> 31;
+	t *= 0xbf58476d1ce4e5b9ull;
+	return (__u32)(t ^ (t >> 32));
 }
 
 __u32 xts_link__epoch(const struct xts_link *l)
@@ -174,6 +199,23 @@ static bool session_op(__u16 op)
 	return op == XTS_OP_HELLO || op == XTS_OP_HELLO_ACK || op == XTS_OP_QRESET;
 }
 
+/*
+ * In a session, every frame but HELLO/HELLO_ACK must come from the peer's
+ * MAC: one from anywhere else cannot be the peer's, whatever it says, so
+ * it is not acted on, not even with a QRESET (which would let any sender
+ * on the wire end the session).  Spoofing the MAC is easy on a shared
+ * wire; the epoch and the random sequence numbers are what a forger cannot
+ * guess (docs/protocol.md, "Forged frames").
+ */
+static bool foreign(struct xts_link *l, const struct xts_msg *m)
+{
+	if (!l->epoch || m->op == XTS_OP_HELLO || m->op == XTS_OP_HELLO_ACK ||
+	    !memcmp(m->src_mac, l->peer_mac, XTS_MAC_LEN))
+		return false;
+	l->st.rx_foreign++;
+	return true;
+}
+
 static void seq_gap(struct xts_link *l)
 {
 	l->st.seq_gaps++;
@@ -195,7 +237,8 @@ static bool malformed_in_sequence(const struct xts_link *l, const __u8 *data, __
 		return false;
 	memcpy(&h, data + XTS_HDR_OFF, sizeof(h));
 	return h.version == XTS_PROTO_VERSION && le32toh(h.epoch) == l->epoch &&
-	       !(le16toh(h.flags) & XTS_F_NOSEQ) && le32toh(h.seq) == l->rx_seq;
+	       !(le16toh(h.flags) & XTS_F_NOSEQ) && le32toh(h.seq) == l->rx_seq &&
+	       !memcmp(data + XTS_MAC_LEN, l->peer_mac, XTS_MAC_LEN);
 }
 
 /* What rx does with one parsed frame of no session op. */
@@ -210,6 +253,7 @@ static enum rx_verdict rx_judge(struct xts_link *l, const struct xts_msg *m, __u
 		if (!(m->flags & XTS_F_NOSEQ) && m->epoch) {
 			l->qreset_due = true;
 			l->qreset_epoch = m->epoch;
+			memcpy(l->qreset_mac, m->src_mac, XTS_MAC_LEN);
 		}
 		return RX_DROP;
 	}
@@ -217,6 +261,14 @@ static enum rx_verdict rx_judge(struct xts_link *l, const struct xts_msg *m, __u
 		if (l->broken)
 			return RX_DROP;
 		if (m->seq != l->rx_seq) {
+			/* The peer never has more than our window unacked, so
+			 * its seq is below rx_seq + window: one further on (or
+			 * behind) was never the peer's.  Dropped, so a blind
+			 * forger has to hit the window, not just any seq. */
+			if (m->seq - l->rx_seq >= l->window) {
+				l->st.rx_forged++;
+				return RX_DROP;
+			}
 			/* Lost or reordered: the queue is not what the design
 			 * needs.  Say so; do not guess. */
 			seq_gap(l);
@@ -254,6 +306,8 @@ int xts_link__rx(struct xts_link *l, struct xts_msg *msgs, unsigned max)
 				seq_gap(l);
 			continue;
 		}
+		if (foreign(l, m))
+			continue;
 		if (session_op(m->op)) {
 			l->st.rx_frames++;
 			l->st.rx_bytes += d[i].len;
@@ -336,15 +390,23 @@ static void tx_put(struct xts_link *l, __u64 addr, __u32 len)
 	l->st.tx_bytes += len;
 }
 
+/*
+ * Header, epoch, seq and ack, then onto the transport.  A frame of our
+ * session (@dst NULL) goes to the peer and carries our ack (and seq, when
+ * sequenced); one outside it (a refusal to a HELLO's sender, a QRESET of
+ * another session) goes to @dst with ack 0: nothing of our session's
+ * sequence state leaves in it.
+ */
 static int tx_stamp_push(struct xts_link *l, struct xts_txf *f, enum xts_op op, __u16 flags,
-			 __u32 dst_id, __u32 src_id, __u32 credit, size_t len, __u32 epoch)
+			 __u32 dst_id, __u32 src_id, __u32 credit, size_t len, __u32 epoch,
+			 const __u8 *dst)
 {
 	__u8 *frame = link_data(l, f->addr);
 	struct xts_hdr *h = (struct xts_hdr *)(frame + XTS_HDR_OFF);
 	int tot;
 
-	tot = xts_proto_hdr_put(frame, l->max_frame, l->peer_mac, l->mac, op, flags, dst_id, src_id,
-				credit, len);
+	tot = xts_proto_hdr_put(frame, l->max_frame, dst ? dst : l->peer_mac, l->mac, op, flags,
+				dst_id, src_id, credit, len);
 	if (tot < 0) {
 		/* The caller wrote past cap (a bug): nothing goes out, and
 		 * the caller learns it, so that it neither debits credit
@@ -354,13 +416,15 @@ static int tx_stamp_push(struct xts_link *l, struct xts_txf *f, enum xts_op op, 
 		return tot;
 	}
 	h->epoch = htole32(epoch);
-	h->ack = htole32(l->rx_seq);
+	if (!dst) {
+		h->ack = htole32(l->rx_seq);
+		l->ack_sent = l->rx_seq;
+	}
 	if (f->seq) {
 		h->seq = htole32(l->tx_seq);
 		l->tx_seq++;
 		l->reserved_seq--;
 	}
-	l->ack_sent = l->rx_seq;
 	tx_put(l, f->addr, (__u32)tot);
 	return 0;
 }
@@ -368,9 +432,28 @@ static int tx_stamp_push(struct xts_link *l, struct xts_txf *f, enum xts_op op, 
 int xts_link__tx_submit(struct xts_link *l, struct xts_txf *f, enum xts_op op, __u16 flags,
 			__u32 dst_id, __u32 src_id, __u32 credit, size_t len)
 {
-	/* HELLO opens a session and so belongs to none yet. */
-	return tx_stamp_push(l, f, op, flags, dst_id, src_id, credit, len,
-			     op == XTS_OP_HELLO ? 0 : l->epoch);
+	/* HELLO opens a session and so belongs to none yet: epoch 0, ack 0. */
+	if (op == XTS_OP_HELLO)
+		return tx_stamp_push(l, f, op, flags, dst_id, src_id, credit, len, 0, l->peer_mac);
+	return tx_stamp_push(l, f, op, flags, dst_id, src_id, credit, len, l->epoch, NULL);
+}
+
+/* A reserved frame with the payload copied in. */
+static int reserve_copy(struct xts_link *l, enum xts_op op, const void *payload, size_t len,
+			struct xts_txf *f)
+{
+	int err;
+
+	err = xts_link__tx_reserve(l, !xts_proto_op_noseq(op), f);
+	if (err)
+		return err;
+	if (len > f->cap) {
+		xts_link__tx_cancel(l, f);
+		return -EMSGSIZE;
+	}
+	if (len)
+		memcpy(f->payload, payload, len);
+	return 0;
 }
 
 int xts_link__send(struct xts_link *l, enum xts_op op, __u16 flags, __u32 dst_id, __u32 src_id,
@@ -379,16 +462,31 @@ int xts_link__send(struct xts_link *l, enum xts_op op, __u16 flags, __u32 dst_id
 	struct xts_txf f;
 	int err;
 
-	err = xts_link__tx_reserve(l, !xts_proto_op_noseq(op), &f);
+	err = reserve_copy(l, op, payload, len, &f);
 	if (err)
 		return err;
-	if (len > f.cap) {
-		xts_link__tx_cancel(l, &f);
-		return -EMSGSIZE;
-	}
-	if (len)
-		memcpy(f.payload, payload, len);
 	return xts_link__tx_submit(l, &f, op, flags, dst_id, src_id, credit, len);
+}
+
+/* A NOSEQ frame outside our session (see tx_stamp_push). */
+static int send_outside(struct xts_link *l, const __u8 *dst, __u32 epoch, enum xts_op op,
+			const void *payload, size_t len)
+{
+	struct xts_txf f;
+	int err;
+
+	err = reserve_copy(l, op, payload, len, &f);
+	if (err)
+		return err;
+	return tx_stamp_push(l, &f, op, 0, 0, 0, 0, len, epoch, dst);
+}
+
+int xts_link__send_to(struct xts_link *l, const __u8 dst_mac[XTS_MAC_LEN], __u32 epoch,
+		      enum xts_op op, const void *payload, size_t len)
+{
+	if (!xts_proto_op_noseq(op))
+		return -EINVAL;
+	return send_outside(l, dst_mac, epoch, op, payload, len);
 }
 
 int xts_link__tx_raw(struct xts_link *l, const void *frame, size_t len)
@@ -409,15 +507,12 @@ int xts_link__tx_raw(struct xts_link *l, const void *frame, size_t len)
 static void send_qreset(struct xts_link *l)
 {
 	struct xts_err e = {.err = (__s32)htole32(ECONNRESET)};
-	struct xts_txf f;
 
 	l->qreset_due = false;
-	if (xts_link__tx_reserve(l, false, &f))
-		return;
-	memcpy(f.payload, &e, sizeof(e));
-	/* Carries the epoch of the session it ends, so that the peer acts
-	 * on it only if that is still its session. */
-	tx_stamp_push(l, &f, XTS_OP_QRESET, 0, 0, 0, 0, sizeof(e), l->qreset_epoch);
+	/* Carries the epoch of the session it ends, so that its sender acts
+	 * on it only if that is still its session; to that sender, outside
+	 * ours. */
+	send_outside(l, l->qreset_mac, l->qreset_epoch, XTS_OP_QRESET, &e, sizeof(e));
 }
 
 bool xts_link__rx_ready(struct xts_link *l)
@@ -464,7 +559,7 @@ void xts_link__stats(struct xts_link *l, struct xts_link_stats *st)
 
 void xts_link__seq_state(const struct xts_link *l, __u32 *tx_seq, __u32 *rx_seq, __u32 *peer_ack)
 {
-	*tx_seq = l->tx_seq;
-	*rx_seq = l->rx_seq;
-	*peer_ack = l->peer_ack;
+	*tx_seq = l->tx_seq - l->tx_isn;
+	*rx_seq = l->rx_seq - l->rx_isn;
+	*peer_ack = l->peer_ack - l->tx_isn;
 }

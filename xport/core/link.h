@@ -47,6 +47,8 @@ struct xts_link_stats {
 	__u64 rx_frames, rx_bytes; /* accepted */
 	__u64 rx_malformed;	   /* failed xts_proto_parse */
 	__u64 rx_stale;		   /* wrong epoch, dropped */
+	__u64 rx_foreign;	   /* in session, not from the peer's MAC: dropped */
+	__u64 rx_forged;	   /* seq outside the receive window: dropped */
 	__u64 seq_gaps;		   /* sequence gaps (session broken) */
 	__u64 window_stalls;	   /* tx_reserve refused: window full */
 	__u64 frame_stalls;	   /* tx_reserve refused: no free frame */
@@ -94,13 +96,25 @@ __u32 xts_link__window(const struct xts_link *l);    /* ours (rx side) */
  * xts_link__tx_submit. */
 void xts_link__session(struct xts_link *l, __u32 epoch, __u32 peer_window, __u32 peer_max_frame,
 		       const __u8 peer_mac[XTS_MAC_LEN]);
+/* The session's initial sequence numbers (protocol 2: random, from
+ * HELLO_ACK): our first sequenced frame carries @tx_isn, the peer's first
+ * one @rx_isn.  Right after xts_link__session(), before any frame of the
+ * session; without it both are 0. */
+void xts_link__isn(struct xts_link *l, __u32 tx_isn, __u32 rx_isn);
 __u32 xts_link__epoch(const struct xts_link *l);
+/* 32 random bits for a session's identity (epoch, ISNs, nonce):
+ * getrandom(2), never blocking (a clock-based fallback early in boot). */
+__u32 xts_link__random32(void);
 /* Session broken by a sequence gap since the last xts_link__session(). */
 bool xts_link__broken(const struct xts_link *l);
 
 /*
  * Receive up to @max frames.  Malformed and stale frames are dropped and
- * counted; pure ACKs are absorbed.  The returned messages point into UMEM and
+ * counted; pure ACKs are absorbed.  In a session, frames whose source MAC
+ * is not the peer's (rx_foreign) and sequenced frames whose seq is outside
+ * the receive window (rx_forged) cannot be the peer's: dropped and counted,
+ * never acted on; HELLO and HELLO_ACK come through from any MAC (the
+ * caller decides on them, by m->src_mac).  The returned messages point into UMEM and
  * stay valid until xts_link__rx_done(), which must be called before the next
  * xts_link__rx().  Returns the number of messages (>= 0).
  */
@@ -126,6 +140,14 @@ void xts_link__tx_cancel(struct xts_link *l, struct xts_txf *f);
 int xts_link__send(struct xts_link *l, enum xts_op op, __u16 flags, __u32 dst_id, __u32 src_id,
 		   __u32 credit, const void *payload, size_t len);
 
+/* A NOSEQ frame outside the session: to @dst_mac, with @epoch, ack 0, our
+ * session's sequence state untouched and not revealed.  For answers to a
+ * HELLO's sender that is not (or not yet) the peer: a HELLO_ACK refusal
+ * (epoch 0) while the live session goes on.  0, -ENOBUFS, -EMSGSIZE, or
+ * -EINVAL for a sequenced op. */
+int xts_link__send_to(struct xts_link *l, const __u8 dst_mac[XTS_MAC_LEN], __u32 epoch,
+		      enum xts_op op, const void *payload, size_t len);
+
 /* Queue a frame exactly as given (no header stamping): for fuzzers and
  * tests that must send what a correct sender never would. */
 int xts_link__tx_raw(struct xts_link *l, const void *frame, size_t len);
@@ -147,8 +169,9 @@ int xts_link__flush_batch(struct xts_link *l, bool force_ack, __u32 min_frames);
 
 /* Our counters plus the kernel's XDP_STATISTICS. */
 void xts_link__stats(struct xts_link *l, struct xts_link_stats *st);
-/* Sequence state, for tests: frames we sent, frames of the peer's we
- * consumed, and the peer's last ack. */
+/* Sequence state, counted from the session's start (ISNs subtracted):
+ * frames we sent, frames of the peer's we consumed, and the peer's last
+ * ack. */
 void xts_link__seq_state(const struct xts_link *l, __u32 *tx_seq, __u32 *rx_seq, __u32 *peer_ack);
 
 /*

@@ -77,17 +77,19 @@ struct xts_link {
 
 	/* session */
 	__u32 epoch;
-	__u32 tx_seq;	    /* sequenced frames sent */
-	__u32 rx_seq;	    /* peer's sequenced frames consumed */
-	__u32 peer_ack;	    /* our frames the peer consumed */
-	__u32 ack_sent;	    /* rx_seq value last sent to the peer */
-	__u32 reserved_seq; /* reserved, not yet submitted sequenced frames */
-	__u32 window;	    /* ours */
+	__u32 tx_isn, rx_isn; /* initial sequence numbers (xts_link__isn) */
+	__u32 tx_seq;	      /* seq of our next sequenced frame */
+	__u32 rx_seq;	      /* seq of the peer's next sequenced frame */
+	__u32 peer_ack;	      /* the peer's ack: our frames it consumed */
+	__u32 ack_sent;	      /* rx_seq value last sent to the peer */
+	__u32 reserved_seq;   /* reserved, not yet submitted sequenced frames */
+	__u32 window;	      /* ours */
 	__u32 peer_window;
 	__u32 max_frame, own_max_frame;
 	bool broken;
 	bool qreset_due;
 	__u32 qreset_epoch;
+	__u8 qreset_mac[XTS_MAC_LEN]; /* where the stale frame came from */
 	__u8 mac[XTS_MAC_LEN];
 	__u8 peer_mac[XTS_MAC_LEN];
 

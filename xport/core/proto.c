@@ -26,7 +26,7 @@
 
 #include "xts_proto.h"
 
-/* Flag bits a version 1 peer may set; anything else is a newer protocol
+/* Flag bits a version 2 peer may set; anything else is a newer protocol
  * (or noise) and the version byte would have said so. */
 #define XTS_F_KNOWN (XTS_F_NOSEQ | XTS_F_ABORT | XTS_F_MORE)
 
@@ -50,7 +50,8 @@ struct op_desc {
 /* Indexed by op; holes (7..15 and so on) are unknown ops. */
 static const struct op_desc ops[XTS_OP_MAX] = {
 	[XTS_OP_HELLO] = FIXED("HELLO", sizeof(struct xts_hello), true),
-	[XTS_OP_HELLO_ACK] = FIXED("HELLO_ACK", sizeof(struct xts_hello), true),
+	[XTS_OP_HELLO_ACK] = {.name = "HELLO_ACK", .min_len = sizeof(struct xts_hello),
+			      .max_len = sizeof(struct xts_hello_ack), .noseq = true},
 	[XTS_OP_ACK] = FIXED("ACK", 0, true),
 	[XTS_OP_QRESET] = FIXED("QRESET", sizeof(struct xts_err), true),
 	[XTS_OP_PING] = FIXED("PING", sizeof(struct xts_ping), true),
@@ -183,14 +184,28 @@ static int check_sockopt(const struct xts_sockopt *s, __u16 len)
 	return 0;
 }
 
+/* Which version byte a frame of @op with @len payload bytes carries:
+ * HELLO, and a HELLO_ACK in version 1's layout (a version refusal), keep
+ * version 1 so that every version reads them. */
+static __u8 frame_version(unsigned op, size_t len)
+{
+	if (op == XTS_OP_HELLO || (op == XTS_OP_HELLO_ACK && len == sizeof(struct xts_hello)))
+		return XTS_HELLO_VERSION;
+	return XTS_PROTO_VERSION;
+}
+
 /* The payload is inside the frame and min_len <= len <= max_len here, so
  * every fixed struct below may be read whole. */
 static int check_payload(__u8 op, const void *pl, __u16 len)
 {
 	switch (op) {
 	case XTS_OP_HELLO:
-	case XTS_OP_HELLO_ACK:
 		return ((const struct xts_hello *)pl)->reserved ? -EBADMSG : 0;
+	case XTS_OP_HELLO_ACK:
+		/* version 1's layout: reserved (version 2's err) is 0 */
+		if (len == sizeof(struct xts_hello))
+			return ((const struct xts_hello *)pl)->reserved ? -EBADMSG : 0;
+		return len == sizeof(struct xts_hello_ack) ? 0 : -EBADMSG;
 	case XTS_OP_QRESET:
 	case XTS_OP_CLOSED:
 	case XTS_OP_RESET:
@@ -215,6 +230,18 @@ static int check_payload(__u8 op, const void *pl, __u16 len)
 	}
 }
 
+/* HELLO is version 1's in every version; a HELLO_ACK may be either (its
+ * layout is checked against its version later); nothing else of another
+ * version is read. */
+static bool version_known(__u8 version, __u8 op)
+{
+	if (op == XTS_OP_HELLO)
+		return version == XTS_HELLO_VERSION;
+	if (op == XTS_OP_HELLO_ACK && version == XTS_HELLO_VERSION)
+		return true;
+	return version == XTS_PROTO_VERSION;
+}
+
 int xts_proto_parse(const void *frame, size_t frame_len, struct xts_msg *m)
 {
 	const __u8 *f = frame;
@@ -229,7 +256,7 @@ int xts_proto_parse(const void *frame, size_t frame_len, struct xts_msg *m)
 	/* EtherType is the one field in network order. */
 	if (((unsigned)f[12] << 8 | f[13]) != XTS_ETHERTYPE)
 		return -EPROTO;
-	if (h->version != XTS_PROTO_VERSION)
+	if (!version_known(h->version, h->op))
 		return -EPROTO;
 	d = op_desc(h->op);
 	if (!d)
@@ -242,6 +269,9 @@ int xts_proto_parse(const void *frame, size_t frame_len, struct xts_msg *m)
 	if (len > frame_len - XTS_PAYLOAD_OFF)
 		return -EBADMSG;
 	if (len < d->min_len || len > d->max_len)
+		return -EBADMSG;
+	/* the layout must be the one its version byte names */
+	if (h->version != frame_version(h->op, len))
 		return -EBADMSG;
 	flags = le16toh(h->flags);
 	/* The window accounting of both sides keys on this bit: a sequenced
@@ -267,6 +297,7 @@ int xts_proto_parse(const void *frame, size_t frame_len, struct xts_msg *m)
 	m->src_id = le32toh(h->src_id);
 	m->credit = le32toh(h->credit);
 	m->len = len;
+	m->version = h->version;
 	return 0;
 }
 
@@ -297,7 +328,7 @@ int xts_proto_hdr_put(void *frame, size_t cap, const __u8 dst_mac[XTS_MAC_LEN],
 	/* epoch/seq/ack (left 0) belong to the link, which stamps them at
 	 * submit. */
 	memset(h, 0, sizeof(*h));
-	h->version = XTS_PROTO_VERSION;
+	h->version = frame_version(op, payload_len);
 	h->op = (__u8)op;
 	h->flags = htole16(flags);
 	h->dst_id = htole32(dst_id);
