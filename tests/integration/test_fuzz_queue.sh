@@ -2,7 +2,8 @@
 # 100,000 random and mutated frames into queue 1: its shard stays up (same
 # pid, no restart), answers a valid request afterwards, and queue 0 sees
 # nothing of it.  Before that, a plain sequence gap must end the session
-# loudly (QRESET, seq_gaps counted).
+# loudly (QRESET, seq_gaps counted), forged frames must not, and a version
+# 1 host must be refused clearly.
 . "$(dirname "$0")/lib.sh"
 need_root
 
@@ -21,6 +22,20 @@ H "$XTS_BIN/xts-fuzzq" -q 1 -g || fail "a sequence gap did not end the session"
 stats_settle
 [ "$(stat 1 seq_gaps)" = $((gaps + 1)) ] || fail "seq_gaps $gaps -> $(stat 1 seq_gaps), want +1"
 [ "$(stat 1 session_resets)" -gt "$resets" ] || fail "the gap ended no session"
+
+# Forged frames in a live session (protocol 2): the right epoch and the
+# next seq from a foreign MAC, and seqs just outside the shard's window,
+# are dropped and counted; the session carries on (the real frame with
+# that seq is answered), no gap, no reset.
+foreign=$(stat 1 rx_foreign) forged=$(stat 1 rx_forged) gaps=$(stat 1 seq_gaps)
+H "$XTS_BIN/xts-fuzzq" -q 1 -f || fail "forged frames were acted on"
+stats_settle
+[ "$(stat 1 rx_foreign)" = $((foreign + 1)) ] || fail "rx_foreign $foreign -> $(stat 1 rx_foreign), want +1"
+[ "$(stat 1 rx_forged)" = $((forged + 2)) ] || fail "rx_forged $forged -> $(stat 1 rx_forged), want +2"
+[ "$(stat 1 seq_gaps)" = "$gaps" ] || fail "a forged frame counted as a gap"
+# A version 1 host is refused in words it reads (EPROTONOSUPPORT), not
+# left to time out.
+H "$XTS_BIN/xts-fuzzq" -q 1 -V || fail "a version 1 HELLO was not refused in version 1's layout"
 
 H "$XTS_BIN/xts-fuzzq" -q 1 -n "${XTS_FUZZ_FRAMES:-100000}" || { stats_settle; cat "$WORK/run/shard-1.stats" | tr '\n' ' '; fail "fuzzer"; }
 stats_settle

@@ -3,7 +3,7 @@
  * xts-fuzzq - feed a shard's queue random and mutated frames through a real
  * AF_XDP socket on the host side.
  *
- *   xts-fuzzq [-i IF] [-q Q] [-n FRAMES] [-s SEED] [-g]
+ *   xts-fuzzq [-i IF] [-q Q] [-n FRAMES] [-s SEED] [-g|-f|-V]
  *
  * Three kinds, interleaved: random bytes behind an XTS EtherType; valid
  * headers with random fields (ops, flags, lengths that lie, foreign ids,
@@ -15,7 +15,8 @@
  * After the flood, two rounds that must end a fresh session at once with a
  * QRESET: a malformed frame next in sequence, and a plain sequence gap.
  * -g runs the gap round alone (one seq_gaps exactly, for the test to
- * check).
+ * check); -f a round of forged frames in a live session (forged_round);
+ * -V a version 1 HELLO, which must be refused in version 1's layout.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -56,6 +57,8 @@ static const __u8 ops[] = {0,  1,  2,  3,  4,  5,  6,  16, 17, 18, 19, 20, 21, 2
 			   23, 24, 25, 32, 33, 34, 35, 48, 49, 50, 7,  99, 255};
 
 static __u8 shard_mac[XTS_MAC_LEN]; /* from the last HELLO_ACK */
+static __u32 host_isn;		    /* our first seq in that session */
+static __u32 shard_window;	    /* the shard's receive window */
 
 static int hello(struct xts_link *l, __u32 *epoch)
 {
@@ -93,15 +96,19 @@ static int hello(struct xts_link *l, __u32 *epoch)
 				int n = xts_link__rx(l, m, 16);
 
 				for (int i = 0; i < n; i++) {
-					const struct xts_hello *a = m[i].payload;
+					const struct xts_hello_ack *a = m[i].payload;
 
 					if (m[i].op != XTS_OP_HELLO_ACK || !m[i].epoch ||
-					    le32toh(a->nonce) != nonce)
+					    m[i].version != XTS_PROTO_VERSION ||
+					    le32toh(a->nonce) != nonce || a->err)
 						continue;
 					*epoch = m[i].epoch;
 					memcpy(shard_mac, m[i].src_mac, XTS_MAC_LEN);
+					host_isn = le32toh(a->host_isn);
+					shard_window = le32toh(a->window);
 					xts_link__session(l, m[i].epoch, le32toh(a->window),
 							  le32toh(a->max_frame), m[i].src_mac);
+					xts_link__isn(l, host_isn, le32toh(a->dpu_isn));
 					xts_link__rx_done(l);
 					return 0;
 				}
@@ -210,40 +217,58 @@ static int in_session(struct xts_link *l)
 	return 1;
 }
 
-/* Wait up to @ms for a QRESET of @epoch; its delay in ms, or -1. */
-static long wait_qreset(struct xts_link *l, __u32 epoch, long ms)
+static long ms_since(const struct timespec *t0)
 {
-	struct timespec t0, t;
-	struct xts_msg m[64];
+	struct timespec t;
 
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	for (;;) {
-		struct pollfd p = {.fd = xts_link__fd(l), .events = POLLIN};
-		long el;
-		int n;
-
-		while ((n = xts_link__rx(l, m, 64)) > 0 || xts_link__rx_ready(l)) {
-			for (int i = 0; i < n; i++)
-				if (m[i].op == XTS_OP_QRESET && m[i].epoch == epoch) {
-					xts_link__rx_done(l);
-					clock_gettime(CLOCK_MONOTONIC, &t);
-					return (t.tv_sec - t0.tv_sec) * 1000 +
-					       (t.tv_nsec - t0.tv_nsec) / 1000000;
-				}
-			xts_link__rx_done(l);
-		}
-		xts_link__rx_done(l);
-		clock_gettime(CLOCK_MONOTONIC, &t);
-		el = (t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000;
-		if (el >= ms)
-			return -1;
-		poll(&p, 1, (int)(ms - el < 100 ? ms - el : 100));
-	}
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (t.tv_sec - t0->tv_sec) * 1000 + (t.tv_nsec - t0->tv_nsec) / 1000000;
 }
 
 /*
- * In a fresh session, a plain gap: the first sequenced frame says seq 1
- * where 0 is next (frame 0 "lost").  A lossless queue that loses a frame
+ * Read what comes for up to @ms and show each message to @fn, which says
+ * 0 (keep waiting), > 0 (done) or < 0 (failed).  Returns the elapsed ms
+ * when done, -1 when failed or out of time.
+ */
+static long wait_for(struct xts_link *l, long ms, int (*fn)(const struct xts_msg *, void *),
+		     void *ctx)
+{
+	struct xts_msg m[64];
+	struct timespec t0;
+	long el;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while ((el = ms_since(&t0)) < ms) {
+		struct pollfd p = {.fd = xts_link__fd(l), .events = POLLIN};
+		int n, v = 0;
+
+		while (!v && ((n = xts_link__rx(l, m, 64)) > 0 || xts_link__rx_ready(l))) {
+			for (int i = 0; i < n && !v; i++)
+				v = fn(&m[i], ctx);
+			xts_link__rx_done(l);
+		}
+		xts_link__rx_done(l);
+		if (v)
+			return v > 0 ? ms_since(&t0) : -1;
+		poll(&p, 1, (int)(ms - el < 100 ? ms - el : 100));
+	}
+	return -1;
+}
+
+static int is_qreset(const struct xts_msg *m, void *epoch)
+{
+	return m->op == XTS_OP_QRESET && m->epoch == *(__u32 *)epoch;
+}
+
+/* Wait up to @ms for a QRESET of @epoch; its delay in ms, or -1. */
+static long wait_qreset(struct xts_link *l, __u32 epoch, long ms)
+{
+	return wait_for(l, ms, is_qreset, &epoch);
+}
+
+/*
+ * In a fresh session, a plain gap: the first sequenced frame says seq
+ * ISN + 1 where the ISN is next (frame ISN "lost").  A lossless queue that loses a frame
  * is broken: the shard must end the session with a QRESET within a second
  * (and count it in seq_gaps), not take the frame.  Returns the QRESET's
  * delay in ms, or -1.
@@ -262,7 +287,7 @@ static long gap_ends_session(struct xts_link *l, __u32 *epoch)
 	if (tot < 0)
 		return -1;
 	h->epoch = htole32(*epoch);
-	h->seq = htole32(1); /* 0 is next */
+	h->seq = htole32(host_isn + 1); /* host_isn is next */
 	if (xts_link__tx_raw(l, f, (size_t)tot) || xts_link__flush(l, false) < 0)
 		return -1;
 	return wait_qreset(l, *epoch, 1000);
@@ -294,12 +319,174 @@ static int malformed_ends_session(struct xts_link *l, __u32 *epoch)
 	return wait_qreset(l, *epoch, 2000) < 0 ? -1 : 0;
 }
 
+/* A frame of our session as we choose it: from @src, with @seq. */
+static int forge(struct xts_link *l, const __u8 *src, __u32 epoch, enum xts_op op, __u32 seq,
+		 __u32 src_id, const void *payload, size_t len)
+{
+	__u8 f[XTS_PAYLOAD_OFF + sizeof(struct xts_connect)];
+	struct xts_hdr *h = (struct xts_hdr *)(f + XTS_HDR_OFF);
+	int tot;
+
+	if (len)
+		memcpy(f + XTS_PAYLOAD_OFF, payload, len);
+	tot = xts_proto_hdr_put(f, sizeof(f), shard_mac, src, op, 0, 0, src_id, 65536, len);
+	if (tot < 0)
+		return tot;
+	h->epoch = htole32(epoch);
+	h->seq = htole32(seq);
+	return xts_link__tx_raw(l, f, (size_t)tot);
+}
+
+struct conn_wait {
+	__u32 epoch, dpu_id;
+};
+
+/* The CONNECT_RES of host id 1; one for any other id, or a QRESET of our
+ * epoch, is a failure said on stderr. */
+static int is_connect_res(const struct xts_msg *m, void *ctx)
+{
+	struct conn_wait *w = ctx;
+	const char *bad = NULL;
+
+	if (m->op == XTS_OP_QRESET && m->epoch == w->epoch)
+		bad = "the session was reset (QRESET)";
+	else if (m->op == XTS_OP_CONNECT_RES && m->dst_id != 1)
+		bad = "the forged CONNECT was answered";
+	if (bad) {
+		fprintf(stderr, "xts-fuzzq: forged round: %s\n", bad);
+		return -1;
+	}
+	if (m->op != XTS_OP_CONNECT_RES)
+		return 0;
+	w->dpu_id = m->src_id;
+	return 1;
+}
+
+/*
+ * Forged frames in a live session.  This tool is the legitimate host (it
+ * knows the epoch and the next seq) and sends the forgeries itself through
+ * its own AF_XDP socket, which puts them on the session's queue with the
+ * Ethernet header it writes (a packet socket could not choose the queue a
+ * veth delivers to).  First a CONNECT with the right epoch and the next
+ * seq from a foreign MAC; then, from our MAC, CREDITs whose seq is just
+ * past the shard's window and just behind it; then the real CONNECT with
+ * that same next seq.  The shard must drop the forgeries (rx_foreign +1,
+ * rx_forged +2: the script checks) and answer only the real CONNECT, with
+ * no QRESET.
+ */
+static int forged_round(struct xts_link *l, __u32 *epoch)
+{
+	size_t clen = offsetof(struct xts_connect, opts);
+	__u8 foreign[XTS_MAC_LEN];
+	struct xts_connect c;
+	struct conn_wait w = {0};
+	struct xts_txf f;
+
+	drain(l);
+	if (hello(l, epoch))
+		return -1;
+	w.epoch = *epoch;
+	memset(&c, 0, sizeof(c));
+	c.dst.family = htole16(AF_INET);
+	c.dst.port = htole16(7);
+	memcpy(c.dst.addr, "\xc6\x12\x00\x02", 4); /* the echo server */
+	c.timeout_ms = htole32(1000);
+	memcpy(foreign, xts_link__mac(l), XTS_MAC_LEN);
+	foreign[5] ^= 0x5a;
+	if (forge(l, foreign, *epoch, XTS_OP_CONNECT, host_isn, 0x7777, &c, clen) ||
+	    forge(l, xts_link__mac(l), *epoch, XTS_OP_CREDIT, host_isn + shard_window, 1, NULL,
+		  0) ||
+	    forge(l, xts_link__mac(l), *epoch, XTS_OP_CREDIT, host_isn - 1, 1, NULL, 0) ||
+	    xts_link__tx_reserve(l, true, &f))
+		return -1;
+	memcpy(f.payload, &c, clen);
+	xts_link__tx_submit(l, &f, XTS_OP_CONNECT, 0, 0, 1, 65536, clen);
+	xts_link__flush(l, false);
+	if (wait_for(l, 2000, is_connect_res, &w) < 0) {
+		fprintf(stderr, "xts-fuzzq: forged round: the real CONNECT got no CONNECT_RES\n");
+		return -1;
+	}
+	/* the session carries on: the connection closes as usual */
+	if (w.dpu_id && !xts_link__tx_reserve(l, true, &f)) {
+		memset(f.payload, 0, sizeof(struct xts_close));
+		xts_link__tx_submit(l, &f, XTS_OP_CLOSE, XTS_F_ABORT, w.dpu_id, 1, 0,
+				    sizeof(struct xts_close));
+		xts_link__flush(l, true);
+	}
+	if (wait_qreset(l, *epoch, 200) >= 0) {
+		fprintf(stderr, "xts-fuzzq: forged round: QRESET after the forgeries\n");
+		return -1;
+	}
+	printf("xts-fuzzq: forged frames (foreign MAC, seq outside the window) dropped; the real "
+	       "CONNECT answered\n");
+	return 0;
+}
+
+struct hello_wait {
+	__u32 nonce;
+	struct xts_hello a; /* its first 32 bytes */
+	__u8 version;
+	__u16 len;
+	__u32 epoch;
+};
+
+static int is_hello_ack(const struct xts_msg *m, void *ctx)
+{
+	struct hello_wait *w = ctx;
+	struct xts_hello a;
+
+	if (m->op != XTS_OP_HELLO_ACK)
+		return 0;
+	memcpy(&a, m->payload, sizeof(a)); /* both layouts hold 32 bytes */
+	if (le32toh(a.nonce) != w->nonce)
+		return 0;
+	w->a = a;
+	w->version = (__u8)m->version;
+	w->len = m->len;
+	w->epoch = m->epoch;
+	return 1;
+}
+
+/*
+ * A version 1 host: its HELLO (min = max = 1) must get a HELLO_ACK it can
+ * read, in version 1's layout, with no session and the shard's versions,
+ * so that it says EPROTONOSUPPORT instead of timing out.
+ */
+static int v1_round(struct xts_link *l)
+{
+	struct hello_wait w = {.nonce = (__u32)rnd() | 1};
+	struct xts_hello h = {0};
+
+	drain(l);
+	h.min_version = h.max_version = htole16(1);
+	h.window = htole32(xts_link__window(l));
+	h.max_frame = htole32(xts_link__max_frame(l));
+	h.nonce = htole32(w.nonce);
+	xts_link__send(l, XTS_OP_HELLO, 0, 0, 0, 0, &h, sizeof(h));
+	xts_link__flush(l, false);
+	if (wait_for(l, 2000, is_hello_ack, &w) < 0) {
+		fprintf(stderr, "xts-fuzzq: a version 1 HELLO got no answer in 2 s\n");
+		return -1;
+	}
+	if (w.version != 1 || w.len != sizeof(h) || w.epoch ||
+	    le16toh(w.a.max_version) != XTS_PROTO_VERSION) {
+		fprintf(stderr,
+			"xts-fuzzq: a version 1 HELLO got version %u, %u bytes, epoch %08x\n",
+			w.version, w.len, w.epoch);
+		return -1;
+	}
+	printf("xts-fuzzq: a version 1 HELLO was refused in version 1's layout (shard speaks "
+	       "%u..%u)\n",
+	       le16toh(w.a.min_version), le16toh(w.a.max_version));
+	return 0;
+}
+
 static int gap_round(struct xts_link *l, __u32 *epoch)
 {
 	long ms = gap_ends_session(l, epoch);
 
 	if (ms < 0) {
-		fprintf(stderr, "xts-fuzzq: a sequence gap (seq 1 after HELLO) did not end the "
+		fprintf(stderr, "xts-fuzzq: a sequence gap (ISN + 1 after HELLO) did not end the "
 				"session (no QRESET in 1 s)\n");
 		return -1;
 	}
@@ -315,11 +502,11 @@ int main(int argc, char **argv)
 	struct xts_link_opts lo = {.sz = sizeof(lo), .xsks_map_fd = -1, .attach = true};
 	struct xts_link *l;
 	__u32 epoch = 0;
-	bool gap_only = false;
+	char round = 0; /* -g, -f, -V: that round alone */
 	int opt, err;
 
 	rng_state = 0x9e3779b97f4a7c15ull;
-	while ((opt = getopt(argc, argv, "i:q:n:s:g")) != -1) {
+	while ((opt = getopt(argc, argv, "i:q:n:s:gfV")) != -1) {
 		switch (opt) {
 		case 'i':
 			ifname = optarg;
@@ -334,11 +521,14 @@ int main(int argc, char **argv)
 			rng_state = strtoull(optarg, NULL, 0) | 1;
 			break;
 		case 'g':
-			gap_only = true;
+		case 'f':
+		case 'V':
+			round = (char)opt;
 			break;
 		default:
-			fprintf(stderr,
-				"usage: xts-fuzzq [-i IF] [-q Q] [-n FRAMES] [-s SEED] [-g]\n");
+			fprintf(
+			    stderr,
+			    "usage: xts-fuzzq [-i IF] [-q Q] [-n FRAMES] [-s SEED] [-g|-f|-V]\n");
 			return 2;
 		}
 	}
@@ -355,8 +545,13 @@ int main(int argc, char **argv)
 			strerror(-err));
 		return 1;
 	}
-	if (gap_only) {
-		err = gap_round(l, &epoch);
+	if (round) {
+		if (round == 'g')
+			err = gap_round(l, &epoch);
+		else if (round == 'f')
+			err = forged_round(l, &epoch);
+		else
+			err = v1_round(l);
 		xts_link__destroy(l);
 		return err ? 1 : 0;
 	}
