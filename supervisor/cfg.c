@@ -21,6 +21,7 @@
 #include <libconfig.h>
 
 #include "cfg.h"
+#include "link.h" /* XTS_LINK_DEF_*: the queue defaults, stated once */
 
 static const char *const log_levels[] = {
     [XTS_LOG_ERROR] = "error",
@@ -64,11 +65,11 @@ static const struct cfg_opt opts[] = {
      "error, warning, info or debug"},
     STR("log_target", F(log_target), "stderr", log_targets, "stderr or syslog (facility daemon)"),
     GROUP("queue", "the AF_XDP queues"),
-    U32("queue.window", F(window), CFG_RESTART, 2, 1024, 128,
+    U32("queue.window", F(window), CFG_RESTART, 2, 1024, XTS_LINK_DEF_WINDOW,
 	"frames the host may send a shard unacknowledged"),
-    U32("queue.frames", F(frames), CFG_RESTART, 256, 1 << 20, 4096,
+    U32("queue.frames", F(frames), CFG_RESTART, 256, 1 << 20, XTS_LINK_DEF_FRAMES,
 	"UMEM frames per queue (4 KiB each), half rx, half tx"),
-    U32("queue.ring_size", F(ring_size), CFG_RESTART, 64, 1 << 16, 2048,
+    U32("queue.ring_size", F(ring_size), CFG_RESTART, 64, 1 << 16, XTS_LINK_DEF_RING,
 	"AF_XDP ring entries, a power of two"),
     GROUP("limits", "per-queue and per-shard limits"),
     U32("limits.max_conns", RUN(max_conns), CFG_RELOAD_DOWN, 1, (1 << 20) - 1, 65536,
