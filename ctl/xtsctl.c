@@ -69,6 +69,7 @@ static void usage(FILE *f)
 	fprintf(f, "usage: " PROG " [-s SOCKET | -c XTS.CONF] COMMAND [ARG] [--json] [--help]\n"
 		   "  -s SOCKET    xtsd's ctl socket (default " XTS_CTL_DEFAULT_PATH ")\n"
 		   "  -c FILE      take the socket path from this xts.conf (ctl.path)\n"
+		   "  --shard N    print only shard N's record, a \"key value\" line a field\n"
 		   "commands:\n");
 	for (unsigned i = 0; i < NCMDS; i++)
 		fprintf(f, "  %-10s %-10s %s\n", cmds[i].name, cmds[i].args ? cmds[i].args : "",
@@ -264,21 +265,17 @@ static void out_json(struct reply *r)
 
 static const struct {
 	const char *name, *help;
+	bool gauge;
 } counters[] = {
-#define XTS_SHM_DESC(n, h) {#n, h},
+#define XTS_SHM_DESC(n, kind, src, h) {#n, h, XTS_SHM_KIND(kind) == XTS_SHM_KIND_GAUGE},
     XTS_SHM_COUNTERS(XTS_SHM_DESC)
 #undef XTS_SHM_DESC
 };
 
-static bool is_gauge(const char *n)
-{
-	return !strcmp(n, "conns_active") || !strcmp(n, "buf_bytes");
-}
-
 static void out_prom(struct reply *r)
 {
 	for (unsigned c = 0; c < sizeof(counters) / sizeof(counters[0]); c++) {
-		bool g = is_gauge(counters[c].name);
+		bool g = counters[c].gauge;
 		struct ctl_rec rec;
 		unsigned i;
 
@@ -393,6 +390,25 @@ static void text_conns(struct reply *r)
 	}
 }
 
+/* --shard N: that shard's record, one "key value" line per field (for
+ * scripts: `xtsctl stats --shard 1 | awk '$1 == "tx_seq"'`). */
+static int out_shard(struct reply *r, const char *id)
+{
+	struct ctl_rec rec;
+	int found = 0;
+
+	for (unsigned i = 0; next_rec(r, &i, &rec);) {
+		if (strcmp(rec.type, "shard") || strcmp(get(&rec, "id"), id))
+			continue;
+		for (unsigned k = 0; k < rec.n; k++)
+			printf("%s %s\n", rec.key[k], rec.val[k]);
+		found = 1;
+	}
+	if (!found)
+		fprintf(stderr, PROG ": no shard %s in the answer\n", id);
+	return found ? 0 : 1;
+}
+
 static void text_listeners(struct reply *r)
 {
 	struct ctl_rec rec;
@@ -410,7 +426,7 @@ static void text_listeners(struct reply *r)
 
 int main(int argc, char **argv)
 {
-	const char *sock = XTS_CTL_DEFAULT_PATH, *conf = NULL;
+	const char *sock = XTS_CTL_DEFAULT_PATH, *conf = NULL, *shard = NULL;
 	char *args[XTS_CTL_MAX_ARGS];
 	const struct cmd *cmd = NULL;
 	enum fmt fmt = FMT_TEXT;
@@ -433,6 +449,10 @@ int main(int argc, char **argv)
 			}
 			usage(stdout);
 			return 0;
+		} else if (!strcmp(argv[i], "--shard")) {
+			if (++i == argc)
+				goto bad;
+			shard = argv[i];
 		} else if (!strcmp(argv[i], "--json")) {
 			fmt = FMT_JSON;
 		} else if (!strcmp(argv[i], "--prometheus")) {
@@ -459,7 +479,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, PROG ": no command\n");
 		goto bad;
 	}
-	if (nargs - 1 != (cmd->args ? 1 : 0) || (fmt == FMT_PROM && !cmd->prom)) {
+	if (nargs - 1 != (cmd->args ? 1 : 0) || (fmt == FMT_PROM && !cmd->prom) ||
+	    (shard && fmt != FMT_TEXT)) {
 		cmd_usage(cmd, stderr);
 		return 2;
 	}
@@ -482,7 +503,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, PROG ": %s: %s\n", cmd->name, r.errmsg);
 		return 1;
 	}
-	if (fmt == FMT_JSON)
+	if (shard)
+		rc = out_shard(&r, shard);
+	else if (fmt == FMT_JSON)
 		out_json(&r);
 	else if (fmt == FMT_PROM)
 		out_prom(&r);
@@ -490,7 +513,7 @@ int main(int argc, char **argv)
 		cmd->text(&r);
 	free(r.line);
 	free(r.buf);
-	return 0;
+	return rc;
 bad:
 	usage(stderr);
 	return 2;

@@ -27,7 +27,7 @@
 #include <sys/socket.h> /* AF_INET, AF_INET6 */
 
 #define XTS_SHM_MAGIC	   0x4d485358u /* "XSHM" */
-#define XTS_SHM_VERSION	   1u
+#define XTS_SHM_VERSION	   2u
 #define XTS_SHM_CACHELINE  64
 #define XTS_SHM_MAX_SHARDS 256
 #define XTS_SHM_ACL_MAX	   512	/* rules in all, both kinds */
@@ -120,42 +120,62 @@ struct xts_shm_run {
 };
 _Static_assert(sizeof(struct xts_shm_run) == XTS_SHM_CACHELINE, "xts_shm_run size");
 
-/* Counters, written by the shard only (published every loop tick). */
+/*
+ * Counters, written by the shard only (published 20 times a second):
+ * X(name, kind, source, help), the one list that the shm block, the
+ * shard's own struct shard_stats, its publishing, `xtsctl stats` and the
+ * Prometheus output are all made from.
+ *   kind    COUNTER (only grows) or GAUGE (a level now)
+ *   source  where the shard keeps it: SHARD (its struct shard_stats,
+ *           declared from this list), LINK (struct xts_link_stats, the
+ *           queue link's own, same name) or SEQ (the link's sequence
+ *           state: next seq to send, next expected, last acked by the
+ *           host; the tests compare them with the host's)
+ */
 #define XTS_SHM_COUNTERS(X)                                                                        \
-	X(tx_frames, "frames sent to the host")                                                    \
-	X(tx_bytes, "frame bytes sent to the host")                                                \
-	X(rx_frames, "frames received from the host")                                              \
-	X(rx_bytes, "frame bytes received from the host")                                          \
-	X(data_to_net, "stream bytes from the host sent to the network")                           \
-	X(data_to_host, "stream bytes from the network sent to the host")                          \
-	X(conns_opened, "connections opened")                                                      \
-	X(conns_failed, "connects that failed or were refused")                                    \
-	X(conns_closed, "connections closed")                                                      \
-	X(conns_active, "connections open now")                                                    \
-	X(conns_refused_acl, "connects refused by the ACL (EACCES)")                               \
-	X(conns_refused_limit, "connects refused by the connection limit (ENOBUFS)")               \
-	X(conns_refused_drain, "connects refused while draining (ESHUTDOWN)")                      \
-	X(credit_stalls, "times a readable connection had no host credit")                         \
-	X(window_stalls, "times the queue window was full")                                        \
-	X(frame_stalls, "times no UMEM frame was free")                                            \
-	X(buf_bytes, "bytes buffered now on the way to the network")                               \
-	X(stale_ids, "frames for an unknown or stale socket id")                                   \
-	X(proto_errs, "frames that broke the protocol")                                            \
-	X(rx_malformed, "frames that failed to parse")                                             \
-	X(rx_stale, "frames of another session")                                                   \
-	X(seq_gaps, "queue sequence gaps")                                                         \
-	X(rx_foreign, "in-session frames from a MAC not the host's, dropped")                      \
-	X(rx_forged, "frames with a seq outside the receive window, dropped")                      \
-	X(sessions, "queue sessions started")                                                      \
-	X(session_resets, "queue sessions ended")                                                  \
-	X(xsk_rx_dropped, "AF_XDP rx drops")                                                       \
-	X(xsk_rx_ring_full, "AF_XDP rx ring full")                                                 \
-	X(xsk_fill_empty, "AF_XDP fill ring empty")                                                \
-	X(xsk_rx_invalid, "AF_XDP invalid rx descriptors")                                         \
-	X(xsk_tx_invalid, "AF_XDP invalid tx descriptors")
+	X(tx_frames, COUNTER, LINK, "frames sent to the host")                                     \
+	X(tx_bytes, COUNTER, LINK, "frame bytes sent to the host")                                 \
+	X(rx_frames, COUNTER, LINK, "frames received from the host")                               \
+	X(rx_bytes, COUNTER, LINK, "frame bytes received from the host")                           \
+	X(data_to_net, COUNTER, SHARD, "stream bytes from the host sent to the network")           \
+	X(data_to_host, COUNTER, SHARD, "stream bytes from the network sent to the host")          \
+	X(conns_opened, COUNTER, SHARD, "connections opened")                                      \
+	X(conns_failed, COUNTER, SHARD, "connects that failed or were refused")                    \
+	X(conns_closed, COUNTER, SHARD, "connections closed")                                      \
+	X(conns_active, GAUGE, SHARD, "connections open now")                                      \
+	X(conns_refused_acl, COUNTER, SHARD, "connects refused by the ACL (EACCES)")               \
+	X(conns_refused_limit, COUNTER, SHARD,                                                     \
+	  "connects refused by the connection limit (ENOBUFS)")                                    \
+	X(conns_refused_drain, COUNTER, SHARD, "connects refused while draining (ESHUTDOWN)")      \
+	X(credit_stalls, COUNTER, SHARD, "times a readable connection had no host credit")         \
+	X(window_stalls, COUNTER, LINK, "times the queue window was full")                         \
+	X(frame_stalls, COUNTER, LINK, "times no UMEM frame was free")                             \
+	X(buf_bytes, GAUGE, SHARD, "bytes buffered now on the way to the network")                 \
+	X(stale_ids, COUNTER, SHARD, "frames for an unknown or stale socket id")                   \
+	X(proto_errs, COUNTER, SHARD, "frames that broke the protocol")                            \
+	X(rx_malformed, COUNTER, LINK, "frames that failed to parse")                              \
+	X(rx_stale, COUNTER, LINK, "frames of another session")                                    \
+	X(seq_gaps, COUNTER, LINK, "queue sequence gaps")                                          \
+	X(rx_foreign, COUNTER, LINK, "in-session frames from a MAC not the host's, dropped")       \
+	X(rx_forged, COUNTER, LINK, "frames with a seq outside the receive window, dropped")       \
+	X(sessions, COUNTER, SHARD, "queue sessions started")                                      \
+	X(session_resets, COUNTER, SHARD, "queue sessions ended")                                  \
+	X(xsk_rx_dropped, COUNTER, LINK, "AF_XDP rx drops")                                        \
+	X(xsk_rx_ring_full, COUNTER, LINK, "AF_XDP rx ring full")                                  \
+	X(xsk_fill_empty, COUNTER, LINK, "AF_XDP fill ring empty")                                 \
+	X(xsk_rx_invalid, COUNTER, LINK, "AF_XDP invalid rx descriptors")                          \
+	X(xsk_tx_invalid, COUNTER, LINK, "AF_XDP invalid tx descriptors")                          \
+	X(tx_seq, GAUGE, SEQ, "queue sequence number the shard sends next")                        \
+	X(rx_seq, GAUGE, SEQ, "queue sequence number the shard expects next")                      \
+	X(peer_ack, GAUGE, SEQ, "queue sequence number the host acknowledged last")
+
+/* kind, as a value: XTS_SHM_KIND(GAUGE) */
+#define XTS_SHM_KIND_COUNTER 0
+#define XTS_SHM_KIND_GAUGE   1
+#define XTS_SHM_KIND(k)	     XTS_SHM_KIND_##k
 
 struct xts_shm_counters {
-#define XTS_SHM_FIELD(name, help) uint64_t name;
+#define XTS_SHM_FIELD(name, kind, src, help) uint64_t name;
 	XTS_SHM_COUNTERS(XTS_SHM_FIELD)
 #undef XTS_SHM_FIELD
 };
@@ -173,9 +193,37 @@ _Static_assert(sizeof(struct xts_shm_shard) % XTS_SHM_CACHELINE == 0, "whole cac
 
 /* ---- conns snapshot (one area per shard, the shard writes it) ---- */
 
+/* Connection states, X(NAME, "name", what): the shard's enum conn_state
+ * (CS_NAME), the snapshot's state byte and what xtsctl conns prints. */
+#define XTS_CONN_STATES(X)                                                                         \
+	X(FREE, "free", "slot unused")                                                             \
+	X(CONNECTING, "connecting", "connect(2) in progress")                                      \
+	X(OPEN, "open", "established")                                                             \
+	X(CLOSING, "closing", "host closed: flush our buffer, then close(2)")                      \
+	X(ZOMBIE, "closed", "kernel socket gone; control frames still to send")                    \
+	X(ACCEPTED, "accepted", "accepted, handed to the host: NEW_CONN_ACK awaited")
+
+enum xts_conn_state {
+#define XTS_CONN_ENUM(name, str, what) XTS_CONN_##name,
+	XTS_CONN_STATES(XTS_CONN_ENUM)
+#undef XTS_CONN_ENUM
+	    XTS_CONN_NSTATES
+};
+
+static inline const char *xts_conn_state_name(unsigned st)
+{
+	static const char *const names[] = {
+#define XTS_CONN_NAME(name, str, what) str,
+	    XTS_CONN_STATES(XTS_CONN_NAME)
+#undef XTS_CONN_NAME
+	};
+
+	return st < XTS_CONN_NSTATES ? names[st] : "?";
+}
+
 struct xts_shm_conn {
 	uint32_t id, host_id;
-	uint8_t state; /* shard's conn state: 1 connecting, 2 open, 3 closing, 4 zombie */
+	uint8_t state; /* enum xts_conn_state */
 	uint8_t pad[3];
 	uint32_t buf_bytes; /* waiting for the kernel */
 	uint32_t tx_credit; /* bytes the host lets the shard send */

@@ -361,7 +361,7 @@ int conn_on_connect(struct shard *s, const struct xts_msg *m)
 	/* Completion (or failure) arrives as EPOLLOUT/EPOLLERR. */
 	timeout_ms = le32toh(req.timeout_ms);
 	if (!timeout_ms)
-		timeout_ms = s->o.connect_timeout_ms;
+		timeout_ms = s->cfg->connect_ms;
 	if (timeout_ms) {
 		c->deadline_ns = s->now_ns + (__u64)timeout_ms * 1000000ull;
 		c->connecting_next = s->connecting_head;

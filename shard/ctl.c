@@ -41,10 +41,6 @@ static void cfg_apply(struct shard *s)
 	s->cfg = c;
 	s->cfg_gen = c->gen;
 	s->max_conns_now = c->max_conns < s->o.max_conns ? c->max_conns : s->o.max_conns;
-	s->o.shard_buf = c->shard_buf;
-	s->o.connect_timeout_ms = c->connect_ms;
-	s->o.idle_ms = c->idle_ms;
-	s->o.dead_ms = c->dead_host_ms;
 	if (s->blk) {
 		__atomic_store_n(&s->blk->run.cfg_gen, s->cfg_gen, __ATOMIC_RELEASE);
 		s->blk->run.max_conns = s->max_conns_now;
@@ -57,16 +53,36 @@ static void set_state(struct shard *s, __u32 st)
 		__atomic_store_n(&s->blk->run.state, st, __ATOMIC_RELEASE);
 }
 
+/* A shard run without xtsd (tests: o.shm NULL) applies what its
+ * shard_opts say, as a snapshot of its own: no ACL, log level info. */
+static void cfg_from_opts(struct shard *s)
+{
+	struct xts_shm_cfg *c = &s->ctl->snap[0];
+
+	c->log_level = XTS_LOG_INFO;
+	c->max_conns = s->o.max_conns;
+	c->conn_buf = s->o.conn_buf;
+	c->shard_buf = s->o.shard_buf;
+	c->listeners = SHARD_LSN_MAX;
+	c->connect_ms = s->o.connect_timeout_ms;
+	c->idle_ms = s->o.idle_ms;
+	c->dead_host_ms = s->o.dead_ms;
+	s->cfg = c;
+}
+
 int shard_ctl_init(struct shard *s)
 {
 	struct xts_err e = {.err = (__s32)htole32(ECONNRESET)};
 
 	s->max_conns_now = s->o.max_conns;
-	if (s->o.shm) {
+	s->ctl = calloc(1, sizeof(*s->ctl));
+	if (!s->ctl)
+		return -ENOMEM;
+	s->ctl->rt_fd = -1;
+	if (!s->o.shm) {
+		cfg_from_opts(s);
+	} else {
 		s->blk = xts_shm_shard(s->o.shm, s->o.queue);
-		s->ctl = calloc(1, sizeof(*s->ctl));
-		if (!s->ctl)
-			return -ENOMEM;
 		s->ctl->rt_fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
 		if (s->ctl->rt_fd < 0)
 			shard_log(s, XTS_LOG_WARNING,
@@ -209,6 +225,9 @@ void shard_ctl_tick(struct shard *s)
 {
 	struct xts_shm_counters *k;
 	struct xts_link_stats ls;
+	struct {
+		__u32 tx_seq, rx_seq, peer_ack;
+	} seq;
 
 	if (!s->blk)
 		return;
@@ -217,42 +236,20 @@ void shard_ctl_tick(struct shard *s)
 		return;
 	s->next_publish_ns = s->now_ns + PUBLISH_NS;
 	xts_link__stats(s->link, &ls);
+	xts_link__seq_state(s->link, &seq.tx_seq, &seq.rx_seq, &seq.peer_ack);
 	k = &s->blk->cnt;
 	/* Single writer; each u64 store is whole, readers take them as they
-	 * are (a snapshot across counters is not promised). */
-#define PUT(f, v) __atomic_store_n(&k->f, (uint64_t)(v), __ATOMIC_RELAXED)
-	PUT(tx_frames, ls.tx_frames);
-	PUT(tx_bytes, ls.tx_bytes);
-	PUT(rx_frames, ls.rx_frames);
-	PUT(rx_bytes, ls.rx_bytes);
-	PUT(data_to_net, s->st.data_to_net);
-	PUT(data_to_host, s->st.data_to_host);
-	PUT(conns_opened, s->st.conns_opened);
-	PUT(conns_failed, s->st.conns_failed);
-	PUT(conns_closed, s->st.conns_closed);
-	PUT(conns_active, s->st.conns_active);
-	PUT(conns_refused_acl, s->refused_acl);
-	PUT(conns_refused_limit, s->refused_limit);
-	PUT(conns_refused_drain, s->refused_drain);
-	PUT(credit_stalls, s->st.credit_stalls);
-	PUT(window_stalls, ls.window_stalls);
-	PUT(frame_stalls, ls.frame_stalls);
-	PUT(buf_bytes, s->st.buf_bytes);
-	PUT(stale_ids, s->st.stale_ids);
-	PUT(proto_errs, s->st.proto_errs);
-	PUT(rx_malformed, ls.rx_malformed);
-	PUT(rx_stale, ls.rx_stale);
-	PUT(seq_gaps, ls.seq_gaps);
-	PUT(rx_foreign, ls.rx_foreign);
-	PUT(rx_forged, ls.rx_forged);
-	PUT(sessions, s->st.sessions);
-	PUT(session_resets, s->st.session_resets);
-	PUT(xsk_rx_dropped, ls.xsk_rx_dropped);
-	PUT(xsk_rx_ring_full, ls.xsk_rx_ring_full);
-	PUT(xsk_fill_empty, ls.xsk_fill_empty);
-	PUT(xsk_rx_invalid, ls.xsk_rx_invalid);
-	PUT(xsk_tx_invalid, ls.xsk_tx_invalid);
+	 * are (a snapshot across counters is not promised).  Every counter
+	 * of the list, from where its source column says the shard keeps it. */
+#define PUT_SHARD(f)		__atomic_store_n(&k->f, (uint64_t)s->st.f, __ATOMIC_RELAXED);
+#define PUT_LINK(f)		__atomic_store_n(&k->f, (uint64_t)ls.f, __ATOMIC_RELAXED);
+#define PUT_SEQ(f)		__atomic_store_n(&k->f, (uint64_t)seq.f, __ATOMIC_RELAXED);
+#define PUT(f, kind, src, help) PUT_##src(f)
+	XTS_SHM_COUNTERS(PUT)
 #undef PUT
+#undef PUT_SEQ
+#undef PUT_LINK
+#undef PUT_SHARD
 	if (!xts_link__epoch(s->link))
 		__atomic_store_n(&s->blk->run.epoch, 0, __ATOMIC_RELAXED);
 }
@@ -331,7 +328,7 @@ bool shard_acl_ok(struct shard *s, uint8_t kind, const struct xts_addr *a)
 	uint8_t family = (uint8_t)le16toh(a->family), addr[16];
 	uint16_t port = le16toh(a->port), q = (uint16_t)s->o.queue;
 
-	if (!s->cfg)
+	if (!s->o.shm)
 		return true; /* no xtsd, no ACL */
 	memcpy(addr, a->addr, sizeof(addr));
 	xts_acl_norm(&family, addr, NULL);
@@ -341,7 +338,7 @@ bool shard_acl_ok(struct shard *s, uint8_t kind, const struct xts_addr *a)
 	    (xts_acl_allows(s->cfg, kind, q, family, addr, port, 0) &&
 	     !dst_local(s, family, addr, le32toh(a->scope_id))))
 		return true;
-	s->refused_acl++;
+	s->st.conns_refused_acl++;
 	return false;
 }
 
@@ -352,12 +349,12 @@ int shard_admit(struct shard *s, const struct xts_msg *m)
 	if (m->src_id == XTS_ID_NONE)
 		return 0; /* a protocol error: conn_on_connect counts it */
 	if (s->draining) {
-		s->refused_drain++;
+		s->st.conns_refused_drain++;
 		return SHARD_DRAIN_ERRNO;
 	}
 	if (s->nconns >= s->max_conns_now ||
-	    (s->o.shard_buf && s->st.buf_bytes >= s->o.shard_buf)) {
-		s->refused_limit++;
+	    (s->cfg->shard_buf && s->st.buf_bytes >= s->cfg->shard_buf)) {
+		s->st.conns_refused_limit++;
 		return ENOBUFS;
 	}
 	memset(&req, 0, sizeof(req));

@@ -276,68 +276,8 @@ static int poll_tcp(struct shard *s)
 	return n;
 }
 
-/* Counters as "name value" lines, replaced atomically (rename), for
- * tests and operators until the shared-memory stats block replaces it. */
-static void write_stats(struct shard *s)
-{
-	struct xts_link_stats ls;
-	char tmp[512];
-	__u32 txs, rxs, pa;
-	FILE *f;
-
-	if (!s->o.stats_path || s->now_ns < s->next_stats_ns)
-		return;
-	s->next_stats_ns = s->now_ns + 500 * 1000000ull;
-	snprintf(tmp, sizeof(tmp), "%s.tmp", s->o.stats_path);
-	f = fopen(tmp, "w");
-	if (!f)
-		return;
-	xts_link__stats(s->link, &ls);
-	xts_link__seq_state(s->link, &txs, &rxs, &pa);
-#define P(name, v) fprintf(f, "%s %llu\n", name, (unsigned long long)(v))
-	P("pid", getpid());
-	P("queue", s->o.queue);
-	P("epoch", xts_link__epoch(s->link));
-	P("tx_seq", txs);
-	P("rx_seq", rxs);
-	P("peer_ack", pa);
-	P("tx_frames", ls.tx_frames);
-	P("tx_bytes", ls.tx_bytes);
-	P("rx_frames", ls.rx_frames);
-	P("rx_bytes", ls.rx_bytes);
-	P("rx_malformed", ls.rx_malformed);
-	P("rx_stale", ls.rx_stale);
-	P("seq_gaps", ls.seq_gaps);
-	P("rx_foreign", ls.rx_foreign);
-	P("rx_forged", ls.rx_forged);
-	P("window_stalls", ls.window_stalls);
-	P("frame_stalls", ls.frame_stalls);
-	P("acks_sent", ls.acks_sent);
-	P("xsk_rx_dropped", ls.xsk_rx_dropped);
-	P("xsk_rx_invalid", ls.xsk_rx_invalid);
-	P("xsk_tx_invalid", ls.xsk_tx_invalid);
-	P("xsk_rx_ring_full", ls.xsk_rx_ring_full);
-	P("xsk_fill_empty", ls.xsk_fill_empty);
-	P("conns_opened", s->st.conns_opened);
-	P("conns_failed", s->st.conns_failed);
-	P("conns_closed", s->st.conns_closed);
-	P("conns_active", s->st.conns_active);
-	P("data_to_net", s->st.data_to_net);
-	P("data_to_host", s->st.data_to_host);
-	P("credit_stalls", s->st.credit_stalls);
-	P("stale_ids", s->st.stale_ids);
-	P("proto_errs", s->st.proto_errs);
-	P("sessions", s->st.sessions);
-	P("session_resets", s->st.session_resets);
-	P("buf_bytes", s->st.buf_bytes);
-#undef P
-	if (fclose(f) == 0)
-		rename(tmp, s->o.stats_path);
-}
-
 static void poll_timers(struct shard *s)
 {
-	write_stats(s);
 	shard_ctl_tick(s);
 	if (s->now_ns < s->next_timer_ns)
 		return;
@@ -345,12 +285,13 @@ static void poll_timers(struct shard *s)
 	conn_timers(s);
 	if (!xts_link__epoch(s->link))
 		return;
-	if (s->o.dead_ms && s->now_ns - s->last_rx_ns > (__u64)s->o.dead_ms * 1000000ull) {
+	if (s->cfg->dead_host_ms &&
+	    s->now_ns - s->last_rx_ns > (__u64)s->cfg->dead_host_ms * 1000000ull) {
 		session_end(s, "host silent past the dead-host timeout");
 		return;
 	}
-	if (s->o.idle_ms && s->now_ns - s->last_rx_ns > (__u64)s->o.idle_ms * 1000000ull &&
-	    s->now_ns - s->last_ping_ns > (__u64)s->o.idle_ms * 1000000ull) {
+	if (s->cfg->idle_ms && s->now_ns - s->last_rx_ns > (__u64)s->cfg->idle_ms * 1000000ull &&
+	    s->now_ns - s->last_ping_ns > (__u64)s->cfg->idle_ms * 1000000ull) {
 		struct xts_ping p = {.cookie = htole64(s->now_ns)};
 
 		if (!xts_link__send(s->link, XTS_OP_PING, 0, 0, 0, 0, &p, sizeof(p))) {

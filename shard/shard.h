@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "link.h"
+#include "xts_shm.h"
 
 struct shard_opts {
 	const char *ifname;
@@ -25,7 +26,6 @@ struct shard_opts {
 	__u32 connect_timeout_ms;    /* when the host gives none; 0 = kernel's */
 	__u32 idle_ms;		     /* ping a silent host after this */
 	__u32 dead_ms;		     /* end its session after this; 0 = never */
-	const char *stats_path;	     /* counters written here twice a second */
 	void *shm;		     /* xtsd's control region (xts_shm.h), or NULL */
 	volatile sig_atomic_t *stop; /* set by the signal handler */
 	/* where log lines go (xtsd: its leveled stderr/syslog log); NULL:
@@ -34,14 +34,14 @@ struct shard_opts {
 	void (*log)(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 };
 
+/* The counters the shard keeps itself: those of XTS_SHM_COUNTERS whose
+ * source is SHARD (the link keeps the others), published by ctl.c. */
+#define SHARD_STAT_SHARD(name) __u64 name;
+#define SHARD_STAT_LINK(name)
+#define SHARD_STAT_SEQ(name)
+#define SHARD_STAT(name, kind, src, help) SHARD_STAT_##src(name)
 struct shard_stats {
-	__u64 conns_opened, conns_failed, conns_closed, conns_active;
-	__u64 data_to_net, data_to_host; /* stream bytes */
-	__u64 credit_stalls;		 /* conn readable but no host credit */
-	__u64 stale_ids;		 /* frames for a freed/unknown id */
-	__u64 proto_errs;		 /* frames that broke the protocol */
-	__u64 sessions, session_resets;
-	__u64 buf_bytes; /* bytes buffered now */
+	XTS_SHM_COUNTERS(SHARD_STAT)
 };
 
 /* Run one shard until *opts->stop.  0 or -errno (setup failure). */

@@ -9,13 +9,11 @@
 /* CONNECT_RES errno while the shard drains (docs/operations.md) */
 #define SHARD_DRAIN_ERRNO ESHUTDOWN
 
+/* CS_FREE, CS_CONNECTING, ...: XTS_CONN_STATES (xts_shm.h) says what each means */
 enum conn_state {
-	CS_FREE = 0,
-	CS_CONNECTING, /* connect(2) in progress */
-	CS_OPEN,       /* established */
-	CS_CLOSING,    /* host closed: flush our buffer, then close(2) */
-	CS_ZOMBIE,     /* kernel socket gone; control frames still to send */
-	CS_ACCEPTED,   /* accepted, handed to the host: NEW_CONN_ACK awaited */
+#define CS_ENUM(name, str, what) CS_##name = XTS_CONN_##name,
+	XTS_CONN_STATES(CS_ENUM)
+#undef CS_ENUM
 };
 
 /* pending control frames, sent when the queue has room (never dropped) */
@@ -68,7 +66,7 @@ struct shard {
 	__u32 ctl_head, ctl_tail;
 	__u32 connecting_head;
 	__u32 nconns;
-	__u64 now_ns, last_rx_ns, last_ping_ns, next_timer_ns, next_stats_ns;
+	__u64 now_ns, last_rx_ns, last_ping_ns, next_timer_ns;
 	__u32 ping_outstanding;
 	struct shard_lsn *lsn; /* listening sockets (listen.c) */
 	/* CONNECTs refused before a slot existed (table full): answered from
@@ -88,7 +86,6 @@ struct shard {
 	__u32 conns_ack;
 	__u32 max_conns_now; /* limit in force (<= o.max_conns, the table) */
 	bool draining, drain_notice;
-	__u64 refused_acl, refused_limit, refused_drain;
 };
 
 __u64 shard_now_ns(void);

@@ -203,7 +203,7 @@ static int cmd_status(struct sup *sp, int argc, char **argv, struct ctl_buf *o, 
 }
 
 static const char *const counter_names[] = {
-#define XTS_SHM_NAME(name, help) #name,
+#define XTS_SHM_NAME(name, kind, src, help) #name,
     XTS_SHM_COUNTERS(XTS_SHM_NAME)
 #undef XTS_SHM_NAME
 };
@@ -253,9 +253,6 @@ static void addr_str(const uint8_t raw[24], char *out, size_t len)
 static int cmd_conns(struct sup *sp, int argc, char **argv, struct ctl_buf *o, char *err,
 		     size_t len)
 {
-	/* enum conn_state of shard/shard_int.h, in order */
-	static const char *const cstate[] = {"free",	"connecting", "open",
-					     "closing", "closed",     "accepted"};
 	uint32_t req[CFG_MAX_QUEUES];
 	long long deadline = sup_now_ms() + CONNS_WAIT_MS;
 
@@ -293,9 +290,7 @@ static int cmd_conns(struct sup *sp, int argc, char **argv, struct ctl_buf *o, c
 			ctl_rec_u64(o, "shard", q);
 			ctl_rec_u64(o, "id", c->id);
 			ctl_rec_u64(o, "host_id", c->host_id);
-			ctl_rec_str(o, "state",
-				    c->state < sizeof(cstate) / sizeof(cstate[0]) ? cstate[c->state]
-										  : "?");
+			ctl_rec_str(o, "state", xts_conn_state_name(c->state));
 			addr_str(c->local, a, sizeof(a));
 			ctl_rec_str(o, "local", a);
 			addr_str(c->peer, a, sizeof(a));

@@ -124,7 +124,6 @@ static void place_self(const struct cfg *c, unsigned q, int node)
 
 static pid_t spawn_shard(struct sup *sp, unsigned q)
 {
-	static char stats_path[300];
 	struct xts_shm_shard *blk = xts_shm_shard(sp->shm, q);
 	const struct cfg *c = sp->cfg;
 	struct shard_opts so;
@@ -154,7 +153,6 @@ static pid_t spawn_shard(struct sup *sp, unsigned q)
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	sup_ctl_close(sp);
 	place_self(c, q, node);
-	snprintf(stats_path, sizeof(stats_path), "%s/shard-%u.stats", c->run_dir, q);
 	memset(&so, 0, sizeof(so));
 	so.ifname = c->interface;
 	so.queue = q;
@@ -164,11 +162,6 @@ static pid_t spawn_shard(struct sup *sp, unsigned q)
 	so.window = c->window;
 	so.max_conns = sp->table_conns;
 	so.conn_buf = c->run.conn_buf;
-	so.shard_buf = c->run.shard_buf;
-	so.connect_timeout_ms = c->run.connect_ms;
-	so.idle_ms = c->run.idle_ms;
-	so.dead_ms = c->run.dead_host_ms;
-	so.stats_path = stats_path;
 	so.shm = sp->shm;
 	stop_flag = 0;
 	so.stop = &stop_flag;

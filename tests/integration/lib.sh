@@ -87,18 +87,30 @@ xtsd_start() {
 	} >"$WORK/xts.conf"
 	ip netns exec "${PFX}dpu" "$XTS_BIN/xtsd" -c "$WORK/xts.conf" >"$WORK/xtsd.log" 2>&1 &
 	XTSD_PID=$!
-	for ((i = 0; i < 100; i++)); do
-		local n=0 s
-		for ((s = 0; s < q; s++)); do [ -f "$WORK/run/shard-$s.stats" ] && n=$((n + 1)); done
-		[ "$n" = "$q" ] && return 0
+	# every shard running (or draining: a drained shard that restarts
+	# stays drained): one xtsctl call and one awk per poll, at most 20 s
+	for ((i = 0; i < 200; i++)); do
+		[ "$(xtsctl status 2>/dev/null |
+			awk '$1 ~ /^[0-9]+$/ && ($3 == "running" || $3 == "draining") { n++ }
+			     END { print n + 0 }')" = "$q" ] && return 0
 		kill -0 "$XTSD_PID" 2>/dev/null || fail "xtsd exited"
 		sleep 0.1
 	done
-	fail "shards did not come up"
+	fail "shards did not come up: $(xtsctl status 2>&1)"
 }
 
-# stat SHARD KEY: a counter from the shard's stats file (refreshed 2/s)
-stat() { awk -v k="$2" '$1 == k { print $2 }' "$WORK/run/shard-$1.stats"; }
+# stat SHARD KEY: a value of the shard's block in xtsd's shared memory,
+# one xtsctl call: pid and epoch from `status`, every counter of
+# XTS_SHM_COUNTERS (tx_seq, rx_seq and peer_ack too) from `stats`, as the
+# shard last published them (20 times a second).
+stat() {
+	local cmd=stats
+	case $2 in pid | epoch | state | restarts | cfg_gen | max_conns) cmd=status ;; esac
+	xtsctl "$cmd" --shard "$1" | awk -v k="$2" '$1 == k { print $2 }'
+}
+# the command that prints shard N's counters as "key value" lines (the
+# -S of xts-blast and xts-conns)
+stats_cmd() { echo "$XTS_BIN/xtsctl -s $WORK/run/ctl.sock stats --shard $1"; }
 stats_settle() { sleep 1.2; }
 
 # wait_port NS PORT: until a listener is up

@@ -38,7 +38,7 @@ wait_port net 9000
 # head-of-line stall takes A's rate to near zero in every attempt; noise
 # does not repeat.  Up to 3 attempts; every one is printed.
 for attempt in 1 2 3; do
-	H "$XTS_BIN/xts-conns" fair -q 0 -t 2 -S "$WORK/run/shard-0.stats" 198.18.0.2 9000 \
+	H "$XTS_BIN/xts-conns" fair -q 0 -t 2 -S "$(stats_cmd 0)" 198.18.0.2 9000 \
 		>"$WORK/fair.out" 2>&1
 	rc=$?
 	echo "# attempt $attempt:"

@@ -37,7 +37,7 @@ stats_settle
 # left to time out.
 H "$XTS_BIN/xts-fuzzq" -q 1 -V || fail "a version 1 HELLO was not refused in version 1's layout"
 
-H "$XTS_BIN/xts-fuzzq" -q 1 -n "${XTS_FUZZ_FRAMES:-100000}" || { stats_settle; cat "$WORK/run/shard-1.stats" | tr '\n' ' '; fail "fuzzer"; }
+H "$XTS_BIN/xts-fuzzq" -q 1 -n "${XTS_FUZZ_FRAMES:-100000}" || { stats_settle; xtsctl stats --shard 1 | tr "\n" " "; fail "fuzzer"; }
 stats_settle
 [ "$(stat 1 pid)" = "$pid1" ] || fail "shard 1 restarted (pid $pid1 -> $(stat 1 pid))"
 kill -0 "$pid1" || fail "shard 1 is gone"

@@ -10,7 +10,7 @@ topo_up 2
 xtsd_start 2
 bg net socat -b 4096 TCP4-LISTEN:7,bind=198.18.0.2,fork,reuseaddr PIPE
 wait_port net 7
-H "$XTS_BIN/xts-blast" -q 1 -n "${XTS_BLAST_MSGS:-200000}" -m 64 -S "$WORK/run/shard-1.stats" 198.18.0.2 7 ||
+H "$XTS_BIN/xts-blast" -q 1 -n "${XTS_BLAST_MSGS:-200000}" -m 64 -S "$(stats_cmd 1)" 198.18.0.2 7 ||
 	fail "blast"
 # the XDP program saw no XTS frame it could not deliver
 D "$XTS_BIN/xts-xdp-check" --find --queue 1 xd0 >"$WORK/xdp" 2>&1 || fail "xdp counters: $(cat "$WORK/xdp")"

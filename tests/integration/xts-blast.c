@@ -4,10 +4,11 @@
  * a check that nothing was lost on the way: no AF_XDP rx drops or ring
  * overruns on either side, and the two ends' queue sequence counters agree.
  *
- *   xts-blast [-i IF] [-q Q] [-n MSGS] [-m BYTES] -S SHARD_STATS HOST PORT
+ *   xts-blast [-i IF] [-q Q] [-n MSGS] [-m BYTES] -S STATS_CMD HOST PORT
  *
  * The server echoes (socat ... EXEC:cat); every message is one xport_send,
- * so one DATA frame per message on the way out.
+ * so one DATA frame per message on the way out.  STATS_CMD prints the
+ * shard's counters as "KEY VALUE" lines (xtsctl stats --shard Q).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -19,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "stats_cmd.h"
 #include "xport.h"
 
 static double now_s(void)
@@ -27,24 +29,6 @@ static double now_s(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static long long peer_stat(const char *file, const char *key)
-{
-	char name[64];
-	long long v;
-	FILE *f = fopen(file, "r");
-
-	if (!f)
-		return -1;
-	while (fscanf(f, "%63s %lld", name, &v) == 2) {
-		if (!strcmp(name, key)) {
-			fclose(f);
-			return v;
-		}
-	}
-	fclose(f);
-	return -1;
 }
 
 static int die(const char *what, int err)
@@ -87,9 +71,8 @@ int main(int argc, char **argv)
 		}
 	}
 	if (argc - optind != 2 || !stats || !size || size > sizeof(msg)) {
-		fprintf(
-		    stderr,
-		    "usage: xts-blast [-i IF] [-q Q] [-n MSGS] [-m BYTES] -S STATS HOST PORT\n");
+		fprintf(stderr, "usage: xts-blast [-i IF] [-q Q] [-n MSGS] [-m BYTES] -S STATS_CMD "
+				"HOST PORT\n");
 		return 2;
 	}
 	if (inet_pton(AF_INET, argv[optind], &sin.sin_addr) != 1)
@@ -143,7 +126,7 @@ int main(int argc, char **argv)
 			bad);
 		return 1;
 	}
-	/* Quiet for a moment: acks settle and the shard rewrites its stats. */
+	/* Quiet for a moment: acks settle and the shard publishes its counters. */
 	for (int i = 0; i < 15; i++) {
 		struct xport_pollfd p = {.sd = sd, .events = POLLIN};
 
@@ -151,10 +134,11 @@ int main(int argc, char **argv)
 	}
 	xport_stats(xp, &hs, sizeof(hs));
 	{
-		long long d_tx = peer_stat(stats, "tx_seq"), d_rx = peer_stat(stats, "rx_seq");
-		long long d_drop = peer_stat(stats, "xsk_rx_dropped");
-		long long d_full = peer_stat(stats, "xsk_rx_ring_full");
-		long long d_gaps = peer_stat(stats, "seq_gaps");
+		long long d_tx = stats_cmd_get(stats, "tx_seq"),
+			  d_rx = stats_cmd_get(stats, "rx_seq");
+		long long d_drop = stats_cmd_get(stats, "xsk_rx_dropped");
+		long long d_full = stats_cmd_get(stats, "xsk_rx_ring_full");
+		long long d_gaps = stats_cmd_get(stats, "seq_gaps");
 
 		printf("xts-blast: %u messages of %u B echoed in %.2f s (%.0f msg/s each way)\n",
 		       msgs, size, t1 - t0, msgs / (t1 - t0));

@@ -13,7 +13,7 @@
  *	Prints "xts-conns idle: N connections up" when the first round is
  *	done, so that a test can look at the shard while they are held.
  *
- *   xts-conns fair [-i IF] [-T S] -q QUEUE -t S [-r RATIO] [-S STATS] HOST PORT
+ *   xts-conns fair [-i IF] [-T S] -q QUEUE -t S [-r RATIO] [-S STATS_CMD] HOST PORT
  *	Against a server that streams endless bytes: connection A is read
  *	for -t seconds alone, then with a second connection B on the same
  *	queue that is never read, then alone again (B still unread).  A's
@@ -47,6 +47,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "stats_cmd.h"
 #include "xport.h"
 
 #define MAX_ERR_LINES  20	    /* per run: a broken queue must not flood */
@@ -173,25 +174,6 @@ static long rss_kib(void)
 		rss = -1;
 	fclose(f);
 	return rss < 0 ? -1 : rss * (sysconf(_SC_PAGESIZE) / 1024);
-}
-
-/* A counter from the shard's stats file ("name value" lines), -1 if absent. */
-static long long shard_stat(const char *file, const char *key)
-{
-	char name[64];
-	long long v;
-	FILE *f;
-
-	if (!file || !(f = fopen(file, "r")))
-		return -1;
-	while (fscanf(f, "%63s %lld", name, &v) == 2) {
-		if (!strcmp(name, key)) {
-			fclose(f);
-			return v;
-		}
-	}
-	fclose(f);
-	return -1;
 }
 
 /* ---- the echo pattern ----------------------------------------------------
@@ -1031,7 +1013,7 @@ static int cmd_fair(const struct cfg *c)
 		goto out;
 	}
 	b_read = 1;
-	cs1 = shard_stat(c->shard_stats, "credit_stalls");
+	cs1 = stats_cmd_get(c->shard_stats, "credit_stalls");
 
 	t = now_s();
 	if (read_for(xp, sa, sb, c->phase_s, &a[1], buf, "phase 2 (A with B stalled)"))
@@ -1044,7 +1026,7 @@ static int cmd_fair(const struct cfg *c)
 		goto out;
 	rate[2] = (double)a[2] / (now_s() - t);
 	unread3 = unread_bytes(xp, a_before + a[0] + a[1] + a[2] + b_read);
-	cs2 = shard_stat(c->shard_stats, "credit_stalls");
+	cs2 = stats_cmd_get(c->shard_stats, "credit_stalls");
 
 	/* B must be readable, i.e. holding data, and not broken. */
 	r = wait_one(xp, sb, POLLIN, now_s() + 1);
@@ -1117,7 +1099,7 @@ static void usage(void)
 		"       xts-conns idle [-i IF] [-T S] [-R] -q QUEUE -n CONNS [-H SECONDS] HOST "
 		"PORT\n"
 		"       xts-conns fair [-i IF] [-T S] -q QUEUE -t SECONDS [-r RATIO] "
-		"[-S SHARD_STATS] HOST PORT\n");
+		"[-S STATS_CMD] HOST PORT\n");
 }
 
 static bool parse_u64(const char *s, uint64_t *v)
