@@ -9,12 +9,20 @@
  * those that set SO_REUSEPORT a reuseport group.  shard/registry.c is the
  * only code that reads or writes it.
  *
- * One process-shared, robust mutex guards the table.  Before it changes an
- * entry the holder writes an intent record (the journal: slot and the
- * entry's old contents); a shard killed mid-update leaves the mutex
- * EOWNERDEAD and the journal valid, and the next holder rolls the entry
- * back, clears the journal and marks the mutex consistent.  So a dead
- * shard never wedges the others and never leaves a half-written entry.
+ * One process-shared, robust mutex guards the table for writers.  Before
+ * it changes an entry the holder writes an intent record (the journal:
+ * slot and the entry's old contents); a shard killed mid-update leaves the
+ * mutex EOWNERDEAD and the journal valid, and the next holder rolls the
+ * entry back, clears the journal and marks the mutex consistent.  So a
+ * dead shard never wedges the others and never leaves a half-written entry.
+ *
+ * Readers that must never wait on a shard (xtsd's `xtsctl listeners`) do
+ * not take the lock: each entry is its own seqlock.  Its gen is odd while
+ * a writer changes it and moves by 2 per change; reg_read() copies an
+ * entry only between two equal, even readings, with the barriers a weakly
+ * ordered CPU needs (the kernel's seqcount pattern), so it never returns a
+ * torn entry.  An entry a dead writer left odd reads as busy until the
+ * next holder's repair.
  *
  * Fixed-width fields; sizes are asserted.
  */
@@ -32,7 +40,7 @@
 #define REG_F_REUSEPORT 0x2
 #define REG_F_V6ONLY	0x4
 
-enum reg_state { REG_FREE = 0, REG_BINDING = 1, REG_LISTEN = 2 };
+enum reg_state { REG_FREE = 0, REG_LISTEN = 2 };
 
 struct reg_key {
 	uint16_t family;  /* AF_INET or AF_INET6 */
@@ -48,7 +56,7 @@ struct reg_ent {
 	uint16_t flags;	  /* REG_F_* */
 	uint32_t host_id; /* the host's listening socket */
 	uint32_t backlog;
-	uint32_t gen; /* bumped on every change of this slot */
+	uint32_t gen; /* seqlock: odd while it changes, +2 per change */
 };
 _Static_assert(sizeof(struct reg_ent) == 40, "reg_ent size");
 
@@ -77,10 +85,6 @@ struct reg_req {
 	uint16_t flags; /* REG_F_* */
 	uint32_t host_id;
 	uint32_t backlog;
-	/* test hook: called with the lock held, the journal written and the
-	 * entry half-written (tests kill the process in it) */
-	void (*mid_update)(void *arg, const struct reg_req *req);
-	void *arg;
 };
 
 /* Region size for @nslots entries. */
@@ -108,9 +112,24 @@ int reg_group(struct xts_reg *r, const struct reg_key *key, uint32_t *reuseport)
  * connection)?  @v6only_a/_b: IPV6_V6ONLY of each side. */
 int reg_overlap(const struct reg_key *a, int v6only_a, const struct reg_key *b, int v6only_b);
 
-/* The lock, with repair of a dead holder's update: 0 or -errno.  Exposed
- * for the tests that kill a holder. */
+/* A consistent copy of entry @slot, without the lock: 0, or -EAGAIN while
+ * writers kept it changing (or a dead writer left it half-written and no
+ * one has repaired it yet), -EINVAL for a slot out of range. */
+int reg_read(const struct xts_reg *r, uint32_t slot, struct reg_ent *out);
+
+/* The lock, with repair of a dead holder's update: 0 or -errno. */
 int reg_lock(struct xts_reg *r);
 void reg_unlock(struct xts_reg *r);
+
+/*
+ * How every change of an entry is made, lock held: reg_ent_begin()
+ * journals entry @slot and makes its gen odd (readers now see it busy),
+ * the caller writes its fields (not gen), reg_ent_commit() makes gen even
+ * again and clears the journal.  A holder that dies in between leaves both
+ * for the next reg_lock() to roll back.  reg_bind and reg_unbind use them;
+ * so do the tests that kill a holder in the middle of an update.
+ */
+struct reg_ent *reg_ent_begin(struct xts_reg *r, uint32_t slot);
+void reg_ent_commit(struct xts_reg *r, uint32_t slot);
 
 #endif /* XTS_REG_H */

@@ -36,7 +36,6 @@
 
 #define ACCEPT_BURST 64	  /* accepts per listener per loop round */
 #define BACKLOG_MAX  4096 /* connections handed over, not yet acknowledged */
-#define HOLD_TEST_S  60	  /* XTS_REG_HOLD_TEST: how long the lock is held */
 
 enum lsn_state { LS_FREE = 0, LS_FAILED, LS_LISTEN };
 
@@ -57,8 +56,7 @@ struct shard_lsn {
 	struct xts_reg *reg; /* NULL: no registry (a shard run without xtsd) */
 	struct lsn l[SHARD_LSN_MAX];
 	__u16 gen[SHARD_LSN_MAX];
-	__u32 n;	 /* in use */
-	__u32 hold_port; /* XTS_REG_HOLD_TEST */
+	__u32 n; /* in use */
 };
 
 static __u32 lsn_slot(__u32 i)
@@ -81,16 +79,12 @@ static struct lsn *lsn_lookup(struct shard *s, __u32 id)
 int lsn_init(struct shard *s)
 {
 	struct xts_shm_hdr *h = s->o.shm;
-	const char *hold = getenv("XTS_REG_HOLD_TEST");
 	__u64 repairs;
 	int n;
 
 	s->lsn = calloc(1, sizeof(*s->lsn));
 	if (!s->lsn)
 		return -ENOMEM;
-	/* QUEUE:PORT: only that queue's shard holds */
-	if (hold && strchr(hold, ':') && strtoul(hold, NULL, 10) == s->o.queue)
-		s->lsn->hold_port = (__u32)strtoul(strchr(hold, ':') + 1, NULL, 10);
 	if (!h || !h->reg_size)
 		return 0;
 	s->lsn->reg = (struct xts_reg *)((char *)h + h->reg_off);
@@ -144,19 +138,6 @@ void lsn_fini(struct shard *s)
 	s->lsn = NULL;
 }
 
-/* XTS_REG_HOLD_TEST=QUEUE:PORT: a LISTEN for PORT on QUEUE holds the registry lock
- * mid-update for a minute, so a test can kill the shard holding it. */
-static void hold_hook(void *arg, const struct reg_req *req)
-{
-	struct shard *s = arg;
-
-	if (req->key.port != s->lsn->hold_port)
-		return;
-	shard_log(s, XTS_LOG_WARNING, "XTS_REG_HOLD_TEST: holding the registry lock for port %u",
-		  req->key.port);
-	sleep(HOLD_TEST_S);
-}
-
 static int lsn_register(struct shard *s, struct lsn *l, __u16 flags)
 {
 	struct xts_reg *r = s->lsn->reg;
@@ -174,10 +155,6 @@ static int lsn_register(struct shard *s, struct lsn *l, __u16 flags)
 	q.flags = flags;
 	q.host_id = l->host_id;
 	q.backlog = l->backlog;
-	if (s->lsn->hold_port) {
-		q.mid_update = hold_hook;
-		q.arg = s;
-	}
 	repairs = __atomic_load_n(&r->repairs, __ATOMIC_RELAXED);
 	err = reg_bind(r, &q, NULL);
 	if (__atomic_load_n(&r->repairs, __ATOMIC_RELAXED) != repairs)

@@ -13,6 +13,7 @@
  */
 #include <errno.h>
 #include <netinet/in.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -64,16 +65,84 @@ static void recount(struct xts_reg *r)
 	r->nused = n;
 }
 
+/* Everything of an entry but its gen, which only the seqlock steps write. */
+#define ENT_BODY offsetof(struct reg_ent, gen)
+_Static_assert(offsetof(struct reg_ent, gen) + sizeof(uint32_t) == sizeof(struct reg_ent),
+	       "gen is the last field of reg_ent");
+
+/* Seqlock, writer side: gen odd before any field changes, even (and 2
+ * further on) after they all did.  The fences order the plain field
+ * stores against the gen stores on weakly ordered CPUs (smp_wmb). */
+static void ent_busy(struct reg_ent *e)
+{
+	__atomic_store_n(&e->gen, __atomic_load_n(&e->gen, __ATOMIC_RELAXED) | 1, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+}
+
+static void ent_done(struct reg_ent *e)
+{
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	__atomic_store_n(&e->gen, (__atomic_load_n(&e->gen, __ATOMIC_RELAXED) | 1) + 1,
+			 __ATOMIC_RELAXED);
+}
+
+int reg_read(const struct xts_reg *r, uint32_t slot, struct reg_ent *out)
+{
+	const struct reg_ent *e;
+
+	if (slot >= r->nslots)
+		return -EINVAL;
+	e = &r->ent[slot];
+	/* a writer holds an entry for a few stores: a short spin is plenty */
+	for (unsigned tries = 0; tries < 1000; tries++) {
+		uint32_t g0 = __atomic_load_n(&e->gen, __ATOMIC_ACQUIRE);
+
+		if (g0 & 1)
+			continue;
+		memcpy(out, e, ENT_BODY);
+		__atomic_thread_fence(__ATOMIC_ACQUIRE); /* the copy before the recheck */
+		if (__atomic_load_n(&e->gen, __ATOMIC_RELAXED) == g0) {
+			out->gen = g0;
+			return 0;
+		}
+	}
+	return -EAGAIN;
+}
+
+struct reg_ent *reg_ent_begin(struct xts_reg *r, uint32_t slot)
+{
+	struct reg_ent *e = &r->ent[slot];
+
+	/* the journal first: a repair must find the entry as it was */
+	r->j.slot = slot;
+	memcpy(&r->j.old, e, sizeof(*e));
+	__atomic_store_n(&r->j.valid, 1, __ATOMIC_RELEASE);
+	ent_busy(e);
+	return e;
+}
+
+void reg_ent_commit(struct xts_reg *r, uint32_t slot)
+{
+	ent_done(&r->ent[slot]);
+	r->generation++;
+	recount(r);
+	__atomic_store_n(&r->j.valid, 0, __ATOMIC_RELEASE);
+}
+
 int reg_lock(struct xts_reg *r)
 {
 	int err = pthread_mutex_lock(&r->lock);
 
 	if (err == EOWNERDEAD) {
 		/* The holder died.  If it was changing an entry, put the entry
-		 * back as it was: the change never happened. */
-		if (r->j.valid && r->j.slot < r->nslots) {
-			r->ent[r->j.slot] = r->j.old;
-			r->ent[r->j.slot].gen++;
+		 * back as it was (the change never happened), through the
+		 * seqlock like any change: readers never see it half done. */
+		if (__atomic_load_n(&r->j.valid, __ATOMIC_ACQUIRE) && r->j.slot < r->nslots) {
+			struct reg_ent *e = &r->ent[r->j.slot];
+
+			ent_busy(e);
+			memcpy(e, &r->j.old, ENT_BODY);
+			ent_done(e);
 			r->generation++;
 		}
 		r->j.valid = 0;
@@ -87,21 +156,6 @@ int reg_lock(struct xts_reg *r)
 void reg_unlock(struct xts_reg *r)
 {
 	pthread_mutex_unlock(&r->lock);
-}
-
-/* Journal, change, commit: what reg_lock's repair relies on. */
-static void intent(struct xts_reg *r, uint32_t slot)
-{
-	r->j.slot = slot;
-	r->j.old = r->ent[slot];
-	__atomic_store_n(&r->j.valid, 1, __ATOMIC_RELEASE);
-}
-
-static void commit(struct xts_reg *r)
-{
-	r->generation++;
-	recount(r);
-	__atomic_store_n(&r->j.valid, 0, __ATOMIC_RELEASE);
 }
 
 static int is_any(const struct reg_key *k)
@@ -188,21 +242,16 @@ int reg_bind(struct xts_reg *r, const struct reg_req *req, uint32_t *slot_out)
 		err = -ENOSPC;
 		goto out;
 	}
-	intent(r, free_slot);
-	e = &r->ent[free_slot];
-	e->state = REG_BINDING; /* half-written until commit */
+	e = reg_ent_begin(r, free_slot);
+	e->state = REG_LISTEN;
 	e->family = req->key.family;
 	e->port = req->key.port;
-	if (req->mid_update)
-		req->mid_update(req->arg, req);
 	memcpy(e->addr, req->key.addr, sizeof(e->addr));
 	e->queue = req->queue;
 	e->flags = req->flags;
 	e->host_id = req->host_id;
 	e->backlog = req->backlog;
-	e->gen++;
-	e->state = REG_LISTEN;
-	commit(r);
+	reg_ent_commit(r, free_slot);
 	if (slot_out)
 		*slot_out = free_slot;
 out:
@@ -212,12 +261,8 @@ out:
 
 static void clear_slot(struct xts_reg *r, uint32_t i)
 {
-	uint32_t gen = r->ent[i].gen + 1;
-
-	intent(r, i);
-	memset(&r->ent[i], 0, sizeof(r->ent[i]));
-	r->ent[i].gen = gen;
-	commit(r);
+	memset(reg_ent_begin(r, i), 0, ENT_BODY);
+	reg_ent_commit(r, i);
 }
 
 int reg_unbind(struct xts_reg *r, uint16_t queue, uint32_t host_id)

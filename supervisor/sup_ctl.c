@@ -320,17 +320,14 @@ static int cmd_listeners(struct sup *sp, int argc, char **argv, struct ctl_buf *
 	}
 	r = (const struct xts_reg *)((const char *)h + h->reg_off);
 	/* Read without the registry lock: the supervisor must never wait on
-	 * a shard (one may die holding it).  An entry is taken only if its
-	 * generation did not move while it was copied. */
+	 * a shard (one may die holding it).  reg_read copies an entry under
+	 * its seqlock; one that stays busy is skipped. */
 	for (i = 0; i < r->nslots; i++) {
 		struct reg_ent e;
 		struct xts_addr a;
-		uint32_t gen = __atomic_load_n(&r->ent[i].gen, __ATOMIC_ACQUIRE);
 		char s[80], fl[40];
 
-		memcpy(&e, &r->ent[i], sizeof(e));
-		if (e.state != REG_LISTEN ||
-		    __atomic_load_n(&r->ent[i].gen, __ATOMIC_ACQUIRE) != gen || e.gen != gen)
+		if (reg_read(r, i, &e) || e.state != REG_LISTEN)
 			continue;
 		memset(&a, 0, sizeof(a));
 		a.family = htole16(e.family);

@@ -14,7 +14,6 @@
  *   rebind PORT           accept one connection, close it and the
  *                         listener, listen on the port again at once
  *   listen-close Q PORT   listen on queue Q, accept one connection, close
- *   hold Q PORT           a listen that the shard holds (XTS_REG_HOLD_TEST)
  *
  * Connections come from the peer namespace (the shell runs the clients);
  * the driver prints "listening" when they may start.
@@ -362,15 +361,6 @@ static void cmd_listen_close(unsigned queue, unsigned port)
 	printf("PASS: listen-close\n");
 }
 
-static void cmd_hold(unsigned queue, unsigned port)
-{
-	int l = lsn(q(queue), "0.0.0.0", port, RA);
-
-	/* the shard holding the lock is killed: this listen fails */
-	printf("hold: listen returned %s\n", l < 0 ? strerror(-l) : "success");
-	printf("PASS: hold\n");
-}
-
 int main(int argc, char **argv)
 {
 	unsigned a = argc > 2 ? (unsigned)atoi(argv[2]) : 0;
@@ -390,8 +380,6 @@ int main(int argc, char **argv)
 		cmd_rebind(a);
 	else if (!strcmp(argv[1], "listen-close") && argc > 3)
 		cmd_listen_close(a, b);
-	else if (!strcmp(argv[1], "hold") && argc > 3)
-		cmd_hold(a, b);
 	else
 		die("unknown command %s", argv[1]);
 	for (i = 0; i < 4; i++)

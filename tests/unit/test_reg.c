@@ -2,11 +2,13 @@
 /*
  * test_reg.c - the listener registry (shard/registry.c): Linux's bind
  * conflict rules, reuseport groups, wildcard and v4/v6 overlap, removal,
- * a full table, and the robust-mutex repair after a holder is killed in
- * the middle of an update.
+ * a full table, the robust-mutex repair after a holder is killed in the
+ * middle of an update, and the per-entry seqlock that lock-free readers
+ * (xtsctl listeners) rely on, against a concurrent writer.
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -15,6 +17,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -198,49 +201,57 @@ static void test_full(void **st)
 	free_reg(r);
 }
 
-/* The child's hook: the update is half done when it is killed. */
-static void die_mid_update(void *arg, const struct reg_req *q)
-{
-	int fd = *(int *)arg;
-
-	(void)q;
-	(void)!write(fd, "x", 1); /* tell the parent, then wait for SIGKILL */
-	for (;;)
-		pause();
-}
-
+/* A holder killed in the middle of an update (a shard SIGKILLed with the
+ * lock held): journal written, entry half-written, gen odd. */
 static void test_robust_repair(void **st)
 {
 	struct xts_reg *r = new_reg(NSLOTS);
-	struct reg_req q = req("0.0.0.0", 443, 2, 7, 0);
+	struct reg_ent e;
 	int p[2], status;
+	uint32_t slot = 1, gen;
 	pid_t pid;
 	char c;
 
 	(void)st;
 	assert_int_equal(bind_(r, "0.0.0.0", 80, 0, 1, 0), 0);
+	gen = r->ent[slot].gen;
 	assert_int_equal(pipe(p), 0);
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
-		q.mid_update = die_mid_update;
-		q.arg = &p[1];
-		reg_bind(r, &q, NULL);
-		_exit(1); /* not reached */
+		struct reg_ent *w;
+
+		if (reg_lock(r))
+			_exit(1);
+		w = reg_ent_begin(r, slot);
+		w->state = REG_LISTEN;
+		w->family = AF_INET;
+		w->port = 443;		    /* half of it: no queue, no host id */
+		(void)!write(p[1], "x", 1); /* tell the parent, then wait for SIGKILL */
+		for (;;)
+			pause();
 	}
 	assert_int_equal(read(p[0], &c, 1), 1); /* the child holds the lock now */
-	/* mid-update: journal written, entry half-written */
 	assert_int_equal(r->j.valid, 1);
-	assert_int_equal(r->ent[r->j.slot].state, REG_BINDING);
+	assert_int_equal(r->j.slot, slot);
 	kill(pid, SIGKILL);
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFSIGNALED(status));
+	/* until someone repairs it, a lock-free reader sees the entry busy,
+	 * never the half-written one */
+	assert_int_equal(reg_read(r, slot, &e), -EAGAIN);
+	assert_int_equal(reg_read(r, 0, &e), 0);
+	assert_int_equal(e.port, 80);
 	/* the next holder repairs: the half-written entry is rolled back */
 	assert_int_equal(reg_lock(r), 0);
 	assert_int_equal(r->repairs, 1);
 	assert_int_equal(r->j.valid, 0);
 	assert_int_equal(r->nused, 1);
 	reg_unlock(r);
+	assert_int_equal(reg_read(r, slot, &e), 0);
+	assert_int_equal(e.state, REG_FREE);
+	assert_int_equal(e.port, 0);
+	assert_true(e.gen != gen && !(e.gen & 1));
 	/* and the table works: the port the dead one wanted is free, the
 	 * old entry is still there, the lock is usable again */
 	assert_int_equal(bind_(r, "0.0.0.0", 443, 1, 8, 0), 0);
@@ -251,6 +262,124 @@ static void test_robust_repair(void **st)
 	close(p[0]);
 	close(p[1]);
 	free_reg(r);
+}
+
+/* The seqlock, step by step: busy from begin to commit, then the new
+ * contents with gen 2 further on. */
+static void test_seqlock_steps(void **st)
+{
+	struct xts_reg *r = new_reg(NSLOTS);
+	struct reg_ent e, *w;
+	uint32_t gen;
+
+	(void)st;
+	assert_int_equal(bind_(r, "10.0.0.1", 80, 3, 5, 0), 0);
+	assert_int_equal(reg_read(r, 0, &e), 0);
+	assert_int_equal(e.state, REG_LISTEN);
+	assert_int_equal(e.port, 80);
+	assert_int_equal(e.host_id, 5);
+	gen = e.gen;
+	assert_false(gen & 1);
+	assert_int_equal(reg_lock(r), 0);
+	w = reg_ent_begin(r, 0);
+	assert_int_equal(reg_read(r, 0, &e), -EAGAIN);
+	w->port = 81;
+	assert_int_equal(reg_read(r, 0, &e), -EAGAIN);
+	w->host_id = 6;
+	reg_ent_commit(r, 0);
+	reg_unlock(r);
+	assert_int_equal(reg_read(r, 0, &e), 0);
+	assert_int_equal(e.port, 81);
+	assert_int_equal(e.host_id, 6);
+	assert_int_equal(e.gen, gen + 2);
+	assert_int_equal(reg_read(r, NSLOTS, &e), -EINVAL);
+	free_reg(r);
+}
+
+/* A writer binding and unbinding one slot as fast as it can while a
+ * lock-free reader copies it: every entry the reader accepts must be
+ * whole, one binding's fields, never a mix (each field is derived from
+ * the host id).  Bounded by count and time. */
+#define RACE_OPS     2000000
+#define RACE_SECONDS 2.0
+
+struct race {
+	struct xts_reg *r;
+	volatile int stop;
+	unsigned long reads, whole, busy, torn;
+};
+
+static int whole(const struct reg_ent *e)
+{
+	uint8_t b = (uint8_t)e->host_id;
+
+	for (unsigned i = 0; i < sizeof(e->addr); i++)
+		if (e->addr[i] != b)
+			return 0;
+	return e->family == AF_INET && e->port == 1 + e->host_id % 60000 &&
+	       e->backlog == ~e->host_id && e->queue == (uint16_t)e->host_id &&
+	       e->flags == (e->host_id & 1 ? REG_F_REUSEPORT : 0);
+}
+
+static void *race_reader(void *arg)
+{
+	struct race *x = arg;
+
+	while (!x->stop) {
+		struct reg_ent e;
+		int rc = reg_read(x->r, 0, &e);
+
+		x->reads++;
+		if (rc) {
+			x->busy++;
+		} else if (e.state == REG_LISTEN) {
+			x->whole += whole(&e);
+			x->torn += !whole(&e);
+		} else if (e.state != REG_FREE || e.port || e.host_id) {
+			x->torn++;
+		}
+	}
+	return NULL;
+}
+
+static double mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void test_seqlock_race(void **st)
+{
+	struct race x = {.r = new_reg(1)};
+	double t0 = mono_s();
+	pthread_t th;
+	uint32_t k;
+
+	(void)st;
+	assert_int_equal(pthread_create(&th, NULL, race_reader, &x), 0);
+	for (k = 1; k <= RACE_OPS && mono_s() - t0 < RACE_SECONDS; k++) {
+		struct reg_req q;
+
+		memset(&q, 0, sizeof(q));
+		q.key.family = AF_INET;
+		q.key.port = (uint16_t)(1 + k % 60000);
+		memset(q.key.addr, (uint8_t)k, sizeof(q.key.addr));
+		q.queue = (uint16_t)k;
+		q.host_id = k;
+		q.backlog = ~k;
+		q.flags = k & 1 ? REG_F_REUSEPORT : 0;
+		assert_int_equal(reg_bind(x.r, &q, NULL), 0);
+		assert_int_equal(reg_unbind(x.r, (uint16_t)k, k), 0);
+	}
+	x.stop = 1;
+	pthread_join(th, NULL);
+	print_message("%u updates, %lu reads: %lu whole entries, %lu busy, %lu torn\n", 2 * k,
+		      x.reads, x.whole, x.busy, x.torn);
+	assert_int_equal(x.torn, 0);
+	assert_true(x.whole > 0); /* the reader did see entries */
+	free_reg(x.r);
 }
 
 /* A holder killed outside any update: nothing to roll back, lock usable. */
@@ -290,6 +419,7 @@ int main(void)
 	    cmocka_unit_test(test_overlap),	  cmocka_unit_test(test_reuseport),
 	    cmocka_unit_test(test_removal),	  cmocka_unit_test(test_full),
 	    cmocka_unit_test(test_robust_repair), cmocka_unit_test(test_robust_idle_holder),
+	    cmocka_unit_test(test_seqlock_steps), cmocka_unit_test(test_seqlock_race),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
