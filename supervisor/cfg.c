@@ -501,13 +501,26 @@ void cfg_to_shm(const struct cfg *c, uint64_t gen, struct xts_shm_cfg *out)
 	out->gen = gen;
 }
 
+/* An integer option's value at p (its place in some struct cfg). */
+static unsigned long long uint_at(const struct cfg_opt *o, const char *p)
+{
+	uint64_t v64;
+	uint32_t v32;
+
+	if (o->type == CFG_T_U64) {
+		memcpy(&v64, p, sizeof(v64));
+		return v64;
+	}
+	memcpy(&v32, p, sizeof(v32));
+	return v32;
+}
+
 int cfg_reloadable(const struct cfg *start, const struct cfg *next, char err[CFG_ERR_LEN])
 {
 	err[0] = 0;
 	for (size_t i = 0; i < NOPTS; i++) {
 		const struct cfg_opt *o = &opts[i];
 		const char *a = (const char *)start + o->off, *b = (const char *)next + o->off;
-		uint32_t was, now;
 
 		if (!o->size || o->reload == CFG_RELOAD)
 			continue;
@@ -518,13 +531,11 @@ int cfg_reloadable(const struct cfg *start, const struct cfg *next, char err[CFG
 		}
 		if (o->reload != CFG_RELOAD_DOWN)
 			continue;
-		memcpy(&was, a, sizeof(was));
-		memcpy(&now, b, sizeof(now));
-		if (now > was) {
+		if (uint_at(o, b) > uint_at(o, a)) {
 			snprintf(err, CFG_ERR_LEN,
-				 "%s: %u is above %u, the value xtsd started with (it sized a "
+				 "%s: %llu is above %llu, the value xtsd started with (it sized a "
 				 "table); raising it needs a restart of xtsd",
-				 o->name, now, was);
+				 o->name, uint_at(o, b), uint_at(o, a));
 			return -EINVAL;
 		}
 	}

@@ -297,6 +297,37 @@ static void t_reloadable(void **st)
 	assert_int_equal(cfg_reloadable(&a, &b, err), 0);
 }
 
+/* What the shards apply reaches their snapshot, limits.listeners too
+ * (reload accepted it and nothing applied it). */
+static void t_snapshot(void **st)
+{
+	static struct xts_shm_cfg snap;
+
+	(void)st;
+	assert_int_equal(load("log_level = \"debug\";\n"
+			      "limits = { max_conns = 99; conn_buf = 8192; shard_buf = 5368709120;"
+			      " listeners = 7; };\n"
+			      "timeouts = { connect_ms = 11; idle_ms = 12; dead_host_ms = 13;"
+			      " linger_ms = 14; };\n"
+			      "acl = { listen = [ \"80\" ]; };\n"),
+			 0);
+	memset(&snap, 0xff, sizeof(snap));
+	cfg_to_shm(&c, 5, &snap);
+	assert_int_equal(snap.gen, 5);
+	assert_int_equal(snap.seq, 0);
+	assert_int_equal(snap.log_level, XTS_LOG_DEBUG);
+	assert_int_equal(snap.max_conns, 99);
+	assert_int_equal(snap.conn_buf, 8192);
+	assert_int_equal(snap.shard_buf, 5368709120ull);
+	assert_int_equal(snap.listeners, 7);
+	assert_int_equal(snap.connect_ms, 11);
+	assert_int_equal(snap.idle_ms, 12);
+	assert_int_equal(snap.dead_host_ms, 13);
+	assert_int_equal(snap.linger_ms, 14);
+	assert_int_equal(snap.nacl, 1);
+	assert_int_equal(snap.acl[0].port_lo, 80);
+}
+
 /* Anything but a regular file is refused before libconfig sees it:
  * libconfig's scanner exit()s on a directory and blocks on a FIFO. */
 static void t_not_regular(void **st)
@@ -515,7 +546,7 @@ int main(void)
 	    cmocka_unit_test(t_wide_ints),   cmocka_unit_test(t_text),
 	    cmocka_unit_test(t_dup_shard),   cmocka_unit_test(t_strict),
 	    cmocka_unit_test(t_table),	     cmocka_unit_test(t_acl_mapped),
-	    cmocka_unit_test(t_acl_local),
+	    cmocka_unit_test(t_acl_local),   cmocka_unit_test(t_snapshot),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 
