@@ -92,6 +92,18 @@ static int is_name(char c)
 	       c == '_' || c == '*' || c == '-';
 }
 
+/* Copy from sc->i through what is left of a float or a glued-on word
+ * ("1.5e-3", "10L", "7x"), starting the scan at @j. */
+static void copy_word(struct scan *sc, size_t j)
+{
+	while (j < sc->len &&
+	       (is_name(sc->in[j]) || sc->in[j] == '.' ||
+		((sc->in[j] == '+' || sc->in[j] == '-') && (sc->in[j - 1] | 0x20) == 'e')))
+		j++;
+	put(sc, sc->in + sc->i, j - sc->i);
+	sc->i = j;
+}
+
 /*
  * An integer literal at sc->i (sign, decimal or 0x hex), without a suffix:
  * its magnitude decides.  Within 32 bits it is copied as it is; within 64
@@ -128,12 +140,7 @@ static void number(struct scan *sc)
 	}
 	/* a float, a suffix, a name glued on: not ours to rewrite */
 	if (j < sc->len && (sc->in[j] == '.' || is_name(sc->in[j]) || (neg && hex))) {
-		while (j < sc->len &&
-		       (is_name(sc->in[j]) || sc->in[j] == '.' ||
-			((sc->in[j] == '+' || sc->in[j] == '-') && (sc->in[j - 1] | 0x20) == 'e')))
-			j++;
-		put(sc, sc->in + start, j - start);
-		sc->i = j;
+		copy_word(sc, j);
 		return;
 	}
 	put(sc, sc->in + start, j - start);
@@ -180,6 +187,8 @@ static int scan(struct scan *sc, const char *file, char err[CFG_ERR_LEN])
 			copy_line(sc);
 		} else if (c == '/' && nx == '*') {
 			copy_until(sc, "*/", 2);
+		} else if (c == '.' && nx >= '0' && nx <= '9') {
+			copy_word(sc, sc->i + 1); /* ".5": a float, not an integer */
 		} else if ((c >= '0' && c <= '9') ||
 			   ((c == '-' || c == '+') && nx >= '0' && nx <= '9')) {
 			number(sc);

@@ -417,6 +417,10 @@ static void t_wide_ints(void **st)
 	expect_err("shards = ( { queue = 0; cpus = ( 0, 4294967297 ); } );\n", 1,
 		   "shards.[0].cpus[1]", "4294967297 out of range");
 	expect_err("limits = { max_conns = 1.5; };\n", 1, "limits.max_conns", "must be an integer");
+	expect_err("limits = { max_conns = .12345678901; };\n", 1, "limits.max_conns",
+		   "must be an integer");
+	expect_err("limits = { max_conns = 12345678901e-5; };\n", 1, "limits.max_conns",
+		   "must be an integer");
 }
 
 static void t_text(void **st)
