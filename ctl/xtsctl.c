@@ -21,8 +21,12 @@
 #include "cfg.h"
 #include "xts_ctl.h"
 #include "xts_shm.h"
+#include "xts_version.h"
 
 #define PROG "xtsctl"
+/* xtsd answers within its own bounds (2 s for a request, 0.5 s for a
+ * shard's snapshot); this one only keeps a wedged xtsd from hanging us */
+#define REPLY_TIMEOUT_S 30
 
 enum fmt { FMT_TEXT, FMT_JSON, FMT_PROM };
 
@@ -67,9 +71,11 @@ static const struct cmd cmds[] = {
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: " PROG " [-s SOCKET | -c XTS.CONF] COMMAND [ARG] [--json] [--help]\n"
+		   "       " PROG " --version\n"
 		   "  -s SOCKET    xtsd's ctl socket (default " XTS_CTL_DEFAULT_PATH ")\n"
 		   "  -c FILE      take the socket path from this xts.conf (ctl.path)\n"
 		   "  --shard N    print only shard N's record, a \"key value\" line a field\n"
+		   "  -V           print the version and exit\n"
 		   "commands:\n");
 	for (unsigned i = 0; i < NCMDS; i++)
 		fprintf(f, "  %-10s %-10s %s\n", cmds[i].name, cmds[i].args ? cmds[i].args : "",
@@ -83,8 +89,11 @@ static void cmd_usage(const struct cmd *c, FILE *f)
 		c->args ? c->args : "", c->prom ? " [--prometheus]" : "", c->help);
 }
 
+static int split_reply(const char *path, struct reply *r);
+
 static int request(const char *path, int argc, char **argv, struct reply *r)
 {
+	struct timeval tv = {.tv_sec = REPLY_TIMEOUT_S};
 	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 	struct ctl_buf req = {0}, resp = {0};
 	char chunk[65536];
@@ -107,20 +116,27 @@ static int request(const char *path, int argc, char **argv, struct reply *r)
 			close(fd);
 		return rc;
 	}
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	ctl_req_build(&req, argc, argv);
 	rc = req.err ? req.err : ctl_write_all(fd, req.p, req.len);
 	ctl_buf_free(&req);
+	/* xtsd may answer and close before taking the whole request (a
+	 * refusal): what it said is still there to read */
+	if (rc == -EPIPE || rc == -ECONNRESET)
+		rc = 0;
 	shutdown(fd, SHUT_WR);
-	for (;;) {
-		ssize_t n;
+	while (!rc) {
+		ssize_t n = read(fd, chunk, sizeof(chunk));
 
-		if (rc)
-			break;
-		n = read(fd, chunk, sizeof(chunk));
 		if (n < 0 && errno == EINTR)
 			continue;
+		/* a reset after the whole answer is the end of it */
+		if (n < 0 && errno == ECONNRESET && resp.len >= 4 &&
+		    !memcmp(resp.p + resp.len - 4, "end\n", 4))
+			break;
 		if (n < 0) {
-			rc = -errno;
+			rc = errno == EAGAIN ? -ETIMEDOUT : -errno;
 			break;
 		}
 		if (!n)
@@ -130,12 +146,18 @@ static int request(const char *path, int argc, char **argv, struct reply *r)
 	}
 	close(fd);
 	if (rc) {
-		fprintf(stderr, PROG ": %s: %s\n", path, strerror(-rc));
+		fprintf(stderr, PROG ": %s: %s%s\n", path, strerror(-rc),
+			rc == -ETIMEDOUT ? " (xtsd did not answer in time)" : "");
 		ctl_buf_free(&resp);
 		return rc;
 	}
-	/* lines */
 	r->buf = resp.p;
+	return split_reply(path, r);
+}
+
+/* The answer in r->buf as lines, its status line read. */
+static int split_reply(const char *path, struct reply *r)
+{
 	for (char *p = r->buf, *nl; p && *p; p = nl + 1) {
 		char **nlp;
 
@@ -274,6 +296,23 @@ static const struct {
 
 static void out_prom(struct reply *r)
 {
+	char version[64] = "unknown";
+
+	/* records are parsed in place: parse a copy each time */
+	for (unsigned i = 1; i < r->nlines; i++) {
+		char *line = strdup(r->line[i]);
+		struct ctl_rec rec;
+
+		if (line && !ctl_rec_parse(line, &rec) && !strcmp(rec.type, "xtsd") &&
+		    ctl_rec_get(&rec, "version"))
+			snprintf(version, sizeof(version), "%s", ctl_rec_get(&rec, "version"));
+		free(line);
+	}
+	/* the running xtsd's version, as Prometheus exporters do it */
+	printf("# HELP xts_build_info the version of the xtsd that answered\n"
+	       "# TYPE xts_build_info gauge\n"
+	       "xts_build_info{version=\"%s\"} 1\n",
+	       version);
 	for (unsigned c = 0; c < sizeof(counters) / sizeof(counters[0]); c++) {
 		bool g = counters[c].gauge;
 		struct ctl_rec rec;
@@ -335,9 +374,10 @@ static void text_status(struct reply *r)
 
 	for (unsigned i = 0; next_rec(r, &i, &rec);) {
 		if (!strcmp(rec.type, "xtsd")) {
-			printf("xtsd pid %s, %s, config generation %s, %s queues on %s\n",
-			       get(&rec, "pid"), get(&rec, "config"), get(&rec, "generation"),
-			       get(&rec, "queues"), get(&rec, "interface"));
+			printf("xtsd %s pid %s, %s, config generation %s, %s queues on %s\n",
+			       get(&rec, "version"), get(&rec, "pid"), get(&rec, "config"),
+			       get(&rec, "generation"), get(&rec, "queues"),
+			       get(&rec, "interface"));
 			continue;
 		}
 		if (strcmp(rec.type, "shard"))
@@ -362,8 +402,10 @@ static void text_stats(struct reply *r)
 	for (unsigned i = 0; next_rec(r, &i, &rec);) {
 		if (!strcmp(rec.type, "shard"))
 			printf("shard %s (%s)\n", get(&rec, "id"), get(&rec, "state"));
-		else
+		else if (!strcmp(rec.type, "total"))
 			printf("total\n");
+		else
+			continue; /* the xtsd record: status shows it */
 		for (unsigned k = 0; k < rec.n; k++)
 			if (strcmp(rec.key[k], "id") && strcmp(rec.key[k], "state"))
 				printf("  %-22s %s\n", rec.key[k], rec.val[k]);
@@ -424,97 +466,114 @@ static void text_listeners(struct reply *r)
 	}
 }
 
-int main(int argc, char **argv)
-{
-	const char *sock = XTS_CTL_DEFAULT_PATH, *conf = NULL, *shard = NULL;
+struct cli {
+	const char *sock, *conf, *shard;
 	char *args[XTS_CTL_MAX_ARGS];
-	const struct cmd *cmd = NULL;
-	enum fmt fmt = FMT_TEXT;
-	struct reply r;
-	int nargs = 0, i, rc;
+	int nargs;
+	const struct cmd *cmd;
+	enum fmt fmt;
+};
 
-	for (i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "-s") || !strcmp(argv[i], "--socket")) {
-			if (++i == argc)
-				goto bad;
-			sock = argv[i];
-		} else if (!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config")) {
-			if (++i == argc)
-				goto bad;
-			conf = argv[i];
-		} else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-			if (cmd) {
-				cmd_usage(cmd, stdout);
-				return 0;
-			}
-			usage(stdout);
+/* The command line into *o: -1 to go on, or the exit status. */
+static int parse_args(int argc, char **argv, struct cli *o)
+{
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if ((!strcmp(a, "-s") || !strcmp(a, "--socket")) && i + 1 < argc) {
+			o->sock = argv[++i];
+		} else if ((!strcmp(a, "-c") || !strcmp(a, "--config")) && i + 1 < argc) {
+			o->conf = argv[++i];
+		} else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+			if (o->cmd)
+				cmd_usage(o->cmd, stdout);
+			else
+				usage(stdout);
 			return 0;
-		} else if (!strcmp(argv[i], "--shard")) {
-			if (++i == argc)
-				goto bad;
-			shard = argv[i];
-		} else if (!strcmp(argv[i], "--json")) {
-			fmt = FMT_JSON;
-		} else if (!strcmp(argv[i], "--prometheus")) {
-			fmt = FMT_PROM;
-		} else if (argv[i][0] == '-' && argv[i][1]) {
-			fprintf(stderr, PROG ": unknown option %s\n", argv[i]);
+		} else if (!strcmp(a, "--shard") && i + 1 < argc) {
+			o->shard = argv[++i];
+		} else if (!strcmp(a, "-V") || !strcmp(a, "--version")) {
+			printf(PROG " %s\n", XTS_VERSION);
+			return 0;
+		} else if (!strcmp(a, "--json") || !strcmp(a, "--prometheus")) {
+			enum fmt f = a[2] == 'j' ? FMT_JSON : FMT_PROM;
+
+			if (o->fmt != FMT_TEXT && o->fmt != f) {
+				fprintf(stderr,
+					PROG ": --json and --prometheus: pick one output\n");
+				return 2;
+			}
+			o->fmt = f;
+		} else if (a[0] == '-' && a[1]) {
+			bool known = !strcmp(a, "-s") || !strcmp(a, "--socket") ||
+				     !strcmp(a, "-c") || !strcmp(a, "--config") ||
+				     !strcmp(a, "--shard");
+
+			fprintf(stderr, PROG ": %s: %s\n", a,
+				known ? "needs an argument" : "unknown option");
 			goto bad;
-		} else if (!cmd) {
+		} else if (!o->cmd) {
 			for (unsigned c = 0; c < NCMDS; c++)
-				if (!strcmp(cmds[c].name, argv[i]))
-					cmd = &cmds[c];
-			if (!cmd) {
-				fprintf(stderr, PROG ": unknown command \"%s\"\n", argv[i]);
+				if (!strcmp(cmds[c].name, a))
+					o->cmd = &cmds[c];
+			if (!o->cmd) {
+				fprintf(stderr, PROG ": unknown command \"%s\"\n", a);
 				goto bad;
 			}
-			args[nargs++] = argv[i];
-		} else if (nargs < XTS_CTL_MAX_ARGS) {
-			args[nargs++] = argv[i];
+			o->args[o->nargs++] = argv[i];
+		} else if (o->nargs < XTS_CTL_MAX_ARGS) {
+			o->args[o->nargs++] = argv[i];
 		} else {
 			goto bad;
 		}
 	}
-	if (!cmd) {
+	if (!o->cmd) {
 		fprintf(stderr, PROG ": no command\n");
 		goto bad;
 	}
-	if (nargs - 1 != (cmd->args ? 1 : 0) || (fmt == FMT_PROM && !cmd->prom) ||
-	    (shard && fmt != FMT_TEXT)) {
-		cmd_usage(cmd, stderr);
+	if (o->nargs - 1 != (o->cmd->args ? 1 : 0) || (o->fmt == FMT_PROM && !o->cmd->prom) ||
+	    (o->shard && o->fmt != FMT_TEXT)) {
+		cmd_usage(o->cmd, stderr);
 		return 2;
 	}
-	if (conf) {
-		static struct cfg c;
-		char err[CFG_ERR_LEN];
-
-		if (cfg_load(conf, &c, err)) {
-			fprintf(stderr, PROG ": %s\n", err);
-			return 2;
-		}
-		sock = c.ctl_path;
-		rc = request(sock, nargs, args, &r);
-	} else {
-		rc = request(sock, nargs, args, &r);
-	}
-	if (rc)
-		return 1;
-	if (r.err) {
-		fprintf(stderr, PROG ": %s: %s\n", cmd->name, r.errmsg);
-		return 1;
-	}
-	if (shard)
-		rc = out_shard(&r, shard);
-	else if (fmt == FMT_JSON)
-		out_json(&r);
-	else if (fmt == FMT_PROM)
-		out_prom(&r);
-	else
-		cmd->text(&r);
-	free(r.line);
-	free(r.buf);
-	return rc;
+	return -1;
 bad:
 	usage(stderr);
 	return 2;
+}
+
+int main(int argc, char **argv)
+{
+	struct cli o = {.sock = XTS_CTL_DEFAULT_PATH, .fmt = FMT_TEXT};
+	struct reply r;
+	int rc = parse_args(argc, argv, &o);
+
+	if (rc >= 0)
+		return rc;
+	if (o.conf) {
+		static struct cfg c;
+		char err[CFG_ERR_LEN];
+
+		if (cfg_load(o.conf, &c, err)) {
+			fprintf(stderr, PROG ": %s\n", err);
+			return 2;
+		}
+		o.sock = c.ctl_path;
+	}
+	rc = request(o.sock, o.nargs, o.args, &r) ? 1 : 0;
+	if (!rc && r.err) {
+		fprintf(stderr, PROG ": %s: %s\n", o.cmd->name, r.errmsg);
+		rc = 1;
+	} else if (!rc && o.shard) {
+		rc = out_shard(&r, o.shard);
+	} else if (!rc && o.fmt == FMT_JSON) {
+		out_json(&r);
+	} else if (!rc && o.fmt == FMT_PROM) {
+		out_prom(&r);
+	} else if (!rc) {
+		o.cmd->text(&r);
+	}
+	free(r.line); /* request() leaves what it got here, even on failure */
+	free(r.buf);
+	return rc;
 }

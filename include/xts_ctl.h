@@ -72,7 +72,8 @@ const char *ctl_rec_get(const struct ctl_rec *r, const char *key);
 /* Is this value a number on the wire (-?[0-9]+)? */
 int ctl_is_number(const char *v);
 
-/* Write all of buf to fd (blocking fd, EINTR retried): 0 or -errno. */
+/* Write all of buf to a blocking socket (EINTR retried; no SIGPIPE: a peer
+ * that closed is -EPIPE): 0 or -errno. */
 int ctl_write_all(int fd, const char *p, size_t n);
 
 #endif

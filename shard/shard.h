@@ -27,6 +27,8 @@ struct shard_opts {
 	__u32 idle_ms;		     /* ping a silent host after this */
 	__u32 dead_ms;		     /* end its session after this; 0 = never */
 	void *shm;		     /* xtsd's control region (xts_shm.h), or NULL */
+	int ctl_efd;		     /* xtsd's eventfd, written after a control-plane
+				      * change (reload, drain, conns request); -1: none */
 	volatile sig_atomic_t *stop; /* set by the signal handler */
 	/* where log lines go (xtsd: its leveled stderr/syslog log); NULL:
 	 * stderr.  The level filter is the shard's (the config snapshot's

@@ -1,34 +1,63 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /*
- * sup_ctl.c - xtsd's ctl socket: a unix stream socket (ctl.path, ctl.mode,
- * ctl.group), one request per connection (include/xts_ctl.h), peers
- * checked with SO_PEERCRED (root, or a member of ctl.group), and the
- * command table the requests dispatch on.  Reads of the shards' blocks
- * are lock-free; no command ever waits on a shard for long (conns:
- * at most CONNS_WAIT_MS per shard).
+ * sup_ctl.c - xtsd's ctl socket: a unix stream socket (ctl.path,
+ * ctl.mode, ctl.group), one request per connection (include/xts_ctl.h).
+ *
+ * Served on xtsd's event loop without ever blocking it (Knot serves its
+ * ctl off the server loop; here the loop is the server, so the clients are
+ * non-blocking state machines instead):
+ *   - a peer is authorized on accept (SO_PEERCRED: root, or a member of
+ *     ctl.group); one that is not gets its "error 13" line at once and is
+ *     closed before it can send a byte more;
+ *   - at most CTL_MAX_CLIENTS at a time (one more gets "error 16" and is
+ *     closed), each with a fixed request buffer (XTS_CTL_LINE_MAX);
+ *   - a whole-request deadline: the request line must be complete within
+ *     CTL_REQ_MS of the accept, the answer taken within CTL_RESP_MS, or
+ *     the client is dropped (a client dripping a byte a second gets no
+ *     more than one deadline, and delays nobody);
+ *   - a command that waits for the shards (conns, drain) is called again
+ *     from the loop; it never sleeps.
  */
 #define _GNU_SOURCE /* struct ucred, accept4 */
-#include <endian.h>
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <arpa/inet.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "sup.h"
 #include "xts_ctl.h"
-#include "xts_proto.h"
-#include "xts_reg.h"
 
-#define IO_TIMEOUT_MS 2000
-#define CONNS_WAIT_MS 500
+#define CTL_MAX_CLIENTS 16
+#define CTL_REQ_MS	2000 /* accept to a complete request line */
+#define CTL_RESP_MS	5000 /* answer ready to answer taken */
+#define CTL_WAIT_TICK	2    /* ms between looks while a command waits on shards */
+#define CTL_ACCEPT_MAX	16   /* accepts per wake: the loop has other work */
+
+enum cl_state { CL_FREE, CL_READ, CL_RUN, CL_WRITE };
+
+struct sup_ctl_client {
+	struct sup_ev ev; /* first: the epoll handler finds the client from it */
+	enum cl_state st;
+	long long deadline;
+	size_t in_len;
+	char in[XTS_CTL_LINE_MAX];
+	char *argv[XTS_CTL_MAX_ARGS];
+	const struct sup_cmd *cmd;
+	struct sup_cmd_args args;
+	struct ctl_buf body, resp;
+	size_t off; /* of resp written */
+};
+
+static struct sup_ctl_client clients[CTL_MAX_CLIENTS];
+
+static void on_accept(struct sup *sp, struct sup_ev *ev, uint32_t events);
 
 int sup_ctl_open(struct sup *sp)
 {
@@ -37,6 +66,9 @@ int sup_ctl_open(struct sup *sp)
 	struct stat st;
 	int fd;
 
+	sp->clients = clients;
+	for (unsigned i = 0; i < CTL_MAX_CLIENTS; i++)
+		clients[i].ev.fd = -1;
 	sp->ctl_gid = (gid_t)-1;
 	if (c->ctl_group[0]) {
 		struct group *g = getgrnam(c->ctl_group);
@@ -48,35 +80,78 @@ int sup_ctl_open(struct sup *sp)
 		sp->ctl_gid = g->gr_gid;
 	}
 	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", c->ctl_path);
-	/* a socket left by a dead xtsd is replaced; any other file is not */
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	/* A socket left by a dead xtsd is replaced; one that answers belongs
+	 * to a live xtsd (with another run_dir: its lock is not ours), and
+	 * any other file is not ours to remove. */
 	if (lstat(c->ctl_path, &st) == 0) {
-		if (!S_ISSOCK(st.st_mode)) {
-			sup_err("ctl.path %s exists and is not a socket", c->ctl_path);
+		int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		bool alive = S_ISSOCK(st.st_mode) && probe >= 0 &&
+			     !connect(probe, (struct sockaddr *)&sun, sizeof(sun));
+
+		if (probe >= 0)
+			close(probe);
+		if (!S_ISSOCK(st.st_mode) || alive) {
+			sup_err("ctl.path %s %s", c->ctl_path,
+				alive ? "is served by another xtsd" : "exists and is not a socket");
+			close(fd);
 			return -EEXIST;
 		}
 		unlink(c->ctl_path);
 	}
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&sun, sizeof(sun)) ||
-	    chmod(c->ctl_path, c->ctl_mode) ||
-	    (sp->ctl_gid != (gid_t)-1 && chown(c->ctl_path, 0, sp->ctl_gid)) || listen(fd, 16)) {
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) || chmod(c->ctl_path, c->ctl_mode) ||
+	    (sp->ctl_gid != (gid_t)-1 && chown(c->ctl_path, 0, sp->ctl_gid)) || listen(fd, 64)) {
 		int err = errno;
 
 		sup_err("ctl socket %s: %s", c->ctl_path, strerror(err));
-		if (fd >= 0)
-			close(fd);
+		close(fd);
 		return -err;
 	}
-	sp->ctl_fd = fd;
+	sp->ctl.fd = fd;
+	sp->ctl.fn = on_accept;
+	if (sup_ev_add(sp, &sp->ctl, EPOLLIN)) {
+		int err = errno;
+
+		sup_err("ctl socket: epoll: %s", strerror(err));
+		close(fd);
+		sp->ctl.fd = -1;
+		return -err;
+	}
 	return 0;
+}
+
+/* Close a client's socket.  What it sent and we did not read is read away
+ * first (a bounded amount): closing over unread bytes turns into a reset
+ * on its side, which may reach it before our answer does. */
+static void drain_close(int fd)
+{
+	char junk[4096];
+
+	for (int i = 0; i < 4 && read(fd, junk, sizeof(junk)) > 0; i++)
+		;
+	close(fd); /* also leaves the epoll */
+}
+
+static void client_free(struct sup_ctl_client *cl)
+{
+	if (cl->ev.fd >= 0)
+		drain_close(cl->ev.fd);
+	cl->ev.fd = -1;
+	ctl_buf_free(&cl->body);
+	ctl_buf_free(&cl->resp);
+	cl->st = CL_FREE;
 }
 
 void sup_ctl_close(struct sup *sp)
 {
-	if (sp->ctl_fd < 0)
-		return;
-	close(sp->ctl_fd);
-	sp->ctl_fd = -1;
+	for (unsigned i = 0; i < CTL_MAX_CLIENTS; i++)
+		if (clients[i].st != CL_FREE)
+			client_free(&clients[i]);
+	if (sp->ctl.fd >= 0)
+		close(sp->ctl.fd);
+	sp->ctl.fd = -1;
 }
 
 /* ---- peers ---- */
@@ -100,6 +175,7 @@ static bool in_group(uid_t uid, gid_t pgid, gid_t want)
 	return false;
 }
 
+/* 0: the peer may talk to us; -EACCES with the reason in why. */
 static int authorize(struct sup *sp, int fd, char *why, size_t len)
 {
 	struct ucred cr;
@@ -111,6 +187,7 @@ static int authorize(struct sup *sp, int fd, char *why, size_t len)
 	}
 	if (cr.uid == 0)
 		return 0;
+	/* no ctl.group: root only */
 	if (sp->ctl_gid != (gid_t)-1 && in_group(cr.uid, cr.gid, sp->ctl_gid))
 		return 0;
 	if (sp->ctl_gid != (gid_t)-1)
@@ -123,451 +200,255 @@ static int authorize(struct sup *sp, int fd, char *why, size_t len)
 	return -EACCES;
 }
 
-/* ---- commands ---- */
-
-static const char *state_name(uint32_t st)
+/* Answer a peer we will not serve and close it: one short line fits in a
+ * fresh socket's buffer, so this never blocks. */
+static void refuse(int fd, int err, const char *why)
 {
-	static const char *const names[] = {
-	    [XTS_SHARD_STOPPED] = "stopped",
-	    [XTS_SHARD_STARTING] = "starting",
-	    [XTS_SHARD_RUNNING] = "running",
-	    [XTS_SHARD_DRAINING] = "draining",
-	};
+	struct ctl_buf b = {0};
 
-	return st < sizeof(names) / sizeof(names[0]) ? names[st] : "unknown";
+	ctl_status_line(&b, err, why);
+	ctl_buf_put(&b, "end\n", 4);
+	if (!b.err && send(fd, b.p, b.len, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+		sup_dbg("ctl: refusing a client: %s", strerror(errno));
+	ctl_buf_free(&b);
+	drain_close(fd);
 }
 
-/* A shard's state as the operator sees it: xtsd's view until the shard
- * itself says it runs (its run.pid is the live pid). */
-static uint32_t shard_state(struct sup *sp, unsigned q)
+/* ---- a client's request and answer ---- */
+
+static void on_client(struct sup *sp, struct sup_ev *ev, uint32_t events);
+
+static void client_answer(struct sup *sp, struct sup_ctl_client *cl, int rc, long long now)
 {
-	struct xts_shm_shard *b = xts_shm_shard(sp->shm, q);
+	const char *err = cl->args.err[0] ? cl->args.err : strerror(rc < 0 ? -rc : rc);
 
-	if (!sp->slot[q].pid)
-		return sp->slot[q].respawn_at_ms ? XTS_SHARD_STARTING : XTS_SHARD_STOPPED;
-	if (__atomic_load_n(&b->run.pid, __ATOMIC_ACQUIRE) != sp->slot[q].pid)
-		return XTS_SHARD_STARTING;
-	return __atomic_load_n(&b->run.state, __ATOMIC_ACQUIRE);
-}
-
-static uint64_t now_realtime_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static void shard_rec(struct sup *sp, unsigned q, struct ctl_buf *o)
-{
-	struct xts_shm_shard *b = xts_shm_shard(sp->shm, q);
-	uint32_t st = shard_state(sp, q);
-	bool live = st == XTS_SHARD_RUNNING || st == XTS_SHARD_DRAINING;
-	uint64_t now = now_realtime_ns();
-
-	ctl_rec_begin(o, "shard");
-	ctl_rec_u64(o, "id", q);
-	ctl_rec_i64(o, "pid", sp->slot[q].pid);
-	ctl_rec_str(o, "state", state_name(st));
-	ctl_rec_i64(o, "cpu", b->sup.cpu);
-	ctl_rec_i64(o, "node", b->sup.node);
-	ctl_rec_u64(o, "uptime_s",
-		    sp->slot[q].pid && now > b->sup.started_ns
-			? (now - b->sup.started_ns) / 1000000000ull
-			: 0);
-	ctl_rec_u64(o, "restarts", b->sup.restarts);
-	ctl_rec_u64(o, "connections",
-		    live ? __atomic_load_n(&b->cnt.conns_active, __ATOMIC_RELAXED) : 0);
-	ctl_rec_u64(o, "epoch", live ? __atomic_load_n(&b->run.epoch, __ATOMIC_RELAXED) : 0);
-	ctl_rec_u64(o, "max_conns", b->run.max_conns);
-	ctl_rec_u64(o, "cfg_gen", __atomic_load_n(&b->run.cfg_gen, __ATOMIC_RELAXED));
-	ctl_rec_u64(o, "drain", b->sup.drain);
-}
-
-static int cmd_status(struct sup *sp, int argc, char **argv, struct ctl_buf *o, char *err,
-		      size_t len)
-{
-	(void)argc, (void)argv, (void)err, (void)len;
-	ctl_rec_begin(o, "xtsd");
-	ctl_rec_i64(o, "pid", getpid());
-	ctl_rec_str(o, "config", sp->file);
-	ctl_rec_u64(o, "generation", sp->gen);
-	ctl_rec_str(o, "interface", sp->cfg->interface);
-	ctl_rec_u64(o, "queues", sp->cfg->queues);
-	ctl_rec_end(o);
-	for (unsigned q = 0; q < sp->cfg->queues; q++) {
-		shard_rec(sp, q, o);
-		ctl_rec_end(o);
+	if (!rc && cl->body.err) {
+		rc = cl->body.err;
+		snprintf(cl->args.err, sizeof(cl->args.err), "response too large: %s",
+			 strerror(-rc));
+		err = cl->args.err;
 	}
+	ctl_status_line(&cl->resp, rc, err);
+	if (!rc && cl->body.len)
+		ctl_buf_put(&cl->resp, cl->body.p, cl->body.len);
+	ctl_buf_put(&cl->resp, "end\n", 4);
+	ctl_buf_free(&cl->body);
+	if (cl->resp.err) {
+		client_free(cl);
+		return;
+	}
+	cl->st = CL_WRITE;
+	cl->off = 0;
+	cl->deadline = now + CTL_RESP_MS;
+	/* most answers fit the socket buffer: try at once */
+	on_client(sp, &cl->ev, EPOLLOUT);
+}
+
+static int client_parse(struct sup_ctl_client *cl)
+{
+	struct sup_cmd_args *a = &cl->args;
+	int argc = ctl_req_parse(cl->in, cl->argv, XTS_CTL_MAX_ARGS);
+
+	if (argc == -E2BIG) {
+		snprintf(a->err, sizeof(a->err), "bad request: more than %d words",
+			 XTS_CTL_MAX_ARGS);
+		return argc;
+	}
+	if (argc < 0) {
+		snprintf(a->err, sizeof(a->err), "bad request (protocol %s expected)",
+			 XTS_CTL_VERSION);
+		return argc;
+	}
+	cl->cmd = sup_cmd_find(cl->argv[0]);
+	if (!cl->cmd) {
+		snprintf(a->err, sizeof(a->err), "unknown command \"%s\"", cl->argv[0]);
+		return -EINVAL;
+	}
+	if (argc - 1 != cl->cmd->nargs) {
+		snprintf(a->err, sizeof(a->err), "%s takes %d argument%s", cl->cmd->name,
+			 cl->cmd->nargs, cl->cmd->nargs == 1 ? "" : "s");
+		return -EINVAL;
+	}
+	a->argc = argc;
+	a->argv = cl->argv;
 	return 0;
 }
 
-static const char *const counter_names[] = {
-#define XTS_SHM_NAME(name, kind, src, help) #name,
-    XTS_SHM_COUNTERS(XTS_SHM_NAME)
-#undef XTS_SHM_NAME
-};
-
-static int cmd_stats(struct sup *sp, int argc, char **argv, struct ctl_buf *o, char *err,
-		     size_t len)
-{
-	uint64_t total[XTS_SHM_NCOUNTERS];
-
-	(void)argc, (void)argv, (void)err, (void)len;
-	memset(total, 0, sizeof(total));
-	for (unsigned q = 0; q < sp->cfg->queues; q++) {
-		const uint64_t *k = (const uint64_t *)&xts_shm_shard(sp->shm, q)->cnt;
-
-		ctl_rec_begin(o, "shard");
-		ctl_rec_u64(o, "id", q);
-		ctl_rec_str(o, "state", state_name(shard_state(sp, q)));
-		for (unsigned i = 0; i < XTS_SHM_NCOUNTERS; i++) {
-			uint64_t v = __atomic_load_n(&k[i], __ATOMIC_RELAXED);
-
-			ctl_rec_u64(o, counter_names[i], v);
-			total[i] += v;
-		}
-		ctl_rec_end(o);
-	}
-	ctl_rec_begin(o, "total");
-	for (unsigned i = 0; i < XTS_SHM_NCOUNTERS; i++)
-		ctl_rec_u64(o, counter_names[i], total[i]);
-	ctl_rec_end(o);
-	return 0;
-}
-
-static void addr_str(const uint8_t raw[24], char *out, size_t len)
-{
-	struct xts_addr a;
-	char ip[INET6_ADDRSTRLEN];
-
-	memcpy(&a, raw, sizeof(a));
-	if (le16toh(a.family) == AF_INET6 && inet_ntop(AF_INET6, a.addr, ip, sizeof(ip)))
-		snprintf(out, len, "[%s]:%u", ip, le16toh(a.port));
-	else if (le16toh(a.family) == AF_INET && inet_ntop(AF_INET, a.addr, ip, sizeof(ip)))
-		snprintf(out, len, "%s:%u", ip, le16toh(a.port));
-	else
-		snprintf(out, len, "-");
-}
-
-static int cmd_conns(struct sup *sp, int argc, char **argv, struct ctl_buf *o, char *err,
-		     size_t len)
-{
-	uint32_t req[CFG_MAX_QUEUES];
-	long long deadline = sup_now_ms() + CONNS_WAIT_MS;
-
-	(void)argc, (void)argv, (void)err, (void)len;
-	/* ask every live shard at once, then collect */
-	for (unsigned q = 0; q < sp->cfg->queues; q++) {
-		struct xts_shm_shard *b = xts_shm_shard(sp->shm, q);
-
-		req[q] = __atomic_add_fetch(&b->sup.conns_req, 1, __ATOMIC_RELEASE);
-	}
-	for (unsigned q = 0; q < sp->cfg->queues; q++) {
-		struct xts_shm_shard *b = xts_shm_shard(sp->shm, q);
-		struct xts_shm_conns *sn = xts_shm_conns(sp->shm, q);
-		uint32_t st = shard_state(sp, q);
-		bool ok = false;
-
-		if (st == XTS_SHARD_RUNNING || st == XTS_SHARD_DRAINING) {
-			while (!(ok = __atomic_load_n(&b->run.conns_ack, __ATOMIC_ACQUIRE) ==
-				      req[q]) &&
-			       sup_now_ms() < deadline)
-				usleep(1000);
-		}
-		ctl_rec_begin(o, "shard");
-		ctl_rec_u64(o, "id", q);
-		ctl_rec_str(o, "state", state_name(st));
-		ctl_rec_str(o, "answered", ok ? "yes" : "no");
-		ctl_rec_u64(o, "total", ok ? sn->total : 0);
-		ctl_rec_u64(o, "listed", ok ? sn->n : 0);
-		ctl_rec_end(o);
-		for (uint32_t i = 0; ok && i < sn->n && i < XTS_SHM_CONNS_MAX; i++) {
-			const struct xts_shm_conn *c = &sn->c[i];
-			char a[64];
-
-			ctl_rec_begin(o, "conn");
-			ctl_rec_u64(o, "shard", q);
-			ctl_rec_u64(o, "id", c->id);
-			ctl_rec_u64(o, "host_id", c->host_id);
-			ctl_rec_str(o, "state", xts_conn_state_name(c->state));
-			addr_str(c->local, a, sizeof(a));
-			ctl_rec_str(o, "local", a);
-			addr_str(c->peer, a, sizeof(a));
-			ctl_rec_str(o, "peer", a);
-			ctl_rec_u64(o, "buf_bytes", c->buf_bytes);
-			ctl_rec_u64(o, "tx_credit", c->tx_credit);
-			ctl_rec_end(o);
-		}
-	}
-	return 0;
-}
-
-static int cmd_listeners(struct sup *sp, int argc, char **argv, struct ctl_buf *o, char *err,
-			 size_t len)
-{
-	const struct xts_shm_hdr *h = sp->shm;
-	const struct xts_reg *r;
-	uint32_t i, n = 0;
-
-	(void)argc, (void)argv, (void)err, (void)len;
-	if (!h->reg_size) {
-		ctl_rec_begin(o, "total");
-		ctl_rec_u64(o, "size", 0);
-		ctl_rec_u64(o, "listeners", 0);
-		ctl_rec_end(o);
-		return 0;
-	}
-	r = (const struct xts_reg *)((const char *)h + h->reg_off);
-	/* Read without the registry lock: the supervisor must never wait on
-	 * a shard (one may die holding it).  reg_read copies an entry under
-	 * its seqlock; one that stays busy is skipped. */
-	for (i = 0; i < r->nslots; i++) {
-		struct reg_ent e;
-		struct xts_addr a;
-		char s[80], fl[40];
-
-		if (reg_read(r, i, &e) || e.state != REG_LISTEN)
-			continue;
-		memset(&a, 0, sizeof(a));
-		a.family = htole16(e.family);
-		a.port = htole16(e.port);
-		memcpy(a.addr, e.addr, sizeof(a.addr));
-		addr_str((const uint8_t *)&a, s, sizeof(s));
-		snprintf(fl, sizeof(fl), "%s%s%s", e.flags & REG_F_REUSEADDR ? "reuseaddr," : "",
-			 e.flags & REG_F_REUSEPORT ? "reuseport," : "",
-			 e.flags & REG_F_V6ONLY ? "v6only," : "");
-		if (*fl)
-			fl[strlen(fl) - 1] = 0;
-		ctl_rec_begin(o, "listener");
-		ctl_rec_u64(o, "queue", e.queue);
-		ctl_rec_str(o, "local", s);
-		ctl_rec_u64(o, "host_id", e.host_id);
-		ctl_rec_u64(o, "backlog", e.backlog);
-		ctl_rec_str(o, "flags", *fl ? fl : "-");
-		ctl_rec_end(o);
-		n++;
-	}
-	ctl_rec_begin(o, "total");
-	ctl_rec_u64(o, "size", r->nslots);
-	ctl_rec_u64(o, "listeners", n);
-	ctl_rec_u64(o, "generation", r->generation);
-	ctl_rec_u64(o, "repairs", r->repairs);
-	ctl_rec_end(o);
-	return 0;
-}
-
-static int cmd_reload(struct sup *sp, int argc, char **argv, struct ctl_buf *o, char *err,
-		      size_t len)
+/* Run (or run again) the client's command; answer when it is done. */
+static void client_run(struct sup *sp, struct sup_ctl_client *cl, long long now)
 {
 	int rc;
 
-	(void)argc, (void)argv;
-	rc = sup_reload(sp, err, len);
-	if (rc)
-		return rc;
-	ctl_rec_begin(o, "config");
-	ctl_rec_str(o, "file", sp->file);
-	ctl_rec_u64(o, "generation", sp->gen);
-	ctl_rec_end(o);
-	return 0;
-}
-
-static int parse_shards(struct sup *sp, const char *arg, unsigned *lo, unsigned *hi, char *err,
-			size_t len)
-{
-	char *end;
-	unsigned long v;
-
-	if (!strcmp(arg, "all")) {
-		*lo = 0;
-		*hi = sp->cfg->queues - 1;
-		return 0;
-	}
-	v = strtoul(arg, &end, 10);
-	if (end == arg || *end || v >= sp->cfg->queues) {
-		snprintf(err, len, "no shard \"%s\": want 0..%u or all", arg, sp->cfg->queues - 1);
-		return -EINVAL;
-	}
-	*lo = *hi = (unsigned)v;
-	return 0;
-}
-
-static int set_drain(struct sup *sp, const char *arg, uint32_t on, struct ctl_buf *o, char *err,
-		     size_t len)
-{
-	unsigned lo, hi;
-	int rc = parse_shards(sp, arg, &lo, &hi, err, len);
-
-	if (rc)
-		return rc;
-	for (unsigned q = lo; q <= hi; q++) {
-		__atomic_store_n(&xts_shm_shard(sp->shm, q)->sup.drain, on, __ATOMIC_RELEASE);
-		sup_info("shard %u: %s requested", q, on ? "drain" : "undrain");
-	}
-	/* let the shards take it (a loop round), so status shows it */
-	for (int i = 0; i < 100; i++) {
-		bool all = true;
-
-		for (unsigned q = lo; q <= hi; q++) {
-			uint32_t st = shard_state(sp, q);
-
-			if ((st == XTS_SHARD_RUNNING && on) || (st == XTS_SHARD_DRAINING && !on))
-				all = false;
+	cl->args.now = now;
+	rc = cl->cmd->fn(&cl->args);
+	if (rc == SUP_CMD_AGAIN) {
+		if (cl->st != CL_RUN) {
+			cl->st = CL_RUN;
+			sup_ev_mod(sp, &cl->ev, 0); /* hang-ups only, while it runs */
 		}
-		if (all)
-			break;
-		usleep(2000);
+		return;
 	}
-	for (unsigned q = lo; q <= hi; q++) {
-		shard_rec(sp, q, o);
-		ctl_rec_end(o);
+	client_answer(sp, cl, rc, now);
+}
+
+/* A complete request line (or a broken request: rc) is in. */
+static void client_request(struct sup *sp, struct sup_ctl_client *cl, int rc, long long now)
+{
+	memset(&cl->args, 0, sizeof(cl->args));
+	cl->args.sp = sp;
+	cl->args.out = &cl->body;
+	if (rc)
+		snprintf(cl->args.err, sizeof(cl->args.err), "bad request: %s",
+			 rc == -E2BIG ? "line too long" : "no request line");
+	else
+		rc = client_parse(cl);
+	if (rc) {
+		client_answer(sp, cl, rc, now);
+		return;
 	}
-	return 0;
+	sup_dbg("ctl: %s", cl->cmd->name);
+	cl->deadline = now + CTL_RESP_MS; /* the command bounds its own waits */
+	client_run(sp, cl, now);
 }
 
-static int cmd_drain(struct sup *sp, int argc, char **argv, struct ctl_buf *o, char *err,
-		     size_t len)
+static void client_read(struct sup *sp, struct sup_ctl_client *cl)
 {
-	(void)argc;
-	return set_drain(sp, argv[1], 1, o, err, len);
-}
-
-static int cmd_undrain(struct sup *sp, int argc, char **argv, struct ctl_buf *o, char *err,
-		       size_t len)
-{
-	(void)argc;
-	return set_drain(sp, argv[1], 0, o, err, len);
-}
-
-static int cmd_stop(struct sup *sp, int argc, char **argv, struct ctl_buf *o, char *err, size_t len)
-{
-	(void)argc, (void)argv, (void)err, (void)len;
-	*sp->stop = 1;
-	ctl_rec_begin(o, "xtsd");
-	ctl_rec_i64(o, "pid", getpid());
-	ctl_rec_str(o, "state", "stopping");
-	ctl_rec_u64(o, "drain_ms", sp->cfg->drain_ms);
-	ctl_rec_end(o);
-	return 0;
-}
-
-enum ctl_cmd_id {
-	CTL_STATUS,
-	CTL_STATS,
-	CTL_CONNS,
-	CTL_LISTENERS,
-	CTL_RELOAD,
-	CTL_DRAIN,
-	CTL_UNDRAIN,
-	CTL_STOP,
-	CTL_NCMDS
-};
-
-struct ctl_cmd {
-	const char *name;
-	int (*fn)(struct sup *sp, int argc, char **argv, struct ctl_buf *o, char *err, size_t len);
-	int nargs; /* words after the command */
-};
-
-static const struct ctl_cmd cmds[CTL_NCMDS] = {
-    [CTL_STATUS] = {"status", cmd_status, 0},	 [CTL_STATS] = {"stats", cmd_stats, 0},
-    [CTL_CONNS] = {"conns", cmd_conns, 0},	 [CTL_LISTENERS] = {"listeners", cmd_listeners, 0},
-    [CTL_RELOAD] = {"reload", cmd_reload, 0},	 [CTL_DRAIN] = {"drain", cmd_drain, 1},
-    [CTL_UNDRAIN] = {"undrain", cmd_undrain, 1}, [CTL_STOP] = {"stop", cmd_stop, 0},
-};
-
-static int read_request(int fd, char *line, size_t cap)
-{
-	size_t n = 0;
-
-	while (n + 1 < cap) {
-		ssize_t r = read(fd, line + n, cap - 1 - n);
+	/* a bounded number of reads per wake: a fast sender waits its turn */
+	for (int i = 0; i < 4; i++) {
+		ssize_t n = read(cl->ev.fd, cl->in + cl->in_len, sizeof(cl->in) - 1 - cl->in_len);
 		char *nl;
 
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return r < 0 ? -errno : -EPROTO;
-		n += (size_t)r;
-		line[n] = 0;
-		if ((nl = memchr(line, '\n', n))) {
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		if (n < 0) {
+			client_free(cl);
+			return;
+		}
+		if (n == 0) { /* the peer is done sending, without a request line */
+			client_request(sp, cl, -EPROTO, sup_now_ms());
+			return;
+		}
+		cl->in_len += (size_t)n;
+		cl->in[cl->in_len] = 0;
+		nl = memchr(cl->in, '\n', cl->in_len);
+		if (nl) {
 			*nl = 0;
-			return 0;
+			client_request(sp, cl, 0, sup_now_ms());
+			return;
+		}
+		if (cl->in_len == sizeof(cl->in) - 1) {
+			client_request(sp, cl, -E2BIG, sup_now_ms());
+			return;
 		}
 	}
-	return -E2BIG;
 }
 
-static void dispatch(struct sup *sp, int fd)
+static void client_write(struct sup *sp, struct sup_ctl_client *cl)
 {
-	static char line[XTS_CTL_LINE_MAX];
-	struct ctl_buf body = {0}, resp = {0};
-	char err[CFG_ERR_LEN + 64] = "", *argv[XTS_CTL_MAX_ARGS];
-	const struct ctl_cmd *cmd = NULL;
-	int rc, argc;
+	while (cl->off < cl->resp.len) {
+		ssize_t n = send(cl->ev.fd, cl->resp.p + cl->off, cl->resp.len - cl->off,
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
 
-	/* read the request even from a peer we refuse: closing with unread
-	 * bytes would reset the connection before it reads why */
-	rc = read_request(fd, line, sizeof(line));
-	if (rc)
-		snprintf(err, sizeof(err), "bad request: %s", strerror(-rc));
-	if (authorize(sp, fd, err, sizeof(err)))
-		rc = -EACCES;
-	if (rc)
-		goto answer;
-	argc = ctl_req_parse(line, argv, XTS_CTL_MAX_ARGS);
-	if (argc < 0) {
-		rc = argc;
-		snprintf(err, sizeof(err), "bad request (protocol %s expected)", XTS_CTL_VERSION);
-		goto answer;
-	}
-	for (unsigned i = 0; i < CTL_NCMDS; i++)
-		if (!strcmp(cmds[i].name, argv[0]))
-			cmd = &cmds[i];
-	if (!cmd) {
-		rc = -EINVAL;
-		snprintf(err, sizeof(err), "unknown command \"%s\"", argv[0]);
-		goto answer;
-	}
-	if (argc - 1 != cmd->nargs) {
-		rc = -EINVAL;
-		snprintf(err, sizeof(err), "%s takes %d argument%s", cmd->name, cmd->nargs,
-			 cmd->nargs == 1 ? "" : "s");
-		goto answer;
-	}
-	sup_dbg("ctl: %s", cmd->name);
-	rc = cmd->fn(sp, argc, argv, &body, err, sizeof(err));
-	if (!rc && body.err) {
-		rc = body.err;
-		snprintf(err, sizeof(err), "response too large: %s", strerror(-rc));
-	}
-answer:
-	ctl_status_line(&resp, rc, err[0] ? err : strerror(-rc));
-	if (!rc && body.len)
-		ctl_buf_put(&resp, body.p, body.len);
-	ctl_buf_put(&resp, "end\n", 4);
-	if (!resp.err)
-		ctl_write_all(fd, resp.p, resp.len);
-	ctl_buf_free(&body);
-	ctl_buf_free(&resp);
-}
-
-void sup_ctl_serve(struct sup *sp)
-{
-	struct timeval tv = {.tv_sec = IO_TIMEOUT_MS / 1000,
-			     .tv_usec = (IO_TIMEOUT_MS % 1000) * 1000};
-	int fd;
-
-	/* a few at a time: the shards' restarts must not wait on clients */
-	for (int i = 0; i < 8; i++) {
-		fd = accept4(sp->ctl_fd, NULL, NULL, SOCK_CLOEXEC);
-		if (fd < 0)
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN) {
+			sup_ev_mod(sp, &cl->ev, EPOLLOUT);
 			return;
-		/* a slow or silent client holds xtsd for at most the timeout */
-		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-		dispatch(sp, fd);
-		close(fd);
+		}
+		if (n < 0)
+			break; /* the peer went away: nothing more to say */
+		cl->off += (size_t)n;
 	}
+	client_free(cl);
+}
+
+static void on_client(struct sup *sp, struct sup_ev *ev, uint32_t events)
+{
+	struct sup_ctl_client *cl = (struct sup_ctl_client *)ev;
+
+	switch (cl->st) {
+	case CL_READ:
+		client_read(sp, cl);
+		break;
+	case CL_RUN: /* only a hang-up or an error wakes it */
+		if (events & (EPOLLHUP | EPOLLERR))
+			client_free(cl);
+		break;
+	case CL_WRITE:
+		client_write(sp, cl);
+		break;
+	case CL_FREE:
+		break;
+	}
+}
+
+static struct sup_ctl_client *client_slot(void)
+{
+	for (unsigned i = 0; i < CTL_MAX_CLIENTS; i++)
+		if (clients[i].st == CL_FREE)
+			return &clients[i];
+	return NULL;
+}
+
+static void on_accept(struct sup *sp, struct sup_ev *ev, uint32_t events)
+{
+	(void)events;
+	for (int i = 0; i < CTL_ACCEPT_MAX; i++) {
+		int fd = accept4(ev->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		struct sup_ctl_client *cl;
+		char why[256];
+
+		if (fd < 0)
+			return; /* EAGAIN: no more; anything else: next wake */
+		if (authorize(sp, fd, why, sizeof(why))) {
+			refuse(fd, EACCES, why);
+			continue;
+		}
+		cl = client_slot();
+		if (!cl) {
+			sup_warn("ctl: %d clients already: refusing one more", CTL_MAX_CLIENTS);
+			refuse(fd, EBUSY, "too many ctl clients at once: try again");
+			continue;
+		}
+		memset(cl, 0, sizeof(*cl));
+		cl->ev.fd = fd;
+		cl->ev.fn = on_client;
+		cl->st = CL_READ;
+		cl->deadline = sup_now_ms() + CTL_REQ_MS;
+		if (sup_ev_add(sp, &cl->ev, EPOLLIN)) {
+			sup_warn("ctl: epoll: %s", strerror(errno));
+			client_free(cl);
+		}
+	}
+}
+
+long long sup_ctl_run(struct sup *sp, long long now)
+{
+	long long next = SUP_NEVER;
+
+	for (unsigned i = 0; i < CTL_MAX_CLIENTS; i++) {
+		struct sup_ctl_client *cl = &clients[i];
+
+		if (cl->st == CL_FREE)
+			continue;
+		if (now >= cl->deadline) {
+			sup_warn("ctl: a client %s in time: dropped",
+				 cl->st == CL_READ ? "did not send its request"
+						   : "did not take its answer");
+			if (cl->st == CL_READ)
+				refuse(cl->ev.fd, ETIMEDOUT, "request not complete in time");
+			else
+				close(cl->ev.fd);
+			cl->ev.fd = -1;
+			client_free(cl);
+			continue;
+		}
+		if (cl->st == CL_RUN)
+			client_run(sp, cl, now);
+		if (cl->st == CL_RUN)
+			next = next < now + CTL_WAIT_TICK ? next : now + CTL_WAIT_TICK;
+		if (cl->st != CL_FREE && cl->deadline < next)
+			next = cl->deadline;
+	}
+	return next;
 }

@@ -2,172 +2,186 @@
 /*
  * xtsd - the XTS supervisor on the DPU.
  *
- * Reads xts.conf, creates the shared-memory control plane (xts_shm.h),
- * attaches the XDP program to the interface, forks one shard per queue
- * (pinned to its CPUs, its memory on its NUMA node), restarts a shard that
- * dies (with backoff; the new shard starts a new epoch and says so with a
- * QRESET, so only that queue's host sockets see ECONNRESET) and serves the
- * ctl socket (sup_ctl.c).  SIGTERM (or `xtsctl stop`): drain every shard
- * for at most timeouts.drain_ms, stop the shards, detach the program,
- * exit.  SIGINT: the same without the drain.
- * Signal handlers only set flags (nginx-style); the main loop does the work.
+ * Reads xts.conf, takes run_dir's lock (one xtsd per run_dir), creates the
+ * shared-memory control plane (xts_shm.h), attaches the XDP program to the
+ * interface, forks one shard per queue (sup_proc.c), restarts a shard that
+ * dies or hangs, and serves the ctl socket (sup_ctl.c, sup_cmd.c).
+ *
+ * One thread, one epoll (sup.h): signals arrive on a signalfd, and the
+ * loop sleeps until the nearest of its deadlines (a restart due, the hang
+ * watchdog, the drain, a ctl client), never on a tick.
+ *   SIGTERM, xtsctl stop: drain every shard for at most timeouts.drain_ms,
+ *                         then stop the shards, detach, remove the socket
+ *   SIGINT:               the same without the drain
+ *   SIGHUP, xtsctl reload: re-read xts.conf (a bad one changes nothing)
+ *   SIGSEGV and friends:  detach and remove the socket, then die as before
  */
-#define _GNU_SOURCE /* memfd_create, CPU_SET */
+#define _GNU_SOURCE /* memfd_create */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <net/if.h>
 #include <numa.h>
-#include <poll.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/file.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
+#include <sys/signalfd.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "shard.h"
 #include "sup.h"
+#include "xts_version.h"
 #include "xts_xdp_loader.h"
 
-#define EXIT_CONFIG    2
-#define BACKOFF_MIN_MS 50
-#define BACKOFF_MAX_MS 5000
+#define EXIT_CONFIG   2
+#define DRAIN_POLL_MS 50 /* the shards publish their counters 20 times a second */
 
-static volatile sig_atomic_t stop_flag, drain_flag, child_flag;
-
-static void on_term(int sig)
+static long long min_ll(long long a, long long b)
 {
-	(void)sig;
-	drain_flag = 1; /* drain first; the main loop stops after */
-}
-
-static void on_int(int sig)
-{
-	(void)sig;
-	stop_flag = 1;
-}
-
-static void on_child(int sig)
-{
-	(void)sig;
-	child_flag = 1;
-}
-
-long long sup_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000ll + ts.tv_nsec / 1000000;
-}
-
-static uint64_t realtime_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	return a < b ? a : b;
 }
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: xtsd [-c FILE] [-t] [-h]\n"
+	fprintf(f, "usage: xtsd [-c FILE] [-t] [-h] [--version]\n"
 		   "  -c, --config FILE  configuration (default /etc/xts/xts.conf)\n"
 		   "  -t, --test         check the configuration and exit\n"
-		   "  -h, --help         this text\n");
+		   "  -h, --help         this text\n"
+		   "  -V, --version      print the version and exit\n");
 }
 
-/* Where shard q runs: first CPU (or -1) and memory node (or -1). */
-static void placement(const struct cfg *c, unsigned q, int *cpu, int *node)
+int sup_ev_add(struct sup *sp, struct sup_ev *ev, uint32_t events)
 {
-	const struct cfg_shard *sh = &c->shard[q];
+	struct epoll_event e = {.events = events, .data.ptr = ev};
 
-	*cpu = sh->ncpus ? sh->cpus[0] : -1;
-	*node = -1;
-	if (numa_available() < 0)
-		return; /* no NUMA support: nothing to place */
-	if (sh->node != CFG_NODE_AUTO)
-		*node = sh->node;
-	else if (*cpu >= 0)
-		*node = numa_node_of_cpu(*cpu); /* -1 if the CPU does not exist */
+	return epoll_ctl(sp->ep, EPOLL_CTL_ADD, ev->fd, &e);
 }
 
-/* In the child, before the shard allocates anything: the UMEM, rings and
- * connection table then come from the shard's node. */
-static void place_self(const struct cfg *c, unsigned q, int node)
+int sup_ev_mod(struct sup *sp, struct sup_ev *ev, uint32_t events)
 {
-	const struct cfg_shard *sh = &c->shard[q];
+	struct epoll_event e = {.events = events, .data.ptr = ev};
 
-	if (sh->ncpus) {
-		cpu_set_t set;
+	return epoll_ctl(sp->ep, EPOLL_CTL_MOD, ev->fd, &e);
+}
 
-		CPU_ZERO(&set);
-		for (unsigned i = 0; i < sh->ncpus; i++)
-			CPU_SET(sh->cpus[i], &set);
-		if (sched_setaffinity(0, sizeof(set), &set))
-			sup_warn("shard %u: sched_setaffinity: %s (running unpinned)", q,
-				 strerror(errno));
+/* ---- signals ---- */
+
+static const int fatal_sigs[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT};
+#define NFATAL (sizeof(fatal_sigs) / sizeof(fatal_sigs[0]))
+static struct sigaction fatal_old[NFATAL]; /* what was there before (ASan's) */
+
+/* What a crashing xtsd takes down (set once everything is up). */
+static struct {
+	volatile sig_atomic_t armed;
+	int ifindex;
+	char ctl_path[sizeof(((struct cfg *)0)->ctl_path)];
+} crash;
+
+/*
+ * xtsd itself crashed.  Its shards follow (PDEATHSIG); the XDP program
+ * and the ctl socket would stay behind, pointing at a dead process, until
+ * an operator or the next xtsd cleaned them up.  unlink() is
+ * async-signal-safe; the detach is a netlink exchange through libbpf,
+ * best effort from a dying process.  Then the old action (the default, or
+ * a sanitizer's report) takes over: a fault repeats when the handler
+ * returns, a signal that was sent is sent again.
+ */
+static void on_fatal(int sig, siginfo_t *si, void *uc)
+{
+	(void)uc;
+	if (crash.armed) {
+		crash.armed = 0;
+		unlink(crash.ctl_path);
+		xts_xdp__detach(crash.ifindex);
 	}
-	if (node >= 0 && numa_available() >= 0) {
-		if (node > numa_max_node())
-			sup_warn("shard %u: NUMA node %d does not exist (max %d)", q, node,
-				 numa_max_node());
-		else
-			numa_set_preferred(node); /* falls back to other nodes when full */
-	}
+	for (unsigned i = 0; i < NFATAL; i++)
+		if (fatal_sigs[i] == sig)
+			sigaction(sig, &fatal_old[i], NULL);
+	if (si->si_code <= 0) /* sent (kill, abort), not a fault */
+		raise(sig);
 }
 
-static pid_t spawn_shard(struct sup *sp, unsigned q)
+void sup_child_signals(void)
 {
-	struct xts_shm_shard *blk = xts_shm_shard(sp->shm, q);
-	const struct cfg *c = sp->cfg;
-	struct shard_opts so;
-	int cpu, node;
-	pid_t pid;
+	struct sigaction ign = {.sa_handler = SIG_IGN}, dfl = {.sa_handler = SIG_DFL};
 
-	placement(c, q, &cpu, &node);
-	blk->sup.cpu = cpu;
-	blk->sup.node = node;
-	blk->sup.state = XTS_SHARD_STARTING;
-	pid = fork();
-	if (pid) {
-		if (pid > 0) {
-			blk->sup.pid = pid;
-			blk->sup.started_ns = realtime_ns();
+	for (unsigned i = 0; i < NFATAL; i++)
+		sigaction(fatal_sigs[i], &fatal_old[i], NULL);
+	sigaction(SIGINT, &ign, NULL); /* xtsd decides; SIGTERM stops a shard */
+	sigaction(SIGHUP, &ign, NULL);
+	sigaction(SIGCHLD, &dfl, NULL);
+}
+
+void sup_stop(struct sup *sp, long long now)
+{
+	if (sp->stop_asked)
+		return;
+	sp->stop_asked = true; /* no more restarts */
+	sp->draining = true;
+	sp->drain_deadline_ms = now + sp->cfg->drain_ms;
+	for (unsigned q = 0; q < sp->cfg->queues; q++) {
+		__atomic_store_n(&xts_shm_shard(sp->shm, q)->sup.drain, 1, __ATOMIC_RELEASE);
+		sup_notify(sp, q);
+	}
+	sup_info("draining before stop (%u connections, at most %u ms)", sup_active_conns(sp),
+		 sp->cfg->drain_ms);
+}
+
+static void on_signal(struct sup *sp, struct sup_ev *ev, uint32_t events)
+{
+	struct signalfd_siginfo si;
+	char err[CFG_ERR_LEN + 64];
+
+	(void)events;
+	while (read(ev->fd, &si, sizeof(si)) == sizeof(si)) {
+		switch (si.ssi_signo) {
+		case SIGCHLD:
+			sup_reap(sp, sup_now_ms());
+			break;
+		case SIGTERM:
+			sup_stop(sp, sup_now_ms());
+			break;
+		case SIGINT:
+			sp->stop_asked = sp->stop_now = true;
+			break;
+		case SIGHUP:
+			sup_info("SIGHUP: reloading %s", sp->file);
+			sup_reload(sp, err, sizeof(err)); /* logs either way */
+			break;
+		default:
+			break;
 		}
-		return pid; /* parent, or -1 */
 	}
-	/* child: default signals, die with the supervisor */
-	signal(SIGCHLD, SIG_DFL);
-	signal(SIGINT, SIG_IGN); /* the supervisor decides; SIGTERM stops us */
-	{
-		struct sigaction sa = {.sa_handler = on_int};
-
-		sigaction(SIGTERM, &sa, NULL);
-	}
-	prctl(PR_SET_PDEATHSIG, SIGTERM);
-	sup_ctl_close(sp);
-	place_self(c, q, node);
-	memset(&so, 0, sizeof(so));
-	so.ifname = c->interface;
-	so.queue = q;
-	so.xsks_map_fd = sp->map_fd;
-	so.frames = c->frames;
-	so.ring_size = c->ring_size;
-	so.window = c->window;
-	so.max_conns = sp->table_conns;
-	so.conn_buf = c->run.conn_buf;
-	so.shm = sp->shm;
-	stop_flag = 0;
-	so.stop = &stop_flag;
-	so.log = sup_log;
-	_exit(shard_run(&so) ? 1 : 0);
 }
+
+static int signals_init(struct sup *sp)
+{
+	struct sigaction sa = {.sa_sigaction = on_fatal, .sa_flags = SA_SIGINFO};
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &set, NULL))
+		return -errno;
+	sp->sig.fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	sp->sig.fn = on_signal;
+	if (sp->sig.fd < 0 || sup_ev_add(sp, &sp->sig, EPOLLIN))
+		return -errno;
+	signal(SIGPIPE, SIG_IGN);
+	for (unsigned i = 0; i < NFATAL; i++)
+		sigaction(fatal_sigs[i], &sa, &fatal_old[i]);
+	return 0;
+}
+
+/* ---- configuration ---- */
 
 static int shm_create(struct sup *sp)
 {
@@ -185,8 +199,10 @@ static int shm_create(struct sup *sp)
 	/* MAP_SHARED before fork: every shard inherits this very mapping */
 	sp->shm = mmap(NULL, sp->shm_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	close(fd);
-	if (sp->shm == MAP_FAILED)
+	if (sp->shm == MAP_FAILED) {
+		sp->shm = NULL;
 		return -errno;
+	}
 	xts_shm_format(sp->shm, sp->cfg->queues);
 	if (sup_reg_format(sp->shm, sp->cfg))
 		return -EINVAL;
@@ -234,6 +250,8 @@ int sup_reload(struct sup *sp, char *err, size_t errlen)
 	cfg_to_shm(sp->cfg, sp->gen, snap);
 	xts_shm_cfg_publish(xts_shm_cfg(sp->shm), snap);
 	__atomic_store_n(&((struct xts_shm_hdr *)sp->shm)->generation, sp->gen, __ATOMIC_RELEASE);
+	for (unsigned q = 0; q < sp->cfg->queues; q++)
+		sup_notify(sp, q);
 	sup_log_level((int)sp->cfg->run.log_level);
 	sup_info("configuration generation %llu in force (%s)", (unsigned long long)sp->gen,
 		 sp->file);
@@ -242,106 +260,50 @@ int sup_reload(struct sup *sp, char *err, size_t errlen)
 	return 0;
 }
 
-static unsigned active_conns(struct sup *sp)
-{
-	unsigned n = 0;
-
-	for (unsigned q = 0; q < sp->cfg->queues; q++)
-		if (sp->slot[q].pid > 0)
-			n += (unsigned)__atomic_load_n(&xts_shm_shard(sp->shm, q)->cnt.conns_active,
-						       __ATOMIC_RELAXED);
-	return n;
-}
-
-static void reap(struct sup *sp, long long now)
-{
-	int status;
-	pid_t pid;
-
-	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-		for (unsigned q = 0; q < sp->cfg->queues; q++) {
-			struct sup_slot *sl = &sp->slot[q];
-			struct xts_shm_shard *blk = xts_shm_shard(sp->shm, q);
-
-			if (sl->pid != pid)
-				continue;
-			sl->pid = 0;
-			blk->sup.pid = 0;
-			blk->sup.state = XTS_SHARD_STOPPED;
-			if (stop_flag)
-				continue;
-			sup_warn("shard %u (pid %d) %s %d; restart in %u ms", q, pid,
-				 WIFSIGNALED(status) ? "killed by signal" : "exited",
-				 WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status),
-				 sl->backoff_ms);
-			sl->respawn_at_ms = now + sl->backoff_ms;
-			sl->backoff_ms *= 2;
-			if (sl->backoff_ms > BACKOFF_MAX_MS)
-				sl->backoff_ms = BACKOFF_MAX_MS;
-		}
-	}
-}
+/* ---- start and stop ---- */
 
 /*
- * A shard's loop refreshes its heartbeat every turn (at least every
- * 10 ms).  One that stands still for timeouts.hang_ms is stuck (a loop
- * that never ends, a lock that never comes, SIGSTOP): kill it, and the
- * reaper restarts it as it would a crashed one, with a new epoch that
- * tells its hosts at once.
+ * One xtsd per run_dir: an flock() on run_dir/xtsd.pid, taken before
+ * anything else is touched.  A second xtsd with the same configuration
+ * would otherwise replace the first one's ctl socket, fight over the
+ * queues (its shards restarting forever on EBUSY) and, when it stopped,
+ * detach the first one's XDP program.  The kernel drops the lock when
+ * xtsd dies, however it dies, so a stale file never blocks a restart (a
+ * connect() probe of the ctl socket would race between two starting
+ * xtsds and says nothing about a wedged one).  The file is left in place
+ * at exit: unlinking a lock file races with the next locker.
  */
-static void watch_hangs(struct sup *sp, long long now)
+static int take_lock(struct sup *sp)
 {
-	for (unsigned q = 0; q < sp->cfg->queues; q++) {
-		struct sup_slot *sl = &sp->slot[q];
-		uint64_t hb;
+	char path[sizeof(sp->cfg->run_dir) + 16], pid[32] = "";
+	ssize_t n;
+	int fd;
 
-		if (sl->pid <= 0) {
-			sl->hb_ms = 0;
-			sl->hb_armed = false;
-			continue;
-		}
-		hb =
-		    __atomic_load_n(&xts_shm_shard(sp->shm, q)->run.heartbeat_ns, __ATOMIC_RELAXED);
-		if (!sl->hb_ms || hb != sl->hb) {
-			/* the first look takes what a dead predecessor left;
-			 * only a heartbeat that moved since is this shard's */
-			sl->hb_armed = sl->hb_ms != 0;
-			sl->hb = hb;
-			sl->hb_ms = now;
-			continue;
-		}
-		if (!sp->cfg->hang_ms || !sl->hb_armed || now - sl->hb_ms < sp->cfg->hang_ms)
-			continue;
-		sup_warn("shard %u (pid %d) hung: no heartbeat for %lld ms; killing it", q, sl->pid,
-			 now - sl->hb_ms);
-		kill(sl->pid, SIGKILL);
-		sl->hb_ms = 0; /* once: the reaper takes it from here */
-		sl->hb_armed = false;
+	snprintf(path, sizeof(path), "%s/xtsd.pid", sp->cfg->run_dir);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd < 0) {
+		sup_err("%s: %s", path, strerror(errno));
+		return -errno;
 	}
-}
+	if (flock(fd, LOCK_EX | LOCK_NB)) {
+		int err = errno;
 
-static void stop_shards(struct sup *sp)
-{
-	unsigned nq = sp->cfg->queues;
-
-	for (unsigned q = 0; q < nq; q++)
-		if (sp->slot[q].pid > 0)
-			kill(sp->slot[q].pid, SIGTERM);
-	for (int i = 0; i < 250; i++) {
-		bool any = false;
-
-		while (waitpid(-1, NULL, WNOHANG) > 0)
-			;
-		for (unsigned q = 0; q < nq; q++)
-			if (sp->slot[q].pid > 0 && kill(sp->slot[q].pid, 0) == 0)
-				any = true;
-		if (!any)
-			break;
-		usleep(20 * 1000);
+		n = pread(fd, pid, sizeof(pid) - 1, 0);
+		pid[n > 0 ? n : 0] = 0;
+		pid[strcspn(pid, "\n")] = 0;
+		if (err == EWOULDBLOCK)
+			sup_err("another xtsd (pid %s) runs with run_dir %s: not starting "
+				"(it holds %s)",
+				*pid ? pid : "?", sp->cfg->run_dir, path);
+		else
+			sup_err("flock %s: %s", path, strerror(err));
+		close(fd);
+		return -EEXIST;
 	}
-	for (unsigned q = 0; q < nq; q++)
-		if (sp->slot[q].pid > 0 && kill(sp->slot[q].pid, SIGKILL) == 0)
-			waitpid(sp->slot[q].pid, NULL, 0);
+	if (ftruncate(fd, 0) || dprintf(fd, "%d\n", (int)getpid()) < 0)
+		sup_warn("%s: %s", path, strerror(errno));
+	sp->lock_fd = fd;
+	return 0;
 }
 
 /* A drained shard closes its reuseport listening sockets; with
@@ -361,24 +323,140 @@ static void migrate_requests(void)
 			 strerror(errno));
 }
 
+static int start_up(struct sup *sp, struct xts_xdp_maps *maps)
+{
+	const struct cfg *c = sp->cfg;
+	int rc;
+
+	if (mkdir(c->run_dir, 0755) && errno != EEXIST) {
+		sup_err("run_dir %s: %s", c->run_dir, strerror(errno));
+		return -errno;
+	}
+	rc = take_lock(sp);
+	if (rc)
+		return rc;
+	sp->ifindex = (int)if_nametoindex(c->interface);
+	if (!sp->ifindex) {
+		sup_err("interface %s: %s", c->interface, strerror(errno));
+		return -ENODEV;
+	}
+	rc = shm_create(sp);
+	if (rc) {
+		sup_err("shared memory (%zu bytes): %s", sp->shm_size, strerror(-rc));
+		return rc;
+	}
+	sp->ep = epoll_create1(EPOLL_CLOEXEC);
+	rc = sp->ep < 0 ? -errno : signals_init(sp);
+	if (!rc)
+		rc = sup_slots_init(sp);
+	if (rc) {
+		sup_err("epoll, signalfd, eventfd: %s", strerror(-rc));
+		return rc;
+	}
+	rc = sup_ctl_open(sp);
+	if (rc)
+		return rc; /* said why */
+	sp->ctl_bound = true;
+	rc = xts_xdp__attach(sp->ifindex, maps);
+	if (rc) {
+		sup_err("attach XDP program to %s: %s", c->interface, strerror(-rc));
+		return rc;
+	}
+	sp->attached = true;
+	sp->map_fd = maps->xsks_map_fd;
+	crash.ifindex = sp->ifindex;
+	snprintf(crash.ctl_path, sizeof(crash.ctl_path), "%s", c->ctl_path);
+	crash.armed = 1;
+	migrate_requests();
+	for (unsigned q = 0; q < c->queues; q++)
+		sup_spawn(sp, q);
+	sup_info("%u shards on %s (pid %d, version %s, numa %s, ctl %s)", c->queues, c->interface,
+		 getpid(), XTS_VERSION, numa_available() < 0 ? "unavailable" : "available",
+		 c->ctl_path);
+	return 0;
+}
+
+/* Undo what start_up() did, as far as it got. */
+static void finish(struct sup *sp, struct xts_xdp_maps *maps)
+{
+	crash.armed = 0;
+	sup_stop_shards(sp);
+	sup_ctl_close(sp);
+	if (sp->ctl_bound)
+		unlink(sp->cfg->ctl_path); /* the supervisor's, never a forked shard's job */
+	if (sp->attached)
+		xts_xdp__detach(sp->ifindex);
+	xts_xdp__maps_close(maps);
+	if (sp->shm)
+		munmap(sp->shm, sp->shm_size);
+	if (sp->lock_fd >= 0 && ftruncate(sp->lock_fd, 0))
+		sup_warn("%s/xtsd.pid: %s", sp->cfg->run_dir, strerror(errno));
+}
+
+/* While stopping: drained (or out of time)?  The next look, or now. */
+static long long drain_run(struct sup *sp, long long now)
+{
+	unsigned left;
+
+	if (!sp->draining || sp->stop_now)
+		return SUP_NEVER;
+	left = sup_active_conns(sp);
+	if (left && now < sp->drain_deadline_ms)
+		return min_ll(now + DRAIN_POLL_MS, sp->drain_deadline_ms);
+	if (left)
+		sup_warn("drain timeout: %u connections left", left);
+	sp->stop_now = true;
+	return now;
+}
+
+static void run(struct sup *sp)
+{
+	struct epoll_event evs[32];
+	long long now = sup_now_ms();
+
+	for (;;) {
+		long long next = sup_procs_run(sp, now);
+		int n, timeout;
+
+		next = min_ll(next, sup_ctl_run(sp, now));
+		next = min_ll(next, drain_run(sp, now));
+		if (sp->stop_now)
+			return;
+		timeout = next == SUP_NEVER ? -1
+			  : next <= now	    ? 0
+					    : (int)min_ll(next - now, INT_MAX);
+		n = epoll_wait(sp->ep, evs, sizeof(evs) / sizeof(evs[0]), timeout);
+		if (n < 0 && errno != EINTR) {
+			sup_err("epoll_wait: %s", strerror(errno));
+			return;
+		}
+		now = sup_now_ms();
+		for (int i = 0; i < n; i++) {
+			struct sup_ev *ev = evs[i].data.ptr;
+
+			ev->fn(sp, ev, evs[i].events);
+		}
+	}
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option lopts[] = {
 	    {"config", required_argument, NULL, 'c'},
 	    {"test", no_argument, NULL, 't'},
 	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
 	    {0},
 	};
 	static struct sup sp; /* the slot table is large: not on the stack */
-	static struct cfg cur, start;
+	static struct cfg cur, first;
+	struct xts_xdp_maps maps = {.xsks_map_fd = -1, .stats_map_fd = -1};
 	const char *file = "/etc/xts/xts.conf";
 	char err[CFG_ERR_LEN];
-	struct xts_xdp_maps maps;
-	struct sigaction sa;
-	int opt, ifindex, rc;
-	bool test = false, draining = false;
+	int opt, rc;
+	bool test = false;
 
-	while ((opt = getopt_long(argc, argv, "c:th", lopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "c:thV", lopts, NULL)) != -1) {
 		switch (opt) {
 		case 'c':
 			file = optarg;
@@ -389,10 +467,18 @@ int main(int argc, char **argv)
 		case 'h':
 			usage(stdout);
 			return 0;
+		case 'V':
+			printf("xtsd %s\n", XTS_VERSION);
+			return 0;
 		default:
 			usage(stderr);
 			return EXIT_CONFIG;
 		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "xtsd: unexpected argument \"%s\"\n", argv[optind]);
+		usage(stderr);
+		return EXIT_CONFIG;
 	}
 	rc = cfg_load(file, &cur, err);
 	if (rc) {
@@ -406,113 +492,19 @@ int main(int argc, char **argv)
 	}
 	sp.file = file;
 	sp.cfg = &cur;
-	start = cur;
-	sp.start = &start;
+	first = cur;
+	sp.start = &first;
 	sp.table_conns = cur.run.max_conns;
-	sp.ctl_fd = -1;
-	sp.stop = &drain_flag; /* xtsctl stop: as SIGTERM */
+	sp.map_fd = sp.lock_fd = sp.ep = sp.sig.fd = sp.ctl.fd = -1;
+	for (unsigned q = 0; q < CFG_MAX_QUEUES; q++)
+		sp.slot[q].efd = -1;
 	sup_log_init(cur.log_target);
 	sup_log_level((int)cur.run.log_level);
-
-	ifindex = (int)if_nametoindex(cur.interface);
-	if (!ifindex) {
-		sup_err("interface %s: %s", cur.interface, strerror(errno));
-		return 1;
+	rc = start_up(&sp, &maps);
+	if (!rc) {
+		run(&sp);
+		sup_info("stopping");
 	}
-	if (mkdir(cur.run_dir, 0755) && errno != EEXIST) {
-		sup_err("run_dir %s: %s", cur.run_dir, strerror(errno));
-		return 1;
-	}
-	rc = shm_create(&sp);
-	if (rc) {
-		sup_err("shared memory (%zu bytes): %s", sp.shm_size, strerror(-rc));
-		return 1;
-	}
-	rc = sup_ctl_open(&sp);
-	if (rc)
-		return 1; /* said why */
-	rc = xts_xdp__attach(ifindex, &maps);
-	if (rc) {
-		sup_err("attach XDP program to %s: %s", cur.interface, strerror(-rc));
-		sup_ctl_close(&sp);
-		return 1;
-	}
-	sp.map_fd = maps.xsks_map_fd;
-	migrate_requests();
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_term;
-	sigaction(SIGTERM, &sa, NULL);
-	sa.sa_handler = on_int;
-	sigaction(SIGINT, &sa, NULL);
-	sa.sa_handler = on_child;
-	sa.sa_flags = SA_NOCLDSTOP;
-	sigaction(SIGCHLD, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
-
-	for (unsigned q = 0; q < cur.queues; q++) {
-		sp.slot[q].backoff_ms = BACKOFF_MIN_MS;
-		sp.slot[q].started_ms = sup_now_ms();
-		sp.slot[q].pid = spawn_shard(&sp, q);
-		if (sp.slot[q].pid < 0)
-			sup_err("fork shard %u: %s", q, strerror(errno));
-	}
-	sup_info("%u shards on %s (pid %d, numa %s, ctl %s)", cur.queues, cur.interface, getpid(),
-		 numa_available() < 0 ? "unavailable" : "available", cur.ctl_path);
-
-	while (!stop_flag) {
-		long long now = sup_now_ms();
-		struct pollfd pfd = {.fd = sp.ctl_fd, .events = POLLIN};
-
-		reap(&sp, now);
-		child_flag = 0;
-		for (unsigned q = 0; q < cur.queues; q++) {
-			struct sup_slot *sl = &sp.slot[q];
-
-			if (sl->pid || !sl->respawn_at_ms || now < sl->respawn_at_ms)
-				continue;
-			sl->respawn_at_ms = 0;
-			xts_shm_shard(sp.shm, q)->sup.restarts++;
-			sl->started_ms = now;
-			sl->pid = spawn_shard(&sp, q);
-			if (sl->pid > 0)
-				sup_info("shard %u restarted (pid %d, restart %u)", q, sl->pid,
-					 xts_shm_shard(sp.shm, q)->sup.restarts);
-		}
-		watch_hangs(&sp, now);
-		/* a shard that stays up 10 s earns its backoff back */
-		for (unsigned q = 0; q < cur.queues; q++)
-			if (sp.slot[q].pid > 0 && now - sp.slot[q].started_ms > 10000)
-				sp.slot[q].backoff_ms = BACKOFF_MIN_MS;
-		if (drain_flag && !draining) {
-			draining = true;
-			sp.drain_deadline_ms = now + cur.drain_ms;
-			for (unsigned q = 0; q < cur.queues; q++)
-				__atomic_store_n(&xts_shm_shard(sp.shm, q)->sup.drain, 1,
-						 __ATOMIC_RELEASE);
-			sup_info("draining before stop (%u connections, at most %u ms)",
-				 active_conns(&sp), cur.drain_ms);
-		}
-		if (draining) {
-			unsigned left = active_conns(&sp);
-
-			if (!left || now >= sp.drain_deadline_ms) {
-				if (left)
-					sup_warn("drain timeout: %u connections left", left);
-				stop_flag = 1;
-				break;
-			}
-		}
-		if (poll(&pfd, sp.ctl_fd >= 0 ? 1 : 0, 20) > 0)
-			sup_ctl_serve(&sp);
-	}
-
-	sup_info("stopping");
-	stop_shards(&sp);
-	sup_ctl_close(&sp);
-	unlink(cur.ctl_path); /* the supervisor's, never a forked shard's job */
-	xts_xdp__detach(ifindex);
-	xts_xdp__maps_close(&maps);
-	munmap(sp.shm, sp.shm_size);
-	return 0;
+	finish(&sp, &maps);
+	return rc ? 1 : 0;
 }

@@ -143,6 +143,32 @@ shard_get() {
 			print out; exit }'
 }
 
+# shard_back SHARD OLD_PID T0_US: poll (one xtsctl call each) until SHARD
+# runs with a pid other than OLD_PID, 10 s at most; sets BACK_PID, and
+# BACK_MS to the ms since T0_US (clock_us), or fails
+shard_back() {
+	local i st t
+	BACK_PID= BACK_MS=
+	for ((i = 0; i < 1000; i++)); do
+		read -r BACK_PID st <<<"$(shard_get "$1" PID STATE)"
+		clock_us t
+		if [ "$st" = running ] && [ -n "$BACK_PID" ] && [ "$BACK_PID" != "$2" ]; then
+			BACK_MS=$(((t - $3) / 1000))
+			return 0
+		fi
+		[ $((t - $3)) -gt 10000000 ] && break
+		sleep 0.005
+	done
+	fail "shard $1 not back within 10 s (pid $2 before)"
+}
+
+# ctl_wait: until xtsd answers on its ctl socket (5 s at most)
+ctl_wait() {
+	local i
+	for ((i = 0; i < 50; i++)); do xtsctl status >/dev/null 2>&1 && return 0; sleep 0.1; done
+	fail "xtsd does not answer on $WORK/run/ctl.sock"
+}
+
 # clock_us VAR: the wall clock in microseconds into VAR, without a fork
 # (bash 5's EPOCHREALTIME; `date` is a process per call)
 clock_us() { printf -v "$1" %s "${EPOCHREALTIME//[.,]/}"; }

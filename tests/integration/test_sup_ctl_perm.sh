@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The ctl socket: a user outside the ctl group is refused (by the socket's
 # mode 0660, and by xtsd's SO_PEERCRED check when the mode lets anyone
-# connect); a member of the group is served.
+# connect); a member of the group is served; with no ctl.group only root
+# is, even when the mode lets anyone connect.
 . "$(dirname "$0")/lib.sh"
 need_root
 
@@ -28,10 +29,23 @@ echo "ok: member of $G served"
 # mode 0666: anyone may connect; xtsd's peer check still refuses
 kill "$XTSD_PID"; wait_gone "$XTSD_PID" 100 || fail "xtsd did not stop"
 xtsd_start 1 "ctl = { group = \"$G\"; mode = \"0666\"; };"
+ctl_wait
 as "$U_OUT" "$XTS_BIN/xtsctl" -s "$WORK/run/ctl.sock" status >"$WORK/out" 2>&1 && fail "outsider served (0666)"
 grep -q "permission denied: uid $(id -u "$U_OUT") is neither root nor in group $G" "$WORK/out" ||
 	fail "outsider (0666): $(cat "$WORK/out")"
 echo "ok: outsider, socket mode 0666: $(cat "$WORK/out")"
 as "$U_IN" "$XTS_BIN/xtsctl" -s "$WORK/run/ctl.sock" stats >/dev/null 2>&1 || fail "member refused (0666)"
 grep -q "refused pid" "$WORK/xtsd.log" || fail "refusal not logged"
+
+# mode 0666 and no ctl.group: root only, whoever can connect
+kill "$XTSD_PID"; wait_gone "$XTSD_PID" 100 || fail "xtsd did not stop"
+xtsd_start 1 'ctl = { mode = "0666"; };'
+ctl_wait
+for u in "$U_OUT" "$U_IN"; do
+	as "$u" "$XTS_BIN/xtsctl" -s "$WORK/run/ctl.sock" status >"$WORK/out" 2>&1 && fail "$u served (0666, no group)"
+	grep -q "permission denied: uid $(id -u "$u") is not root (no ctl.group set)" "$WORK/out" ||
+		fail "$u (0666, no group): $(cat "$WORK/out")"
+done
+echo "ok: no group, socket mode 0666: $(cat "$WORK/out")"
+xtsctl status >/dev/null || fail "root refused (0666, no group)"
 echo "PASS: sup_ctl_perm"

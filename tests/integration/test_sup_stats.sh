@@ -72,4 +72,21 @@ xtsctl conns --json >"$WORK/conns.json" || fail "conns"
 echo "ok: conns lists the 3 connections of queue 0"
 wait $hold || fail "hold: $(cat "$WORK/hold.out")"
 xtsctl bogus 2>/dev/null; [ $? = 2 ] || fail "unknown command: want exit 2"
+
+# conflicting output options: an error with a reason, not silently one of them
+for o in "--prometheus --json" "--json --prometheus"; do
+	xtsctl stats $o >"$WORK/out" 2>"$WORK/err"; rc=$?
+	[ $rc = 2 ] && [ ! -s "$WORK/out" ] && grep -q "pick one" "$WORK/err" ||
+		fail "stats $o: exit $rc, stdout $(wc -c <"$WORK/out") bytes, stderr '$(cat "$WORK/err")'"
+done
+echo "ok: stats --prometheus --json: $(cat "$WORK/err") (exit 2)"
+
+# the version: --version on both programs, in status and in the metrics
+v=$(sed -n 's/^project(xts VERSION \([0-9.]*\).*/\1/p' "$XTS_SRC/CMakeLists.txt")
+[ -n "$v" ] || fail "no version in CMakeLists.txt"
+[ "$("$XTS_BIN/xtsd" --version)" = "xtsd $v" ] || fail "xtsd --version: $("$XTS_BIN/xtsd" --version)"
+[ "$("$XTS_BIN/xtsctl" --version)" = "xtsctl $v" ] || fail "xtsctl --version: $("$XTS_BIN/xtsctl" --version)"
+xtsctl status | grep -q "^xtsd $v pid $XTSD_PID," || fail "status: $(xtsctl status | head -n 1)"
+grep -q "^xts_build_info{version=\"$v\"} 1\$" "$WORK/prom.txt" || fail "no xts_build_info $v in the metrics"
+echo "ok: version $v in --version, status and xts_build_info"
 echo "PASS: sup_stats"
