@@ -155,8 +155,8 @@ XPORT_API int xport_listen(struct xport *xp, int sd, int backlog)
 	dl = xp_deadline_ms(XP_LISTEN_MS);
 	while (
 	    xts_link__send(xp->link, XTS_OP_LISTEN, 0, XTS_ID_NONE, s->id, 0, &req, sizeof(req))) {
-		if (xp_wait(xp, dl) || !xp->up)
-			return xp_fail(xp->up ? ETIMEDOUT : ECONNRESET);
+		if (xp_wait(xp, dl) || !xp_up(xp))
+			return xp_fail(xp_up(xp) ? ETIMEDOUT : ECONNRESET);
 		xp_run(xp);
 	}
 	s->state = XS_LISTEN_WAIT;
@@ -264,7 +264,7 @@ void xp_lsn_close(struct xport *xp, struct xsock *s)
 	xp_sock_free(xp, s);
 	/* The shard answers CLOSED once its registry entry is gone; until
 	 * then another queue's bind of the port would still conflict. */
-	while (xp->lsn_closing && xp->up) {
+	while (xp->lsn_closing && xp_up(xp)) {
 		xp_run(xp);
 		if (!xp->lsn_closing || xp_wait(xp, dl))
 			break;

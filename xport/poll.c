@@ -27,8 +27,9 @@ static struct timespec slice(const struct xport *xp, uint64_t now, uint64_t dead
 
 	if (deadline != XP_FOREVER && deadline - now < ns)
 		ns = deadline - now;
-	if (!xp->up) {
-		uint64_t h = xp->hello_next_ns > now ? xp->hello_next_ns - now : 1000000ull;
+	if (!xp_up(xp)) {
+		uint64_t h =
+		    xp->sess.hello_next_ns > now ? xp->sess.hello_next_ns - now : 1000000ull;
 
 		if (h < ns)
 			ns = h;
@@ -221,7 +222,7 @@ XPORT_API int xport_stats(struct xport *xp, struct xport_stats *st, size_t sz)
 	out.xsk_rx_invalid = ls.xsk_rx_invalid;
 	out.xsk_tx_invalid = ls.xsk_tx_invalid;
 	out.epoch = xts_link__epoch(xp->link);
-	out.draining = xp->draining;
+	out.draining = xp->sess.draining;
 	out.restarts = (uint32_t)xp->c.restarts;
 	out.tx_seq = txs;
 	out.rx_seq = rxs;
@@ -236,5 +237,5 @@ XPORT_API int xport_stats(struct xport *xp, struct xport_stats *st, size_t sz)
 
 XPORT_API int xport_queue_draining(const struct xport *xp)
 {
-	return xp && xp->draining;
+	return xp && xp->sess.draining;
 }

@@ -27,14 +27,6 @@
 #define KICK_EVERY	 16 /* tx frames queued before a kick, in a long send */
 #define SIN6_LEN_RFC2133 24 /* sockaddr_in6 without sin6_scope_id */
 
-void xp_sock_release_rx(struct xport *xp, struct xsock *s)
-{
-	(void)xp;
-	free(s->rbuf);
-	s->rbuf = NULL;
-	s->rhead = s->rlen = s->rcap = 0;
-}
-
 /* Back to a fresh, unconnected socket (options and timeouts stay). */
 static void sock_reset(struct xport *xp, struct xsock *s)
 {
@@ -402,30 +394,6 @@ XPORT_API ssize_t xport_send(struct xport *xp, int sd, const void *buf, size_t l
 
 /* ---- recv ---- */
 
-/* Copy up to @len buffered bytes to @dst (NULL: discard); consume them
- * unless peeking. */
-static uint32_t ring_take(struct xsock *s, __u8 *dst, size_t len, bool consume)
-{
-	uint32_t n = s->rlen < len ? s->rlen : (uint32_t)len;
-	uint32_t first = s->rcap - s->rhead;
-
-	if (first > n)
-		first = n;
-	if (dst) {
-		memcpy(dst, s->rbuf + s->rhead, first);
-		memcpy(dst + first, s->rbuf, n - first);
-	}
-	if (consume) {
-		s->rhead += n;
-		if (s->rhead >= s->rcap)
-			s->rhead -= s->rcap;
-		s->rlen -= n;
-		if (!s->rlen)
-			s->rhead = 0;
-	}
-	return n;
-}
-
 XPORT_API ssize_t xport_recv(struct xport *xp, int sd, void *buf, size_t len, int flags)
 {
 	struct xsock *s = xp_sock(xp, sd);
@@ -451,10 +419,10 @@ XPORT_API ssize_t xport_recv(struct xport *xp, int sd, void *buf, size_t len, in
 	for (;;) {
 		if (s->rlen) {
 			if (peek) {
-				copied = ring_take(s, dst, len, false);
+				copied = xp_rbuf_take(s, dst, len, false);
 			} else {
 				uint32_t n =
-				    ring_take(s, dst ? dst + copied : NULL, len - copied, true);
+				    xp_rbuf_take(s, dst ? dst + copied : NULL, len - copied, true);
 
 				copied += n;
 				xp_credit(xp, s, n);
@@ -543,7 +511,7 @@ XPORT_API int xport_close(struct xport *xp, int sd)
 		 * any later engine run.  Give it a bounded chance now, since
 		 * the app may never call us again. */
 		dl = xp_deadline_ms(XP_CLOSE_WAIT_MS);
-		while (xp->ctl_n && xp->up) {
+		while (xp->ctl_n && xp_up(xp)) {
 			if (xp_wait(xp, dl))
 				break;
 			xp_run(xp);

@@ -1,7 +1,11 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * xport_int.h - libxport internals shared by xport.c (queue session,
- * engine, poll) and sock.c (the socket calls).
+ * xport_int.h - libxport internals: the socket, the queue session and the
+ * queue object, shared by the files of one idea each: queue.c (open and
+ * close), session.c (HELLO, liveness, loss), engine.c (the engine every
+ * call runs, owed frames), conn.c (a connection's frames from the DPU),
+ * socktab.c (the socket table), rbuf.c (receive rings), sock.c, listen.c
+ * and opts.c (the socket calls), poll.c (waiting).
  *
  * Conventions: internal helpers return 0 or -errno; only the exported
  * xport_* calls set errno and return -1.  One struct xport is owned by one
@@ -136,34 +140,53 @@ struct xp_counters {
 	uint64_t sleeps;   /* poll(2) waits for the queue */
 };
 
-struct xport {
-	struct xts_link *link;
-	uint32_t rcvbuf;
-	int hello_ms;
-	bool batch; /* XPORT_OPT_BATCH: one doorbell per event-loop turn */
+/*
+ * The queue session (session.c): one object from the HELLO that starts it
+ * to the QRESET, gap or silence that ends it.  Everything a session is
+ * (epoch, nonce, the shard's MAC, liveness) lives here, apart from the
+ * socket table, so that what becomes of the sockets when it ends is one
+ * decision (sess_sockets_end) and a later version can resume a session
+ * instead: today its end resets every socket, as the shard does.
+ */
+enum xp_sess_state {
+	XSS_ATTACHING = 0, /* HELLO sent, HELLO_ACK for its nonce awaited */
+	XSS_REFUSED,	   /* the shard answered without a session; still retrying */
+	XSS_FAILED,	   /* no HELLO_ACK within hello_ms; still retrying */
+	XSS_UP,		   /* HELLO_ACK for our nonce: epoch names the session */
+};
 
-	/* queue session */
-	bool up;	    /* HELLO_ACK received for the current nonce */
-	bool hello_failed;  /* no HELLO_ACK within hello_ms */
-	bool hello_refused; /* the shard answered with no session */
-	int hello_err;	    /* why (positive errno): EPROTONOSUPPORT, EBUSY */
-	uint32_t nonce;	    /* of the last HELLO sent */
+struct xp_session {
+	uint8_t state;	/* enum xp_sess_state */
+	bool draining;	/* the shard said DRAINING (ESHUTDOWN) in this session */
+	int refuse_err; /* XSS_REFUSED: what xport_open reports */
+	int err;	/* why the last session ended, reported once by xport_process */
+	uint32_t epoch; /* the shard's, from HELLO_ACK; 0 while none */
+	uint32_t nonce; /* of the last HELLO sent */
+	uint32_t gen;	/* bumped when a session ends: ends the rx batch */
+	uint32_t max_conns;
+	__u8 peer[XTS_MAC_LEN]; /* the shard's MAC, from HELLO_ACK */
+	/* attach: HELLO every hello_ivl_ms (doubling), failed at the deadline */
+	int hello_ms;
 	uint32_t hello_ivl_ms;
 	uint64_t hello_next_ns, hello_deadline_ns;
-	uint32_t session_gen; /* bumped when a session is lost */
 	/* liveness: a dead or restarted shard says nothing to an idle host */
 	uint64_t last_rx_ns, ping_sent_ns;
 	uint32_t live_ack; /* peer_ack last seen: acks prove the shard alive */
-	uint32_t max_conns;
-	int qerr;      /* session loss, reported once by xport_process */
-	bool draining; /* the shard said DRAINING (ESHUTDOWN) in this session */
+};
 
-	/* socket table */
+struct xport {
+	struct xts_link *link;
+	uint32_t rcvbuf;
+	bool batch; /* XPORT_OPT_BATCH: one doorbell per event-loop turn */
+
+	struct xp_session sess;
+
+	/* socket table (socktab.c) */
 	struct xsock *socks;
 	uint32_t nsocks, nused, hiwater;
 	uint32_t free_head; /* slot + 1, LIFO */
 
-	/* owed frames */
+	/* owed frames (engine.c) */
 	uint32_t pend_head, pend_tail; /* PS_* owed, FIFO of slot + 1 */
 	uint32_t lazy_head, lazy_tail; /* credit to return before sleeping */
 	struct xp_ctl *ctl;	       /* ring of nsocks entries */
@@ -182,7 +205,12 @@ struct xport {
 	struct xp_counters c;
 };
 
-/* ---- xport.c ---- */
+static inline bool xp_up(const struct xport *xp)
+{
+	return xp->sess.state == XSS_UP;
+}
+
+/* ---- engine.c: the engine every call runs, owed frames ---- */
 uint64_t xp_now_ns(void);
 /* Absolute deadline for a socket timeout (0 forever, -1 already past). */
 uint64_t xp_deadline_us(int64_t us);
@@ -197,41 +225,89 @@ static inline int xp_fail(int err)
 	errno = err;
 	return -1;
 }
-/* Take a socket's pending error (SO_ERROR), as sock_error() does. */
-int xp_take_error(struct xsock *s);
 /* After a socket call queued frames: ring the doorbell, or in batch mode
  * leave them for the next turn unless a kernel batch waits. */
 void xp_doorbell(struct xport *xp);
-/* Sleep on the link fd until frames arrive, a short slice ends or
- * @deadline; 0, or -ETIMEDOUT when the deadline has passed. */
-int xp_wait(struct xport *xp, uint64_t deadline);
-
-struct xsock *xp_sock(struct xport *xp, int sd); /* the app's sockets */
-struct xsock *xp_sock_alloc(struct xport *xp);
-void xp_sock_free(struct xport *xp, struct xsock *s);
 void xp_pend_add(struct xport *xp, struct xsock *s, uint8_t what);
 /* Queue a terminal frame for a DPU connection; sent now if there is room. */
 void xp_ctl_push(struct xport *xp, uint8_t op, uint16_t flags, uint32_t dst, uint32_t src, int err);
+/* The owed lists are dropped with the session that owed them. */
+void xp_owed_clear(struct xport *xp);
 /* The app consumed (or we discarded) @n bytes: grant them back. */
 void xp_credit(struct xport *xp, struct xsock *s, uint32_t n);
+/* Credit owed to the DPU, before sleeping. */
+void xp_lazy_run(struct xport *xp);
 /* A sequenced frame for a connected socket, carrying the credit we owe:
  * 0 or -EAGAIN (no room). */
 int xp_sock_send(struct xport *xp, struct xsock *s, enum xts_op op, const void *pl, size_t len);
 uint32_t xp_next_req(struct xport *xp);
 /* Send a socket's owed frames now: 0, or -EAGAIN (no room, rest kept). */
 int xp_sock_flush_pend(struct xport *xp, struct xsock *s);
-/* Take the connection down from our side (RESET @err to the DPU). */
-void xp_sock_abort(struct xport *xp, struct xsock *s, int err);
 /* Sequenced frames we may send now (0 while no session). */
 uint32_t xp_room(const struct xport *xp);
+
+/* ---- session.c: the queue session ---- */
+/* Send the first HELLO of a new session and start its clock. */
+void xp_sess_start(struct xport *xp);
+/* A session op (HELLO_ACK, QRESET, DRAINING, PING, PONG, HELLO): handled,
+ * true; anything else, false. */
+bool xp_sess_on_msg(struct xport *xp, const struct xts_msg *m);
+/* After an engine run's rx: liveness probe, HELLO retries. */
+void xp_sess_tick(struct xport *xp, int rx, uint64_t now);
+/* The session ends here: every socket reset with @err, a new HELLO.
+ * @send_qreset: tell the shard (a gap or silence seen here). */
+void xp_sess_lost(struct xport *xp, int err, bool send_qreset);
 /* Queue session usable, or the error a new operation gets without one. */
 int xp_session_err(const struct xport *xp);
 
+/* ---- socktab.c: the socket table ---- */
+int xp_socktab_init(struct xport *xp, uint32_t nsocks);
+void xp_socktab_fini(struct xport *xp);
+struct xsock *xp_sock(struct xport *xp, int sd); /* the app's sockets */
+/* The receiver's socket of a frame: zombies included (they await one). */
+struct xsock *xp_sock_by_id(struct xport *xp, uint32_t id);
+struct xsock *xp_sock_alloc(struct xport *xp);
+void xp_sock_free(struct xport *xp, struct xsock *s);
+static inline uint32_t xp_slot_of(const struct xport *xp, const struct xsock *s)
+{
+	return (uint32_t)(s - xp->socks);
+}
+
+/* ---- rbuf.c: a connection's receive ring ---- */
+/* Room for @need unread bytes (<= rcvbuf): 0 or -ENOBUFS. */
+int xp_rbuf_grow(struct xport *xp, struct xsock *s, uint32_t need);
+/* Append @n bytes; the caller made room. */
+void xp_rbuf_put(struct xsock *s, const __u8 *p, uint32_t n);
+/* Copy up to @len buffered bytes to @dst (NULL: discard); consume them
+ * unless peeking. */
+uint32_t xp_rbuf_take(struct xsock *s, __u8 *dst, size_t len, bool consume);
+void xp_sock_release_rx(struct xport *xp, struct xsock *s);
+
+/* ---- conn.c: a connection's frames from the DPU ---- */
+/* CONNECT_RES, DATA, CREDIT, SHUTDOWN, RESET, CLOSED, SOCKOPT_RES */
+void xp_conn_on_msg(struct xport *xp, const struct xts_msg *m);
+/* The connection is gone (DPU or queue): so_error = @err. */
+void xp_conn_lost(struct xport *xp, struct xsock *s, int err);
+/* Take the connection down from our side (RESET @err to the DPU). */
+void xp_sock_abort(struct xport *xp, struct xsock *s, int err);
+
+/* ---- queue.c ---- */
+/* libxport over a link it now owns (the AF_XDP one from xport_open, or
+ * any other, e.g. an in-memory pair in unit tests): 0 or -errno; the link
+ * is destroyed on failure. */
+__attribute__((visibility("hidden"))) int xp_open_link(struct xport **out, struct xts_link *link,
+						       const struct xport_opts *o);
+
+/* ---- poll.c ---- */
+/* Sleep on the link fd until frames arrive, a short slice ends or
+ * @deadline; 0, or -ETIMEDOUT when the deadline has passed. */
+int xp_wait(struct xport *xp, uint64_t deadline);
 /* ---- sock.c ---- */
 /* CONNECT for a socket in XS_CONNECTING: 0 or -EAGAIN (no room). */
 int xp_send_connect(struct xport *xp, struct xsock *s);
 short xp_sock_revents(struct xport *xp, struct xsock *s);
-void xp_sock_release_rx(struct xport *xp, struct xsock *s);
+/* Take a socket's pending error (SO_ERROR), as sock_error() does. */
+int xp_take_error(struct xsock *s);
 
 /* ---- listen.c ---- */
 void xp_lsn_on_msg(struct xport *xp, const struct xts_msg *m); /* LISTEN_RES, NEW_CONN */

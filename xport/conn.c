@@ -1,0 +1,195 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * conn.c - what the DPU says about one connection: the result of a
+ * CONNECT, its bytes (DATA, into the receive ring), credit, EOF, resets
+ * and option answers.  The session ops are session.c's, the listener's
+ * frames (LISTEN_RES, NEW_CONN) listen.c's.
+ */
+#include <endian.h>
+#include <string.h>
+
+#include "xport_int.h"
+
+/* The connection is gone on the DPU (or the queue): no frame for it any
+ * more.  Buffered data stays readable, then the error, as Linux does. */
+void xp_conn_lost(struct xport *xp, struct xsock *s, int err)
+{
+	s->state = XS_DEAD;
+	s->so_error = err;
+	s->peer_id = XTS_ID_NONE;
+	s->pend = 0;
+	s->snd_credit = 0;
+	xp->c.resets++;
+	if (!s->rlen)
+		xp_sock_release_rx(xp, s);
+}
+
+void xp_sock_abort(struct xport *xp, struct xsock *s, int err)
+{
+	xp_ctl_push(xp, XTS_OP_RESET, 0, s->peer_id, s->id, err);
+	xp_conn_lost(xp, s, err);
+}
+
+static void on_connect_res(struct xport *xp, struct xsock *s, const struct xts_msg *m)
+{
+	struct xts_conn_res r;
+	int err;
+	bool ok;
+
+	memcpy(&r, m->payload, sizeof(r));
+	err = (int)(__s32)le32toh((__u32)r.err);
+	ok = !err && m->src_id != XTS_ID_NONE;
+	if (!ok && (err <= 0 || err > 4095))
+		err = EPROTO;
+	if (s->state == XS_ZOMBIE || s->abandon) {
+		/* Closed or disconnected while connecting: nobody wants it. */
+		if (ok)
+			xp_ctl_push(xp, XTS_OP_RESET, 0, m->src_id, s->id, ECONNABORTED);
+		if (s->state == XS_ZOMBIE)
+			xp_sock_free(xp, s);
+		else
+			s->abandon = false;
+		return;
+	}
+	if (s->state != XS_CONNECTING) {
+		xp->c.stale++;
+		if (ok) /* the DPU made a connection for it: do not leak it */
+			xp_ctl_push(xp, XTS_OP_RESET, 0, m->src_id, s->id, ECONNABORTED);
+		return;
+	}
+	s->res_unreported = true;
+	if (!ok) {
+		s->state = XS_DEAD;
+		s->so_error = err;
+		return;
+	}
+	s->state = XS_CONNECTED;
+	s->was_connected = true;
+	s->peer_id = m->src_id;
+	s->snd_credit = m->credit;
+	s->local = r.local;
+	s->peer = r.peer;
+	if (s->opt_dirty)
+		xp_pend_add(xp, s, PS_OPTS);
+}
+
+static void on_data(struct xport *xp, struct xsock *s, const struct xts_msg *m)
+{
+	uint32_t len = m->len;
+
+	if (len > s->rcv_avail) {
+		/* beyond the credit we granted: protocol error, this
+		 * connection only (docs/protocol.md) */
+		xp_sock_abort(xp, s, EPROTO);
+		return;
+	}
+	s->rcv_avail -= len;
+	xp->c.data_rx += len;
+	if (s->rd_shut || s->peer_eof) {
+		/* Nobody reads it: drop it, but return the credit so the DPU
+		 * never stalls on a connection we stopped reading. */
+		xp_credit(xp, s, len);
+		return;
+	}
+	if (s->rlen + len > s->rcap && xp_rbuf_grow(xp, s, s->rlen + len)) {
+		xp_sock_abort(xp, s, ENOBUFS);
+		return;
+	}
+	xp_rbuf_put(s, m->payload, len); /* fits: rlen + rcv_avail <= rcvbuf */
+}
+
+static void on_sockopt_res(struct xport *xp, const struct xts_msg *m)
+{
+	struct xts_sockopt so;
+	uint32_t vlen;
+
+	memcpy(&so, m->payload, sizeof(so));
+	if (!xp->so_req || xp->so_done || le32toh(so.req) != xp->so_req || m->dst_id != xp->so_id)
+		return;		 /* an answer to a SET nobody waits for */
+	vlen = le32toh(so.vlen); /* parse checked vlen == len - 24 <= VALMAX */
+	xp->so_err = (int)(__s32)le32toh((__u32)so.err);
+	memcpy(xp->so_val, (const __u8 *)m->payload + sizeof(so), vlen);
+	xp->so_vlen = vlen;
+	xp->so_done = true;
+}
+
+/* A frame for an id we do not know (any more). */
+static void on_unknown(struct xport *xp, const struct xts_msg *m)
+{
+	if (m->op == XTS_OP_CONNECT_RES && m->src_id) {
+		struct xts_conn_res r;
+
+		memcpy(&r, m->payload, sizeof(r));
+		if (!r.err) /* a connection nobody will ever use */
+			xp_ctl_push(xp, XTS_OP_RESET, 0, m->src_id, XTS_ID_NONE, ECONNABORTED);
+	}
+	if (m->op != XTS_OP_CLOSED) /* CLOSED names a freed id by design */
+		xp->c.stale++;
+	else if (m->dst_id == xp->lsn_closing)
+		xp->lsn_closing = XTS_ID_NONE;
+}
+
+/* A frame for a socket not (or no longer) connected. */
+static void on_unconnected(struct xport *xp, struct xsock *s, const struct xts_msg *m)
+{
+	struct xts_err e;
+
+	if (m->op == XTS_OP_RESET &&
+	    (s->state == XS_CONNECTING || s->state == XS_ZOMBIE || s->abandon)) {
+		/* failed before its CONNECT_RES: the same as a failed one */
+		memcpy(&e, m->payload, sizeof(e));
+		if (s->state == XS_ZOMBIE) {
+			xp_sock_free(xp, s);
+		} else if (s->abandon) {
+			s->abandon = false;
+		} else {
+			s->res_unreported = true;
+			s->state = XS_DEAD;
+			s->so_error = e.err ? (int)(__s32)le32toh((__u32)e.err) : ECONNRESET;
+		}
+	} else if (m->op != XTS_OP_CLOSED) {
+		xp->c.stale++; /* late frames of a connection that ended */
+	}
+}
+
+void xp_conn_on_msg(struct xport *xp, const struct xts_msg *m)
+{
+	struct xsock *s = xp_sock_by_id(xp, m->dst_id);
+	struct xts_err e;
+
+	if (!s) {
+		on_unknown(xp, m);
+		return;
+	}
+	if (m->op == XTS_OP_CONNECT_RES) {
+		on_connect_res(xp, s, m);
+		return;
+	}
+	if (s->state != XS_CONNECTED) {
+		on_unconnected(xp, s, m);
+		return;
+	}
+	if (m->src_id != s->peer_id && m->src_id != XTS_ID_NONE) {
+		xp->c.stale++;
+		return;
+	}
+	s->snd_credit += m->credit;
+	switch (m->op) {
+	case XTS_OP_DATA:
+		on_data(xp, s, m);
+		break;
+	case XTS_OP_SHUTDOWN:
+		s->peer_eof = true;
+		break;
+	case XTS_OP_RESET:
+		memcpy(&e, m->payload, sizeof(e));
+		e.err = (__s32)le32toh((__u32)e.err);
+		xp_conn_lost(xp, s, e.err > 0 && e.err < 4096 ? e.err : ECONNRESET);
+		break;
+	case XTS_OP_SOCKOPT_RES:
+		on_sockopt_res(xp, m);
+		break;
+	default: /* CREDIT: hdr.credit only; CLOSED: nothing to do */
+		break;
+	}
+}

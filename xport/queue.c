@@ -1,0 +1,228 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * queue.c - a struct xport's life: xport_open() (the AF_XDP link, then
+ * xp_open_link(), which any link will do: unit tests give it an in-memory
+ * one), xport_close_queue(), and the calls that run the queue from an
+ * app's own event loop (xport_fd, xport_process, xport_flush).
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "xport_int.h"
+
+#define CLOSE_QUEUE_MS 500 /* room for the RESETs of xport_close_queue */
+#define BUSY_RETRY_MS  20  /* a queue still held by its previous owner */
+#define QUIET_MS       20  /* close_queue: the shard sent nothing this long */
+
+/* The caller's opts, defaults filled in: 0 or -EINVAL. */
+static int opts_load(struct xport_opts *o, const struct xport_opts *in)
+{
+	memset(o, 0, sizeof(*o));
+	if (in)
+		memcpy(o, in, in->sz < sizeof(*o) ? in->sz : sizeof(*o));
+	if (!o->rcvbuf)
+		o->rcvbuf = XP_DEF_RCVBUF;
+	if (o->hello_timeout_ms <= 0)
+		o->hello_timeout_ms = XP_DEF_HELLO_MS;
+	if (!o->max_sockets)
+		o->max_sockets = XP_DEF_SOCKETS;
+	if (o->rcvbuf > XP_MAX_RCVBUF || o->max_sockets > XTS_ID_SLOT_MASK + 1 ||
+	    (o->flags & ~XPORT_OPT_BATCH))
+		return -EINVAL;
+	return 0;
+}
+
+static void xport_free(struct xport *xp)
+{
+	xp_socktab_fini(xp);
+	free(xp->ctl);
+	free(xp);
+}
+
+int xp_open_link(struct xport **out, struct xts_link *link, const struct xport_opts *opts)
+{
+	struct xport_opts o;
+	struct xport *xp;
+	int err;
+
+	err = opts_load(&o, opts);
+	if (err) {
+		xts_link__destroy(link);
+		return err;
+	}
+	xp = calloc(1, sizeof(*xp));
+	if (!xp) {
+		xts_link__destroy(link);
+		return -ENOMEM;
+	}
+	xp->link = link;
+	xp->rcvbuf = o.rcvbuf;
+	xp->sess.hello_ms = o.hello_timeout_ms;
+	xp->batch = !!(o.flags & XPORT_OPT_BATCH);
+	err = xp_socktab_init(xp, o.max_sockets);
+	xp->ctl = calloc(xp->nsocks, sizeof(*xp->ctl));
+	if (err || !xp->ctl) {
+		err = -ENOMEM;
+		goto out_free;
+	}
+	xp_sess_start(xp);
+	for (;;) {
+		xp_run(xp);
+		if (xp_up(xp))
+			break;
+		if (xp->sess.state == XSS_REFUSED) {
+			err = -xp->sess.refuse_err;
+			goto out_free;
+		}
+		if (xp->sess.state == XSS_FAILED) {
+			err = -ETIMEDOUT;
+			goto out_free;
+		}
+		xp_wait(xp, xp->sess.hello_deadline_ns);
+	}
+	xp->sess.err = 0;
+	*out = xp;
+	return 0;
+
+out_free:
+	xts_link__destroy(xp->link);
+	xport_free(xp);
+	return err;
+}
+
+XPORT_API int xport_open(struct xport **out, const char *ifname, unsigned queue,
+			 const struct xport_opts *opts)
+{
+	struct xport_opts o;
+	struct xts_link_opts lo;
+	struct xts_link *link;
+	uint64_t dl;
+	int err;
+
+	if (!out || !ifname)
+		return -EINVAL;
+	err = opts_load(&o, opts);
+	if (err)
+		return err;
+	memset(&lo, 0, sizeof(lo));
+	lo.sz = sizeof(lo);
+	lo.frames = o.frames; /* 0: the link's XTS_LINK_DEF_* */
+	lo.ring_size = o.ring_size;
+	lo.window = o.window;
+	lo.xsks_map_fd = -1;
+	lo.attach = true;
+	/* The kernel releases an AF_XDP socket's hold on its queue from a
+	 * work item: right after the queue's previous owner exited, bind()
+	 * says EBUSY for a moment.  Retry within the attach timeout. */
+	dl = xp_deadline_ms(o.hello_timeout_ms);
+	while ((err = xts_link__create(&link, ifname, queue, &lo)) == -EBUSY && xp_now_ns() < dl)
+		nanosleep(&(struct timespec){.tv_nsec = BUSY_RETRY_MS * 1000000L}, NULL);
+	if (err)
+		return err;
+	return xp_open_link(out, link, &o);
+}
+
+static bool zombies(const struct xport *xp)
+{
+	uint32_t i;
+
+	for (i = 0; i < xp->hiwater; i++)
+		if (xp->socks[i].state == XS_ZOMBIE)
+			return true;
+	return false;
+}
+
+/* RST every connection.  One still being made has no DPU id yet: it
+ * becomes a zombie and is reset when its CONNECT_RES comes within the wait
+ * below; if none comes, the DPU frees it at its dead-host timeout.  No
+ * QRESET: that would also cut the graceful CLOSEs still flushing on the
+ * DPU. */
+static void close_all(struct xport *xp)
+{
+	uint64_t dl;
+	uint32_t i;
+
+	for (i = 0; i < xp->hiwater; i++) {
+		struct xsock *s = &xp->socks[i];
+
+		if (s->state == XS_CONNECTED)
+			xp_sock_abort(xp, s, ECONNRESET);
+		else if (s->state == XS_LISTEN) /* the shard closes it */
+			xp_ctl_push(xp, XTS_OP_CLOSE, 0, s->peer_id, s->id, 0);
+		else if ((s->state == XS_CONNECTING && !(s->pend & PS_CONNECT)) || s->abandon)
+			s->state = XS_ZOMBIE;
+	}
+	dl = xp_deadline_ms(CLOSE_QUEUE_MS);
+	while (xp_up(xp) && (xp->ctl_n || zombies(xp))) {
+		if (xp_wait(xp, dl))
+			break;
+		xp_run(xp);
+	}
+	/* The shard answers CLOSE/RESET with CLOSED frames that need our
+	 * acks to flow: take them until the queue has been quiet for a
+	 * moment, or the shard holds those connections until its
+	 * dead-host timeout. */
+	while (xp_up(xp)) {
+		struct pollfd p = {.fd = xts_link__fd(xp->link), .events = POLLIN};
+
+		xp_presleep(xp);
+		if (xp_now_ns() >= dl || poll(&p, 1, QUIET_MS) <= 0)
+			break;
+		xp_run(xp);
+	}
+}
+
+XPORT_API void xport_close_queue(struct xport *xp)
+{
+	int tries;
+
+	if (!xp)
+		return;
+	xp_run(xp);
+	if (xp_up(xp))
+		close_all(xp);
+	/* Copy mode transmits in sendto(): push until nothing is left, so
+	 * the last frames are on the wire before the socket goes. */
+	for (tries = 0; tries < 8 && xts_link__flush(xp->link, false) > 0; tries++)
+		;
+	xts_link__destroy(xp->link);
+	xport_free(xp);
+}
+
+XPORT_API int xport_fd(const struct xport *xp)
+{
+	if (!xp)
+		return xp_fail(EINVAL);
+	return xts_link__fd(xp->link);
+}
+
+XPORT_API int xport_flush(struct xport *xp)
+{
+	int err;
+
+	if (!xp)
+		return xp_fail(EINVAL);
+	err = xts_link__flush(xp->link, false);
+	return err < 0 ? xp_fail(-err) : 0;
+}
+
+XPORT_API int xport_process(struct xport *xp)
+{
+	int work, err;
+
+	if (!xp)
+		return xp_fail(EINVAL);
+	work = xp_run(xp);
+	/* called before the app sleeps too: return the credit owed */
+	xp_lazy_run(xp);
+	xts_link__flush(xp->link, false);
+	if (xp->sess.err) {
+		err = xp->sess.err;
+		xp->sess.err = 0;
+		return xp_fail(err);
+	}
+	return work;
+}

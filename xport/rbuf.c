@@ -1,0 +1,79 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * rbuf.c - a connection's receive ring.  Allocated on the first DATA with
+ * XP_RBUF_MIN bytes and doubled as unread bytes need, up to the queue's
+ * rcvbuf: a connection that holds little costs a small heap block, not a
+ * page of an rcvbuf-sized mapping (docs/design.md, memory per connection).
+ * Credit guarantees the ring never needs more than rcvbuf.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "xport_int.h"
+
+void xp_sock_release_rx(struct xport *xp, struct xsock *s)
+{
+	(void)xp;
+	free(s->rbuf);
+	s->rbuf = NULL;
+	s->rhead = s->rlen = s->rcap = 0;
+}
+
+/* The ring doubles, its bytes moved to the front of the new one. */
+int xp_rbuf_grow(struct xport *xp, struct xsock *s, uint32_t need)
+{
+	uint32_t cap = s->rcap ? s->rcap : XP_RBUF_MIN, first;
+	uint8_t *nb;
+
+	while (cap < need)
+		cap *= 2;
+	if (cap > xp->rcvbuf)
+		cap = xp->rcvbuf;
+	nb = malloc(cap);
+	if (!nb)
+		return -ENOBUFS;
+	first = s->rcap - s->rhead < s->rlen ? s->rcap - s->rhead : s->rlen;
+	if (s->rlen) {
+		memcpy(nb, s->rbuf + s->rhead, first);
+		memcpy(nb + first, s->rbuf, s->rlen - first);
+	}
+	free(s->rbuf);
+	s->rbuf = nb;
+	s->rcap = cap;
+	s->rhead = 0;
+	return 0;
+}
+
+void xp_rbuf_put(struct xsock *s, const __u8 *p, uint32_t n)
+{
+	uint32_t cap = s->rcap, tail = s->rhead + s->rlen, first;
+
+	if (tail >= cap)
+		tail -= cap;
+	first = cap - tail < n ? cap - tail : n;
+	memcpy(s->rbuf + tail, p, first);
+	memcpy(s->rbuf, p + first, n - first);
+	s->rlen += n;
+}
+
+uint32_t xp_rbuf_take(struct xsock *s, __u8 *dst, size_t len, bool consume)
+{
+	uint32_t n = s->rlen < len ? s->rlen : (uint32_t)len;
+	uint32_t first = s->rcap - s->rhead;
+
+	if (first > n)
+		first = n;
+	if (dst) {
+		memcpy(dst, s->rbuf + s->rhead, first);
+		memcpy(dst + first, s->rbuf, n - first);
+	}
+	if (consume) {
+		s->rhead += n;
+		if (s->rhead >= s->rcap)
+			s->rhead -= s->rcap;
+		s->rlen -= n;
+		if (!s->rlen)
+			s->rhead = 0;
+	}
+	return n;
+}
