@@ -28,6 +28,10 @@ extern "C" {
 
 struct xport;
 
+/* Options of xport_open(); NULL or zeroed fields take the defaults.  sz
+ * lets the API grow: set it to sizeof(struct xport_opts).  As libbpf's
+ * opts: a struct longer than this library knows is refused (EINVAL)
+ * unless every field it does not know is zero. */
 struct xport_opts {
 	size_t sz;	      /* sizeof(struct xport_opts): lets the API grow */
 	uint32_t frames;      /* UMEM frames (default 4096) */
@@ -53,8 +57,11 @@ struct xport_opts {
  * the shard serving that queue.  0 or -errno (-ETIMEDOUT: no shard). */
 XPORT_API int xport_open(struct xport **xp, const char *ifname, unsigned queue,
 			 const struct xport_opts *opts);
-/* Reset every socket of the queue (the shard closes their TCP) and free. */
-XPORT_API void xport_close_queue(struct xport *xp);
+/* Reset every socket of the queue (the shard closes their TCP) and free
+ * @xp, whatever the result.  0, or -errno: -EINVAL (@xp NULL), -ETIMEDOUT
+ * (the shard did not take every reset within half a second: it frees
+ * those connections when it finds the host gone). */
+XPORT_API int xport_close_queue(struct xport *xp);
 
 /* The AF_XDP socket fd: readable when frames wait.  Put it in your epoll
  * set and call xport_process() when it fires (and before sleeping). */

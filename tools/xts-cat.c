@@ -477,6 +477,8 @@ int main(int argc, char **argv)
 	} while (keep);
 	if (ls >= 0)
 		xport_close(xp, ls);
-	xport_close_queue(xp);
+	err = xport_close_queue(xp);
+	if (err)
+		fprintf(stderr, "xts-cat: closing the queue: %s\n", strerror(-err));
 	return rc;
 }

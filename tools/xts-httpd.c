@@ -247,7 +247,9 @@ static void *worker_main(void *arg)
 	while (n)
 		drop(xp, tab, n - 1, &n);
 	xport_close(xp, ls);
-	xport_close_queue(xp);
+	err = xport_close_queue(xp);
+	if (err)
+		fprintf(stderr, PROG ": closing queue %u: %s\n", w->queue, strerror(-err));
 	free(p);
 	free(tab);
 	return NULL;

@@ -26,7 +26,7 @@ void xp_conn_lost(struct xport *xp, struct xsock *s, int err)
 
 void xp_sock_abort(struct xport *xp, struct xsock *s, int err)
 {
-	xp_ctl_push(xp, XTS_OP_RESET, 0, s->peer_id, s->id, err);
+	xp_term_owe(xp, s, XTS_OP_RESET, 0, s->peer_id, err);
 	xp_conn_lost(xp, s, err);
 }
 
@@ -43,18 +43,17 @@ static void on_connect_res(struct xport *xp, struct xsock *s, const struct xts_m
 		err = EPROTO;
 	if (s->state == XS_ZOMBIE || s->abandon) {
 		/* Closed or disconnected while connecting: nobody wants it. */
+		s->abandon = false;
 		if (ok)
-			xp_ctl_push(xp, XTS_OP_RESET, 0, m->src_id, s->id, ECONNABORTED);
+			xp_term_owe(xp, s, XTS_OP_RESET, 0, m->src_id, ECONNABORTED);
 		if (s->state == XS_ZOMBIE)
-			xp_sock_free(xp, s);
-		else
-			s->abandon = false;
+			xp_sock_release(xp, s);
 		return;
 	}
 	if (s->state != XS_CONNECTING) {
 		xp->c.stale++;
 		if (ok) /* the DPU made a connection for it: do not leak it */
-			xp_ctl_push(xp, XTS_OP_RESET, 0, m->src_id, s->id, ECONNABORTED);
+			xp_stray_send(xp, XTS_OP_RESET, 0, m->src_id, ECONNABORTED);
 		return;
 	}
 	s->res_unreported = true;
@@ -121,12 +120,10 @@ static void on_unknown(struct xport *xp, const struct xts_msg *m)
 
 		memcpy(&r, m->payload, sizeof(r));
 		if (!r.err) /* a connection nobody will ever use */
-			xp_ctl_push(xp, XTS_OP_RESET, 0, m->src_id, XTS_ID_NONE, ECONNABORTED);
+			xp_stray_send(xp, XTS_OP_RESET, 0, m->src_id, ECONNABORTED);
 	}
 	if (m->op != XTS_OP_CLOSED) /* CLOSED names a freed id by design */
 		xp->c.stale++;
-	else if (m->dst_id == xp->lsn_closing)
-		xp->lsn_closing = XTS_ID_NONE;
 }
 
 /* A frame for a socket not (or no longer) connected. */
@@ -139,7 +136,7 @@ static void on_unconnected(struct xport *xp, struct xsock *s, const struct xts_m
 		/* failed before its CONNECT_RES: the same as a failed one */
 		memcpy(&e, m->payload, sizeof(e));
 		if (s->state == XS_ZOMBIE) {
-			xp_sock_free(xp, s);
+			xp_sock_release(xp, s);
 		} else if (s->abandon) {
 			s->abandon = false;
 		} else {

@@ -8,9 +8,10 @@
  *
  * Owed control frames are state, not messages (like the shard's): a
  * socket's PS_* bits on the `pend` list, credit to return before sleeping
- * on the `lazy` list, and terminal frames (CLOSE, RESET) for connections
- * whose slot has moved on in the `ctl` ring.  None is ever dropped because
- * the queue window happened to be full.
+ * on the `lazy` list, and the terminal frame (CLOSE, RESET) a slot owes
+ * the DPU socket it held on the `term` list, sent before anything else.
+ * None is ever dropped because the queue window happened to be full, and
+ * their memory is the socket table's.
  */
 #include <endian.h>
 #include <string.h>
@@ -92,7 +93,7 @@ static void lazy_add(struct xport *xp, struct xsock *s)
 void xp_owed_clear(struct xport *xp)
 {
 	xp->pend_head = xp->pend_tail = xp->lazy_head = xp->lazy_tail = 0;
-	xp->ctl_head = xp->ctl_n = 0;
+	xp->term_head = xp->term_tail = 0;
 }
 
 /* Every frame carries socket credit, so any we owe rides along. */
@@ -163,34 +164,73 @@ int xp_sock_flush_pend(struct xport *xp, struct xsock *s)
 	return 0;
 }
 
-static int ctl_send(struct xport *xp, const struct xp_ctl *e)
+static int term_send(struct xport *xp, uint8_t op, uint16_t flags, uint32_t dst, uint32_t src,
+		     int err)
 {
 	struct xts_close c = {0};
-	struct xts_err er = {.err = (__s32)htole32((__u32)e->err)};
+	struct xts_err er = {.err = (__s32)htole32((__u32)err)};
 
-	if (e->op == XTS_OP_CLOSE)
-		return xts_link__send(xp->link, XTS_OP_CLOSE, e->flags, e->dst, e->src, 0, &c,
-				      sizeof(c));
-	return xts_link__send(xp->link, (enum xts_op)e->op, e->flags, e->dst, e->src, 0, &er,
-			      sizeof(er));
+	if (op == XTS_OP_CLOSE)
+		return xts_link__send(xp->link, XTS_OP_CLOSE, flags, dst, src, 0, &c, sizeof(c));
+	return xts_link__send(xp->link, (enum xts_op)op, flags, dst, src, 0, &er, sizeof(er));
 }
 
-void xp_ctl_push(struct xport *xp, uint8_t op, uint16_t flags, uint32_t dst, uint32_t src, int err)
+void xp_term_owe(struct xport *xp, struct xsock *s, uint8_t op, uint16_t flags, uint32_t peer,
+		 int err)
 {
-	struct xp_ctl e = {.op = op, .flags = flags, .dst = dst, .src = src, .err = err};
+	uint32_t n = xp_slot_of(xp, s) + 1;
 
-	if (!xp_up(xp) || dst == XTS_ID_NONE)
-		return; /* no session: the DPU has freed the connection already */
-	if (!xp->ctl_n && !ctl_send(xp, &e))
-		return;
-	/* Full only if nsocks terminal frames wait for a window that stays
-	 * shut: may be called from dispatch, so no waiting here. */
-	if (xp->ctl_n == xp->nsocks) {
-		xp->c.ctl_lost++;
+	if (!xp_up(xp) || peer == XTS_ID_NONE)
+		return; /* no session: the DPU has freed its socket already */
+	if (s->term.op) {
+		/* Cannot happen: nothing new leaves a slot that owes one,
+		 * so no second DPU socket exists for it to owe. */
+		xp_stray_send(xp, op, flags, peer, err);
 		return;
 	}
-	xp->ctl[(xp->ctl_head + xp->ctl_n) % xp->nsocks] = e;
-	xp->ctl_n++;
+	if (!xp_term_owed(xp) && !term_send(xp, op, flags, peer, s->id, err))
+		return;
+	s->term = (struct xp_term){.op = op, .flags = flags, .err = err, .peer = peer};
+	s->on_term = true;
+	s->term_next = 0;
+	if (xp->term_tail)
+		xp->socks[xp->term_tail - 1].term_next = n;
+	else
+		xp->term_head = n;
+	xp->term_tail = n;
+}
+
+void xp_stray_send(struct xport *xp, uint8_t op, uint16_t flags, uint32_t dst, int err)
+{
+	if (!xp_up(xp) || dst == XTS_ID_NONE)
+		return;
+	if (xp_term_owed(xp) || term_send(xp, op, flags, dst, XTS_ID_NONE, err))
+		xp->c.stray_unsent++;
+}
+
+/* Owed terminal frames, oldest first; a closed slot is free once its
+ * frame is sent. */
+static int term_run(struct xport *xp)
+{
+	int work = 0;
+
+	while (xp->term_head) {
+		struct xsock *s = &xp->socks[xp->term_head - 1];
+		struct xp_term *t = &s->term;
+
+		if (term_send(xp, t->op, t->flags, t->peer, s->id, t->err))
+			break;
+		xp->term_head = s->term_next;
+		if (!xp->term_head)
+			xp->term_tail = 0;
+		s->on_term = false;
+		s->term_next = 0;
+		t->op = 0;
+		if (s->state == XS_CLOSING)
+			xp_sock_free(xp, s);
+		work++;
+	}
+	return work;
 }
 
 void xp_credit(struct xport *xp, struct xsock *s, uint32_t n)
@@ -215,16 +255,12 @@ void xp_credit(struct xport *xp, struct xsock *s, uint32_t n)
 
 static int pend_run(struct xport *xp)
 {
-	int work = 0;
+	/* Terminal frames first: they free DPU sockets, and a CONNECT or
+	 * LISTEN must not overtake the CLOSE of a socket on its port. */
+	int work = term_run(xp);
 
-	/* Terminal frames first: they free DPU connections. */
-	while (xp->ctl_n) {
-		if (ctl_send(xp, &xp->ctl[xp->ctl_head]))
-			return work;
-		xp->ctl_head = (xp->ctl_head + 1) % xp->nsocks;
-		xp->ctl_n--;
-		work++;
-	}
+	if (xp_term_owed(xp))
+		return work;
 	while (xp->pend_head) {
 		struct xsock *s = &xp->socks[xp->pend_head - 1];
 

@@ -121,12 +121,69 @@ int xp_lsn_getsockopt(const struct xsock *s, int level, int name, int *v)
 	return 0;
 }
 
+/* LISTEN for @s, behind any terminal frame owed (the CLOSE of a listener
+ * on this port must reach the shard first): 0 or -errno. */
+static int listen_send(struct xport *xp, struct xsock *s, uint32_t cap, uint64_t dl)
+{
+	struct xts_listen req;
+
+	memset(&req, 0, sizeof(req));
+	req.local = s->local;
+	req.backlog = htole32(cap);
+	req.flags = htole32(s->lflags);
+	for (;;) {
+		if (!xp_up(xp))
+			return -ECONNRESET;
+		if (!xp_term_owed(xp) && !xts_link__send(xp->link, XTS_OP_LISTEN, 0, XTS_ID_NONE,
+							 s->id, 0, &req, sizeof(req)))
+			return 0;
+		if (xp_wait(xp, dl))
+			return -ETIMEDOUT;
+		xp_run(xp);
+	}
+}
+
+/* Send LISTEN and wait for LISTEN_RES: 0 or -errno. */
+static int listen_sync(struct xport *xp, struct xsock *s, uint32_t cap)
+{
+	uint64_t dl = xp_deadline_ms(XP_LISTEN_MS);
+	int err;
+
+	/* the answer to an earlier listen() that timed out comes first: it
+	 * would name this socket too */
+	while (s->abandon) {
+		if (xp_wait(xp, dl))
+			return -ETIMEDOUT;
+		xp_run(xp);
+	}
+	err = listen_send(xp, s, cap, dl);
+	if (err)
+		return err;
+	s->state = XS_LISTEN_WAIT;
+	xts_link__flush(xp->link, false);
+	for (;;) {
+		xp_run(xp);
+		if (s->state != XS_LISTEN_WAIT)
+			break;
+		if (xp_wait(xp, dl)) {
+			/* a late success is closed when it comes */
+			s->state = XS_NEW;
+			s->abandon = true;
+			return -ETIMEDOUT;
+		}
+	}
+	if (s->state == XS_LISTEN)
+		return 0;
+	err = s->state == XS_DEAD ? s->so_error : s->acq->err;
+	s->so_error = 0;
+	s->state = XS_NEW;
+	return -(err ? err : EPROTO);
+}
+
 XPORT_API int xport_listen(struct xport *xp, int sd, int backlog)
 {
 	struct xsock *s = xp_sock(xp, sd);
-	struct xts_listen req;
 	uint32_t cap;
-	uint64_t dl;
 	int err;
 
 	if (!s)
@@ -148,37 +205,11 @@ XPORT_API int xport_listen(struct xport *xp, int sd, int backlog)
 	if (!s->acq)
 		return xp_fail(ENOMEM);
 	s->acq->cap = cap;
-	memset(&req, 0, sizeof(req));
-	req.local = s->local;
-	req.backlog = htole32(cap);
-	req.flags = htole32(s->lflags);
-	dl = xp_deadline_ms(XP_LISTEN_MS);
-	while (
-	    xts_link__send(xp->link, XTS_OP_LISTEN, 0, XTS_ID_NONE, s->id, 0, &req, sizeof(req))) {
-		if (xp_wait(xp, dl) || !xp_up(xp))
-			return xp_fail(xp_up(xp) ? ETIMEDOUT : ECONNRESET);
-		xp_run(xp);
-	}
-	s->state = XS_LISTEN_WAIT;
-	xts_link__flush(xp->link, false);
-	for (;;) {
-		xp_run(xp);
-		if (s->state != XS_LISTEN_WAIT)
-			break;
-		if (xp_wait(xp, dl)) {
-			/* a late success is closed when it comes (s is NEW) */
-			s->state = XS_NEW;
-			return xp_fail(ETIMEDOUT);
-		}
-	}
-	if (s->state == XS_LISTEN) {
-		s->bound = true;
-		return 0;
-	}
-	err = s->state == XS_DEAD ? s->so_error : s->acq->err;
-	s->so_error = 0;
-	s->state = XS_NEW;
-	return xp_fail(err ? err : EPROTO);
+	err = listen_sync(xp, s, cap);
+	if (err)
+		return xp_fail(-err);
+	s->bound = true;
+	return 0;
 }
 
 static void on_listen_res(struct xport *xp, struct xsock *s, const struct xts_msg *m)
@@ -188,10 +219,20 @@ static void on_listen_res(struct xport *xp, struct xsock *s, const struct xts_ms
 
 	memcpy(&r, m->payload, sizeof(r));
 	err = (int)(__s32)le32toh((__u32)r.err);
+	if (s && s->abandon && s->state != XS_LISTEN_WAIT) {
+		/* the answer to a listen() that timed out or a socket closed
+		 * while listening: nobody waits, do not leave it listening */
+		s->abandon = false;
+		if (!err && m->src_id)
+			xp_term_owe(xp, s, XTS_OP_CLOSE, 0, m->src_id, 0);
+		if (s->state == XS_ZOMBIE)
+			xp_sock_release(xp, s);
+		return;
+	}
 	if (!s || s->state != XS_LISTEN_WAIT) {
 		xp->c.stale++;
-		if (!err && m->src_id) /* nobody waits: do not leave it listening */
-			xp_ctl_push(xp, XTS_OP_CLOSE, 0, m->src_id, XTS_ID_NONE, 0);
+		if (!err && m->src_id)
+			xp_stray_send(xp, XTS_OP_CLOSE, 0, m->src_id, 0);
 		return;
 	}
 	s->acq->answered = true;
@@ -216,8 +257,10 @@ static void on_new_conn(struct xport *xp, struct xsock *s, const struct xts_msg 
 	}
 	if (!s || s->state != XS_LISTEN || s->acq->n == s->acq->cap) {
 		/* listener gone, or more than the backlog we announced */
+		/* A closed listener's: the shard resets what it handed over
+		 * when our CLOSE reaches it, so the refusal only saves time. */
 		xp->c.stale++;
-		xp_ctl_push(xp, XTS_OP_NEW_CONN_ACK, 0, m->src_id, XTS_ID_NONE, ECONNREFUSED);
+		xp_stray_send(xp, XTS_OP_NEW_CONN_ACK, 0, m->src_id, ECONNREFUSED);
 		return;
 	}
 	memcpy(&r, m->payload, sizeof(r));
@@ -252,24 +295,22 @@ void xp_lsn_lost(struct xport *xp, struct xsock *s, int err)
 		s->acq->n = 0; /* the shard reset them with the session */
 }
 
+/* Never waits.  The shard closes its socket, resets the connections it
+ * handed over and nobody accepted, and frees the port when our CLOSE
+ * reaches it: before any later LISTEN or CONNECT of this queue (same
+ * queue, in order, and nothing new overtakes an owed CLOSE), but another
+ * queue may still see the port taken for a moment (docs/design.md). */
 void xp_lsn_close(struct xport *xp, struct xsock *s)
 {
-	bool wait = s->state == XS_LISTEN;
-	uint64_t dl = xp_now_ns() + 1000000000ull; /* bounded: 1 s */
-
-	if (wait)
-		xp_ctl_push(xp, XTS_OP_CLOSE, 0, s->peer_id, s->id, 0);
-	xp->lsn_closing = wait ? s->id : XTS_ID_NONE;
-	xp_lsn_free(s);
-	xp_sock_free(xp, s);
-	/* The shard answers CLOSED once its registry entry is gone; until
-	 * then another queue's bind of the port would still conflict. */
-	while (xp->lsn_closing && xp_up(xp)) {
-		xp_run(xp);
-		if (!xp->lsn_closing || xp_wait(xp, dl))
-			break;
+	if (s->state == XS_LISTEN_WAIT) {
+		/* LISTEN_RES on its way: closed when it comes */
+		xp_lsn_free(s);
+		s->abandon = true;
+		s->state = XS_ZOMBIE;
+		return;
 	}
-	xp->lsn_closing = XTS_ID_NONE;
+	xp_term_owe(xp, s, XTS_OP_CLOSE, 0, s->peer_id, 0);
+	xp_sock_release(xp, s);
 }
 
 short xp_lsn_revents(const struct xsock *s)

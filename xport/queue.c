@@ -17,12 +17,25 @@
 #define BUSY_RETRY_MS  20  /* a queue still held by its previous owner */
 #define QUIET_MS       20  /* close_queue: the shard sent nothing this long */
 
-/* The caller's opts, defaults filled in: 0 or -EINVAL. */
+/* The caller's opts, defaults filled in: 0 or -EINVAL.  As libbpf's
+ * OPTS_VALID: a caller built against an older header passes a shorter
+ * struct (the rest is defaults); one built against a newer header may pass
+ * a longer one only if every field we do not know is zero, since we
+ * cannot honour what it asks there. */
 static int opts_load(struct xport_opts *o, const struct xport_opts *in)
 {
+	size_t i;
+
 	memset(o, 0, sizeof(*o));
-	if (in)
+	if (in) {
+		if (in->sz < sizeof(in->sz))
+			return -EINVAL;
+		for (i = sizeof(*o); i < in->sz; i++)
+			if (((const uint8_t *)in)[i])
+				return -EINVAL;
 		memcpy(o, in, in->sz < sizeof(*o) ? in->sz : sizeof(*o));
+	}
+	o->sz = sizeof(*o);
 	if (!o->rcvbuf)
 		o->rcvbuf = XP_DEF_RCVBUF;
 	if (o->hello_timeout_ms <= 0)
@@ -38,7 +51,6 @@ static int opts_load(struct xport_opts *o, const struct xport_opts *in)
 static void xport_free(struct xport *xp)
 {
 	xp_socktab_fini(xp);
-	free(xp->ctl);
 	free(xp);
 }
 
@@ -63,11 +75,8 @@ int xp_open_link(struct xport **out, struct xts_link *link, const struct xport_o
 	xp->sess.hello_ms = o.hello_timeout_ms;
 	xp->batch = !!(o.flags & XPORT_OPT_BATCH);
 	err = xp_socktab_init(xp, o.max_sockets);
-	xp->ctl = calloc(xp->nsocks, sizeof(*xp->ctl));
-	if (err || !xp->ctl) {
-		err = -ENOMEM;
+	if (err)
 		goto out_free;
-	}
 	xp_sess_start(xp);
 	for (;;) {
 		xp_run(xp);
@@ -139,11 +148,12 @@ static bool zombies(const struct xport *xp)
  * becomes a zombie and is reset when its CONNECT_RES comes within the wait
  * below; if none comes, the DPU frees it at its dead-host timeout.  No
  * QRESET: that would also cut the graceful CLOSEs still flushing on the
- * DPU. */
-static void close_all(struct xport *xp)
+ * DPU.  0, or -ETIMEDOUT when some of it could not be said in time. */
+static int close_all(struct xport *xp)
 {
 	uint64_t dl;
 	uint32_t i;
+	int err = 0;
 
 	for (i = 0; i < xp->hiwater; i++) {
 		struct xsock *s = &xp->socks[i];
@@ -151,14 +161,16 @@ static void close_all(struct xport *xp)
 		if (s->state == XS_CONNECTED)
 			xp_sock_abort(xp, s, ECONNRESET);
 		else if (s->state == XS_LISTEN) /* the shard closes it */
-			xp_ctl_push(xp, XTS_OP_CLOSE, 0, s->peer_id, s->id, 0);
+			xp_term_owe(xp, s, XTS_OP_CLOSE, 0, s->peer_id, 0);
 		else if ((s->state == XS_CONNECTING && !(s->pend & PS_CONNECT)) || s->abandon)
 			s->state = XS_ZOMBIE;
 	}
 	dl = xp_deadline_ms(CLOSE_QUEUE_MS);
-	while (xp_up(xp) && (xp->ctl_n || zombies(xp))) {
-		if (xp_wait(xp, dl))
+	while (xp_up(xp) && (xp_term_owed(xp) || zombies(xp))) {
+		if (xp_wait(xp, dl)) {
+			err = -ETIMEDOUT;
 			break;
+		}
 		xp_run(xp);
 	}
 	/* The shard answers CLOSE/RESET with CLOSED frames that need our
@@ -173,23 +185,25 @@ static void close_all(struct xport *xp)
 			break;
 		xp_run(xp);
 	}
+	return err;
 }
 
-XPORT_API void xport_close_queue(struct xport *xp)
+XPORT_API int xport_close_queue(struct xport *xp)
 {
-	int tries;
+	int tries, err = 0;
 
 	if (!xp)
-		return;
+		return -EINVAL;
 	xp_run(xp);
 	if (xp_up(xp))
-		close_all(xp);
+		err = close_all(xp);
 	/* Copy mode transmits in sendto(): push until nothing is left, so
 	 * the last frames are on the wire before the socket goes. */
 	for (tries = 0; tries < 8 && xts_link__flush(xp->link, false) > 0; tries++)
 		;
 	xts_link__destroy(xp->link);
 	xport_free(xp);
+	return err;
 }
 
 XPORT_API int xport_fd(const struct xport *xp)

@@ -158,11 +158,13 @@ static void sess_sockets_end(struct xport *xp, int err)
 	for (i = 0; i < xp->hiwater; i++) {
 		struct xsock *s = &xp->socks[i];
 
-		s->on_pend = s->on_lazy = false;
-		s->pend_next = s->lazy_next = 0;
+		s->on_pend = s->on_lazy = s->on_term = false;
+		s->pend_next = s->lazy_next = s->term_next = 0;
 		s->pend = 0;
+		s->term.op = 0; /* the DPU socket went with the session */
 		switch (s->state) {
 		case XS_ZOMBIE:
+		case XS_CLOSING:
 			xp_sock_free(xp, s);
 			break;
 		case XS_CONNECTING:

@@ -95,7 +95,7 @@ XPORT_API int xport_set_nonblock(struct xport *xp, int sd, int on)
 static void disconnect(struct xport *xp, struct xsock *s)
 {
 	if (s->state == XS_CONNECTED)
-		xp_ctl_push(xp, XTS_OP_RESET, 0, s->peer_id, s->id, ECONNRESET);
+		xp_term_owe(xp, s, XTS_OP_RESET, 0, s->peer_id, ECONNRESET);
 	else if (s->state == XS_CONNECTING && !(s->pend & PS_CONNECT))
 		s->abandon = true; /* its CONNECT_RES gets a RESET */
 	sock_reset(xp, s);
@@ -262,10 +262,10 @@ XPORT_API int xport_connect(struct xport *xp, int sd, const struct sockaddr *add
 	s->rcv_avail = xp->rcvbuf;
 	s->peer = dst;
 	s->state = XS_CONNECTING;
-	/* No room (window full, or the queue re-attaching): the CONNECT is
-	 * owed and goes when there is.  Linux never answers a TCP connect
-	 * with EAGAIN, so neither do we. */
-	if (xp_session_err(xp) || xp_send_connect(xp, s)) {
+	/* No room (window full, or the queue re-attaching), or terminal
+	 * frames owed before it: the CONNECT is owed and goes when there is.
+	 * Linux never answers a TCP connect with EAGAIN, so neither do we. */
+	if (xp_session_err(xp) || xp_term_owed(xp) || xp_send_connect(xp, s)) {
 		xp->c.window_stalls++;
 		xp_pend_add(xp, s, PS_CONNECT);
 	}
@@ -490,10 +490,15 @@ XPORT_API int xport_shutdown(struct xport *xp, int sd, int how)
 	}
 }
 
+/*
+ * Never waits: what the DPU must hear (CLOSE, or RESET for a connection
+ * still being made) goes now if the queue has room, else it is owed by the
+ * slot (XS_CLOSING, XS_ZOMBIE) and goes first when there is, with any later
+ * call on this queue (docs/design.md, "close never waits").
+ */
 XPORT_API int xport_close(struct xport *xp, int sd)
 {
 	struct xsock *s = xp_sock(xp, sd);
-	uint64_t dl;
 
 	if (!s)
 		return xp_fail(EBADF);
@@ -505,22 +510,13 @@ XPORT_API int xport_close(struct xport *xp, int sd)
 		bool abort =
 		    s->rlen || ((s->opt_set & (1u << XO_LINGER)) && s->optv[XO_LINGER] == 0);
 
-		xp_ctl_push(xp, XTS_OP_CLOSE, abort ? XTS_F_ABORT : 0, s->peer_id, s->id, 0);
-		xp_sock_free(xp, s);
-		/* A CLOSE that found no room waits in the ring, and goes with
-		 * any later engine run.  Give it a bounded chance now, since
-		 * the app may never call us again. */
-		dl = xp_deadline_ms(XP_CLOSE_WAIT_MS);
-		while (xp->ctl_n && xp_up(xp)) {
-			if (xp_wait(xp, dl))
-				break;
-			xp_run(xp);
-		}
+		xp_term_owe(xp, s, XTS_OP_CLOSE, abort ? XTS_F_ABORT : 0, s->peer_id, 0);
+		xp_sock_release(xp, s);
 		break;
 	}
 	case XS_CONNECTING:
 		if (s->pend & PS_CONNECT) { /* never sent: nothing to undo */
-			xp_sock_free(xp, s);
+			xp_sock_release(xp, s);
 			break;
 		}
 		/* The DPU's id is not known yet: keep the slot (no sd) until
@@ -534,10 +530,11 @@ XPORT_API int xport_close(struct xport *xp, int sd)
 		break;
 	default:
 		if (s->abandon) {
-			s->abandon = false;
+			xp_lsn_free(s);
+			xp_sock_release_rx(xp, s);
 			s->state = XS_ZOMBIE;
 		} else {
-			xp_sock_free(xp, s);
+			xp_sock_release(xp, s);
 		}
 		break;
 	}

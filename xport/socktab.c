@@ -54,7 +54,8 @@ struct xsock *xp_sock(struct xport *xp, int sd)
 	if (slot >= xp->nsocks)
 		return NULL;
 	s = &xp->socks[slot];
-	if (s->id != (uint32_t)sd || s->state == XS_FREE || s->state == XS_ZOMBIE)
+	if (s->id != (uint32_t)sd || s->state == XS_FREE || s->state == XS_ZOMBIE ||
+	    s->state == XS_CLOSING)
 		return NULL;
 	return s;
 }
@@ -110,4 +111,18 @@ void xp_sock_free(struct xport *xp, struct xsock *s)
 	s->free_next = xp->free_head;
 	xp->free_head = xp_slot_of(xp, s) + 1;
 	xp->nused--;
+}
+
+void xp_sock_release(struct xport *xp, struct xsock *s)
+{
+	if (!s->term.op) {
+		xp_sock_free(xp, s);
+		return;
+	}
+	/* The slot keeps its id until the frame is sent: frames still on
+	 * their way for it are stale, not another socket's. */
+	xp_lsn_free(s);
+	xp_sock_release_rx(xp, s);
+	s->pend = 0;
+	s->state = XS_CLOSING;
 }

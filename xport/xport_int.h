@@ -21,16 +21,15 @@
 #include "xport.h"
 #include "link.h"
 
-#define XP_DEF_RCVBUF	 (256u * 1024)
-#define XP_MAX_RCVBUF	 (1u << 30)
-#define XP_RBUF_MIN	 1024u /* first receive ring of a connection */
-#define XP_DEF_HELLO_MS	 2000
-#define XP_DEF_SOCKETS	 16384
-#define XP_KICK_BATCH	 32 /* copy-mode sendto() sends at most this many frames */
-#define XP_RX_BATCH	 64
-#define XP_SOCKOPT_MS	 2000 /* a SOCKOPT answer from the DPU */
-#define XP_CLOSE_WAIT_MS 2000 /* room for a CLOSE before it is left queued */
-#define XP_FOREVER	 UINT64_MAX
+#define XP_DEF_RCVBUF	(256u * 1024)
+#define XP_MAX_RCVBUF	(1u << 30)
+#define XP_RBUF_MIN	1024u /* first receive ring of a connection */
+#define XP_DEF_HELLO_MS 2000
+#define XP_DEF_SOCKETS	16384
+#define XP_KICK_BATCH	32 /* copy-mode sendto() sends at most this many frames */
+#define XP_RX_BATCH	64
+#define XP_SOCKOPT_MS	2000 /* a SOCKOPT answer from the DPU */
+#define XP_FOREVER	UINT64_MAX
 
 enum xs_state {
 	XS_FREE = 0,
@@ -38,10 +37,14 @@ enum xs_state {
 	XS_CONNECTING,	/* CONNECT sent, CONNECT_RES awaited */
 	XS_CONNECTED,	/* established: peer_id names the DPU connection */
 	XS_DEAD,	/* connect failed or connection reset: so_error says why */
-	XS_ZOMBIE,	/* closed by the app while connecting: CONNECT_RES awaited
-			 * so that the DPU connection can be reset; no sd */
+	XS_ZOMBIE,	/* closed by the app while connecting (or listening): its
+			 * CONNECT_RES (LISTEN_RES) awaited so that the DPU
+			 * socket can be reset (closed); no sd */
 	XS_LISTEN_WAIT, /* LISTEN sent, LISTEN_RES awaited (listen.c) */
 	XS_LISTEN,	/* listening: peer_id names the DPU listener */
+	XS_CLOSING,	/* closed by the app; the terminal frame for its DPU
+			 * socket (term) waits for room: no sd, the slot is
+			 * freed once it is sent */
 };
 
 /* Options that travel to the DPU's socket, in the order CONNECT carries
@@ -78,6 +81,21 @@ extern const struct xp_optdesc xp_opt_tab[XO_N]; /* sock.c */
 #define PS_SHUTDOWN 0x04 /* SHUT_WR */
 #define PS_CONNECT  0x08 /* CONNECT to s->peer: no room when connect() ran */
 
+/*
+ * A terminal frame (CLOSE, RESET) a slot owes the DPU socket it held, kept
+ * until the queue has room.  Losing one would leak the DPU's socket until
+ * the session ends, so it is state of the slot, not a message in a ring:
+ * a slot that owes one is not reused before it is sent (XS_CLOSING), and
+ * nothing new leaves the slot before it, so a slot owes at most one and
+ * the socket table bounds them all.
+ */
+struct xp_term {
+	uint8_t op; /* XTS_OP_CLOSE, XTS_OP_RESET; 0: none */
+	uint16_t flags;
+	int32_t err;
+	uint32_t peer; /* the DPU socket */
+};
+
 struct xsock {
 	uint32_t id;	  /* slot + generation, the app's sd; 0 when free */
 	uint32_t peer_id; /* the DPU's id while XS_CONNECTED */
@@ -88,14 +106,16 @@ struct xsock {
 	bool nonblock;
 	bool was_connected;  /* reached XS_CONNECTED: EISCONN/EPIPE, not connect errors */
 	bool res_unreported; /* connect() has not returned this connect's result */
-	bool abandon;	     /* a CONNECT_RES to answer with RESET is on its way */
+	bool abandon;	     /* a CONNECT_RES (LISTEN_RES) to answer with RESET (CLOSE)
+			      * is on its way: nothing new on this slot before it */
 	bool peer_eof, rd_shut, wr_shut;
 	/* list links survive a slot's reuse (see pend_add) */
-	bool on_pend, on_lazy;
-	uint32_t pend_next, lazy_next; /* slot + 1, 0 ends the list */
-	uint32_t free_next;	       /* slot + 1 */
-	int so_error;		       /* pending errno, SO_ERROR */
-	uint64_t snd_credit;	       /* DATA bytes the DPU lets us send */
+	bool on_pend, on_lazy, on_term;
+	uint32_t pend_next, lazy_next, term_next; /* slot + 1, 0 ends the list */
+	struct xp_term term;			  /* op 0: none owed */
+	uint32_t free_next;			  /* slot + 1 */
+	int so_error;				  /* pending errno, SO_ERROR */
+	uint64_t snd_credit;			  /* DATA bytes the DPU lets us send */
 	/* Receive ring, allocated on the first DATA with XP_RBUF_MIN bytes
 	 * and doubled as unread bytes need, up to xp->rcvbuf: a connection
 	 * that holds little costs a small heap block, not a page of a
@@ -118,26 +138,17 @@ struct xsock {
 	struct xp_acq *acq; /* accept queue of a listener */
 };
 
-/* A terminal frame (CLOSE, RESET) for a DPU connection whose host slot has
- * moved on, kept until the queue has room: losing one would leak the DPU's
- * connection until the session ends. */
-struct xp_ctl {
-	uint8_t op;
-	uint16_t flags;
-	uint32_t dst, src;
-	int32_t err;
-};
-
 struct xp_counters {
 	uint64_t data_tx, data_rx;
 	uint64_t window_stalls, credit_stalls;
-	uint64_t resets;   /* connections reset (DPU RESET, queue loss, protocol) */
-	uint64_t stale;	   /* frames for unknown or stale socket ids */
-	uint64_t ctl_lost; /* terminal frames dropped: control ring full */
-	uint64_t sessions; /* queue sessions started */
-	uint64_t qresets;  /* queue sessions lost */
-	uint64_t restarts; /* shard restarts announced (QRESET, epoch 0) */
-	uint64_t sleeps;   /* poll(2) waits for the queue */
+	uint64_t resets;       /* connections reset (DPU RESET, queue loss, protocol) */
+	uint64_t stale;	       /* frames for unknown or stale socket ids */
+	uint64_t stray_unsent; /* answers to frames naming no socket of ours, not
+				* sent for want of room (see xp_stray_send) */
+	uint64_t sessions;     /* queue sessions started */
+	uint64_t qresets;      /* queue sessions lost */
+	uint64_t restarts;     /* shard restarts announced (QRESET, epoch 0) */
+	uint64_t sleeps;       /* poll(2) waits for the queue */
 };
 
 /*
@@ -189,14 +200,10 @@ struct xport {
 	/* owed frames (engine.c) */
 	uint32_t pend_head, pend_tail; /* PS_* owed, FIFO of slot + 1 */
 	uint32_t lazy_head, lazy_tail; /* credit to return before sleeping */
-	struct xp_ctl *ctl;	       /* ring of nsocks entries */
-	uint32_t ctl_head, ctl_n;
+	uint32_t term_head, term_tail; /* terminal frames owed, FIFO, first */
 
 	/* the one SOCKOPT being waited for */
 	uint32_t so_req_next, so_req, so_id;
-	/* a listener close waiting for the shard's CLOSED: the port is free
-	 * in the registry when close() returns, as on Linux */
-	uint32_t lsn_closing;
 	bool so_done;
 	int so_err;
 	uint32_t so_vlen;
@@ -229,8 +236,22 @@ static inline int xp_fail(int err)
  * leave them for the next turn unless a kernel batch waits. */
 void xp_doorbell(struct xport *xp);
 void xp_pend_add(struct xport *xp, struct xsock *s, uint8_t what);
-/* Queue a terminal frame for a DPU connection; sent now if there is room. */
-void xp_ctl_push(struct xport *xp, uint8_t op, uint16_t flags, uint32_t dst, uint32_t src, int err);
+/* @s owes the DPU socket @peer a terminal frame (CLOSE, RESET): sent now
+ * when nothing is owed before it and there is room, else kept on the slot
+ * (struct xp_term) and sent first when there is. */
+void xp_term_owe(struct xport *xp, struct xsock *s, uint8_t op, uint16_t flags, uint32_t peer,
+		 int err);
+/* Terminal frames wait: no new DPU socket (CONNECT, LISTEN) may overtake
+ * them, or a port closed here could still be taken when the new one
+ * arrives. */
+static inline bool xp_term_owed(const struct xport *xp)
+{
+	return xp->term_head != 0;
+}
+/* An answer to a frame that names no socket of ours (a peer's mistake or
+ * a listener's connections the shard resets itself): sent if there is
+ * room, else counted. */
+void xp_stray_send(struct xport *xp, uint8_t op, uint16_t flags, uint32_t dst, int err);
 /* The owed lists are dropped with the session that owed them. */
 void xp_owed_clear(struct xport *xp);
 /* The app consumed (or we discarded) @n bytes: grant them back. */
@@ -268,6 +289,9 @@ struct xsock *xp_sock(struct xport *xp, int sd); /* the app's sockets */
 struct xsock *xp_sock_by_id(struct xport *xp, uint32_t id);
 struct xsock *xp_sock_alloc(struct xport *xp);
 void xp_sock_free(struct xport *xp, struct xsock *s);
+/* The app is done with @s: freed, or XS_CLOSING while it owes a terminal
+ * frame. */
+void xp_sock_release(struct xport *xp, struct xsock *s);
 static inline uint32_t xp_slot_of(const struct xport *xp, const struct xsock *s)
 {
 	return (uint32_t)(s - xp->socks);

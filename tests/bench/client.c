@@ -74,8 +74,10 @@ static void bp_open(struct bp *b, const struct cfg *c, unsigned queue)
 
 static void bp_free(struct bp *b)
 {
-	if (b->xp)
-		xport_close_queue(b->xp);
+	int err;
+
+	if (b->xp && (err = xport_close_queue(b->xp)))
+		fprintf(stderr, "xts-bench: xport_close_queue: %s\n", strerror(-err));
 	close(b->ep);
 	free(b->pfd);
 }

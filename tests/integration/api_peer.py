@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 # api_peer.py - the scripted TCP peer of xts-api-check, run in xts-net.
-# Ports: 7 echo, 8 sink, 11 never reads, 12 sends 8 MiB then closes,
+# Ports: 7 echo, 8 sink (checks the byte pattern offset % 251, logs the
+# count), 11 never reads, 12 sends 8 MiB then closes,
 # 13 sends a byte then RST, 14 sends 1 MB and logs how the peer ended
 # (fin / err ERRNO), 15 holds, 16 sends a short greeting and closes at once.  Usage: api_peer.py LOGFILE
 import socket, threading, struct, sys, time, os
@@ -24,16 +25,19 @@ def echo(c):
             c.sendall(d)
     except OSError as e: pass
     c.close()
-def sink(c):
-    n = 0
+PAT = bytes(i % 251 for i in range(65536 + 251))
+def sink(c):  # count and check the pattern: stream offset o holds o % 251
+    n, bad = 0, -1
     try:
         while True:
             d = c.recv(65536)
             if not d: break
+            if bad < 0 and d != PAT[n % 251:n % 251 + len(d)]:
+                bad = n + next(i for i in range(len(d)) if d[i] != (n + i) % 251)
             n += len(d)
     except OSError as e:
         log("sink", "error", e.errno, n); c.close(); return
-    log("sink", "eof", n); c.close()
+    log("sink", "eof", n, "ok" if bad < 0 else "bad@%d" % bad); c.close()
 def noread(c):
     time.sleep(30); c.close()
 def source(c):  # send 8 MB then close

@@ -57,14 +57,25 @@ for ((i = 0; i < N_CONN; i++)); do
 done
 driver_done $pid reuseport "$WORK/rp.out"
 
-# 4. rebind at once after close (with a connection in TIME_WAIT on the DPU)
+# 4. rebind at once after close (with a connection in TIME_WAIT on the DPU:
+#    the client keeps its side open until the DPU has closed, so the DPU
+#    closes first and its side of the connection is the one in TIME_WAIT)
+echo_late_fin() {
+	local got
+	got=$({ echo "hello $1 $2"; sleep 1; } | N timeout 10 socat -t5 - "TCP:$1:$2") ||
+		fail "client to $1:$2"
+	[ "$got" = "hello $1 $2" ] || fail "echo from $1:$2: '$got'"
+}
 H "$CHECK" rebind 7004 >"$WORK/rebind.out" & pid=$!
 wait_line "$WORK/rebind.out" '^listening'
-echo_via 198.18.0.1 7004
+echo_late_fin 198.18.0.1 7004
 for ((i = 0; i < 50; i++)); do [ "$(grep -c '^listening' "$WORK/rebind.out")" = 2 ] && break; sleep 0.1; done
-echo_via 198.18.0.1 7004
+echo_late_fin 198.18.0.1 7004
 driver_done $pid rebind "$WORK/rebind.out"
-D ss -Htan state time-wait | grep -q ':7004 ' && info "TIME_WAIT on the DPU for port 7004 during the rebind"
+# the point of the rebind: the port had a connection in TIME_WAIT (60 s)
+D ss -Htan state time-wait | grep -q ':7004 ' ||
+	fail "no TIME_WAIT on the DPU for port 7004: the rebind did not meet one"
+echo "ok: port 7004 rebound while a connection of it was in TIME_WAIT on the DPU"
 
 # 5. curl <-> xts-cat -l, exact both ways.  What curl sends is recorded
 #    first against a kernel listener (socat) with the very same command.

@@ -161,6 +161,8 @@ int main(int argc, char **argv)
 		}
 	}
 	xport_close(xp, sd);
-	xport_close_queue(xp);
+	err = xport_close_queue(xp);
+	if (err)
+		return die("xport_close_queue", -err);
 	return 0;
 }

@@ -432,6 +432,7 @@ static void *echo_thread(void *arg)
 	unsigned *idx = calloc(t->n ? t->n : 1, sizeof(*idx));
 	uint8_t *txb = malloc(IO_CHUNK), *rxb = malloc(IO_CHUNK), *want = malloc(IO_CHUNK);
 	unsigned i, live, waiting = t->n;
+	int cq;
 
 	if (!conns || !pfd || !idx || !txb || !rxb || !want) {
 		err("queue %u: out of memory", t->queue);
@@ -519,8 +520,8 @@ static void *echo_thread(void *arg)
 		}
 	}
 out:
-	if (xp)
-		xport_close_queue(xp);
+	if (xp && (cq = xport_close_queue(xp)))
+		err("queue %u: xport_close_queue: %s", t->queue, strerror(-cq));
 	free(conns);
 	free(pfd);
 	free(idx);
@@ -889,8 +890,8 @@ static int cmd_idle(const struct cfg *c)
 	       c->conns, c->conns, t2 - t1, now_s() - t2, rss0, rss1, retries_note());
 	ret = 0;
 out:
-	if (s.xp)
-		xport_close_queue(s.xp);
+	if (s.xp && (e = xport_close_queue(s.xp)))
+		err("xport_close_queue: %s", strerror(-e));
 	free(s.conns);
 	free(s.pfd);
 	free(s.idx);
@@ -1084,7 +1085,8 @@ out:
 			xport_close(xp, sb);
 		if (sa >= 0)
 			xport_close(xp, sa);
-		xport_close_queue(xp);
+		if ((e = xport_close_queue(xp)))
+			err("%s: xport_close_queue: %s", c->ifname, strerror(-e));
 	}
 	free(buf);
 	return ret;

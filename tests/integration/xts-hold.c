@@ -261,7 +261,9 @@ int main(int argc, char **argv)
 	if (probed >= 0)
 		printf(" probe=%s", probed ? strerrorname_np(probed) : "ok");
 	printf(" draining %d\n", xport_queue_draining(xp));
-	xport_close_queue(xp);
+	opt = xport_close_queue(xp);
+	if (opt)
+		fprintf(stderr, "xts-hold: xport_close_queue: %s\n", strerror(-opt));
 	free(c);
 	free(pfd);
 	free(buf);
