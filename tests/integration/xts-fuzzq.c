@@ -494,11 +494,109 @@ static int gap_round(struct xts_link *l, __u32 *epoch)
 	return 0;
 }
 
+/* Random bytes behind an XTS EtherType, or a mutated valid header (now
+ * and then with the live epoch).  0, or tx_raw's error (no frame free). */
+static int send_mutated(struct xts_link *l, __u32 epoch)
+{
+	static const __u8 bcast[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+	__u8 frame[4096];
+	size_t len = 14 + (size_t)(rnd() % 200);
+	struct xts_hdr *h = (struct xts_hdr *)(frame + 14);
+
+	rnd_fill(frame, len);
+	memcpy(frame, bcast, 6);
+	frame[12] = 0x88;
+	frame[13] = 0xb5;
+	if (rnd() & 1 && len >= 46) {
+		h->version = rnd() % 8 ? XTS_PROTO_VERSION : (__u8)rnd();
+		h->op = ops[rnd() % sizeof(ops)];
+		/* the live epoch now and then: a gap ends the session */
+		h->epoch = htole32(rnd() % 16 ? (__u32)rnd() : epoch);
+		h->len = htole16(rnd() & 1 ? (__u16)(len - 46) : (__u16)rnd());
+		h->reserved = 0;
+	}
+	return xts_link__tx_raw(l, frame, len);
+}
+
+/* Flush, read the answers, and start a new session when the shard ended
+ * ours (a raw frame hit it), as a host would.  Every HELLO round (20
+ * tries over 2 s) must be answered: a shard that lets one go unanswered
+ * under a flood fails the test. */
+static int resession(struct xts_link *l, unsigned queue, unsigned sent, __u32 *epoch)
+{
+	struct pollfd p = {.fd = xts_link__fd(l), .events = POLLIN};
+	struct xts_link_stats st;
+
+	xts_link__flush(l, true);
+	drain(l);
+	if (!xts_link__broken(l) && xts_link__tx_room(l))
+		return 0;
+	poll(&p, 1, 1);
+	drain(l);
+	if (xts_link__tx_room(l) || !hello(l, epoch))
+		return 0;
+	xts_link__stats(l, &st);
+	fprintf(stderr,
+		"xts-fuzzq: shard %u did not answer a HELLO round after %u frames (our link: tx "
+		"%llu rx %llu frame_stalls %llu kick_errs %llu xsk_tx_invalid %llu stale %llu "
+		"malformed %llu)\n",
+		queue, sent, (unsigned long long)st.tx_frames, (unsigned long long)st.rx_frames,
+		(unsigned long long)st.frame_stalls, (unsigned long long)st.kick_errs,
+		(unsigned long long)st.xsk_tx_invalid, (unsigned long long)st.rx_stale,
+		(unsigned long long)st.rx_malformed);
+	return -1;
+}
+
+/* @frames frames, a third sequenced in the live session, the rest raw. */
+static int flood(struct xts_link *l, unsigned queue, unsigned frames, __u32 *epoch)
+{
+	unsigned sent = 0, seqd = 0, raw = 0;
+
+	if (hello(l, epoch)) {
+		fprintf(stderr, "xts-fuzzq: no HELLO_ACK from shard %u\n", queue);
+		return -1;
+	}
+	for (time_t t0 = time(NULL); sent < frames && time(NULL) - t0 < 300;) {
+		bool full = false;
+
+		if (rnd() % 3 == 2 && xts_link__tx_room(l) > 0 && in_session(l))
+			seqd++;
+		else if (!send_mutated(l, *epoch))
+			raw++;
+		else
+			full = true; /* flush now */
+		if (!full && ++sent % 32)
+			continue;
+		if (resession(l, queue, sent, epoch))
+			return -1;
+	}
+	xts_link__flush(l, true);
+	printf("xts-fuzzq: %u frames to queue %u (%u raw/mutated, %u sequenced in-session, "
+	       "every HELLO answered)\n",
+	       sent, queue, raw, seqd);
+	return sent == frames ? 0 : -1;
+}
+
+/* The flood, then the rounds that must end a fresh session at once. */
+static int fuzz(struct xts_link *l, unsigned queue, unsigned frames)
+{
+	__u32 epoch = 0;
+
+	if (flood(l, queue, frames, &epoch))
+		return -1;
+	if (malformed_ends_session(l, &epoch)) {
+		fprintf(stderr, "xts-fuzzq: a malformed frame next in sequence did not end the "
+				"session (no QRESET in 2 s)\n");
+		return -1;
+	}
+	printf("xts-fuzzq: a malformed frame next in sequence ended the session at once\n");
+	return gap_round(l, &epoch);
+}
+
 int main(int argc, char **argv)
 {
 	const char *ifname = "xh0";
-	unsigned queue = 0, frames = 100000, sent = 0, seqd = 0, raw = 0;
-	__u8 frame[4096], bcast[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+	unsigned queue = 0, frames = 100000;
 	struct xts_link_opts lo = {.sz = sizeof(lo), .xsks_map_fd = -1, .attach = true};
 	struct xts_link *l;
 	__u32 epoch = 0;
@@ -545,101 +643,14 @@ int main(int argc, char **argv)
 			strerror(-err));
 		return 1;
 	}
-	if (round) {
-		if (round == 'g')
-			err = gap_round(l, &epoch);
-		else if (round == 'f')
-			err = forged_round(l, &epoch);
-		else
-			err = v1_round(l);
-		xts_link__destroy(l);
-		return err ? 1 : 0;
-	}
-	if ((err = hello(l, &epoch))) {
-		fprintf(stderr, "xts-fuzzq: no HELLO_ACK from shard %u\n", queue);
-		return 1;
-	}
-	for (time_t t0 = time(NULL); sent < frames && time(NULL) - t0 < 300;) {
-		unsigned kind = (unsigned)(rnd() % 3);
-
-		if (kind == 2 && xts_link__tx_room(l) > 0) {
-			if (in_session(l))
-				seqd++;
-			else
-				goto raw;
-		} else {
-		raw:;
-			/* raw: random bytes, or a mutated valid header */
-			size_t len = 14 + (size_t)(rnd() % 200);
-			struct xts_hdr *h = (struct xts_hdr *)(frame + 14);
-
-			rnd_fill(frame, len);
-			memcpy(frame, bcast, 6);
-			frame[12] = 0x88;
-			frame[13] = 0xb5;
-			if (rnd() & 1 && len >= 46) {
-				h->version = rnd() % 8 ? XTS_PROTO_VERSION : (__u8)rnd();
-				h->op = ops[rnd() % sizeof(ops)];
-				/* the live epoch now and then: a gap ends the session */
-				h->epoch = htole32(rnd() % 16 ? (__u32)rnd() : epoch);
-				h->len = htole16(rnd() & 1 ? (__u16)(len - 46) : (__u16)rnd());
-				h->reserved = 0;
-			}
-			if (xts_link__tx_raw(l, frame, len))
-				goto flush;
-			raw++;
-		}
-		sent++;
-		if (sent % 32)
-			continue;
-	flush:
-		xts_link__flush(l, true);
-		drain(l);
-		if (xts_link__broken(l) || !xts_link__tx_room(l)) {
-			/* the shard ended the session (a raw frame hit it):
-			 * start a new one, as a host would */
-			struct pollfd p = {.fd = xts_link__fd(l), .events = POLLIN};
-
-			poll(&p, 1, 1);
-			drain(l);
-			/* Every HELLO round (20 tries over 2 s) must be
-			 * answered: a shard that lets one go unanswered
-			 * under a flood fails the test. */
-			if (!xts_link__tx_room(l) && hello(l, &epoch)) {
-				struct xts_link_stats st;
-
-				xts_link__stats(l, &st);
-				fprintf(stderr,
-					"xts-fuzzq: shard %u did not answer a HELLO round after "
-					"%u frames (our link: tx %llu rx %llu frame_stalls %llu "
-					"kick_errs %llu xsk_tx_invalid %llu stale %llu malformed "
-					"%llu)\n",
-					queue, sent, (unsigned long long)st.tx_frames,
-					(unsigned long long)st.rx_frames,
-					(unsigned long long)st.frame_stalls,
-					(unsigned long long)st.kick_errs,
-					(unsigned long long)st.xsk_tx_invalid,
-					(unsigned long long)st.rx_stale,
-					(unsigned long long)st.rx_malformed);
-				return 1;
-			}
-		}
-	}
-	xts_link__flush(l, true);
-	printf("xts-fuzzq: %u frames to queue %u (%u raw/mutated, %u sequenced in-session, "
-	       "every HELLO answered)\n",
-	       sent, queue, raw, seqd);
-	if (malformed_ends_session(l, &epoch)) {
-		fprintf(stderr, "xts-fuzzq: a malformed frame next in sequence did not end the "
-				"session (no QRESET in 2 s)\n");
-		xts_link__destroy(l);
-		return 1;
-	}
-	printf("xts-fuzzq: a malformed frame next in sequence ended the session at once\n");
-	if (gap_round(l, &epoch)) {
-		xts_link__destroy(l);
-		return 1;
-	}
+	if (round == 'g')
+		err = gap_round(l, &epoch);
+	else if (round == 'f')
+		err = forged_round(l, &epoch);
+	else if (round == 'V')
+		err = v1_round(l);
+	else
+		err = fuzz(l, queue, frames);
 	xts_link__destroy(l);
-	return sent == frames ? 0 : 1;
+	return err ? 1 : 0;
 }
