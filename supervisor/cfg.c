@@ -6,14 +6,14 @@
  * caught the same way, with file:line and the option's full path, and the
  * reload check and the shards' snapshot follow from the same rows.  Lists
  * (ACL rules, shards) have their own small walkers that report the same
- * way ("shards.[1].cpus").  The file's bytes reach libconfig only through
- * cfg_text() (cfg_text.c), which keeps libconfig's traps away.
+ * way ("shards.[1].cpus").  The walk itself is the option-table engine
+ * (cfg_opt.c), which xportd.conf shares; the file's bytes reach libconfig
+ * only through cfg_text() (cfg_text.c), which keeps libconfig's traps away.
  */
 #define _GNU_SOURCE /* CPU_SETSIZE */
 #include <errno.h>
 #include <limits.h>
 #include <sched.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -112,99 +112,23 @@ const struct cfg_opt *cfg_opts(size_t *n)
 	return opts;
 }
 
-/* A load in progress: where errors go and what they name. */
-struct ld {
-	const char *file;
-	char *err;
-	struct cfg *c;
-	config_t *lc;
-};
-
-static int fail(struct ld *ld, config_setting_t *s, const char *path, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int fail(struct ld *ld, config_setting_t *s, const char *path, const char *fmt, ...)
+/* The configuration a load fills (the engine's scratch copy). */
+static struct cfg *C(struct cfg_ld *ld)
 {
-	va_list ap;
-	int n;
-
-	n = snprintf(ld->err, CFG_ERR_LEN, "%s:%u: %s: ", ld->file,
-		     s ? config_setting_source_line(s) : 0, path);
-	if (n < 0 || n >= CFG_ERR_LEN)
-		return -EINVAL;
-	va_start(ap, fmt);
-	vsnprintf(ld->err + n, CFG_ERR_LEN - (size_t)n, fmt, ap);
-	va_end(ap);
-	return -EINVAL;
-}
-
-static const struct cfg_opt *find_opt(const char *path)
-{
-	for (size_t i = 0; i < NOPTS; i++)
-		if (!strcmp(opts[i].name, path))
-			return &opts[i];
-	return NULL;
-}
-
-/* An integer setting in [lo, hi] into *v: 0, or fail() with the reason.
- * A float of integral value past 64 bits is what cfg_text() makes of an
- * integer literal too big for libconfig: out of range, not a type error. */
-static int int_in(struct ld *ld, config_setting_t *s, const char *path, long long lo, long long hi,
-		  long long *v)
-{
-	double d;
-
-	switch (config_setting_type(s)) {
-	case CONFIG_TYPE_INT:
-		*v = config_setting_get_int(s);
-		break;
-	case CONFIG_TYPE_INT64:
-		*v = config_setting_get_int64(s);
-		break;
-	case CONFIG_TYPE_FLOAT:
-		d = config_setting_get_float(s);
-		if (d >= 0x1p63 || d < -0x1p63)
-			return fail(ld, s, path, "%.17g out of range [%lld, %lld]", d, lo, hi);
-		/* fall through */
-	default:
-		return fail(ld, s, path, "must be an integer");
-	}
-	if (*v < lo || *v > hi)
-		return fail(ld, s, path, "%lld out of range [%lld, %lld]", *v, lo, hi);
-	return 0;
-}
-
-static int pick(const char *const *names, const char *v)
-{
-	for (int i = 0; names[i]; i++)
-		if (!strcmp(names[i], v))
-			return i;
-	return -1;
-}
-
-/* "a, b or c" */
-static const char *one_of(const char *const *names, char *buf, size_t len)
-{
-	size_t n = 0;
-
-	buf[0] = 0;
-	for (int i = 0; names[i] && n < len; i++)
-		n += (size_t)snprintf(buf + n, len - n, "%s%s",
-				      i ? names[i + 1] ? ", " : " or " : "", names[i]);
-	return buf;
+	return ld->base;
 }
 
 /* A list or array of rule strings, for queue @queue. */
-static int acl_list(struct ld *ld, config_setting_t *s, uint8_t kind, uint16_t queue,
+static int acl_list(struct cfg_ld *ld, config_setting_t *s, uint8_t kind, uint16_t queue,
 		    const char *path)
 {
-	struct xts_shm_cfg *run = &ld->c->run;
+	struct xts_shm_cfg *run = &C(ld)->run;
 	char why[160], epath[160];
 	int n, i;
 
 	if (config_setting_type(s) != CONFIG_TYPE_ARRAY &&
 	    config_setting_type(s) != CONFIG_TYPE_LIST)
-		return fail(ld, s, path, "must be a list of strings [ \"...\", ... ]");
+		return cfg_fail(ld, s, path, "must be a list of strings [ \"...\", ... ]");
 	n = config_setting_length(s);
 	for (i = 0; i < n; i++) {
 		config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
@@ -212,33 +136,35 @@ static int acl_list(struct ld *ld, config_setting_t *s, uint8_t kind, uint16_t q
 
 		snprintf(epath, sizeof(epath), "%s[%d]", path, i);
 		if (!v)
-			return fail(ld, e ? e : s, epath, "must be a string");
+			return cfg_fail(ld, e ? e : s, epath, "must be a string");
 		if (run->nacl == XTS_SHM_ACL_MAX)
-			return fail(ld, e, epath, "more than %d ACL rules in all", XTS_SHM_ACL_MAX);
+			return cfg_fail(ld, e, epath, "more than %d ACL rules in all",
+					XTS_SHM_ACL_MAX);
 		if (cfg_acl_parse(v, kind, &run->acl[run->nacl], why, sizeof(why)))
-			return fail(ld, e, epath, "%s", why);
+			return cfg_fail(ld, e, epath, "%s", why);
 		run->acl[run->nacl++].queue = queue;
 	}
 	return 0;
 }
 
-static int shard_cpus(struct ld *ld, config_setting_t *s, const char *path, struct cfg_shard *sh)
+static int shard_cpus(struct cfg_ld *ld, config_setting_t *s, const char *path,
+		      struct cfg_shard *sh)
 {
 	long long v;
 	int n, i;
 
 	if (config_setting_type(s) != CONFIG_TYPE_ARRAY &&
 	    config_setting_type(s) != CONFIG_TYPE_LIST)
-		return fail(ld, s, path, "must be a list of CPU numbers [ 1, 2 ]");
+		return cfg_fail(ld, s, path, "must be a list of CPU numbers [ 1, 2 ]");
 	n = config_setting_length(s);
 	if (n > CFG_MAX_CPUS)
-		return fail(ld, s, path, "at most %d CPUs", CFG_MAX_CPUS);
+		return cfg_fail(ld, s, path, "at most %d CPUs", CFG_MAX_CPUS);
 	for (i = 0; i < n; i++) {
 		config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
 		char epath[128];
 
 		snprintf(epath, sizeof(epath), "%s[%d]", path, i);
-		if (int_in(ld, e, epath, 0, CPU_SETSIZE - 1, &v))
+		if (cfg_int_in(ld, e, epath, 0, CPU_SETSIZE - 1, &v))
 			return -EINVAL;
 		sh->cpus[sh->ncpus++] = (uint16_t)v;
 	}
@@ -247,7 +173,7 @@ static int shard_cpus(struct ld *ld, config_setting_t *s, const char *path, stru
 
 /* shards.[idx]: placement into c->shard[queue], rules into run.acl.
  * first_line[q]: the line of queue q's entry, 0 before one was seen. */
-static int shard_entry(struct ld *ld, config_setting_t *g, int idx, unsigned *first_line)
+static int shard_entry(struct cfg_ld *ld, config_setting_t *g, int idx, unsigned *first_line)
 {
 	static const char *const keys[] = {"queue", "cpus", "node", "connect", "listen", NULL};
 	struct cfg_shard sh = {.node = CFG_NODE_AUTO};
@@ -258,24 +184,24 @@ static int shard_entry(struct ld *ld, config_setting_t *g, int idx, unsigned *fi
 
 	snprintf(path, sizeof(path), "shards.[%d]", idx);
 	if (config_setting_type(g) != CONFIG_TYPE_GROUP)
-		return fail(ld, g, path, "must be a group { queue = N; ... }");
+		return cfg_fail(ld, g, path, "must be a group { queue = N; ... }");
 	n = config_setting_length(g);
 	for (i = 0; i < n; i++) {
 		s = config_setting_get_elem(g, (unsigned)i);
 		snprintf(path, sizeof(path), "shards.[%d].%s", idx, config_setting_name(s));
-		if (pick(keys, config_setting_name(s)) < 0)
-			return fail(ld, s, path, "unknown option");
+		if (cfg_pick(keys, config_setting_name(s)) < 0)
+			return cfg_fail(ld, s, path, "unknown option");
 	}
 	snprintf(path, sizeof(path), "shards.[%d].queue", idx);
 	if (!(s = config_setting_get_member(g, "queue")))
-		return fail(ld, g, path, "missing");
-	if (int_in(ld, s, path, 0, ld->c->queues - 1, &q))
+		return cfg_fail(ld, g, path, "missing");
+	if (cfg_int_in(ld, s, path, 0, C(ld)->queues - 1, &q))
 		return -EINVAL;
 	/* one entry per queue: a second would silently win (cpus) or add up
 	 * (rules), neither of which the operator can see */
 	if (first_line[q])
-		return fail(ld, s, path, "queue %lld has an entry already (line %u)", q,
-			    first_line[q]);
+		return cfg_fail(ld, s, path, "queue %lld has an entry already (line %u)", q,
+				first_line[q]);
 	first_line[q] = config_setting_source_line(s);
 	snprintf(path, sizeof(path), "shards.[%d].cpus", idx);
 	if ((s = config_setting_get_member(g, "cpus")) && shard_cpus(ld, s, path, &sh))
@@ -285,11 +211,11 @@ static int shard_entry(struct ld *ld, config_setting_t *g, int idx, unsigned *fi
 		const char *str = config_setting_get_string(s);
 
 		if (!str) {
-			if (int_in(ld, s, path, 0, 1023, &v))
+			if (cfg_int_in(ld, s, path, 0, 1023, &v))
 				return -EINVAL;
 			sh.node = (int32_t)v;
 		} else if (strcmp(str, "auto")) {
-			return fail(ld, s, path, "must be a node number or \"auto\"");
+			return cfg_fail(ld, s, path, "must be a node number or \"auto\"");
 		}
 	}
 	snprintf(path, sizeof(path), "shards.[%d].connect", idx);
@@ -300,151 +226,54 @@ static int shard_entry(struct ld *ld, config_setting_t *g, int idx, unsigned *fi
 	if ((s = config_setting_get_member(g, "listen")) &&
 	    acl_list(ld, s, XTS_ACL_LISTEN, (uint16_t)q, path))
 		return -EINVAL;
-	ld->c->shard[q] = sh;
+	C(ld)->shard[q] = sh;
 	return 0;
 }
 
-static int apply_str(struct ld *ld, const struct cfg_opt *o, config_setting_t *s, const char *path)
+/* The options of xts.conf's own types: ACL lists and the shards. */
+static int special(struct cfg_ld *ld, const struct cfg_opt *o, config_setting_t *s,
+		   const char *path)
 {
-	const char *v = config_setting_get_string(s);
-	char *dst = (char *)ld->c + o->off;
-	char list[96];
-	unsigned long mode;
-	int i;
-
-	if (config_setting_type(s) != CONFIG_TYPE_STRING || !v)
-		return fail(ld, s, path, "must be a string");
-	switch (o->type) {
-	case CFG_T_ENUM:
-		if ((i = pick(o->names, v)) < 0)
-			return fail(ld, s, path, "\"%s\": must be %s", v,
-				    one_of(o->names, list, sizeof(list)));
-		*(uint32_t *)(void *)dst = (uint32_t)i;
-		return 0;
-	case CFG_T_MODE:
-		if (cfg_digits(v, strlen(v), 8, (unsigned long)o->max, &mode) || strlen(v) > 4)
-			return fail(ld, s, path,
-				    "\"%s\": must be an octal mode string, \"0000\"..\"0777\"", v);
-		*(uint32_t *)(void *)dst = (uint32_t)mode;
-		return 0;
-	default:
-		break;
-	}
-	if (strlen(v) >= o->size || (!*v && *o->sdef))
-		return fail(ld, s, path, "length must be %d..%zu", !!*o->sdef, o->size - 1);
-	if (o->names && pick(o->names, v) < 0)
-		return fail(ld, s, path, "\"%s\": must be %s", v,
-			    one_of(o->names, list, sizeof(list)));
-	memcpy(dst, v, strlen(v) + 1);
-	return 0;
-}
-
-static int apply(struct ld *ld, const struct cfg_opt *o, config_setting_t *s, const char *path)
-{
-	long long v;
-
-	switch (o->type) {
-	case CFG_T_GROUP:
-		if (config_setting_type(s) != CONFIG_TYPE_GROUP)
-			return fail(ld, s, path, "must be a group { ... }");
-		return 0;
-	case CFG_T_U32:
-	case CFG_T_U64:
-		if (int_in(ld, s, path, o->min, o->max, &v))
-			return -EINVAL;
-		if (o->type == CFG_T_U32)
-			*(uint32_t *)(void *)((char *)ld->c + o->off) = (uint32_t)v;
-		else
-			*(uint64_t *)(void *)((char *)ld->c + o->off) = (uint64_t)v;
-		return 0;
-	case CFG_T_STR:
-	case CFG_T_ENUM:
-	case CFG_T_MODE:
-		return apply_str(ld, o, s, path);
-	case CFG_T_ACL:
+	if (o->type == CFG_T_ACL)
 		return acl_list(ld, s, (uint8_t)o->min, XTS_ACL_ANY_QUEUE, path);
-	case CFG_T_SHARDS:
-		/* after the walk: needs `queues`, wherever it is in the file */
-		if (config_setting_type(s) != CONFIG_TYPE_LIST)
-			return fail(ld, s, path, "must be a list ( { queue = 0; ... }, ... )");
-		return 0;
-	}
+	if (o->type != CFG_T_SHARDS)
+		return cfg_fail(ld, s, path, "not handled");
+	/* after the walk: needs `queues`, wherever it is in the file */
+	if (config_setting_type(s) != CONFIG_TYPE_LIST)
+		return cfg_fail(ld, s, path, "must be a list ( { queue = 0; ... }, ... )");
 	return 0;
 }
 
-/* Walk a group: every setting must be a known option. */
-static int walk(struct ld *ld, config_setting_t *grp, const char *prefix)
+static void init(void *base)
 {
-	int n = config_setting_length(grp), err;
+	struct cfg *c = base;
 
-	for (int i = 0; i < n; i++) {
-		config_setting_t *s = config_setting_get_elem(grp, (unsigned)i);
-		const char *name = config_setting_name(s);
-		const struct cfg_opt *o;
-		char path[128];
-
-		snprintf(path, sizeof(path), "%s%s%s", prefix, *prefix ? "." : "",
-			 name ? name : "?");
-		o = find_opt(path);
-		if (!o)
-			return fail(ld, s, path, "unknown option");
-		if ((err = apply(ld, o, s, path)))
-			return err;
-		if (o->type == CFG_T_GROUP && (err = walk(ld, s, path)))
-			return err;
-	}
-	return 0;
-}
-
-static void defaults(struct cfg *c)
-{
-	memset(c, 0, sizeof(*c));
-	for (size_t i = 0; i < NOPTS; i++) {
-		const struct cfg_opt *o = &opts[i];
-		char *dst = (char *)c + o->off;
-
-		if (o->type == CFG_T_U32 || o->type == CFG_T_MODE)
-			*(uint32_t *)(void *)dst = (uint32_t)o->def;
-		else if (o->type == CFG_T_U64)
-			*(uint64_t *)(void *)dst = (uint64_t)o->def;
-		else if (o->type == CFG_T_ENUM)
-			*(uint32_t *)(void *)dst = (uint32_t)pick(o->names, o->sdef);
-		else if (o->type == CFG_T_STR)
-			snprintf(dst, o->size, "%s", o->sdef);
-	}
 	for (unsigned q = 0; q < CFG_MAX_QUEUES; q++)
 		c->shard[q].node = CFG_NODE_AUTO;
 }
 
-static config_setting_t *where(struct ld *ld, const char *path)
-{
-	config_setting_t *s = config_lookup(ld->lc, path);
-
-	return s ? s : config_root_setting(ld->lc);
-}
-
 /* cross-option rules, and the shards (they need `queues`) */
-static int check(struct ld *ld)
+static int check(struct cfg_ld *ld)
 {
 	unsigned first_line[CFG_MAX_QUEUES];
-	struct cfg *c = ld->c;
+	struct cfg *c = C(ld);
 	config_setting_t *s;
 
 	if (c->ring_size & (c->ring_size - 1))
-		return fail(ld, where(ld, "queue.ring_size"), "queue.ring_size",
-			    "must be a power of two");
+		return cfg_fail(ld, cfg_where(ld, "queue.ring_size"), "queue.ring_size",
+				"must be a power of two");
 	if (c->window > c->ring_size / 2 || c->window > c->frames / 4)
-		return fail(ld, where(ld, "queue.window"), "queue.window",
-			    "must be at most ring_size/2 and frames/4");
+		return cfg_fail(ld, cfg_where(ld, "queue.window"), "queue.window",
+				"must be at most ring_size/2 and frames/4");
 	if (c->run.shard_buf < c->run.conn_buf)
-		return fail(ld, where(ld, "limits.shard_buf"), "limits.shard_buf",
-			    "must be at least limits.conn_buf");
+		return cfg_fail(ld, cfg_where(ld, "limits.shard_buf"), "limits.shard_buf",
+				"must be at least limits.conn_buf");
 	if (!c->ctl_path[0] && snprintf(c->ctl_path, sizeof(c->ctl_path), "%s/ctl.sock",
 					c->run_dir) >= (int)sizeof(c->ctl_path))
-		return fail(ld, where(ld, "run_dir"), "run_dir",
-			    "too long for the default ctl.path (run_dir/ctl.sock)");
+		return cfg_fail(ld, cfg_where(ld, "run_dir"), "run_dir",
+				"too long for the default ctl.path (run_dir/ctl.sock)");
 	if (c->ctl_path[0] != '/')
-		return fail(ld, where(ld, "ctl.path"), "ctl.path", "must be absolute");
+		return cfg_fail(ld, cfg_where(ld, "ctl.path"), "ctl.path", "must be absolute");
 	if ((s = config_lookup(ld->lc, "shards"))) {
 		int n = config_setting_length(s), rc;
 
@@ -459,39 +288,18 @@ static int check(struct ld *ld)
 
 int cfg_load(const char *file, struct cfg *out, char err[CFG_ERR_LEN])
 {
-	struct ld ld = {.file = file, .err = err};
-	char *text = NULL;
-	config_t lc;
-	int rc;
+	struct cfg_ld ld = {
+	    .file = file,
+	    .err = err,
+	    .base = out,
+	    .opts = opts,
+	    .nopts = NOPTS,
+	    .init = init,
+	    .special = special,
+	    .check = check,
+	};
 
-	err[0] = 0;
-	rc = cfg_text(file, &text, err);
-	if (rc)
-		return rc;
-	ld.c = malloc(sizeof(*ld.c));
-	if (!ld.c) {
-		free(text);
-		snprintf(err, CFG_ERR_LEN, "%s: out of memory", file);
-		return -ENOMEM;
-	}
-	defaults(ld.c);
-	config_init(&lc);
-	ld.lc = &lc;
-	if (!config_read_string(&lc, text)) {
-		snprintf(err, CFG_ERR_LEN, "%s:%d: syntax error: %s", file, config_error_line(&lc),
-			 config_error_text(&lc));
-		rc = -EINVAL;
-	}
-	if (!rc)
-		rc = walk(&ld, config_root_setting(&lc), "");
-	if (!rc)
-		rc = check(&ld);
-	if (!rc)
-		*out = *ld.c;
-	config_destroy(&lc);
-	free(ld.c);
-	free(text);
-	return rc;
+	return cfg_opt_load(&ld, sizeof(*out));
 }
 
 void cfg_to_shm(const struct cfg *c, uint64_t gen, struct xts_shm_cfg *out)

@@ -12,25 +12,6 @@
 
 #include "cfg.h"
 
-int cfg_digits(const char *s, size_t n, unsigned base, unsigned long max, unsigned long *v)
-{
-	unsigned long x = 0;
-
-	if (!n || n > 12)
-		return -EINVAL;
-	for (size_t i = 0; i < n; i++) {
-		unsigned d = (unsigned)(s[i] - '0');
-
-		if (s[i] < '0' || d >= base)
-			return -EINVAL;
-		x = x * base + d;
-	}
-	if (x > max)
-		return -ERANGE;
-	*v = x;
-	return 0;
-}
-
 /* "PORT" or "PORT-PORT", LO <= HI */
 static int port_range(const char *s, uint16_t *lo, uint16_t *hi)
 {

@@ -28,7 +28,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cfg.h"
+#include "cfg_opt.h"
 
 struct scan {
 	const char *in;
