@@ -13,8 +13,6 @@
  */
 #include <endian.h>
 #include <string.h>
-#include <sys/random.h>
-#include <unistd.h>
 
 #include "xport_int.h"
 
@@ -24,19 +22,6 @@
 #define PROBE_DEAD_MS	 3000 /* no frame at all this long after it: gone */
 
 static const __u8 bcast_mac[XTS_MAC_LEN] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
-
-static uint32_t rand32(void)
-{
-	uint32_t r;
-	uint64_t t;
-
-	if (getrandom(&r, sizeof(r), GRND_NONBLOCK) == (ssize_t)sizeof(r))
-		return r;
-	t = xp_now_ns() ^ ((uint64_t)getpid() << 32);
-	t ^= t >> 31;
-	t *= 0xbf58476d1ce4e5b9ull;
-	return (uint32_t)(t ^ (t >> 32));
-}
 
 int xp_session_err(const struct xport *xp)
 {
@@ -53,7 +38,7 @@ static void hello_send(struct xport *xp)
 	memset(&h, 0, sizeof(h));
 	/* A fresh nonce per HELLO: each HELLO starts a new session on the
 	 * shard, so only the answer to the last one names the live epoch. */
-	ss->nonce = rand32();
+	ss->nonce = xts_link__random32();
 	h.min_version = htole16(XTS_PROTO_VERSION);
 	h.max_version = htole16(XTS_PROTO_VERSION);
 	h.window = htole32(xts_link__window(xp->link));
