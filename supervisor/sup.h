@@ -100,6 +100,7 @@ uint32_t sup_shard_state(struct sup *sp, unsigned q);
 
 /* sup_log.c */
 void sup_log_init(const char *target);
+void sup_log_started(void); /* up: syslog lines no longer also on stderr */
 void sup_log_level(int level);
 void sup_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 #define sup_err(...)  sup_log(XTS_LOG_ERROR, __VA_ARGS__)

@@ -11,11 +11,21 @@
 static int use_syslog;
 static int max_level = XTS_LOG_INFO;
 
+/* With syslog, start-up lines also go to stderr (LOG_PERROR): whoever
+ * started xtsd sees why it did not start ("another xtsd runs ...") */
 void sup_log_init(const char *target)
 {
 	use_syslog = target && !strcmp(target, "syslog");
 	if (use_syslog)
+		openlog("xtsd", LOG_PID | LOG_NDELAY | LOG_PERROR, LOG_DAEMON);
+}
+
+void sup_log_started(void)
+{
+	if (use_syslog) {
+		closelog();
 		openlog("xtsd", LOG_PID | LOG_NDELAY, LOG_DAEMON);
+	}
 }
 
 void sup_log_level(int level)

@@ -373,6 +373,7 @@ static int start_up(struct sup *sp, struct xts_xdp_maps *maps)
 	sup_info("%u shards on %s (pid %d, version %s, numa %s, ctl %s)", c->queues, c->interface,
 		 getpid(), XTS_VERSION, numa_available() < 0 ? "unavailable" : "available",
 		 c->ctl_path);
+	sup_log_started();
 	return 0;
 }
 

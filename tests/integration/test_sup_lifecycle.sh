@@ -66,6 +66,12 @@ clock_us t1
 grep -q "another xtsd (pid $XTSD_PID) runs with run_dir $WORK/run" "$WORK/second.log" ||
 	fail "second xtsd: $(cat "$WORK/second.log")"
 echo "ok: second xtsd refused in $(((t1 - t0) / 1000)) ms: $(cat "$WORK/second.log")"
+# logging to syslog, it still says why on stderr
+{ cat "$WORK/xts.conf"; echo 'log_target = "syslog";'; } >"$WORK/second.conf"
+D timeout 10 "$XTS_BIN/xtsd" -c "$WORK/second.conf" >"$WORK/second.log" 2>&1
+rc=$?
+[ $rc = 1 ] && grep -q "another xtsd (pid $XTSD_PID) runs" "$WORK/second.log" ||
+	fail "second xtsd, log_target syslog: exit $rc: '$(cat "$WORK/second.log")'"
 [ "$(prog_id)" = "$prog" ] || fail "XDP program $prog -> '$(prog_id)'"
 [ "$(command stat -c %i "$SOCK")" = "$ino" ] || fail "ctl socket replaced"
 [ "$(shard_get 0 PID) $(shard_get 1 PID)" = "$p0 $p1" ] || fail "shards changed"
