@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include <sys/socket.h>
+#include <sys/epoll.h> /* EPOLLIN ... for xport_watch */
 
 #ifdef __cplusplus
 extern "C" {
@@ -113,6 +114,65 @@ struct xport_pollfd {
 	short revents;
 };
 XPORT_API int xport_poll(struct xport *xp, struct xport_pollfd *fds, unsigned nfds, int timeout_ms);
+
+/*
+ * Readiness sets: an epoll for XTS sockets.  A caller learns which
+ * sockets are ready in time proportional to how many are, however many it
+ * has (xport_poll looks at every entry it is given).
+ *
+ * A set is a list of watches (socket, events, data) and the ready list of
+ * those with something to report; a socket may be in any number of sets,
+ * with other events and data in each.  Set 0 is the queue's own and always
+ * there; xport_set_create() makes more (one per emulated epoll instance of
+ * an LD_PRELOAD shim, say).  Sets, sockets and waits belong to the queue's
+ * thread, as everything else here.
+ *
+ * xport_watch(xp, set, op, sd, events, data): op XPORT_CTL_ADD (EEXIST if
+ * watched already), XPORT_CTL_MOD (ENOENT if not), XPORT_CTL_DEL.  events:
+ * EPOLLIN, EPOLLOUT, EPOLLRDHUP (and the other EPOLL*NORM/BAND bits, which
+ * mean what they mean to poll), EPOLLERR and EPOLLHUP (always reported),
+ * with EPOLLET, EPOLLONESHOT, EPOLLEXCLUSIVE (ADD only; one thread owns a
+ * queue, so it changes nothing).  A socket's watches end with its
+ * xport_close().  ADD and MOD check the socket at once: ready now, it is
+ * on the ready list now.
+ *
+ * xport_wait(xp, set, ev, max, timeout_ms): runs the queue and returns up
+ * to @max events (each socket once), 0 when @timeout_ms passed (0: do not
+ * wait, < 0: forever), or -1/errno: EINTR when a signal came, EBADF for an
+ * unknown set, EINVAL for max 0.  What is reported is the socket's state
+ * at that moment (the same bits xport_poll gives), masked by the events
+ * asked for, as epoll_wait(2) does:
+ *  - level-triggered (default): reported by every xport_wait while it
+ *    holds; sockets ready at once take turns (round robin).
+ *  - EPOLLET: reported once per event that may have made it ready (bytes,
+ *    credit, EOF, an error, a connection to accept, the queue window
+ *    opening for a socket that filled it), whether or not the caller has
+ *    drained it; an event that comes before the report is reported with
+ *    it.  No edge is lost: a caller that reads until EAGAIN and then waits
+ *    hears of every byte that came after.
+ *  - EPOLLONESHOT: after one report, silent until XPORT_CTL_MOD re-arms
+ *    it.
+ * Sleeping in your own epoll on xport_fd() instead works as with
+ * xport_process(): call xport_wait(..., 0) when it fires.
+ */
+#define XPORT_CTL_ADD 1 /* the values of EPOLL_CTL_ADD, _DEL, _MOD */
+#define XPORT_CTL_DEL 2
+#define XPORT_CTL_MOD 3
+
+struct xport_event {
+	uint32_t events; /* EPOLLIN, EPOLLOUT, ... that hold */
+	int sd;		 /* the socket */
+	uint64_t data;	 /* the caller's, from xport_watch() */
+};
+
+/* A new set: its id (> 0), or -1/errno (EMFILE: 4095 sets already). */
+XPORT_API int xport_set_create(struct xport *xp);
+/* Free a set and its watches (not set 0): 0 or -1/errno. */
+XPORT_API int xport_set_close(struct xport *xp, int set);
+XPORT_API int xport_watch(struct xport *xp, int set, int op, int sd, uint32_t events,
+			  uint64_t data);
+XPORT_API int xport_wait(struct xport *xp, int set, struct xport_event *ev, unsigned max,
+			 int timeout_ms);
 
 /* Counters of this queue. */
 struct xport_stats {

@@ -149,15 +149,10 @@ static void on_unconnected(struct xport *xp, struct xsock *s, const struct xts_m
 	}
 }
 
-void xp_conn_on_msg(struct xport *xp, const struct xts_msg *m)
+static void conn_msg(struct xport *xp, struct xsock *s, const struct xts_msg *m)
 {
-	struct xsock *s = xp_sock_by_id(xp, m->dst_id);
 	struct xts_err e;
 
-	if (!s) {
-		on_unknown(xp, m);
-		return;
-	}
 	if (m->op == XTS_OP_CONNECT_RES) {
 		on_connect_res(xp, s, m);
 		return;
@@ -189,4 +184,18 @@ void xp_conn_on_msg(struct xport *xp, const struct xts_msg *m)
 	default: /* CREDIT: hdr.credit only; CLOSED: nothing to do */
 		break;
 	}
+}
+
+void xp_conn_on_msg(struct xport *xp, const struct xts_msg *m)
+{
+	struct xsock *s = xp_sock_by_id(xp, m->dst_id);
+
+	if (!s) {
+		on_unknown(xp, m);
+		return;
+	}
+	conn_msg(xp, s, m);
+	/* whatever it was (bytes, credit, EOF, a result), the sets that
+	 * watch the socket hear of it; a freed one has none */
+	xp_ready_wake(xp, s);
 }

@@ -61,39 +61,16 @@ uint32_t xp_next_req(struct xport *xp)
 
 void xp_pend_add(struct xport *xp, struct xsock *s, uint8_t what)
 {
-	uint32_t n = xp_slot_of(xp, s) + 1;
-
 	s->pend |= what;
-	if (s->on_pend)
-		return;
-	s->on_pend = true;
-	s->pend_next = 0;
-	if (xp->pend_tail)
-		xp->socks[xp->pend_tail - 1].pend_next = n;
-	else
-		xp->pend_head = n;
-	xp->pend_tail = n;
-}
-
-static void lazy_add(struct xport *xp, struct xsock *s)
-{
-	uint32_t n = xp_slot_of(xp, s) + 1;
-
-	if (s->on_lazy)
-		return;
-	s->on_lazy = true;
-	s->lazy_next = 0;
-	if (xp->lazy_tail)
-		xp->socks[xp->lazy_tail - 1].lazy_next = n;
-	else
-		xp->lazy_head = n;
-	xp->lazy_tail = n;
+	xts_fifo_push(&xp->pend, xp->socks, pend_n, xp_slot_of(xp, s));
 }
 
 void xp_owed_clear(struct xport *xp)
 {
-	xp->pend_head = xp->pend_tail = xp->lazy_head = xp->lazy_tail = 0;
-	xp->term_head = xp->term_tail = 0;
+	xts_fifo_clear(&xp->pend, xp->socks, pend_n);
+	xts_fifo_clear(&xp->lazy, xp->socks, lazy_n);
+	xts_fifo_clear(&xp->term, xp->socks, term_n);
+	xts_fifo_clear(&xp->win, xp->socks, win_n);
 }
 
 /* Every frame carries socket credit, so any we owe rides along. */
@@ -178,8 +155,6 @@ static int term_send(struct xport *xp, uint8_t op, uint16_t flags, uint32_t dst,
 void xp_term_owe(struct xport *xp, struct xsock *s, uint8_t op, uint16_t flags, uint32_t peer,
 		 int err)
 {
-	uint32_t n = xp_slot_of(xp, s) + 1;
-
 	if (!xp_up(xp) || peer == XTS_ID_NONE)
 		return; /* no session: the DPU has freed its socket already */
 	if (s->term.op) {
@@ -191,13 +166,7 @@ void xp_term_owe(struct xport *xp, struct xsock *s, uint8_t op, uint16_t flags, 
 	if (!xp_term_owed(xp) && !term_send(xp, op, flags, peer, s->id, err))
 		return;
 	s->term = (struct xp_term){.op = op, .flags = flags, .err = err, .peer = peer};
-	s->on_term = true;
-	s->term_next = 0;
-	if (xp->term_tail)
-		xp->socks[xp->term_tail - 1].term_next = n;
-	else
-		xp->term_head = n;
-	xp->term_tail = n;
+	xts_fifo_push(&xp->term, xp->socks, term_n, xp_slot_of(xp, s));
 }
 
 void xp_stray_send(struct xport *xp, uint8_t op, uint16_t flags, uint32_t dst, int err)
@@ -214,17 +183,13 @@ static int term_run(struct xport *xp)
 {
 	int work = 0;
 
-	while (xp->term_head) {
-		struct xsock *s = &xp->socks[xp->term_head - 1];
+	while (!xts_fifo_empty(&xp->term)) {
+		struct xsock *s = &xp->socks[xts_fifo_head(&xp->term)];
 		struct xp_term *t = &s->term;
 
 		if (term_send(xp, t->op, t->flags, t->peer, s->id, t->err))
 			break;
-		xp->term_head = s->term_next;
-		if (!xp->term_head)
-			xp->term_tail = 0;
-		s->on_term = false;
-		s->term_next = 0;
+		xts_fifo_pop(&xp->term, xp->socks, term_n);
 		t->op = 0;
 		if (s->state == XS_CLOSING)
 			xp_sock_free(xp, s);
@@ -249,7 +214,7 @@ void xp_credit(struct xport *xp, struct xsock *s, uint32_t n)
 		if (xp_sock_send(xp, s, XTS_OP_CREDIT, NULL, 0))
 			xp_pend_add(xp, s, PS_CREDIT);
 	} else if (!s->rlen && s->ungranted >= xp->rcvbuf / 16) {
-		lazy_add(xp, s);
+		xts_fifo_push(&xp->lazy, xp->socks, lazy_n, xp_slot_of(xp, s));
 	}
 }
 
@@ -261,16 +226,12 @@ static int pend_run(struct xport *xp)
 
 	if (xp_term_owed(xp))
 		return work;
-	while (xp->pend_head) {
-		struct xsock *s = &xp->socks[xp->pend_head - 1];
+	while (!xts_fifo_empty(&xp->pend)) {
+		struct xsock *s = &xp->socks[xts_fifo_head(&xp->pend)];
 
 		if (s->pend && xp_sock_flush_pend(xp, s))
 			break; /* no room: keep the order */
-		xp->pend_head = s->pend_next;
-		if (!xp->pend_head)
-			xp->pend_tail = 0;
-		s->on_pend = false;
-		s->pend_next = 0;
+		xts_fifo_pop(&xp->pend, xp->socks, pend_n);
 		work++;
 	}
 	return work;
@@ -278,17 +239,13 @@ static int pend_run(struct xport *xp)
 
 void xp_lazy_run(struct xport *xp)
 {
-	while (xp->lazy_head) {
-		struct xsock *s = &xp->socks[xp->lazy_head - 1];
+	while (!xts_fifo_empty(&xp->lazy)) {
+		struct xsock *s = &xp->socks[xts_fifo_head(&xp->lazy)];
 
 		if (s->state == XS_CONNECTED && s->ungranted &&
 		    xp_sock_send(xp, s, XTS_OP_CREDIT, NULL, 0))
 			break;
-		xp->lazy_head = s->lazy_next;
-		if (!xp->lazy_head)
-			xp->lazy_tail = 0;
-		s->on_lazy = false;
-		s->lazy_next = 0;
+		xts_fifo_pop(&xp->lazy, xp->socks, lazy_n);
 	}
 }
 
@@ -343,6 +300,8 @@ int xp_run(struct xport *xp)
 	}
 	xp_sess_tick(xp, work, t0);
 	work += pend_run(xp);
+	if (!xts_fifo_empty(&xp->win) && xp_room(xp))
+		xp_win_open(xp);
 	xp_doorbell(xp);
 	return work;
 }

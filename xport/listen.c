@@ -206,6 +206,7 @@ XPORT_API int xport_listen(struct xport *xp, int sd, int backlog)
 		return xp_fail(ENOMEM);
 	s->acq->cap = cap;
 	err = listen_sync(xp, s, cap);
+	xp_ready_wake(xp, s);
 	if (err)
 		return xp_fail(-err);
 	s->bound = true;
@@ -283,6 +284,8 @@ void xp_lsn_on_msg(struct xport *xp, const struct xts_msg *m)
 		on_listen_res(xp, s, m);
 	else
 		on_new_conn(xp, s, m);
+	if (s)
+		xp_ready_wake(xp, s); /* a connection to accept */
 }
 
 void xp_lsn_lost(struct xport *xp, struct xsock *s, int err)

@@ -57,7 +57,7 @@ static int sleep_on(struct xport *xp, struct pollfd *pfd, nfds_t n, uint64_t now
 	return ppoll(pfd, n, &ts, NULL);
 }
 
-int xp_wait(struct xport *xp, uint64_t deadline)
+int xp_sleep(struct xport *xp, uint64_t deadline)
 {
 	struct pollfd p = {.fd = xts_link__fd(xp->link), .events = POLLIN};
 	uint64_t now;
@@ -66,9 +66,15 @@ int xp_wait(struct xport *xp, uint64_t deadline)
 	now = xp_now_ns();
 	if (now >= deadline)
 		return -ETIMEDOUT;
-	/* EINTR: the caller runs the engine and checks again */
-	sleep_on(xp, &p, 1, now, deadline);
+	if (sleep_on(xp, &p, 1, now, deadline) < 0 && errno == EINTR)
+		return -EINTR;
 	return 0;
+}
+
+int xp_wait(struct xport *xp, uint64_t deadline)
+{
+	/* EINTR: the caller runs the engine and checks again */
+	return xp_sleep(xp, deadline) == -ETIMEDOUT ? -ETIMEDOUT : 0;
 }
 
 /* ---- poll ---- */

@@ -50,6 +50,7 @@ static int opts_load(struct xport_opts *o, const struct xport_opts *in)
 
 static void xport_free(struct xport *xp)
 {
+	xp_sets_fini(xp); /* before the sockets its watches name */
 	xp_socktab_fini(xp);
 	free(xp);
 }

@@ -81,6 +81,7 @@ static void hello_failed(struct xport *xp)
 			s->state = XS_DEAD;
 			s->so_error = ENETDOWN;
 			s->res_unreported = true;
+			xp_ready_wake(xp, s);
 		}
 	}
 }
@@ -143,8 +144,6 @@ static void sess_sockets_end(struct xport *xp, int err)
 	for (i = 0; i < xp->hiwater; i++) {
 		struct xsock *s = &xp->socks[i];
 
-		s->on_pend = s->on_lazy = s->on_term = false;
-		s->pend_next = s->lazy_next = s->term_next = 0;
 		s->pend = 0;
 		s->term.op = 0; /* the DPU socket went with the session */
 		switch (s->state) {
@@ -166,6 +165,7 @@ static void sess_sockets_end(struct xport *xp, int err)
 			break;
 		}
 		s->abandon = false;
+		xp_ready_wake(xp, s);
 	}
 }
 
@@ -178,8 +178,8 @@ void xp_sess_lost(struct xport *xp, int err, bool send_qreset)
 		xts_link__send(xp->link, XTS_OP_QRESET, 0, XTS_ID_NONE, XTS_ID_NONE, 0, &e,
 			       sizeof(e));
 	}
+	xp_owed_clear(xp); /* owed to a session that is gone */
 	sess_sockets_end(xp, err);
-	xp_owed_clear(xp);
 	xp->sess.err = err;
 	xp->sess.gen++;
 	xp->c.qresets++;

@@ -215,13 +215,61 @@ static int connect_state(struct xport *xp, struct xsock *s)
 	}
 }
 
+/* Start a connect to @dst (checked) and, blocking, see it through:
+ * 0 or -errno. */
+static int connect_run(struct xport *xp, struct xsock *s, const struct xts_addr *dst)
+{
+	bool nb = s->nonblock;
+	uint64_t dl = xp_deadline_us(s->sndtimeo_us);
+	int err;
+
+	/* The CONNECT_RES of a connect given up on (shutdown or AF_UNSPEC
+	 * while connecting) must come back before the slot's next CONNECT:
+	 * both would carry the same socket id. */
+	while (s->abandon) {
+		if (nb || xp_wait(xp, dl))
+			return -EALREADY;
+		xp_run(xp);
+	}
+	if (xp_session_err(xp) == -ENETDOWN) /* no shard answers on this queue */
+		return -ENETDOWN;
+	/* A fresh connection: the whole receive buffer is its credit. */
+	sock_reset(xp, s);
+	s->rcv_avail = xp->rcvbuf;
+	s->peer = *dst;
+	s->state = XS_CONNECTING;
+	/* No room (window full, or the queue re-attaching), or terminal
+	 * frames owed before it: the CONNECT is owed and goes when there is.
+	 * Linux never answers a TCP connect with EAGAIN, so neither do we. */
+	if (xp_session_err(xp) || xp_term_owed(xp) || xp_send_connect(xp, s)) {
+		xp->c.window_stalls++;
+		xp_pend_add(xp, s, PS_CONNECT);
+	}
+	xp_doorbell(xp);
+	if (nb)
+		return -EINPROGRESS;
+	for (;;) {
+		xp_run(xp);
+		if (s->state != XS_CONNECTING)
+			break;
+		/* Linux: a blocking connect past SO_SNDTIMEO says EINPROGRESS
+		 * and the connect goes on. */
+		if (xp_wait(xp, dl))
+			return -EINPROGRESS;
+	}
+	s->res_unreported = false;
+	if (s->state == XS_CONNECTED)
+		return 0;
+	err = xp_take_error(s);
+	sock_reset(xp, s);
+	return -(err ? err : ECONNABORTED);
+}
+
 XPORT_API int xport_connect(struct xport *xp, int sd, const struct sockaddr *addr, socklen_t len)
 {
 	struct xsock *s = xp_sock(xp, sd);
 	struct xts_addr dst;
 	sa_family_t family;
-	uint64_t dl;
-	bool nb;
 	int err;
 
 	if (!s)
@@ -236,57 +284,17 @@ XPORT_API int xport_connect(struct xport *xp, int sd, const struct sockaddr *add
 	memcpy(&family, (const char *)addr + offsetof(struct sockaddr, sa_family), sizeof(family));
 	if (family == AF_UNSPEC) {
 		disconnect(xp, s);
-		return 0;
+		err = 0;
+	} else {
+		err = connect_state(xp, s);
+		if (err > 0) {
+			err = check_addr(s, addr, len, &dst);
+			if (!err)
+				err = connect_run(xp, s, &dst);
+		}
 	}
-	err = connect_state(xp, s);
-	if (err <= 0)
-		return err ? xp_fail(-err) : 0;
-	err = check_addr(s, addr, len, &dst);
-	if (err)
-		return xp_fail(-err);
-
-	nb = s->nonblock;
-	dl = xp_deadline_us(s->sndtimeo_us);
-	/* The CONNECT_RES of a connect given up on (shutdown or AF_UNSPEC
-	 * while connecting) must come back before the slot's next CONNECT:
-	 * both would carry the same socket id. */
-	while (s->abandon) {
-		if (nb || xp_wait(xp, dl))
-			return xp_fail(EALREADY);
-		xp_run(xp);
-	}
-	if (xp_session_err(xp) == -ENETDOWN) /* no shard answers on this queue */
-		return xp_fail(ENETDOWN);
-	/* A fresh connection: the whole receive buffer is its credit. */
-	sock_reset(xp, s);
-	s->rcv_avail = xp->rcvbuf;
-	s->peer = dst;
-	s->state = XS_CONNECTING;
-	/* No room (window full, or the queue re-attaching), or terminal
-	 * frames owed before it: the CONNECT is owed and goes when there is.
-	 * Linux never answers a TCP connect with EAGAIN, so neither do we. */
-	if (xp_session_err(xp) || xp_term_owed(xp) || xp_send_connect(xp, s)) {
-		xp->c.window_stalls++;
-		xp_pend_add(xp, s, PS_CONNECT);
-	}
-	xp_doorbell(xp);
-	if (nb)
-		return xp_fail(EINPROGRESS);
-	for (;;) {
-		xp_run(xp);
-		if (s->state != XS_CONNECTING)
-			break;
-		/* Linux: a blocking connect past SO_SNDTIMEO says EINPROGRESS
-		 * and the connect goes on. */
-		if (xp_wait(xp, dl))
-			return xp_fail(EINPROGRESS);
-	}
-	s->res_unreported = false;
-	if (s->state == XS_CONNECTED)
-		return 0;
-	err = xp_take_error(s);
-	sock_reset(xp, s);
-	return xp_fail(err ? err : ECONNABORTED);
+	xp_ready_wake(xp, s); /* a new state: the sets see it */
+	return err ? xp_fail(-err) : 0;
 }
 
 /* ---- send ---- */
@@ -341,10 +349,12 @@ static size_t send_data(struct xport *xp, struct xsock *s, const __u8 *p, size_t
 			}
 			continue;
 		}
-		if (!s->snd_credit)
+		if (!s->snd_credit) {
 			cstall = true;
-		else
+		} else {
 			wstall = true;
+			xp_win_stalled(xp, s); /* its sets hear when the window opens */
+		}
 		if (nb || xp_wait(xp, dl))
 			break;
 		xp_run(xp);
@@ -480,10 +490,12 @@ XPORT_API int xport_shutdown(struct xport *xp, int sd, int how)
 				xp_pend_add(xp, s, PS_SHUTDOWN);
 			xp_doorbell(xp);
 		}
+		xp_ready_wake(xp, s); /* readable (EOF), writable (EPIPE) now */
 		return 0;
 	case XS_CONNECTING:
 		/* Linux disconnects a connect in progress */
 		disconnect(xp, s);
+		xp_ready_wake(xp, s);
 		return 0;
 	default:
 		return xp_fail(ENOTCONN);
@@ -503,6 +515,7 @@ XPORT_API int xport_close(struct xport *xp, int sd)
 	if (!s)
 		return xp_fail(EBADF);
 	xp_run(xp);
+	xp_watch_drop(xp, s); /* as epoll: a closed socket leaves every set */
 	switch (s->state) {
 	case XS_CONNECTED: {
 		/* Linux sends RST, not FIN, when unread data is dropped or

@@ -81,15 +81,15 @@ struct xsock *xp_sock_alloc(struct xport *xp)
 	slot = xp->free_head - 1;
 	s = &xp->socks[slot];
 	xp->free_head = s->free_next;
-	/* A freed slot may still be linked on the pend/lazy lists (they are
-	 * singly linked and unlinked only when popped).  The new owner keeps
-	 * the links: popping it finds nothing owed, or what it owes by then. */
+	/* A freed slot may still be linked on the pend, lazy and win lists
+	 * (unlinked only when popped).  The new owner keeps the links:
+	 * popping it finds nothing owed, or what it owes by then. */
 	keep = *s;
 	memset(s, 0, sizeof(*s));
-	s->on_pend = keep.on_pend;
-	s->pend_next = keep.pend_next;
-	s->on_lazy = keep.on_lazy;
-	s->lazy_next = keep.lazy_next;
+	s->pend_n = keep.pend_n;
+	s->lazy_n = keep.lazy_n;
+	s->term_n = keep.term_n;
+	s->win_n = keep.win_n;
 	s->gen = (uint16_t)(keep.gen % XTS_ID_GEN_MAX + 1); /* 1..GEN_MAX, never 0 */
 	s->id = xts_id_make(slot, s->gen);
 	s->state = XS_NEW;

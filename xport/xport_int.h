@@ -20,6 +20,7 @@
 
 #include "xport.h"
 #include "link.h"
+#include "fifo.h"
 
 #define XP_DEF_RCVBUF	(256u * 1024)
 #define XP_MAX_RCVBUF	(1u << 30)
@@ -110,12 +111,11 @@ struct xsock {
 			      * is on its way: nothing new on this slot before it */
 	bool peer_eof, rd_shut, wr_shut;
 	/* list links survive a slot's reuse (see pend_add) */
-	bool on_pend, on_lazy, on_term;
-	uint32_t pend_next, lazy_next, term_next; /* slot + 1, 0 ends the list */
-	struct xp_term term;			  /* op 0: none owed */
-	uint32_t free_next;			  /* slot + 1 */
-	int so_error;				  /* pending errno, SO_ERROR */
-	uint64_t snd_credit;			  /* DATA bytes the DPU lets us send */
+	struct xts_fifo_node pend_n, lazy_n, term_n, win_n;
+	struct xp_term term; /* op 0: none owed */
+	uint32_t free_next;  /* slot + 1 */
+	int so_error;	     /* pending errno, SO_ERROR */
+	uint64_t snd_credit; /* DATA bytes the DPU lets us send */
 	/* Receive ring, allocated on the first DATA with XP_RBUF_MIN bytes
 	 * and doubled as unread bytes need, up to xp->rcvbuf: a connection
 	 * that holds little costs a small heap block, not a page of a
@@ -133,9 +133,10 @@ struct xsock {
 	 * CONNECT_RES names the real one */
 	struct xts_addr local, peer;
 	/* listening (listen.c) */
-	bool bound;	    /* bind() or listen() gave it a local address */
-	uint8_t lflags;	    /* XTS_LISTEN_*: SO_REUSEADDR, SO_REUSEPORT, V6ONLY */
-	struct xp_acq *acq; /* accept queue of a listener */
+	bool bound;		/* bind() or listen() gave it a local address */
+	uint8_t lflags;		/* XTS_LISTEN_*: SO_REUSEADDR, SO_REUSEPORT, V6ONLY */
+	struct xp_acq *acq;	/* accept queue of a listener */
+	struct xp_watch *watch; /* readiness sets watching it (ready.c) */
 };
 
 struct xp_counters {
@@ -198,9 +199,14 @@ struct xport {
 	uint32_t free_head; /* slot + 1, LIFO */
 
 	/* owed frames (engine.c) */
-	uint32_t pend_head, pend_tail; /* PS_* owed, FIFO of slot + 1 */
-	uint32_t lazy_head, lazy_tail; /* credit to return before sleeping */
-	uint32_t term_head, term_tail; /* terminal frames owed, FIFO, first */
+	struct xts_fifo pend; /* PS_* owed */
+	struct xts_fifo lazy; /* credit to return before sleeping */
+	struct xts_fifo term; /* terminal frames owed, sent first */
+	struct xts_fifo win;  /* watched sockets waiting for the window */
+
+	/* readiness sets (ready.c); set 0 made on first use */
+	struct xp_set **sets;
+	uint32_t nsets, set_gen;
 
 	/* the one SOCKOPT being waited for */
 	uint32_t so_req_next, so_req, so_id;
@@ -246,7 +252,7 @@ void xp_term_owe(struct xport *xp, struct xsock *s, uint8_t op, uint16_t flags, 
  * arrives. */
 static inline bool xp_term_owed(const struct xport *xp)
 {
-	return xp->term_head != 0;
+	return !xts_fifo_empty(&xp->term);
 }
 /* An answer to a frame that names no socket of ours (a peer's mistake or
  * a listener's connections the shard resets itself): sent if there is
@@ -315,6 +321,28 @@ void xp_conn_lost(struct xport *xp, struct xsock *s, int err);
 /* Take the connection down from our side (RESET @err to the DPU). */
 void xp_sock_abort(struct xport *xp, struct xsock *s, int err);
 
+/* ---- ready.c: readiness sets ---- */
+#define XP_WAIT_MAX (INT32_MAX / (int)sizeof(struct xport_event))
+void xp_ready_wake_slow(struct xport *xp, struct xsock *s);
+/* Something happened to @s that may have made it ready (bytes, credit,
+ * EOF, an error, a connection to accept, a state change): the sets that
+ * watch it learn of it.  A test and nothing more for a socket no set
+ * watches, as on the hot path. */
+static inline void xp_ready_wake(struct xport *xp, struct xsock *s)
+{
+	if (s->watch)
+		xp_ready_wake_slow(xp, s);
+}
+/* A send found the queue window shut: wake @s when it opens. */
+void xp_win_stalled(struct xport *xp, struct xsock *s);
+/* The engine found room: wake the sockets waiting for it. */
+void xp_win_open(struct xport *xp);
+/* @s leaves every set (it is closed). */
+void xp_watch_drop(struct xport *xp, struct xsock *s);
+void xp_sets_fini(struct xport *xp);
+/* Watches on a set's ready list (for tests). */
+uint32_t xp_set_nready(struct xport *xp, int set);
+
 /* ---- queue.c ---- */
 /* libxport over a link it now owns (the AF_XDP one from xport_open, or
  * any other, e.g. an in-memory pair in unit tests): 0 or -errno; the link
@@ -326,6 +354,8 @@ __attribute__((visibility("hidden"))) int xp_open_link(struct xport **out, struc
 /* Sleep on the link fd until frames arrive, a short slice ends or
  * @deadline; 0, or -ETIMEDOUT when the deadline has passed. */
 int xp_wait(struct xport *xp, uint64_t deadline);
+/* The same, but a signal ends it: 0, -ETIMEDOUT or -EINTR. */
+int xp_sleep(struct xport *xp, uint64_t deadline);
 /* ---- sock.c ---- */
 /* CONNECT for a socket in XS_CONNECTING: 0 or -EAGAIN (no room). */
 int xp_send_connect(struct xport *xp, struct xsock *s);

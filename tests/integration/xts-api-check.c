@@ -378,6 +378,78 @@ static void t_sink(void)
 	CHECK(xport_close(xp, sd) == 0);
 }
 
+/*
+ * Readiness sets against a real shard and echo peer: N connections in a
+ * set (edge-triggered, data = index), a message on every third; the
+ * waits name exactly those, each once per echo, with EPOLLIN; level
+ * triggering reports one left unread again; a second set sees its own
+ * watch only; EOF from the peer (after our SHUT_WR) is EPOLLRDHUP.
+ */
+static void t_ready(void)
+{
+	enum { N = 60 };
+	struct xport_event ev[N];
+	int sd[N], got[N], want = 0, seen = 0, set2, n, i;
+	bool done[N];
+	char buf[64];
+	ssize_t r;
+	double t0;
+
+	memset(got, 0, sizeof(got));
+	memset(done, 0, sizeof(done));
+	for (i = 0; i < N; i++) {
+		sd[i] = conn(7, 0);
+		CHECK(xport_set_nonblock(xp, sd[i], 1) == 0);
+		CHECK(xport_watch(xp, 0, XPORT_CTL_ADD, sd[i], EPOLLIN | EPOLLRDHUP | EPOLLET,
+				  (uint64_t)i) == 0);
+	}
+	CHECK(xport_wait(xp, 0, ev, N, 0) == 0); /* nothing yet */
+	for (i = 0; i < N; i += 3, want++)
+		CHECK(xport_send(xp, sd[i], "ping", 4, 0) == 4);
+	t0 = now();
+	while (seen < want && now() - t0 < 5) {
+		n = xport_wait(xp, 0, ev, N, 1000);
+		for (int k = 0; k < n; k++) {
+			int j = (int)ev[k].data;
+
+			CHECK(j >= 0 && j < N && j % 3 == 0 && ev[k].sd == sd[j]);
+			CHECK(ev[k].events == EPOLLIN);
+			if (j < 0 || j >= N)
+				continue;
+			while ((r = xport_recv(xp, sd[j], buf, sizeof(buf), 0)) > 0)
+				got[j] += (int)r; /* the echo may come in pieces */
+			if (got[j] == 4 && !done[j]) {
+				done[j] = true;
+				seen++;
+			}
+		}
+	}
+	CHECK(seen == want);
+	CHECK(xport_wait(xp, 0, ev, N, 0) == 0); /* each edge once */
+	/* level: one echo left unread is reported by every wait */
+	CHECK(xport_watch(xp, 0, XPORT_CTL_MOD, sd[1], EPOLLIN, 1) == 0);
+	CHECK(xport_send(xp, sd[1], "lvl", 3, 0) == 3);
+	CHECK(xport_wait(xp, 0, ev, N, 2000) == 1 && ev[0].sd == sd[1]);
+	CHECK(xport_wait(xp, 0, ev, N, 0) == 1 && ev[0].sd == sd[1]);
+	/* a second set: only what it watches */
+	set2 = xport_set_create(xp);
+	CHECK(set2 > 0);
+	CHECK(xport_watch(xp, set2, XPORT_CTL_ADD, sd[2], EPOLLIN | EPOLLRDHUP, 2) == 0);
+	CHECK(xport_wait(xp, set2, ev, N, 0) == 0);
+	/* EOF: our SHUT_WR, the echo peer's FIN back */
+	CHECK(xport_shutdown(xp, sd[2], SHUT_WR) == 0);
+	t0 = now();
+	n = 0;
+	while (n == 0 && now() - t0 < 5)
+		n = xport_wait(xp, set2, ev, N, 1000);
+	CHECK(n == 1 && ev[0].sd == sd[2] && (ev[0].events & EPOLLRDHUP));
+	CHECK(xport_set_close(xp, set2) == 0);
+	for (i = 0; i < N; i++)
+		CHECK(xport_close(xp, sd[i]) == 0);
+	CHECK(xport_wait(xp, 0, ev, N, 0) == 0); /* closed sockets left the set */
+	printf("ready done: %d of %d sockets reported\n", seen, N);
+}
+
 static double close_ms(int sd)
 {
 	double t0 = now();
@@ -755,6 +827,7 @@ int main(int argc, char **argv)
 	t_close_connecting();
 	t_many();
 	t_sink();
+	t_ready();
 	t_close_stopped();
 	t_greet_fin();
 	t_bind_connect();

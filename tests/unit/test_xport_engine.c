@@ -1,0 +1,476 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * test_xport_engine.c - libxport's engine, white box, over the in-memory
+ * link: the test plays the shard with raw frames (xport_peer.h).  The
+ * window and credit boundaries, control frames owed while the window is
+ * shut, resets and the order of session ops.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "xport_peer.h"
+
+/* A peer that never acks gets exactly W sequenced frames, and the next
+ * send finds the window shut (EAGAIN), not one frame more, whichever
+ * path sends: DATA, a SHUTDOWN, a CLOSE. */
+static void window_exact(void **state)
+{
+	struct peer *p = *state;
+	static struct got g[4 * PW];
+	struct xport_stats st0, st;
+	int sd = peer_connect(p, 0x101, P_CONNBUF), sh = peer_connect(p, 0x106, P_CONNBUF),
+	    cl = peer_connect(p, 0x107, P_CONNBUF);
+	unsigned n, sent = 0;
+	char c = 'w';
+
+	xport_stats(p->xp, &st0, sizeof(st0));
+	while (sent < PW - 1 && xport_send(p->xp, sd, &c, 1, 0) == 1)
+		sent++;
+	/* the last frames of the window go by the control paths */
+	assert_int_equal(xport_shutdown(p->xp, sh, SHUT_WR), 0);
+	assert_int_equal(xport_close(p->xp, cl), 0);
+	assert_int_equal(xport_send(p->xp, sd, &c, 1, 0), -1);
+	assert_int_equal(errno, EAGAIN);
+	n = peer_rx(p, g, 4 * PW);
+	/* the CONNECTs were acked with the CONNECT_RES: PW frames since */
+	assert_int_equal(count_seq(g, n), PW);
+	assert_int_equal(count_op(g, n, XTS_OP_DATA), PW - 1);
+	assert_int_equal(count_op(g, n, XTS_OP_SHUTDOWN), 1);
+	assert_int_equal(count_op(g, n, XTS_OP_CLOSE), 0); /* owed */
+	xport_stats(p->xp, &st, sizeof(st));
+	assert_true(st.window_stalls > st0.window_stalls);
+	/* one ack opens it again: the owed CLOSE, then as many as were acked */
+	peer_ack(p);
+	xport_process(p->xp);
+	for (sent = 0; xport_send(p->xp, sd, &c, 1, 0) == 1 && sent < 4 * PW;)
+		sent++;
+	assert_int_equal(sent, PW - 1);
+	n = peer_rx(p, g, 4 * PW);
+	assert_int_equal(count_seq(g, n), PW);
+	assert_int_equal(count_op(g, n, XTS_OP_CLOSE), 1);
+}
+
+/* The DPU's credit bounds what the host sends, to the byte. */
+static void credit_send_exact(void **state)
+{
+	struct peer *p = *state;
+	static struct got g[64];
+	char buf[100];
+	int sd = peer_connect(p, 0x102, 10);
+	ssize_t r;
+	unsigned n, i, bytes = 0;
+
+	memset(buf, 'c', sizeof(buf));
+	assert_int_equal(xport_send(p->xp, sd, buf, sizeof(buf), 0), 10);
+	assert_int_equal(xport_send(p->xp, sd, buf, sizeof(buf), 0), -1);
+	assert_int_equal(errno, EAGAIN);
+	n = peer_rx(p, g, 64);
+	for (i = 0; i < n; i++)
+		if (g[i].op == XTS_OP_DATA)
+			bytes += (unsigned)g[i].len;
+	assert_int_equal(bytes, 10);
+	/* 5 more: exactly 5 go */
+	peer_send(p, XTS_OP_CREDIT, 0, (__u32)sd, 0x102, 5, NULL, 0);
+	r = xport_send(p->xp, sd, buf, sizeof(buf), 0);
+	assert_int_equal(r, 5);
+}
+
+/* DATA up to the credit the host granted is taken; one byte beyond it
+ * resets that connection only, with EPROTO, and tells the DPU so. */
+static void credit_recv_beyond(void **state)
+{
+	struct peer *p = *state;
+	static struct got g[64];
+	static char big[P_RCVBUF];
+	char buf[P_RCVBUF + 8];
+	int bad = peer_connect(p, 0x103, P_CONNBUF), good = peer_connect(p, 0x104, P_CONNBUF);
+	unsigned n, i, resets = 0;
+	size_t off;
+
+	memset(big, 'd', sizeof(big));
+	/* the whole grant, in frames the link can carry */
+	for (off = 0; off < sizeof(big); off += 1000) {
+		size_t k = sizeof(big) - off < 1000 ? sizeof(big) - off : 1000;
+
+		peer_send(p, XTS_OP_DATA, 0, (__u32)bad, 0x103, 0, big + off, k);
+	}
+	assert_int_equal(xport_recv(p->xp, bad, buf, 1, MSG_PEEK), 1); /* all taken */
+	n = peer_rx(p, g, 64);
+	assert_int_equal(count_op(g, n, XTS_OP_RESET), 0);
+	/* one byte past it */
+	peer_send(p, XTS_OP_DATA, 0, (__u32)bad, 0x103, 0, "x", 1);
+	n = peer_rx(p, g, 64);
+	for (i = 0; i < n; i++) {
+		struct xts_err e;
+
+		if (g[i].op != XTS_OP_RESET)
+			continue;
+		memcpy(&e, g[i].pl, sizeof(e));
+		assert_int_equal(g[i].dst, 0x103);
+		assert_int_equal((int)le32toh((__u32)e.err), EPROTO);
+		resets++;
+	}
+	assert_int_equal(resets, 1);
+	/* the bytes before it stay readable, then the error, as Linux */
+	assert_int_equal(xport_recv(p->xp, bad, buf, sizeof(buf), 0), P_RCVBUF);
+	assert_int_equal(xport_recv(p->xp, bad, buf, sizeof(buf), 0), -1);
+	assert_int_equal(errno, EPROTO);
+	/* the other connection is untouched */
+	peer_send(p, XTS_OP_DATA, 0, (__u32)good, 0x104, 0, "ok", 2);
+	assert_int_equal(xport_recv(p->xp, good, buf, sizeof(buf), 0), 2);
+	xport_close(p->xp, bad);
+	xport_close(p->xp, good);
+}
+
+static struct peer *fresh(void)
+{
+	struct peer *p = calloc(1, sizeof(*p));
+
+	assert_non_null(p);
+	assert_int_equal(peer_open_opts(p, NULL), 0);
+	return p;
+}
+
+static void done(struct peer *p)
+{
+	void *st = p;
+
+	peer_teardown(&st);
+}
+
+/* Shut the window: PW one-byte DATA frames on @sd the peer does not ack. */
+static void shut_window(struct peer *p, int sd)
+{
+	unsigned sent = 0;
+	char c = 's';
+
+	while (xport_send(p->xp, sd, &c, 1, 0) == 1)
+		sent++;
+	assert_int_equal(errno, EAGAIN);
+	assert_int_equal(xp_room(p->xp), 0);
+}
+
+/*
+ * Control frames owed while the window is shut: a credit return, a
+ * SHUT_WR, a CLOSE and a RESET (DATA past the grant).  Each goes once
+ * when the window opens: the terminal frames first, in the order they
+ * were owed, then the others in theirs.
+ */
+static void owed_when_shut(void **state)
+{
+	static struct got g[4 * PW];
+	static char big[P_RCVBUF];
+	struct peer *p = fresh();
+	int filler = peer_connect(p, 0x201, P_CONNBUF), cr = peer_connect(p, 0x202, P_CONNBUF),
+	    sh = peer_connect(p, 0x203, P_CONNBUF), cl = peer_connect(p, 0x204, P_CONNBUF),
+	    rs = peer_connect(p, 0x205, P_CONNBUF);
+	char buf[P_RCVBUF];
+	unsigned n, i, k = 0;
+	__u16 want_op[] = {XTS_OP_CLOSE, XTS_OP_RESET, XTS_OP_CREDIT, XTS_OP_SHUTDOWN};
+	__u32 want_dst[] = {0x204, 0x205, 0x202, 0x203};
+	size_t off;
+
+	(void)state;
+	memset(big, 'b', sizeof(big));
+	/* bytes for cr and rs before the window shuts (the peer's frames
+	 * ack nothing new: it has read nothing since) */
+	for (off = 0; off < sizeof(big); off += 1000) {
+		size_t len = sizeof(big) - off < 1000 ? sizeof(big) - off : 1000;
+
+		peer_send(p, XTS_OP_DATA, 0, (__u32)cr, 0x202, 0, big + off, len);
+		peer_send(p, XTS_OP_DATA, 0, (__u32)rs, 0x205, 0, big + off, len);
+	}
+	shut_window(p, filler);
+	/* owed, in this order: credit (reading all of it), SHUT_WR, CLOSE,
+	 * RESET (one byte past rs's grant) */
+	assert_int_equal(xport_recv(p->xp, cr, buf, sizeof(buf), 0), P_RCVBUF);
+	assert_int_equal(xport_shutdown(p->xp, sh, SHUT_WR), 0);
+	assert_int_equal(xport_close(p->xp, cl), 0);
+	peer_send(p, XTS_OP_DATA, 0, (__u32)rs, 0x205, 0, "x", 1);
+	/* nothing of it went yet: the window is shut */
+	n = peer_rx(p, g, 4 * PW);
+	assert_int_equal(count_op(g, n, XTS_OP_DATA), PW);
+	assert_int_equal(n, PW);
+	peer_ack(p);
+	xport_process(p->xp);
+	n = peer_rx(p, g, 4 * PW);
+	for (i = 0; i < n; i++) {
+		if (g[i].op == XTS_OP_ACK || g[i].op == XTS_OP_DATA)
+			continue;
+		assert_true(k < 4);
+		assert_int_equal(g[i].op, want_op[k]);
+		assert_int_equal(g[i].dst, want_dst[k]);
+		k++;
+	}
+	assert_int_equal(k, 4);
+	/* and never again */
+	peer_ack(p);
+	xport_process(p->xp);
+	n = peer_rx(p, g, 4 * PW);
+	assert_int_equal(n - count_op(g, n, XTS_OP_ACK), 0);
+	done(p);
+}
+
+/*
+ * Terminal frames are never dropped.  With a socket table of 4 and the
+ * window shut, refusals of connections handed to a listener that closed
+ * (the shard resets those itself) must not crowd out the CLOSE of every
+ * connection: libxport's old ring of max_sockets entries filled with the
+ * refusals and dropped the CLOSEs, leaking the DPU's connections.
+ */
+static void terminal_never_dropped(void **state)
+{
+	struct xport_opts o = {.sz = sizeof(o), .rcvbuf = P_RCVBUF, .max_sockets = 4};
+	struct sockaddr_in la = {.sin_family = AF_INET, .sin_port = htons(80)};
+	static struct got g[8 * PW];
+	struct peer *p = calloc(1, sizeof(*p));
+	struct xts_conn_res r;
+	int c[3], l, i;
+	unsigned n, closes = 0;
+
+	(void)state;
+	assert_non_null(p);
+	assert_int_equal(peer_open_opts(p, &o), 0);
+	for (i = 0; i < 3; i++)
+		c[i] = peer_connect(p, 0x301 + (__u32)i, P_CONNBUF);
+	l = xport_socket(p->xp, AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	assert_true(l > 0);
+	assert_int_equal(xport_bind(p->xp, l, (struct sockaddr *)&la, sizeof(la)), 0);
+	/* listen blocks for LISTEN_RES: the peer answers from a thread */
+	memset(&r, 0, sizeof(r));
+	r.local = r.peer = peer_addr("198.18.0.1", 80);
+	{
+		struct peer_answer an = {.p = p,
+					 .want = XTS_OP_LISTEN,
+					 .reply = XTS_OP_LISTEN_RES,
+					 .reply_src = 0x3ff,
+					 .pl = &r,
+					 .len = sizeof(r)};
+
+		peer_answer_start(&an);
+		assert_int_equal(xport_listen(p->xp, l, 16), 0);
+		peer_answer_join(&an);
+	}
+	peer_ack(p);
+	shut_window(p, c[0]);
+	assert_int_equal(xport_close(p->xp, l), 0);
+	/* connections handed over before the shard took the CLOSE */
+	r.peer = peer_addr("198.18.0.2", 5555);
+	for (i = 0; i < 10; i++)
+		peer_send(p, XTS_OP_NEW_CONN, 0, (__u32)l, 0x400 + (__u32)i, P_CONNBUF, &r,
+			  sizeof(r));
+	for (i = 0; i < 3; i++)
+		assert_int_equal(xport_close(p->xp, c[i]), 0);
+	n = peer_rx(p, g, 8 * PW); /* the window's DATA */
+	peer_ack(p);
+	xport_process(p->xp);
+	n = peer_rx(p, g, 8 * PW);
+	for (unsigned k = 0; k < n; k++)
+		if (g[k].op == XTS_OP_CLOSE)
+			closes += g[k].dst == 0x3ff || (g[k].dst >= 0x301 && g[k].dst <= 0x303);
+	assert_int_equal(closes, 4); /* the listener's and every connection's */
+	/* the slots came free: the table is whole again */
+	for (i = 0; i < 4; i++) {
+		int sd = xport_socket(p->xp, AF_INET, SOCK_STREAM, 0);
+
+		assert_true(sd > 0);
+	}
+	done(p);
+}
+
+/* RESET from the DPU: that connection only, ECONNRESET after its bytes. */
+static void reset_in(void **state)
+{
+	struct peer *p = *state;
+	struct xts_err e = {.err = (__s32)htole32(ECONNRESET)};
+	int a = peer_connect(p, 0x501, P_CONNBUF), b = peer_connect(p, 0x502, P_CONNBUF);
+	char buf[16];
+
+	peer_send(p, XTS_OP_DATA, 0, (__u32)a, 0x501, 0, "abc", 3);
+	peer_send(p, XTS_OP_RESET, 0, (__u32)a, 0x501, 0, &e, sizeof(e));
+	assert_int_equal(xport_recv(p->xp, a, buf, sizeof(buf), 0), 3);
+	assert_int_equal(xport_recv(p->xp, a, buf, sizeof(buf), 0), -1);
+	assert_int_equal(errno, ECONNRESET);
+	assert_int_equal(xport_send(p->xp, b, "z", 1, 0), 1);
+	xport_close(p->xp, a);
+	xport_close(p->xp, b);
+}
+
+static void sent_hello(struct peer *p, __u32 *nonce)
+{
+	static struct got g[4 * PW];
+	unsigned n = peer_rx(p, g, 4 * PW), i;
+
+	*nonce = 0;
+	for (i = 0; i < n; i++) {
+		struct xts_hello h;
+
+		if (g[i].op != XTS_OP_HELLO)
+			continue;
+		memcpy(&h, g[i].pl, sizeof(h));
+		*nonce = le32toh(h.nonce);
+	}
+}
+
+/*
+ * QRESET: one of another epoch is ignored; one of ours ends the session
+ * (every socket ECONNRESET, a new HELLO); epoch 0 (a shard that
+ * restarted) does too and counts a restart.
+ */
+static void qreset_epochs(void **state)
+{
+	struct peer *p = fresh();
+	struct xts_err e = {.err = (__s32)htole32(ECONNRESET)};
+	struct xport_stats st;
+	__u32 nonce;
+	int a = peer_connect(p, 0x601, P_CONNBUF);
+	char c;
+
+	(void)state;
+	/* another epoch: a frame of some other session, nothing happens */
+	xts_link__send_to(p->b, xts_link__mac(p->a), PEPOCH + 7, XTS_OP_QRESET, &e, sizeof(e));
+	xts_link__flush(p->b, false);
+	xport_process(p->xp);
+	assert_true(xp_up(p->xp));
+	assert_int_equal(xport_send(p->xp, a, "q", 1, 0), 1);
+	/* ours */
+	peer_send(p, XTS_OP_QRESET, 0, 0, 0, 0, &e, sizeof(e));
+	assert_false(xp_up(p->xp));
+	assert_int_equal(xport_recv(p->xp, a, &c, 1, 0), -1);
+	assert_int_equal(errno, ECONNRESET);
+	sent_hello(p, &nonce);
+	assert_true(nonce != 0);
+	/* an answer to an older HELLO is not ours: still attaching */
+	peer_hello_ack(p, nonce ^ 1, 0, PEPOCH + 1);
+	xport_process(p->xp);
+	assert_false(xp_up(p->xp));
+	peer_hello_ack(p, nonce, 0, PEPOCH + 2);
+	xport_process(p->xp);
+	assert_true(xp_up(p->xp));
+	assert_int_equal(xts_link__epoch(p->a), PEPOCH + 2);
+	/* epoch 0: the shard restarted */
+	xts_link__send_to(p->b, xts_link__mac(p->a), 0, XTS_OP_QRESET, &e, sizeof(e));
+	xts_link__flush(p->b, false);
+	xport_process(p->xp);
+	assert_false(xp_up(p->xp));
+	xport_stats(p->xp, &st, sizeof(st));
+	assert_int_equal(st.restarts, 1);
+	xport_close(p->xp, a);
+	done(p);
+}
+
+/* A QRESET in the middle of a batch: what follows it in the batch is the
+ * dead session's and is not delivered to its sockets. */
+static void qreset_mid_batch(void **state)
+{
+	struct peer *p = fresh();
+	struct xts_err e = {.err = (__s32)htole32(ECONNRESET)};
+	int a = peer_connect(p, 0x701, P_CONNBUF);
+	struct xport_stats st;
+	char buf[8];
+
+	(void)state;
+	xts_link__send(p->b, XTS_OP_DATA, 0, (__u32)a, 0x701, 0, "1", 1);
+	xts_link__send(p->b, XTS_OP_QRESET, 0, 0, 0, 0, &e, sizeof(e));
+	xts_link__send(p->b, XTS_OP_DATA, 0, (__u32)a, 0x701, 0, "2", 1);
+	xts_link__flush(p->b, false);
+	xport_process(p->xp);
+	xport_stats(p->xp, &st, sizeof(st));
+	assert_int_equal(st.data_rx_bytes, 1); /* "1" only */
+	assert_int_equal(xport_recv(p->xp, a, buf, sizeof(buf), 0), 1);
+	assert_int_equal(buf[0], '1');
+	assert_int_equal(xport_recv(p->xp, a, buf, sizeof(buf), 0), -1);
+	assert_int_equal(errno, ECONNRESET);
+	xport_close(p->xp, a);
+	done(p);
+}
+
+/* The shard refuses the HELLO because a live session holds the queue:
+ * xp_open_link says EBUSY. */
+static void hello_busy(void **state)
+{
+	struct peer *p = calloc(1, sizeof(*p));
+
+	(void)state;
+	assert_non_null(p);
+	p->hello_err = EBUSY;
+	assert_int_equal(peer_open_opts(p, NULL), -EBUSY);
+	free(p);
+}
+
+/* libbpf's OPTS_VALID: a longer struct with a non-zero field we do not
+ * know is refused; zero there is fine; sz smaller than sz's own is not. */
+static void opts_tail(void **state)
+{
+	struct {
+		struct xport_opts o;
+		uint32_t newer;
+	} big;
+	struct peer *p = calloc(1, sizeof(*p));
+	struct xts_link *a, *b;
+
+	(void)state;
+	memset(&big, 0, sizeof(big));
+	big.o.sz = sizeof(big);
+	big.newer = 1;
+	assert_int_equal(xts_link__create_pair(&a, &b, &peer_link_opts), 0);
+	assert_int_equal(xp_open_link(&p->xp, a, &big.o), -EINVAL); /* a destroyed */
+	xts_link__destroy(b);
+	big.o.sz = 2;
+	assert_int_equal(xts_link__create_pair(&a, &b, &peer_link_opts), 0);
+	assert_int_equal(xp_open_link(&p->xp, a, &big.o), -EINVAL);
+	xts_link__destroy(b);
+	big.o.sz = sizeof(big);
+	big.newer = 0;
+	big.o.rcvbuf = P_RCVBUF;
+	assert_int_equal(peer_open_opts(p, &big.o), 0);
+	done(p);
+}
+
+/* close never waits: with the window shut, closing returns at once and
+ * the CLOSE goes when it opens. */
+static void close_no_wait(void **state)
+{
+	static struct got g[4 * PW];
+	struct peer *p = fresh();
+	int a = peer_connect(p, 0x801, P_CONNBUF), b = peer_connect(p, 0x802, P_CONNBUF);
+	uint64_t t0;
+	unsigned n;
+
+	(void)state;
+	shut_window(p, a);
+	t0 = xp_now_ns();
+	assert_int_equal(xport_close(p->xp, b), 0);
+	assert_true(xp_now_ns() - t0 < 50000000ull); /* the old code waited 2 s */
+	n = peer_rx(p, g, 4 * PW);
+	assert_int_equal(count_op(g, n, XTS_OP_CLOSE), 0);
+	peer_ack(p);
+	xport_process(p->xp);
+	n = peer_rx(p, g, 4 * PW);
+	assert_int_equal(count_op(g, n, XTS_OP_CLOSE), 1);
+	for (unsigned i = 0; i < n; i++)
+		if (g[i].op == XTS_OP_CLOSE)
+			assert_int_equal(g[i].dst, 0x802);
+	done(p);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(window_exact, peer_setup, peer_teardown),
+	    cmocka_unit_test_setup_teardown(credit_send_exact, peer_setup, peer_teardown),
+	    cmocka_unit_test_setup_teardown(credit_recv_beyond, peer_setup, peer_teardown),
+	    cmocka_unit_test(owed_when_shut),
+	    cmocka_unit_test(terminal_never_dropped),
+	    cmocka_unit_test_setup_teardown(reset_in, peer_setup, peer_teardown),
+	    cmocka_unit_test(qreset_epochs),
+	    cmocka_unit_test(qreset_mid_batch),
+	    cmocka_unit_test(hello_busy),
+	    cmocka_unit_test(opts_tail),
+	    cmocka_unit_test(close_no_wait),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
