@@ -36,6 +36,7 @@
 #include <sys/socket.h>
 
 #include "xport.h"
+#include "xts_version.h"
 
 #define PROG	   "xts-cat"
 #define BUF_SIZE   (64 * 1024)
@@ -82,6 +83,7 @@ static void usage(FILE *f)
 		"                          connection\n"
 		"  -k, --keep-open         with -l: serve one connection after another\n"
 		"  -h, --help              this text\n"
+		"  -V, --version           print the version and exit\n"
 		"\n"
 		"HOST is a name or a numeric IPv4/IPv6 address.  Exit status: 0 when both\n"
 		"directions ended cleanly, 1 on an error, 2 on a usage error.\n");
@@ -384,6 +386,7 @@ int main(int argc, char **argv)
 	    {"listen", no_argument, NULL, 'l'},
 	    {"keep-open", no_argument, NULL, 'k'},
 	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
 	    {NULL, 0, NULL, 0},
 	};
 	const char *ifname = DEF_IF;
@@ -393,7 +396,7 @@ int main(int argc, char **argv)
 	int c, err, sd, rc, ls = -1;
 	bool listen_mode = false, keep = false;
 
-	while ((c = getopt_long(argc, argv, "i:q:w:s:p:lkh", lopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "i:q:w:s:p:lkhV", lopts, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			src = optarg;
@@ -428,6 +431,9 @@ int main(int argc, char **argv)
 			break;
 		case 'h':
 			usage(stdout);
+			return 0;
+		case 'V':
+			printf(PROG " %s\n", XTS_VERSION);
 			return 0;
 		default:
 			usage(stderr);

@@ -28,6 +28,7 @@
 #include <strings.h>
 
 #include "xport.h"
+#include "xts_version.h"
 
 #define PROG	"xts-httpd"
 #define MAX_CON 4096
@@ -258,8 +259,19 @@ static void *worker_main(void *arg)
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: " PROG " [-i IFNAME] [-n QUEUES] [-p PORT] [-s BODY_BYTES]\n"
-		   "  HTTP/1.1 over XTS: one thread per queue 0..QUEUES-1, all on PORT\n"
-		   "  with SO_REUSEPORT.  Defaults: xh0, 4 queues, port 8080, 64 bytes.\n");
+		   "\n"
+		   "HTTP/1.1 over XTS: one thread per queue 0..QUEUES-1, all listening on\n"
+		   "PORT with SO_REUSEPORT, answering every GET with BODY_BYTES bytes.\n"
+		   "\n"
+		   "  -i, --interface IFNAME  host interface of the XTS queues (default xh0)\n"
+		   "  -n, --queues QUEUES     queues, one thread each (1..256, default 4)\n"
+		   "  -p, --port PORT         port to listen on (default 8080)\n"
+		   "  -s, --body-bytes N      body of every response (default 64)\n"
+		   "  -h, --help              this text\n"
+		   "  -V, --version           print the version and exit\n"
+		   "\n"
+		   "Runs until SIGINT or SIGTERM, then prints each queue's counts.  Exit\n"
+		   "status: 0, 1 on an error, 2 on a usage error.\n");
 }
 
 static int num(const char *s, unsigned long lo, unsigned long hi, unsigned long *out)
@@ -278,8 +290,17 @@ int main(int argc, char **argv)
 	unsigned q;
 	int c, rc = 0;
 	struct sigaction sa = {.sa_handler = on_stop};
+	static const struct option lopts[] = {
+	    {"interface", required_argument, NULL, 'i'},
+	    {"queues", required_argument, NULL, 'n'},
+	    {"port", required_argument, NULL, 'p'},
+	    {"body-bytes", required_argument, NULL, 's'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {NULL, 0, NULL, 0},
+	};
 
-	while ((c = getopt(argc, argv, "i:n:p:s:h")) != -1) {
+	while ((c = getopt_long(argc, argv, "i:n:p:s:hV", lopts, NULL)) != -1) {
 		switch (c) {
 		case 'i':
 			ifname = optarg;
@@ -301,6 +322,9 @@ int main(int argc, char **argv)
 			break;
 		case 'h':
 			usage(stdout);
+			return 0;
+		case 'V':
+			printf(PROG " %s\n", XTS_VERSION);
 			return 0;
 		default:
 			usage(stderr);
