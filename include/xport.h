@@ -153,7 +153,9 @@ XPORT_API int xport_poll(struct xport *xp, struct xport_pollfd *fds, unsigned nf
  *  - EPOLLONESHOT: after one report, silent until XPORT_CTL_MOD re-arms
  *    it.
  * Sleeping in your own epoll on xport_fd() instead works as with
- * xport_process(): call xport_wait(..., 0) when it fires.
+ * xport_process(): call xport_wait(..., 0) when it fires and before you
+ * sleep (a call of yours, say a shutdown(), can make a socket ready
+ * without a frame arriving).
  */
 #define XPORT_CTL_ADD 1 /* the values of EPOLL_CTL_ADD, _DEL, _MOD */
 #define XPORT_CTL_DEL 2
