@@ -50,6 +50,12 @@ int link_opts(struct xts_link_opts *o, const struct xts_link_opts *opts)
 
 int link_alloc(struct xts_link **out, const struct xts_link_opts *o, __u32 queue, __u32 mtu)
 {
+	return link_alloc_in(out, o, queue, mtu, NULL, 0);
+}
+
+int link_alloc_in(struct xts_link **out, const struct xts_link_opts *o, __u32 queue, __u32 mtu,
+		  void *area, size_t area_size)
+{
 	struct xts_link *l;
 	__u32 i;
 
@@ -74,8 +80,12 @@ int link_alloc(struct xts_link **out, const struct xts_link_opts *o, __u32 queue
 	memset(l->peer_mac, 0xff, XTS_MAC_LEN);
 
 	l->area_size = (size_t)o->frames * o->frame_size;
-	l->area = mmap(NULL, l->area_size, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	l->area = area;
+	if (area)
+		l->area_size = area_size;
+	else
+		l->area = mmap(NULL, l->area_size, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
 	if (l->area == MAP_FAILED) {
 		free(l);
 		return -errno;
@@ -87,7 +97,9 @@ int link_alloc(struct xts_link **out, const struct xts_link_opts *o, __u32 queue
 		l->pool_cap = o->ring_size; /* the tx ring must hold the whole pool */
 	l->pool = calloc(l->pool_cap, sizeof(*l->pool));
 	if (!l->pool) {
-		link_free(l);
+		if (!area) /* a caller's area stays the caller's on failure */
+			munmap(l->area, l->area_size);
+		free(l);
 		return -ENOMEM;
 	}
 	for (i = 0; i < l->pool_cap; i++)

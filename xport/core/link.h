@@ -73,6 +73,31 @@ struct xts_txf {
  * register it in the XSKMAP. */
 int xts_link__create(struct xts_link **out, const char *ifname, __u32 queue,
 		     const struct xts_link_opts *opts);
+/* An AF_XDP socket someone else created, registered (UMEM) and bound in
+ * copy mode, and the UMEM as a mappable fd: what xportd leases to a
+ * process (link_adopt.c). */
+struct xts_link_adopt {
+	size_t sz;	 /* sizeof(struct xts_link_adopt) */
+	int xsk_fd;	 /* the socket: the link's on success (closed at destroy) */
+	int umem_fd;	 /* the UMEM (a memfd): mapped, neither kept nor closed */
+	__u64 umem_size; /* bytes registered, at least frames * frame_size */
+	__u32 frames, frame_size, ring_size; /* as registered; the link uses
+					      * frames [0, frames) */
+	__u32 window;			     /* 0: XTS_LINK_DEF_WINDOW */
+	__u32 queue;
+	__u32 mtu;	       /* of the interface (0: no limit) */
+	__u8 mac[XTS_MAC_LEN]; /* the interface's: our frames' source */
+};
+/* A link over that socket: maps its four rings as libxdp would and posts
+ * the rx half of UMEM; the XSKMAP entry is the creator's business. */
+int xts_link__adopt(struct xts_link **out, const struct xts_link_adopt *a);
+/* One frame on a bound AF_XDP socket whose owner is gone (a lessee that
+ * died; xportd kept a copy of its socket): @frame is copied to UMEM
+ * address @addr (a frame the owner never used), queued on the tx ring
+ * after whatever the owner had submitted, and kicked until the kernel took
+ * it.  For xportd's QRESET on a dead lessee's behalf.  0 or -errno. */
+int xts_link__send_orphan(int xsk_fd, void *umem, __u64 umem_size, __u32 ring_size, __u64 addr,
+			  const void *frame, __u32 len);
 /* Two links joined by two bounded in-memory rings (link_mem.c): frames are
  * copied at the doorbell as in copy-mode AF_XDP; each fd is an eventfd,
  * readable while frames wait on its rx side; distinct fake MACs; queue 0.

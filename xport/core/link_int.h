@@ -103,6 +103,11 @@ int link_opts(struct xts_link_opts *o, const struct xts_link_opts *opts);
  * sets ops, be, fd and mac, and posts frames [0, fill_frames) for rx.
  * @mtu 0: no interface limit on the frame size. */
 int link_alloc(struct xts_link **out, const struct xts_link_opts *o, __u32 queue, __u32 mtu);
+/* The same over an UMEM area the caller mapped (@area_size bytes, at
+ * least o->frames * o->frame_size; the link uses the first frames and
+ * unmaps all of it in link_free; on failure it stays the caller's). */
+int link_alloc_in(struct xts_link **out, const struct xts_link_opts *o, __u32 queue, __u32 mtu,
+		  void *area, size_t area_size);
 /* Undo link_alloc (after the backend freed its part). */
 void link_free(struct xts_link *l);
 

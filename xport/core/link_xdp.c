@@ -22,14 +22,8 @@
 #include <xdp/xsk.h>
 
 #include "link_int.h"
+#include "link_xdp.h"
 #include "xts_xdp_loader.h"
-
-struct xdp_be {
-	struct xsk_umem *umem;
-	struct xsk_socket *xsk;
-	struct xsk_ring_prod fill, tx;
-	struct xsk_ring_cons comp, rx;
-};
 
 static struct xdp_be *be(const struct xts_link *l)
 {
@@ -142,6 +136,8 @@ static void xdp_destroy(struct xts_link *l)
 {
 	struct xdp_be *b = be(l);
 
+	if (b->adopted) /* rings we mapped, a socket we were given */
+		link_xdp_adopt_release(l, b);
 	if (b->xsk)
 		xsk_socket__delete(b->xsk);
 	if (b->umem)
@@ -149,7 +145,7 @@ static void xdp_destroy(struct xts_link *l)
 	free(b);
 }
 
-static const struct link_ops xdp_ops = {
+const struct link_ops link_xdp_ops = {
     .rx_peek = xdp_rx_peek,
     .rx_unpeek = xdp_rx_unpeek,
     .rx_release = xdp_rx_release,
@@ -161,7 +157,7 @@ static const struct link_ops xdp_ops = {
     .destroy = xdp_destroy,
 };
 
-static int if_info(const char *ifname, __u8 mac[XTS_MAC_LEN], __u32 *mtu)
+int link_xdp_if_info(const char *ifname, __u8 mac[XTS_MAC_LEN], __u32 *mtu)
 {
 	struct ifreq ifr;
 	int fd, err = 0;
@@ -206,13 +202,24 @@ static int register_xsk(struct xdp_be *b, const char *ifname, const struct xts_l
 	return err;
 }
 
+int link_xdp_post_rx(struct xts_link *l, struct xdp_be *b)
+{
+	__u32 idx = 0, i;
+
+	if (xsk_ring_prod__reserve(&b->fill, l->fill_frames, &idx) != l->fill_frames)
+		return -ENOSPC;
+	for (i = 0; i < l->fill_frames; i++)
+		*xsk_ring_prod__fill_addr(&b->fill, idx + i) = (__u64)i * l->frame_size;
+	xsk_ring_prod__submit(&b->fill, l->fill_frames);
+	return 0;
+}
+
 /* UMEM and socket on (ifname, queue), registered, the rx half posted. */
 static int xdp_open(struct xts_link *l, struct xdp_be *b, const char *ifname,
 		    const struct xts_link_opts *o)
 {
 	struct xsk_umem_config ucfg;
 	struct xsk_socket_config scfg;
-	__u32 idx = 0, i;
 	int err;
 
 	memset(&ucfg, 0, sizeof(ucfg));
@@ -239,12 +246,7 @@ static int xdp_open(struct xts_link *l, struct xdp_be *b, const char *ifname,
 	err = register_xsk(b, ifname, o);
 	if (err)
 		return err;
-	if (xsk_ring_prod__reserve(&b->fill, l->fill_frames, &idx) != l->fill_frames)
-		return -ENOSPC;
-	for (i = 0; i < l->fill_frames; i++)
-		*xsk_ring_prod__fill_addr(&b->fill, idx + i) = (__u64)i * l->frame_size;
-	xsk_ring_prod__submit(&b->fill, l->fill_frames);
-	return 0;
+	return link_xdp_post_rx(l, b);
 }
 
 int xts_link__create(struct xts_link **out, const char *ifname, __u32 queue,
@@ -260,7 +262,7 @@ int xts_link__create(struct xts_link **out, const char *ifname, __u32 queue,
 	err = link_opts(&o, opts);
 	if (err)
 		return err;
-	err = if_info(ifname, mac, &mtu);
+	err = link_xdp_if_info(ifname, mac, &mtu);
 	if (err)
 		return err;
 	err = link_alloc(&l, &o, queue, mtu);
@@ -272,7 +274,7 @@ int xts_link__create(struct xts_link **out, const char *ifname, __u32 queue,
 		return -ENOMEM;
 	}
 	l->be = b;
-	l->ops = &xdp_ops;
+	l->ops = &link_xdp_ops;
 	memcpy(l->mac, mac, XTS_MAC_LEN);
 	err = xdp_open(l, b, ifname, &o);
 	if (err) {
