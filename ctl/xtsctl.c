@@ -14,11 +14,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "cfg.h"
+#include "ctl_client.h"
 #include "xts_ctl.h"
 #include "xts_shm.h"
 #include "xts_version.h"
@@ -30,27 +29,19 @@
 
 enum fmt { FMT_TEXT, FMT_JSON, FMT_PROM };
 
-struct reply {
-	char *buf; /* whole response, split into lines in place */
-	char **line;
-	unsigned nlines;
-	int err; /* from the status line */
-	char *errmsg;
-};
-
 struct cmd {
 	const char *name;
 	const char *args; /* usage of its argument, or NULL */
 	const char *help;
 	bool prom; /* takes --prometheus */
-	void (*text)(struct reply *r);
+	void (*text)(struct ctl_reply *r);
 };
 
-static void text_status(struct reply *r);
-static void text_stats(struct reply *r);
-static void text_conns(struct reply *r);
-static void text_listeners(struct reply *r);
-static void text_generic(struct reply *r);
+static void text_status(struct ctl_reply *r);
+static void text_stats(struct ctl_reply *r);
+static void text_conns(struct ctl_reply *r);
+static void text_listeners(struct ctl_reply *r);
+static void text_generic(struct ctl_reply *r);
 
 static const struct cmd cmds[] = {
     {"status", NULL, "each shard: state, pid, CPU, node, uptime, restarts, connections", false,
@@ -89,198 +80,11 @@ static void cmd_usage(const struct cmd *c, FILE *f)
 		c->args ? c->args : "", c->prom ? " [--prometheus]" : "", c->help);
 }
 
-static int split_reply(const char *path, struct reply *r);
-
-static int request(const char *path, int argc, char **argv, struct reply *r)
-{
-	struct timeval tv = {.tv_sec = REPLY_TIMEOUT_S};
-	struct sockaddr_un sun = {.sun_family = AF_UNIX};
-	struct ctl_buf req = {0}, resp = {0};
-	char chunk[65536];
-	int fd, rc;
-
-	memset(r, 0, sizeof(*r));
-	if (strlen(path) >= sizeof(sun.sun_path)) {
-		fprintf(stderr, PROG ": %s: socket path too long\n", path);
-		return -ENAMETOOLONG;
-	}
-	strcpy(sun.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof(sun))) {
-		rc = -errno;
-		fprintf(stderr, PROG ": connect %s: %s%s\n", path, strerror(errno),
-			errno == EACCES				   ? " (root or the ctl group only)"
-			: errno == ENOENT || errno == ECONNREFUSED ? " (is xtsd running?)"
-								   : "");
-		if (fd >= 0)
-			close(fd);
-		return rc;
-	}
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	ctl_req_build(&req, argc, argv);
-	rc = req.err ? req.err : ctl_write_all(fd, req.p, req.len);
-	ctl_buf_free(&req);
-	/* xtsd may answer and close before taking the whole request (a
-	 * refusal): what it said is still there to read */
-	if (rc == -EPIPE || rc == -ECONNRESET)
-		rc = 0;
-	shutdown(fd, SHUT_WR);
-	while (!rc) {
-		ssize_t n = read(fd, chunk, sizeof(chunk));
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		/* a reset after the whole answer is the end of it */
-		if (n < 0 && errno == ECONNRESET && resp.len >= 4 &&
-		    !memcmp(resp.p + resp.len - 4, "end\n", 4))
-			break;
-		if (n < 0) {
-			rc = errno == EAGAIN ? -ETIMEDOUT : -errno;
-			break;
-		}
-		if (!n)
-			break;
-		ctl_buf_put(&resp, chunk, (size_t)n);
-		rc = resp.err;
-	}
-	close(fd);
-	if (rc) {
-		fprintf(stderr, PROG ": %s: %s%s\n", path, strerror(-rc),
-			rc == -ETIMEDOUT ? " (xtsd did not answer in time)" : "");
-		ctl_buf_free(&resp);
-		return rc;
-	}
-	r->buf = resp.p;
-	return split_reply(path, r);
-}
-
-/* The answer in r->buf as lines, its status line read. */
-static int split_reply(const char *path, struct reply *r)
-{
-	for (char *p = r->buf, *nl; p && *p; p = nl + 1) {
-		char **nlp;
-
-		nl = strchr(p, '\n');
-		if (!nl)
-			break;
-		*nl = 0;
-		nlp = realloc(r->line, (r->nlines + 1) * sizeof(*r->line));
-		if (!nlp)
-			return -ENOMEM;
-		r->line = nlp;
-		r->line[r->nlines++] = p;
-	}
-	if (!r->nlines || strcmp(r->line[r->nlines - 1], "end")) {
-		fprintf(stderr, PROG ": %s: truncated answer from xtsd\n", path);
-		return -EPROTO;
-	}
-	if (!strncmp(r->line[0], "error ", 6)) {
-		char *sp = strchr(r->line[0] + 6, ' ');
-
-		r->err = atoi(r->line[0] + 6);
-		if (r->err <= 0)
-			r->err = EIO;
-		r->errmsg = sp ? sp + 1 : (char *)"";
-		ctl_unescape(r->errmsg);
-	} else if (strcmp(r->line[0], "ok")) {
-		fprintf(stderr, PROG ": %s: bad answer from xtsd\n", path);
-		return -EPROTO;
-	}
-	r->nlines--; /* drop "end" */
-	return 0;
-}
-
-/* Records (lines 1..) parsed in place, one at a time. */
-static bool next_rec(struct reply *r, unsigned *i, struct ctl_rec *rec)
-{
-	while (++*i < r->nlines)
-		if (!ctl_rec_parse(r->line[*i], rec))
-			return true;
-	return false;
-}
-
 static const char *get(const struct ctl_rec *rec, const char *k)
 {
 	const char *v = ctl_rec_get(rec, k);
 
 	return v ? v : "-";
-}
-
-/* ---- JSON: {"TYPEs": [ {k: v, ...}, ... ], ...} in record order ---- */
-
-static void json_str(const char *s)
-{
-	putchar('"');
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\')
-			printf("\\%c", c);
-		else if (c < 0x20)
-			printf("\\u%04x", c);
-		else
-			putchar(c);
-	}
-	putchar('"');
-}
-
-static void out_json(struct reply *r)
-{
-	/* group records by type, keeping first-seen order of the types */
-	const char *types[32];
-	unsigned ntypes = 0, i;
-	struct ctl_rec rec;
-	char **copy = calloc(r->nlines + 1, sizeof(*copy));
-
-	if (!copy)
-		exit(1);
-	for (i = 1; i <= r->nlines && i < r->nlines + 1; i++)
-		copy[i] = r->line[i] ? strdup(r->line[i]) : NULL;
-	for (i = 0; next_rec(r, &i, &rec);) {
-		bool seen = false;
-
-		for (unsigned t = 0; t < ntypes; t++)
-			seen |= !strcmp(types[t], rec.type);
-		if (!seen && ntypes < 32)
-			types[ntypes++] = rec.type;
-	}
-	printf("{");
-	for (unsigned t = 0; t < ntypes; t++) {
-		bool first = true;
-		char key[64];
-
-		snprintf(key, sizeof(key), "%ss", types[t]);
-		printf("%s", t ? ", " : "");
-		json_str(key);
-		printf(": [");
-		for (i = 1; i < r->nlines; i++) {
-			char *line = strdup(copy[i]);
-
-			if (!line || ctl_rec_parse(line, &rec) || strcmp(rec.type, types[t])) {
-				free(line);
-				continue;
-			}
-			printf("%s{", first ? "" : ", ");
-			first = false;
-			for (unsigned k = 0; k < rec.n; k++) {
-				printf("%s", k ? ", " : "");
-				json_str(rec.key[k]);
-				printf(": ");
-				if (ctl_is_number(rec.val[k]))
-					printf("%s", rec.val[k]);
-				else
-					json_str(rec.val[k]);
-			}
-			printf("}");
-			free(line);
-		}
-		printf("]");
-	}
-	printf("}\n");
-	for (i = 0; i <= r->nlines; i++)
-		free(copy[i]);
-	free(copy);
 }
 
 /* ---- Prometheus text format (stats) ---- */
@@ -294,7 +98,7 @@ static const struct {
 #undef XTS_SHM_DESC
 };
 
-static void out_prom(struct reply *r)
+static void out_prom(struct ctl_reply *r)
 {
 	char version[64] = "unknown";
 
@@ -355,11 +159,11 @@ static void out_prom(struct reply *r)
 
 /* ---- text ---- */
 
-static void text_generic(struct reply *r)
+static void text_generic(struct ctl_reply *r)
 {
 	struct ctl_rec rec;
 
-	for (unsigned i = 0; next_rec(r, &i, &rec);) {
+	for (unsigned i = 0; ctl_reply_next(r, &i, &rec);) {
 		printf("%s", rec.type);
 		for (unsigned k = 0; k < rec.n; k++)
 			printf(" %s=%s", rec.key[k], rec.val[k]);
@@ -367,12 +171,12 @@ static void text_generic(struct reply *r)
 	}
 }
 
-static void text_status(struct reply *r)
+static void text_status(struct ctl_reply *r)
 {
 	struct ctl_rec rec;
 	bool head = false;
 
-	for (unsigned i = 0; next_rec(r, &i, &rec);) {
+	for (unsigned i = 0; ctl_reply_next(r, &i, &rec);) {
 		if (!strcmp(rec.type, "xtsd")) {
 			printf("xtsd %s pid %s, %s, config generation %s, %s queues on %s\n",
 			       get(&rec, "version"), get(&rec, "pid"), get(&rec, "config"),
@@ -395,11 +199,11 @@ static void text_status(struct reply *r)
 	}
 }
 
-static void text_stats(struct reply *r)
+static void text_stats(struct ctl_reply *r)
 {
 	struct ctl_rec rec;
 
-	for (unsigned i = 0; next_rec(r, &i, &rec);) {
+	for (unsigned i = 0; ctl_reply_next(r, &i, &rec);) {
 		if (!strcmp(rec.type, "shard"))
 			printf("shard %s (%s)\n", get(&rec, "id"), get(&rec, "state"));
 		else if (!strcmp(rec.type, "total"))
@@ -412,11 +216,11 @@ static void text_stats(struct reply *r)
 	}
 }
 
-static void text_conns(struct reply *r)
+static void text_conns(struct ctl_reply *r)
 {
 	struct ctl_rec rec;
 
-	for (unsigned i = 0; next_rec(r, &i, &rec);) {
+	for (unsigned i = 0; ctl_reply_next(r, &i, &rec);) {
 		if (!strcmp(rec.type, "shard")) {
 			printf("shard %s (%s): %s connections%s\n", get(&rec, "id"),
 			       get(&rec, "state"), get(&rec, "total"),
@@ -434,12 +238,12 @@ static void text_conns(struct reply *r)
 
 /* --shard N: that shard's record, one "key value" line per field (for
  * scripts: `xtsctl stats --shard 1 | awk '$1 == "tx_seq"'`). */
-static int out_shard(struct reply *r, const char *id)
+static int out_shard(struct ctl_reply *r, const char *id)
 {
 	struct ctl_rec rec;
 	int found = 0;
 
-	for (unsigned i = 0; next_rec(r, &i, &rec);) {
+	for (unsigned i = 0; ctl_reply_next(r, &i, &rec);) {
 		if (strcmp(rec.type, "shard") || strcmp(get(&rec, "id"), id))
 			continue;
 		for (unsigned k = 0; k < rec.n; k++)
@@ -451,12 +255,12 @@ static int out_shard(struct reply *r, const char *id)
 	return found ? 0 : 1;
 }
 
-static void text_listeners(struct reply *r)
+static void text_listeners(struct ctl_reply *r)
 {
 	struct ctl_rec rec;
 
 	printf("%-6s %-45s %-10s %-8s %s\n", "queue", "local", "host_id", "backlog", "flags");
-	for (unsigned i = 0; next_rec(r, &i, &rec);) {
+	for (unsigned i = 0; ctl_reply_next(r, &i, &rec);) {
 		if (!strcmp(rec.type, "listener"))
 			printf("%-6s %-45s %-10s %-8s %s\n", get(&rec, "queue"), get(&rec, "local"),
 			       get(&rec, "host_id"), get(&rec, "backlog"), get(&rec, "flags"));
@@ -545,7 +349,7 @@ bad:
 int main(int argc, char **argv)
 {
 	struct cli o = {.sock = XTS_CTL_DEFAULT_PATH, .fmt = FMT_TEXT};
-	struct reply r;
+	struct ctl_reply r;
 	int rc = parse_args(argc, argv, &o);
 
 	if (rc >= 0)
@@ -560,20 +364,19 @@ int main(int argc, char **argv)
 		}
 		o.sock = c.ctl_path;
 	}
-	rc = request(o.sock, o.nargs, o.args, &r) ? 1 : 0;
+	rc = ctl_call(PROG, "xtsd", o.sock, o.nargs, o.args, REPLY_TIMEOUT_S, &r) ? 1 : 0;
 	if (!rc && r.err) {
 		fprintf(stderr, PROG ": %s: %s\n", o.cmd->name, r.errmsg);
 		rc = 1;
 	} else if (!rc && o.shard) {
 		rc = out_shard(&r, o.shard);
 	} else if (!rc && o.fmt == FMT_JSON) {
-		out_json(&r);
+		ctl_reply_json(&r);
 	} else if (!rc && o.fmt == FMT_PROM) {
 		out_prom(&r);
 	} else if (!rc) {
 		o.cmd->text(&r);
 	}
-	free(r.line); /* request() leaves what it got here, even on failure */
-	free(r.buf);
+	ctl_reply_free(&r);
 	return rc;
 }
