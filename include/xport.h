@@ -42,7 +42,21 @@ struct xport_opts {
 	int hello_timeout_ms; /* queue attach timeout (default 2000) */
 	uint32_t max_sockets; /* socket table size (default 16384) */
 	uint32_t flags;	      /* XPORT_OPT_* */
+	/* The queue is leased from xportd, the host's queue broker, so the
+	 * program needs no privileges (docs/operations.md, "xportd"). */
+	const char *xportd; /* its socket; NULL: $XPORTD_SOCKET, else /run/xts/xportd.sock */
+	int lease_wait_ms;  /* no free queue: wait this long, then EBUSY
+			     * (0: hello_timeout_ms; < 0: do not wait) */
 };
+
+/* Open the queue ourselves (root: CAP_NET_RAW, CAP_NET_ADMIN, CAP_BPF),
+ * never through xportd.  Without it xport_open asks xportd and opens
+ * directly only when none answers at the default socket (no
+ * $XPORTD_SOCKET, no opts.xportd). */
+#define XPORT_OPT_DIRECT 0x2u
+
+/* xport_open's queue: any free one (xportd picks; xport_queue() says). */
+#define XPORT_QUEUE_ANY 0xffffffffu
 
 /* Batched doorbell.  Without it every socket call that queues a frame
  * tells the kernel at once (a sendto(2) per call).  With it, calls leave
@@ -54,10 +68,19 @@ struct xport_opts {
  * credit. */
 #define XPORT_OPT_BATCH 0x1u
 
-/* Attach to queue @queue of @ifname: AF_XDP socket, HELLO handshake with
- * the shard serving that queue.  0 or -errno (-ETIMEDOUT: no shard). */
+/* Attach to queue @queue of @ifname (or XPORT_QUEUE_ANY): a lease from
+ * xportd (or the AF_XDP socket, opened directly), HELLO handshake with
+ * the shard serving that queue.  0 or -errno: -ETIMEDOUT (no shard),
+ * -EBUSY (no free queue within lease_wait_ms), -EACCES (xportd's policy
+ * says no), -EDQUOT (as many leases as the policy allows); the reason in
+ * words from xport_last_error(). */
 XPORT_API int xport_open(struct xport **xp, const char *ifname, unsigned queue,
 			 const struct xport_opts *opts);
+/* The queue this xport runs on. */
+XPORT_API unsigned xport_queue(const struct xport *xp);
+/* Why this thread's last failed xport_open failed, in words (xportd's,
+ * when it refused: who holds the queues, which rule says no), or NULL. */
+XPORT_API const char *xport_last_error(void);
 /* Reset every socket of the queue (the shard closes their TCP) and free
  * @xp, whatever the result.  0, or -errno: -EINVAL (@xp NULL), -ETIMEDOUT
  * (the shard did not take every reset within half a second: it frees

@@ -84,6 +84,7 @@ static void on_data(struct xport *xp, struct xsock *s, const struct xts_msg *m)
 	}
 	s->rcv_avail -= len;
 	xp->c.data_rx += len;
+	s->rx_bytes += len;
 	if (s->rd_shut || s->peer_eof) {
 		/* Nobody reads it: drop it, but return the credit so the DPU
 		 * never stalls on a connection we stopped reading. */

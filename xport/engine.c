@@ -303,6 +303,8 @@ int xp_run(struct xport *xp)
 	if (!xts_fifo_empty(&xp->win) && xp_room(xp))
 		xp_win_open(xp);
 	xp_doorbell(xp);
+	if (xp->lease)
+		xp_lease_tick(xp, t0);
 	return work;
 }
 

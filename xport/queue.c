@@ -43,7 +43,7 @@ static int opts_load(struct xport_opts *o, const struct xport_opts *in)
 	if (!o->max_sockets)
 		o->max_sockets = XP_DEF_SOCKETS;
 	if (o->rcvbuf > XP_MAX_RCVBUF || o->max_sockets > XTS_ID_SLOT_MASK + 1 ||
-	    (o->flags & ~XPORT_OPT_BATCH))
+	    (o->flags & ~(XPORT_OPT_BATCH | XPORT_OPT_DIRECT)))
 		return -EINVAL;
 	return 0;
 }
@@ -99,6 +99,8 @@ int xp_open_link(struct xport **out, struct xts_link *link, const struct xport_o
 
 out_free:
 	xts_link__destroy(xp->link);
+	/* then the lease: xportd ends what is left of the session */
+	xp_lease_close(xp->lease);
 	xport_free(xp);
 	return err;
 }
@@ -117,6 +119,14 @@ XPORT_API int xport_open(struct xport **out, const char *ifname, unsigned queue,
 	err = opts_load(&o, opts);
 	if (err)
 		return err;
+	/* through xportd unless told otherwise; directly (root) when no
+	 * xportd serves this namespace at the default path (lease.c) */
+	if (!(o.flags & XPORT_OPT_DIRECT) && (err = xp_open_leased(out, ifname, queue, &o)) <= 0)
+		return err;
+	if (queue == XPORT_QUEUE_ANY) {
+		xp_set_error("any queue: only xportd can pick one");
+		return -EINVAL;
+	}
 	memset(&lo, 0, sizeof(lo));
 	lo.sz = sizeof(lo);
 	lo.frames = o.frames; /* 0: the link's XTS_LINK_DEF_* */
@@ -132,7 +142,15 @@ XPORT_API int xport_open(struct xport **out, const char *ifname, unsigned queue,
 		nanosleep(&(struct timespec){.tv_nsec = BUSY_RETRY_MS * 1000000L}, NULL);
 	if (err)
 		return err;
-	return xp_open_link(out, link, &o);
+	err = xp_open_link(out, link, &o);
+	if (!err)
+		(*out)->queue = queue;
+	return err;
+}
+
+XPORT_API unsigned xport_queue(const struct xport *xp)
+{
+	return xp ? xp->queue : XPORT_QUEUE_ANY;
 }
 
 static bool zombies(const struct xport *xp)
@@ -203,6 +221,8 @@ XPORT_API int xport_close_queue(struct xport *xp)
 	for (tries = 0; tries < 8 && xts_link__flush(xp->link, false) > 0; tries++)
 		;
 	xts_link__destroy(xp->link);
+	/* then the lease: xportd ends what is left of the session */
+	xp_lease_close(xp->lease);
 	xport_free(xp);
 	return err;
 }

@@ -343,6 +343,7 @@ static size_t send_data(struct xport *xp, struct xsock *s, const __u8 *p, size_t
 			s->snd_credit -= n;
 			done += n;
 			xp->c.data_tx += n;
+			s->tx_bytes += n;
 			if (++queued == KICK_EVERY) { /* keep the wire busy */
 				xts_link__flush(xp->link, false);
 				queued = 0;

@@ -132,6 +132,7 @@ struct xsock {
 	/* wire form (little-endian); peer is the destination until the
 	 * CONNECT_RES names the real one */
 	struct xts_addr local, peer;
+	uint64_t tx_bytes, rx_bytes; /* stream bytes, for xportd's socks (lease.c) */
 	/* listening (listen.c) */
 	bool bound;		/* bind() or listen() gave it a local address */
 	uint8_t lflags;		/* XTS_LISTEN_*: SO_REUSEADDR, SO_REUSEPORT, V6ONLY */
@@ -186,8 +187,12 @@ struct xp_session {
 	uint32_t live_ack; /* peer_ack last seen: acks prove the shard alive */
 };
 
+struct xp_lease;
+
 struct xport {
 	struct xts_link *link;
+	struct xp_lease *lease; /* the queue is xportd's lease (lease.c); NULL: opened directly */
+	unsigned queue;
 	uint32_t rcvbuf;
 	bool batch; /* XPORT_OPT_BATCH: one doorbell per event-loop turn */
 
@@ -349,6 +354,31 @@ uint32_t xp_set_nready(struct xport *xp, int set);
  * is destroyed on failure. */
 __attribute__((visibility("hidden"))) int xp_open_link(struct xport **out, struct xts_link *link,
 						       const struct xport_opts *o);
+
+/* ---- lease.c: a queue leased from xportd ---- */
+struct xp_lease_req {
+	const char *path; /* xportd's socket */
+	bool named;	  /* by the caller (opts, environment), not the default */
+	const char *ifname;
+	unsigned queue; /* or XPORT_QUEUE_ANY */
+	int wait_ms;
+	uint32_t max_socks, window;
+};
+/* xport_open through xportd: 0, -errno, or 1 when no xportd serves this
+ * namespace at a path the caller did not name (open it directly). */
+int xp_open_leased(struct xport **out, const char *ifname, unsigned queue,
+		   const struct xport_opts *o);
+/* Between two rounds of the queue: the session, counters, snapshots, and
+ * xportd's restarts. */
+void xp_lease_tick(struct xport *xp, uint64_t now);
+void xp_lease_close(struct xp_lease *ls);
+/* The message xport_last_error() returns (this thread). */
+void xp_set_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* A lease record (xportd's answer) into its parts: 0 or -EPROTO. */
+__attribute__((visibility("hidden"))) int xp_lease_geom(char *line, struct xts_link_adopt *a,
+							uint64_t *id, uint64_t *shm_size,
+							uint32_t *max_socks, char *ifname,
+							size_t iflen);
 
 /* ---- poll.c ---- */
 /* Sleep on the link fd until frames arrive, a short slice ends or

@@ -108,6 +108,10 @@ int xts_link__create_pair(struct xts_link **a, struct xts_link **b,
  * nowhere (counted in tx_dropped). */
 void xts_link__destroy(struct xts_link *l);
 
+/* An interface's MAC and MTU (what a link's frames carry and fit): 0 or
+ * -errno. */
+int xts_link__if_info(const char *ifname, __u8 mac[XTS_MAC_LEN], __u32 *mtu);
+
 int xts_link__fd(const struct xts_link *l); /* pollable (POLLIN) */
 __u32 xts_link__queue(const struct xts_link *l);
 const __u8 *xts_link__mac(const struct xts_link *l); /* our MAC */

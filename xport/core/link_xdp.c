@@ -157,7 +157,7 @@ const struct link_ops link_xdp_ops = {
     .destroy = xdp_destroy,
 };
 
-int link_xdp_if_info(const char *ifname, __u8 mac[XTS_MAC_LEN], __u32 *mtu)
+int xts_link__if_info(const char *ifname, __u8 mac[XTS_MAC_LEN], __u32 *mtu)
 {
 	struct ifreq ifr;
 	int fd, err = 0;
@@ -262,7 +262,7 @@ int xts_link__create(struct xts_link **out, const char *ifname, __u32 queue,
 	err = link_opts(&o, opts);
 	if (err)
 		return err;
-	err = link_xdp_if_info(ifname, mac, &mtu);
+	err = xts_link__if_info(ifname, mac, &mtu);
 	if (err)
 		return err;
 	err = link_alloc(&l, &o, queue, mtu);

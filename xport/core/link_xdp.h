@@ -25,8 +25,6 @@ struct xdp_be {
 
 extern const struct link_ops link_xdp_ops;
 
-/* The interface's MAC and MTU: 0 or -errno. */
-int link_xdp_if_info(const char *ifname, __u8 mac[XTS_MAC_LEN], __u32 *mtu);
 /* Post the rx half of UMEM, frames [0, fill_frames), on the fill ring. */
 int link_xdp_post_rx(struct xts_link *l, struct xdp_be *b);
 /* link_adopt.c: unmap the rings and close the socket of an adopted link. */
