@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "xpd_record.h"
 #include "xpd_srv.h"
 
 #define SNAP_WAIT_MS 300 /* socks: how long lessees get to answer */
@@ -58,12 +59,18 @@ static void lease_bind(struct xpd *d, struct xpd_client *cl, struct xpd_lease *l
 {
 	ls->peer = cl->peer;
 	read_comm(cl->peer.pid, ls->comm);
-	ls->since_s = (uint64_t)time(NULL);
+	if (!ls->since_s) /* a renewed lease keeps its start */
+		ls->since_s = (uint64_t)time(NULL);
 	ls->since_ms = xpd_now_ms();
 	ls->cl = cl;
 	cl->lease = ls;
 	d->q[ls->queue].st = XQ_LEASED;
 	d->q[ls->queue].lease = ls;
+	d->q[ls->queue].held_by = 0;
+	if (xpd_record_write(d, ls))
+		xpd_warn("queue %u: cannot write its lease record in %s: a restarted xportd "
+			 "will not take its renew",
+			 ls->queue, d->cfg->run_dir);
 	ls->pidfd.fd = xpd_peer_pidfd(cl);
 	ls->pidfd.fn = on_pidfd;
 	if (ls->pidfd.fd >= 0 && xpd_ev_add(d, &ls->pidfd, EPOLLIN)) {
@@ -169,6 +176,10 @@ static void holders(const struct xpd *d, const struct xpd_client *cl, char *buf,
 			    "%squeue %u: pid %d (uid %u, %s) since %02d:%02d:%02d",
 			    n > 30 ? "; " : "", q, (int)ls->peer.pid, (unsigned)ls->peer.uid,
 			    ls->comm, tm.tm_hour, tm.tm_min, tm.tm_sec);
+		} else if (d->q[q].st == XQ_BUSY && d->q[q].held_by) {
+			n += (size_t)snprintf(buf + n, len - n,
+					      "%squeue %u: pid %d (a lease of an earlier xportd)",
+					      n > 30 ? "; " : "", q, (int)d->q[q].held_by);
 		} else if (d->q[q].st == XQ_BUSY) {
 			n += (size_t)snprintf(buf + n, len - n,
 					      "%squeue %u: a socket xportd did not lease",
@@ -240,7 +251,9 @@ static int cmd_lease(struct xpd *d, struct xpd_client *cl, int argc, char **argv
 	}
 	cl->st = CL_WAIT;
 	cl->deadline = cl->wait_until;
-	xpd_ev_mod(d, &cl->ev, EPOLLRDHUP); /* hang-ups only, while it waits */
+	/* a hang-up (the asker is gone) only: a half-close after the request
+	 * is how a client says it is done talking */
+	xpd_ev_mod(d, &cl->ev, 0);
 	return 0;
 }
 
@@ -282,7 +295,7 @@ static int cmd_renew(struct xpd *d, struct xpd_client *cl, int argc, char **argv
 			 (int)d->q[q].lease->peer.pid);
 		return -EEXIST;
 	}
-	err = xpd_lease_adopt(d, (uint32_t)q, cl->fds, &ls, why, whylen);
+	err = xpd_lease_adopt(d, (uint32_t)q, id, cl->fds, &ls, why, whylen);
 	if (err)
 		return err;
 	cl->nfds = 0; /* the lease's now */

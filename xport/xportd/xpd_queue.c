@@ -31,6 +31,7 @@
 #include <bpf/bpf.h>
 
 #include "link.h"
+#include "xpd_record.h"
 #include "xportd.h"
 
 #define SEALS	 (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)
@@ -184,14 +185,15 @@ static int take_memfd(int fd, uint64_t size, void **map, uint64_t *len, const ch
 	return 0;
 }
 
-/* The kernel's word on the socket behind fd: ours, bound to q, and its
- * geometry. */
-static int xsk_verify(struct xpd *d, int fd, uint32_t q, struct xpd_xsk_info *x, char *why,
-		      size_t whylen)
+/* The socket behind fd is the one the lease record of queue q names
+ * (xpd_record.c): its id and the inode xportd bound; the kernel's
+ * sock_diag, where there is one, must agree on the queue. */
+static int xsk_verify(struct xpd *d, int fd, uint32_t q, uint64_t id, struct xpd_record *r,
+		      char *why, size_t whylen)
 {
 	static struct xpd_xsk_info all[MAX_XSKS];
 	struct stat st;
-	int dom = 0, n, i;
+	int dom = 0, n;
 	socklen_t l = sizeof(dom);
 
 	if (fstat(fd, &st) || !S_ISSOCK(st.st_mode) ||
@@ -199,45 +201,45 @@ static int xsk_verify(struct xpd *d, int fd, uint32_t q, struct xpd_xsk_info *x,
 		snprintf(why, whylen, "the first fd is not an AF_XDP socket");
 		return -EINVAL;
 	}
+	if (xpd_record_read(d, q, r)) {
+		snprintf(why, whylen, "no lease of queue %u is on record in %s", q,
+			 d->cfg->run_dir);
+		return -EPERM;
+	}
+	if (r->id != id || r->ino != (uint64_t)st.st_ino) {
+		snprintf(why, whylen, "that is not the lease of queue %u on record", q);
+		return -EPERM;
+	}
 	n = xpd_diag_xsks(all, MAX_XSKS);
-	if (n < 0) {
-		snprintf(why, whylen, "sock_diag: %s", strerror(-n));
-		return n;
-	}
-	for (i = 0; i < n && all[i].ino != st.st_ino; i++)
-		;
-	if (i == n || all[i].ifindex != (uint32_t)d->ifindex || all[i].queue != q) {
-		snprintf(why, whylen, "the socket is not bound to %s queue %u", d->cfg->interface,
-			 q);
-		return -EINVAL;
-	}
-	*x = all[i];
-	if (!x->chunk_size || x->umem_size % x->chunk_size || x->umem_size / x->chunk_size < 2 ||
-	    !x->ring_tx || x->ring_tx & (x->ring_tx - 1) || x->ring_comp != x->ring_tx) {
-		snprintf(why, whylen, "the socket's rings or UMEM are not xportd's");
-		return -EINVAL;
-	}
+	for (int i = 0; i < n; i++)
+		if (all[i].ino == st.st_ino &&
+		    (all[i].ifindex != (uint32_t)d->ifindex || all[i].queue != q)) {
+			snprintf(why, whylen, "the socket is not bound to %s queue %u",
+				 d->cfg->interface, q);
+			return -EPERM;
+		}
 	return 0;
 }
 
-int xpd_lease_adopt(struct xpd *d, uint32_t q, const int fds[XTS_LEASE_NFDS],
+int xpd_lease_adopt(struct xpd *d, uint32_t q, uint64_t id, const int fds[XTS_LEASE_NFDS],
 		    struct xpd_lease **out, char *why, size_t whylen)
 {
 	struct xpd_lease *ls = lease_new(q);
-	struct xpd_xsk_info x;
+	struct xpd_record r;
 	void *shm = NULL;
 	int err;
 
 	if (!ls)
 		return -ENOMEM;
-	err = xsk_verify(d, fds[0], q, &x, why, whylen);
+	err = xsk_verify(d, fds[0], q, id, &r, why, whylen);
 	if (!err)
 		err =
-		    take_memfd(fds[1], x.umem_size, &ls->umem, &ls->umem_size, "UMEM", why, whylen);
+		    take_memfd(fds[1], r.umem_size, &ls->umem, &ls->umem_size, "UMEM", why, whylen);
 	if (!err)
 		err = take_memfd(fds[2], 0, &shm, &ls->shm_size, "shared area", why, whylen);
-	if (!err && ls->shm_size < sizeof(struct xts_lease_shm)) {
-		snprintf(why, whylen, "the shared area is too small");
+	if (!err && (ls->shm_size < sizeof(struct xts_lease_shm) || !r.frame_size ||
+		     r.umem_size != (uint64_t)(r.frames + 1) * r.frame_size)) {
+		snprintf(why, whylen, "the shared area or the record does not fit");
 		err = -EINVAL;
 	}
 	if (err) {
@@ -248,13 +250,14 @@ int xpd_lease_adopt(struct xpd *d, uint32_t q, const int fds[XTS_LEASE_NFDS],
 	}
 	ls->shm = shm;
 	ls->xsk_fd = fds[0], ls->umem_fd = fds[1], ls->shm_fd = fds[2];
-	ls->frame_size = x.chunk_size;
-	ls->frames = (uint32_t)(x.umem_size / x.chunk_size) - 1;
-	ls->ring_size = x.ring_tx;
+	ls->frames = r.frames;
+	ls->frame_size = r.frame_size;
+	ls->ring_size = r.ring_size;
 	/* what the area holds, not what it says it holds */
 	ls->max_socks = (uint32_t)((ls->shm_size - sizeof(struct xts_lease_shm)) /
 				   sizeof(struct xts_lease_sock));
-	ls->id = __atomic_load_n(&ls->shm->hdr.id, __ATOMIC_RELAXED);
+	ls->id = id;
+	ls->since_s = r.since_s;
 	ls->renewed = true;
 	*out = ls;
 	return 0;
@@ -302,6 +305,7 @@ void xpd_lease_end(struct xpd *d, struct xpd_lease *ls, const char *why)
 	    ls->queue, (int)ls->peer.pid, (unsigned)ls->peer.uid, ls->comm, why, t0 - ls->since_ms,
 	    xpd_now_ms() - t0);
 	d->ended_ids[d->ended_n++ % 64] = ls->id;
+	xpd_record_drop(d, ls->queue);
 	lease_free(ls);
 	/* Our copy was the socket's last: the kernel releases the queue (from
 	 * a work item, so a bind right now may still say EBUSY: retried) */
@@ -342,8 +346,8 @@ void xpd_queues_scan(struct xpd *d)
 	int n = xpd_diag_xsks(all, MAX_XSKS);
 	long long now = xpd_now_ms();
 
-	if (n < 0) {
-		xpd_warn("sock_diag: %s: queues held by others show up at bind", strerror(-n));
+	if (n < 0) { /* no CONFIG_XDP_SOCKETS_DIAG: bind will say */
+		xpd_dbg("sock_diag: %s: queues held by others show up at bind", strerror(-n));
 		return;
 	}
 	for (int i = 0; i < n; i++) {

@@ -189,6 +189,6 @@ int xpd_cmd_show(struct xpd *d, struct xpd_client *cl, int argc, char **argv, ch
 	}
 	cl->st = CL_SNAP;
 	cl->deadline = xpd_now_ms() + SNAP_WAIT_MS;
-	xpd_ev_mod(d, &cl->ev, EPOLLRDHUP);
+	xpd_ev_mod(d, &cl->ev, 0); /* hang-ups only */
 	return 0;
 }

@@ -310,7 +310,7 @@ static void on_client(struct xpd *d, struct xpd_ev *ev, uint32_t events)
 		break;
 	case CL_WAIT:
 	case CL_SNAP: /* only a hang-up or an error wakes it */
-		if (events & (EPOLLHUP | EPOLLERR | EPOLLRDHUP))
+		if (events & (EPOLLHUP | EPOLLERR))
 			xpd_client_free(d, cl);
 		break;
 	case CL_WRITE:
@@ -395,7 +395,7 @@ static void on_accept(struct xpd *d, struct xpd_ev *ev, uint32_t events)
 		cl->st = CL_READ;
 		cl->seq = ++d->client_seq;
 		cl->deadline = xpd_now_ms() + d->cfg->request_ms;
-		if (xpd_ev_add(d, &cl->ev, EPOLLIN | EPOLLRDHUP)) {
+		if (xpd_ev_add(d, &cl->ev, EPOLLIN)) {
 			xpd_warn("epoll: %s", strerror(errno));
 			xpd_client_free(d, cl);
 		}

@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "link.h"
+#include "xpd_record.h"
 #include "xportd.h"
 #include "xpd_cli.h"
 #include "xts_version.h"
@@ -159,6 +160,7 @@ static int setup(struct xpd *d)
 	d->sig.fn = on_signal;
 	if (d->ep < 0 || d->sig.fd < 0 || xpd_ev_add(d, &d->sig, EPOLLIN))
 		return -errno;
+	xpd_records_scan(d);
 	xpd_queues_scan(d);
 	return xpd_srv_open(d);
 }

@@ -150,6 +150,7 @@ struct xpd_queue {
 	struct xpd_lease *lease;
 	long long retry_ms, busy_since_ms;
 	unsigned backoff_ms;
+	pid_t held_by; /* XQ_BUSY: the lessee of an earlier xportd, if known */
 };
 
 struct xpd {
@@ -194,10 +195,11 @@ void xpd_log_init(const char *target, int level);
 /* Set queue q up for a lease: 0, -EBUSY (the kernel says another socket
  * holds the queue), or -errno. */
 int xpd_lease_open(struct xpd *d, uint32_t q, uint32_t max_socks, struct xpd_lease **out);
-/* Take a lease a lessee hands back (renew): fds checked (an AF_XDP socket
- * bound to our interface and queue q, a UMEM that fits it, a shared area).
+/* Take a lease a lessee hands back (renew): fds checked against the lease
+ * record (xpd_record.c): the socket xportd bound to queue q for lease id,
+ * the UMEM of its size, a shared area.
  * On success the lease owns the fds; on failure the caller closes them. */
-int xpd_lease_adopt(struct xpd *d, uint32_t q, const int fds[XTS_LEASE_NFDS],
+int xpd_lease_adopt(struct xpd *d, uint32_t q, uint64_t id, const int fds[XTS_LEASE_NFDS],
 		    struct xpd_lease **out, char *why, size_t whylen);
 /* End a lease: the last QRESET in its session (if it had one), the
  * socket, the memory.  The queue becomes free. */
