@@ -390,6 +390,8 @@ int xp_open_leased(struct xport **out, const char *ifname, unsigned queue,
 		return err;
 	err = xp_open_link(out, link, o);
 	if (err) {
+		xp_set_error("leased queue %u of %s: %s%s", ls->queue, ifname, strerror(-err),
+			     err == -ETIMEDOUT ? " (no shard answered: is xtsd running?)" : "");
 		xp_lease_close(ls);
 		return err;
 	}

@@ -49,6 +49,8 @@ static void on_pidfd(struct xpd *d, struct xpd_ev *ev, uint32_t events)
 	struct xpd_lease *ls = (struct xpd_lease *)((char *)ev - offsetof(struct xpd_lease, pidfd));
 
 	(void)events;
+	if (ls->ended) /* its connection's hang-up came first, this turn */
+		return;
 	if (ls->cl)
 		xpd_client_free(d, ls->cl);
 	xpd_lease_end(d, ls, "its process exited");

@@ -62,7 +62,8 @@ static int sealed_memfd(const char *name, uint64_t size, int *fd, void **map)
 	return 0;
 }
 
-static void lease_free(struct xpd_lease *ls)
+/* Everything a lease holds but its struct. */
+static void lease_release(struct xpd_lease *ls)
 {
 	if (ls->xsk_fd >= 0)
 		close(ls->xsk_fd);
@@ -76,7 +77,25 @@ static void lease_free(struct xpd_lease *ls)
 		munmap(ls->shm, ls->shm_size);
 	if (ls->pidfd.fd >= 0)
 		close(ls->pidfd.fd);
+	ls->xsk_fd = ls->umem_fd = ls->shm_fd = ls->pidfd.fd = -1;
+	ls->umem = NULL;
+	ls->shm = NULL;
+}
+
+static void lease_free(struct xpd_lease *ls)
+{
+	lease_release(ls);
 	free(ls);
+}
+
+void xpd_leases_reap(struct xpd *d)
+{
+	while (d->dead) {
+		struct xpd_lease *ls = d->dead;
+
+		d->dead = ls->next_dead;
+		free(ls);
+	}
 }
 
 static struct xpd_lease *lease_new(uint32_t q)
@@ -306,7 +325,12 @@ void xpd_lease_end(struct xpd *d, struct xpd_lease *ls, const char *why)
 	    xpd_now_ms() - t0);
 	d->ended_ids[d->ended_n++ % 64] = ls->id;
 	xpd_record_drop(d, ls->queue);
-	lease_free(ls);
+	/* Freed after this turn of the loop: an event of this same batch
+	 * (its pidfd's, say) may still point at it. */
+	lease_release(ls);
+	ls->ended = true;
+	ls->next_dead = d->dead;
+	d->dead = ls;
 	/* Our copy was the socket's last: the kernel releases the queue (from
 	 * a work item, so a bind right now may still say EBUSY: retried) */
 	xq->st = XQ_FREE;

@@ -101,7 +101,6 @@ void xpd_client_free(struct xpd *d, struct xpd_client *cl)
 {
 	char junk[4096];
 
-	(void)d; /* closing the fd takes it out of the epoll */
 	if (cl->lease) {
 		cl->lease->cl = NULL;
 		cl->lease = NULL;
@@ -118,6 +117,7 @@ void xpd_client_free(struct xpd *d, struct xpd_client *cl)
 	fds_close(cl);
 	ctl_buf_free(&cl->out);
 	cl->st = CL_FREE;
+	cl->freed_turn = d->turn;
 }
 
 void xpd_srv_close(struct xpd *d)
@@ -360,8 +360,9 @@ static void refuse(int fd, int err, const char *why)
 
 static struct xpd_client *client_slot(struct xpd *d)
 {
+	/* not one freed in this turn: an event of this batch may name it */
 	for (unsigned i = 0; i < d->cfg->max_clients; i++)
-		if (d->clients[i].st == CL_FREE)
+		if (d->clients[i].st == CL_FREE && d->clients[i].freed_turn != d->turn)
 			return &d->clients[i];
 	return NULL;
 }
@@ -388,6 +389,7 @@ static void on_accept(struct xpd *d, struct xpd_ev *ev, uint32_t events)
 			continue;
 		}
 		memset(cl, 0, sizeof(*cl));
+		cl->freed_turn = ~0ull;
 		cl->peer = p;
 		cl->ev.fd = fd;
 		cl->ev.fn = on_client;

@@ -23,7 +23,8 @@ struct xpd_client {
 	bool give_fds;	  /* the answer carries the lease's fds */
 	bool fds_truncated;
 	struct xpd_peer peer;
-	uint64_t seq; /* arrival order: waiting requests are served in it */
+	uint64_t seq;	     /* arrival order: waiting requests are served in it */
+	uint64_t freed_turn; /* the loop turn it was freed in: not reused in it */
 	long long deadline;
 	char in[XTS_CTL_LINE_MAX + 1];
 	size_t in_len;

@@ -209,13 +209,19 @@ static int run(const char *file, struct xpd_cfg *cfg)
 		int tmo = next == XPD_NEVER ? -1 : next <= now ? 0 : (int)(next - now);
 		int n = epoll_wait(d.ep, evs, 32, tmo);
 
+		/* a lease or client slot that ends in this batch is not
+		 * freed or reused before the batch is over: a later event of
+		 * the batch may name it (xpd_leases_reap, client_slot) */
+		d.turn++;
 		for (int i = 0; i < n; i++) {
 			struct xpd_ev *ev = evs[i].data.ptr;
 
 			ev->fn(&d, ev, evs[i].events);
 		}
+		xpd_leases_reap(&d);
 	}
 	xpd_info("stopping");
+	xpd_leases_reap(&d);
 	teardown(&d);
 	return 0;
 }

@@ -135,6 +135,8 @@ struct xpd_lease {
 	struct xpd_ev pidfd;   /* readable when the lessee's process exits */
 	struct xpd_client *cl; /* the connection that is the lease */
 	uint32_t snap_req;     /* last socks snapshot asked */
+	bool ended;	       /* over: freed after this turn of the loop */
+	struct xpd_lease *next_dead;
 };
 
 enum xpd_qstate {
@@ -169,6 +171,8 @@ struct xpd {
 	int lock_fd;
 	gid_t sock_gid;
 	struct xpd_client *clients; /* cfg->max_clients slots */
+	struct xpd_lease *dead;	    /* ended this turn: freed after it (xpd_leases_reap) */
+	uint64_t turn;		    /* turns of the event loop */
 	struct xpd_queue q[XPD_MAX_QUEUES];
 	bool stop;
 	bool kick; /* queues changed: waiting requests look again */
@@ -204,6 +208,8 @@ int xpd_lease_adopt(struct xpd *d, uint32_t q, uint64_t id, const int fds[XTS_LE
 /* End a lease: the last QRESET in its session (if it had one), the
  * socket, the memory.  The queue becomes free. */
 void xpd_lease_end(struct xpd *d, struct xpd_lease *ls, const char *why);
+/* Free the leases that ended in this turn of the loop. */
+void xpd_leases_reap(struct xpd *d);
 /* The record that tells a lessee what it got. */
 void xpd_lease_rec(const struct xpd *d, const struct xpd_lease *ls, struct ctl_buf *o);
 /* Queues bound by sockets xportd does not know, at start (sock_diag):
