@@ -55,7 +55,7 @@ topo_up 8
 xtsd_start 8
 xportd_start 8 "policy = ( { group = $GRP; leases = 1; queues = [ 0, 1, 2, 3, 4, 5 ]; }," \
 	"{ user = 0; leases = 8; queues = [ 7 ]; reserve = true; } );"
-bg net socat -b 4096 TCP4-LISTEN:7,fork,reuseaddr PIPE
+bg net socat -b 4096 TCP4-LISTEN:7,fork,reuseaddr,backlog=256 PIPE
 wait_port net 7
 
 # nobody in the allowed group: 64 MiB each way, checked byte by byte, and

@@ -9,7 +9,7 @@ need_root
 topo_up 8
 xtsd_start 8
 xportd_start 8
-bg net socat -b 4096 TCP4-LISTEN:7,fork,reuseaddr PIPE
+bg net socat -b 4096 TCP4-LISTEN:7,fork,reuseaddr,backlog=256 PIPE
 wait_port net 7
 
 # eight lessees: 4 MiB each way, then they hold their queues until told

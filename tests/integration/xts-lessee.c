@@ -4,11 +4,11 @@
  * the xportd tests (test_xportd_*.sh): it needs no privilege.
  *
  *   xts-lessee [-i IF] [-q Q|any] [-w WAIT_MS] [-c CONNS] [-b BYTES] [-H MS]
- *              [-T SECS] [-r] [-F] [-A] HOST PORT
+ *              [-T SECS] [-R MB/s] [-r] [-F] [-A] HOST PORT
  *
  * Opens CONNS connections to an echo server, sends BYTES on each (a
  * pattern that depends on the connection and the offset), reads the echo
- * and checks every byte.  -r prints "ready" once the connections are up
+ * and checks every byte (-R paces the sending).  -r prints "ready" once the connections are up
  * (and holds them -H MS, -1: until killed; the queue keeps running, so
  * xportd's snapshots are answered).  -F sends forged and random frames on
  * its own queue (through its own link: what any lessee could write on its
@@ -47,6 +47,9 @@ struct conn {
 static struct conn cs[MAXC];
 static unsigned nconns = 1;
 static unsigned long long bytes = 1 << 20;
+static double rate; /* -R: bytes/s sent over all connections, 0: as fast as it goes */
+static double rate_t0;
+static unsigned long long sent_all;
 
 static double now_s(void)
 {
@@ -74,6 +77,11 @@ static int pump(struct xport *xp, unsigned c)
 	while (k->sent < bytes) {
 		size_t len = bytes - k->sent < sizeof(buf) ? bytes - k->sent : sizeof(buf);
 
+		if (rate && sent_all > rate * (now_s() - rate_t0))
+			break; /* paced: the next poll round */
+		if (rate && len > 16384)
+			len = 16384;
+
 		for (size_t i = 0; i < len; i++)
 			buf[i] = pat(c, k->sent + i);
 		n = xport_send(xp, k->sd, buf, len, 0);
@@ -84,6 +92,7 @@ static int pump(struct xport *xp, unsigned c)
 				       strerror(errno)),
 			       -1;
 		k->sent += (unsigned long long)n;
+		sent_all += (unsigned long long)n;
 	}
 	while ((n = xport_recv(xp, k->sd, buf, sizeof(buf), 0)) > 0) {
 		for (ssize_t i = 0; i < n; i++)
@@ -147,7 +156,7 @@ static int transfer(struct xport *xp, double deadline)
 			pf[c] = (struct xport_pollfd){
 			    .sd = cs[c].sd, .events = POLLIN | (cs[c].sent < bytes ? POLLOUT : 0)};
 		}
-		if (done < nconns && xport_poll(xp, pf, nconns, 100) < 0)
+		if (done < nconns && xport_poll(xp, pf, nconns, rate ? 5 : 100) < 0)
 			return fprintf(stderr, "xts-lessee: poll: %s\n", strerror(errno)), -1;
 	}
 	return done == nconns ? 0 : (fprintf(stderr, "xts-lessee: transfer timed out\n"), -1);
@@ -268,7 +277,7 @@ int main(int argc, char **argv)
 	struct xport *xp;
 	double t0, t1;
 
-	while ((opt = getopt(argc, argv, "i:q:w:c:b:H:T:rFA")) != -1) {
+	while ((opt = getopt(argc, argv, "i:q:w:c:b:H:T:R:rFA")) != -1) {
 		switch (opt) {
 		case 'i':
 			ifname = optarg;
@@ -290,6 +299,9 @@ int main(int argc, char **argv)
 			break;
 		case 'T':
 			secs = atoi(optarg);
+			break;
+		case 'R':
+			rate = atof(optarg) * 1e6;
 			break;
 		case 'r':
 			ready = true;
@@ -320,10 +332,16 @@ int main(int argc, char **argv)
 		       xport_last_error() ? xport_last_error() : "-");
 		return 2;
 	}
-	printf("leased queue %u in %.0f ms\n", xport_queue(xp), (now_s() - t0) * 1e3);
+	{
+		struct timespec rt;
+
+		clock_gettime(CLOCK_REALTIME, &rt);
+		printf("leased queue %u in %.0f ms at %lld\n", xport_queue(xp),
+		       (now_s() - t0) * 1e3, (long long)rt.tv_sec * 1000000 + rt.tv_nsec / 1000);
+	}
 	if (tries && attempts(xp))
 		return 1;
-	t0 = now_s();
+	t0 = rate_t0 = now_s();
 	if (connect_all(xp, &sin, t0 + secs) || transfer(xp, t0 + secs))
 		return 1;
 	t1 = now_s();
