@@ -47,3 +47,11 @@ xportd_log_check() {
 	! grep -Eq "Sanitizer|runtime error:" "$WORK/xportd.log" ||
 		{ cat "$WORK/xportd.log"; fail "xportd's log shows a sanitizer report"; }
 }
+
+# a failure shows xportd's log too
+fail() {
+	echo "FAIL: $*" >&2
+	[ -f "$WORK/xtsd.log" ] && tail -n 20 "$WORK/xtsd.log" >&2
+	[ -f "$WORK/xportd.log" ] && { echo "--- xportd.log:" >&2; tail -n 40 "$WORK/xportd.log" >&2; }
+	exit 1
+}

@@ -204,6 +204,26 @@ static int num_arg(const char *v, unsigned long max, unsigned long *out)
 	return cfg_digits(v, strlen(v), 10, max, out);
 }
 
+/* A lease id: 64 random bits, up to 20 digits (num_arg's cfg_digits
+ * takes 12, enough for every other argument). */
+static int id_arg(const char *v, unsigned long *out)
+{
+	unsigned long x = 0;
+	size_t n = strlen(v);
+
+	if (!n || n > 20)
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		unsigned dg = (unsigned)(v[i] - '0');
+
+		if (v[i] < '0' || dg > 9 || x > (~0ul - dg) / 10)
+			return -EINVAL;
+		x = x * 10 + dg;
+	}
+	*out = x;
+	return 0;
+}
+
 static int cmd_lease(struct xpd *d, struct xpd_client *cl, int argc, char **argv, char *why,
 		     size_t whylen)
 {
@@ -279,7 +299,7 @@ static int cmd_renew(struct xpd *d, struct xpd_client *cl, int argc, char **argv
 	for (int i = 1; i < argc; i++)
 		if (!(!strncmp(argv[i], "queue=", 6) &&
 		      !num_arg(argv[i] + 6, XPD_MAX_QUEUES, &q)) &&
-		    !(!strncmp(argv[i], "id=", 3) && !num_arg(argv[i] + 3, ~0ul, &id))) {
+		    !(!strncmp(argv[i], "id=", 3) && !id_arg(argv[i] + 3, &id))) {
 			snprintf(why, whylen, "renew: bad argument \"%s\"", argv[i]);
 			return -EINVAL;
 		}
@@ -339,6 +359,8 @@ void xpd_cmd_request(struct xpd *d, struct xpd_client *cl)
 		snprintf(why, sizeof(why), "unknown command \"%.64s\"", argv[0]);
 		rc = -EINVAL;
 	}
+	if (rc && !strcmp(argv[0], "renew")) /* a lessee keeps its queue unlisted: say why */
+		xpd_warn("pid %d (uid %u): %s", (int)cl->peer.pid, (unsigned)cl->peer.uid, why);
 	if (rc)
 		xpd_client_answer(d, cl, -rc, why, NULL);
 }
