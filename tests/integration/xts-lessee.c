@@ -163,7 +163,8 @@ static int transfer(struct xport *xp, double deadline)
 }
 
 /* -F: what a lessee can write on its own rings.  Garbage, frames of other
- * sessions (random epochs and sequence numbers), then one frame in our
+ * sessions (random epochs and sequence numbers), well-formed DATA frames
+ * of other sessions and of ours out of the window, then one frame in our
  * own session's sequence that does not parse: the shard must reset our
  * session for it, and nothing else. */
 static int forge(struct xport *xp, double deadline)
@@ -189,6 +190,18 @@ static int forge(struct xport *xp, double deadline)
 		n += xts_link__tx_raw(l, f, len) == 0;
 		if (i % 32 == 31)
 			xts_link__flush(l, false);
+	}
+	xts_link__flush(l, false);
+	/* well-formed DATA frames to the shard's MAC that parse: of other
+	 * sessions (random epochs), and of ours with a sequence number far
+	 * outside the receive window (what a guesser without our ISNs sends) */
+	for (int i = 0; i < 64; i++) {
+		size_t len = (size_t)xts_proto_hdr_put(f, sizeof(f), l->peer_mac, mac, XTS_OP_DATA,
+						       0, (uint32_t)rand(), 0, 0, 16);
+
+		h->epoch = htole32(i % 2 ? l->epoch : l->epoch ^ (uint32_t)(rand() | 1));
+		h->seq = htole32(l->tx_seq + 0x40000000u + (uint32_t)rand() % 0x10000000u);
+		n += xts_link__tx_raw(l, f, len) == 0;
 	}
 	xts_link__flush(l, false);
 	/* ours, next in sequence, an op no version has: malformed */
