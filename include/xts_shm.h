@@ -167,7 +167,9 @@ _Static_assert(sizeof(struct xts_shm_run) == XTS_SHM_CACHELINE, "xts_shm_run siz
 	X(xsk_tx_invalid, COUNTER, LINK, "AF_XDP invalid tx descriptors")                          \
 	X(tx_seq, GAUGE, SEQ, "queue sequence number the shard sends next")                        \
 	X(rx_seq, GAUGE, SEQ, "queue sequence number the shard expects next")                      \
-	X(peer_ack, GAUGE, SEQ, "queue sequence number the host acknowledged last")
+	X(peer_ack, GAUGE, SEQ, "queue sequence number the host acknowledged last")                \
+	X(linger_aborts, COUNTER, SHARD, "closed connections aborted at timeouts.linger_ms (RST)") \
+	X(listens_refused_limit, COUNTER, SHARD, "listens refused by limits.listeners (ENOBUFS)")
 
 /* kind, as a value: XTS_SHM_KIND(GAUGE) */
 #define XTS_SHM_KIND_COUNTER 0

@@ -1,30 +1,31 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /*
- * conn.c - a shard's connection table and the kernel TCP sockets behind it.
+ * conn.c - a shard's connection table and what the host asks of a
+ * connection (connect, data, shutdown, close, reset, socket options).
  *
  * A connection is a slot (O(1) by id, generation-checked) holding a
- * non-blocking kernel socket in the shard's epoll set (edge-triggered).
- * Two slot lists drive the work: `ready` (the kernel has bytes for the host
- * and the host has granted credit) and `ctl` (control frames owed to the
- * host).  Control frames are state bits, not queued messages, so they are
- * never dropped when the queue window is full: they go out when it opens.
+ * transport (conn_io.c: a non-blocking kernel socket in the shard's epoll
+ * set, edge-triggered).  Three slot lists drive the work: `ready` (the
+ * transport has bytes for the host and the host has granted credit), `ctl`
+ * (control frames owed to the host; conn_out.c) and `dl` (deadlines:
+ * connects in progress, closed connections still delivering).  Control
+ * frames are state bits, not queued messages, so they are never dropped
+ * when the queue window is full: they go out when it opens.
  */
 #include <errno.h>
 #include <endian.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
-#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "shard_int.h"
-
-#define READ_BURST 8 /* frames one connection may fill per turn: fairness */
 
 __u64 shard_now_ns(void)
 {
@@ -79,8 +80,11 @@ struct conn *conn_lookup(struct shard *s, __u32 id)
 	if (!slot || slot > s->o.max_conns)
 		return NULL;
 	c = &s->conns[slot];
-	return c->id == id && c->state != CS_FREE ? c : NULL;
+	/* an orphan belongs to a host that is gone: nobody may address it */
+	return c->id == id && c->state != CS_FREE && c->sess ? c : NULL;
 }
+
+static void conn_ev(struct shard *s, struct shard_ev *h, __u32 events);
 
 static struct conn *conn_alloc(struct shard *s)
 {
@@ -94,6 +98,9 @@ static struct conn *conn_alloc(struct shard *s)
 		s->gens[slot] = 1;
 	c = &s->conns[slot];
 	memset(c, 0, sizeof(*c));
+	c->ev.fn = conn_ev;
+	c->io = &conn_io_tcp;
+	c->sess = &s->sess;
 	c->id = xts_id_make(slot, s->gens[slot]);
 	c->fd = -1;
 	s->nconns++;
@@ -102,25 +109,53 @@ static struct conn *conn_alloc(struct shard *s)
 }
 
 /* The slot goes back to the free stack only once no list links it. */
-static void slot_maybe_free(struct shard *s, struct conn *c)
+void conn_slot_maybe_free(struct shard *s, struct conn *c)
 {
-	if (c->state == CS_FREE && !c->in_ready && !c->in_ctl && !c->in_connecting && c->id) {
+	if (c->state == CS_FREE && !xts_fifo_linked(&c->ready_node) &&
+	    !xts_fifo_linked(&c->ctl_node) && c->id) {
 		c->id = 0;
 		s->free_slots[s->nfree++] = slot_of(s, c);
 	}
 }
 
-static void conn_close_fd(struct shard *s, struct conn *c, bool abort)
+/* Onto the deadline list (connect timeout or linger): doubly linked, so
+ * that a connection leaves it at once when it connects or closes and its
+ * slot can be reused; conn_timer scans it only when the earliest deadline
+ * comes (rarely: connections in it are few and short-lived). */
+static void dl_add(struct shard *s, struct conn *c, __u64 due)
 {
+	if (!c->in_dl) {
+		c->dl_prev = 0;
+		c->dl_next = s->dl_head;
+		if (s->dl_head)
+			s->conns[s->dl_head].dl_prev = slot_of(s, c);
+		c->in_dl = true;
+		s->dl_head = slot_of(s, c);
+	}
+	shard_timer_at(s, ST_CONNS, due);
+}
+
+static void dl_del(struct shard *s, struct conn *c)
+{
+	if (!c->in_dl)
+		return;
+	if (c->dl_prev)
+		s->conns[c->dl_prev].dl_next = c->dl_next;
+	else
+		s->dl_head = c->dl_next;
+	if (c->dl_next)
+		s->conns[c->dl_next].dl_prev = c->dl_prev;
+	c->in_dl = false;
+}
+
+void conn_close_fd(struct shard *s, struct conn *c, bool abort)
+{
+	dl_del(s, c); /* no socket: nothing left to time */
 	if (c->fd < 0)
 		return;
-	if (abort) {
-		struct linger lg = {.l_onoff = 1, .l_linger = 0};
-
-		setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-	}
-	close(c->fd); /* also leaves the epoll set */
+	c->io->close(c, abort); /* also leaves the epoll set */
 	c->fd = -1;
+	c->io_held = false;
 	if (c->buf) {
 		s->st.buf_bytes -= c->buf_len;
 		free(c->buf);
@@ -129,7 +164,7 @@ static void conn_close_fd(struct shard *s, struct conn *c, bool abort)
 	}
 }
 
-static void conn_release(struct shard *s, struct conn *c)
+void conn_release(struct shard *s, struct conn *c)
 {
 	conn_close_fd(s, c, false);
 	c->state = CS_FREE;
@@ -137,45 +172,24 @@ static void conn_release(struct shard *s, struct conn *c)
 	s->nconns--;
 	s->st.conns_active = s->nconns;
 	s->st.conns_closed++;
-	slot_maybe_free(s, c);
+	conn_slot_maybe_free(s, c);
 }
 
-static void ctl_add(struct shard *s, struct conn *c, __u8 pend)
+void conn_ctl_add(struct shard *s, struct conn *c, __u8 pend)
 {
 	c->pend |= pend;
-	if (c->in_ctl)
-		return;
-	c->in_ctl = true;
-	c->ctl_next = 0;
-	if (s->ctl_tail)
-		s->conns[s->ctl_tail].ctl_next = slot_of(s, c);
-	else
-		s->ctl_head = slot_of(s, c);
-	s->ctl_tail = slot_of(s, c);
+	xts_fifo_push(&s->owed, s->conns, ctl_node, slot_of(s, c));
 }
 
-static bool ready_eligible(const struct conn *c)
+void conn_ready_add(struct shard *s, struct conn *c)
 {
-	return c->state == CS_OPEN && c->readable && !c->rd_eof && c->tx_credit &&
-	       !(c->pend & PEND_CONN_RES);
-}
-
-static void ready_add(struct shard *s, struct conn *c)
-{
-	if (c->in_ready || !ready_eligible(c))
-		return;
-	c->in_ready = true;
-	c->ready_next = 0;
-	if (s->ready_tail)
-		s->conns[s->ready_tail].ready_next = slot_of(s, c);
-	else
-		s->ready_head = slot_of(s, c);
-	s->ready_tail = slot_of(s, c);
+	if (conn_ready_eligible(c))
+		xts_fifo_push(&s->ready, s->conns, ready_node, slot_of(s, c));
 }
 
 /* The connection failed: tell the host (RESET, or CONNECT_RES while the
  * host still waits for one), then free. */
-static void conn_fail(struct shard *s, struct conn *c, int err)
+void conn_fail(struct shard *s, struct conn *c, int err)
 {
 	conn_close_fd(s, c, true);
 	c->err = err;
@@ -189,16 +203,18 @@ static void conn_fail(struct shard *s, struct conn *c, int err)
 	} else {
 		c->state = CS_ZOMBIE;
 		c->pend = 0;
-		ctl_add(s, c, PEND_RESET);
+		conn_ctl_add(s, c, PEND_RESET);
 		return;
 	}
-	ctl_add(s, c, 0);
+	conn_ctl_add(s, c, 0);
 }
 
 void conn_reset_all(struct shard *s)
 {
 	__u32 slot;
 
+	xts_fifo_clear(&s->ready, s->conns, ready_node);
+	xts_fifo_clear(&s->owed, s->conns, ctl_node);
 	for (slot = 1; slot <= s->o.max_conns; slot++) {
 		struct conn *c = &s->conns[slot];
 
@@ -208,19 +224,40 @@ void conn_reset_all(struct shard *s)
 			conn_close_fd(s, c, true); /* RST to the peer */
 			c->state = CS_FREE;
 		}
-		c->in_ready = c->in_ctl = c->in_connecting = false;
 		c->pend = 0;
-		slot_maybe_free(s, c);
+		conn_slot_maybe_free(s, c);
 	}
-	s->ready_head = s->ready_tail = 0;
-	s->ctl_head = s->ctl_tail = 0;
-	s->connecting_head = 0;
+	s->dl_head = 0;
 	s->nconns = 0;
 	s->st.conns_active = 0;
 	s->st.buf_bytes = 0;
 }
 
-static int apply_int_opt(int fd, int level, int name, int val)
+void conn_end_session(struct shard *s, const struct shard_sess *ss, bool graceful)
+{
+	__u32 slot;
+
+	for (slot = 1; slot <= s->o.max_conns; slot++) {
+		struct conn *c = &s->conns[slot];
+
+		if (!c->id || c->state == CS_FREE || c->sess != ss)
+			continue;
+		if (graceful && c->state == CS_CLOSING) {
+			c->sess = NULL; /* an orphan: it owes nobody a frame */
+			c->pend = 0;
+			continue;
+		}
+		/* RST to the peer; the lists drop the slot when they pass it */
+		conn_close_fd(s, c, true);
+		c->state = CS_FREE;
+		c->pend = 0;
+		s->nconns--;
+		conn_slot_maybe_free(s, c);
+	}
+	s->st.conns_active = s->nconns;
+}
+
+int conn_apply_int_opt(int fd, int level, int name, int val)
 {
 	if (level == SOL_SOCKET && name == SO_LINGER) {
 		/* A lingering close(2) blocks the caller even on a non-blocking
@@ -235,7 +272,7 @@ static int apply_int_opt(int fd, int level, int name, int val)
 	return setsockopt(fd, level, name, &val, sizeof(val)) ? errno : 0;
 }
 
-static bool opt_allowed(int level, int name, bool set)
+bool conn_opt_allowed(int level, int name, bool set)
 {
 	if (level == SOL_SOCKET)
 		return name == SO_KEEPALIVE || name == SO_RCVBUF || name == SO_SNDBUF ||
@@ -294,15 +331,63 @@ static int bind_source(struct shard *s, struct conn *c, const struct xts_connect
 	return 0;
 }
 
+/* Socket options the host set before connect(2): 0 or a positive errno. */
+static int connect_opts(struct conn *c, const struct xts_connect *req, int nopts)
+{
+	for (int i = 0; i < nopts; i++) {
+		int level = (int)le32toh(req->opts[i].level),
+		    name = (int)le32toh(req->opts[i].name);
+		int err =
+		    conn_opt_allowed(level, name, true)
+			? conn_apply_int_opt(c->fd, level, name, (int)le32toh(req->opts[i].value))
+			: ENOPROTOOPT;
+
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/* Into the epoll set, edge-triggered, with the connection as its handler. */
+static int conn_watch(struct shard *s, struct conn *c)
+{
+	struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
+				 .data.ptr = &c->ev};
+
+	return epoll_ctl(s->ep, EPOLL_CTL_ADD, c->fd, &ev) ? errno : 0;
+}
+
+/* The kernel side of a CONNECT: 0 (in progress) or a positive errno. */
+static int conn_start(struct shard *s, struct conn *c, const struct xts_msg *m,
+		      const struct xts_connect *req)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	int err, nopts;
+
+	err = sockaddr_of(&req->dst, &ss, &sl);
+	if (err)
+		return -err;
+	c->fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (c->fd < 0)
+		return errno;
+	nopts = le16toh(req->nopts);
+	if (nopts > XTS_CONNECT_MAX_OPTS)
+		nopts = XTS_CONNECT_MAX_OPTS; /* xts_proto_parse refused more */
+	if ((err = bind_source(s, c, req, m, (unsigned)nopts)) ||
+	    (err = connect_opts(c, req, nopts)) || (err = conn_watch(s, c)))
+		return err;
+	if (connect(c->fd, (struct sockaddr *)&ss, sl) && errno != EINPROGRESS)
+		return errno;
+	return 0;
+}
+
 int conn_on_connect(struct shard *s, const struct xts_msg *m)
 {
 	struct xts_connect req;
-	struct sockaddr_storage ss;
-	struct epoll_event ev;
 	struct conn *c;
-	socklen_t sl;
 	__u32 timeout_ms;
-	int err, i, nopts;
+	int err;
 
 	if (m->src_id == XTS_ID_NONE) {
 		s->st.proto_errs++;
@@ -318,44 +403,9 @@ int conn_on_connect(struct shard *s, const struct xts_msg *m)
 	c->rx_allowed = s->o.conn_buf;
 	c->state = CS_CONNECTING;
 	s->st.conns_opened++;
-
-	err = sockaddr_of(&req.dst, &ss, &sl);
-	if (err) {
-		conn_fail(s, c, -err);
-		return 0;
-	}
-	c->fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (c->fd < 0) {
-		conn_fail(s, c, errno);
-		return 0;
-	}
-	nopts = le16toh(req.nopts);
-	if (nopts > XTS_CONNECT_MAX_OPTS)
-		nopts = XTS_CONNECT_MAX_OPTS; /* xts_proto_parse refused more */
-	err = bind_source(s, c, &req, m, (unsigned)nopts);
+	err = conn_start(s, c, m, &req);
 	if (err) {
 		conn_fail(s, c, err);
-		return 0;
-	}
-	for (i = 0; i < nopts; i++) {
-		int level = (int)le32toh(req.opts[i].level), name = (int)le32toh(req.opts[i].name);
-
-		err = opt_allowed(level, name, true)
-			  ? apply_int_opt(c->fd, level, name, (int)le32toh(req.opts[i].value))
-			  : ENOPROTOOPT;
-		if (err) {
-			conn_fail(s, c, err);
-			return 0;
-		}
-	}
-	ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
-	ev.data.u64 = c->id;
-	if (epoll_ctl(s->ep, EPOLL_CTL_ADD, c->fd, &ev)) {
-		conn_fail(s, c, errno);
-		return 0;
-	}
-	if (connect(c->fd, (struct sockaddr *)&ss, sl) && errno != EINPROGRESS) {
-		conn_fail(s, c, errno);
 		return 0;
 	}
 	/* Completion (or failure) arrives as EPOLLOUT/EPOLLERR. */
@@ -364,105 +414,9 @@ int conn_on_connect(struct shard *s, const struct xts_msg *m)
 		timeout_ms = s->cfg->connect_ms;
 	if (timeout_ms) {
 		c->deadline_ns = s->now_ns + (__u64)timeout_ms * 1000000ull;
-		c->connecting_next = s->connecting_head;
-		c->in_connecting = true;
-		s->connecting_head = slot_of(s, c);
+		dl_add(s, c, c->deadline_ns);
 	}
 	return 0;
-}
-
-static void conn_flush_buf(struct shard *s, struct conn *c)
-{
-	while (c->buf_len) {
-		ssize_t n =
-		    send(c->fd, c->buf + c->buf_off, c->buf_len, MSG_DONTWAIT | MSG_NOSIGNAL);
-		if (n < 0) {
-			if (errno == EAGAIN || errno == EINTR)
-				return;
-			conn_fail(s, c, errno);
-			return;
-		}
-		c->buf_off += (__u32)n;
-		c->buf_len -= (__u32)n;
-		c->grant += (__u32)n;
-		s->st.buf_bytes -= (__u64)n;
-		s->st.data_to_net += (__u64)n;
-	}
-	/* Empty: give the memory back, so idle connections cost none. */
-	free(c->buf);
-	c->buf = NULL;
-	c->buf_off = 0;
-	if (c->grant)
-		ctl_add(s, c, PEND_CREDIT);
-	if (c->state == CS_CLOSING) {
-		conn_close_fd(s, c, false); /* FIN after the last byte */
-		c->state = CS_ZOMBIE;
-		ctl_add(s, c, PEND_CLOSED);
-	} else if (c->wr_shut) {
-		shutdown(c->fd, SHUT_WR);
-	}
-}
-
-/* Keep bytes the kernel did not take: 0, or -ENOMEM (connection failed). */
-static int buf_append(struct shard *s, struct conn *c, const __u8 *p, size_t rest)
-{
-	if (!c->buf) {
-		c->buf = malloc(s->o.conn_buf);
-		if (!c->buf) {
-			conn_fail(s, c, ENOMEM);
-			return -ENOMEM;
-		}
-		c->buf_off = c->buf_len = 0;
-	}
-	/* Credit bounds buf_len + rest by conn_buf: compacting always
-	 * makes room. */
-	if (c->buf_off + c->buf_len + rest > s->o.conn_buf) {
-		memmove(c->buf, c->buf + c->buf_off, c->buf_len);
-		c->buf_off = 0;
-	}
-	memcpy(c->buf + c->buf_off + c->buf_len, p, rest);
-	c->buf_len += (__u32)rest;
-	s->st.buf_bytes += rest;
-	return 0;
-}
-
-/*
- * Hand @n payloads (already within the connection's credit) to the kernel
- * socket: one sendmsg(2) when nothing waits in the buffer, and what the
- * kernel does not take goes to the buffer, in order.  Credit for what the
- * kernel took goes back to the host once a quarter of conn_buf is owed.
- */
-static void data_to_kernel(struct shard *s, struct conn *c, struct iovec *iov, unsigned n,
-			   bool more)
-{
-	struct msghdr mh = {.msg_iov = iov, .msg_iovlen = n};
-	ssize_t sent = 0;
-	size_t off;
-	unsigned i;
-
-	if (!c->buf_len) {
-		sent = sendmsg(c->fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL | (more ? MSG_MORE : 0));
-		if (sent < 0) {
-			if (errno != EAGAIN && errno != EINTR) {
-				conn_fail(s, c, errno);
-				return;
-			}
-			sent = 0;
-		}
-		c->grant += (__u32)sent;
-		s->st.data_to_net += (__u64)sent;
-	}
-	for (i = 0, off = (size_t)sent; i < n; i++) {
-		if (off >= iov[i].iov_len) {
-			off -= iov[i].iov_len;
-			continue;
-		}
-		if (buf_append(s, c, (const __u8 *)iov[i].iov_base + off, iov[i].iov_len - off))
-			return;
-		off = 0;
-	}
-	if (c->grant >= s->o.conn_buf / 4)
-		ctl_add(s, c, PEND_CREDIT);
 }
 
 static void conn_data(struct shard *s, struct conn *c, const struct xts_msg *m)
@@ -476,7 +430,7 @@ static void conn_data(struct shard *s, struct conn *c, const struct xts_msg *m)
 		return;
 	}
 	c->rx_allowed -= m->len;
-	data_to_kernel(s, c, &iov, 1, m->flags & XTS_F_MORE);
+	conn_to_net(s, c, &iov, 1, m->flags & XTS_F_MORE);
 }
 
 /*
@@ -506,10 +460,10 @@ void conn_on_data_run(struct shard *s, struct conn *c, const struct xts_msg *m, 
 		goto one_by_one;
 	if (credit) {
 		c->tx_credit += credit;
-		ready_add(s, c);
+		conn_ready_add(s, c);
 	}
 	c->rx_allowed -= (__u32)total;
-	data_to_kernel(s, c, iov, n, m[n - 1].flags & XTS_F_MORE);
+	conn_to_net(s, c, iov, n, m[n - 1].flags & XTS_F_MORE);
 	return;
 one_by_one:
 	for (i = 0; i < n && c->state != CS_FREE; i++)
@@ -527,7 +481,7 @@ static void conn_sockopt(struct shard *s, struct conn *c, const struct xts_msg *
 	c->so_level = (__s32)le32toh((__u32)so.level);
 	c->so_name = (__s32)le32toh((__u32)so.name);
 	c->so_err = 0;
-	if (!opt_allowed(c->so_level, c->so_name, so.dir == XTS_SOCKOPT_SET))
+	if (!conn_opt_allowed(c->so_level, c->so_name, so.dir == XTS_SOCKOPT_SET))
 		c->so_err = ENOPROTOOPT;
 	else if (c->fd < 0)
 		c->so_err = ENOTCONN;
@@ -536,12 +490,48 @@ static void conn_sockopt(struct shard *s, struct conn *c, const struct xts_msg *
 			c->so_err = EINVAL;
 		} else {
 			memcpy(&val, (const __u8 *)m->payload + sizeof(so), sizeof(val));
-			c->so_err =
-			    apply_int_opt(c->fd, c->so_level, c->so_name, (int)le32toh((__u32)val));
+			c->so_err = conn_apply_int_opt(c->fd, c->so_level, c->so_name,
+						       (int)le32toh((__u32)val));
 		}
 	}
 	/* a GET is read when the answer goes out: the freshest value */
-	ctl_add(s, c, PEND_SOCKOPT);
+	conn_ctl_add(s, c, PEND_SOCKOPT);
+}
+
+static __u64 linger_ns(const struct shard *s)
+{
+	return (__u64)s->cfg->linger_ms * 1000000ull;
+}
+
+/*
+ * CLOSE from the host.  Graceful: what we still buffer goes out first, then
+ * FIN; but a peer that never reads would keep the slot and the buffer for
+ * ever, so the bytes get timeouts.linger_ms to leave (the closing deadline,
+ * as Linux gives orphaned sockets), then the connection is aborted (RST)
+ * and counted.  Abortive (XTS_F_ABORT, or not yet open): RST now.
+ */
+static void conn_on_close(struct shard *s, struct conn *c, const struct xts_msg *m)
+{
+	if ((m->flags & XTS_F_ABORT) || c->state != CS_OPEN) {
+		conn_close_fd(s, c, true);
+		c->state = CS_ZOMBIE;
+		c->pend &= PEND_CLOSED;
+		conn_ctl_add(s, c, PEND_CLOSED);
+		return;
+	}
+	c->state = CS_CLOSING;
+	c->readable = false;
+	if (!c->buf_len) {
+		conn_flush_buf(s, c); /* FIN now */
+		return;
+	}
+	if (!s->cfg->linger_ms) {
+		s->st.linger_aborts++;
+		conn_fail(s, c, ETIMEDOUT);
+		return;
+	}
+	c->deadline_ns = s->now_ns;
+	dl_add(s, c, s->now_ns + linger_ns(s));
 }
 
 void conn_on_msg(struct shard *s, struct conn *c, const struct xts_msg *m)
@@ -552,7 +542,7 @@ void conn_on_msg(struct shard *s, struct conn *c, const struct xts_msg *m)
 	}
 	if (m->credit) {
 		c->tx_credit += m->credit;
-		ready_add(s, c);
+		conn_ready_add(s, c);
 	}
 	if (c->state == CS_ZOMBIE && m->op != XTS_OP_RESET)
 		return; /* the kernel socket is gone; our RESET is on its way */
@@ -564,21 +554,13 @@ void conn_on_msg(struct shard *s, struct conn *c, const struct xts_msg *m)
 		break;
 	case XTS_OP_SHUTDOWN:
 		c->wr_shut = true;
+		/* with bytes still buffered, conn_flush_buf shuts down once
+		 * they are out (a FIN before them would lose them) */
 		if (!c->buf_len && c->fd >= 0)
-			shutdown(c->fd, SHUT_WR);
+			c->io->shutdown(c);
 		break;
 	case XTS_OP_CLOSE:
-		if ((m->flags & XTS_F_ABORT) || c->state != CS_OPEN) {
-			conn_close_fd(s, c, true);
-			c->state = CS_ZOMBIE;
-			c->pend &= PEND_CLOSED;
-			ctl_add(s, c, PEND_CLOSED);
-		} else {
-			c->state = CS_CLOSING;
-			c->readable = false;
-			if (!c->buf_len)
-				conn_flush_buf(s, c);
-		}
+		conn_on_close(s, c, m);
 		break;
 	case XTS_OP_RESET:
 		conn_close_fd(s, c, true);
@@ -607,14 +589,22 @@ static void conn_connected(struct shard *s, struct conn *c)
 		conn_fail(s, c, err);
 		return;
 	}
+	dl_del(s, c);
 	c->state = CS_OPEN;
-	ctl_add(s, c, PEND_CONN_RES);
+	conn_ctl_add(s, c, PEND_CONN_RES);
 }
 
-void conn_on_event(struct shard *s, struct conn *c, __u32 events)
+/* The connection's epoll handler: what its transport says may progress. */
+static void conn_ev(struct shard *s, struct shard_ev *h, __u32 events)
 {
+	struct conn *c = (struct conn *)((char *)h - offsetof(struct conn, ev));
+	unsigned what;
+
+	if (c->fd < 0)
+		return; /* closed after epoll_wait returned this event */
+	what = c->io->events(c, events);
 	if (c->state == CS_CONNECTING) {
-		if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))
+		if (what & CIO_WR)
 			conn_connected(s, c);
 		if (c->state != CS_OPEN)
 			return;
@@ -622,275 +612,47 @@ void conn_on_event(struct shard *s, struct conn *c, __u32 events)
 	}
 	if (c->state != CS_OPEN && c->state != CS_CLOSING)
 		return;
-	if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP) && c->buf_len)
+	if (what & CIO_WR && (c->buf_len || c->io_held))
 		conn_flush_buf(s, c);
-	if (c->state == CS_OPEN && events & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP)) {
+	if (c->state == CS_OPEN && what & CIO_RD) {
 		c->readable = true;
-		if (events & (EPOLLRDHUP | EPOLLERR | EPOLLHUP))
+		if (what & CIO_HUP)
 			c->rdhup = true;
-		ready_add(s, c);
+		conn_ready_add(s, c);
 		if (!c->tx_credit)
 			s->st.credit_stalls++;
 	}
 }
 
-/* ---- frames to the host ---- */
-
-static void addr_of(int fd, bool peer, struct xts_addr *a)
+/* When a connection on the deadline list is due. */
+static __u64 conn_due(const struct shard *s, const struct conn *c)
 {
-	struct sockaddr_storage ss;
-	socklen_t l = sizeof(ss);
-
-	memset(a, 0, sizeof(*a));
-	if ((peer ? getpeername : getsockname)(fd, (struct sockaddr *)&ss, &l) == 0)
-		xts_addr_from_sockaddr(a, (struct sockaddr *)&ss, l);
+	if (c->state == CS_CONNECTING)
+		return c->deadline_ns;
+	return c->deadline_ns + linger_ns(s); /* CS_CLOSING: linger_ms as reloaded */
 }
 
-static int send_conn_res(struct shard *s, struct conn *c)
+/* ST_CONNS: connect timeouts and the closing deadline. */
+void conn_timer(struct shard *s)
 {
-	struct xts_conn_res r;
-	__u32 credit = 0, src = XTS_ID_NONE;
+	__u32 slot = s->dl_head;
 
-	memset(&r, 0, sizeof(r));
-	r.err = (__s32)htole32((__u32)c->err);
-	if (!c->err) {
-		addr_of(c->fd, false, &r.local);
-		addr_of(c->fd, true, &r.peer);
-		credit = s->o.conn_buf;
-		src = c->id;
-	}
-	return xts_link__send(s->link, XTS_OP_CONNECT_RES, 0, c->host_id, src, credit, &r,
-			      sizeof(r));
-}
-
-/* NEW_CONN: dst the host's listener, src the new connection; the credit
- * is the host's send credit, as in CONNECT_RES. */
-static int send_new_conn(struct shard *s, struct conn *c)
-{
-	struct xts_conn_res r;
-
-	memset(&r, 0, sizeof(r));
-	addr_of(c->fd, false, &r.local);
-	addr_of(c->fd, true, &r.peer);
-	return xts_link__send(s->link, XTS_OP_NEW_CONN, 0, c->host_id, c->id, s->o.conn_buf, &r,
-			      sizeof(r));
-}
-
-static int send_sockopt_res(struct shard *s, struct conn *c)
-{
-	__u8 buf[sizeof(struct xts_sockopt) + XTS_SOCKOPT_VALMAX];
-	struct xts_sockopt *so = (struct xts_sockopt *)buf;
-	socklen_t vlen = 0;
-	int err = c->so_err;
-
-	memset(buf, 0, sizeof(struct xts_sockopt));
-	if (!err && c->so_dir == XTS_SOCKOPT_GET) {
-		if (c->so_level == SOL_SOCKET && c->so_name == SO_LINGER) {
-			struct linger lg;
-			socklen_t l = sizeof(lg);
-			int v;
-
-			if (getsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, &l))
-				err = errno;
-			v = lg.l_onoff ? lg.l_linger : -1;
-			v = (int)htole32((__u32)v);
-			memcpy(so->val, &v, sizeof(v));
-			vlen = sizeof(v);
-		} else {
-			vlen = XTS_SOCKOPT_VALMAX;
-			if (getsockopt(c->fd, c->so_level, c->so_name, so->val, &vlen))
-				err = errno;
-		}
-	}
-	if (err)
-		vlen = 0;
-	so->req = htole32(c->so_req);
-	so->dir = c->so_dir;
-	so->level = (__s32)htole32((__u32)c->so_level);
-	so->name = (__s32)htole32((__u32)c->so_name);
-	so->err = (__s32)htole32((__u32)err);
-	so->vlen = htole32(vlen);
-	return xts_link__send(s->link, XTS_OP_SOCKOPT_RES, 0, c->host_id, c->id, 0, buf,
-			      sizeof(*so) + vlen);
-}
-
-/* Send what one connection owes the host, in protocol order.  0 when all
- * went out, -EAGAIN when the queue is full (the rest waits). */
-static int conn_send_ctl(struct shard *s, struct conn *c)
-{
-	struct xts_err e;
-	int err;
-
-	if (c->pend & PEND_NEW_CONN) {
-		if ((err = send_new_conn(s, c)))
-			return err;
-		c->pend &= (__u8)~PEND_NEW_CONN;
-	}
-	if (c->pend & PEND_CONN_RES) {
-		if ((err = send_conn_res(s, c)))
-			return err;
-		c->pend &= (__u8)~PEND_CONN_RES;
-		if (c->err) {
-			conn_release(s, c);
-			return 0;
-		}
-		ready_add(s, c);
-	}
-	if (c->pend & PEND_SOCKOPT) {
-		if ((err = send_sockopt_res(s, c)))
-			return err;
-		c->pend &= (__u8)~PEND_SOCKOPT;
-	}
-	if (c->pend & PEND_CREDIT) {
-		if (c->grant && c->state != CS_ZOMBIE &&
-		    (err = xts_link__send(s->link, XTS_OP_CREDIT, 0, c->host_id, c->id, c->grant,
-					  NULL, 0)))
-			return err;
-		c->rx_allowed += c->grant;
-		c->grant = 0;
-		c->pend &= (__u8)~PEND_CREDIT;
-	}
-	if (c->pend & PEND_EOF) {
-		if ((err = xts_link__send(s->link, XTS_OP_SHUTDOWN, 0, c->host_id, c->id, 0, NULL,
-					  0)))
-			return err;
-		c->pend &= (__u8)~PEND_EOF;
-	}
-	if (c->pend & (PEND_RESET | PEND_CLOSED)) {
-		__u8 p = c->pend;
-
-		e.err = (__s32)htole32((__u32)c->err);
-		e.reserved = 0;
-		err = xts_link__send(s->link, (p & PEND_RESET) ? XTS_OP_RESET : XTS_OP_CLOSED, 0,
-				     c->host_id, XTS_ID_NONE, 0, &e, sizeof(e));
-		if (err)
-			return err;
-		conn_release(s, c);
-	}
-	return 0;
-}
-
-int conn_run_ctl(struct shard *s)
-{
-	int work = 0;
-
-	while (s->ctl_head) {
-		struct conn *c = &s->conns[s->ctl_head];
-
-		if (c->state != CS_FREE && c->pend && conn_send_ctl(s, c))
-			break; /* queue full: keep the list as it is */
-		s->ctl_head = c->ctl_next;
-		if (!s->ctl_head)
-			s->ctl_tail = 0;
-		c->in_ctl = false;
-		slot_maybe_free(s, c);
-		work++;
-	}
-	return work;
-}
-
-/* Read from one connection into up to READ_BURST frames.  Returns frames
- * sent; *full set when the queue ran out of room. */
-static int conn_read(struct shard *s, struct conn *c, bool *full)
-{
-	int frames = 0;
-
-	while (frames < READ_BURST && ready_eligible(c)) {
-		struct xts_txf f;
-		size_t want;
-		ssize_t n;
-
-		if (xts_link__tx_reserve(s->link, true, &f)) {
-			*full = true;
-			break;
-		}
-		want = f.cap < c->tx_credit ? f.cap : c->tx_credit;
-		n = recv(c->fd, f.payload, want, MSG_DONTWAIT);
-		if (n > 0) {
-			__u32 grant = c->grant;
-
-			/* piggyback the credit we owe on the data */
-			if (xts_link__tx_submit(s->link, &f, XTS_OP_DATA, 0, c->host_id, c->id,
-						grant, (size_t)n)) {
-				/* refused (the link counted it): the bytes read
-				 * are gone, so the stream is broken; say so */
-				conn_fail(s, c, EMSGSIZE);
-				break;
-			}
-			c->rx_allowed += grant;
-			c->grant = 0;
-			c->tx_credit -= (__u32)n;
-			s->st.data_to_host += (__u64)n;
-			frames++;
-			/* A short read emptied the receive queue; what comes
-			 * later raises a new edge.  No recv() just to hear
-			 * EAGAIN: a syscall less per response.  Unless a FIN
-			 * or error was signalled: no edge follows those, so
-			 * read on to the 0 or the error. */
-			if ((size_t)n < want && !c->rdhup) {
-				c->readable = false;
-				break;
-			}
-			continue;
-		}
-		xts_link__tx_cancel(s->link, &f);
-		if (n == 0) {
-			c->rd_eof = true;
-			ctl_add(s, c, PEND_EOF);
-		} else if (errno == EAGAIN || errno == EINTR) {
-			c->readable = false;
-		} else {
-			conn_fail(s, c, errno);
-		}
-		break;
-	}
-	if (c->readable && !c->tx_credit && c->state == CS_OPEN && !c->rd_eof)
-		s->st.credit_stalls++;
-	return frames;
-}
-
-int conn_run_ready(struct shard *s)
-{
-	__u32 last = s->ready_tail;
-	int work = 0;
-	bool full = false;
-
-	while (s->ready_head && !full) {
-		__u32 slot = s->ready_head;
+	while (slot) {
 		struct conn *c = &s->conns[slot];
+		__u64 due = conn_due(s, c);
 
-		s->ready_head = c->ready_next;
-		if (!s->ready_head)
-			s->ready_tail = 0;
-		c->in_ready = false;
-		if (c->state != CS_FREE)
-			work += conn_read(s, c, &full);
-		if (c->state == CS_FREE)
-			slot_maybe_free(s, c);
-		else
-			ready_add(s, c); /* to the tail: round robin */
-		if (slot == last)
-			break; /* one pass per call, then flush */
-	}
-	return work;
-}
-
-void conn_timers(struct shard *s)
-{
-	__u32 *link = &s->connecting_head;
-
-	while (*link) {
-		struct conn *c = &s->conns[*link];
-
-		if (c->state != CS_CONNECTING || s->now_ns >= c->deadline_ns) {
-			*link = c->connecting_next;
-			c->in_connecting = false;
-			if (c->state == CS_CONNECTING)
-				conn_fail(s, c, ETIMEDOUT);
-			slot_maybe_free(s, c);
+		slot = c->dl_next; /* conn_fail below takes c off the list */
+		if (s->now_ns < due) {
+			shard_timer_at(s, ST_CONNS, due);
 			continue;
 		}
-		link = &c->connecting_next;
+		if (c->state == CS_CLOSING) {
+			s->st.linger_aborts++;
+			shard_log(s, XTS_LOG_DEBUG,
+				  "connection %08x: %u bytes undelivered after linger_ms, aborted",
+				  c->id, c->buf_len);
+		}
+		conn_fail(s, c, ETIMEDOUT);
 	}
 }
 
@@ -898,7 +660,6 @@ void conn_timers(struct shard *s)
 
 int conn_on_accept(struct shard *s, int fd, __u32 lsn_id, __u32 lsn_host_id)
 {
-	struct epoll_event ev;
 	struct conn *c = conn_alloc(s);
 
 	if (!c)
@@ -911,17 +672,15 @@ int conn_on_accept(struct shard *s, int fd, __u32 lsn_id, __u32 lsn_host_id)
 	s->st.conns_opened++;
 	/* Not read until the host acknowledges: the first edge may come now
 	 * and be ignored, so the ACK marks the connection readable. */
-	ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
-	ev.data.u64 = c->id;
-	if (epoll_ctl(s->ep, EPOLL_CTL_ADD, fd, &ev)) {
+	if (conn_watch(s, c)) {
 		c->fd = -1; /* the caller closes it */
 		c->state = CS_FREE;
 		s->nconns--;
 		s->st.conns_active = s->nconns;
-		slot_maybe_free(s, c);
+		conn_slot_maybe_free(s, c);
 		return -ENOBUFS;
 	}
-	ctl_add(s, c, PEND_NEW_CONN);
+	conn_ctl_add(s, c, PEND_NEW_CONN);
 	return 0;
 }
 
@@ -938,7 +697,7 @@ void conn_accept_ack(struct shard *s, struct conn *c, const struct xts_msg *m, i
 	c->tx_credit = m->credit;
 	c->state = CS_OPEN;
 	c->readable = true; /* recv() says EAGAIN if nothing came yet */
-	ready_add(s, c);
+	conn_ready_add(s, c);
 }
 
 void conn_reset_accepted(struct shard *s, __u32 lsn_id)

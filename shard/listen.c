@@ -24,6 +24,7 @@
 #include <errno.h>
 #include <endian.h>
 #include <netinet/in.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,7 @@
 enum lsn_state { LS_FREE = 0, LS_FAILED, LS_LISTEN };
 
 struct lsn {
+	struct shard_ev ev; /* epoll data.ptr: the listening socket */
 	__u32 id, host_id;
 	__u8 state;	 /* enum lsn_state */
 	bool res_pend;	 /* LISTEN_RES owed */
@@ -56,7 +58,8 @@ struct shard_lsn {
 	struct xts_reg *reg; /* NULL: no registry (a shard run without xtsd) */
 	struct lsn l[SHARD_LSN_MAX];
 	__u16 gen[SHARD_LSN_MAX];
-	__u32 n; /* in use */
+	__u32 n;       /* in use */
+	__u32 nlisten; /* of them listening (LS_LISTEN): limits.listeners */
 };
 
 static __u32 lsn_slot(__u32 i)
@@ -115,6 +118,8 @@ static void lsn_close(struct shard *s, struct lsn *l)
 	if (l->registered && s->lsn->reg)
 		reg_unbind(s->lsn->reg, (__u16)s->o.queue, l->host_id);
 	l->registered = false;
+	if (l->state == LS_LISTEN)
+		s->lsn->nlisten--;
 	l->state = LS_FREE;
 	l->res_pend = false;
 	s->lsn->n--;
@@ -166,7 +171,17 @@ static int lsn_register(struct shard *s, struct lsn *l, __u16 flags)
 	return err;
 }
 
-/* Socket, options, bind, registry, listen.  0 or -errno. */
+/* The listener's epoll handler: connections wait in its accept queue. */
+static void lsn_ev(struct shard *s, struct shard_ev *h, __u32 events)
+{
+	struct lsn *l = (struct lsn *)((char *)h - offsetof(struct lsn, ev));
+
+	(void)s;
+	(void)events;
+	if (l->state == LS_LISTEN && l->fd >= 0)
+		l->acceptable = true;
+}
+
 /* The kernel side of a listener: a bound SO_REUSEPORT socket.  With
  * @reg, the registry is consulted between bind (so port 0 is known) and
  * listen; without, the listener is already registered (undrain). */
@@ -197,10 +212,20 @@ static int lsn_socket(struct shard *s, struct lsn *l, const struct xts_addr *loc
 	xts_addr_from_sockaddr(&l->local, (struct sockaddr *)&ss, al);
 	if (reg && (err = lsn_register(s, l, flags)))
 		return err;
+	if (s->draining) {
+		/* Registered (the host has its port and its verdict) but out
+		 * of the reuseport group: listen(2) would join it and take
+		 * connections a draining shard must leave to the others.
+		 * Undrain listens (lsn_drain). */
+		close(l->fd);
+		l->fd = -1;
+		return 0;
+	}
 	if (listen(l->fd, (int)l->backlog))
 		return -errno;
 	ev.events = EPOLLIN | EPOLLET;
-	ev.data.u64 = l->id;
+	ev.data.ptr = &l->ev;
+	l->ev.fn = lsn_ev;
 	if (epoll_ctl(s->ep, EPOLL_CTL_ADD, l->fd, &ev))
 		return -errno;
 	return 0;
@@ -252,6 +277,13 @@ void lsn_drain(struct shard *s, bool drain)
 	}
 }
 
+/* limits.listeners (reloadable; a lower limit refuses new listeners only),
+ * within the table this shard has. */
+static __u32 lsn_limit(const struct shard *s)
+{
+	return s->cfg->listeners < SHARD_LSN_MAX ? s->cfg->listeners : SHARD_LSN_MAX;
+}
+
 static void lsn_on_listen(struct shard *s, const struct xts_msg *m)
 {
 	struct xts_listen req;
@@ -290,6 +322,9 @@ static void lsn_on_listen(struct shard *s, const struct xts_msg *m)
 	/* the queue's listen ACL (xts.conf acl.listen / shards[].listen) */
 	if (!shard_acl_ok(s, XTS_ACL_LISTEN, &req.local)) {
 		err = -EACCES;
+	} else if (s->lsn->nlisten >= lsn_limit(s)) {
+		s->st.listens_refused_limit++;
+		err = -SHARD_LSN_LIMIT_ERRNO;
 	} else {
 		err = lsn_open(s, l, &req, flags);
 	}
@@ -308,12 +343,9 @@ static void lsn_on_listen(struct shard *s, const struct xts_msg *m)
 		return;
 	}
 	l->state = LS_LISTEN;
-	l->acceptable = true; /* connections may have queued before epoll saw us */
-	if (s->draining) {    /* registered, but out of the group until undrain */
-		close(l->fd);
-		l->fd = -1;
-		l->acceptable = false;
-	}
+	s->lsn->nlisten++;
+	/* connections may have queued before epoll saw us; none while parked */
+	l->acceptable = l->fd >= 0;
 }
 
 /* NEW_CONN_ACK: the host took (or refused) a connection we handed over. */
@@ -370,17 +402,6 @@ int lsn_dispatch(struct shard *s, const struct xts_msg *m)
 		}
 	} else
 		s->st.proto_errs++;
-	return 1;
-}
-
-int lsn_on_event(struct shard *s, __u32 id)
-{
-	struct lsn *l = lsn_lookup(s, id);
-
-	if (!l)
-		return 0;
-	if (l->state == LS_LISTEN)
-		l->acceptable = true;
 	return 1;
 }
 

@@ -1,15 +1,18 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /*
- * shard.c - the shard loop and the queue session with the host.
+ * shard.c - the shard loop: one round is shard_poll().
  *
- *   for (;;) {
- *           poll_rx      frames from the host -> connections
- *           poll_tcp     kernel socket events (epoll, no wait)
- *           ctl, ready   control frames owed, then data to the host
- *           timers       connect timeouts, host liveness
- *           flush        one tx kick per round (before sleep)
- *           sleep        epoll_wait only when a round did nothing
- *   }
+ *   poll_rx      frames from the host -> session, connections, listeners
+ *   poll_tcp     kernel socket events (epoll, no wait): typed handlers
+ *   ctl, ready   control frames owed, then data to the host
+ *   ctl poll     the control plane (config, drain, conns snapshot)
+ *   timers       deadlines that are due (struct shard_timer)
+ *   flush        one tx kick per round (before sleep)
+ *   sleep        epoll_wait only when a round did nothing, until the
+ *                earliest deadline or an event
+ *
+ * shard_run() is shard_open(), rounds until *stop, shard_close(); tests
+ * drive the rounds themselves, over a link of their choice.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -18,15 +21,22 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/random.h>
 #include <unistd.h>
 
 #include "shard_int.h"
 
 #define RX_BATCH 64
 #define EV_BATCH 256
-#define EV_LINK	 0xffffffffffffffffull /* epoll data of the AF_XDP fd */
-#define TIMER_NS (10 * 1000000ull)
+/* The heartbeat in shared memory moves at least this often while the shard
+ * idles: xtsd's hang watchdog (timeouts.hang_ms, 5 s by default) must never
+ * take a healthy idle shard for a stuck one; keep hang_ms >= 5 periods. */
+#define HEARTBEAT_NS (100 * 1000000ull)
+/* The control plane is polled at least this often while no ctl eventfd
+ * wakes the shard, so reload, drain and conns requests act promptly. */
+#define CTL_POLL_NS (10 * 1000000ull)
+/* Without xtsd nothing else bounds a sleep: a signal that lands just before
+ * epoll_wait is seen within this. */
+#define RUN_SLEEP_MS 1000
 
 void shard_log(struct shard *s, int level, const char *fmt, ...)
 {
@@ -45,105 +55,6 @@ void shard_log(struct shard *s, int level, const char *fmt, ...)
 		fprintf(stderr, "shard %u: %s\n", s->o.queue, line);
 }
 
-static __u32 new_epoch(__u32 old)
-{
-	__u32 e = xts_link__random32();
-
-	if (!e || e == old)
-		e = old + 1 ? old + 1 : 1;
-	return e;
-}
-
-static void session_end(struct shard *s, const char *why)
-{
-	if (xts_link__epoch(s->link))
-		shard_log(s, XTS_LOG_INFO, "session %08x ended: %s", xts_link__epoch(s->link), why);
-	lsn_close_all(s); /* before the connections: it resets its own */
-	conn_reset_all(s);
-	s->rej_n = 0;
-	/* epoch 0: no session; sequenced frames of the old one get QRESET */
-	xts_link__session(s->link, 0, 1, 0, xts_link__mac(s->link));
-	s->st.session_resets++;
-}
-
-static void on_hello(struct shard *s, const struct xts_msg *m)
-{
-	struct xts_hello h;
-	struct xts_hello_ack r;
-
-	memcpy(&h, m->payload, sizeof(h));
-	memset(&r, 0, sizeof(r));
-	r.min_version = r.max_version = htole16(XTS_PROTO_VERSION);
-	r.nonce = h.nonce;
-	/* A window or frame size no real host has would make a session that
-	 * cannot even carry its own HELLO_ACK: not a HELLO to act on. */
-	if (le32toh(h.window) < 2 || le32toh(h.max_frame) < XTS_PAYLOAD_OFF + 256) {
-		s->st.proto_errs++;
-		return;
-	}
-	if (le16toh(h.min_version) > XTS_PROTO_VERSION ||
-	    le16toh(h.max_version) < XTS_PROTO_VERSION) {
-		/* to its sender, outside the live session: our versions,
-		 * epoch 0, in version 1's layout that every host reads (it
-		 * reports EPROTONOSUPPORT) */
-		xts_link__send_to(s->link, m->src_mac, 0, XTS_OP_HELLO_ACK, &r,
-				  sizeof(struct xts_hello));
-		return;
-	}
-	/* A new host session ends the old one: its connections are reset. */
-	if (xts_link__epoch(s->link))
-		session_end(s, "host attached again");
-	xts_link__session(s->link, new_epoch(xts_link__epoch(s->link)), le32toh(h.window),
-			  le32toh(h.max_frame), m->src_mac);
-	/* random sequence numbers: with the epoch, what a forger must guess */
-	r.host_isn = htole32(xts_link__random32());
-	r.dpu_isn = htole32(xts_link__random32());
-	xts_link__isn(s->link, le32toh(r.dpu_isn), le32toh(r.host_isn));
-	r.window = htole32(xts_link__window(s->link));
-	r.max_frame = htole32(xts_link__max_frame(s->link));
-	r.caps = htole64(XTS_CAP_IPV6 | XTS_CAP_LISTEN);
-	r.max_conns = htole32(s->o.max_conns);
-	xts_link__send(s->link, XTS_OP_HELLO_ACK, 0, 0, 0, 0, &r, sizeof(r));
-	s->st.sessions++;
-	s->last_rx_ns = s->now_ns;
-	shard_ctl_session(s);
-	shard_log(s, XTS_LOG_INFO, "session %08x started (host window %u, max frame %u)",
-		  xts_link__epoch(s->link), le32toh(h.window), xts_link__max_frame(s->link));
-}
-
-static void reject(struct shard *s, __u32 host_id, int err)
-{
-	__u32 i;
-
-	if (s->rej_n == sizeof(s->rej) / sizeof(s->rej[0])) {
-		s->st.proto_errs++; /* host will time out this connect */
-		return;
-	}
-	i = (s->rej_head + s->rej_n++) % (sizeof(s->rej) / sizeof(s->rej[0]));
-	s->rej[i].host_id = host_id;
-	s->rej[i].err = err;
-	s->st.conns_failed++;
-}
-
-static int run_rejects(struct shard *s)
-{
-	int work = 0;
-
-	while (s->rej_n) {
-		struct xts_conn_res r;
-
-		memset(&r, 0, sizeof(r));
-		r.err = (__s32)htole32((__u32)s->rej[s->rej_head].err);
-		if (xts_link__send(s->link, XTS_OP_CONNECT_RES, 0, s->rej[s->rej_head].host_id,
-				   XTS_ID_NONE, 0, &r, sizeof(r)))
-			break;
-		s->rej_head = (s->rej_head + 1) % (sizeof(s->rej) / sizeof(s->rej[0]));
-		s->rej_n--;
-		work++;
-	}
-	return work;
-}
-
 static void dispatch(struct shard *s, const struct xts_msg *m)
 {
 	struct conn *c;
@@ -154,25 +65,24 @@ static void dispatch(struct shard *s, const struct xts_msg *m)
 	}
 	switch (m->op) {
 	case XTS_OP_HELLO:
-		on_hello(s, m);
+		sess_on_hello(s, m);
 		return;
 	case XTS_OP_QRESET:
-		if (m->epoch && m->epoch == xts_link__epoch(s->link))
-			session_end(s, "host reset the queue");
+		sess_on_qreset(s, m);
 		return;
 	case XTS_OP_PING:
 		xts_link__send(s->link, XTS_OP_PONG, 0, 0, 0, 0, m->payload, m->len);
 		return;
 	case XTS_OP_PONG:
-		s->ping_outstanding = 0;
+		sess_on_pong(s, m);
 		return;
 	case XTS_OP_CONNECT: {
 		int refuse = shard_admit(s, m); /* drain, limits, ACL */
 
 		if (refuse)
-			reject(s, m->src_id, refuse);
+			sess_reject(s, m->src_id, refuse);
 		else if (conn_on_connect(s, m) == -ENOBUFS)
-			reject(s, m->src_id, ENOBUFS);
+			sess_reject(s, m->src_id, ENOBUFS);
 		return;
 	}
 	case XTS_OP_HELLO_ACK: /* DPU-to-host ops coming the wrong way */
@@ -182,8 +92,6 @@ static void dispatch(struct shard *s, const struct xts_msg *m)
 	case XTS_OP_NEW_CONN:
 	case XTS_OP_LISTEN_RES:
 	case XTS_OP_DRAINING:
-	case XTS_OP_LISTEN: /* not in this version of the shard */
-	case XTS_OP_NEW_CONN_ACK:
 	case XTS_OP_ULP_PUSH:
 	case XTS_OP_ULP_RES:
 		s->st.proto_errs++;
@@ -207,7 +115,7 @@ static int data_run(struct shard *s, const struct xts_msg *m, unsigned n)
 	struct conn *c;
 	unsigned k = 1;
 
-	if (m[0].op != XTS_OP_DATA || !xts_link__epoch(s->link)) {
+	if (m[0].op != XTS_OP_DATA || !s->sess.epoch) {
 		dispatch(s, m);
 		return 1;
 	}
@@ -235,33 +143,23 @@ static int poll_rx(struct shard *s)
 			;
 		xts_link__rx_done(s->link);
 		if (n)
-			s->last_rx_ns = s->now_ns;
+			s->sess.last_rx_ns = s->now_ns;
 		total += n;
-		if (xts_link__broken(s->link)) {
-			/* QRESET first, in the dying session's epoch */
-			struct xts_err e = {.err = (__s32)htole32(ECONNRESET)};
-
-			xts_link__send(s->link, XTS_OP_QRESET, 0, 0, 0, 0, &e, sizeof(e));
-			session_end(s, "sequence gap: frames lost or reordered");
-		}
+		if (xts_link__broken(s->link))
+			sess_broken(s);
 		if (n < RX_BATCH)
 			break;
 	}
 	return total;
 }
 
+/* Each registration knows what it is for (struct shard_ev). */
 static void handle_events(struct shard *s, struct epoll_event *ev, int n)
 {
 	for (int i = 0; i < n; i++) {
-		struct conn *c;
+		struct shard_ev *h = ev[i].data.ptr;
 
-		if (ev[i].data.u64 == EV_LINK)
-			continue; /* poll_rx reads the rings every round */
-		c = conn_lookup(s, (__u32)ev[i].data.u64);
-		if (c)
-			conn_on_event(s, c, ev[i].events);
-		else
-			lsn_on_event(s, (__u32)ev[i].data.u64);
+		h->fn(s, h, ev[i].events);
 	}
 }
 
@@ -276,32 +174,118 @@ static int poll_tcp(struct shard *s)
 	return n;
 }
 
-static void poll_timers(struct shard *s)
+/* The AF_XDP (or in-memory) link's fd: frames wait.  poll_rx reads the
+ * rings every round; the event only ends the sleep. */
+static void link_ev(struct shard *s, struct shard_ev *h, __u32 events)
 {
-	shard_ctl_tick(s);
-	if (s->now_ns < s->next_timer_ns)
-		return;
-	s->next_timer_ns = s->now_ns + TIMER_NS;
-	conn_timers(s);
-	if (!xts_link__epoch(s->link))
-		return;
-	if (s->cfg->dead_host_ms &&
-	    s->now_ns - s->last_rx_ns > (__u64)s->cfg->dead_host_ms * 1000000ull) {
-		session_end(s, "host silent past the dead-host timeout");
-		return;
-	}
-	if (s->cfg->idle_ms && s->now_ns - s->last_rx_ns > (__u64)s->cfg->idle_ms * 1000000ull &&
-	    s->now_ns - s->last_ping_ns > (__u64)s->cfg->idle_ms * 1000000ull) {
-		struct xts_ping p = {.cookie = htole64(s->now_ns)};
+	(void)s;
+	(void)h;
+	(void)events;
+}
 
-		if (!xts_link__send(s->link, XTS_OP_PING, 0, 0, 0, 0, &p, sizeof(p))) {
-			s->last_ping_ns = s->now_ns;
-			s->ping_outstanding++;
+void shard_timer_at(struct shard *s, enum shard_timer_id t, __u64 when_ns)
+{
+	if (!when_ns)
+		when_ns = 1; /* 0 means unarmed; 1 is long past */
+	if (!s->tm[t].when_ns || when_ns < s->tm[t].when_ns)
+		s->tm[t].when_ns = when_ns;
+}
+
+static void run_timers(struct shard *s)
+{
+	for (int t = 0; t < ST_NTIMERS; t++) {
+		struct shard_timer *tm = &s->tm[t];
+
+		if (tm->when_ns && s->now_ns >= tm->when_ns) {
+			tm->when_ns = 0;
+			tm->fn(s);
 		}
 	}
 }
 
-static int shard_setup(struct shard *s)
+/* The heartbeat (shard_ctl_tick, every round) must move while we idle. */
+static void heartbeat_timer(struct shard *s)
+{
+	if (s->blk)
+		shard_timer_at(s, ST_HEARTBEAT, s->now_ns + HEARTBEAT_NS);
+}
+
+static void ctl_timer(struct shard *s)
+{
+	if (s->blk)
+		shard_timer_at(s, ST_CTL, s->now_ns + CTL_POLL_NS);
+}
+
+/* The control plane, every round (one relaxed load finds nothing to do).
+ * A new config may move deadlines (idle_ms, dead_host_ms, linger_ms):
+ * those timers look again now. */
+static int poll_ctl(struct shard *s)
+{
+	__u64 gen = s->cfg_gen;
+	int work = shard_ctl_poll(s);
+
+	if (s->cfg_gen != gen) {
+		shard_timer_at(s, ST_SESSION, s->now_ns);
+		shard_timer_at(s, ST_CONNS, s->now_ns);
+	}
+	return work;
+}
+
+/* Nothing to do: sleep until an event or the earliest deadline, at most
+ * @timeout_ms (< 0: no bound of the caller's). */
+static void sleep_idle(struct shard *s, int timeout_ms)
+{
+	struct epoll_event ev[EV_BATCH];
+	__u64 next = 0;
+	int n, ms = timeout_ms;
+
+	for (int t = 0; t < ST_NTIMERS; t++)
+		if (s->tm[t].when_ns && (!next || s->tm[t].when_ns < next))
+			next = s->tm[t].when_ns;
+	if (next) {
+		/* rounded up: waking a little early would only spin */
+		__u64 d = next > s->now_ns ? (next - s->now_ns + 999999) / 1000000 : 0;
+
+		if (ms < 0 || d < (__u64)ms)
+			ms = (int)d;
+	}
+	/* frames the device would not take yet: retry soon */
+	if (xts_link__unkicked(s->link) && (ms < 0 || ms > 1))
+		ms = 1;
+	n = epoll_wait(s->ep, ev, EV_BATCH, ms);
+	if (n > 0) {
+		s->now_ns = shard_now_ns();
+		handle_events(s, ev, n);
+	}
+}
+
+int shard_poll(struct shard *s, int timeout_ms)
+{
+	int work;
+
+	s->now_ns = shard_now_ns();
+	work = poll_rx(s);
+	work += poll_tcp(s);
+	work += sess_run_rejects(s);
+	work += conn_run_ctl(s);
+	work += conn_run_ready(s);
+	work += lsn_poll(s);
+	work += poll_ctl(s);
+	shard_ctl_tick(s);
+	run_timers(s);
+	/* counters of a busy round reach shared memory even if we sleep next */
+	if (work && s->blk && s->next_publish_ns > s->now_ns)
+		shard_timer_at(s, ST_HEARTBEAT, s->next_publish_ns);
+	/* No pure ACK before sleeping: DATA carries our ack and one
+	 * goes out at half the window, so the host's window never
+	 * closes on us; a forced one woke the host once per request. */
+	xts_link__flush(s->link, false);
+	if (!work && timeout_ms)
+		sleep_idle(s, timeout_ms);
+	return work;
+}
+
+static int shard_setup(struct shard *s, struct xts_link *link)
 {
 	struct xts_link_opts lo = {
 	    .sz = sizeof(lo),
@@ -311,14 +295,18 @@ static int shard_setup(struct shard *s)
 	    .xsks_map_fd = s->o.xsks_map_fd,
 	    .attach = false,
 	};
-	struct epoll_event ev = {.events = EPOLLIN, .data.u64 = EV_LINK};
+	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &s->link_ev};
 	int err;
 
-	err = xts_link__create(&s->link, s->o.ifname, s->o.queue, &lo);
-	if (err) {
-		shard_log(s, XTS_LOG_ERROR, "AF_XDP socket on %s queue %u: %s", s->o.ifname,
-			  s->o.queue, strerror(-err));
-		return err;
+	if (link) {
+		s->link = link;
+	} else {
+		err = xts_link__create(&s->link, s->o.ifname, s->o.queue, &lo);
+		if (err) {
+			shard_log(s, XTS_LOG_ERROR, "AF_XDP socket on %s queue %u: %s", s->o.ifname,
+				  s->o.queue, strerror(-err));
+			return err;
+		}
 	}
 	err = conn_table_init(s);
 	if (err) {
@@ -326,6 +314,7 @@ static int shard_setup(struct shard *s)
 			  strerror(-err));
 		return err;
 	}
+	s->link_ev.fn = link_ev;
 	s->ep = epoll_create1(EPOLL_CLOEXEC);
 	if (s->ep < 0 || epoll_ctl(s->ep, EPOLL_CTL_ADD, xts_link__fd(s->link), &ev)) {
 		err = -errno;
@@ -335,14 +324,18 @@ static int shard_setup(struct shard *s)
 	return 0;
 }
 
-int shard_run(const struct shard_opts *opts)
+int shard_open(struct shard **out, const struct shard_opts *opts, struct xts_link *link)
 {
 	struct shard *s;
 	int err;
 
+	*out = NULL;
 	s = calloc(1, sizeof(*s));
-	if (!s)
+	if (!s) {
+		if (link)
+			xts_link__destroy(link);
 		return -ENOMEM;
+	}
 	s->o = *opts;
 	s->ep = -1;
 	if (!s->o.max_conns)
@@ -351,52 +344,52 @@ int shard_run(const struct shard_opts *opts)
 		s->o.max_conns = XTS_ID_SLOT_MASK - SHARD_LSN_MAX; /* listeners above */
 	if (!s->o.conn_buf)
 		s->o.conn_buf = 256 * 1024;
-	err = shard_setup(s);
+	s->tm[ST_HEARTBEAT].fn = heartbeat_timer;
+	s->tm[ST_SESSION].fn = sess_timer;
+	s->tm[ST_CONNS].fn = conn_timer;
+	s->tm[ST_CTL].fn = ctl_timer;
+	s->now_ns = shard_now_ns();
+	err = shard_setup(s, link);
 	if (!err)
 		err = shard_ctl_init(s);
 	if (!err)
 		err = lsn_init(s);
-	if (err)
-		goto out;
-	shard_log(s, XTS_LOG_INFO, "serving %s queue %u (max %u connections)", s->o.ifname,
-		  s->o.queue, s->o.max_conns);
-
-	while (!*s->o.stop) {
-		int work;
-
-		s->now_ns = shard_now_ns();
-		work = poll_rx(s);
-		work += poll_tcp(s);
-		work += run_rejects(s);
-		work += conn_run_ctl(s);
-		work += conn_run_ready(s);
-		work += lsn_poll(s);
-		work += shard_ctl_poll(s);
-		poll_timers(s);
-		/* No pure ACK before sleeping: DATA carries our ack and one
-		 * goes out at half the window, so the host's window never
-		 * closes on us; a forced one woke the host once per request. */
-		xts_link__flush(s->link, false);
-		if (!work) {
-			struct epoll_event ev[EV_BATCH];
-			/* frames the device would not take yet: retry soon */
-			int ms = xts_link__unkicked(s->link) ? 1 : (int)(TIMER_NS / 1000000);
-			int n = epoll_wait(s->ep, ev, EV_BATCH, ms);
-
-			if (n > 0) {
-				s->now_ns = shard_now_ns();
-				handle_events(s, ev, n);
-			}
-		}
+	if (err) {
+		shard_close(s);
+		return err;
 	}
-	err = 0;
-out:
+	heartbeat_timer(s);
+	ctl_timer(s);
+	shard_log(s, XTS_LOG_INFO, "serving %s queue %u (max %u connections)",
+		  s->o.ifname ? s->o.ifname : "(given link)", s->o.queue, s->o.max_conns);
+	*out = s;
+	return 0;
+}
+
+void shard_close(struct shard *s)
+{
+	if (!s)
+		return;
 	lsn_fini(s);
 	shard_ctl_fini(s);
 	if (s->ep >= 0)
 		close(s->ep);
 	conn_table_free(s);
-	xts_link__destroy(s->link);
+	if (s->link)
+		xts_link__destroy(s->link);
 	free(s);
-	return err;
+}
+
+int shard_run(const struct shard_opts *opts)
+{
+	struct shard *s;
+	int err;
+
+	err = shard_open(&s, opts, NULL);
+	if (err)
+		return err;
+	while (!*s->o.stop)
+		shard_poll(s, RUN_SLEEP_MS);
+	shard_close(s);
+	return 0;
 }

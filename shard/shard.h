@@ -46,7 +46,25 @@ struct shard_stats {
 	XTS_SHM_COUNTERS(SHARD_STAT)
 };
 
-/* Run one shard until *opts->stop.  0 or -errno (setup failure). */
+struct shard;
+
+/*
+ * A shard driven by its caller (tests, fuzzers): shard_open() sets it up
+ * over @link (taken over, destroyed by shard_close(), also when open
+ * fails) or, with @link NULL, over a new AF_XDP link on opts->ifname and
+ * opts->queue.  opts->shm NULL: no xtsd, a config of its own from these
+ * opts (the rest xts.conf's defaults) and no ACL.  opts->stop is not used.
+ * 0 or -errno.
+ */
+int shard_open(struct shard **out, const struct shard_opts *opts, struct xts_link *link);
+/* One loop round; when it found nothing to do, sleep until an event or the
+ * shard's next deadline, at most @timeout_ms (0: never sleep, < 0: no
+ * bound but the deadlines).  Returns the work done (0: none). */
+int shard_poll(struct shard *s, int timeout_ms);
+void shard_close(struct shard *s);
+
+/* shard_open() (AF_XDP), rounds until *opts->stop, shard_close().
+ * 0 or -errno (setup failure). */
 int shard_run(const struct shard_opts *opts);
 
 #endif
