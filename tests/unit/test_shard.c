@@ -1,0 +1,803 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * test_shard.c - a shard's connection logic, white box, over the in-memory
+ * link pair (xport/core/link_mem.c): the test plays the host on one end
+ * with raw link calls, the shard (shard_open over the other end, no xtsd)
+ * runs the real code, and the far side is kernel TCP on 127.0.0.1.
+ *
+ * The queue window from the shard's side, credit boundaries, control frames
+ * owed while the window is full (never dropped, in order), the session's
+ * resets and deadlines, session ops reordered on the wire, the closing
+ * deadline, a socket option answered after the socket is gone.
+ */
+#define _GNU_SOURCE /* accept4 */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <endian.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "link.h"
+#include "shard_int.h"
+
+#define W	 16	   /* the host's window: what the shard may have in flight */
+#define CONN_BUF 16384	   /* the shard's conn_buf: the host's send credit */
+#define MAXC	 5	   /* the shard's connection table */
+#define RCVBUF	 (1 << 20) /* the host's receive credit in CONNECT */
+#define BATCH	 64
+
+struct frame {
+	__u16 op, flags;
+	__u32 epoch, dst, src, credit;
+	__u16 len;
+	__u8 mac[XTS_MAC_LEN];
+	__u8 data[4096];
+};
+
+struct h {
+	struct xts_link *host; /* the test's end */
+	struct shard *s;
+	int lfd;	     /* the far side's listener on 127.0.0.1 */
+	struct xts_addr dst; /* its address */
+	__u32 epoch;
+};
+
+static const struct xts_link_opts lopts = {
+    .sz = sizeof(lopts),
+    .frames = 512,
+    .frame_size = 4096,
+    .ring_size = 256,
+    .window = W,
+};
+
+/* The shard's config (no xtsd: its own, made from shard_opts), for a test
+ * to change as a reload would. */
+static struct xts_shm_cfg *cfg_of(struct h *h)
+{
+	return (struct xts_shm_cfg *)h->s->cfg;
+}
+
+static __u64 now_ms(void)
+{
+	return shard_now_ns() / 1000000;
+}
+
+/* ---- the host's side ---- */
+
+/* Frames that reached the host, copied out; the shard runs while none
+ * has come, for at most @wait_ms.  No ack goes back unless a test flushes
+ * the host's link. */
+static int host_rx(struct h *h, struct frame *f, int max, int wait_ms)
+{
+	struct xts_msg m[BATCH];
+	__u64 end = now_ms() + (__u64)wait_ms;
+	int n;
+
+	for (;;) {
+		n = xts_link__rx(h->host, m, (unsigned)(max < BATCH ? max : BATCH));
+		for (int i = 0; i < n; i++) {
+			f[i].op = m[i].op;
+			f[i].flags = m[i].flags;
+			f[i].epoch = m[i].epoch;
+			f[i].dst = m[i].dst_id;
+			f[i].src = m[i].src_id;
+			f[i].credit = m[i].credit;
+			f[i].len = m[i].len;
+			memcpy(f[i].mac, m[i].src_mac, XTS_MAC_LEN);
+			memcpy(f[i].data, m[i].payload, m[i].len);
+		}
+		xts_link__rx_done(h->host);
+		if (n > 0 || now_ms() >= end)
+			return n;
+		shard_poll(h->s, 1);
+	}
+}
+
+/* The next frame to the host, which must be @op. */
+static struct frame *expect(struct h *h, __u16 op)
+{
+	static struct frame f;
+
+	assert_int_equal(host_rx(h, &f, 1, 2000), 1);
+	assert_int_equal(f.op, op);
+	return &f;
+}
+
+static void hsend(struct h *h, enum xts_op op, __u16 flags, __u32 dst, __u32 src, __u32 credit,
+		  const void *p, size_t len)
+{
+	assert_int_equal(xts_link__send(h->host, op, flags, dst, src, credit, p, len), 0);
+	assert_true(xts_link__flush(h->host, false) >= 0);
+}
+
+/* Frames to the host until one is @op for host socket @dst (acked as they
+ * come), for at most @ms: that frame, or NULL.  *resets counts RESETs for
+ * other sockets on the way. */
+static struct frame *find(struct h *h, __u16 op, __u32 dst, int ms, int *resets)
+{
+	static struct frame f[BATCH];
+	__u64 end = now_ms() + (__u64)ms;
+
+	while (now_ms() < end) {
+		int n = host_rx(h, f, BATCH, 20);
+
+		for (int i = 0; i < n; i++) {
+			if (f[i].op == op && f[i].dst == dst)
+				return &f[i];
+			if (f[i].op == XTS_OP_RESET && resets)
+				(*resets)++;
+		}
+		if (n)
+			assert_true(xts_link__flush(h->host, true) >= 0);
+	}
+	return NULL;
+}
+
+/* Every frame to the host for @ms (acked as they come): how many. */
+static int collect(struct h *h, struct frame *f, int max, int ms)
+{
+	__u64 end = now_ms() + (__u64)ms;
+	int got = 0;
+
+	while (now_ms() < end && got < max) {
+		int n = host_rx(h, f + got, max - got, 20);
+
+		got += n;
+		if (n)
+			assert_true(xts_link__flush(h->host, true) >= 0);
+	}
+	return got;
+}
+
+/* The host consumed what it received: tell the shard (a pure ACK). */
+static void host_ack(struct h *h)
+{
+	assert_true(xts_link__flush(h->host, true) >= 0);
+}
+
+static void run_ms(struct h *h, int ms)
+{
+	__u64 end = now_ms() + (__u64)ms;
+
+	while (now_ms() < end)
+		shard_poll(h->s, 1);
+}
+
+static __u32 hello(struct h *h)
+{
+	struct xts_hello hl = {0};
+	struct xts_hello_ack ack;
+	struct frame *f;
+
+	hl.min_version = hl.max_version = htole16(XTS_PROTO_VERSION);
+	hl.window = htole32(W);
+	hl.max_frame = htole32(xts_link__max_frame(h->host));
+	hl.nonce = htole32(0x1234);
+	hsend(h, XTS_OP_HELLO, 0, 0, 0, 0, &hl, sizeof(hl));
+	f = expect(h, XTS_OP_HELLO_ACK);
+	memcpy(&ack, f->data, sizeof(ack));
+	assert_int_not_equal(f->epoch, 0);
+	assert_int_equal(le32toh(ack.nonce), 0x1234);
+	assert_int_equal(ack.err, 0);
+	h->epoch = f->epoch;
+	xts_link__session(h->host, f->epoch, le32toh(ack.window), le32toh(ack.max_frame), f->mac);
+	xts_link__isn(h->host, le32toh(ack.host_isn), le32toh(ack.dpu_isn));
+	return f->epoch;
+}
+
+/* CONNECT host socket @hid to the far side: the shard's id for it, and
+ * the far side's socket in *peer. */
+static __u32 hconnect(struct h *h, __u32 hid, int *peer)
+{
+	struct xts_connect req;
+	struct xts_conn_res r;
+	struct frame *f;
+	__u64 end = now_ms() + 2000;
+
+	memset(&req, 0, sizeof(req));
+	req.dst = h->dst;
+	hsend(h, XTS_OP_CONNECT, 0, XTS_ID_NONE, hid, RCVBUF, &req, xts_connect_opts_end(0));
+	*peer = -1;
+	while (*peer < 0 && now_ms() < end) {
+		shard_poll(h->s, 1);
+		*peer = accept4(h->lfd, NULL, NULL, SOCK_NONBLOCK);
+	}
+	assert_true(*peer >= 0);
+	f = expect(h, XTS_OP_CONNECT_RES);
+	memcpy(&r, f->data, sizeof(r));
+	assert_int_equal(r.err, 0);
+	assert_int_equal(f->dst, hid);
+	assert_int_equal(f->credit, CONN_BUF);
+	host_ack(h);
+	return f->src;
+}
+
+/* @n bytes of DATA for connection @id (host socket @hid), in frames as
+ * large as the link allows, all queued before the shard runs. */
+static void hdata(struct h *h, __u32 id, __u32 hid, size_t n, __u8 byte)
+{
+	size_t max = xts_link__max_frame(h->host) - XTS_PAYLOAD_OFF;
+	static __u8 buf[4096];
+
+	memset(buf, byte, sizeof(buf));
+	while (n) {
+		size_t k = n < max ? n : max;
+
+		assert_int_equal(xts_link__send(h->host, XTS_OP_DATA, 0, id, hid, 0, buf, k), 0);
+		n -= k;
+	}
+	assert_true(xts_link__flush(h->host, false) >= 0);
+}
+
+/* What the far side's socket has, read for up to @ms. */
+static size_t peer_read(struct h *h, int fd, __u8 *buf, size_t max, int ms)
+{
+	__u64 end = now_ms() + (__u64)ms;
+	size_t got = 0;
+
+	while (got < max && now_ms() < end) {
+		ssize_t n = recv(fd, buf + got, max - got, MSG_DONTWAIT);
+
+		if (n > 0)
+			got += (size_t)n;
+		else if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK))
+			break;
+		else
+			shard_poll(h->s, 1);
+	}
+	return got;
+}
+
+/* The far side saw a reset (RST) within @ms; bytes it read before, in
+ * *got when given. */
+static bool peer_reset_after(struct h *h, int fd, int ms, size_t *got)
+{
+	__u64 end = now_ms() + (__u64)ms;
+	__u8 b[4096];
+
+	while (now_ms() < end) {
+		ssize_t n = recv(fd, b, sizeof(b), MSG_DONTWAIT);
+
+		if (n < 0 && errno == ECONNRESET)
+			return true;
+		if (n == 0)
+			return false; /* FIN, not RST */
+		if (n > 0 && got)
+			*got += (size_t)n;
+		shard_poll(h->s, 1);
+	}
+	return false;
+}
+
+static bool peer_reset(struct h *h, int fd, int ms)
+{
+	return peer_reset_after(h, fd, ms, NULL);
+}
+
+/* ---- setup ---- */
+
+static int setup(void **state)
+{
+	static struct h h;
+	struct shard_opts o = {.queue = 0, .max_conns = MAXC, .conn_buf = CONN_BUF};
+	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t sl = sizeof(sin);
+	struct xts_link *dpu;
+	struct frame f;
+
+	memset(&h, 0, sizeof(h));
+	h.lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	if (h.lfd < 0 || bind(h.lfd, (struct sockaddr *)&sin, sizeof(sin)) || listen(h.lfd, 64) ||
+	    getsockname(h.lfd, (struct sockaddr *)&sin, &sl))
+		return -1;
+	xts_addr_from_sockaddr(&h.dst, (struct sockaddr *)&sin, sl);
+	if (xts_link__create_pair(&h.host, &dpu, &lopts))
+		return -1;
+	if (shard_open(&h.s, &o, dpu))
+		return -1;
+	/* a (re)started shard says so first: QRESET, epoch 0 */
+	if (host_rx(&h, &f, 1, 1000) != 1 || f.op != XTS_OP_QRESET || f.epoch)
+		return -1;
+	*state = &h;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct h *h = *state;
+
+	shard_close(h->s);
+	xts_link__destroy(h->host);
+	close(h->lfd);
+	return 0;
+}
+
+/* ---- tests ---- */
+
+static void test_hello_connect_echo(void **state)
+{
+	struct h *h = *state;
+	__u8 buf[64];
+	struct frame *f;
+	__u32 id;
+	int peer;
+
+	hello(h);
+	id = hconnect(h, 0x101, &peer);
+	hdata(h, id, 0x101, 5, 'a');
+	assert_int_equal(peer_read(h, peer, buf, 5, 2000), 5);
+	assert_memory_equal(buf, "aaaaa", 5);
+	assert_int_equal(send(peer, "pong", 4, 0), 4);
+	f = expect(h, XTS_OP_DATA);
+	assert_int_equal(f->dst, 0x101);
+	assert_int_equal(f->src, id);
+	assert_int_equal(f->len, 4);
+	assert_memory_equal(f->data, "pong", 4);
+	close(peer);
+}
+
+/* Sequenced frames the shard sends a host that stops acking. */
+static unsigned drain_unacked(struct h *h, int ms)
+{
+	struct frame f[BATCH];
+	unsigned got = 0;
+	__u64 end = now_ms() + (__u64)ms;
+
+	while (now_ms() < end) {
+		int n = host_rx(h, f, BATCH, 20);
+
+		for (int i = 0; i < n; i++)
+			if (!(f[i].flags & XTS_F_NOSEQ))
+				got++;
+	}
+	return got;
+}
+
+/* Sequenced frames the shard has sent and the host not yet acked. */
+static __u32 in_flight(struct h *h)
+{
+	__u32 t, r, pa;
+
+	xts_link__seq_state(h->s->link, &t, &r, &pa);
+	return t - pa;
+}
+
+/* A host that never acks gets exactly W frames from a shard with plenty
+ * to send (fails when the link lets one more be in flight), and an ack
+ * opens the window again. */
+static void test_window_exact(void **state)
+{
+	struct h *h = *state;
+	static __u8 big[256 * 1024];
+	int peer;
+
+	hello(h);
+	hconnect(h, 0x101, &peer);
+	assert_true(send(peer, big, sizeof(big), MSG_DONTWAIT) > 64 * 1024);
+	assert_int_equal(drain_unacked(h, 300), W);
+	host_ack(h);
+	assert_int_equal(drain_unacked(h, 300), W);
+	close(peer);
+}
+
+/* The host may send exactly its credit; one byte more resets that
+ * connection alone (EPROTO), the other carries on. */
+static void test_credit_boundary(void **state)
+{
+	struct h *h = *state;
+	static __u8 buf[CONN_BUF + 1];
+	struct xts_err e;
+	struct frame *f;
+	__u32 a, b;
+	int pa, pb, others = 0;
+
+	hello(h);
+	a = hconnect(h, 0x101, &pa);
+	b = hconnect(h, 0x102, &pb);
+	hdata(h, a, 0x101, CONN_BUF, 'a');
+	/* b: its whole credit, then one byte more, in one rx batch */
+	hdata(h, b, 0x102, CONN_BUF, 'b');
+	hdata(h, b, 0x102, 1, 'b');
+	f = find(h, XTS_OP_RESET, 0x102, 2000, &others);
+	assert_non_null(f);
+	assert_int_equal(others, 0);
+	memcpy(&e, f->data, sizeof(e));
+	assert_int_equal(le32toh((__u32)e.err), EPROTO);
+	assert_int_equal(peer_read(h, pa, buf, CONN_BUF, 2000), CONN_BUF);
+	/* every byte within b's credit went out before the reset */
+	assert_int_equal(peer_read(h, pb, buf, CONN_BUF, 2000), CONN_BUF);
+	assert_true(peer_reset(h, pb, 2000));
+	/* a still works, both ways */
+	hdata(h, a, 0x101, 1, 'z');
+	assert_int_equal(peer_read(h, pa, buf, 1, 2000), 1);
+	assert_int_equal(buf[0], 'z');
+	assert_int_equal(send(pa, "A", 1, 0), 1);
+	f = find(h, XTS_OP_DATA, 0x101, 2000, &others);
+	assert_non_null(f);
+	assert_int_equal(others, 0);
+	assert_int_equal(h->s->st.proto_errs, 1);
+	close(pa);
+	close(pb);
+}
+
+/* Control frames the shard owes while the window is full wait, are never
+ * dropped, and go out in the order they were owed once it opens. */
+static void test_owed_ctl_in_order(void **state)
+{
+	struct h *h = *state;
+	static __u8 big[256 * 1024];
+	struct frame f[BATCH];
+	__u32 id[5], want[5] = {0};
+	__u16 wop[5] = {0};
+	int peer[6], n, k = 0, w = 0;
+	struct xts_connect req;
+	bool more = true;
+
+	hello(h);
+	for (int i = 1; i <= 4; i++)
+		id[i] = hconnect(h, 0x100 + (__u32)i, &peer[i]);
+	/* 1's peer fills the window; the host reads none of it, so nothing
+	 * it sends acks it */
+	assert_true(send(peer[1], big, sizeof(big), MSG_DONTWAIT) > 64 * 1024);
+	run_ms(h, 200);
+	assert_int_equal(in_flight(h), W);
+	/* now the shard comes to owe: CLOSED (2), RESET (3: past its credit),
+	 * CREDIT (4: the kernel took a quarter of conn_buf), CONNECT_RES (5),
+	 * and a refused CONNECT (6: the table is full) */
+	hsend(h, XTS_OP_CLOSE, 0, id[2], 0x102, 0, &(struct xts_close){0},
+	      sizeof(struct xts_close));
+	hdata(h, id[3], 0x103, CONN_BUF + 1, 'x');
+	hdata(h, id[4], 0x104, CONN_BUF / 2, 'y');
+	memset(&req, 0, sizeof(req));
+	req.dst = h->dst;
+	hsend(h, XTS_OP_CONNECT, 0, XTS_ID_NONE, 0x105, RCVBUF, &req, xts_connect_opts_end(0));
+	hsend(h, XTS_OP_CONNECT, 0, XTS_ID_NONE, 0x106, RCVBUF, &req, xts_connect_opts_end(0));
+	run_ms(h, 200);
+	assert_int_equal(in_flight(h), W);
+	assert_int_equal(h->s->st.proto_errs, 1); /* 3's extra byte */
+	peer[5] = accept4(h->lfd, NULL, NULL, SOCK_NONBLOCK);
+	assert_true(peer[5] >= 0);
+	/* open the window: everything owed arrives, in order, between data */
+	assert_int_equal(drain_unacked(h, 100), W);
+	host_ack(h);
+	want[0] = 0x106, wop[0] = XTS_OP_CONNECT_RES; /* the reject ring goes first */
+	want[1] = 0x102, wop[1] = XTS_OP_CLOSED;
+	want[2] = 0x103, wop[2] = XTS_OP_RESET;
+	want[3] = 0x104, wop[3] = XTS_OP_CREDIT;
+	want[4] = 0x105, wop[4] = XTS_OP_CONNECT_RES;
+	while (more && (n = host_rx(h, f, BATCH, 500)) > 0) {
+		for (int i = 0; i < n; i++, k++) {
+			if (f[i].op == XTS_OP_DATA && f[i].dst == 0x101)
+				continue;
+			if (f[i].flags & XTS_F_NOSEQ)
+				continue;
+			assert_true(w < 5);
+			assert_int_equal(f[i].op, wop[w]);
+			assert_int_equal(f[i].dst, want[w]);
+			w++;
+		}
+		host_ack(h);
+		more = w < 5;
+	}
+	assert_int_equal(w, 5);
+	for (int i = 1; i <= 5; i++)
+		close(peer[i]);
+}
+
+/* QRESET from the host ends the session: every connection is reset
+ * (RST to the far side), the table is empty. */
+static void test_qreset_resets_all(void **state)
+{
+	struct h *h = *state;
+	struct xts_err e = {.err = (__s32)htole32(ECONNRESET)};
+	int pa, pb;
+
+	hello(h);
+	hconnect(h, 0x101, &pa);
+	hconnect(h, 0x102, &pb);
+	hsend(h, XTS_OP_QRESET, 0, 0, 0, 0, &e, sizeof(e));
+	assert_true(peer_reset(h, pa, 2000));
+	assert_true(peer_reset(h, pb, 2000));
+	assert_int_equal(h->s->nconns, 0);
+	assert_int_equal(h->s->sess.epoch, 0);
+	assert_int_equal(h->s->st.session_resets, 1);
+	close(pa);
+	close(pb);
+}
+
+/* A new HELLO while a session is live ends it (its connections reset) and
+ * starts another with a new epoch. */
+static void test_hello_again(void **state)
+{
+	struct h *h = *state;
+	__u32 e1, e2;
+	int pa;
+
+	e1 = hello(h);
+	hconnect(h, 0x101, &pa);
+	e2 = hello(h);
+	assert_int_not_equal(e1, e2);
+	assert_true(peer_reset(h, pa, 2000));
+	assert_int_equal(h->s->nconns, 0);
+	close(pa);
+}
+
+/* A silent host is pinged after idle_ms and loses its session after
+ * dead_ms: deadlines the shard sleeps to, no tick. */
+static void test_dead_host(void **state)
+{
+	struct h *h = *state;
+	struct frame f[BATCH];
+	bool ping = false;
+	__u64 t0, last_rx;
+	int pa, n;
+
+	cfg_of(h)->idle_ms = 50;
+	cfg_of(h)->dead_host_ms = 300;
+	hello(h);
+	hconnect(h, 0x101, &pa);
+	last_rx = h->s->sess.last_rx_ns; /* the CONNECT, the host's last word */
+	t0 = now_ms();
+	while (h->s->sess.epoch && now_ms() - t0 < 2000) {
+		n = host_rx(h, f, BATCH, 10);
+		for (int i = 0; i < n; i++)
+			ping |= f[i].op == XTS_OP_PING;
+	}
+	assert_true(ping);
+	assert_int_equal(h->s->sess.epoch, 0);
+	assert_true(shard_now_ns() - last_rx >= 300 * 1000000ull);
+	assert_true(peer_reset(h, pa, 2000));
+	close(pa);
+}
+
+/* Session ops reordered on the wire: DATA of a session that the host has
+ * since reset arrives after the QRESET.  It is stale (another epoch),
+ * dropped and counted, never delivered. */
+static void test_reorder_qreset_before_data(void **state)
+{
+	struct h *h = *state;
+	struct xts_err e = {.err = (__s32)htole32(ECONNRESET)};
+	struct xts_link_stats st0, st1;
+	size_t got = 0;
+	__u32 id;
+	int pa;
+
+	hello(h);
+	id = hconnect(h, 0x101, &pa);
+	xts_link__stats(h->s->link, &st0);
+	assert_int_equal(xts_link__mem_hold(h->host, true), 0);
+	hdata(h, id, 0x101, 8, 'd');
+	hsend(h, XTS_OP_QRESET, 0, 0, 0, 0, &e, sizeof(e));
+	assert_int_equal(xts_link__mem_held(h->host), 2);
+	assert_int_equal(xts_link__mem_swap(h->host, 0, 1), 0);
+	assert_int_equal(xts_link__mem_release(h->host, 2), 2);
+	assert_int_equal(xts_link__mem_hold(h->host, false), 0);
+	run_ms(h, 100);
+	assert_true(peer_reset_after(h, pa, 2000, &got));
+	assert_int_equal(got, 0);
+	xts_link__stats(h->s->link, &st1);
+	assert_true(st1.rx_stale > st0.rx_stale);
+	assert_int_equal(h->s->sess.epoch, 0);
+	close(pa);
+}
+
+/* ... and DATA of the old session sent just before a new HELLO, but
+ * arriving after it: stale under the new epoch, dropped; the old
+ * connection is reset by the new session, never written to. */
+static void test_reorder_hello_before_data(void **state)
+{
+	struct h *h = *state;
+	struct xts_hello hl = {0};
+	size_t got = 0;
+	__u32 id;
+	int pa;
+
+	hello(h);
+	id = hconnect(h, 0x101, &pa);
+	hl.min_version = hl.max_version = htole16(XTS_PROTO_VERSION);
+	hl.window = htole32(W);
+	hl.max_frame = htole32(xts_link__max_frame(h->host));
+	assert_int_equal(xts_link__mem_hold(h->host, true), 0);
+	hdata(h, id, 0x101, 8, 'd');
+	hsend(h, XTS_OP_HELLO, 0, 0, 0, 0, &hl, sizeof(hl));
+	assert_int_equal(xts_link__mem_swap(h->host, 0, 1), 0);
+	assert_int_equal(xts_link__mem_release(h->host, 2), 2);
+	assert_int_equal(xts_link__mem_hold(h->host, false), 0);
+	expect(h, XTS_OP_HELLO_ACK);
+	assert_true(peer_reset_after(h, pa, 2000, &got));
+	assert_int_equal(got, 0);
+	close(pa);
+}
+
+/* The closing deadline: the host closes a connection whose peer never
+ * reads while the shard holds its bytes; after linger_ms it is aborted,
+ * the host gets CLOSED, the slot is free, and it is counted. */
+/* Send connection @id (host socket @hid, its far side a small window that
+ * does not read) what credit allows until the shard holds bytes of its own
+ * for it; the bytes sent. */
+static size_t fill_shard_buf(struct h *h, __u32 id, __u32 hid)
+{
+	struct conn *c = &h->s->conns[xts_id_slot(id)];
+	__u32 credit = CONN_BUF;
+	struct frame f[BATCH];
+	size_t sent = 0;
+	int small = 4096;
+
+	setsockopt(c->fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+	for (int i = 0; i < 100 && !c->buf_len; i++) {
+		int n;
+
+		if (credit)
+			hdata(h, id, hid, credit, 'q');
+		sent += credit;
+		credit = 0;
+		n = host_rx(h, f, BATCH, 20);
+		for (int k = 0; k < n; k++)
+			if (f[k].dst == hid)
+				credit += f[k].credit;
+		host_ack(h);
+	}
+	assert_true(c->buf_len > 0);
+	return sent;
+}
+
+static void small_window(struct h *h)
+{
+	int small = 4096;
+
+	/* accepted sockets inherit it: their window stays small */
+	setsockopt(h->lfd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+}
+
+static void test_linger_abort(void **state)
+{
+	struct h *h = *state;
+	__u64 t0;
+	__u32 id;
+	int pa;
+
+	cfg_of(h)->linger_ms = 100;
+	small_window(h);
+	hello(h);
+	id = hconnect(h, 0x101, &pa);
+	fill_shard_buf(h, id, 0x101);
+	hsend(h, XTS_OP_CLOSE, 0, id, 0x101, 0, &(struct xts_close){0}, sizeof(struct xts_close));
+	t0 = now_ms();
+	assert_non_null(find(h, XTS_OP_CLOSED, 0x101, 2000, NULL));
+	assert_true(now_ms() - t0 >= 90);
+	assert_int_equal(h->s->nconns, 0);
+	assert_int_equal(h->s->st.linger_aborts, 1);
+	assert_true(peer_reset(h, pa, 2000));
+	close(pa);
+}
+
+/* The host's graceful end (QRESET err 0, its last xport_close_queue): what
+ * it still owned is reset, but a connection it had closed keeps delivering
+ * to its slow peer as an orphan, through the next session, and ends with
+ * FIN and every byte; nobody is told about it. */
+static void test_graceful_end_orphan(void **state)
+{
+	struct h *h = *state;
+	static __u8 buf[1 << 20];
+	struct xts_err e = {.err = 0};
+	struct frame f[BATCH];
+	size_t sent, got = 0;
+	__u32 a;
+	int pa, pb, n;
+
+	small_window(h);
+	hello(h);
+	a = hconnect(h, 0x101, &pa);
+	hconnect(h, 0x102, &pb);
+	sent = fill_shard_buf(h, a, 0x101);
+	hsend(h, XTS_OP_CLOSE, 0, a, 0x101, 0, &(struct xts_close){0}, sizeof(struct xts_close));
+	hsend(h, XTS_OP_QRESET, 0, 0, 0, 0, &e, sizeof(e));
+	assert_true(peer_reset(h, pb, 2000)); /* still the host's: reset */
+	assert_int_equal(h->s->sess.epoch, 0);
+	assert_int_equal(h->s->nconns, 1); /* the orphan */
+	hello(h);			   /* a new session does not touch it */
+	for (__u64 end = now_ms() + 5000;;) {
+		assert_true(now_ms() < end);
+		ssize_t r = recv(pa, buf, sizeof(buf), MSG_DONTWAIT);
+
+		if (r > 0) {
+			got += (size_t)r;
+			continue;
+		}
+		assert_true(r == 0 || errno == EAGAIN); /* never ECONNRESET */
+		if (r == 0)
+			break; /* FIN */
+		shard_poll(h->s, 1);
+	}
+	assert_int_equal(got, sent);
+	run_ms(h, 50);
+	assert_int_equal(h->s->nconns, 0);
+	/* the new session heard nothing of it */
+	while ((n = host_rx(h, f, BATCH, 50)) > 0)
+		for (int i = 0; i < n; i++)
+			assert_int_not_equal(f[i].dst, 0x101);
+	close(pa);
+	close(pb);
+}
+
+/* A SO_LINGER GET answered after its socket is gone (the host closed it
+ * while the answer waited for the window): ENOTCONN and no value, the
+ * same as when the socket was gone at request time; the shard never asks
+ * the kernel about a closed fd nor reads an answer the kernel never
+ * filled in. */
+static void test_sockopt_after_close(void **state)
+{
+	struct h *h = *state;
+	static __u8 big[256 * 1024];
+	static struct frame all[BATCH * 4];
+	struct xts_sockopt so = {0}, res;
+	int pa, n, k = 0;
+	__u32 id;
+
+	hello(h);
+	id = hconnect(h, 0x101, &pa);
+	assert_true(send(pa, big, sizeof(big), MSG_DONTWAIT) > 64 * 1024);
+	run_ms(h, 200);
+	assert_int_equal(in_flight(h), W);
+	so.req = htole32(7);
+	so.dir = XTS_SOCKOPT_GET;
+	so.level = (__s32)htole32(SOL_SOCKET);
+	so.name = (__s32)htole32(SO_LINGER);
+	hsend(h, XTS_OP_SOCKOPT, 0, id, 0x101, 0, &so, sizeof(so));
+	hsend(h, XTS_OP_CLOSE, 0, id, 0x101, 0, &(struct xts_close){0}, sizeof(struct xts_close));
+	run_ms(h, 100);
+	assert_int_equal(h->s->conns[xts_id_slot(id)].fd, -1);
+	assert_int_equal(drain_unacked(h, 100), W);
+	host_ack(h);
+	/* SOCKOPT_RES, then CLOSED: protocol order for one connection */
+	n = collect(h, all, BATCH * 4, 300);
+	for (int i = 0; i < n; i++) {
+		if (all[i].dst != 0x101 || all[i].op == XTS_OP_DATA)
+			continue;
+		if (!k) {
+			assert_int_equal(all[i].op, XTS_OP_SOCKOPT_RES);
+			memcpy(&res, all[i].data, sizeof(res));
+			assert_int_equal(le32toh(res.req), 7);
+			assert_int_equal(le32toh((__u32)res.err), ENOTCONN);
+			assert_int_equal(le32toh(res.vlen), 0);
+		} else {
+			assert_int_equal(all[i].op, XTS_OP_CLOSED);
+		}
+		k++;
+	}
+	assert_int_equal(k, 2);
+	close(pa);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_hello_connect_echo, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_window_exact, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_credit_boundary, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_owed_ctl_in_order, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_qreset_resets_all, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_hello_again, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_dead_host, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_reorder_qreset_before_data, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_reorder_hello_before_data, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_linger_abort, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_graceful_end_orphan, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_sockopt_after_close, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
