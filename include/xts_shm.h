@@ -169,7 +169,9 @@ _Static_assert(sizeof(struct xts_shm_run) == XTS_SHM_CACHELINE, "xts_shm_run siz
 	X(rx_seq, GAUGE, SEQ, "queue sequence number the shard expects next")                      \
 	X(peer_ack, GAUGE, SEQ, "queue sequence number the host acknowledged last")                \
 	X(linger_aborts, COUNTER, SHARD, "closed connections aborted at timeouts.linger_ms (RST)") \
-	X(listens_refused_limit, COUNTER, SHARD, "listens refused by limits.listeners (ENOBUFS)")
+	X(listens_refused_limit, COUNTER, SHARD, "listens refused by limits.listeners (ENOBUFS)")  \
+	X(hellos_refused_busy, COUNTER, SHARD, "HELLOs refused: the live session's host answered") \
+	X(takeovers, COUNTER, SHARD, "HELLOs that took over a session whose host did not answer")
 
 /* kind, as a value: XTS_SHM_KIND(GAUGE) */
 #define XTS_SHM_KIND_COUNTER 0

@@ -18,6 +18,12 @@
 #include "shard_int.h"
 
 #define SESS_RETRY_NS (10 * 1000000ull) /* a PING the full queue refused */
+/* How long the live session's host has to answer the probe a HELLO sets off
+ * before that HELLO takes the queue over: well above a live host's answer
+ * (microseconds to a few ms; libxport answers whenever its program calls
+ * in), well below the 2 s a host waits for HELLO_ACK (it retries at 200,
+ * 600 ms...). */
+#define SESS_PROBE_NS (500 * 1000000ull)
 #define REJ_MAX	      (sizeof(((struct shard_sess *)0)->rej) / sizeof(((struct shard_sess *)0)->rej[0]))
 
 static __u32 new_epoch(__u32 old)
@@ -40,24 +46,27 @@ void sess_end(struct shard *s, const char *why, bool graceful)
 	ss->rej_n = 0;
 	ss->epoch = 0;
 	ss->ping_outstanding = 0;
+	/* A HELLO that waited for the probe is dropped with the session:
+	 * its host retries (libxport at 200, 600 ms ...) and gets the queue
+	 * at once; serving it now would hand the queue to a sender that may
+	 * be long gone (a garbage HELLO). */
+	ss->probe.on = false;
 	/* epoch 0: no session; sequenced frames of the old one get QRESET */
 	xts_link__session(s->link, 0, 1, 0, xts_link__mac(s->link));
 	s->st.session_resets++;
 }
 
-/* Start a session for the host of @m (a checked HELLO): link and object. */
-static void sess_start(struct shard *s, const struct xts_msg *m, const struct xts_hello *h)
+/* Start a session for the host at @mac (a checked HELLO): link and object. */
+static void sess_start(struct shard *s, const __u8 *mac, const struct xts_hello *h)
 {
 	struct shard_sess *ss = &s->sess;
 	__u32 old = ss->epoch;
 
-	/* A new host session ends the old one: its connections are reset. */
-	if (old)
-		sess_end(s, "host attached again", false);
+	if (old) /* the probe went unanswered: the old session's host is gone */
+		sess_end(s, "its host did not answer: a new HELLO takes the queue over", false);
 	ss->epoch = new_epoch(old);
-	memcpy(ss->peer, m->src_mac, XTS_MAC_LEN);
-	xts_link__session(s->link, ss->epoch, le32toh(h->window), le32toh(h->max_frame),
-			  m->src_mac);
+	memcpy(ss->peer, mac, XTS_MAC_LEN);
+	xts_link__session(s->link, ss->epoch, le32toh(h->window), le32toh(h->max_frame), mac);
 	ss->peer_window = le32toh(h->window);
 	ss->max_frame = xts_link__max_frame(s->link);
 	ss->started_ns = ss->last_rx_ns = s->now_ns;
@@ -67,31 +76,20 @@ static void sess_start(struct shard *s, const struct xts_msg *m, const struct xt
 	sess_timer(s); /* arm the liveness deadlines */
 }
 
-void sess_on_hello(struct shard *s, const struct xts_msg *m)
+static void hello_ack_base(struct xts_hello_ack *r, const struct xts_hello *h)
 {
-	struct xts_hello h;
+	memset(r, 0, sizeof(*r));
+	r->min_version = r->max_version = htole16(XTS_PROTO_VERSION);
+	r->nonce = h->nonce;
+}
+
+/* A session for the HELLO @h from @mac: started, answered. */
+static void sess_accept(struct shard *s, const __u8 *mac, const struct xts_hello *h)
+{
 	struct xts_hello_ack r;
 
-	memcpy(&h, m->payload, sizeof(h));
-	memset(&r, 0, sizeof(r));
-	r.min_version = r.max_version = htole16(XTS_PROTO_VERSION);
-	r.nonce = h.nonce;
-	/* A window or frame size no real host has would make a session that
-	 * cannot even carry its own HELLO_ACK: not a HELLO to act on. */
-	if (le32toh(h.window) < 2 || le32toh(h.max_frame) < XTS_PAYLOAD_OFF + 256) {
-		s->st.proto_errs++;
-		return;
-	}
-	if (le16toh(h.min_version) > XTS_PROTO_VERSION ||
-	    le16toh(h.max_version) < XTS_PROTO_VERSION) {
-		/* to its sender, outside the live session: our versions,
-		 * epoch 0, in version 1's layout that every host reads (it
-		 * reports EPROTONOSUPPORT) */
-		xts_link__send_to(s->link, m->src_mac, 0, XTS_OP_HELLO_ACK, &r,
-				  sizeof(struct xts_hello));
-		return;
-	}
-	sess_start(s, m, &h);
+	hello_ack_base(&r, h);
+	sess_start(s, mac, h);
 	/* random sequence numbers: with the epoch, what a forger must guess */
 	r.host_isn = htole32(xts_link__random32());
 	r.dpu_isn = htole32(xts_link__random32());
@@ -103,7 +101,74 @@ void sess_on_hello(struct shard *s, const struct xts_msg *m)
 	xts_link__send(s->link, XTS_OP_HELLO_ACK, 0, 0, 0, 0, &r, sizeof(r));
 	shard_ctl_session(s);
 	shard_log(s, XTS_LOG_INFO, "session %08x started (host window %u, max frame %u)",
-		  s->sess.epoch, le32toh(h.window), s->sess.max_frame);
+		  s->sess.epoch, le32toh(h->window), s->sess.max_frame);
+}
+
+/*
+ * A HELLO while a session is live.  A host that crashed and restarted on
+ * this queue sends one (the common case), and so can anyone with a raw
+ * socket on the host.  So the live session is not ended at once: its peer
+ * is asked (a PING in the session).  An answer within SESS_PROBE_NS means
+ * it lives: the HELLO is refused (EBUSY, to the HELLO's sender, outside the
+ * session).  None means it is gone: the HELLO takes the queue over when the
+ * bound expires.  A retried HELLO (a new nonce) meanwhile replaces the one
+ * that waits, without moving the bound: the answer must name the nonce the
+ * host waits for now.
+ */
+static void sess_probe(struct shard *s, const struct xts_msg *m, const struct xts_hello *h)
+{
+	struct sess_probe *p = &s->sess.probe;
+
+	memcpy(p->mac, m->src_mac, XTS_MAC_LEN);
+	p->hello = *h;
+	if (p->on)
+		return;
+	p->on = true;
+	p->pinged = false;
+	p->until_ns = s->now_ns + SESS_PROBE_NS;
+	p->cookie = (__u64)xts_link__random32() << 32 | xts_link__random32();
+	shard_log(s, XTS_LOG_INFO, "session %08x: a HELLO while it lives: asking its host",
+		  s->sess.epoch);
+	sess_timer(s); /* sends the PING, arms the bound */
+}
+
+/* The probe's PING (retried soon when the queue has no frame for it). */
+static void probe_ping(struct shard *s)
+{
+	struct sess_probe *p = &s->sess.probe;
+	struct xts_ping ping = {.cookie = htole64(p->cookie)};
+
+	if (!p->pinged)
+		p->pinged = !xts_link__send(s->link, XTS_OP_PING, 0, 0, 0, 0, &ping, sizeof(ping));
+	shard_timer_at(s, ST_SESSION, p->pinged ? p->until_ns : s->now_ns + SESS_RETRY_NS);
+}
+
+void sess_on_hello(struct shard *s, const struct xts_msg *m)
+{
+	struct xts_hello h;
+	struct xts_hello_ack r;
+
+	memcpy(&h, m->payload, sizeof(h));
+	/* A window or frame size no real host has would make a session that
+	 * cannot even carry its own HELLO_ACK: not a HELLO to act on. */
+	if (le32toh(h.window) < 2 || le32toh(h.max_frame) < XTS_PAYLOAD_OFF + 256) {
+		s->st.proto_errs++;
+		return;
+	}
+	if (le16toh(h.min_version) > XTS_PROTO_VERSION ||
+	    le16toh(h.max_version) < XTS_PROTO_VERSION) {
+		/* to its sender, outside the live session: our versions,
+		 * epoch 0, in version 1's layout that every host reads (it
+		 * reports EPROTONOSUPPORT) */
+		hello_ack_base(&r, &h);
+		xts_link__send_to(s->link, m->src_mac, 0, XTS_OP_HELLO_ACK, &r,
+				  sizeof(struct xts_hello));
+		return;
+	}
+	if (s->sess.epoch)
+		sess_probe(s, m, &h);
+	else
+		sess_accept(s, m->src_mac, &h);
 }
 
 /*
@@ -128,8 +193,24 @@ void sess_on_qreset(struct shard *s, const struct xts_msg *m)
 
 void sess_on_pong(struct shard *s, const struct xts_msg *m)
 {
-	(void)m;
+	struct sess_probe *p = &s->sess.probe;
+	struct xts_ping ping;
+	struct xts_hello_ack r;
+
 	s->sess.ping_outstanding = 0;
+	memcpy(&ping, m->payload, sizeof(ping));
+	if (!p->on || le64toh(ping.cookie) != p->cookie)
+		return;
+	/* the live session's host answered: the HELLO is refused */
+	p->on = false;
+	hello_ack_base(&r, &p->hello);
+	r.err = (__s32)htole32(EBUSY);
+	xts_link__send_to(s->link, p->mac, 0, XTS_OP_HELLO_ACK, &r, sizeof(r));
+	s->st.hellos_refused_busy++;
+	shard_log(s, XTS_LOG_WARNING,
+		  "session %08x: its host answered: a HELLO from %02x:%02x:%02x:%02x:%02x:%02x "
+		  "refused (EBUSY)",
+		  s->sess.epoch, p->mac[0], p->mac[1], p->mac[2], p->mac[3], p->mac[4], p->mac[5]);
 }
 
 void sess_broken(struct shard *s)
@@ -176,6 +257,24 @@ int sess_run_rejects(struct shard *s)
 	return work;
 }
 
+/* The probe's bound expired without an answer: the waiting HELLO takes
+ * the queue over (true).  Before that, its PING goes out. */
+static bool probe_due(struct shard *s)
+{
+	struct sess_probe p = s->sess.probe;
+
+	if (!p.on)
+		return false;
+	if (s->now_ns < p.until_ns) {
+		probe_ping(s);
+		return false;
+	}
+	s->sess.probe.on = false;
+	s->st.takeovers++;
+	sess_accept(s, p.mac, &p.hello);
+	return true;
+}
+
 /*
  * Host liveness (ST_SESSION): a host silent for idle_ms gets a PING (at
  * most one per idle_ms), one silent for dead_host_ms loses its session.  Armed
@@ -191,6 +290,8 @@ void sess_timer(struct shard *s)
 	struct xts_ping p = {.cookie = htole64(s->now_ns)};
 
 	if (!ss->epoch)
+		return;
+	if (probe_due(s))
 		return;
 	if (dead && s->now_ns - ss->last_rx_ns >= dead) {
 		sess_end(s, "host silent past the dead-host timeout", false);

@@ -163,6 +163,13 @@ struct shard_sess {
 		__s32 err;
 	} rej[256];
 	__u32 rej_head, rej_n;
+	/* a HELLO that came while this session lives (session.c) */
+	struct sess_probe {
+		bool on, pinged;
+		__u64 cookie, until_ns;
+		__u8 mac[XTS_MAC_LEN];
+		struct xts_hello hello;
+	} probe;
 };
 
 struct shard {

@@ -60,21 +60,42 @@ static __u8 shard_mac[XTS_MAC_LEN]; /* from the last HELLO_ACK */
 static __u32 host_isn;		    /* our first seq in that session */
 static __u32 shard_window;	    /* the shard's receive window */
 
+/* An answer names one of this round's nonces. */
+static bool ours(const __u32 *nonces, __u32 n, __u32 nonce)
+{
+	for (__u32 i = 0; i < n; i++)
+		if (nonces[i] == nonce)
+			return true;
+	return false;
+}
+
 static int hello(struct xts_link *l, __u32 *epoch)
 {
 	struct xts_hello h = {0};
 	struct xts_msg m[16];
+	__u32 nonces[20];
 
 	h.min_version = h.max_version = htole16(XTS_PROTO_VERSION);
 	h.window = htole32(xts_link__window(l));
 	h.max_frame = htole32(xts_link__max_frame(l));
+	/* End our session first, as a host that starts over does: a HELLO
+	 * while a session lives makes the shard ask that session's host and
+	 * wait up to 500 ms before it takes over. */
+	if (xts_link__epoch(l)) {
+		struct xts_err e = {.err = (__s32)htole32(ECONNRESET)};
+
+		xts_link__send(l, XTS_OP_QRESET, 0, 0, 0, 0, &e, sizeof(e));
+	}
 	for (__u32 tries = 0; tries < 20; tries++) {
 		struct pollfd p = {.fd = xts_link__fd(l), .events = POLLIN};
-		/* a fresh nonce per attempt: an answer to an older HELLO
-		 * names a session the shard has already ended */
+		/* A fresh nonce per attempt.  The answer may name any of the
+		 * round's: a garbage HELLO of the flood may have started a
+		 * session, and the shard then answers the last HELLO it saw
+		 * when its probe of that session ends, 500 ms on. */
 		__u32 nonce = (__u32)rnd() | 1;
 		struct timespec t0, t;
 
+		nonces[tries] = nonce;
 		h.nonce = htole32(nonce);
 		xts_link__send(l, XTS_OP_HELLO, 0, 0, 0, 0, &h, sizeof(h));
 		xts_link__flush(l, false);
@@ -100,7 +121,7 @@ static int hello(struct xts_link *l, __u32 *epoch)
 
 					if (m[i].op != XTS_OP_HELLO_ACK || !m[i].epoch ||
 					    m[i].version != XTS_PROTO_VERSION ||
-					    le32toh(a->nonce) != nonce || a->err)
+					    !ours(nonces, tries + 1, le32toh(a->nonce)) || a->err)
 						continue;
 					*epoch = m[i].epoch;
 					memcpy(shard_mac, m[i].src_mac, XTS_MAC_LEN);

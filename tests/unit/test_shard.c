@@ -518,20 +518,84 @@ static void test_qreset_resets_all(void **state)
 	close(pb);
 }
 
-/* A new HELLO while a session is live ends it (its connections reset) and
- * starts another with a new epoch. */
-static void test_hello_again(void **state)
+/* A HELLO with @nonce, as a restarted host (or a forger) would send it. */
+static void send_hello(struct h *h, __u32 nonce)
+{
+	struct xts_hello hl = {0};
+
+	hl.min_version = hl.max_version = htole16(XTS_PROTO_VERSION);
+	hl.window = htole32(W);
+	hl.max_frame = htole32(xts_link__max_frame(h->host));
+	hl.nonce = htole32(nonce);
+	hsend(h, XTS_OP_HELLO, 0, 0, 0, 0, &hl, sizeof(hl));
+}
+
+/* A HELLO while the session lives does not end it: the shard asks the
+ * live host (a PING); the host answers, and the HELLO is refused with
+ * EBUSY, outside the session; the session and its connections go on. */
+static void test_hello_probe_refused(void **state)
 {
 	struct h *h = *state;
-	__u32 e1, e2;
+	struct xts_hello_ack ack;
+	struct frame *f;
+	__u8 buf[8];
+	__u32 e1, id;
+	int pa;
+
+	e1 = hello(h);
+	id = hconnect(h, 0x101, &pa);
+	send_hello(h, 0x777);
+	f = expect(h, XTS_OP_PING);
+	hsend(h, XTS_OP_PONG, 0, 0, 0, 0, f->data, f->len);
+	f = expect(h, XTS_OP_HELLO_ACK);
+	memcpy(&ack, f->data, sizeof(ack));
+	assert_int_equal(f->epoch, 0);
+	assert_int_equal(le32toh((__u32)ack.err), EBUSY);
+	assert_int_equal(le32toh(ack.nonce), 0x777);
+	assert_int_equal(h->s->sess.epoch, e1);
+	assert_int_equal(h->s->st.hellos_refused_busy, 1);
+	assert_int_equal(h->s->st.takeovers, 0);
+	hdata(h, id, 0x101, 3, 'k');
+	assert_int_equal(peer_read(h, pa, buf, 3, 2000), 3);
+	close(pa);
+}
+
+/* No answer to the probe: the HELLO takes the queue over when the bound
+ * expires (the host restarted; the old session's connections are reset).
+ * A retried HELLO meanwhile replaces the waiting one, whose answer then
+ * names the retry's nonce, and does not move the bound. */
+static void test_hello_probe_takeover(void **state)
+{
+	struct h *h = *state;
+	struct xts_hello_ack ack;
+	struct frame *f;
+	__u64 t0, until;
+	__u32 e1;
 	int pa;
 
 	e1 = hello(h);
 	hconnect(h, 0x101, &pa);
-	e2 = hello(h);
-	assert_int_not_equal(e1, e2);
+	t0 = now_ms();
+	send_hello(h, 0xa);
+	expect(h, XTS_OP_PING); /* not answered: this host is "gone" */
+	until = h->s->sess.probe.until_ns;
+	assert_true(h->s->sess.probe.on);
+	run_ms(h, 150);
+	send_hello(h, 0xb);
+	run_ms(h, 20);
+	assert_int_equal(h->s->sess.probe.until_ns, until);
+	assert_int_equal(le32toh(h->s->sess.probe.hello.nonce), 0xb);
+	f = expect(h, XTS_OP_HELLO_ACK);
+	memcpy(&ack, f->data, sizeof(ack));
+	assert_int_equal(ack.err, 0);
+	assert_int_equal(le32toh(ack.nonce), 0xb);
+	assert_int_not_equal(f->epoch, 0);
+	assert_int_not_equal(f->epoch, e1);
+	assert_true(now_ms() - t0 >= 450);
+	print_message("takeover %llu ms after the first HELLO (bound 500 ms)\n",
+		      (unsigned long long)(now_ms() - t0));
+	assert_int_equal(h->s->st.takeovers, 1);
 	assert_true(peer_reset(h, pa, 2000));
-	assert_int_equal(h->s->nconns, 0);
 	close(pa);
 }
 
@@ -594,14 +658,15 @@ static void test_reorder_qreset_before_data(void **state)
 	close(pa);
 }
 
-/* ... and DATA of the old session sent just before a new HELLO, but
- * arriving after it: stale under the new epoch, dropped; the old
- * connection is reset by the new session, never written to. */
+/* ... and DATA of the live session sent just before a HELLO but arriving
+ * after it: the HELLO only sets off the probe, so the DATA is still the
+ * live session's and is delivered; the connection is reset only when the
+ * unanswered probe lets the HELLO take over. */
 static void test_reorder_hello_before_data(void **state)
 {
 	struct h *h = *state;
 	struct xts_hello hl = {0};
-	size_t got = 0;
+	__u8 buf[16];
 	__u32 id;
 	int pa;
 
@@ -616,9 +681,9 @@ static void test_reorder_hello_before_data(void **state)
 	assert_int_equal(xts_link__mem_swap(h->host, 0, 1), 0);
 	assert_int_equal(xts_link__mem_release(h->host, 2), 2);
 	assert_int_equal(xts_link__mem_hold(h->host, false), 0);
-	expect(h, XTS_OP_HELLO_ACK);
-	assert_true(peer_reset_after(h, pa, 2000, &got));
-	assert_int_equal(got, 0);
+	assert_int_equal(peer_read(h, pa, buf, 8, 2000), 8);
+	assert_non_null(find(h, XTS_OP_HELLO_ACK, 0, 2000, NULL));
+	assert_true(peer_reset(h, pa, 2000));
 	close(pa);
 }
 
@@ -790,7 +855,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_credit_boundary, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_owed_ctl_in_order, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_qreset_resets_all, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_hello_again, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_hello_probe_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_hello_probe_takeover, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_dead_host, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_reorder_qreset_before_data, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_reorder_hello_before_data, setup, teardown),
