@@ -31,8 +31,9 @@
  * idles: xtsd's hang watchdog (timeouts.hang_ms, 5 s by default) must never
  * take a healthy idle shard for a stuck one; keep hang_ms >= 5 periods. */
 #define HEARTBEAT_NS (100 * 1000000ull)
-/* The control plane is polled at least this often while no ctl eventfd
- * wakes the shard, so reload, drain and conns requests act promptly. */
+/* Without xtsd's eventfd (an embedder that passes none) the control plane
+ * is polled at least this often, so reload, drain and conns requests act
+ * promptly. */
 #define CTL_POLL_NS (10 * 1000000ull)
 /* Without xtsd nothing else bounds a sleep: a signal that lands just before
  * epoll_wait is seen within this. */
@@ -174,6 +175,34 @@ static int poll_tcp(struct shard *s)
 	return n;
 }
 
+/* xtsd's eventfd: the control plane changed (reload, drain, conns request).
+ * Emptied here; the round this event makes reads the change (poll_ctl). */
+static void ctl_ev(struct shard *s, struct shard_ev *h, __u32 events)
+{
+	__u64 n;
+
+	(void)h;
+	(void)events;
+	if (read(s->o.ctl_efd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+		shard_log(s, XTS_LOG_WARNING, "ctl eventfd: %s", strerror(errno));
+}
+
+/* Into the epoll set when xtsd gave one: no polling the control plane. */
+static int ctl_watch(struct shard *s)
+{
+	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &s->ctl_ev};
+
+	if (!s->o.shm || s->o.ctl_efd < 0)
+		return 0;
+	s->ctl_ev.fn = ctl_ev;
+	if (epoll_ctl(s->ep, EPOLL_CTL_ADD, s->o.ctl_efd, &ev)) {
+		shard_log(s, XTS_LOG_ERROR, "epoll: ctl eventfd: %s", strerror(errno));
+		return -errno;
+	}
+	s->ctl_watched = true;
+	return 0;
+}
+
 /* The AF_XDP (or in-memory) link's fd: frames wait.  poll_rx reads the
  * rings every round; the event only ends the sleep. */
 static void link_ev(struct shard *s, struct shard_ev *h, __u32 events)
@@ -212,7 +241,7 @@ static void heartbeat_timer(struct shard *s)
 
 static void ctl_timer(struct shard *s)
 {
-	if (s->blk)
+	if (s->blk && !s->ctl_watched)
 		shard_timer_at(s, ST_CTL, s->now_ns + CTL_POLL_NS);
 }
 
@@ -352,6 +381,8 @@ int shard_open(struct shard **out, const struct shard_opts *opts, struct xts_lin
 	err = shard_setup(s, link);
 	if (!err)
 		err = shard_ctl_init(s);
+	if (!err)
+		err = ctl_watch(s);
 	if (!err)
 		err = lsn_init(s);
 	if (err) {

@@ -43,7 +43,7 @@ enum shard_timer_id {
 	ST_HEARTBEAT, /* run.heartbeat_ns and the counters in shared memory */
 	ST_SESSION,   /* idle host ping, dead-host timeout, takeover probe */
 	ST_CONNS,     /* connect timeouts and the closing deadline (linger) */
-	ST_CTL,	      /* the control plane, while no ctl eventfd wakes us */
+	ST_CTL,	      /* the control plane, when no ctl eventfd wakes us */
 	ST_NTIMERS
 };
 
@@ -178,6 +178,7 @@ struct shard {
 	bool own_link; /* created here (AF_XDP), else given by the caller */
 	int ep;
 	struct shard_ev link_ev, ctl_ev;
+	bool ctl_watched;	/* xtsd's ctl eventfd is in the epoll set */
 	struct shard_sess sess; /* the live session (epoch 0: none) */
 	struct conn *conns;	/* slot 0 unused: 0 ends the lists */
 	__u32 *free_slots;
