@@ -44,18 +44,6 @@ int xp_rbuf_grow(struct xport *xp, struct xsock *s, uint32_t need)
 	return 0;
 }
 
-void xp_rbuf_put(struct xsock *s, const __u8 *p, uint32_t n)
-{
-	uint32_t cap = s->rcap, tail = s->rhead + s->rlen, first;
-
-	if (tail >= cap)
-		tail -= cap;
-	first = cap - tail < n ? cap - tail : n;
-	memcpy(s->rbuf + tail, p, first);
-	memcpy(s->rbuf, p + first, n - first);
-	s->rlen += n;
-}
-
 uint32_t xp_rbuf_take(struct xsock *s, __u8 *dst, size_t len, bool consume)
 {
 	uint32_t n = s->rlen < len ? s->rlen : (uint32_t)len;

@@ -60,17 +60,6 @@ struct xsock *xp_sock(struct xport *xp, int sd)
 	return s;
 }
 
-struct xsock *xp_sock_by_id(struct xport *xp, uint32_t id)
-{
-	uint32_t slot = xts_id_slot(id);
-	struct xsock *s;
-
-	if (id == XTS_ID_NONE || slot >= xp->nsocks)
-		return NULL;
-	s = &xp->socks[slot];
-	return s->id == id && s->state != XS_FREE ? s : NULL;
-}
-
 struct xsock *xp_sock_alloc(struct xport *xp)
 {
 	struct xsock *s, keep;

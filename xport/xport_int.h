@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "xport.h"
 #include "link.h"
@@ -296,8 +297,18 @@ int xp_session_err(const struct xport *xp);
 int xp_socktab_init(struct xport *xp, uint32_t nsocks);
 void xp_socktab_fini(struct xport *xp);
 struct xsock *xp_sock(struct xport *xp, int sd); /* the app's sockets */
-/* The receiver's socket of a frame: zombies included (they await one). */
-struct xsock *xp_sock_by_id(struct xport *xp, uint32_t id);
+/* The receiver's socket of a frame: zombies included (they await one).
+ * Inline: once per frame received. */
+static inline struct xsock *xp_sock_by_id(struct xport *xp, uint32_t id)
+{
+	uint32_t slot = xts_id_slot(id);
+	struct xsock *s;
+
+	if (id == XTS_ID_NONE || slot >= xp->nsocks)
+		return NULL;
+	s = &xp->socks[slot];
+	return s->id == id && s->state != XS_FREE ? s : NULL;
+}
 struct xsock *xp_sock_alloc(struct xport *xp);
 void xp_sock_free(struct xport *xp, struct xsock *s);
 /* The app is done with @s: freed, or XS_CLOSING while it owes a terminal
@@ -311,8 +322,18 @@ static inline uint32_t xp_slot_of(const struct xport *xp, const struct xsock *s)
 /* ---- rbuf.c: a connection's receive ring ---- */
 /* Room for @need unread bytes (<= rcvbuf): 0 or -ENOBUFS. */
 int xp_rbuf_grow(struct xport *xp, struct xsock *s, uint32_t need);
-/* Append @n bytes; the caller made room. */
-void xp_rbuf_put(struct xsock *s, const __u8 *p, uint32_t n);
+/* Append @n bytes; the caller made room.  Inline: once per DATA frame. */
+static inline void xp_rbuf_put(struct xsock *s, const __u8 *p, uint32_t n)
+{
+	uint32_t cap = s->rcap, tail = s->rhead + s->rlen, first;
+
+	if (tail >= cap)
+		tail -= cap;
+	first = cap - tail < n ? cap - tail : n;
+	memcpy(s->rbuf + tail, p, first);
+	memcpy(s->rbuf, p + first, n - first);
+	s->rlen += n;
+}
 /* Copy up to @len buffered bytes to @dst (NULL: discard); consume them
  * unless peeking. */
 uint32_t xp_rbuf_take(struct xsock *s, __u8 *dst, size_t len, bool consume);
