@@ -70,10 +70,22 @@ struct xport_opts {
 
 /* Attach to queue @queue of @ifname (or XPORT_QUEUE_ANY): a lease from
  * xportd (or the AF_XDP socket, opened directly), HELLO handshake with
- * the shard serving that queue.  0 or -errno: -ETIMEDOUT (no shard),
- * -EBUSY (no free queue within lease_wait_ms), -EACCES (xportd's policy
- * says no), -EDQUOT (as many leases as the policy allows); the reason in
- * words from xport_last_error(). */
+ * the shard serving that queue.  0 or -errno:
+ *  -ETIMEDOUT        no shard answered within hello_timeout_ms;
+ *  -EBUSY            no free queue within lease_wait_ms (xportd), or the
+ *                    queue has a live owner: another process's AF_XDP
+ *                    socket on it here (still there after hello_timeout_ms
+ *                    of retries), or a live session on the shard (asked,
+ *                    it answered).  Open another queue, or wait for the
+ *                    owner to close it; a host that died without closing
+ *                    holds nothing (the shard takes the queue back when it
+ *                    does not answer);
+ *  -EACCES           xportd's policy says no;
+ *  -EDQUOT           as many leases as the policy allows;
+ *  -EPROTONOSUPPORT  the shard speaks another protocol version;
+ *  -EINVAL           bad opts (an unknown flag or non-zero tail field);
+ *  -ENODEV and the like from the AF_XDP socket (no such interface).
+ * The reason in words from xport_last_error(). */
 XPORT_API int xport_open(struct xport **xp, const char *ifname, unsigned queue,
 			 const struct xport_opts *opts);
 /* The queue this xport runs on. */
