@@ -112,7 +112,9 @@ static int lsn(struct xport *xp, const char *addr, unsigned port, int opts)
 		die("setsockopt: %s", strerror(errno));
 	if (xport_bind(xp, sd, (struct sockaddr *)&ss, sl))
 		die("bind %s:%u: %s", addr, port, strerror(errno));
-	if (xport_listen(xp, sd, 64)) {
+	/* the group test's burst of connections must not depend on how fast
+	 * this host accepts: room for all of them in the backlog */
+	if (xport_listen(xp, sd, (opts & RP) ? 256 : 64)) {
 		err = errno;
 		xport_close(xp, sd);
 		return -err;
