@@ -6,9 +6,10 @@
  * Served on xtsd's event loop without ever blocking it (Knot serves its
  * ctl off the server loop; here the loop is the server, so the clients are
  * non-blocking state machines instead):
- *   - a peer is authorized on accept (SO_PEERCRED: root, or a member of
- *     ctl.group); one that is not gets its "error 13" line at once and is
- *     closed before it can send a byte more;
+ *   - a peer is authorized on accept (SO_PEERCRED: root, or a process
+ *     with ctl.group among its groups, SO_PEERGROUPS); one that is not
+ *     gets its "error 13" line at once and is closed before it can send a
+ *     byte more;
  *   - at most CTL_MAX_CLIENTS at a time (one more gets "error 16" and is
  *     closed), each with a fixed request buffer (XTS_CTL_LINE_MAX);
  *   - a whole-request deadline: the request line must be complete within
@@ -21,7 +22,6 @@
 #define _GNU_SOURCE /* struct ucred, accept4 */
 #include <errno.h>
 #include <grp.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -156,23 +156,35 @@ void sup_ctl_close(struct sup *sp)
 
 /* ---- peers ---- */
 
-static bool in_group(uid_t uid, gid_t pgid, gid_t want)
+/*
+ * Does the peer process have group want (SO_PEERGROUPS: its groups when it
+ * connected)?  The kernel's own answer, the one it gave when it checked
+ * the socket file's group permission, and no NSS lookup (getpwuid,
+ * getgrouplist) on xtsd's loop: with LDAP or sssd behind NSS that could
+ * block for seconds per connection, and it described the user's groups in
+ * the database, not the process's (one started with --clear-groups, or
+ * given the group by sg(1)).
+ */
+static bool peer_in_group(int fd, const struct ucred *cr, gid_t want)
 {
-	struct passwd pw, *pwp = NULL;
-	char buf[4096];
-	gid_t groups[256];
-	int n = 256;
+	gid_t small[64], *g = small;
+	socklen_t len = sizeof(small);
+	bool in = cr->gid == want;
 
-	if (pgid == want)
+	if (in)
 		return true;
-	if (getpwuid_r(uid, &pw, buf, sizeof(buf), &pwp) || !pwp)
-		return false;
-	if (getgrouplist(pw.pw_name, pw.pw_gid, groups, &n) < 0)
-		return false;
-	for (int i = 0; i < n; i++)
-		if (groups[i] == want)
-			return true;
-	return false;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, g, &len)) {
+		/* ERANGE: len says how much it takes (at most NGROUPS_MAX) */
+		if (errno != ERANGE || !(g = malloc(len)))
+			return false;
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, g, &len))
+			len = 0;
+	}
+	for (size_t i = 0; i < len / sizeof(gid_t) && !in; i++)
+		in = g[i] == want;
+	if (g != small)
+		free(g);
+	return in;
 }
 
 /* 0: the peer may talk to us; -EACCES with the reason in why. */
@@ -188,7 +200,7 @@ static int authorize(struct sup *sp, int fd, char *why, size_t len)
 	if (cr.uid == 0)
 		return 0;
 	/* no ctl.group: root only */
-	if (sp->ctl_gid != (gid_t)-1 && in_group(cr.uid, cr.gid, sp->ctl_gid))
+	if (sp->ctl_gid != (gid_t)-1 && peer_in_group(fd, &cr, sp->ctl_gid))
 		return 0;
 	if (sp->ctl_gid != (gid_t)-1)
 		snprintf(why, len, "permission denied: uid %u is neither root nor in group %s",

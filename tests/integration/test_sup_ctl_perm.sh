@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The ctl socket: a user outside the ctl group is refused (by the socket's
 # mode 0660, and by xtsd's SO_PEERCRED check when the mode lets anyone
-# connect); a member of the group is served; with no ctl.group only root
-# is, even when the mode lets anyone connect.
+# connect); a member of the group is served; the groups that count are the
+# connecting process's (SO_PEERGROUPS), not the group database's; with no
+# ctl.group only root is, even when the mode lets anyone connect.
 . "$(dirname "$0")/lib.sh"
 need_root
 
@@ -36,6 +37,21 @@ grep -q "permission denied: uid $(id -u "$U_OUT") is neither root nor in group $
 echo "ok: outsider, socket mode 0666: $(cat "$WORK/out")"
 as "$U_IN" "$XTS_BIN/xtsctl" -s "$WORK/run/ctl.sock" stats >/dev/null 2>&1 || fail "member refused (0666)"
 grep -q "refused pid" "$WORK/xtsd.log" || fail "refusal not logged"
+# the groups that count are the process's (SO_PEERGROUPS), as for the
+# socket file's permission, not the group database's (an NSS lookup on
+# xtsd's loop): the member without the group in its process is refused,
+# the outsider given it (as sg(1) would) is served
+setpriv --reuid "$U_IN" --regid "$(id -g "$U_IN")" --clear-groups \
+	"$XTS_BIN/xtsctl" -s "$WORK/run/ctl.sock" status >"$WORK/out" 2>&1 && fail "member without the group in its process served"
+grep -q "permission denied: uid $(id -u "$U_IN") is neither root nor in group $G" "$WORK/out" ||
+	fail "member, groups cleared: $(cat "$WORK/out")"
+setpriv --reuid "$U_OUT" --regid "$(id -g "$U_OUT")" --groups "$(getent group "$G" | cut -d: -f3)" \
+	"$XTS_BIN/xtsctl" -s "$WORK/run/ctl.sock" status >"$WORK/out" 2>&1 ||
+	fail "outsider with $G among its process's groups refused: $(cat "$WORK/out")"
+setpriv --reuid "$U_OUT" --regid "$G" --clear-groups \
+	"$XTS_BIN/xtsctl" -s "$WORK/run/ctl.sock" status >"$WORK/out" 2>&1 ||
+	fail "outsider with primary group $G refused: $(cat "$WORK/out")"
+echo "ok: the process's groups decide (SO_PEERGROUPS): groups cleared refused, $G given served"
 
 # mode 0666 and no ctl.group: root only, whoever can connect
 kill "$XTSD_PID"; wait_gone "$XTSD_PID" 100 || fail "xtsd did not stop"
