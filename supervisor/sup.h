@@ -62,6 +62,7 @@ struct sup {
 	bool attached;	/* the XDP program is ours to detach */
 	bool ctl_bound; /* the ctl socket's path is ours to remove */
 	int lock_fd;	/* run_dir/xtsd.pid, flock()ed while xtsd runs */
+	int iface_fd;	/* bound to the interface's abstract name while xtsd runs */
 	int ep;		/* the event loop's epoll */
 	struct sup_ev sig;
 	struct sup_ev ctl; /* the listening ctl socket (fd -1: none) */

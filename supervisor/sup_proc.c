@@ -151,7 +151,8 @@ static void child_setup(struct sup *sp, unsigned q, pid_t parent)
 	sup_ctl_close(sp);
 	close(sp->sig.fd);
 	close(sp->ep);
-	close(sp->lock_fd); /* the lock stays with xtsd's own fd */
+	close(sp->lock_fd); /* the locks stay with xtsd's own fds */
+	close(sp->iface_fd);
 	for (unsigned i = 0; i < sp->cfg->queues; i++)
 		if (i != q && sp->slot[i].efd >= 0)
 			close(sp->slot[i].efd);

@@ -13,8 +13,11 @@
  *   SIGTERM, xtsctl stop: drain every shard for at most timeouts.drain_ms,
  *                         then stop the shards, detach, remove the socket
  *   SIGINT:               the same without the drain
+ *   SIGQUIT:              as SIGTERM (nginx's graceful stop)
  *   SIGHUP, xtsctl reload: re-read xts.conf (a bad one changes nothing)
  *   SIGSEGV and friends:  detach and remove the socket, then die as before
+ *   SIGUSR1, SIGALRM, ...: logged and ignored (their default would kill
+ *                         xtsd and leave the program and socket behind)
  */
 #define _GNU_SOURCE /* memfd_create */
 #include <errno.h>
@@ -24,6 +27,7 @@
 #include <net/if.h>
 #include <numa.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,7 +35,9 @@
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "sup.h"
@@ -71,7 +77,20 @@ int sup_ev_mod(struct sup *sp, struct sup_ev *ev, uint32_t events)
 
 /* ---- signals ---- */
 
-static const int fatal_sigs[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT};
+/* Faults (and their kin a limit or a sandbox sends): xtsd cleans up, then
+ * dies of them as it would have. */
+static const int fatal_sigs[] = {SIGSEGV, SIGBUS, SIGFPE,  SIGILL,
+				 SIGABRT, SIGSYS, SIGTRAP, SIGXCPU};
+/* Signals whose default action would end xtsd without its clean-up (and
+ * leave the XDP program and ctl socket behind) but that mean nothing to
+ * it: taken on the signalfd and logged.  SIGQUIT stops (nginx's graceful
+ * stop); the real-time signals are added in signals_init(). */
+static const int ignored_sigs[] = {
+    SIGUSR1,   SIGUSR2, SIGALRM, SIGVTALRM, SIGPROF, SIGPOLL, SIGPWR,
+#ifdef SIGSTKFLT
+    SIGSTKFLT,
+#endif
+};
 #define NFATAL (sizeof(fatal_sigs) / sizeof(fatal_sigs[0]))
 static struct sigaction fatal_old[NFATAL]; /* what was there before (ASan's) */
 
@@ -102,7 +121,9 @@ static void on_fatal(int sig, siginfo_t *si, void *uc)
 	for (unsigned i = 0; i < NFATAL; i++)
 		if (fatal_sigs[i] == sig)
 			sigaction(sig, &fatal_old[i], NULL);
-	if (si->si_code <= 0) /* sent (kill, abort), not a fault */
+	/* a fault repeats on return and meets the old action; anything
+	 * else (sent by kill or abort, a trap, a limit, seccomp) does not */
+	if (si->si_code <= 0 || (sig != SIGSEGV && sig != SIGBUS && sig != SIGFPE && sig != SIGILL))
 		raise(sig);
 }
 
@@ -112,7 +133,10 @@ void sup_child_signals(void)
 
 	for (unsigned i = 0; i < NFATAL; i++)
 		sigaction(fatal_sigs[i], &fatal_old[i], NULL);
-	sigaction(SIGINT, &ign, NULL); /* xtsd decides; SIGTERM stops a shard */
+	/* xtsd decides (a terminal sends these to the whole group); SIGTERM
+	 * stops a shard */
+	sigaction(SIGINT, &ign, NULL);
+	sigaction(SIGQUIT, &ign, NULL);
 	sigaction(SIGHUP, &ign, NULL);
 	sigaction(SIGCHLD, &dfl, NULL);
 }
@@ -144,6 +168,7 @@ static void on_signal(struct sup *sp, struct sup_ev *ev, uint32_t events)
 			sup_reap(sp, sup_now_ms());
 			break;
 		case SIGTERM:
+		case SIGQUIT:
 			sup_stop(sp, sup_now_ms());
 			break;
 		case SIGINT:
@@ -154,6 +179,8 @@ static void on_signal(struct sup *sp, struct sup_ev *ev, uint32_t events)
 			sup_reload(sp, err, sizeof(err)); /* logs either way */
 			break;
 		default:
+			sup_warn("signal %u (%s) ignored", si.ssi_signo,
+				 strsignal((int)si.ssi_signo));
 			break;
 		}
 	}
@@ -169,8 +196,15 @@ static int signals_init(struct sup *sp)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGQUIT);
+	for (unsigned i = 0; i < sizeof(ignored_sigs) / sizeof(ignored_sigs[0]); i++)
+		sigaddset(&set, ignored_sigs[i]);
+	for (int s = SIGRTMIN; s <= SIGRTMAX; s++)
+		sigaddset(&set, s);
 	if (sigprocmask(SIG_BLOCK, &set, NULL))
 		return -errno;
+	/* a log file past RLIMIT_FSIZE: its writes fail (EFBIG), xtsd lives */
+	signal(SIGXFSZ, SIG_IGN);
 	sp->sig.fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 	sp->sig.fn = on_signal;
 	if (sp->sig.fd < 0 || sup_ev_add(sp, &sp->sig, EPOLLIN))
@@ -306,6 +340,47 @@ static int take_lock(struct sup *sp)
 	return 0;
 }
 
+/*
+ * One xtsd per interface, too: a second xtsd with another run_dir on the
+ * same interface would take over the first one's XDP program (an attach
+ * reuses the one it finds: that is how a restarted xtsd recovers), its
+ * shards would restart forever on queues already bound, and its stop
+ * would detach the first one's program.  The lock is an abstract unix
+ * socket named after the ifindex: abstract names belong to the network
+ * namespace, as interfaces do (two xtsds in two namespaces never meet),
+ * and the kernel frees the name the moment xtsd dies, however it dies.
+ */
+static int take_iface(struct sup *sp)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	socklen_t len;
+	int fd;
+
+	/* sun_path[0] = 0: abstract */
+	len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 +
+			  (size_t)snprintf(sun.sun_path + 1, sizeof(sun.sun_path) - 1,
+					   "xtsd/ifindex/%d", sp->ifindex));
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		sup_err("interface lock: socket: %s", strerror(errno));
+		return -errno;
+	}
+	if (bind(fd, (struct sockaddr *)&sun, len)) {
+		int err = errno;
+
+		if (err == EADDRINUSE)
+			sup_err("another xtsd serves interface %s (ifindex %d) in this network "
+				"namespace: not starting",
+				sp->cfg->interface, sp->ifindex);
+		else
+			sup_err("interface lock: bind: %s", strerror(err));
+		close(fd);
+		return -EEXIST;
+	}
+	sp->iface_fd = fd;
+	return 0;
+}
+
 /* A drained shard closes its reuseport listening sockets; with
  * tcp_migrate_req the kernel moves the connections queued on them to a
  * sibling's socket instead of resetting them.  Per network namespace;
@@ -340,6 +415,9 @@ static int start_up(struct sup *sp, struct xts_xdp_maps *maps)
 		sup_err("interface %s: %s", c->interface, strerror(errno));
 		return -ENODEV;
 	}
+	rc = take_iface(sp);
+	if (rc)
+		return rc;
 	rc = shm_create(sp);
 	if (rc) {
 		sup_err("shared memory (%zu bytes): %s", sp->shm_size, strerror(-rc));
@@ -496,7 +574,7 @@ int main(int argc, char **argv)
 	first = cur;
 	sp.start = &first;
 	sp.table_conns = cur.run.max_conns;
-	sp.map_fd = sp.lock_fd = sp.ep = sp.sig.fd = sp.ctl.fd = -1;
+	sp.map_fd = sp.lock_fd = sp.iface_fd = sp.ep = sp.sig.fd = sp.ctl.fd = -1;
 	for (unsigned q = 0; q < CFG_MAX_QUEUES; q++)
 		sp.slot[q].efd = -1;
 	sup_log_init(cur.log_target);

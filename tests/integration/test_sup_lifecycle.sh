@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # xtsd as a process: SIGHUP reloads (xtsd and its shards live on, the
 # result logged as for `xtsctl reload`, a bad file refused the same way);
-# a second xtsd on the same configuration is refused before it touches
-# anything (the first keeps its socket, its XDP program and its shards);
+# SIGUSR1 and other signals that mean nothing to it are logged and
+# ignored; a second xtsd on the same configuration, or on the same
+# interface with another run_dir, is refused before it touches anything
+# (the first keeps its socket, its XDP program and its shards);
 # after kill -9 of xtsd its shards go (PDEATHSIG) and a new xtsd recovers
 # the stale socket and program; a crashing xtsd (SIGSEGV) takes its XDP
-# program and socket down; SIGTERM stops cleanly.
+# program and socket down; SIGQUIT and SIGTERM stop cleanly.
 . "$(dirname "$0")/lib.sh"
 need_root
 XTS_ALLOW_RESTART=1 # the kill -9 of xtsd ends its shards: logged as such
@@ -55,6 +57,21 @@ kill -0 "$XTSD_PID" || fail "xtsd died of a refused SIGHUP reload"
 sed -i '/^queues = 3;$/d' "$WORK/xts.conf"
 echo "ok: SIGHUP with a bad file: refused and logged, generation 2 stays"
 
+# ---- signals that mean nothing to xtsd: logged, xtsd and shards live on
+# (their default action killed xtsd and left its program and socket) ----
+ignored() { grep -c "signal [0-9]* (.*) ignored" "$WORK/xtsd.log"; }
+n=0
+for s in USR1 USR2 ALRM PROF RTMIN; do
+	kill -s "$s" "$XTSD_PID"
+	n=$((n + 1))
+	for ((i = 0; i < 50; i++)); do [ "$(ignored)" = $n ] && break; sleep 0.1; done
+	kill -0 "$XTSD_PID" || fail "xtsd died of SIG$s"
+	[ "$(ignored)" = $n ] || fail "SIG$s: $(ignored) signals logged as ignored, want $n"
+done
+[ "$(shard_get 0 PID) $(shard_get 1 PID)" = "$p0 $p1" ] || fail "shards changed across the signals"
+xtsctl status >/dev/null || fail "status after the signals"
+echo "ok: SIGUSR1, SIGUSR2, SIGALRM, SIGPROF, SIGRTMIN logged and ignored: $(grep "ignored$" "$WORK/xtsd.log" | tail -n 1)"
+
 # ---- a second xtsd on the same configuration ----
 prog=$(prog_id) ino=$(command stat -c %i "$SOCK")
 [ -n "$prog" ] || fail "no XDP program on xd0"
@@ -72,6 +89,16 @@ D timeout 10 "$XTS_BIN/xtsd" -c "$WORK/second.conf" >"$WORK/second.log" 2>&1
 rc=$?
 [ $rc = 1 ] && grep -q "another xtsd (pid $XTSD_PID) runs" "$WORK/second.log" ||
 	fail "second xtsd, log_target syslog: exit $rc: '$(cat "$WORK/second.log")'"
+# another run_dir and ctl socket, the same interface: refused too (it would
+# take the first one's program over and detach it when it stops)
+mkdir -p "$WORK/run2"
+{ cat "$WORK/xts.conf"; echo "run_dir = \"$WORK/run2\";"; } | grep -v "^run_dir = \"$WORK/run\";" >"$WORK/other.conf"
+D timeout 10 "$XTS_BIN/xtsd" -c "$WORK/other.conf" >"$WORK/second.log" 2>&1
+rc=$?
+[ $rc = 1 ] && grep -q "another xtsd serves interface xd0 (ifindex [0-9]*) in this network namespace" \
+	"$WORK/second.log" || fail "second xtsd, other run_dir: exit $rc: '$(cat "$WORK/second.log")'"
+[ ! -e "$WORK/run2/ctl.sock" ] || fail "second xtsd left a ctl socket in run2"
+echo "ok: another run_dir on the same interface refused: $(cat "$WORK/second.log")"
 [ "$(prog_id)" = "$prog" ] || fail "XDP program $prog -> '$(prog_id)'"
 [ "$(command stat -c %i "$SOCK")" = "$ino" ] || fail "ctl socket replaced"
 [ "$(shard_get 0 PID) $(shard_get 1 PID)" = "$p0 $p1" ] || fail "shards changed"
@@ -99,16 +126,21 @@ wait_gone "$p0" 30 || fail "shard outlived a crashed xtsd"
 [ -e "$SOCK" ] && fail "ctl socket left behind by a crashed xtsd"
 echo "ok: SIGSEGV: program and socket removed, shards gone"
 
-# ---- and SIGTERM is a clean stop ----
-ip netns exec "${PFX}dpu" "$XTS_BIN/xtsd" -c "$WORK/xts.conf" >>"$WORK/xtsd.log" 2>&1 &
-XTSD_PID=$!
-wait_running 2 || fail "xtsd after the crash: $(xtsctl status 2>&1)"
-kill -TERM "$XTSD_PID"
-wait_gone "$XTSD_PID" 100 || fail "xtsd did not stop on SIGTERM"
-wait $XTSD_PID
-rc=$?
-[ $rc = 0 ] || fail "SIGTERM: exit $rc"
-[ -z "$(prog_id)" ] && [ ! -e "$SOCK" ] || fail "SIGTERM left the program or socket"
-XTSD_PID=
-echo "ok: SIGTERM: exit 0, program and socket removed"
+# ---- SIGQUIT (which dumped core and left the program and socket behind)
+# and SIGTERM are clean stops ----
+clean_stop() { # SIGNAL
+	ip netns exec "${PFX}dpu" "$XTS_BIN/xtsd" -c "$WORK/xts.conf" >>"$WORK/xtsd.log" 2>&1 &
+	XTSD_PID=$!
+	wait_running 2 || fail "xtsd after the crash: $(xtsctl status 2>&1)"
+	kill -s "$1" "$XTSD_PID"
+	wait_gone "$XTSD_PID" 100 || fail "xtsd did not stop on SIG$1"
+	wait $XTSD_PID
+	rc=$?
+	[ $rc = 0 ] || fail "SIG$1: exit $rc"
+	[ -z "$(prog_id)" ] && [ ! -e "$SOCK" ] || fail "SIG$1 left the program or socket"
+	XTSD_PID=
+	echo "ok: SIG$1: exit 0, program and socket removed"
+}
+clean_stop QUIT
+clean_stop TERM
 echo "PASS: sup_lifecycle"
