@@ -81,9 +81,10 @@ enum xts_op {
 	XTS_OP_LISTEN_RES = 33,	  /* dpu -> host: struct xts_conn_res */
 	XTS_OP_NEW_CONN = 34,	  /* dpu -> host: struct xts_conn_res */
 	XTS_OP_NEW_CONN_ACK = 35, /* host -> dpu: struct xts_err (0 = taken) */
-	/* ULP stack and operations (reserved for the ULP issue) */
-	XTS_OP_ULP_PUSH = 48,
-	XTS_OP_ULP_RES = 49,
+	/* ULPs (TLS, framing): pushed with CONNECT/LISTEN (struct xts_ulp) */
+	XTS_OP_ULP_PUSH = 48, /* reserved: a ULP pushed on an established connection */
+	XTS_OP_ULP_RES = 49,  /* dpu -> host: struct xts_ulp_info, why a ULP failed,
+			       * just before the RESET that fails the connection */
 	XTS_OP_DRAINING = 50, /* dpu -> host: shard drains, struct xts_err */
 	XTS_OP_MAX
 };
@@ -92,6 +93,9 @@ enum xts_op {
 #define XTS_F_NOSEQ 0x0001 /* not counted in the queue window; seq ignored */
 #define XTS_F_ABORT 0x0002 /* CLOSE: abortive (RST), as SO_LINGER {1,0} */
 #define XTS_F_MORE  0x0004 /* DATA: more data follows (MSG_MORE) */
+#define XTS_F_EOR                                                                                  \
+	0x0008 /* DATA to the host: this frame ends a message (framing                             \
+		* ULP); only on connections the host pushed "strp" on */
 
 struct xts_hdr {
 	__u8 version;	/* XTS_PROTO_VERSION */
@@ -186,7 +190,8 @@ _Static_assert(sizeof(struct xts_opt) == 12, "xts_opt is 12 bytes");
 #define XTS_CONNECT_F_SRC	0x1 /* a source address follows the options */
 #define XTS_CONNECT_F_REUSEADDR 0x2 /* SO_REUSEADDR before that bind */
 #define XTS_CONNECT_F_REUSEPORT 0x4 /* SO_REUSEPORT before that bind */
-#define XTS_CONNECT_F_ALL	0x7
+#define XTS_CONNECT_F_ULP	0x8 /* a struct xts_ulp follows (after the source) */
+#define XTS_CONNECT_F_ALL	0xf
 struct xts_connect {
 	struct xts_addr dst;
 	__u32 timeout_ms; /* 0: the kernel's own connect timeout */
@@ -222,7 +227,85 @@ struct xts_listen {
 #define XTS_LISTEN_REUSEADDR 0x1
 #define XTS_LISTEN_REUSEPORT 0x2
 #define XTS_LISTEN_V6ONLY    0x4 /* IPV6_V6ONLY on an AF_INET6 listener */
+#define XTS_LISTEN_ULP                                                                             \
+	0x8 /* a struct xts_ulp follows: pushed on every                                           \
+	     * connection the listener accepts */
 _Static_assert(sizeof(struct xts_listen) == 32, "xts_listen size");
+
+/*
+ * ULPs (docs/protocol.md, "ULPs").  Only with a shard that announced
+ * XTS_CAP_ULP_TLS / XTS_CAP_ULP_STRP in HELLO_ACK: a peer of version 2
+ * without them refuses every byte of this as malformed.  What the host
+ * pushes names a TLS profile of the DPU's configuration; certificates,
+ * keys and ticket keys never cross the queue.
+ */
+#define XTS_ULP_TLS	 0x1 /* TLS, terminated or originated on the DPU */
+#define XTS_ULP_STRP	 0x2 /* framing: whole messages, above TLS when both */
+#define XTS_ULP_ALL	 0x3
+#define XTS_ULP_NAME_LEN 16  /* profile names, NUL included */
+#define XTS_ULP_SNI_LEN	 256 /* server names, NUL included */
+#define XTS_ULP_ALPN_LEN 64  /* ALPN list in wire form (length-prefixed names) */
+
+enum xts_strp_kind {
+	XTS_STRP_LEN = 1,	/* a length field: offset, width, endianness, adjust */
+	XTS_STRP_LINE = 2,	/* a line, ended by \n (or \r\n with XTS_STRP_F_CRLF) */
+	XTS_STRP_HTTP_REQ = 3,	/* an HTTP/1 request, head and body */
+	XTS_STRP_HTTP_RESP = 4, /* an HTTP/1 response, head and body */
+	XTS_STRP_RESP = 5,	/* a RESP (redis) value */
+	XTS_STRP_KIND_MAX
+};
+#define XTS_STRP_F_BE	0x1 /* XTS_STRP_LEN: the field is big-endian */
+#define XTS_STRP_F_CRLF 0x2 /* XTS_STRP_LINE: lines end with \r\n */
+#define XTS_STRP_F_ALL	0x3
+
+struct xts_strp {
+	__u8 kind;  /* enum xts_strp_kind */
+	__u8 width; /* XTS_STRP_LEN: 1, 2, 4 or 8 bytes */
+	__u8 flags; /* XTS_STRP_F_* */
+	__u8 reserved;
+	__u32 offset; /* XTS_STRP_LEN: where the field starts in the message */
+	__s32 adjust; /* XTS_STRP_LEN: message bytes = field + adjust */
+	__u32 max;    /* largest message; 0: the host's receive buffer */
+} __attribute__((packed));
+_Static_assert(sizeof(struct xts_strp) == 16, "xts_strp size");
+
+struct xts_ulp {
+	__u8 ulps; /* XTS_ULP_*, at least one */
+	__u8 reserved[3];
+	char profile[XTS_ULP_NAME_LEN]; /* XTS_ULP_TLS: the profile, NUL-ended */
+	__u8 alpn[XTS_ULP_ALPN_LEN];	/* offered (originate) or accepted (terminate)
+					 * protocols; empty: the profile's */
+	struct xts_strp strp;		/* XTS_ULP_STRP; zero otherwise */
+	char sni[XTS_ULP_SNI_LEN];	/* originate: the server's name (SNI and the
+					 * name verified), NUL-ended; "" none */
+} __attribute__((packed));
+_Static_assert(sizeof(struct xts_ulp) == 356, "xts_ulp size");
+
+/* What a connection's ULPs became: after xts_conn_res in CONNECT_RES and
+ * NEW_CONN of a connection with ULPs, and in ULP_RES. */
+#define XTS_ULPI_RESUMED  0x1 /* the TLS session was resumed */
+#define XTS_ULPI_VERIFIED 0x2 /* the peer's certificate was verified */
+#define XTS_ULPI_ALL	  0x3
+struct xts_ulp_info {
+	__u16 version; /* TLS version on the wire (0x0303: 1.2, 0x0304: 1.3), 0: none */
+	__u16 flags;   /* XTS_ULPI_* */
+	__s32 verify;  /* X.509 verification result (0: ok) */
+	__s32 err;     /* 0, or the positive errno the ULP failed with */
+	__u32 reserved;
+	char cipher[48];  /* NUL-ended, "" none */
+	char alpn[32];	  /* protocol agreed, NUL-ended */
+	char sni[128];	  /* the server name asked for (terminate) or sent */
+	char reason[128]; /* why the ULP failed, "" none */
+} __attribute__((packed));
+_Static_assert(sizeof(struct xts_ulp_info) == 352, "xts_ulp_info size");
+
+/* Where CONNECT's struct xts_ulp starts (XTS_CONNECT_F_ULP): after the
+ * options and the source address. */
+static inline size_t xts_connect_ulp_off(unsigned nopts, unsigned flags)
+{
+	return xts_connect_opts_end(nopts) +
+	       ((flags & XTS_CONNECT_F_SRC) ? sizeof(struct xts_addr) : 0);
+}
 
 /* RESET, QRESET, NEW_CONN_ACK, DRAINING, CLOSED */
 struct xts_err {

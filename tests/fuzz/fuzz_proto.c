@@ -94,7 +94,7 @@ static void check_accepted(const __u8 *f, size_t n, const struct xts_msg *m)
 	CHECK(get16(f, XTS_HDR_OFF + 30) == 0);
 	CHECK(m->len >= xts_proto_min_len(m->op) && m->len <= xts_proto_max_len(m->op));
 	CHECK(!!(m->flags & XTS_F_NOSEQ) == !!xts_proto_op_noseq(m->op));
-	CHECK(!(m->flags & ~(XTS_F_NOSEQ | XTS_F_ABORT | XTS_F_MORE)));
+	CHECK(!(m->flags & ~(XTS_F_NOSEQ | XTS_F_ABORT | XTS_F_MORE | XTS_F_EOR)));
 
 	switch (m->op) {
 	case XTS_OP_DATA:
@@ -102,10 +102,17 @@ static void check_accepted(const __u8 *f, size_t n, const struct xts_msg *m)
 		break;
 	case XTS_OP_CONNECT: {
 		__u16 nopts = get16(p, offsetof(struct xts_connect, nopts));
+		__u16 flags = get16(p, offsetof(struct xts_connect, flags));
 
 		CHECK(nopts <= XTS_CONNECT_MAX_OPTS);
-		CHECK(m->len ==
-		      offsetof(struct xts_connect, opts) + nopts * sizeof(struct xts_opt));
+		/* the options, the source address (F_SRC), the ULPs (F_ULP) */
+		CHECK(m->len == xts_connect_ulp_off(nopts, flags) +
+				    ((flags & XTS_CONNECT_F_ULP) ? sizeof(struct xts_ulp) : 0));
+		if (flags & XTS_CONNECT_F_ULP) {
+			__u8 ulps = p[xts_connect_ulp_off(nopts, flags)];
+
+			CHECK(ulps && !(ulps & ~XTS_ULP_ALL));
+		}
 		CHECK(family_ok(get16(p, offsetof(struct xts_connect, dst.family)), 0));
 		break;
 	}

@@ -144,6 +144,43 @@ static void rnd_addr(struct rng *r, struct xts_addr *a, bool unspec)
 	}
 }
 
+/* A valid struct xts_ulp: TLS (a profile, maybe SNI and ALPN), framing,
+ * or both. */
+static void rnd_ulp(struct rng *r, struct xts_ulp *u)
+{
+	static const __u8 alpn[] = "\x02h2\x08http/1.1";
+
+	memset(u, 0, sizeof(*u));
+	u->ulps = (__u8)(1 + rnd_below(r, XTS_ULP_ALL));
+	if (u->ulps & XTS_ULP_TLS) {
+		memcpy(u->profile, "web", 3);
+		if (rnd(r) & 1)
+			memcpy(u->sni, "example.test", 12);
+		if (rnd(r) & 1)
+			memcpy(u->alpn, alpn, sizeof(alpn) - 1);
+	}
+	if (u->ulps & XTS_ULP_STRP) {
+		u->strp.kind = (__u8)(1 + rnd_below(r, XTS_STRP_KIND_MAX - 1));
+		u->strp.width = (__u8)(1u << rnd_below(r, 4));
+		u->strp.flags = (__u8)rnd_below(r, XTS_STRP_F_ALL + 1);
+		u->strp.offset = htole32(rnd_below(r, 16));
+		u->strp.adjust = (__s32)htole32((__u32)rnd(r));
+		u->strp.max = htole32((__u32)rnd(r));
+	}
+}
+
+static void rnd_ulp_info(struct rng *r, struct xts_ulp_info *i)
+{
+	memset(i, 0, sizeof(*i));
+	i->version = htole16(0x0304);
+	i->flags = htole16((__u16)rnd_below(r, XTS_ULPI_ALL + 1));
+	i->verify = (__s32)htole32(rnd_below(r, 70));
+	i->err = (__s32)htole32(rnd_below(r, 200));
+	memcpy(i->cipher, "TLS_AES_256_GCM_SHA384", 22);
+	if (rnd(r) & 1)
+		memcpy(i->reason, "certificate verify failed", 25);
+}
+
 /*
  * Write a valid payload for op at p (room for 65535 bytes) and return its
  * length.  Independent of proto.c: this is the spec as the test reads it.
@@ -207,6 +244,13 @@ static size_t valid_payload(struct rng *r, unsigned op, __u8 *p, size_t data_max
 			memcpy(p + len, &src, sizeof(src));
 			len += sizeof(src);
 		}
+		if (le16toh(c.flags) & XTS_CONNECT_F_ULP) { /* TLS, framing */
+			struct xts_ulp u;
+
+			rnd_ulp(r, &u);
+			memcpy(p + len, &u, sizeof(u));
+			len += sizeof(u);
+		}
 		return len;
 	}
 	case XTS_OP_CONNECT_RES:
@@ -219,6 +263,13 @@ static size_t valid_payload(struct rng *r, unsigned op, __u8 *p, size_t data_max
 		rnd_addr(r, &cr.local, failed && (rnd(r) & 1));
 		rnd_addr(r, &cr.peer, failed && (rnd(r) & 1));
 		memcpy(p, &cr, sizeof(cr));
+		if (op != XTS_OP_LISTEN_RES && (rnd(r) & 1)) { /* a connection with ULPs */
+			struct xts_ulp_info i;
+
+			rnd_ulp_info(r, &i);
+			memcpy(p + sizeof(cr), &i, sizeof(i));
+			return sizeof(cr) + sizeof(i);
+		}
 		return sizeof(cr);
 	}
 	case XTS_OP_DATA: {
@@ -252,10 +303,23 @@ static size_t valid_payload(struct rng *r, unsigned op, __u8 *p, size_t data_max
 		rnd_bytes(r, &l, sizeof(l));
 		rnd_addr(r, &l.local, false);
 		memcpy(p, &l, sizeof(l));
+		if (le32toh(l.flags) & XTS_LISTEN_ULP) {
+			struct xts_ulp u;
+
+			rnd_ulp(r, &u);
+			memcpy(p + sizeof(l), &u, sizeof(u));
+			return sizeof(l) + sizeof(u);
+		}
 		return sizeof(l);
 	}
-	case XTS_OP_ULP_PUSH:
 	case XTS_OP_ULP_RES: {
+		struct xts_ulp_info i;
+
+		rnd_ulp_info(r, &i);
+		memcpy(p, &i, sizeof(i));
+		return sizeof(i);
+	}
+	case XTS_OP_ULP_PUSH: {
 		size_t n = rnd_below(r, (uint32_t)data_max + 1);
 
 		rnd_bytes(r, p, n);
@@ -275,6 +339,8 @@ static size_t valid_frame(struct rng *r, __u8 *f, unsigned op, size_t data_max)
 
 	if (op == XTS_OP_DATA && (rnd(r) & 1))
 		flags |= XTS_F_MORE;
+	if (op == XTS_OP_DATA && (rnd(r) & 1))
+		flags |= XTS_F_EOR;
 	if (op == XTS_OP_CLOSE && (rnd(r) & 1))
 		flags |= XTS_F_ABORT;
 	tot = xts_proto_hdr_put(f, FRAME_MAX, mac_a, mac_b, op, flags, (__u32)rnd(r), (__u32)rnd(r),
@@ -469,13 +535,15 @@ static void test_round_trip_header_bytes(void **state)
 
 static void test_round_trip_extremes(void **state)
 {
-	/* Largest DATA and ULP payloads, smallest DATA, empty ULP. */
+	/* Largest DATA and ULP_PUSH payloads, smallest DATA, empty ULP_PUSH. */
 	static const struct {
 		unsigned op;
 		size_t len;
 	} c[] = {
-	    {XTS_OP_DATA, 1},	       {XTS_OP_DATA, 0xffff}, {XTS_OP_ULP_PUSH, 0},
-	    {XTS_OP_ULP_PUSH, 0xffff}, {XTS_OP_ULP_RES, 0},   {XTS_OP_ULP_RES, 0xffff},
+	    {XTS_OP_DATA, 1},
+	    {XTS_OP_DATA, 0xffff},
+	    {XTS_OP_ULP_PUSH, 0},
+	    {XTS_OP_ULP_PUSH, 0xffff},
 	};
 	__u8 *f = frame_buf();
 	struct xts_msg m;
@@ -519,7 +587,7 @@ static void test_round_trip_extremes(void **state)
 /* Frames need not be aligned in the UMEM: parse at every offset mod 8. */
 static void test_unaligned_frame(void **state)
 {
-	static __u8 buf[512 + 8];
+	static __u8 buf[1024 + 8]; /* the largest CONNECT (ULPs) and 100 DATA bytes */
 	struct rng r = {.s = 42};
 	struct xts_msg m;
 	unsigned off, i;
@@ -530,7 +598,7 @@ static void test_unaligned_frame(void **state)
 			__u8 *f = buf + off;
 			unsigned op = known_ops[i];
 			size_t len = valid_payload(&r, op, f + PL, 100);
-			int tot = xts_proto_hdr_put(f, 512, mac_a, mac_b, op, 0, 1, 2, 3, len);
+			int tot = xts_proto_hdr_put(f, 1024, mac_a, mac_b, op, 0, 1, 2, 3, len);
 
 			assert_true(tot > 0);
 			assert_int_equal(xts_proto_parse(f, (size_t)tot, &m), 0);
@@ -758,9 +826,12 @@ static void test_len_op_limits(void **state)
 	assert_int_equal(xts_proto_min_len(XTS_OP_QRESET), 8);
 	assert_int_equal(xts_proto_max_len(XTS_OP_PONG), 8);
 	assert_int_equal(xts_proto_min_len(XTS_OP_CONNECT), 32);
-	assert_int_equal(xts_proto_max_len(XTS_OP_CONNECT), 152); /* 8 options, a source */
+	/* 8 options, a source, ULPs */
+	assert_int_equal(xts_proto_max_len(XTS_OP_CONNECT), 152 + 356);
 	assert_int_equal(xts_proto_min_len(XTS_OP_CONNECT_RES), 56);
-	assert_int_equal(xts_proto_max_len(XTS_OP_NEW_CONN), 56);
+	assert_int_equal(xts_proto_max_len(XTS_OP_CONNECT_RES), 56 + 352);
+	assert_int_equal(xts_proto_max_len(XTS_OP_NEW_CONN), 56 + 352);
+	assert_int_equal(xts_proto_max_len(XTS_OP_LISTEN_RES), 56);
 	assert_int_equal(xts_proto_min_len(XTS_OP_DATA), 1);
 	assert_int_equal(xts_proto_max_len(XTS_OP_DATA), 65535);
 	assert_int_equal(xts_proto_max_len(XTS_OP_CREDIT), 0);
@@ -769,8 +840,11 @@ static void test_len_op_limits(void **state)
 	assert_int_equal(xts_proto_min_len(XTS_OP_SOCKOPT), 24);
 	assert_int_equal(xts_proto_max_len(XTS_OP_SOCKOPT_RES), 280);
 	assert_int_equal(xts_proto_min_len(XTS_OP_LISTEN), 32);
+	assert_int_equal(xts_proto_max_len(XTS_OP_LISTEN), 32 + 356);
 	assert_int_equal(xts_proto_min_len(XTS_OP_ULP_PUSH), 0);
-	assert_int_equal(xts_proto_max_len(XTS_OP_ULP_RES), 65535);
+	assert_int_equal(xts_proto_max_len(XTS_OP_ULP_PUSH), 65535);
+	assert_int_equal(xts_proto_min_len(XTS_OP_ULP_RES), 352);
+	assert_int_equal(xts_proto_max_len(XTS_OP_ULP_RES), 352);
 	assert_int_equal(xts_proto_max_len(XTS_OP_DRAINING), 8);
 }
 
@@ -802,13 +876,13 @@ static void test_unknown_flags(void **state)
 		size_t n = valid_frame(&r, f, known_ops[i], 50);
 		__u16 flags = get16(f, HDR(flags));
 
-		for (bit = 3; bit < 16; bit++) {
+		for (bit = 4; bit < 16; bit++) {
 			put16(f, HDR(flags), (__u16)(flags | 1u << bit));
 			assert_int_equal(parse_guarded_err(f, n), -EBADMSG);
 		}
 		/* The known bits are accepted on any op (which op may use
 		 * which flag is the handler's business). */
-		put16(f, HDR(flags), flags | XTS_F_ABORT | XTS_F_MORE);
+		put16(f, HDR(flags), flags | XTS_F_ABORT | XTS_F_MORE | XTS_F_EOR);
 		assert_int_equal(parse_guarded_err(f, n), 0);
 	}
 }
@@ -820,6 +894,119 @@ static size_t sockopt_frame(__u8 *f, unsigned op, __u32 vlen_field, size_t vlen_
 	memcpy(f + PL, &so, sizeof(so));
 	return (size_t)xts_proto_hdr_put(f, FRAME_MAX, mac_a, mac_b, op, 0, 1, 2, 0,
 					 sizeof(so) + vlen_real);
+}
+
+/* A CONNECT carrying ULPs (after one option and a source address), a
+ * LISTEN carrying them, and a NEW_CONN/ULP_RES carrying what they became:
+ * each rule of the blocks, broken alone, is refused. */
+static size_t ulp_connect(__u8 *f, const struct xts_ulp *u)
+{
+	struct xts_connect c = {0};
+	struct xts_addr src = {0};
+	size_t off = xts_connect_ulp_off(1, XTS_CONNECT_F_SRC | XTS_CONNECT_F_ULP);
+
+	c.dst.family = src.family = htole16(AF_INET);
+	c.nopts = htole16(1);
+	c.flags = htole16(XTS_CONNECT_F_SRC | XTS_CONNECT_F_ULP);
+	memcpy(f + PL, &c, xts_connect_opts_end(1));
+	memcpy(f + PL + xts_connect_opts_end(1), &src, sizeof(src));
+	memcpy(f + PL + off, u, sizeof(*u));
+	return (size_t)xts_proto_hdr_put(f, FRAME_MAX, mac_a, mac_b, XTS_OP_CONNECT, 0, 0, 7, 0,
+					 off + sizeof(*u));
+}
+
+static size_t ulp_listen(__u8 *f, const struct xts_ulp *u)
+{
+	struct xts_listen l = {0};
+
+	l.local.family = htole16(AF_INET6);
+	l.flags = htole32(XTS_LISTEN_ULP | XTS_LISTEN_REUSEPORT);
+	memcpy(f + PL, &l, sizeof(l));
+	memcpy(f + PL + sizeof(l), u, sizeof(*u));
+	return (size_t)xts_proto_hdr_put(f, FRAME_MAX, mac_a, mac_b, XTS_OP_LISTEN, 0, 0, 7, 0,
+					 sizeof(l) + sizeof(*u));
+}
+
+static void test_ulp_blocks(void **state)
+{
+	struct xts_ulp good = {.ulps = XTS_ULP_TLS | XTS_ULP_STRP}, u;
+	struct xts_ulp_info gi = {.version = htole16(0x0303)}, i;
+	struct xts_conn_res cr = {0};
+	__u8 *f = frame_buf();
+	size_t n;
+
+	(void)state;
+	memcpy(good.profile, "web", 3);
+	memcpy(good.sni, "a.test", 6);
+	memcpy(good.alpn, "\x02h2\x08http/1.1", 12);
+	good.strp.kind = XTS_STRP_LEN;
+	good.strp.width = 4;
+	good.strp.flags = XTS_STRP_F_BE;
+	assert_int_equal(parse_guarded_err(f, ulp_connect(f, &good)), 0);
+	assert_int_equal(parse_guarded_err(f, ulp_listen(f, &good)), 0);
+	/* the ULP block only with its flag, and whole */
+	n = ulp_listen(f, &good);
+	put32(f, PL + offsetof(struct xts_listen, flags), XTS_LISTEN_REUSEPORT);
+	assert_int_equal(parse_guarded_err(f, n), -EBADMSG);
+	n = ulp_connect(f, &good);
+	put16(f, HDR(len), (__u16)(n - PL - 1));
+	assert_int_equal(parse_guarded_err(f, n - 1), -EBADMSG);
+#define BAD(stmt)                                                                                  \
+	do {                                                                                       \
+		u = good;                                                                          \
+		stmt;                                                                              \
+		assert_int_equal(parse_guarded_err(f, ulp_connect(f, &u)), -EBADMSG);              \
+		assert_int_equal(parse_guarded_err(f, ulp_listen(f, &u)), -EBADMSG);               \
+	} while (0)
+	BAD(u.ulps = 0);
+	BAD(u.ulps = 0x4);
+	BAD(u.reserved[1] = 1);
+	BAD(memset(u.profile, 'a', sizeof(u.profile)));		      /* no NUL */
+	BAD(u.profile[0] = 0);					      /* TLS names a profile */
+	BAD(u.profile[10] = 'x');				      /* bytes after the NUL */
+	BAD(memset(u.sni, 'a', sizeof(u.sni)));			      /* no NUL */
+	BAD(u.alpn[0] = 64);					      /* a name past the end */
+	BAD(u.alpn[63] = 1);					      /* bytes after the list */
+	BAD(u.alpn[3] = 61);					      /* 2nd name past the end */
+	BAD(u.ulps = XTS_ULP_STRP);				      /* TLS fields without TLS */
+	BAD(u.strp.kind = 0);					      /* framing names a kind */
+	BAD(u.strp.kind = XTS_STRP_KIND_MAX);			      /* ... a known one */
+	BAD(u.strp.width = 3);					      /* 1, 2, 4 or 8 */
+	BAD(u.strp.flags = 0x4);				      /* known flags */
+	BAD(u.strp.reserved = 1);				      /* reserved zero */
+	BAD((u.ulps = XTS_ULP_TLS, u.strp.kind = 0, u.strp.max = 1)); /* no framing: zero */
+#undef BAD
+	/* what a connection's ULPs became, in NEW_CONN and ULP_RES */
+	memcpy(gi.cipher, "ECDHE-RSA-AES128-GCM-SHA256", 27);
+	memcpy(f + PL, &cr, sizeof(cr));
+	cr.local.family = cr.peer.family = htole16(AF_INET);
+	memcpy(f + PL, &cr, sizeof(cr));
+	for (int k = 0; k < 6; k++) {
+		i = gi;
+		if (k == 1)
+			i.flags = htole16(0x4);
+		if (k == 2)
+			i.reserved = 1;
+		if (k == 3)
+			memset(i.cipher, 'c', sizeof(i.cipher));
+		if (k == 4)
+			memset(i.reason, 'r', sizeof(i.reason));
+		if (k == 5)
+			i.sni[sizeof(i.sni) - 1] = 's';
+		memcpy(f + PL + sizeof(cr), &i, sizeof(i));
+		n = (size_t)xts_proto_hdr_put(f, FRAME_MAX, mac_a, mac_b, XTS_OP_NEW_CONN, 0, 1, 2,
+					      0, sizeof(cr) + sizeof(i));
+		assert_int_equal(parse_guarded_err(f, n), k ? -EBADMSG : 0);
+		memcpy(f + PL, &i, sizeof(i));
+		n = (size_t)xts_proto_hdr_put(f, FRAME_MAX, mac_a, mac_b, XTS_OP_ULP_RES, 0, 1, 2,
+					      0, sizeof(i));
+		assert_int_equal(parse_guarded_err(f, n), k ? -EBADMSG : 0);
+		memcpy(f + PL, &cr, sizeof(cr));
+	}
+	/* a NEW_CONN of any other length than with or without the block */
+	n = (size_t)xts_proto_hdr_put(f, FRAME_MAX, mac_a, mac_b, XTS_OP_NEW_CONN, 0, 1, 2, 0,
+				      sizeof(cr) + 8);
+	assert_int_equal(parse_guarded_err(f, n), -EBADMSG);
 }
 
 static void test_sockopt(void **state)
@@ -1368,19 +1555,25 @@ static void check_accepted(const __u8 *f, size_t n, const struct xts_msg *m)
 	assert_int_equal(get16(f, HDR(reserved)), 0);
 	assert_true(m->len >= xts_proto_min_len(op) && m->len <= xts_proto_max_len(op));
 	assert_int_equal(!!(m->flags & XTS_F_NOSEQ), is_noseq(op));
-	assert_int_equal(m->flags & ~(XTS_F_NOSEQ | XTS_F_ABORT | XTS_F_MORE), 0);
+	assert_int_equal(m->flags & ~(XTS_F_NOSEQ | XTS_F_ABORT | XTS_F_MORE | XTS_F_EOR), 0);
 	assert_ptr_equal(p, f + PL);
 	switch (op) {
 	case XTS_OP_CONNECT: {
 		__u16 nopts = get16(p, offsetof(struct xts_connect, nopts));
 		__u16 fam = get16(p, offsetof(struct xts_connect, dst.family));
 		__u16 flags = get16(p, offsetof(struct xts_connect, flags));
-		bool src = flags & XTS_CONNECT_F_SRC;
+		bool src = flags & XTS_CONNECT_F_SRC, ulp = flags & XTS_CONNECT_F_ULP;
 
 		assert_true(nopts <= XTS_CONNECT_MAX_OPTS);
 		assert_int_equal(flags & ~XTS_CONNECT_F_ALL, 0);
-		/* the options, then a 24-byte source address iff F_SRC */
-		assert_int_equal(m->len, 32 + 12 * nopts + (src ? 24 : 0));
+		/* the options, then a 24-byte source address iff F_SRC, then
+		 * the 356-byte ULP block iff F_ULP */
+		assert_int_equal(m->len, 32 + 12 * nopts + (src ? 24 : 0) + (ulp ? 356 : 0));
+		if (ulp) {
+			const __u8 *u = p + 32 + 12 * nopts + (src ? 24 : 0);
+
+			assert_true(u[0] && !(u[0] & ~XTS_ULP_ALL));
+		}
 		assert_true(fam == AF_INET || fam == AF_INET6);
 		if (src)
 			assert_int_equal(get16(p, 32 + 12 * nopts), fam);
@@ -1549,6 +1742,7 @@ int main(void)
 	    cmocka_unit_test(test_noseq_flag),
 	    cmocka_unit_test(test_unknown_flags),
 	    cmocka_unit_test(test_sockopt),
+	    cmocka_unit_test(test_ulp_blocks),
 	    cmocka_unit_test(test_connect),
 	    cmocka_unit_test(test_families),
 	    cmocka_unit_test(test_payload_reserved),

@@ -28,12 +28,14 @@
 
 /* Flag bits a version 2 peer may set; anything else is a newer protocol
  * (or noise) and the version byte would have said so. */
-#define XTS_F_KNOWN (XTS_F_NOSEQ | XTS_F_ABORT | XTS_F_MORE)
+#define XTS_F_KNOWN (XTS_F_NOSEQ | XTS_F_ABORT | XTS_F_MORE | XTS_F_EOR)
 
 #define XTS_LEN_MAX 0xffffu /* hdr.len is 16 bits */
 
 /* Payload bytes of a CONNECT with no options. */
 #define CONNECT_BASE offsetof(struct xts_connect, opts)
+/* CONNECT_RES and NEW_CONN of a connection with ULPs: what they became. */
+#define CONN_RES_ULP (sizeof(struct xts_conn_res) + sizeof(struct xts_ulp_info))
 
 struct op_desc {
 	const char *name; /* NULL: no such op */
@@ -56,9 +58,9 @@ static const struct op_desc ops[XTS_OP_MAX] = {
 	[XTS_OP_QRESET] = FIXED("QRESET", sizeof(struct xts_err), true),
 	[XTS_OP_PING] = FIXED("PING", sizeof(struct xts_ping), true),
 	[XTS_OP_PONG] = FIXED("PONG", sizeof(struct xts_ping), true),
-	[XTS_OP_CONNECT] = RANGE("CONNECT", CONNECT_BASE,
-				 sizeof(struct xts_connect) + sizeof(struct xts_addr)),
-	[XTS_OP_CONNECT_RES] = FIXED("CONNECT_RES", sizeof(struct xts_conn_res), false),
+	[XTS_OP_CONNECT] = RANGE("CONNECT", CONNECT_BASE, sizeof(struct xts_connect) +
+				 sizeof(struct xts_addr) + sizeof(struct xts_ulp)),
+	[XTS_OP_CONNECT_RES] = RANGE("CONNECT_RES", sizeof(struct xts_conn_res), CONN_RES_ULP),
 	/* An empty DATA would be a frame that moves nothing and costs a
 	 * window slot: treated as a broken peer, not as a no-op. */
 	[XTS_OP_DATA] = RANGE("DATA", 1, XTS_LEN_MAX),
@@ -71,13 +73,14 @@ static const struct op_desc ops[XTS_OP_MAX] = {
 				 sizeof(struct xts_sockopt) + XTS_SOCKOPT_VALMAX),
 	[XTS_OP_SOCKOPT_RES] = RANGE("SOCKOPT_RES", sizeof(struct xts_sockopt),
 				     sizeof(struct xts_sockopt) + XTS_SOCKOPT_VALMAX),
-	[XTS_OP_LISTEN] = FIXED("LISTEN", sizeof(struct xts_listen), false),
+	[XTS_OP_LISTEN] = RANGE("LISTEN", sizeof(struct xts_listen),
+				sizeof(struct xts_listen) + sizeof(struct xts_ulp)),
 	[XTS_OP_LISTEN_RES] = FIXED("LISTEN_RES", sizeof(struct xts_conn_res), false),
-	[XTS_OP_NEW_CONN] = FIXED("NEW_CONN", sizeof(struct xts_conn_res), false),
+	[XTS_OP_NEW_CONN] = RANGE("NEW_CONN", sizeof(struct xts_conn_res), CONN_RES_ULP),
 	[XTS_OP_NEW_CONN_ACK] = FIXED("NEW_CONN_ACK", sizeof(struct xts_err), false),
-	/* Reserved for the ULP issue: opaque until it defines them. */
+	/* Reserved (a ULP pushed on an established connection): opaque. */
 	[XTS_OP_ULP_PUSH] = RANGE("ULP_PUSH", 0, XTS_LEN_MAX),
-	[XTS_OP_ULP_RES] = RANGE("ULP_RES", 0, XTS_LEN_MAX),
+	[XTS_OP_ULP_RES] = FIXED("ULP_RES", sizeof(struct xts_ulp_info), false),
 	[XTS_OP_DRAINING] = FIXED("DRAINING", sizeof(struct xts_err), false),
 };
 /* clang-format on */
@@ -141,16 +144,80 @@ static bool addr_ok(const struct xts_addr *a, bool unspec_ok)
 	return family == AF_INET || family == AF_INET6 || (unspec_ok && family == AF_UNSPEC);
 }
 
+/* A C string of at most n - 1 bytes, zero-padded to n: nothing of the
+ * sender's memory rides along after it. */
+static bool str_ok(const char *p, size_t n)
+{
+	size_t l = strnlen(p, n);
+
+	return l < n && zero(p + l, n - l);
+}
+
+/* ALPN wire form: non-empty length-prefixed names, then zeros. */
+static bool alpn_ok(const __u8 *a, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n && a[i]) {
+		if (i + 1 + a[i] > n)
+			return false;
+		i += 1 + a[i];
+	}
+	return i >= n || zero(a + i, n - i);
+}
+
+static int check_strp(const struct xts_strp *p, bool on)
+{
+	if (!on)
+		return zero(p, sizeof(*p)) ? 0 : -EBADMSG;
+	if (!p->kind || p->kind >= XTS_STRP_KIND_MAX || (p->flags & ~XTS_STRP_F_ALL) || p->reserved)
+		return -EBADMSG;
+	if (p->kind == XTS_STRP_LEN && p->width != 1 && p->width != 2 && p->width != 4 &&
+	    p->width != 8)
+		return -EBADMSG;
+	return 0;
+}
+
+static int check_ulp(const struct xts_ulp *u)
+{
+	if (!u->ulps || (u->ulps & ~XTS_ULP_ALL) || !zero(u->reserved, sizeof(u->reserved)))
+		return -EBADMSG;
+	if (!str_ok(u->profile, sizeof(u->profile)) || !str_ok(u->sni, sizeof(u->sni)) ||
+	    !alpn_ok(u->alpn, sizeof(u->alpn)))
+		return -EBADMSG;
+	/* TLS names a profile; without TLS nothing of it may be set */
+	if ((u->ulps & XTS_ULP_TLS) ? !u->profile[0] : (u->profile[0] || u->sni[0] || u->alpn[0]))
+		return -EBADMSG;
+	return check_strp(&u->strp, u->ulps & XTS_ULP_STRP);
+}
+
+static int check_ulp_info(const struct xts_ulp_info *i)
+{
+	if ((le16toh(i->flags) & ~XTS_ULPI_ALL) || i->reserved)
+		return -EBADMSG;
+	if (!str_ok(i->cipher, sizeof(i->cipher)) || !str_ok(i->alpn, sizeof(i->alpn)) ||
+	    !str_ok(i->sni, sizeof(i->sni)) || !str_ok(i->reason, sizeof(i->reason)))
+		return -EBADMSG;
+	return 0;
+}
+
 static int check_connect(const struct xts_connect *c, __u16 len)
 {
 	__u16 nopts = le16toh(c->nopts), flags = le16toh(c->flags);
 	size_t base = xts_connect_opts_end(nopts);
 	struct xts_addr src;
+	struct xts_ulp ulp;
 
 	if (nopts > XTS_CONNECT_MAX_OPTS || (flags & ~XTS_CONNECT_F_ALL))
 		return -EBADMSG;
-	if (len != base + ((flags & XTS_CONNECT_F_SRC) ? sizeof(src) : 0))
+	if (len !=
+	    xts_connect_ulp_off(nopts, flags) + ((flags & XTS_CONNECT_F_ULP) ? sizeof(ulp) : 0))
 		return -EBADMSG;
+	if (flags & XTS_CONNECT_F_ULP) {
+		memcpy(&ulp, (const __u8 *)c + xts_connect_ulp_off(nopts, flags), sizeof(ulp));
+		if (check_ulp(&ulp))
+			return -EBADMSG;
+	}
 	if (!addr_ok(&c->dst, false))
 		return -EBADMSG;
 	if (flags & XTS_CONNECT_F_SRC) {
@@ -161,13 +228,28 @@ static int check_connect(const struct xts_connect *c, __u16 len)
 	return 0;
 }
 
-static int check_conn_res(const struct xts_conn_res *r)
+static int check_conn_res(const struct xts_conn_res *r, __u16 len)
 {
 	bool failed = r->err != 0; /* zero in either byte order */
 
 	if (!addr_ok(&r->local, failed) || !addr_ok(&r->peer, failed) || r->reserved)
 		return -EBADMSG;
-	return 0;
+	if (len == sizeof(*r))
+		return 0;
+	if (len != CONN_RES_ULP)
+		return -EBADMSG;
+	return check_ulp_info((const struct xts_ulp_info *)(r + 1));
+}
+
+static int check_listen(const struct xts_listen *l, __u16 len)
+{
+	bool ulp = le32toh(l->flags) & XTS_LISTEN_ULP;
+
+	if (!addr_ok(&l->local, false))
+		return -EBADMSG;
+	if (len != sizeof(*l) + (ulp ? sizeof(struct xts_ulp) : 0))
+		return -EBADMSG;
+	return ulp ? check_ulp((const struct xts_ulp *)(l + 1)) : 0;
 }
 
 static int check_sockopt(const struct xts_sockopt *s, __u16 len)
@@ -219,13 +301,15 @@ static int check_payload(__u8 op, const void *pl, __u16 len)
 	case XTS_OP_CONNECT_RES:
 	case XTS_OP_LISTEN_RES:
 	case XTS_OP_NEW_CONN:
-		return check_conn_res(pl);
+		return check_conn_res(pl, len);
 	case XTS_OP_LISTEN:
-		return addr_ok(&((const struct xts_listen *)pl)->local, false) ? 0 : -EBADMSG;
+		return check_listen(pl, len);
+	case XTS_OP_ULP_RES:
+		return check_ulp_info(pl);
 	case XTS_OP_SOCKOPT:
 	case XTS_OP_SOCKOPT_RES:
 		return check_sockopt(pl, len);
-	default: /* no payload, stream bytes, or opaque (ULP) */
+	default: /* no payload, stream bytes, or opaque (ULP_PUSH) */
 		return 0;
 	}
 }
