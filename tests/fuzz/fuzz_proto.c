@@ -28,6 +28,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include "fuzz_check.h"
 #include "xts_proto.h"
 
 #define PL	  XTS_PAYLOAD_OFF
@@ -35,12 +36,6 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* Not assert(): it must fire in every build type. */
-#define CHECK(c)                                                                                   \
-	do {                                                                                       \
-		if (!(c))                                                                          \
-			__builtin_trap();                                                          \
-	} while (0)
 
 static __u16 get16(const __u8 *p, size_t off)
 {
