@@ -322,6 +322,8 @@ static void lsn_on_listen(struct shard *s, const struct xts_msg *m)
 	/* the queue's listen ACL (xts.conf acl.listen / shards[].listen) */
 	if (!shard_acl_ok(s, XTS_ACL_LISTEN, &req.local)) {
 		err = -EACCES;
+	} else if (shard_ulp_refused(s, m)) {
+		err = -SHARD_ULP_ERRNO;
 	} else if (s->lsn->nlisten >= lsn_limit(s)) {
 		s->st.listens_refused_limit++;
 		err = -SHARD_LSN_LIMIT_ERRNO;

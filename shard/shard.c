@@ -56,6 +56,32 @@ void shard_log(struct shard *s, int level, const char *fmt, ...)
 		fprintf(stderr, "shard %u: %s\n", s->o.queue, line);
 }
 
+/*
+ * ULPs (TLS, framing) pushed with a CONNECT or a LISTEN, which this shard
+ * does not do yet: it does not announce XTS_CAP_ULP_* in HELLO_ACK, so a
+ * host that checks never sends them; one that does gets SHARD_ULP_ERRNO,
+ * never a plain connection it did not ask for.
+ */
+bool shard_ulp_refused(struct shard *s, const struct xts_msg *m)
+{
+	bool ulp = false;
+
+	if (m->op == XTS_OP_CONNECT && m->len >= sizeof(struct xts_connect)) {
+		const struct xts_connect *c = (const void *)m->payload;
+
+		ulp = le16toh(c->flags) & XTS_CONNECT_F_ULP;
+	} else if (m->op == XTS_OP_LISTEN && m->len >= sizeof(struct xts_listen)) {
+		const struct xts_listen *l = (const void *)m->payload;
+
+		ulp = le32toh(l->flags) & XTS_LISTEN_ULP;
+	}
+	if (ulp)
+		shard_log(s, XTS_LOG_INFO,
+			  "%s (host socket %08x) with ULPs: not supported here (%s)",
+			  xts_proto_op_name(m->op), m->src_id, strerror(SHARD_ULP_ERRNO));
+	return ulp;
+}
+
 static void dispatch(struct shard *s, const struct xts_msg *m)
 {
 	struct conn *c;
@@ -80,6 +106,9 @@ static void dispatch(struct shard *s, const struct xts_msg *m)
 	case XTS_OP_CONNECT: {
 		int refuse = shard_admit(s, m); /* drain, limits, ACL */
 
+		if (!refuse && shard_ulp_refused(s, m))
+			refuse = SHARD_ULP_ERRNO;
+
 		if (refuse)
 			sess_reject(s, m->src_id, refuse);
 		else if (conn_on_connect(s, m) == -ENOBUFS)
@@ -93,9 +122,15 @@ static void dispatch(struct shard *s, const struct xts_msg *m)
 	case XTS_OP_NEW_CONN:
 	case XTS_OP_LISTEN_RES:
 	case XTS_OP_DRAINING:
-	case XTS_OP_ULP_PUSH:
 	case XTS_OP_ULP_RES:
 		s->st.proto_errs++;
+		return;
+	case XTS_OP_ULP_PUSH: /* on an established connection: not done */
+		s->st.proto_errs++;
+		shard_log(s, XTS_LOG_INFO,
+			  "ULP_PUSH (connection %08x): not supported (ULPs "
+			  "go with CONNECT or LISTEN), frame dropped",
+			  m->dst_id);
 		return;
 	default:
 		break;

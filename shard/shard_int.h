@@ -68,6 +68,9 @@ enum conn_state {
 #define PEND_SOCKOPT  0x20
 #define PEND_NEW_CONN 0x40 /* NEW_CONN to host: an accepted connection */
 
+/* CONNECT_RES / LISTEN_RES errno for ULPs this shard does not do */
+#define SHARD_ULP_ERRNO EOPNOTSUPP
+
 /* listening sockets per shard (listen.c); their ids take the top slots */
 #define SHARD_LSN_MAX 256
 /* without xtsd: timeouts.linger_ms as xts.conf's default */
@@ -210,6 +213,9 @@ void shard_log(struct shard *s, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Arm timer @t for @when_ns unless it is armed earlier already. */
 void shard_timer_at(struct shard *s, enum shard_timer_id t, __u64 when_ns);
+
+/* shard.c: a CONNECT or LISTEN with ULPs this shard cannot push */
+bool shard_ulp_refused(struct shard *s, const struct xts_msg *m);
 
 /* session.c */
 void sess_on_hello(struct shard *s, const struct xts_msg *m);

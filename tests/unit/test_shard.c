@@ -847,6 +847,55 @@ static void test_sockopt_after_close(void **state)
 	close(pa);
 }
 
+/* ULPs (TLS, framing) pushed with a CONNECT or a LISTEN: this shard does
+ * not do them yet and says so (EOPNOTSUPP), never a plain connection or
+ * listener in their place; a ULP_PUSH is dropped, the session lives on. */
+static void test_ulp_refused(void **state)
+{
+	struct h *h = *state;
+	__u8 buf[512] = {0};
+	struct xts_connect *req = (void *)buf;
+	struct xts_listen *l = (void *)buf;
+	struct xts_ulp u = {.ulps = XTS_ULP_TLS, .profile = "web"};
+	struct xts_conn_res r;
+	struct frame *f;
+	int pa, fd;
+
+	hello(h);
+	req->dst = h->dst;
+	req->flags = htole16(XTS_CONNECT_F_ULP);
+	memcpy(buf + xts_connect_ulp_off(0, XTS_CONNECT_F_ULP), &u, sizeof(u));
+	hsend(h, XTS_OP_CONNECT, 0, XTS_ID_NONE, 0x101, RCVBUF, buf,
+	      xts_connect_ulp_off(0, XTS_CONNECT_F_ULP) + sizeof(u));
+	f = expect(h, XTS_OP_CONNECT_RES);
+	memcpy(&r, f->data, sizeof(r));
+	assert_int_equal(le32toh((__u32)r.err), EOPNOTSUPP);
+	run_ms(h, 50);
+	fd = accept4(h->lfd, NULL, NULL, SOCK_NONBLOCK);
+	assert_int_equal(fd, -1); /* no plain connection was made instead */
+	host_ack(h);
+
+	memset(buf, 0, sizeof(buf));
+	l->local.family = htole16(AF_INET);
+	l->backlog = htole32(8);
+	l->flags = htole32(XTS_LISTEN_ULP);
+	memcpy(buf + sizeof(*l), &u, sizeof(u));
+	hsend(h, XTS_OP_LISTEN, 0, XTS_ID_NONE, 0x201, 0, buf, sizeof(*l) + sizeof(u));
+	f = expect(h, XTS_OP_LISTEN_RES);
+	memcpy(&r, f->data, sizeof(r));
+	assert_int_equal(le32toh((__u32)r.err), EOPNOTSUPP);
+	host_ack(h);
+
+	/* a ULP_PUSH is counted and dropped; the session still works */
+	hconnect(h, 0x102, &pa);
+	hsend(h, XTS_OP_ULP_PUSH, 0, 1, 0x102, 0, "x", 1);
+	run_ms(h, 50);
+	assert_true(h->s->st.proto_errs >= 1);
+	hconnect(h, 0x103, &fd);
+	close(pa);
+	close(fd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -863,6 +912,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_linger_abort, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_graceful_end_orphan, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_sockopt_after_close, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_ulp_refused, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
