@@ -58,7 +58,7 @@ static const char *const log_targets[] = {"stderr", "syslog", NULL};
 
 static const struct cfg_opt opts[] = {
     STR("interface", F(interface), "xd0", NULL, "DPU interface whose queues the shards serve"),
-    U32("queues", F(queues), CFG_RESTART, 1, CFG_MAX_QUEUES, 4,
+    U32("queues", F(queues), CFG_RESTART, 1, CFG_MAX_QUEUES, 8,
 	"number of queues, hence shards: shard q serves queue q"),
     STR("run_dir", F(run_dir), "/run/xts", NULL, "runtime files (the default ctl socket)"),
     {"log_level", CFG_T_ENUM, CFG_RELOAD, RUN(log_level), 0, 0, 0, "info", log_levels,

@@ -74,7 +74,8 @@ static void usage(FILE *f)
 		"and copy stdin to it and it to stdout, like nc.\n"
 		"\n"
 		"  -i, --interface IFNAME  host interface of the XTS queues (default " DEF_IF ")\n"
-		"  -q, --queue QUEUE       queue to attach to (default 0)\n"
+		"  -q, --queue QUEUE|any   queue to attach to (default: any free one that\n"
+		"                          xportd picks; queue 0 without xportd)\n"
 		"  -s, --source ADDR       connect from this address of the DPU (bind first)\n"
 		"  -p, --source-port PORT  connect from this port\n"
 		"  -w, --wait TIMEOUT_S    give up a connect, or a connection idle both\n"
@@ -390,11 +391,12 @@ int main(int argc, char **argv)
 	    {NULL, 0, NULL, 0},
 	};
 	const char *ifname = DEF_IF;
-	unsigned long queue = 0, wait_s = 0, src_port = 0;
+	unsigned long queue = XPORT_QUEUE_ANY, wait_s = 0, src_port = 0;
 	const char *src = NULL;
 	struct xport *xp;
 	int c, err, sd, rc, ls = -1;
-	bool listen_mode = false, keep = false;
+	bool listen_mode = false, keep = false, queue_given = false;
+	char qname[16];
 
 	while ((c = getopt_long(argc, argv, "i:q:w:s:p:lkhV", lopts, NULL)) != -1) {
 		switch (c) {
@@ -417,7 +419,10 @@ int main(int argc, char **argv)
 			ifname = optarg;
 			break;
 		case 'q':
-			if (parse_uint(optarg, UINT_MAX, &queue)) {
+			queue_given = true;
+			if (!strcmp(optarg, "any"))
+				queue = XPORT_QUEUE_ANY;
+			else if (parse_uint(optarg, UINT_MAX - 1, &queue)) {
 				fprintf(stderr, PROG ": bad queue: %s\n", optarg);
 				return 2;
 			}
@@ -449,8 +454,17 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	err = xport_open(&xp, ifname, (unsigned)queue, NULL);
+	if (err == -EINVAL && !queue_given) {
+		/* no xportd to pick a queue: open queue 0 directly (root) */
+		queue = 0;
+		err = xport_open(&xp, ifname, (unsigned)queue, NULL);
+	}
 	if (err) {
-		fprintf(stderr, PROG ": open %s queue %lu: %s\n", ifname, queue, strerror(-err));
+		snprintf(qname, sizeof(qname), "%lu", queue);
+		fprintf(stderr, PROG ": open %s queue %s: %s%s%s\n", ifname,
+			queue == XPORT_QUEUE_ANY ? "any" : qname, strerror(-err),
+			xport_last_error() ? ": " : "",
+			xport_last_error() ? xport_last_error() : "");
 		return 1;
 	}
 	if (listen_mode) {

@@ -143,7 +143,9 @@ static void *worker_main(void *arg)
 		return NULL;
 	err = xport_open(&xp, ifname, w->queue, &o);
 	if (err) {
-		fprintf(stderr, PROG ": open %s queue %u: %s\n", ifname, w->queue, strerror(-err));
+		fprintf(stderr, PROG ": open %s queue %u: %s%s%s\n", ifname, w->queue,
+			strerror(-err), xport_last_error() ? ": " : "",
+			xport_last_error() ? xport_last_error() : "");
 		w->err = 1;
 		return NULL;
 	}

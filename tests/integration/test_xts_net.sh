@@ -167,8 +167,8 @@ ok "up again (idempotent)"
 for ns in "$H" "$D" "$N"; do
 	ns_exists "$ns" || fail "namespace $ns missing"
 done
-check_queues 4
-"$NET" status --prefix "$P" | grep -q 'xd0 .* rx 4 ' || fail "status: xd0 rx 4"
+check_queues 8
+"$NET" status --prefix "$P" | grep -q 'xd0 .* rx 8 ' || fail "status: xd0 rx 8"
 ok "status shows queue counts"
 
 probe "$H" 198.18.0.2 3 || fail "host -> net over xk0/xk1 (via the dpu)"

@@ -48,7 +48,7 @@ static void t_defaults(void **st)
 	(void)st;
 	assert_int_equal(load(""), 0);
 	assert_string_equal(c.interface, "xd0");
-	assert_int_equal(c.queues, 4);
+	assert_int_equal(c.queues, 8);
 	assert_int_equal(c.run.max_conns, 65536);
 	assert_int_equal(c.ctl_mode, 0660);
 	assert_string_equal(c.ctl_path, "/run/xts/ctl.sock");
