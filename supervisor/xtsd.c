@@ -41,6 +41,7 @@
 #include <unistd.h>
 
 #include "sup.h"
+#include "sup_sd.h"
 #include "xts_version.h"
 #include "xts_xdp_loader.h"
 
@@ -148,6 +149,7 @@ void sup_stop(struct sup *sp, long long now)
 	sp->stop_asked = true; /* no more restarts */
 	sp->draining = true;
 	sp->drain_deadline_ms = now + sp->cfg->drain_ms;
+	sup_sd_stopping(sp->cfg->drain_ms);
 	for (unsigned q = 0; q < sp->cfg->queues; q++) {
 		__atomic_store_n(&xts_shm_shard(sp->shm, q)->sup.drain, 1, __ATOMIC_RELEASE);
 		sup_notify(sp, q);
@@ -173,6 +175,7 @@ static void on_signal(struct sup *sp, struct sup_ev *ev, uint32_t events)
 			break;
 		case SIGINT:
 			sp->stop_asked = sp->stop_now = true;
+			sup_sd_stopping(0);
 			break;
 		case SIGHUP:
 			sup_info("SIGHUP: reloading %s", sp->file);
@@ -251,7 +254,7 @@ static int shm_create(struct sup *sp)
 	return 0;
 }
 
-int sup_reload(struct sup *sp, char *err, size_t errlen)
+static int reload(struct sup *sp, char *err, size_t errlen)
 {
 	struct xts_shm_cfg *snap;
 	char why[CFG_ERR_LEN];
@@ -292,6 +295,17 @@ int sup_reload(struct sup *sp, char *err, size_t errlen)
 	free(next);
 	free(snap);
 	return 0;
+}
+
+/* The service manager hears of it (RELOADING=1, then READY=1). */
+int sup_reload(struct sup *sp, char *err, size_t errlen)
+{
+	int rc;
+
+	sup_sd_reloading();
+	rc = reload(sp, err, errlen);
+	sup_sd_reloaded(sp->gen, rc ? err : NULL);
+	return rc;
 }
 
 /* ---- start and stop ---- */
@@ -499,6 +513,7 @@ static void run(struct sup *sp)
 
 		next = min_ll(next, sup_ctl_run(sp, now));
 		next = min_ll(next, drain_run(sp, now));
+		next = min_ll(next, sup_sd_run(sp, now));
 		if (sp->stop_now)
 			return;
 		timeout = next == SUP_NEVER ? -1

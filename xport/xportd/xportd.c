@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "link.h"
+#include "sd_notify.h"
 #include "xpd_record.h"
 #include "xportd.h"
 #include "xpd_cli.h"
@@ -189,6 +190,14 @@ static void teardown(struct xpd *d)
 		close(d->lock_fd);
 }
 
+/* The service manager (Type=notify): logged if it fails, never fatal. */
+#define notify(...)                                                                                \
+	do {                                                                                       \
+		int rc_ = xts_sd_notify(__VA_ARGS__);                                              \
+		if (rc_ < 0)                                                                       \
+			xpd_warn("sd_notify: %s", strerror(-rc_));                                 \
+	} while (0)
+
 static int run(const char *file, struct xpd_cfg *cfg)
 {
 	static struct xpd d;
@@ -204,6 +213,9 @@ static int run(const char *file, struct xpd_cfg *cfg)
 	}
 	xpd_info("%s: %u queues on %s, socket %s", XTS_VERSION, cfg->queues, cfg->interface,
 		 cfg->sock_path);
+	/* the socket listens: a lessee started after us is served */
+	notify("READY=1\nSTATUS=%u queues on %s, socket %s", cfg->queues, cfg->interface,
+	       cfg->sock_path);
 	while (!d.stop) {
 		long long now = xpd_now_ms(), next = xpd_srv_run(&d, now);
 		int tmo = next == XPD_NEVER ? -1 : next <= now ? 0 : (int)(next - now);
@@ -221,6 +233,7 @@ static int run(const char *file, struct xpd_cfg *cfg)
 		xpd_leases_reap(&d);
 	}
 	xpd_info("stopping");
+	notify("STOPPING=1");
 	xpd_leases_reap(&d);
 	teardown(&d);
 	return 0;
