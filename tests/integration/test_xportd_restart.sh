@@ -3,7 +3,9 @@
 # the fds they hold, so all four finish byte-exact; a restarted xportd
 # learns the live leases again (each lessee hands its lease back: renew)
 # and lists them; `xportd socks --json` then lists every socket of every
-# lessee with exactly the bytes the test sent and got back on it.
+# lessee with exactly the bytes the test sent and got back on it; and a
+# renewed lease ends as a granted one does: kill -9 of its lessee, and
+# the restarted xportd sends the QRESET that frees its connections.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/xportd_lib.sh"
 need_root
@@ -14,7 +16,7 @@ B=6M    # bytes each way on each connection
 BYTES=$((6 << 20))
 
 topo_up 8
-xtsd_start 8
+xtsd_start 8 "timeouts = { dead_host_ms = 60000; };"
 xportd_start 8
 bg net socat -b 4096 TCP4-LISTEN:7,fork,reuseaddr,backlog=256 PIPE
 wait_port net 7
@@ -103,6 +105,19 @@ done
 echo "ok: socks --json lists all $((N * C)) sockets with $BYTES bytes each way, as sent"
 xportd_cli socks | head -4
 
-for ((i = 0; i < N; i++)); do kill -TERM "${pids[i]}"; done
+# a renewed lease ends as any other: kill -9 of its lessee, the new
+# xportd's QRESET (from the UMEM and socket the lessee handed back), the
+# shard frees the connections at once (dead_host_ms is 60 s here)
+q0=$(sed -n 's/^ok queue=\([0-9]\) .*/\1/p' "$WORK/l0.out")
+[ "$(stat "$q0" conns_active)" = $C ] || fail "shard $q0 has $(stat "$q0" conns_active) connections, want $C"
+kill -9 "${pids[0]}"
+for ((t = 0; t < 100; t++)); do grep -q "pid ${pids[0]} .* free at" "$WORK/xportd.log" && break; sleep 0.05; done
+grep "pid ${pids[0]} .* free at" "$WORK/xportd.log" || fail "the new xportd did not end the renewed lease of pid ${pids[0]}"
+for ((t = 0; t < 40; t++)); do [ "$(stat "$q0" conns_active)" = 0 ] && break; sleep 0.05; done
+[ "$(stat "$q0" conns_active)" = 0 ] || fail "shard $q0 still holds the killed lessee's connections"
+xportd_cli status --json | jq -e '.xportds[0].qresets == 1' >/dev/null || fail "the new xportd sent no QRESET"
+echo "ok: kill -9 of a renewed lessee: the new xportd's QRESET freed its $C connections on shard $q0"
+
+for ((i = 1; i < N; i++)); do kill -TERM "${pids[i]}"; done
 xportd_log_check
 echo "PASS"
