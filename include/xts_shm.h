@@ -68,6 +68,10 @@ _Static_assert(sizeof(struct xts_shm_acl) == 28, "xts_shm_acl size");
 
 enum xts_log_level { XTS_LOG_ERROR = 0, XTS_LOG_WARNING, XTS_LOG_INFO, XTS_LOG_DEBUG };
 
+/* xts.conf's default for timeouts.linger_ms, stated once: the option table
+ * (supervisor/cfg.c) and a shard run without xtsd (shard/ctl.c) use it. */
+#define XTS_CFG_DEF_LINGER_MS 60000
+
 /* What a shard may change at run time; published by reload. */
 struct xts_shm_cfg {
 	uint32_t seq; /* seqlock: odd while xtsd writes */

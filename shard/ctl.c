@@ -67,7 +67,7 @@ static void cfg_from_opts(struct shard *s)
 	c->connect_ms = s->o.connect_timeout_ms;
 	c->idle_ms = s->o.idle_ms;
 	c->dead_host_ms = s->o.dead_ms;
-	c->linger_ms = SHARD_LINGER_DEFAULT_MS;
+	c->linger_ms = XTS_CFG_DEF_LINGER_MS;
 	s->cfg = c;
 }
 

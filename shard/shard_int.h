@@ -73,8 +73,6 @@ enum conn_state {
 
 /* listening sockets per shard (listen.c); their ids take the top slots */
 #define SHARD_LSN_MAX 256
-/* without xtsd: timeouts.linger_ms as xts.conf's default */
-#define SHARD_LINGER_DEFAULT_MS 60000
 
 struct conn;
 

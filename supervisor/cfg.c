@@ -91,7 +91,7 @@ static const struct cfg_opt opts[] = {
 	"longest drain before the shards stop (0: stop at once)"),
     U32("timeouts.hang_ms", F(hang_ms), CFG_RELOAD, 0, MS_MAX(1), 5000,
 	"kill and restart a shard whose loop stood still this long (0: never)"),
-    U32("timeouts.linger_ms", RUN(linger_ms), CFG_RELOAD, 0, MS_MAX(1), 60000,
+    U32("timeouts.linger_ms", RUN(linger_ms), CFG_RELOAD, 0, MS_MAX(1), XTS_CFG_DEF_LINGER_MS,
 	"a closed connection's unsent bytes get this long, then RST"),
     GROUP("ctl", "the ctl socket (xtsctl)"),
     STR("ctl.path", F(ctl_path), "", NULL, "the ctl socket (\"\": run_dir/ctl.sock)"),
