@@ -120,7 +120,8 @@ struct xts_shm_run {
 	uint32_t conns_ack;    /* = sup.conns_req once the snapshot is written */
 	int32_t pid;
 	uint32_t max_conns; /* limit in force */
-	uint8_t pad[28];
+	uint32_t published; /* +1 each time the counters below were published */
+	uint8_t pad[24];
 };
 _Static_assert(sizeof(struct xts_shm_run) == XTS_SHM_CACHELINE, "xts_shm_run size");
 

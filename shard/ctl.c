@@ -251,6 +251,8 @@ void shard_ctl_tick(struct shard *s)
 #undef PUT_SEQ
 #undef PUT_LINK
 #undef PUT_SHARD
+	/* after the counters: a reader that sees it move sees them too */
+	__atomic_store_n(&s->blk->run.published, s->blk->run.published + 1, __ATOMIC_RELEASE);
 	if (!xts_link__epoch(s->link))
 		__atomic_store_n(&s->blk->run.epoch, 0, __ATOMIC_RELAXED);
 }

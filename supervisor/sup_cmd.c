@@ -109,11 +109,14 @@ static int cmd_stats(struct sup_cmd_args *a)
 
 	memset(total, 0, sizeof(total));
 	for (unsigned q = 0; q < a->sp->cfg->queues; q++) {
-		const uint64_t *k = (const uint64_t *)&xts_shm_shard(a->sp->shm, q)->cnt;
+		struct xts_shm_shard *b = xts_shm_shard(a->sp->shm, q);
+		const uint64_t *k = (const uint64_t *)&b->cnt;
 
 		ctl_rec_begin(o, "shard");
 		ctl_rec_u64(o, "id", q);
 		ctl_rec_str(o, "state", state_name(sup_shard_state(a->sp, q)));
+		/* read first: the counters below are at least that recent */
+		ctl_rec_u64(o, "published", __atomic_load_n(&b->run.published, __ATOMIC_ACQUIRE));
 		for (unsigned i = 0; i < XTS_SHM_NCOUNTERS; i++) {
 			uint64_t v = __atomic_load_n(&k[i], __ATOMIC_RELAXED);
 

@@ -111,7 +111,35 @@ stat() {
 # the command that prints shard N's counters as "key value" lines (the
 # -S of xts-blast and xts-conns)
 stats_cmd() { echo "$XTS_BIN/xtsctl -s $WORK/run/ctl.sock stats --shard $1"; }
-stats_settle() { sleep 1.2; }
+# stats_settle: until the counters in shared memory have caught up with what
+# the shards did before this call: every live shard has published twice
+# since (one publish may have been under way when we asked), and once more
+# between the last two looks, across which its counters did not move.  One
+# xtsctl call and one awk per poll; at most 3 s (a shard kept busy), then a
+# note and go on.
+stats_settle() {
+	local t0 t out p0 p pprev= prev= cur
+	# "ID PUBLISHED" of the live shards
+	pubs() { awk '$1 == "shard" { id = $2; live = $3 ~ /running|draining/ }
+		      $1 == "published" && live { print id, $2 }' <<<"$1"; }
+	clock_us t0
+	p0=$(pubs "$(xtsctl stats)")
+	for ((t = t0; t - t0 < 3000000; )); do
+		sleep 0.05
+		out=$(xtsctl stats)
+		p=$(pubs "$out")
+		cur=$(grep -v '^ *published ' <<<"$out")
+		[ -n "$prev" ] && [ "$cur" = "$prev" ] &&
+			awk 'FILENAME == ARGV[1] { want[$1] = $2 + 2; next }
+			     FILENAME == ARGV[2] { last[$1] = $2 + 1; next }
+			     ($1 in want) && $2 >= want[$1] && $2 >= last[$1] { n++ }
+			     END { exit !(n == length(want)) }' <(echo "$p0") <(echo "$pprev") <(echo "$p") &&
+			return 0
+		prev=$cur pprev=$p
+		clock_us t
+	done
+	info "stats_settle: counters still moving after 3 s"
+}
 
 # wait_port NS PORT: until a listener is up
 wait_port() {

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `xtsctl stats --json` is valid JSON whose counters match what the test
 # sent; `--prometheus` passes a strict text-format check (promcheck.py);
-# every command answers --json with valid JSON and --help with exit 0.
+# every command answers --json with valid JSON and --help with exit 0;
+# the shards' publish count moves while they idle (stats_settle).
 . "$(dirname "$0")/lib.sh"
 need_root
 
@@ -89,4 +90,18 @@ v=$(sed -n 's/^project(xts VERSION \([0-9.]*\).*/\1/p' "$XTS_SRC/CMakeLists.txt"
 xtsctl status | grep -q "^xtsd $v pid $XTSD_PID," || fail "status: $(xtsctl status | head -n 1)"
 grep -q "^xts_build_info{version=\"$v\"} 1\$" "$WORK/prom.txt" || fail "no xts_build_info $v in the metrics"
 echo "ok: version $v in --version, status and xts_build_info"
+
+# each shard says how many times it published its counters (stats_settle
+# waits on it): an idle shard publishes with its heartbeat, every 100 ms
+p=$(stat 1 published)
+sleep 0.5
+p2=$(stat 1 published)
+[ -n "$p" ] && [ "$p2" -ge $((p + 2)) ] || fail "shard 1 published '$p' -> '$p2' in 0.5 s idle, want 2 more at least"
+clock_us t0
+stats_settle
+clock_us t1
+ms=$(((t1 - t0) / 1000))
+info "stats_settle: $ms ms with idle shards (it slept 1200 before)"
+[ $ms -lt 3000 ] || fail "stats_settle took $ms ms with idle shards"
+echo "ok: shard 1 published $((p2 - p)) times in 0.5 s idle; stats_settle took $ms ms"
 echo "PASS: sup_stats"
