@@ -35,6 +35,13 @@ xportd_cli() { "$XTS_BIN/xportd" -s "$WORK/hrun/xportd.sock" "$@"; }
 # (comma-separated; "-" for none)
 as_user() {
 	local uid=$1 gids=$2; shift 2
+	# a build tree may sit under a directory only root can enter (a clone
+	# in a mktemp -d, /root): the user runs a copy from $WORK/ubin
+	if [[ $1 == "$XTS_BIN"/* ]]; then
+		mkdir -p "$WORK/ubin" && chmod 755 "$WORK/ubin" || fail "mkdir $WORK/ubin"
+		[ -x "$WORK/ubin/${1##*/}" ] || cp "$1" "$WORK/ubin/" || fail "cp $1"
+		set -- "$WORK/ubin/${1##*/}" "${@:2}"
+	fi
 	local g=(--clear-groups)
 	[ "$gids" != - ] && g=(--groups "$gids")
 	ip netns exec "${PFX}host" setpriv --reuid "$uid" --regid "$uid" "${g[@]}" \
