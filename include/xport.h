@@ -223,6 +223,10 @@ struct xport_stats {
 	uint32_t restarts; /* shard restarts seen (QRESET with epoch 0) */
 	/* the cost side: tx doorbells (sendto), sleeps in poll(2), pure ACKs */
 	uint64_t kicks, sleeps, acks_tx;
+	/* frames dropped as not the shard's (docs/protocol.md, "Forged
+	 * frames"): in the session but from another MAC; the session's MAC
+	 * but a sequence number outside the receive window */
+	uint64_t rx_foreign, rx_forged;
 };
 XPORT_API int xport_stats(struct xport *xp, struct xport_stats *st, size_t sz);
 

@@ -237,6 +237,8 @@ XPORT_API int xport_stats(struct xport *xp, struct xport_stats *st, size_t sz)
 	out.kicks = ls.kicks;
 	out.sleeps = xp->c.sleeps;
 	out.acks_tx = ls.acks_sent;
+	out.rx_foreign = ls.rx_foreign;
+	out.rx_forged = ls.rx_forged;
 	memcpy(st, &out, sz < sizeof(out) ? sz : sizeof(out));
 	return 0;
 }

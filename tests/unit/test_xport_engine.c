@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "xport_peer.h"
+#include "raw_frame.h"
 
 /* A peer that never acks gets exactly W sequenced frames, and the next
  * send finds the window shut (EAGAIN), not one frame more, whichever
@@ -456,6 +457,38 @@ static void close_no_wait(void **state)
 	done(p);
 }
 
+/* The link's forged-frame counters reach xport_stats: a frame of our
+ * epoch and the next seq from a MAC not the shard's (rx_foreign), one from
+ * the shard's MAC with a seq far outside the window (rx_forged); neither
+ * touches the session. */
+static void stats_forged(void **state)
+{
+	static const __u8 forger[XTS_MAC_LEN] = {0x02, 0x66, 0x6f, 0x72, 0x67, 0x65};
+	struct peer *p = *state;
+	struct xport_stats st0, st;
+	__u8 f[2048];
+	size_t n;
+
+	xport_stats(p->xp, &st0, sizeof(st0));
+	n = raw_frame_mac(f, forger, xts_link__mac(p->a), XTS_OP_DATA, PEPOCH, st0.rx_seq, 0);
+	assert_int_equal(xts_link__mem_inject(p->a, f, n), 0);
+	n = raw_frame_mac(f, xts_link__mac(p->b), xts_link__mac(p->a), XTS_OP_DATA, PEPOCH,
+			  st0.rx_seq + 1000, 0);
+	assert_int_equal(xts_link__mem_inject(p->a, f, n), 0);
+	assert_true(xport_process(p->xp) >= 0);
+	xport_stats(p->xp, &st, sizeof(st));
+	assert_int_equal(st.rx_foreign - st0.rx_foreign, 1);
+	assert_int_equal(st.rx_forged - st0.rx_forged, 1);
+	assert_int_equal(st.seq_gaps, st0.seq_gaps);
+	assert_int_equal(st.rx_seq, st0.rx_seq);
+	assert_true(xp_up(p->xp));
+	/* a struct of the old size still gets what it knew */
+	memset(&st, 0, sizeof(st));
+	assert_int_equal(xport_stats(p->xp, &st, offsetof(struct xport_stats, rx_foreign)), 0);
+	assert_int_equal(st.rx_foreign, 0);
+	assert_int_equal(st.epoch, PEPOCH);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -470,6 +503,7 @@ int main(void)
 	    cmocka_unit_test(hello_busy),
 	    cmocka_unit_test(opts_tail),
 	    cmocka_unit_test(close_no_wait),
+	    cmocka_unit_test_setup_teardown(stats_forged, peer_setup, peer_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
