@@ -36,6 +36,7 @@
 #include <sys/socket.h>
 
 #include "xport.h"
+#include "xts_proto.h" /* xts_addr_fmt */
 #include "xts_version.h"
 
 #define PROG	   "xts-cat"
@@ -105,21 +106,14 @@ static int parse_uint(const char *s, unsigned long max, unsigned long *out)
 	return 0;
 }
 
-static void addr_str(const struct sockaddr *sa, char *buf, size_t len)
+/* "1.2.3.4:80" / "[::1]:80": the one formatter every XTS program uses */
+static void addr_str(const struct sockaddr *sa, socklen_t salen, char *buf, size_t len)
 {
-	char host[INET6_ADDRSTRLEN];
+	struct xts_addr a;
 
-	if (sa->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
-
-		inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof(host));
-		snprintf(buf, len, "[%s]:%u", host, ntohs(s6->sin6_port));
-	} else {
-		const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
-
-		inet_ntop(AF_INET, &s4->sin_addr, host, sizeof(host));
-		snprintf(buf, len, "%s:%u", host, ntohs(s4->sin_port));
-	}
+	if (xts_addr_from_sockaddr(&a, sa, salen))
+		memset(&a, 0, sizeof(a)); /* "-" */
+	xts_addr_fmt(&a, buf, len);
 }
 
 /* Try each address in turn, as nc does.  Returns the connected socket,
@@ -160,7 +154,7 @@ static int dial(struct xport *xp, const char *host, const char *port, unsigned l
 		const char *src, unsigned long src_port)
 {
 	struct addrinfo hints, *res, *ai;
-	char where[INET6_ADDRSTRLEN + 16] = "";
+	char where[XTS_ADDR_STRLEN] = "";
 	int sd = -1, err = 0, gai;
 
 	memset(&hints, 0, sizeof(hints));
@@ -177,7 +171,7 @@ static int dial(struct xport *xp, const char *host, const char *port, unsigned l
 	for (ai = res; ai; ai = ai->ai_next) {
 		if (ai->ai_family != AF_INET && ai->ai_family != AF_INET6)
 			continue;
-		addr_str(ai->ai_addr, where, sizeof(where));
+		addr_str(ai->ai_addr, ai->ai_addrlen, where, sizeof(where));
 		sd = xport_socket(xp, ai->ai_family, SOCK_STREAM, 0);
 		if (sd < 0) {
 			err = errno;
@@ -379,16 +373,11 @@ static int relay(struct xport *xp, int sd, unsigned long wait_s)
 int main(int argc, char **argv)
 {
 	static const struct option lopts[] = {
-	    {"interface", required_argument, NULL, 'i'},
-	    {"queue", required_argument, NULL, 'q'},
-	    {"wait", required_argument, NULL, 'w'},
-	    {"source", required_argument, NULL, 's'},
-	    {"source-port", required_argument, NULL, 'p'},
-	    {"listen", no_argument, NULL, 'l'},
-	    {"keep-open", no_argument, NULL, 'k'},
-	    {"help", no_argument, NULL, 'h'},
-	    {"version", no_argument, NULL, 'V'},
-	    {NULL, 0, NULL, 0},
+	    {"interface", required_argument, NULL, 'i'},   {"queue", required_argument, NULL, 'q'},
+	    {"wait", required_argument, NULL, 'w'},	   {"source", required_argument, NULL, 's'},
+	    {"source-port", required_argument, NULL, 'p'}, {"listen", no_argument, NULL, 'l'},
+	    {"keep-open", no_argument, NULL, 'k'},	   {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},	   {NULL, 0, NULL, 0},
 	};
 	const char *ifname = DEF_IF;
 	unsigned long queue = XPORT_QUEUE_ANY, wait_s = 0, src_port = 0;

@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "xport.h"
+#include "xts_proto.h" /* xts_addr_fmt */
 
 #define IFNAME "xh0"
 
@@ -182,23 +183,13 @@ static void cmd_conflict(unsigned port)
 	printf("PASS: conflict\n");
 }
 
-static void addr_text(const struct sockaddr *sa, char *buf, size_t len)
+static void addr_text(const struct sockaddr *sa, socklen_t salen, char *buf, size_t len)
 {
-	char h[INET6_ADDRSTRLEN] = "?";
-	unsigned port = 0;
+	struct xts_addr a;
 
-	if (sa->sa_family == AF_INET) {
-		const struct sockaddr_in *a = (const void *)sa;
-
-		inet_ntop(AF_INET, &a->sin_addr, h, sizeof(h));
-		port = ntohs(a->sin_port);
-	} else if (sa->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *a = (const void *)sa;
-
-		inet_ntop(AF_INET6, &a->sin6_addr, h, sizeof(h));
-		port = ntohs(a->sin6_port);
-	}
-	snprintf(buf, len, "%s port %u", h, port);
+	if (xts_addr_from_sockaddr(&a, sa, salen))
+		memset(&a, 0, sizeof(a)); /* "-" */
+	xts_addr_fmt(&a, buf, len);
 }
 
 /* accept on l, check the peer, echo one line back, close */
@@ -213,7 +204,7 @@ static void serve_one(struct xport *xp, int l, int flags, const char *want_peer,
 	sd = xport_accept4(xp, l, (struct sockaddr *)&ss, &sl, flags);
 	if (sd < 0)
 		die("accept: %s", strerror(errno));
-	addr_text((struct sockaddr *)&ss, peer, sizeof(peer));
+	addr_text((struct sockaddr *)&ss, sl, peer, sizeof(peer));
 	if (strncmp(peer, want_peer, strlen(want_peer)))
 		die("peer %s, want %s", peer, want_peer);
 	if (flags & SOCK_NONBLOCK) {
@@ -289,11 +280,11 @@ static void cmd_api(unsigned port)
 	if (xport_poll(xp, &p, 1, 20000) != 1 || !(p.revents & POLLIN))
 		die("poll on the listener: no POLLIN");
 	ok("poll: POLLIN on the listener");
-	serve_one(xp, l, SOCK_NONBLOCK, "198.18.0.2 port", true);
+	serve_one(xp, l, SOCK_NONBLOCK, "198.18.0.2:", true);
 	/* 2: blocking accept on the IPv6 listener */
-	serve_one(xp, l6, 0, "fd00:78:74::2 port", false);
+	serve_one(xp, l6, 0, "[fd00:78:74::2]:", false);
 	/* 3: an IPv4 client on the [::] listener: v4-mapped */
-	serve_one(xp, l0, 0, "::ffff:198.18.0.2 port", false);
+	serve_one(xp, l0, 0, "[::ffff:198.18.0.2]:", false);
 	xport_close(xp, l);
 	xport_close(xp, l6);
 	xport_close(xp, l0);
@@ -363,7 +354,7 @@ static void cmd_rebind(unsigned port)
 	expect(l, 0, "listen");
 	printf("listening\n");
 	fflush(stdout);
-	serve_one(xp, l, 0, "198.18.0.2 port", false);
+	serve_one(xp, l, 0, "198.18.0.2:", false);
 	/* the DPU closed first: its side of that connection is in TIME_WAIT */
 	for (i = 0; i < 3; i++) {
 		xport_close(xp, l);
@@ -378,7 +369,7 @@ static void cmd_rebind(unsigned port)
 	expect(l, 0, "and from queue 0 again");
 	printf("listening\n");
 	fflush(stdout);
-	serve_one(xp, l, 0, "198.18.0.2 port", false);
+	serve_one(xp, l, 0, "198.18.0.2:", false);
 	xport_close(xp, l);
 	printf("PASS: rebind\n");
 }
@@ -391,7 +382,7 @@ static void cmd_listen_close(unsigned queue, unsigned port)
 	expect(l, 0, "listen");
 	printf("listening\n");
 	fflush(stdout);
-	serve_one(xp, l, 0, "198.18.0.2 port", false);
+	serve_one(xp, l, 0, "198.18.0.2:", false);
 	xport_close(xp, l);
 	ok("closed");
 	printf("PASS: listen-close\n");
