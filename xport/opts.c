@@ -242,19 +242,108 @@ static int opt_local(const struct xsock *s, int k)
 	return v;
 }
 
+union optval {
+	int i;
+	struct linger lg;
+	struct timeval tv;
+	struct tcp_info ti;
+	__u8 raw[XTS_SOCKOPT_VALMAX];
+};
+
+/* The SOL_SOCKET options libxport answers itself, with no word to the
+ * DPU: true if @name is one. */
+static bool get_local(struct xsock *s, int name, union optval *u, size_t *vlen)
+{
+	int64_t us;
+
+	switch (name) {
+	case SO_ERROR:
+		u->i = xp_take_error(s);
+		return true;
+	case SO_TYPE:
+		u->i = SOCK_STREAM;
+		return true;
+	case SO_DOMAIN:
+		u->i = s->family;
+		return true;
+	case SO_PROTOCOL:
+		u->i = IPPROTO_TCP;
+		return true;
+	case SO_ACCEPTCONN:
+		u->i = s->state == XS_LISTEN;
+		return true;
+	case SO_RCVTIMEO:
+	case SO_SNDTIMEO:
+		us = name == SO_RCVTIMEO ? s->rcvtimeo_us : s->sndtimeo_us;
+		if (us > 0) {
+			u->tv.tv_sec = (time_t)(us / 1000000);
+			u->tv.tv_usec = (suseconds_t)(us % 1000000);
+		}
+		*vlen = sizeof(u->tv);
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* TCP_INFO: the DPU kernel's for a connection, else the state Linux
+ * reports for a socket without one.  0 or -errno. */
+static int get_tcp_info(struct xport *xp, struct xsock *s, union optval *u, size_t *vlen)
+{
+	int err;
+
+	if (s->state == XS_CONNECTED) {
+		err = sockopt_sync(xp, s, XTS_SOCKOPT_GET, IPPROTO_TCP, TCP_INFO, 0);
+		if (!err) {
+			memcpy(u->raw, xp->so_val, xp->so_vlen);
+			*vlen = xp->so_vlen;
+			return 0;
+		}
+		if (err != -ENOTCONN)
+			return err;
+	}
+	u->ti.tcpi_state = s->state == XS_CONNECTING ? TCP_SYN_SENT : TCP_CLOSE;
+	*vlen = sizeof(u->ti);
+	return 0;
+}
+
+/* Option @k of the table: the DPU kernel's value for a connection, else
+ * what was set here or the default.  0 or -errno. */
+static int get_tab(struct xport *xp, struct xsock *s, int k, union optval *u, size_t *vlen)
+{
+	const struct xp_optdesc *d = &xp_opt_tab[k];
+	int err = -ENOTCONN;
+
+	if (s->state == XS_CONNECTED)
+		err = sockopt_sync(xp, s, XTS_SOCKOPT_GET, d->level, d->name, 0);
+	if (!err) {
+		__s32 le;
+
+		if (xp->so_vlen < sizeof(le))
+			return -EPROTO;
+		memcpy(&le, xp->so_val, sizeof(le));
+		u->i = (int)(__s32)le32toh((__u32)le);
+	} else if (err == -ENOTCONN) {
+		u->i = opt_local(s, k);
+	} else {
+		return err;
+	}
+	if (d->kind == XOK_LINGER) { /* the wire int back to a linger */
+		int l = u->i;
+
+		u->lg.l_onoff = l >= 0;
+		u->lg.l_linger = l >= 0 ? l : 0;
+		*vlen = sizeof(u->lg);
+	}
+	return 0;
+}
+
 XPORT_API int xport_getsockopt(struct xport *xp, int sd, int level, int name, void *val,
 			       socklen_t *len)
 {
 	struct xsock *s = xp_sock(xp, sd);
-	union {
-		int i;
-		struct linger lg;
-		struct timeval tv;
-		struct tcp_info ti;
-		__u8 raw[XTS_SOCKOPT_VALMAX];
-	} u;
+	union optval u;
 	size_t vlen = sizeof(int), n;
-	int64_t us;
 	int k, err;
 
 	if (!s)
@@ -265,49 +354,12 @@ XPORT_API int xport_getsockopt(struct xport *xp, int sd, int level, int name, vo
 		return xp_fail(EINVAL);
 	xp_run(xp);
 	memset(&u, 0, sizeof(u));
-	if (level == SOL_SOCKET) {
-		switch (name) {
-		case SO_ERROR:
-			u.i = xp_take_error(s);
-			goto out;
-		case SO_TYPE:
-			u.i = SOCK_STREAM;
-			goto out;
-		case SO_DOMAIN:
-			u.i = s->family;
-			goto out;
-		case SO_PROTOCOL:
-			u.i = IPPROTO_TCP;
-			goto out;
-		case SO_ACCEPTCONN:
-			u.i = s->state == XS_LISTEN;
-			goto out;
-		case SO_RCVTIMEO:
-		case SO_SNDTIMEO:
-			us = name == SO_RCVTIMEO ? s->rcvtimeo_us : s->sndtimeo_us;
-			if (us > 0) {
-				u.tv.tv_sec = (time_t)(us / 1000000);
-				u.tv.tv_usec = (suseconds_t)(us % 1000000);
-			}
-			vlen = sizeof(u.tv);
-			goto out;
-		default:
-			break;
-		}
-	}
+	if (level == SOL_SOCKET && get_local(s, name, &u, &vlen))
+		goto out;
 	if (level == IPPROTO_TCP && name == TCP_INFO) {
-		if (s->state == XS_CONNECTED) {
-			err = sockopt_sync(xp, s, XTS_SOCKOPT_GET, level, name, 0);
-			if (!err) {
-				memcpy(u.raw, xp->so_val, xp->so_vlen);
-				vlen = xp->so_vlen;
-				goto out;
-			}
-			if (err != -ENOTCONN)
-				return xp_fail(-err);
-		}
-		u.ti.tcpi_state = s->state == XS_CONNECTING ? TCP_SYN_SENT : TCP_CLOSE;
-		vlen = sizeof(u.ti);
+		err = get_tcp_info(xp, s, &u, &vlen);
+		if (err)
+			return xp_fail(-err);
 		goto out;
 	}
 	if (!xp_lsn_getsockopt(s, level, name, &u.i)) /* listen.c */
@@ -315,30 +367,9 @@ XPORT_API int xport_getsockopt(struct xport *xp, int sd, int level, int name, vo
 	k = opt_find(level, name);
 	if (k < 0)
 		return xp_fail(ENOPROTOOPT);
-	if (s->state == XS_CONNECTED) {
-		err = sockopt_sync(xp, s, XTS_SOCKOPT_GET, level, name, 0);
-		if (!err) {
-			__s32 le;
-
-			if (xp->so_vlen < sizeof(le))
-				return xp_fail(EPROTO);
-			memcpy(&le, xp->so_val, sizeof(le));
-			u.i = (int)(__s32)le32toh((__u32)le);
-		} else if (err != -ENOTCONN) {
-			return xp_fail(-err);
-		} else {
-			u.i = opt_local(s, k);
-		}
-	} else {
-		u.i = opt_local(s, k);
-	}
-	if (xp_opt_tab[k].kind == XOK_LINGER) { /* the wire int back to a linger */
-		int l = u.i;
-
-		u.lg.l_onoff = l >= 0;
-		u.lg.l_linger = l >= 0 ? l : 0;
-		vlen = sizeof(u.lg);
-	}
+	err = get_tab(xp, s, k, &u, &vlen);
+	if (err)
+		return xp_fail(-err);
 out:
 	n = *len < vlen ? *len : vlen; /* a short buffer gets a prefix, as Linux */
 	if (n && !val)
