@@ -93,10 +93,13 @@ XPORT_API unsigned xport_queue(const struct xport *xp);
 /* Why this thread's last failed xport_open failed, in words (xportd's,
  * when it refused: who holds the queues, which rule says no), or NULL. */
 XPORT_API const char *xport_last_error(void);
-/* Reset every socket of the queue (the shard closes their TCP) and free
- * @xp, whatever the result.  0, or -errno: -EINVAL (@xp NULL), -ETIMEDOUT
- * (the shard did not take every reset within half a second: it frees
- * those connections when it finds the host gone). */
+/* End the queue's session and free @xp, whatever the result.  Sockets
+ * already closed finish as they would have (the shard delivers what it
+ * holds for them, under its linger time); every socket still open is
+ * reset (the shard closes their TCP); the queue is free for the next
+ * xport_open at once.  0, or -errno: -EINVAL (@xp NULL), -ETIMEDOUT (the
+ * frames owed for closed sockets did not all go within half a second, the
+ * shard resets those connections). */
 XPORT_API int xport_close_queue(struct xport *xp);
 
 /* The AF_XDP socket fd: readable when frames wait.  Put it in your epoll

@@ -13,7 +13,7 @@
 
 #include "xport_int.h"
 
-#define CLOSE_QUEUE_MS 500 /* room for the RESETs of xport_close_queue */
+#define CLOSE_QUEUE_MS 500 /* room for the frames xport_close_queue owes */
 #define BUSY_RETRY_MS  20  /* a queue still held by its previous owner */
 #define QUIET_MS       20  /* close_queue: the shard sent nothing this long */
 
@@ -163,16 +163,28 @@ static bool zombies(const struct xport *xp)
 	return false;
 }
 
-/* RST every connection.  One still being made has no DPU id yet: it
- * becomes a zombie and is reset when its CONNECT_RES comes within the wait
- * below; if none comes, the DPU frees it at its dead-host timeout.  No
- * QRESET: that would also cut the graceful CLOSEs still flushing on the
- * DPU.  0, or -ETIMEDOUT when some of it could not be said in time. */
-static int close_all(struct xport *xp)
+/* Wait, until @dl, for the terminal frames owed (CLOSE, RESET of sockets
+ * the app closed) to go, and with @zombies for the CONNECT_RES of each
+ * abandoned connect, so that it can be reset.  0, or -ETIMEDOUT. */
+static int owed_out(struct xport *xp, uint64_t dl, bool zomb)
 {
-	uint64_t dl;
+	while (xp_up(xp) && (xp_term_owed(xp) || (zomb && zombies(xp)))) {
+		if (xp_wait(xp, dl))
+			return -ETIMEDOUT;
+		xp_run(xp);
+	}
+	return 0;
+}
+
+/* Only if the graceful end could not be queued: RST every connection
+ * one by one, as before the shard knew QRESET err 0.  One still being
+ * made has no DPU id yet: it becomes a zombie and is reset when its
+ * CONNECT_RES comes within the wait; if none comes, the DPU frees it at
+ * its dead-host timeout.  0, or -ETIMEDOUT. */
+static int close_all(struct xport *xp, uint64_t dl)
+{
 	uint32_t i;
-	int err = 0;
+	int err;
 
 	for (i = 0; i < xp->hiwater; i++) {
 		struct xsock *s = &xp->socks[i];
@@ -184,14 +196,7 @@ static int close_all(struct xport *xp)
 		else if ((s->state == XS_CONNECTING && !(s->pend & PS_CONNECT)) || s->abandon)
 			s->state = XS_ZOMBIE;
 	}
-	dl = xp_deadline_ms(CLOSE_QUEUE_MS);
-	while (xp_up(xp) && (xp_term_owed(xp) || zombies(xp))) {
-		if (xp_wait(xp, dl)) {
-			err = -ETIMEDOUT;
-			break;
-		}
-		xp_run(xp);
-	}
+	err = owed_out(xp, dl, true);
 	/* The shard answers CLOSE/RESET with CLOSED frames that need our
 	 * acks to flow: take them until the queue has been quiet for a
 	 * moment, or the shard holds those connections until its
@@ -207,15 +212,30 @@ static int close_all(struct xport *xp)
 	return err;
 }
 
+/*
+ * The frames owed for sockets the app closed go first, so that the shard
+ * has their CLOSEs before the end and lets those connections finish; then
+ * the graceful end (QRESET err 0, session.c), which resets every socket
+ * still open at once, connects in flight and listeners included, with no
+ * frame per socket and nothing to wait for.
+ */
 XPORT_API int xport_close_queue(struct xport *xp)
 {
+	uint64_t dl = xp_deadline_ms(CLOSE_QUEUE_MS);
 	int tries, err = 0;
 
 	if (!xp)
 		return -EINVAL;
 	xp_run(xp);
-	if (xp_up(xp))
-		err = close_all(xp);
+	if (xp_up(xp)) {
+		err = owed_out(xp, dl, false);
+		if (!xp_sess_end(xp)) {
+			if (xp->lease) /* epoch 0: xportd need not QRESET it */
+				xp_lease_tick(xp, xp_now_ns());
+		} else {
+			err = close_all(xp, dl);
+		}
+	}
 	/* Copy mode transmits in sendto(): push until nothing is left, so
 	 * the last frames are on the wire before the socket goes. */
 	for (tries = 0; tries < 8 && xts_link__flush(xp->link, false) > 0; tries++)

@@ -189,6 +189,33 @@ void xp_sess_lost(struct xport *xp, int err, bool send_qreset)
 	xp_sess_start(xp);
 }
 
+/*
+ * The graceful end: QRESET with err 0, in the session's epoch.  The shard
+ * resets what is left of the session, but connections we closed already
+ * and that it still delivers to a slow peer finish as orphans under its
+ * linger_ms, as a process's closed sockets outlive it in Linux; and the
+ * queue is free at once, so the next program's HELLO needs no takeover
+ * probe (docs/design.md, "A HELLO while a session lives").  Without it
+ * the shard would hold the session until a HELLO's probe went unanswered
+ * or its dead-host timeout.  No socket is touched: xport_close_queue is
+ * about to free them.
+ */
+int xp_sess_end(struct xport *xp)
+{
+	struct xts_err e = {.err = 0};
+	int err;
+
+	if (!xp_up(xp))
+		return 0;
+	err =
+	    xts_link__send(xp->link, XTS_OP_QRESET, 0, XTS_ID_NONE, XTS_ID_NONE, 0, &e, sizeof(e));
+	if (err)
+		return err;
+	xp->sess.state = XSS_ENDED;
+	xp->sess.gen++;
+	return 0;
+}
+
 bool xp_sess_on_msg(struct xport *xp, const struct xts_msg *m)
 {
 	struct xts_err e;
@@ -270,6 +297,6 @@ void xp_sess_tick(struct xport *xp, int rx, uint64_t now)
 {
 	if (xp_up(xp))
 		liveness(xp, rx, now);
-	if (!xp_up(xp))
+	else if (xp->sess.state != XSS_ENDED)
 		hello_tick(xp);
 }

@@ -167,6 +167,7 @@ enum xp_sess_state {
 	XSS_REFUSED,	   /* the shard answered without a session; still retrying */
 	XSS_FAILED,	   /* no HELLO_ACK within hello_ms; still retrying */
 	XSS_UP,		   /* HELLO_ACK for our nonce: epoch names the session */
+	XSS_ENDED,	   /* we ended it (xport_close_queue): no HELLO any more */
 };
 
 struct xp_session {
@@ -290,6 +291,9 @@ void xp_sess_tick(struct xport *xp, int rx, uint64_t now);
 /* The session ends here: every socket reset with @err, a new HELLO.
  * @send_qreset: tell the shard (a gap or silence seen here). */
 void xp_sess_lost(struct xport *xp, int err, bool send_qreset);
+/* The graceful end, the last thing xport_close_queue says: QRESET err 0
+ * in the session's epoch.  0, or -errno if it could not be queued. */
+int xp_sess_end(struct xport *xp);
 /* Queue session usable, or the error a new operation gets without one. */
 int xp_session_err(const struct xport *xp);
 

@@ -489,6 +489,90 @@ static void stats_forged(void **state)
 	assert_int_equal(st.epoch, PEPOCH);
 }
 
+/* What reached the peer after xport_close_queue freed the host's end. */
+static unsigned peer_rx_after(struct peer *p, struct got *g, unsigned max)
+{
+	struct xts_msg m[64];
+	unsigned got = 0;
+	int i, n;
+
+	while ((n = xts_link__rx(p->b, m, 64)) > 0) {
+		for (i = 0; i < n && got < max; i++, got++) {
+			g[got].op = m[i].op;
+			g[got].dst = m[i].dst_id;
+			g[got].epoch = m[i].epoch;
+			g[got].len = m[i].len;
+			memcpy(g[got].pl, m[i].payload, m[i].len);
+		}
+		xts_link__rx_done(p->b);
+	}
+	return got;
+}
+
+/* The last frame is the graceful end, QRESET err 0 in our epoch; the
+ * frames owed for closed sockets are before it.  @want_close: the CLOSE of
+ * DPU connection 0x901 went. */
+static void check_graceful_end(const struct got *g, unsigned n, bool want_close)
+{
+	struct xts_err e;
+	unsigned i, closes = 0;
+
+	assert_true(n > 0);
+	assert_int_equal(g[n - 1].op, XTS_OP_QRESET);
+	assert_int_equal(g[n - 1].epoch, PEPOCH);
+	memcpy(&e, g[n - 1].pl, sizeof(e));
+	assert_int_equal(e.err, 0);
+	for (i = 0; i + 1 < n; i++) {
+		assert_true(g[i].op != XTS_OP_QRESET);
+		assert_true(g[i].op != XTS_OP_RESET); /* the end resets the rest */
+		closes += g[i].op == XTS_OP_CLOSE && g[i].dst == 0x901;
+	}
+	assert_int_equal(closes, want_close ? 1 : 0);
+}
+
+/* xport_close_queue ends the session gracefully: the CLOSE of a socket the
+ * app closed, then QRESET err 0 (the shard lets that connection finish
+ * and resets the open one), at once: no RESET per socket, no wait. */
+static void close_queue_graceful(void **state)
+{
+	static struct got g[4 * PW];
+	struct peer *p = fresh();
+	int a = peer_connect(p, 0x901, P_CONNBUF);
+	uint64_t t0;
+	unsigned n;
+
+	(void)state;
+	peer_connect(p, 0x902, P_CONNBUF); /* left open */
+	assert_int_equal(xport_send(p->xp, a, "bye", 3, 0), 3);
+	assert_int_equal(xport_close(p->xp, a), 0);
+	t0 = xp_now_ns();
+	assert_int_equal(xport_close_queue(p->xp), 0);
+	assert_true(xp_now_ns() - t0 < 100000000ull); /* the old one waited for quiet */
+	p->xp = NULL;
+	n = peer_rx_after(p, g, 4 * PW);
+	check_graceful_end(g, n, true);
+	done(p);
+}
+
+/* With the window shut and the CLOSE owed, close_queue waits its half
+ * second for it, says -ETIMEDOUT, and still ends the session (NOSEQ). */
+static void close_queue_shut(void **state)
+{
+	static struct got g[4 * PW];
+	struct peer *p = fresh();
+	int a = peer_connect(p, 0x901, P_CONNBUF), f = peer_connect(p, 0x903, P_CONNBUF);
+	unsigned n;
+
+	(void)state;
+	shut_window(p, f);
+	assert_int_equal(xport_close(p->xp, a), 0);
+	assert_int_equal(xport_close_queue(p->xp), -ETIMEDOUT);
+	p->xp = NULL;
+	n = peer_rx_after(p, g, 4 * PW);
+	check_graceful_end(g, n, false);
+	done(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -504,6 +588,8 @@ int main(void)
 	    cmocka_unit_test(opts_tail),
 	    cmocka_unit_test(close_no_wait),
 	    cmocka_unit_test_setup_teardown(stats_forged, peer_setup, peer_teardown),
+	    cmocka_unit_test(close_queue_graceful),
+	    cmocka_unit_test(close_queue_shut),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
