@@ -489,26 +489,6 @@ static void stats_forged(void **state)
 	assert_int_equal(st.epoch, PEPOCH);
 }
 
-/* What reached the peer after xport_close_queue freed the host's end. */
-static unsigned peer_rx_after(struct peer *p, struct got *g, unsigned max)
-{
-	struct xts_msg m[64];
-	unsigned got = 0;
-	int i, n;
-
-	while ((n = xts_link__rx(p->b, m, 64)) > 0) {
-		for (i = 0; i < n && got < max; i++, got++) {
-			g[got].op = m[i].op;
-			g[got].dst = m[i].dst_id;
-			g[got].epoch = m[i].epoch;
-			g[got].len = m[i].len;
-			memcpy(g[got].pl, m[i].payload, m[i].len);
-		}
-		xts_link__rx_done(p->b);
-	}
-	return got;
-}
-
 /* The last frame is the graceful end, QRESET err 0 in our epoch; the
  * frames owed for closed sockets are before it.  @want_close: the CLOSE of
  * DPU connection 0x901 went. */
@@ -549,7 +529,7 @@ static void close_queue_graceful(void **state)
 	assert_int_equal(xport_close_queue(p->xp), 0);
 	assert_true(xp_now_ns() - t0 < 100000000ull); /* the old one waited for quiet */
 	p->xp = NULL;
-	n = peer_rx_after(p, g, 4 * PW);
+	n = peer_rx_link(p, g, 4 * PW);
 	check_graceful_end(g, n, true);
 	done(p);
 }
@@ -568,7 +548,7 @@ static void close_queue_shut(void **state)
 	assert_int_equal(xport_close(p->xp, a), 0);
 	assert_int_equal(xport_close_queue(p->xp), -ETIMEDOUT);
 	p->xp = NULL;
-	n = peer_rx_after(p, g, 4 * PW);
+	n = peer_rx_link(p, g, 4 * PW);
 	check_graceful_end(g, n, false);
 	done(p);
 }

@@ -162,15 +162,14 @@ static inline int peer_teardown(void **state)
 	return 0;
 }
 
-/* Everything the host sent that waits on the peer's side, copied into
- * @g (at most @max); does not ack. */
-static inline unsigned peer_rx(struct peer *p, struct got *g, unsigned max)
+/* Everything that waits on the peer's side, copied into @g (at most
+ * @max); does not ack.  Works after the host's end is gone, too. */
+static inline unsigned peer_rx_link(struct peer *p, struct got *g, unsigned max)
 {
 	struct xts_msg m[64];
 	unsigned got = 0;
 	int i, n;
 
-	xport_flush(p->xp);
 	while ((n = xts_link__rx(p->b, m, 64)) > 0) {
 		for (i = 0; i < n && got < max; i++, got++) {
 			g[got].op = m[i].op;
@@ -188,6 +187,13 @@ static inline unsigned peer_rx(struct peer *p, struct got *g, unsigned max)
 	}
 	xts_link__rx_done(p->b);
 	return got;
+}
+
+/* Everything the host sent, its batch flushed first. */
+static inline unsigned peer_rx(struct peer *p, struct got *g, unsigned max)
+{
+	xport_flush(p->xp);
+	return peer_rx_link(p, g, max);
 }
 
 /* The peer acks what it has read (a pure ACK). */
