@@ -553,6 +553,61 @@ static void close_queue_shut(void **state)
 	done(p);
 }
 
+/*
+ * Session ops in among a connection's frames, all in one batch, with the
+ * host's window shut: DATA "a", DRAINING on, DATA "b", PING, DRAINING off,
+ * DATA "c".  Each is taken in its place: the bytes arrive whole and in
+ * order, draining ends off, the PING is answered with its cookie (NOSEQ:
+ * the shut window does not hold the PONG back).  Then a second HELLO_ACK
+ * for our nonce and a DRAINING of another epoch change nothing.
+ */
+static void session_ops_order(void **state)
+{
+	static struct got g[4 * PW];
+	struct xts_ping ping = {.cookie = htole64(0x5e55104e0bull)}, pong;
+	struct xts_err on = {.err = (__s32)htole32(ESHUTDOWN)}, off = {.err = 0};
+	struct peer *p = *state;
+	int a = peer_connect(p, 0xa01, P_CONNBUF), f = peer_connect(p, 0xa02, P_CONNBUF);
+	unsigned n, i, pongs = 0;
+	char buf[8];
+
+	shut_window(p, f); /* and the peer reads none of it: its frames ack nothing */
+	xts_link__send(p->b, XTS_OP_DATA, 0, (__u32)a, 0xa01, 0, "a", 1);
+	xts_link__send(p->b, XTS_OP_DRAINING, 0, 0, 0, 0, &on, sizeof(on));
+	xts_link__send(p->b, XTS_OP_DATA, 0, (__u32)a, 0xa01, 0, "b", 1);
+	xts_link__send(p->b, XTS_OP_PING, 0, 0, 0, 0, &ping, sizeof(ping));
+	xts_link__send(p->b, XTS_OP_DRAINING, 0, 0, 0, 0, &off, sizeof(off));
+	xts_link__send(p->b, XTS_OP_DATA, 0, (__u32)a, 0xa01, 0, "c", 1);
+	xts_link__flush(p->b, false);
+	assert_true(xport_process(p->xp) >= 0);
+	assert_int_equal(xport_recv(p->xp, a, buf, sizeof(buf), 0), 3);
+	assert_memory_equal(buf, "abc", 3);
+	assert_int_equal(xport_queue_draining(p->xp), 0);
+	assert_int_equal(xp_room(p->xp), 0);
+	n = peer_rx(p, g, 4 * PW);
+	for (i = 0; i < n; i++) {
+		if (g[i].op != XTS_OP_PONG)
+			continue;
+		memcpy(&pong, g[i].pl, sizeof(pong));
+		assert_memory_equal(&pong, &ping, sizeof(ping));
+		pongs++;
+	}
+	assert_int_equal(pongs, 1);
+	/* DRAINING alone is taken too (the ops above did not just cancel) */
+	peer_send(p, XTS_OP_DRAINING, 0, 0, 0, 0, &on, sizeof(on));
+	assert_int_equal(xport_queue_draining(p->xp), 1);
+	/* a late, second answer to our HELLO, and another epoch's DRAINING */
+	peer_hello_ack(p, p->last_nonce, 0, 0); /* in the live epoch, as a retry's */
+	xts_link__send_to(p->b, xts_link__mac(p->a), PEPOCH + 9, XTS_OP_DRAINING, &off,
+			  sizeof(off));
+	xts_link__flush(p->b, false);
+	assert_true(xport_process(p->xp) >= 0);
+	assert_true(xp_up(p->xp));
+	assert_int_equal(xts_link__epoch(p->a), PEPOCH);
+	assert_int_equal(xport_queue_draining(p->xp), 1);
+	assert_int_equal(xport_send(p->xp, a, "z", 1, 0), 1); /* the socket lives on */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -570,6 +625,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(stats_forged, peer_setup, peer_teardown),
 	    cmocka_unit_test(close_queue_graceful),
 	    cmocka_unit_test(close_queue_shut),
+	    cmocka_unit_test_setup_teardown(session_ops_order, peer_setup, peer_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
