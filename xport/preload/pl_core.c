@@ -1,0 +1,537 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * pl_core.c - the shim's state: libc's own functions, the fd table, the
+ * queues (opened lazily, leased from xportd when one runs), waiting, the
+ * progress thread, fork and exit.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "preload.h"
+
+struct pl_real pl_real;
+__thread int pl_depth __attribute__((tls_model("initial-exec")));
+int pl_log_level = PL_LOG_WARN;
+pthread_mutex_t pl_mu = PTHREAD_MUTEX_INITIALIZER;
+struct pl_rules pl_rules = {.dflt = PL_OFFLOAD};
+int pl_fallback_fail;
+
+static struct pl_sock *_Atomic *tab; /* fd -> socket */
+static int tab_n;
+static struct pl_queue qs[PL_MAX_Q];
+static unsigned nq = 1;
+static atomic_uint q_rr;
+static __thread int t_q = -1; /* this thread's queue (round robin) */
+static __thread int t_efd = -1;
+static __thread unsigned t_efd_gen;
+static unsigned fork_gen; /* a child's thread eventfds are its parent's */
+static pthread_mutex_t open_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_key_t efd_key;
+static bool progress_on;
+static const char *ifname = "xh0";
+
+void pl_resolve(void)
+{
+#define R(f) pl_real.f = (__typeof__(pl_real.f))dlsym(RTLD_NEXT, #f)
+	R(socket), R(connect), R(bind), R(listen), R(accept), R(accept4), R(close);
+	R(shutdown), R(read), R(write), R(readv), R(writev), R(recv), R(send);
+	R(recvfrom), R(sendto), R(recvmsg), R(sendmsg), R(fcntl), R(ioctl);
+	R(getsockopt), R(setsockopt), R(getsockname), R(getpeername), R(poll);
+	R(ppoll), R(select), R(pselect), R(epoll_ctl), R(epoll_wait), R(epoll_pwait);
+	R(dup), R(dup2), R(dup3), R(close_range), R(closefrom);
+#undef R
+}
+
+void pl_log(int level, const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+	int n, e = errno;
+
+	if (level > pl_log_level)
+		return;
+	n = snprintf(buf, sizeof(buf), "xts-run[%d]: ", (int)getpid());
+	va_start(ap, fmt);
+	n += vsnprintf(buf + n, sizeof(buf) - (size_t)n - 1, fmt, ap);
+	va_end(ap);
+	if (n > (int)sizeof(buf) - 2)
+		n = (int)sizeof(buf) - 2;
+	buf[n++] = '\n';
+	pl_depth++;
+	if (REAL(write)(2, buf, (size_t)n) < 0) { /* nothing better to do */
+	}
+	pl_depth--;
+	errno = e;
+}
+
+/* ---- time ---- */
+
+uint64_t pl_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t pl_deadline_us(int64_t us)
+{
+	return us <= 0 ? UINT64_MAX : pl_now_ns() + (uint64_t)us * 1000ull;
+}
+
+uint64_t pl_deadline_ms(int ms)
+{
+	return ms < 0 ? UINT64_MAX : pl_now_ns() + (uint64_t)ms * 1000000ull;
+}
+
+int pl_remaining_ms(uint64_t dl)
+{
+	uint64_t now = pl_now_ns();
+
+	if (dl == UINT64_MAX)
+		return -1;
+	if (dl <= now)
+		return 0;
+	return (int)((dl - now + 999999) / 1000000);
+}
+
+/* ---- the table ---- */
+
+struct pl_sock *pl_get(int fd)
+{
+	if (!tab || fd < 0 || fd >= tab_n)
+		return NULL;
+	return atomic_load_explicit(&tab[fd], memory_order_acquire);
+}
+
+int pl_set(int fd, struct pl_sock *ps)
+{
+	if (!tab || fd < 0 || fd >= tab_n)
+		return -EMFILE;
+	atomic_store_explicit(&tab[fd], ps, memory_order_release);
+	return 0;
+}
+
+void pl_sock_unref(struct pl_sock *ps)
+{
+	if (--ps->refs > 0)
+		return;
+	if (ps->kind == PL_XTS && !ps->foreign) {
+		pl_qlock(ps->q);
+		xport_close(ps->q->xp, ps->sd);
+		ps->q->force = true; /* other threads may wait on it */
+		pl_qunlock(ps->q);
+	}
+	free(ps);
+}
+
+void pl_drop(int fd)
+{
+	struct pl_sock *ps = pl_get(fd);
+
+	if (!ps)
+		return;
+	pl_set(fd, NULL);
+	pl_sock_unref(ps);
+}
+
+/* ---- waiting ---- */
+
+static void efd_free(void *p)
+{
+	(void)p;
+	if (t_efd >= 0)
+		REAL(close)(t_efd);
+	t_efd = -1;
+}
+
+int pl_thread_efd(void)
+{
+	if (t_efd >= 0 && t_efd_gen == fork_gen)
+		return t_efd;
+	/* after fork the child's copy is the parent's eventfd: a new one
+	 * (the old number stays the parent's business in the child) */
+	t_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	t_efd_gen = fork_gen;
+	if (t_efd >= 0)
+		pthread_setspecific(efd_key, &t_efd);
+	return t_efd;
+}
+
+void pl_efd_drain(int efd)
+{
+	uint64_t v;
+
+	if (REAL(read)(efd, &v, sizeof(v)) < 0) { /* EAGAIN: nothing there */
+	}
+}
+
+void pl_poke_add(struct pl_queue *q, struct pl_poke *p)
+{
+	p->next = q->pokes.next;
+	p->prev = &q->pokes;
+	q->pokes.next->prev = p;
+	q->pokes.next = p;
+}
+
+void pl_poke_del(struct pl_poke *p)
+{
+	p->prev->next = p->next;
+	p->next->prev = p->prev;
+	p->next = p->prev = p;
+}
+
+void pl_qlock(struct pl_queue *q)
+{
+	pl_depth++;
+	pthread_mutex_lock(&q->mu);
+}
+
+/* Frames came in since we last looked (or a local change, force): wake
+ * whoever waits on the queue's sockets; they look for themselves. */
+static void notify(struct pl_queue *q)
+{
+	struct xport_stats st;
+	struct pl_poke *p;
+	uint64_t one = 1;
+
+	if (q->pokes.next == &q->pokes)
+		return;
+	if (xport_stats(q->xp, &st, sizeof(st)) == 0 && st.rx_frames == q->rx_seen && !q->force)
+		return;
+	q->rx_seen = st.rx_frames;
+	q->force = false;
+	for (p = q->pokes.next; p != &q->pokes; p = p->next)
+		if (REAL(write)(p->efd, &one, sizeof(one)) < 0) { /* full: it is awake */
+		}
+}
+
+void pl_qunlock(struct pl_queue *q)
+{
+	if (q->xp) {
+		notify(q);
+		q->last_run_ns = pl_now_ns();
+	}
+	pthread_mutex_unlock(&q->mu);
+	pl_depth--;
+}
+
+int pl_qwait(struct pl_queue *q, uint64_t dl)
+{
+	struct pl_poke w = {.efd = pl_thread_efd()};
+	struct pollfd pfd[2];
+	int ms = pl_remaining_ms(dl), r, e;
+
+	if (ms == 0)
+		return -ETIMEDOUT;
+	if (w.efd < 0)
+		return -errno;
+	if (ms < 0 || ms > PL_SLICE_MS)
+		ms = PL_SLICE_MS; /* then the caller runs the engine and looks again */
+	pfd[0] = (struct pollfd){.fd = w.efd, .events = POLLIN};
+	pfd[1] = (struct pollfd){.fd = q->xfd, .events = POLLIN};
+	pl_poke_add(q, &w);
+	pthread_mutex_unlock(&q->mu); /* still pl_depth > 0 */
+	r = REAL(poll)(pfd, 2, ms);
+	e = errno;
+	pthread_mutex_lock(&q->mu);
+	pl_poke_del(&w);
+	if (r > 0 && pfd[0].revents)
+		pl_efd_drain(w.efd);
+	if (r < 0 && e == EINTR)
+		return -EINTR;
+	return 0;
+}
+
+/* ---- queues ---- */
+
+static unsigned rx_queues(void)
+{
+	char path[128];
+	struct dirent *de;
+	unsigned n = 0;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/sys/class/net/%s/queues", ifname);
+	d = opendir(path);
+	if (!d)
+		return 1;
+	while ((de = readdir(d)))
+		n += !strncmp(de->d_name, "rx-", 3);
+	closedir(d);
+	return n ? n : 1;
+}
+
+/* xportd picks a queue; without one, any queue of ifname we can open
+ * directly (root), starting at one that depends on pid and index so that
+ * processes spread. */
+static int queue_open(struct pl_queue *q)
+{
+	struct xport_opts o = {.sz = sizeof(o)};
+	const char *env = getenv("XTS_RUN_QUEUE");
+	unsigned i, n, first;
+	int err;
+
+	err = xport_open(&q->xp, ifname, XPORT_QUEUE_ANY, &o);
+	if (err != -EINVAL) /* xportd answered (yes or no) */
+		goto out;
+	o.flags = XPORT_OPT_DIRECT;
+	n = env && *env ? 1 : rx_queues();
+	first = env && *env ? (unsigned)atoi(env) + q->idx : (unsigned)getpid() + q->idx;
+	for (i = 0; i < n; i++) {
+		unsigned qn = env && *env ? first : (first + i) % n;
+
+		err = xport_open(&q->xp, ifname, qn, &o);
+		pl_log(PL_LOG_DEBUG, "queue %u of %s (direct): %s", qn, ifname,
+		       err ? strerror(-err) : "open");
+		if (err != -EBUSY)
+			break;
+	}
+out:
+	if (err) {
+		const char *why = xport_last_error();
+
+		q->xp = NULL;
+		pl_log(PL_LOG_WARN, "no XTS queue on %s: %s%s%s", ifname, strerror(-err),
+		       why ? ": " : "", why ? why : "");
+		return err;
+	}
+	q->xfd = xport_fd(q->xp);
+	/* a program this process execs must not hold our queue */
+	REAL(fcntl)(q->xfd, F_SETFD, FD_CLOEXEC);
+	pl_log(PL_LOG_INFO, "queue %u of %s open%s", xport_queue(q->xp), ifname,
+	       o.flags & XPORT_OPT_DIRECT ? " (direct)" : " (xportd lease)");
+	return 0;
+}
+
+/* Answers PINGs, returns credit, rings doorbells while the program sleeps
+ * outside the shim: a queue nobody ran for 50 ms gets a turn, 10 times a
+ * second, never waiting for a lock an application thread holds. */
+static void *progress(void *arg)
+{
+	unsigned i;
+
+	(void)arg;
+	pl_depth = 1; /* everything it calls is the shim's own */
+	for (;;) {
+		REAL(poll)(NULL, 0, PL_SLICE_MS);
+		for (i = 0; i < nq; i++) {
+			struct pl_queue *q = &qs[i];
+
+			if (!q->xp || pthread_mutex_trylock(&q->mu))
+				continue;
+			if (q->xp && pl_now_ns() - q->last_run_ns > 50000000ull) {
+				xport_process(q->xp);
+				notify(q);
+				q->last_run_ns = pl_now_ns();
+			}
+			pthread_mutex_unlock(&q->mu);
+		}
+	}
+	return NULL;
+}
+
+static void progress_start(void)
+{
+	sigset_t all, old;
+	pthread_t t;
+
+	if (progress_on)
+		return;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old); /* the program's signals are not ours */
+	if (pthread_create(&t, NULL, progress, NULL) == 0) {
+		pthread_detach(t);
+		progress_on = true;
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+struct pl_queue *pl_queue_get(int *err)
+{
+	struct pl_queue *q;
+
+	if (t_q < 0)
+		t_q = (int)(atomic_fetch_add(&q_rr, 1) % nq);
+	q = &qs[t_q];
+	if (q->xp)
+		return q;
+	pl_depth++;
+	pthread_mutex_lock(&open_mu);
+	if (!q->xp && !q->open_err) {
+		pthread_mutex_lock(&q->mu);
+		q->open_err = queue_open(q);
+		pthread_mutex_unlock(&q->mu);
+		if (!q->open_err)
+			progress_start();
+	}
+	*err = q->open_err;
+	pthread_mutex_unlock(&open_mu);
+	pl_depth--;
+	return q->xp ? q : NULL;
+}
+
+/* ---- fork, exit ---- */
+
+static void fork_prepare(void)
+{
+	unsigned i;
+
+	pl_depth++;
+	pthread_mutex_lock(&open_mu);
+	pthread_mutex_lock(&pl_mu);
+	for (i = 0; i < nq; i++)
+		pthread_mutex_lock(&qs[i].mu);
+}
+
+static void fork_parent(void)
+{
+	unsigned i;
+
+	for (i = 0; i < nq; i++)
+		pthread_mutex_unlock(&qs[i].mu);
+	pthread_mutex_unlock(&pl_mu);
+	pthread_mutex_unlock(&open_mu);
+	pl_depth--;
+}
+
+/* The child shares the parent's queue rings (mapped from the same AF_XDP
+ * socket): it must never touch them.  Its inherited XTS sockets are the
+ * parent's (close() drops them here only), and it opens queues of its own
+ * when it makes sockets of its own. */
+static void fork_child(void)
+{
+	unsigned i;
+
+	for (i = 0; i < nq; i++) {
+		struct pl_queue *q = &qs[i];
+
+		pthread_mutex_init(&q->mu, NULL);
+		q->xp = NULL;
+		q->xfd = -1;
+		q->open_err = 0;
+		q->pokes.next = q->pokes.prev = &q->pokes;
+	}
+	pthread_mutex_init(&pl_mu, NULL);
+	pthread_mutex_init(&open_mu, NULL);
+	fork_gen++;
+	progress_on = false;
+	pl_sock_fork_child();
+	pl_ep_fork_child();
+	pl_depth--;
+}
+
+void pl_sock_fork_child(void)
+{
+	int fd;
+
+	for (fd = 0; fd < tab_n; fd++) {
+		struct pl_sock *ps = pl_get(fd);
+
+		if (ps && ps->kind == PL_XTS)
+			ps->foreign = true;
+	}
+}
+
+/* Close what the program left open (a FIN after its last byte, as the
+ * kernel would send), then end the queue session gracefully. */
+static void __attribute__((destructor)) pl_fini(void)
+{
+	unsigned i;
+	int fd, tries;
+
+	if (!tab)
+		return;
+	pl_depth++;
+	for (i = 0; i < nq; i++) {
+		struct pl_queue *q = &qs[i];
+
+		if (!q->xp)
+			continue;
+		/* another thread inside the shim at exit: leave its queue */
+		for (tries = 0; tries < 20 && pthread_mutex_trylock(&q->mu); tries++)
+			REAL(poll)(NULL, 0, 10);
+		if (tries == 20)
+			continue;
+		for (fd = 0; fd < tab_n; fd++) {
+			struct pl_sock *ps = pl_get(fd);
+
+			if (ps && ps->kind == PL_XTS && !ps->foreign && ps->q == q && ps->sd >= 0) {
+				xport_close(q->xp, ps->sd);
+				ps->sd = -1;
+			}
+		}
+		xport_close_queue(q->xp);
+		q->xp = NULL; /* the lock stays held: nobody runs it again */
+	}
+}
+
+static void __attribute__((constructor)) pl_init(void)
+{
+	const char *e;
+	struct rlimit rl;
+	char err[256];
+	unsigned i;
+	void *m;
+
+	pl_resolve();
+	e = getenv("XTS_RUN_LOG");
+	if (e && *e)
+		pl_log_level = !strcmp(e, "debug")   ? PL_LOG_DEBUG
+			       : !strcmp(e, "info")  ? PL_LOG_INFO
+			       : !strcmp(e, "quiet") ? PL_LOG_QUIET
+						     : PL_LOG_WARN;
+	e = getenv("XTS_RUN_IF");
+	if (e && *e)
+		ifname = e;
+	e = getenv("XTS_RUN_QUEUES");
+	if (e && *e)
+		nq = (unsigned)atoi(e);
+	if (nq < 1 || nq > PL_MAX_Q)
+		nq = 1;
+	e = getenv("XTS_RUN_FALLBACK");
+	pl_fallback_fail = e && !strcmp(e, "fail");
+	e = getenv("XTS_RUN_RULES");
+	if (e && *e && pl_rules_load(&pl_rules, e, err, sizeof(err))) {
+		/* xts-run checked the file: it changed since.  Nothing offloaded. */
+		pl_log(PL_LOG_WARN, "%s; no socket offloaded", err);
+		pl_rules.dflt = PL_KERNEL;
+	}
+	for (i = 0; i < PL_MAX_Q; i++) {
+		pthread_mutex_init(&qs[i].mu, NULL);
+		qs[i].idx = i;
+		qs[i].xfd = -1;
+		qs[i].pokes.next = qs[i].pokes.prev = &qs[i].pokes;
+	}
+	pthread_key_create(&efd_key, efd_free);
+	if (getrlimit(RLIMIT_NOFILE, &rl))
+		rl.rlim_max = 65536;
+	if (rl.rlim_max > (1u << 20) || rl.rlim_max == RLIM_INFINITY)
+		rl.rlim_max = 1u << 20;
+	/* untouched pages of the table cost nothing */
+	m = mmap(NULL, rl.rlim_max * sizeof(*tab), PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (m == MAP_FAILED) {
+		pl_log(PL_LOG_WARN, "no memory for the fd table; nothing offloaded");
+		return;
+	}
+	tab_n = (int)rl.rlim_max;
+	pthread_atfork(fork_prepare, fork_parent, fork_child);
+	pl_ep_init_tab((int)rl.rlim_max);
+	tab = m;
+	pl_log(PL_LOG_DEBUG, "loaded: %u queue(s) on %s, %u rule(s), default %s", nq, ifname,
+	       pl_rules.n, pl_rules.dflt == PL_OFFLOAD ? "offload" : "kernel");
+}

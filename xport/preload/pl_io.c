@@ -1,0 +1,356 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * pl_io.c - bytes: read/write, readv/writev, recv/send and their
+ * relatives, the fortified __*_chk entry points (Debian builds with
+ * _FORTIFY_SOURCE, so read() in socat is __read_chk).  Linux's rules: a
+ * blocking send sends everything (or fails, or is cut short by a signal
+ * or SO_SNDTIMEO), a blocking recv waits for one byte (MSG_WAITALL: for
+ * all), EPIPE raises SIGPIPE unless MSG_NOSIGNAL.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "preload.h"
+
+#define GATHER_MAX (16 * 1024) /* writev of small pieces: one send */
+
+extern void __chk_fail(void) __attribute__((noreturn));
+
+static ssize_t fail(int err)
+{
+	errno = err;
+	return -1;
+}
+
+/* The XTS socket behind @fd, or NULL (with *err set when it is one we
+ * cannot use: inherited over fork). */
+static struct pl_sock *xsock(int fd, int *err)
+{
+	struct pl_sock *ps;
+
+	*err = 0;
+	if (pl_depth)
+		return NULL;
+	ps = pl_get(fd);
+	if (!ps || ps->kind != PL_XTS)
+		return NULL;
+	if (ps->foreign) {
+		*err = EBADF;
+		return NULL;
+	}
+	return ps;
+}
+
+static ssize_t x_recv(struct pl_sock *ps, void *buf, size_t len, int flags)
+{
+	struct pl_queue *q = ps->q;
+	bool nb = ps->nonblock || (flags & MSG_DONTWAIT);
+	bool all = (flags & MSG_WAITALL) && !(flags & MSG_PEEK) && !nb;
+	uint64_t dl = pl_deadline_us(ps->rcvtimeo_us);
+	size_t done = 0;
+	ssize_t n = 0;
+	int e = 0, w;
+
+	flags = (flags & ~MSG_WAITALL) | MSG_DONTWAIT;
+	pl_qlock(q);
+	for (;;) {
+		n = xport_recv(q->xp, ps->sd, buf ? (char *)buf + done : NULL, len - done, flags);
+		if (n > 0) {
+			done += (size_t)n;
+			if (!all || done == len)
+				break;
+			continue;
+		}
+		e = errno;
+		if (n == 0 || e != EAGAIN || nb)
+			break;
+		w = pl_qwait(q, dl);
+		if (w) {
+			e = w == -EINTR ? EINTR : EAGAIN;
+			n = -1;
+			break;
+		}
+	}
+	pl_qunlock(q);
+	if (done || n == 0)
+		return (ssize_t)done;
+	return fail(e);
+}
+
+/* Sends; EPIPE is the caller's to turn into SIGPIPE. */
+static ssize_t x_send(struct pl_sock *ps, const void *buf, size_t len, int flags)
+{
+	struct pl_queue *q = ps->q;
+	bool nb = ps->nonblock || (flags & MSG_DONTWAIT);
+	uint64_t dl = pl_deadline_us(ps->sndtimeo_us);
+	size_t done = 0;
+	ssize_t n;
+	int e = 0, w;
+
+	flags |= MSG_DONTWAIT;
+	pl_qlock(q);
+	for (;;) {
+		n = xport_send(q->xp, ps->sd, (const char *)buf + done, len - done, flags);
+		if (n >= 0) {
+			done += (size_t)n;
+			if (done == len || nb)
+				break;
+			continue;
+		}
+		e = errno;
+		if (e != EAGAIN || nb)
+			break;
+		w = pl_qwait(q, dl);
+		if (w) {
+			e = w == -EINTR ? EINTR : EAGAIN;
+			break;
+		}
+	}
+	pl_qunlock(q);
+	if (done || !len)
+		return (ssize_t)done;
+	return fail(e);
+}
+
+static ssize_t sigpipe(ssize_t r, int flags)
+{
+	if (r < 0 && errno == EPIPE && !(flags & MSG_NOSIGNAL)) {
+		int e = errno;
+
+		raise(SIGPIPE); /* to this thread, as the kernel does */
+		errno = e;
+	}
+	return r;
+}
+
+static ssize_t x_readv(struct pl_sock *ps, const struct iovec *iov, int n, int flags)
+{
+	size_t total = 0, cap = 0;
+	ssize_t r = 0;
+	char *bounce;
+	int i;
+
+	if (n < 0 || n > IOV_MAX)
+		return fail(EINVAL);
+	if (flags & MSG_PEEK && n > 1) { /* each peek starts at the same byte */
+		for (i = 0; i < n; i++)
+			cap += iov[i].iov_len;
+		if (cap > 1 << 20)
+			cap = 1 << 20;
+		bounce = malloc(cap ? cap : 1);
+		if (!bounce)
+			return fail(ENOMEM);
+		r = x_recv(ps, bounce, cap, flags);
+		for (i = 0; r > 0 && i < n && total < (size_t)r; i++) {
+			size_t k =
+			    iov[i].iov_len < (size_t)r - total ? iov[i].iov_len : (size_t)r - total;
+
+			memcpy(iov[i].iov_base, bounce + total, k);
+			total += k;
+		}
+		free(bounce);
+		return r;
+	}
+	for (i = 0; i < n; i++) {
+		if (!iov[i].iov_len)
+			continue;
+		/* only the first piece may wait */
+		r = x_recv(ps, iov[i].iov_base, iov[i].iov_len, flags | (total ? MSG_DONTWAIT : 0));
+		if (r <= 0)
+			break;
+		total += (size_t)r;
+		if ((size_t)r < iov[i].iov_len)
+			break;
+	}
+	if (total)
+		return (ssize_t)total;
+	return r;
+}
+
+static ssize_t x_writev(struct pl_sock *ps, const struct iovec *iov, int n, int flags)
+{
+	char buf[GATHER_MAX];
+	size_t total = 0, len = 0;
+	ssize_t r = 0;
+	int i;
+
+	if (n < 0 || n > IOV_MAX)
+		return fail(EINVAL);
+	for (i = 0; i < n; i++)
+		len += iov[i].iov_len;
+	if (n > 1 && len <= sizeof(buf)) { /* one frame, not one per piece */
+		for (i = 0; i < n; i++) {
+			memcpy(buf + total, iov[i].iov_base, iov[i].iov_len);
+			total += iov[i].iov_len;
+		}
+		return sigpipe(x_send(ps, buf, len, flags), flags);
+	}
+	for (i = 0; i < n; i++) {
+		if (!iov[i].iov_len)
+			continue;
+		r = x_send(ps, iov[i].iov_base, iov[i].iov_len,
+			   (flags | MSG_NOSIGNAL) | (i + 1 < n ? MSG_MORE : 0));
+		if (r < 0)
+			break;
+		total += (size_t)r;
+		if ((size_t)r < iov[i].iov_len)
+			break;
+	}
+	if (total)
+		return (ssize_t)total;
+	return sigpipe(r, flags);
+}
+
+/* ---- the wrappers ---- */
+
+ssize_t read(int fd, void *buf, size_t len)
+{
+	int err;
+	struct pl_sock *ps = xsock(fd, &err);
+
+	if (err)
+		return fail(err);
+	return ps ? x_recv(ps, buf, len, 0) : REAL(read)(fd, buf, len);
+}
+
+ssize_t __read_chk(int fd, void *buf, size_t len, size_t buflen);
+ssize_t __read_chk(int fd, void *buf, size_t len, size_t buflen)
+{
+	if (len > buflen)
+		__chk_fail();
+	return read(fd, buf, len);
+}
+
+ssize_t write(int fd, const void *buf, size_t len)
+{
+	int err;
+	struct pl_sock *ps = xsock(fd, &err);
+
+	if (err)
+		return fail(err);
+	return ps ? sigpipe(x_send(ps, buf, len, 0), 0) : REAL(write)(fd, buf, len);
+}
+
+ssize_t readv(int fd, const struct iovec *iov, int n)
+{
+	int err;
+	struct pl_sock *ps = xsock(fd, &err);
+
+	if (err)
+		return fail(err);
+	return ps ? x_readv(ps, iov, n, 0) : REAL(readv)(fd, iov, n);
+}
+
+ssize_t writev(int fd, const struct iovec *iov, int n)
+{
+	int err;
+	struct pl_sock *ps = xsock(fd, &err);
+
+	if (err)
+		return fail(err);
+	return ps ? x_writev(ps, iov, n, 0) : REAL(writev)(fd, iov, n);
+}
+
+ssize_t recv(int fd, void *buf, size_t len, int flags)
+{
+	int err;
+	struct pl_sock *ps = xsock(fd, &err);
+
+	if (err)
+		return fail(err);
+	return ps ? x_recv(ps, buf, len, flags) : REAL(recv)(fd, buf, len, flags);
+}
+
+ssize_t __recv_chk(int fd, void *buf, size_t len, size_t buflen, int flags);
+ssize_t __recv_chk(int fd, void *buf, size_t len, size_t buflen, int flags)
+{
+	if (len > buflen)
+		__chk_fail();
+	return recv(fd, buf, len, flags);
+}
+
+ssize_t send(int fd, const void *buf, size_t len, int flags)
+{
+	int err;
+	struct pl_sock *ps = xsock(fd, &err);
+
+	if (err)
+		return fail(err);
+	return ps ? sigpipe(x_send(ps, buf, len, flags), flags) : REAL(send)(fd, buf, len, flags);
+}
+
+ssize_t recvfrom(int fd, void *buf, size_t len, int flags, struct sockaddr *a, socklen_t *alen)
+{
+	int err;
+	struct pl_sock *ps = xsock(fd, &err);
+	ssize_t r;
+
+	if (err)
+		return fail(err);
+	if (!ps)
+		return REAL(recvfrom)(fd, buf, len, flags, a, alen);
+	r = x_recv(ps, buf, len, flags);
+	if (r >= 0 && a && alen)
+		*alen = 0; /* TCP names no source, as Linux */
+	return r;
+}
+
+ssize_t __recvfrom_chk(int fd, void *buf, size_t len, size_t buflen, int flags, struct sockaddr *a,
+		       socklen_t *alen);
+ssize_t __recvfrom_chk(int fd, void *buf, size_t len, size_t buflen, int flags, struct sockaddr *a,
+		       socklen_t *alen)
+{
+	if (len > buflen)
+		__chk_fail();
+	return recvfrom(fd, buf, len, flags, a, alen);
+}
+
+ssize_t sendto(int fd, const void *buf, size_t len, int flags, const struct sockaddr *a,
+	       socklen_t alen)
+{
+	int err;
+	struct pl_sock *ps = xsock(fd, &err);
+
+	if (err)
+		return fail(err);
+	if (!ps)
+		return REAL(sendto)(fd, buf, len, flags, a, alen);
+	/* a connected TCP socket ignores the address */
+	return sigpipe(x_send(ps, buf, len, flags), flags);
+}
+
+ssize_t recvmsg(int fd, struct msghdr *m, int flags)
+{
+	int err;
+	struct pl_sock *ps = xsock(fd, &err);
+	ssize_t r;
+
+	if (err)
+		return fail(err);
+	if (!ps)
+		return REAL(recvmsg)(fd, m, flags);
+	r = x_readv(ps, m->msg_iov, (int)m->msg_iovlen, flags);
+	if (r >= 0) {
+		m->msg_namelen = 0;
+		m->msg_controllen = 0;
+		m->msg_flags = 0;
+	}
+	return r;
+}
+
+ssize_t sendmsg(int fd, const struct msghdr *m, int flags)
+{
+	int err;
+	struct pl_sock *ps = xsock(fd, &err);
+
+	if (err)
+		return fail(err);
+	if (!ps)
+		return REAL(sendmsg)(fd, m, flags);
+	return x_writev(ps, m->msg_iov, (int)m->msg_iovlen, flags);
+}

@@ -1,0 +1,632 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * pl_poll.c - waiting on several fds: poll/ppoll/select/pselect over XTS
+ * sockets and kernel fds at once, and epoll.
+ *
+ * poll: XTS entries are asked of libxport (xport_poll, not waiting), the
+ * others of the kernel (poll, not waiting); then one kernel sleep on the
+ * kernel fds, each queue's AF_XDP socket and this thread's eventfd, which
+ * whoever runs the queue's engine writes when frames came in (pl_qunlock).
+ *
+ * epoll: the program's epoll fd stays a real kernel epoll (nestable,
+ * pollable, shared by threads): kernel fds go straight in; XTS sockets go
+ * into a libxport readiness set per queue (xport_watch), and the epoll
+ * gets, tagged with a random cookie, each queue's AF_XDP socket and an
+ * eventfd that the engine's runners write.  epoll_wait takes events from
+ * both sides, the first side alternating so that neither starves.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include "preload.h"
+
+#define STACK_FDS 64
+#define XEV_BATCH 64
+
+static int fail(int err)
+{
+	errno = err;
+	return -1;
+}
+
+/* ---- poll ---- */
+
+struct pq { /* one queue's share of a poll */
+	struct pl_queue *q;
+	struct pl_poke poke;
+	unsigned n;
+	struct xport_pollfd *x;
+	nfds_t *at; /* which entry of the caller's each is */
+};
+
+static int xts_check(struct pq *pq, unsigned npq, struct pollfd *fds, bool first)
+{
+	int ready = 0;
+	unsigned i, k;
+
+	for (i = 0; i < npq; i++) {
+		pl_qlock(pq[i].q);
+		if (first)
+			pl_poke_add(pq[i].q, &pq[i].poke);
+		xport_poll(pq[i].q->xp, pq[i].x, pq[i].n, 0);
+		pl_qunlock(pq[i].q);
+		for (k = 0; k < pq[i].n; k++) {
+			fds[pq[i].at[k]].revents = pq[i].x[k].revents;
+			ready += !!pq[i].x[k].revents;
+		}
+	}
+	return ready;
+}
+
+int pl_poll_mixed(struct pollfd *fds, nfds_t n, uint64_t dl, const sigset_t *mask)
+{
+	struct pq pq[PL_MAX_Q];
+	struct pollfd *k;
+	struct xport_pollfd *x;
+	nfds_t *kat, *xat, i, nk = 0, nx = 0;
+	unsigned npq = 0, j;
+	int ready = 0, r = 0, e = 0, efd = pl_thread_efd(), ms;
+	bool first = true;
+	char *mem;
+
+	if (efd < 0)
+		return -1;
+	mem = malloc((n + PL_MAX_Q + 1) * (sizeof(*k) + sizeof(nfds_t)) +
+		     n * (sizeof(*x) + sizeof(nfds_t)));
+	if (!mem)
+		return fail(ENOMEM);
+	kat = (nfds_t *)mem; /* the 8-byte arrays first: all aligned */
+	xat = kat + n + PL_MAX_Q + 1;
+	k = (struct pollfd *)(xat + n);
+	x = (struct xport_pollfd *)(k + n + PL_MAX_Q + 1);
+	/* XTS entries grouped by queue; the rest for the kernel */
+	for (i = 0; i < n; i++) {
+		struct pl_sock *ps = pl_get(fds[i].fd);
+
+		fds[i].revents = 0;
+		if (!ps || ps->kind != PL_XTS) {
+			kat[nk] = i;
+			k[nk++] = fds[i];
+			continue;
+		}
+		if (ps->foreign) {
+			fds[i].revents = POLLNVAL;
+			ready++;
+			continue;
+		}
+		for (j = 0; j < npq && pq[j].q != ps->q; j++)
+			;
+		if (j == npq)
+			pq[npq++] = (struct pq){.q = ps->q, .poke = {.efd = efd}};
+		pq[j].n++;
+	}
+	for (j = 0, nx = 0; j < npq; j++) {
+		pq[j].x = x + nx;
+		pq[j].at = xat + nx;
+		nx += pq[j].n;
+		pq[j].n = 0;
+	}
+	for (i = 0; i < n; i++) {
+		struct pl_sock *ps = pl_get(fds[i].fd);
+
+		if (!ps || ps->kind != PL_XTS || ps->foreign)
+			continue;
+		for (j = 0; pq[j].q != ps->q; j++)
+			;
+		pq[j].at[pq[j].n] = i;
+		pq[j].x[pq[j].n++] = (struct xport_pollfd){.sd = ps->sd, .events = fds[i].events};
+	}
+	for (;;) {
+		int got = xts_check(pq, npq, fds, first);
+
+		first = false;
+		if (nk) {
+			r = REAL(poll)(k, nk, 0);
+			if (r < 0) {
+				e = errno;
+				break;
+			}
+			for (i = 0; i < nk; i++) {
+				fds[kat[i]].revents = k[i].revents;
+				got += !!k[i].revents;
+			}
+		}
+		ready += got;
+		if (ready)
+			break;
+		ms = pl_remaining_ms(dl);
+		if (!ms)
+			break;
+		if (ms < 0 || ms > PL_SLICE_MS)
+			ms = PL_SLICE_MS;
+		k[nk] = (struct pollfd){.fd = efd, .events = POLLIN};
+		for (j = 0; j < npq; j++)
+			k[nk + 1 + j] = (struct pollfd){.fd = pq[j].q->xfd, .events = POLLIN};
+		r = REAL(ppoll)(
+		    k, nk + 1 + npq,
+		    &(struct timespec){.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L},
+		    mask);
+		if (r < 0) {
+			e = errno; /* EINTR, as poll(2) */
+			break;
+		}
+		if (k[nk].revents)
+			pl_efd_drain(efd);
+	}
+	for (j = 0; j < npq; j++) {
+		pl_qlock(pq[j].q);
+		pl_poke_del(&pq[j].poke);
+		pl_qunlock(pq[j].q);
+	}
+	free(mem);
+	if (e)
+		return fail(e);
+	return ready;
+}
+
+static bool any_xts(const struct pollfd *fds, nfds_t n)
+{
+	nfds_t i;
+
+	if (pl_depth)
+		return false;
+	for (i = 0; i < n; i++) {
+		struct pl_sock *ps = pl_get(fds[i].fd);
+
+		if (ps && ps->kind == PL_XTS)
+			return true;
+	}
+	return false;
+}
+
+int poll(struct pollfd *fds, nfds_t n, int timeout)
+{
+	if (!any_xts(fds, n))
+		return REAL(poll)(fds, n, timeout);
+	return pl_poll_mixed(fds, n, pl_deadline_ms(timeout), NULL);
+}
+
+static uint64_t ts_deadline(const struct timespec *ts)
+{
+	if (!ts)
+		return UINT64_MAX;
+	return pl_now_ns() + (uint64_t)ts->tv_sec * 1000000000ull + (uint64_t)ts->tv_nsec;
+}
+
+int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *ts, const sigset_t *mask)
+{
+	if (!any_xts(fds, n))
+		return REAL(ppoll)(fds, n, ts, mask);
+	return pl_poll_mixed(fds, n, ts_deadline(ts), mask);
+}
+
+extern void __chk_fail(void) __attribute__((noreturn));
+
+int __poll_chk(struct pollfd *fds, nfds_t n, int timeout, size_t fdslen);
+int __poll_chk(struct pollfd *fds, nfds_t n, int timeout, size_t fdslen)
+{
+	if (fdslen / sizeof(*fds) < n)
+		__chk_fail();
+	return poll(fds, n, timeout);
+}
+
+int __ppoll_chk(struct pollfd *fds, nfds_t n, const struct timespec *ts, const sigset_t *mask,
+		size_t fdslen);
+int __ppoll_chk(struct pollfd *fds, nfds_t n, const struct timespec *ts, const sigset_t *mask,
+		size_t fdslen)
+{
+	if (fdslen / sizeof(*fds) < n)
+		__chk_fail();
+	return ppoll(fds, n, ts, mask);
+}
+
+/* ---- select, as poll ---- */
+
+#define SEL_IN	(POLLIN | POLLRDNORM | POLLRDBAND | POLLHUP | POLLERR)
+#define SEL_OUT (POLLOUT | POLLWRNORM | POLLWRBAND | POLLERR)
+
+static bool sel_any_xts(int nfds, fd_set *r, fd_set *w, fd_set *x)
+{
+	int fd;
+
+	if (pl_depth || nfds > FD_SETSIZE)
+		return false;
+	for (fd = 0; fd < nfds; fd++) {
+		struct pl_sock *ps = pl_get(fd);
+
+		if (ps && ps->kind == PL_XTS &&
+		    ((r && FD_ISSET(fd, r)) || (w && FD_ISSET(fd, w)) || (x && FD_ISSET(fd, x))))
+			return true;
+	}
+	return false;
+}
+
+static int sel(int nfds, fd_set *r, fd_set *w, fd_set *x, uint64_t dl, const sigset_t *mask)
+{
+	struct pollfd p[FD_SETSIZE];
+	nfds_t n = 0, i;
+	int fd, got, cnt = 0;
+
+	for (fd = 0; fd < nfds; fd++) {
+		short ev = (short)((r && FD_ISSET(fd, r) ? POLLIN : 0) |
+				   (w && FD_ISSET(fd, w) ? POLLOUT : 0) |
+				   (x && FD_ISSET(fd, x) ? POLLPRI : 0));
+
+		if (ev)
+			p[n++] = (struct pollfd){.fd = fd, .events = ev};
+	}
+	got = pl_poll_mixed(p, n, dl, mask);
+	if (got < 0)
+		return -1;
+	for (i = 0; i < n; i++)
+		if (p[i].revents & POLLNVAL)
+			return fail(EBADF);
+	for (i = 0; i < n; i++) {
+		fd = p[i].fd;
+		if (r && FD_ISSET(fd, r) && !(p[i].revents & SEL_IN))
+			FD_CLR(fd, r);
+		if (w && FD_ISSET(fd, w) && !(p[i].revents & SEL_OUT))
+			FD_CLR(fd, w);
+		if (x && FD_ISSET(fd, x) && !(p[i].revents & POLLPRI))
+			FD_CLR(fd, x);
+		cnt += (r && FD_ISSET(fd, r)) + (w && FD_ISSET(fd, w)) + (x && FD_ISSET(fd, x));
+	}
+	return cnt;
+}
+
+int select(int nfds, fd_set *r, fd_set *w, fd_set *x, struct timeval *tv)
+{
+	uint64_t dl, now;
+	int ret;
+
+	if (!sel_any_xts(nfds, r, w, x))
+		return REAL(select)(nfds, r, w, x, tv);
+	dl = tv ? pl_now_ns() + (uint64_t)tv->tv_sec * 1000000000ull +
+		      (uint64_t)tv->tv_usec * 1000ull
+		: UINT64_MAX;
+	ret = sel(nfds, r, w, x, dl, NULL);
+	if (tv) { /* Linux leaves the time not slept */
+		now = pl_now_ns();
+		now = dl > now ? dl - now : 0;
+		tv->tv_sec = (time_t)(now / 1000000000ull);
+		tv->tv_usec = (suseconds_t)(now % 1000000000ull / 1000);
+	}
+	return ret;
+}
+
+int pselect(int nfds, fd_set *r, fd_set *w, fd_set *x, const struct timespec *ts,
+	    const sigset_t *mask)
+{
+	if (!sel_any_xts(nfds, r, w, x))
+		return REAL(pselect)(nfds, r, w, x, ts, mask);
+	return sel(nfds, r, w, x, ts_deadline(ts), mask);
+}
+
+/* ---- epoll ---- */
+
+struct pl_ep {
+	int epfd, efd;
+	unsigned turn;
+	int set[PL_MAX_Q]; /* the queue's readiness set, 0: none yet */
+	struct pl_queue *q[PL_MAX_Q];
+	struct pl_poke poke[PL_MAX_Q];
+};
+
+static struct pl_ep *_Atomic *ept;
+static int ept_n;
+static pthread_mutex_t ep_mu = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t tag; /* our registrations in the program's epoll */
+
+void pl_ep_init_tab(int n)
+{
+	void *m = mmap(NULL, (size_t)n * sizeof(*ept), PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+	if (getrandom(&tag, sizeof(tag), GRND_NONBLOCK) != sizeof(tag))
+		tag = (uint64_t)pl_now_ns() * 0x9e3779b97f4a7c15ull;
+	if (m == MAP_FAILED)
+		return;
+	ept = m;
+	ept_n = n;
+}
+
+static struct pl_ep *ep_get(int epfd)
+{
+	if (!ept || epfd < 0 || epfd >= ept_n)
+		return NULL;
+	return atomic_load_explicit(&ept[epfd], memory_order_acquire);
+}
+
+static void poke(int efd)
+{
+	uint64_t one = 1;
+
+	if (REAL(write)(efd, &one, sizeof(one)) < 0) { /* full: awake anyway */
+	}
+}
+
+/* The shim's state for @epfd, made with its eventfd (which also checks
+ * that epfd is an epoll).  Under ep_mu. */
+static struct pl_ep *ep_make(int epfd, int *err)
+{
+	struct epoll_event ev = {.events = EPOLLIN, .data.u64 = tag};
+	struct pl_ep *ep = ep_get(epfd);
+
+	if (ep)
+		return ep;
+	if (!ept || epfd < 0 || epfd >= ept_n) {
+		*err = EBADF;
+		return NULL;
+	}
+	ep = calloc(1, sizeof(*ep));
+	if (!ep) {
+		*err = ENOMEM;
+		return NULL;
+	}
+	ep->epfd = epfd;
+	ep->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (ep->efd < 0 || REAL(epoll_ctl)(epfd, EPOLL_CTL_ADD, ep->efd, &ev)) {
+		*err = errno;
+		if (ep->efd >= 0)
+			REAL(close)(ep->efd);
+		free(ep);
+		return NULL;
+	}
+	atomic_store_explicit(&ept[epfd], ep, memory_order_release);
+	return ep;
+}
+
+/* XTS socket @ps into (or out of) the program's epoll: its queue's set.
+ * Under ep_mu. */
+static int ep_xts_ctl(int epfd, int op, int fd, struct pl_sock *ps, struct epoll_event *ev)
+{
+	struct epoll_event qev = {.events = EPOLLIN, .data.u64 = tag};
+	struct pl_queue *q = ps->q;
+	struct pl_ep *ep;
+	int err = 0, r, e;
+
+	if (epfd == fd)
+		return fail(EINVAL);
+	if (op != EPOLL_CTL_DEL && !ev)
+		return fail(EFAULT);
+	ep = op == EPOLL_CTL_ADD ? ep_make(epfd, &err) : ep_get(epfd);
+	if (!ep)
+		return fail(err ? err : ENOENT);
+	pl_qlock(q);
+	if (!ep->set[q->idx]) {
+		if (op != EPOLL_CTL_ADD) {
+			pl_qunlock(q);
+			return fail(ENOENT);
+		}
+		r = xport_set_create(q->xp);
+		if (r < 0 || REAL(epoll_ctl)(epfd, EPOLL_CTL_ADD, q->xfd, &qev)) {
+			e = errno;
+			if (r > 0)
+				xport_set_close(q->xp, r);
+			pl_qunlock(q);
+			return fail(e);
+		}
+		ep->set[q->idx] = r;
+		ep->q[q->idx] = q;
+		ep->poke[q->idx].efd = ep->efd;
+		pl_poke_add(q, &ep->poke[q->idx]);
+	}
+	r = xport_watch(q->xp, ep->set[q->idx], op, ps->sd, ev ? ev->events : 0,
+			ev ? ev->data.u64 : 0);
+	e = errno;
+	pl_qunlock(q);
+	if (r == 0 && op != EPOLL_CTL_DEL)
+		poke(ep->efd); /* ready now: a sleeping epoll_wait looks */
+	errno = e;
+	return r;
+}
+
+static void reg_note(struct pl_sock *ps, int epfd, int op, const struct epoll_event *ev)
+{
+	unsigned i;
+
+	for (i = 0; i < ps->nreg && ps->reg[i].epfd != epfd; i++)
+		;
+	if (op == EPOLL_CTL_DEL) {
+		if (i < ps->nreg)
+			ps->reg[i] = ps->reg[--ps->nreg];
+		return;
+	}
+	if (i == PL_MAX_REGS) {
+		pl_log(PL_LOG_WARN,
+		       "a socket in more than %d epoll sets before connect/listen: "
+		       "the others will not hear of it once offloaded",
+		       PL_MAX_REGS);
+		return;
+	}
+	ps->reg[i] = (struct pl_reg){.epfd = epfd, .ev = *ev};
+	if (i == ps->nreg)
+		ps->nreg++;
+}
+
+int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
+{
+	struct pl_sock *ps;
+	int r;
+
+	if (pl_depth || !(ps = pl_get(fd)))
+		return REAL(epoll_ctl)(epfd, op, fd, ev);
+	if (ps->foreign)
+		return fail(EBADF);
+	if (ps->kind == PL_PENDING) {
+		/* the kernel's for now (an unconnected socket's POLLOUT|POLLHUP
+		 * is the right answer); noted, to move at connect/listen */
+		r = REAL(epoll_ctl)(epfd, op, fd, ev);
+		if (r == 0) {
+			pthread_mutex_lock(&pl_mu);
+			if (ps->kind == PL_PENDING)
+				reg_note(ps, epfd, op, ev);
+			pthread_mutex_unlock(&pl_mu);
+		}
+		return r;
+	}
+	pthread_mutex_lock(&ep_mu);
+	r = ep_xts_ctl(epfd, op, fd, ps, ev);
+	pthread_mutex_unlock(&ep_mu);
+	return r;
+}
+
+/* Under pl_mu, right after @ps became an XTS socket. */
+void pl_ep_adopt(int fd, struct pl_sock *ps)
+{
+	unsigned i;
+
+	pthread_mutex_lock(&ep_mu);
+	for (i = 0; i < ps->nreg; i++) {
+		struct pl_reg *g = &ps->reg[i];
+
+		REAL(epoll_ctl)(g->epfd, EPOLL_CTL_DEL, fd, NULL);
+		if (ep_xts_ctl(g->epfd, EPOLL_CTL_ADD, fd, ps, &g->ev))
+			pl_log(PL_LOG_WARN,
+			       "fd %d: its epoll registration on %d could not move: %s", fd,
+			       g->epfd, strerror(errno));
+	}
+	ps->nreg = 0;
+	pthread_mutex_unlock(&ep_mu);
+}
+
+void pl_ep_forget(int epfd)
+{
+	struct pl_ep *ep = ep_get(epfd);
+	unsigned i;
+
+	if (!ep)
+		return;
+	pthread_mutex_lock(&ep_mu);
+	ep = ep_get(epfd);
+	if (ep) {
+		atomic_store_explicit(&ept[epfd], NULL, memory_order_release);
+		for (i = 0; i < PL_MAX_Q; i++) {
+			if (!ep->set[i])
+				continue;
+			pl_qlock(ep->q[i]);
+			if (ep->q[i]->xp)
+				xport_set_close(ep->q[i]->xp, ep->set[i]);
+			pl_poke_del(&ep->poke[i]);
+			pl_qunlock(ep->q[i]);
+		}
+		REAL(close)(ep->efd);
+		free(ep);
+	}
+	pthread_mutex_unlock(&ep_mu);
+}
+
+void pl_ep_fork_child(void)
+{
+	int i;
+
+	/* the parent's sets, on the parent's queues: forgotten here */
+	for (i = 0; ept && i < ept_n; i++)
+		if (ep_get(i))
+			atomic_store_explicit(&ept[i], NULL, memory_order_relaxed);
+	pthread_mutex_init(&ep_mu, NULL);
+}
+
+static int xts_collect(struct pl_ep *ep, struct epoll_event *out, int max)
+{
+	struct xport_event xev[XEV_BATCH];
+	int n = 0, k, i;
+	unsigned j;
+
+	for (j = 0; j < PL_MAX_Q && n < max; j++) {
+		struct pl_queue *q = ep->q[j];
+
+		if (!ep->set[j])
+			continue;
+		pl_qlock(q);
+		k = q->xp ? xport_wait(q->xp, ep->set[j], xev,
+				       (unsigned)(max - n < XEV_BATCH ? max - n : XEV_BATCH), 0)
+			  : 0;
+		pl_qunlock(q);
+		for (i = 0; i < k; i++) {
+			out[n].events = xev[i].events;
+			out[n++].data.u64 = xev[i].data;
+		}
+	}
+	return n;
+}
+
+/* The kernel's events, without our tags; -1 on error. */
+static int kernel_collect(struct pl_ep *ep, struct epoll_event *out, int max, int ms,
+			  const sigset_t *mask)
+{
+	int r = REAL(epoll_pwait)(ep->epfd, out, max, ms, mask), i, n = 0;
+
+	if (r < 0)
+		return -1;
+	for (i = 0; i < r; i++)
+		if (out[i].data.u64 != tag)
+			out[n++] = out[i];
+	return n;
+}
+
+static int ep_wait(struct pl_ep *ep, struct epoll_event *ev, int max, uint64_t dl,
+		   const sigset_t *mask)
+{
+	int n, m, ms;
+
+	if (max <= 0)
+		return fail(EINVAL);
+	for (;;) {
+		bool xts_first = !(ep->turn++ & 1);
+
+		pl_efd_drain(ep->efd);
+		n = xts_first ? xts_collect(ep, ev, max) : 0;
+		if (n < max) {
+			m = kernel_collect(ep, ev + n, max - n, 0, NULL);
+			if (m < 0)
+				return -1;
+			n += m;
+		}
+		if (!xts_first && n < max)
+			n += xts_collect(ep, ev + n, max - n);
+		if (n) {
+			if (n == max)
+				poke(ep->efd); /* more may be ready */
+			return n;
+		}
+		ms = pl_remaining_ms(dl);
+		if (!ms)
+			return 0;
+		if (ms < 0 || ms > PL_SLICE_MS)
+			ms = PL_SLICE_MS;
+		m = kernel_collect(ep, ev, max, ms, mask);
+		if (m < 0)
+			return -1; /* EINTR among others */
+		if (m) {
+			if (m < max)
+				m += xts_collect(ep, ev + m, max - m);
+			return m;
+		}
+	}
+}
+
+int epoll_wait(int epfd, struct epoll_event *ev, int max, int timeout)
+{
+	struct pl_ep *ep = pl_depth ? NULL : ep_get(epfd);
+
+	if (!ep)
+		return REAL(epoll_wait)(epfd, ev, max, timeout);
+	return ep_wait(ep, ev, max, pl_deadline_ms(timeout), NULL);
+}
+
+int epoll_pwait(int epfd, struct epoll_event *ev, int max, int timeout, const sigset_t *mask)
+{
+	struct pl_ep *ep = pl_depth ? NULL : ep_get(epfd);
+
+	if (!ep)
+		return REAL(epoll_pwait)(epfd, ev, max, timeout, mask);
+	return ep_wait(ep, ev, max, pl_deadline_ms(timeout), mask);
+}

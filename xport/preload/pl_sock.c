@@ -1,0 +1,641 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * pl_sock.c - the socket calls: socket() makes a pending socket (its
+ * kernel placeholder answers for it), connect() and listen() decide by
+ * the rules, and an XTS socket's calls go to libxport under its queue's
+ * lock.  Blocking is ours: libxport sockets are always non-blocking, and
+ * a blocking call waits in pl_qwait() with the lock released, so other
+ * threads use the queue meanwhile.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/sockios.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "preload.h"
+
+#define PASS(ps, fd) ((ps) = pl_depth ? NULL : pl_get(fd)) == NULL
+
+/* An XTS socket inherited over fork belongs to the parent's queue. */
+static int foreign(int fd)
+{
+	pl_log(PL_LOG_INFO, "fd %d: an XTS socket of the parent process, not usable after fork",
+	       fd);
+	errno = EBADF;
+	return -1;
+}
+
+static int fail(int err)
+{
+	errno = err;
+	return -1;
+}
+
+static int64_t tv_us(const void *val, socklen_t len)
+{
+	struct timeval tv;
+
+	if (len < sizeof(tv))
+		return -1;
+	memcpy(&tv, val, sizeof(tv));
+	return (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
+}
+
+/* ---- socket ---- */
+
+int socket(int domain, int type, int protocol)
+{
+	int fd = REAL(socket)(domain, type, protocol);
+	struct pl_sock *ps;
+
+	if (fd < 0 || pl_depth)
+		return fd;
+	if (pl_get(fd)) { /* closed behind our back: that entry is stale */
+		pthread_mutex_lock(&pl_mu);
+		pl_drop(fd);
+		pthread_mutex_unlock(&pl_mu);
+	}
+	if ((domain != AF_INET && domain != AF_INET6) || (type & 0xf) != SOCK_STREAM ||
+	    (protocol != 0 && protocol != IPPROTO_TCP))
+		return fd;
+	ps = calloc(1, sizeof(*ps));
+	if (!ps)
+		return fd; /* a kernel socket, then */
+	ps->refs = 1;
+	ps->kind = PL_PENDING;
+	ps->domain = domain;
+	ps->type = SOCK_STREAM;
+	ps->sd = -1;
+	ps->nonblock = !!(type & SOCK_NONBLOCK);
+	if (pl_set(fd, ps))
+		free(ps);
+	return fd;
+}
+
+/* ---- the decision ---- */
+
+/* Forget a pending socket: its placeholder is a kernel socket from now
+ * on, with its options, binding and epoll registrations already there. */
+static void demote(struct pl_sock *ps)
+{
+	int fd;
+
+	for (fd = 0; ps->refs > 0 && fd < 1 << 20; fd++) {
+		if (pl_get(fd) == ps) {
+			pl_set(fd, NULL);
+			ps->refs--;
+		}
+	}
+	free(ps);
+}
+
+/* The libxport socket for a pending one, with what it was given. */
+static int make_xts(int fd, struct pl_sock *ps)
+{
+	struct pl_queue *q;
+	unsigned i;
+	int err = 0, sd;
+
+	q = pl_queue_get(&err);
+	if (!q)
+		return err ? err : -ENETDOWN;
+	pl_qlock(q);
+	sd = xport_socket(q->xp, ps->domain, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	if (sd < 0) {
+		err = -errno;
+		pl_qunlock(q);
+		return err;
+	}
+	for (i = 0; i < ps->nopt; i++) {
+		struct pl_opt *o = &ps->opt[i];
+
+		if (xport_setsockopt(q->xp, sd, o->level, o->name, o->val, o->len))
+			pl_log(PL_LOG_DEBUG, "fd %d: option %d/%d stays with the kernel socket: %s",
+			       fd, o->level, o->name, strerror(errno));
+	}
+	if (ps->bound && xport_bind(q->xp, sd, (struct sockaddr *)&ps->baddr, ps->blen)) {
+		err = -errno;
+		xport_close(q->xp, sd);
+		pl_qunlock(q);
+		return err;
+	}
+	pl_qunlock(q);
+	ps->q = q;
+	ps->sd = sd;
+	ps->kind = PL_XTS;
+	pl_ep_adopt(fd, ps);
+	return 0;
+}
+
+/* 1: the kernel's (the caller goes on with libc), 0: an XTS socket now,
+ * -errno: failed. */
+static int decide(int fd, struct pl_sock *ps, int role, const struct sockaddr *a, socklen_t len)
+{
+	const char *why, *rname = role == PL_ROLE_CLIENT ? "connect" : "listen";
+	int r, err;
+
+	pthread_mutex_lock(&pl_mu);
+	if (pl_get(fd) != ps || ps->kind != PL_PENDING) { /* another thread decided */
+		pthread_mutex_unlock(&pl_mu);
+		return ps->kind == PL_XTS ? 0 : 1;
+	}
+	r = pl_rules_match(&pl_rules, role, a, len, &why);
+	if (r == PL_OFFLOAD) {
+		err = make_xts(fd, ps);
+		if (!err) {
+			pl_log(PL_LOG_DEBUG, "fd %d (%s): XTS, queue %u (%s)", fd, rname,
+			       xport_queue(ps->q->xp), why);
+			pthread_mutex_unlock(&pl_mu);
+			return 0;
+		}
+		if (pl_fallback_fail) {
+			pthread_mutex_unlock(&pl_mu);
+			return err;
+		}
+		why = "no XTS queue";
+	}
+	pl_log(PL_LOG_DEBUG, "fd %d (%s): kernel (%s)", fd, rname, why);
+	demote(ps);
+	pthread_mutex_unlock(&pl_mu);
+	return 1;
+}
+
+/* ---- connect ---- */
+
+static int x_connect(struct pl_sock *ps, const struct sockaddr *a, socklen_t len)
+{
+	struct pl_queue *q = ps->q;
+	uint64_t dl = pl_deadline_us(ps->sndtimeo_us);
+	int r, e, w;
+
+	pl_qlock(q);
+	r = xport_connect(q->xp, ps->sd, a, len);
+	e = errno;
+	while (r < 0 && !ps->nonblock && (e == EINPROGRESS || e == EALREADY)) {
+		w = pl_qwait(q, dl);
+		if (w) { /* Linux: EINTR, or EINPROGRESS past SO_SNDTIMEO; it goes on */
+			e = w == -EINTR ? EINTR : EINPROGRESS;
+			break;
+		}
+		r = xport_connect(q->xp, ps->sd, a, len);
+		e = errno;
+	}
+	q->force = true;
+	pl_qunlock(q);
+	errno = e;
+	return r;
+}
+
+int connect(int fd, const struct sockaddr *a, socklen_t len)
+{
+	struct pl_sock *ps;
+	int r;
+
+	if (PASS(ps, fd))
+		return REAL(connect)(fd, a, len);
+	if (ps->foreign)
+		return foreign(fd);
+	if (ps->kind == PL_PENDING) {
+		if (!a || len < sizeof(sa_family_t))
+			return REAL(connect)(fd, a, len);
+		r = decide(fd, ps, PL_ROLE_CLIENT, a, len);
+		if (r > 0)
+			return REAL(connect)(fd, a, len);
+		if (r < 0)
+			return fail(-r);
+	}
+	return x_connect(ps, a, len);
+}
+
+/* ---- bind, listen, accept ---- */
+
+int bind(int fd, const struct sockaddr *a, socklen_t len)
+{
+	struct pl_sock *ps;
+	const char *why;
+	bool local = true;
+	int r, e;
+
+	if (PASS(ps, fd))
+		return REAL(bind)(fd, a, len);
+	if (ps->foreign)
+		return foreign(fd);
+	if (ps->kind == PL_XTS) {
+		pl_qlock(ps->q);
+		r = xport_bind(ps->q->xp, ps->sd, a, len);
+		e = errno;
+		pl_qunlock(ps->q);
+		errno = e;
+		return r;
+	}
+	r = REAL(bind)(fd, a, len);
+	if (r < 0) {
+		e = errno;
+		/* an address of the DPU's, not this host's: fine for a
+		 * listener the rules offload (the DPU checks it at listen()) */
+		if (e != EADDRNOTAVAIL || len > sizeof(ps->baddr) ||
+		    pl_rules_match(&pl_rules, PL_ROLE_SERVER, a, len, &why) != PL_OFFLOAD)
+			return fail(e);
+		local = false;
+	}
+	pthread_mutex_lock(&pl_mu);
+	if (len <= sizeof(ps->baddr)) {
+		memcpy(&ps->baddr, a, len);
+		ps->blen = len;
+		ps->bound = true;
+		ps->bound_local = local;
+	}
+	pthread_mutex_unlock(&pl_mu);
+	return 0;
+}
+
+int listen(int fd, int backlog)
+{
+	struct sockaddr_storage any;
+	struct pl_sock *ps;
+	int r, e;
+
+	if (PASS(ps, fd))
+		return REAL(listen)(fd, backlog);
+	if (ps->foreign)
+		return foreign(fd);
+	if (ps->kind == PL_PENDING) {
+		memset(&any, 0, sizeof(any));
+		any.ss_family = (sa_family_t)ps->domain;
+		r = decide(fd, ps, PL_ROLE_SERVER,
+			   ps->bound ? (struct sockaddr *)&ps->baddr : (struct sockaddr *)&any,
+			   ps->bound
+			       ? ps->blen
+			       : (socklen_t)(ps->domain == AF_INET ? sizeof(struct sockaddr_in)
+								   : sizeof(struct sockaddr_in6)));
+		if (r > 0)
+			return REAL(listen)(fd, backlog);
+		if (r < 0)
+			return fail(-r);
+	}
+	pl_qlock(ps->q);
+	r = xport_listen(ps->q->xp, ps->sd, backlog);
+	e = errno;
+	pl_qunlock(ps->q);
+	errno = e;
+	return r;
+}
+
+int accept4(int fd, struct sockaddr *a, socklen_t *alen, int flags)
+{
+	struct pl_sock *ps, *nps;
+	struct pl_queue *q;
+	uint64_t dl;
+	int sd, nfd, e, w;
+
+	if (PASS(ps, fd) || ps->kind != PL_XTS)
+		return REAL(accept4)(fd, a, alen, flags);
+	if (ps->foreign)
+		return foreign(fd);
+	if (flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC))
+		return fail(EINVAL);
+	q = ps->q;
+	dl = pl_deadline_us(ps->rcvtimeo_us);
+	pl_qlock(q);
+	for (;;) {
+		sd = xport_accept4(q->xp, ps->sd, a, alen, SOCK_NONBLOCK);
+		e = errno;
+		if (sd >= 0 || e != EAGAIN || ps->nonblock)
+			break;
+		w = pl_qwait(q, dl);
+		if (w) {
+			e = w == -EINTR ? EINTR : EAGAIN;
+			break;
+		}
+	}
+	pl_qunlock(q);
+	if (sd < 0)
+		return fail(e);
+	nps = calloc(1, sizeof(*nps));
+	nfd = nps ? REAL(socket)(ps->domain, SOCK_STREAM | flags, 0) : -1;
+	if (nfd < 0) {
+		e = nps ? errno : ENOMEM;
+		free(nps);
+		pl_qlock(q);
+		xport_close(q->xp, sd);
+		pl_qunlock(q);
+		return fail(e);
+	}
+	*nps = (struct pl_sock){.refs = 1,
+				.kind = PL_XTS,
+				.domain = ps->domain,
+				.type = SOCK_STREAM,
+				.q = q,
+				.sd = sd,
+				.nonblock = !!(flags & SOCK_NONBLOCK)};
+	pthread_mutex_lock(&pl_mu);
+	pl_drop(nfd);
+	pl_set(nfd, nps);
+	pthread_mutex_unlock(&pl_mu);
+	return nfd;
+}
+
+int accept(int fd, struct sockaddr *a, socklen_t *alen)
+{
+	return accept4(fd, a, alen, 0);
+}
+
+/* ---- close, shutdown, dup ---- */
+
+int close(int fd)
+{
+	if (!pl_depth) {
+		if (pl_get(fd)) {
+			pthread_mutex_lock(&pl_mu);
+			pl_drop(fd);
+			pthread_mutex_unlock(&pl_mu);
+		}
+		pl_ep_forget(fd);
+	}
+	return REAL(close)(fd);
+}
+
+static void forget_range(unsigned first, unsigned last)
+{
+	unsigned fd;
+
+	for (fd = first; fd <= last && fd < 1u << 20; fd++) {
+		if (pl_get((int)fd)) {
+			pthread_mutex_lock(&pl_mu);
+			pl_drop((int)fd);
+			pthread_mutex_unlock(&pl_mu);
+		}
+		pl_ep_forget((int)fd);
+		if (fd == ~0u)
+			break;
+	}
+}
+
+int close_range(unsigned first, unsigned last, int flags)
+{
+	if (!pl_depth && !(flags & CLOSE_RANGE_CLOEXEC))
+		forget_range(first, last);
+	return REAL(close_range)(first, last, flags);
+}
+
+void closefrom(int lowfd)
+{
+	if (!pl_depth && lowfd >= 0)
+		forget_range((unsigned)lowfd, ~0u);
+	REAL(closefrom)(lowfd);
+}
+
+int shutdown(int fd, int how)
+{
+	struct pl_sock *ps;
+	int r, e;
+
+	if (PASS(ps, fd) || ps->kind != PL_XTS)
+		return REAL(shutdown)(fd, how);
+	if (ps->foreign)
+		return foreign(fd);
+	pl_qlock(ps->q);
+	r = xport_shutdown(ps->q->xp, ps->sd, how);
+	e = errno;
+	ps->q->force = true; /* readable (EOF) now, for whoever waits */
+	pl_qunlock(ps->q);
+	errno = e;
+	return r;
+}
+
+/* @nfd names what @fd names now (the kernel did its part) */
+static int dup_done(int fd, int nfd)
+{
+	struct pl_sock *ps;
+
+	if (nfd < 0 || pl_depth)
+		return nfd;
+	pthread_mutex_lock(&pl_mu);
+	pl_drop(nfd);
+	ps = pl_get(fd);
+	if (ps && !pl_set(nfd, ps))
+		ps->refs++;
+	pthread_mutex_unlock(&pl_mu);
+	if (!ps)
+		pl_ep_forget(nfd);
+	return nfd;
+}
+
+int dup(int fd)
+{
+	return dup_done(fd, REAL(dup)(fd));
+}
+
+int dup2(int fd, int nfd)
+{
+	int r = REAL(dup2)(fd, nfd);
+
+	return r < 0 || fd == nfd ? r : dup_done(fd, r);
+}
+
+int dup3(int fd, int nfd, int flags)
+{
+	return dup_done(fd, REAL(dup3)(fd, nfd, flags));
+}
+
+/* ---- fcntl, ioctl ---- */
+
+static int x_fcntl(int fd, int cmd, void *arg)
+{
+	struct pl_sock *ps;
+	int r;
+
+	if (PASS(ps, fd))
+		return REAL(fcntl)(fd, cmd, arg);
+	switch (cmd) {
+	case F_DUPFD:
+	case F_DUPFD_CLOEXEC:
+		return dup_done(fd, REAL(fcntl)(fd, cmd, arg));
+	case F_SETFL:
+		r = REAL(fcntl)(fd, cmd, arg);
+		if (r == 0)
+			ps->nonblock = !!((long)arg & O_NONBLOCK);
+		return r;
+	default:
+		return REAL(fcntl)(fd, cmd, arg);
+	}
+}
+
+int fcntl(int fd, int cmd, ...)
+{
+	va_list ap;
+	void *arg;
+
+	va_start(ap, cmd);
+	arg = va_arg(ap, void *);
+	va_end(ap);
+	return x_fcntl(fd, cmd, arg);
+}
+
+int fcntl64(int fd, int cmd, ...);
+int fcntl64(int fd, int cmd, ...)
+{
+	va_list ap;
+	void *arg;
+
+	va_start(ap, cmd);
+	arg = va_arg(ap, void *);
+	va_end(ap);
+	return x_fcntl(fd, cmd, arg);
+}
+
+int ioctl(int fd, unsigned long req, ...)
+{
+	struct pl_sock *ps;
+	va_list ap;
+	void *arg;
+	int r, e, opt;
+	socklen_t ol = sizeof(opt);
+
+	va_start(ap, req);
+	arg = va_arg(ap, void *);
+	va_end(ap);
+	if (PASS(ps, fd) || ps->kind != PL_XTS)
+		return REAL(ioctl)(fd, req, arg);
+	if (ps->foreign)
+		return foreign(fd);
+	switch (req) {
+	case FIONBIO:
+		r = REAL(ioctl)(fd, req, arg);
+		if (r == 0)
+			ps->nonblock = !!*(int *)arg;
+		return r;
+	case FIONREAD: /* SIOCINQ */
+		pl_qlock(ps->q);
+		r = (int)xport_recv(ps->q->xp, ps->sd, NULL, INT32_MAX,
+				    MSG_PEEK | MSG_TRUNC | MSG_DONTWAIT);
+		e = errno;
+		if (r < 0 &&
+		    !xport_getsockopt(ps->q->xp, ps->sd, SOL_SOCKET, SO_ACCEPTCONN, &opt, &ol) &&
+		    opt) {
+			pl_qunlock(ps->q);
+			return fail(EINVAL); /* as tcp_ioctl on a listener */
+		}
+		pl_qunlock(ps->q);
+		(void)e;
+		*(int *)arg = r < 0 ? 0 : r;
+		return 0;
+	case SIOCOUTQ: /* what the DPU has not sent is not known here */
+		*(int *)arg = 0;
+		return 0;
+	default:
+		return REAL(ioctl)(fd, req, arg);
+	}
+}
+
+/* ---- options, names ---- */
+
+int setsockopt(int fd, int level, int name, const void *val, socklen_t len)
+{
+	struct pl_sock *ps;
+	unsigned i;
+	int r, e;
+
+	if (PASS(ps, fd))
+		return REAL(setsockopt)(fd, level, name, val, len);
+	if (ps->foreign)
+		return foreign(fd);
+	if (level == SOL_SOCKET && (name == SO_RCVTIMEO || name == SO_SNDTIMEO) && val) {
+		int64_t us = tv_us(val, len);
+
+		if (us >= 0)
+			*(name == SO_RCVTIMEO ? &ps->rcvtimeo_us : &ps->sndtimeo_us) = us;
+	}
+	if (ps->kind == PL_PENDING) {
+		r = REAL(setsockopt)(fd, level, name, val, len);
+		if (r || len > sizeof(ps->opt[0].val) || !val)
+			return r;
+		pthread_mutex_lock(&pl_mu);
+		for (i = 0; i < ps->nopt; i++)
+			if (ps->opt[i].level == level && ps->opt[i].name == name)
+				break;
+		if (i < PL_MAX_OPTS) {
+			ps->opt[i] = (struct pl_opt){.level = level, .name = name, .len = len};
+			memcpy(ps->opt[i].val, val, len);
+			if (i == ps->nopt)
+				ps->nopt++;
+		}
+		pthread_mutex_unlock(&pl_mu);
+		return 0;
+	}
+	pl_qlock(ps->q);
+	r = xport_setsockopt(ps->q->xp, ps->sd, level, name, val, len);
+	e = errno;
+	pl_qunlock(ps->q);
+	if (r < 0 && e == ENOPROTOOPT) {
+		/* XTS does not carry it: the placeholder keeps it, so that a
+		 * getsockopt says what was set; the DPU's socket goes without */
+		pl_log(PL_LOG_INFO, "fd %d: option %d/%d not carried to the DPU", fd, level, name);
+		return REAL(setsockopt)(fd, level, name, val, len);
+	}
+	errno = e;
+	return r;
+}
+
+int getsockopt(int fd, int level, int name, void *val, socklen_t *len)
+{
+	struct pl_sock *ps;
+	int r, e;
+
+	if (PASS(ps, fd) || ps->kind != PL_XTS)
+		return REAL(getsockopt)(fd, level, name, val, len);
+	if (ps->foreign)
+		return foreign(fd);
+	pl_qlock(ps->q);
+	r = xport_getsockopt(ps->q->xp, ps->sd, level, name, val, len);
+	e = errno;
+	pl_qunlock(ps->q);
+	if (r < 0 && e == ENOPROTOOPT)
+		return REAL(getsockopt)(fd, level, name, val, len);
+	errno = e;
+	return r;
+}
+
+static int names(int fd, struct sockaddr *a, socklen_t *len, bool peer)
+{
+	struct pl_sock *ps;
+	int r, e;
+
+	if (PASS(ps, fd))
+		goto real;
+	if (ps->foreign)
+		return foreign(fd);
+	if (ps->kind == PL_PENDING) {
+		if (peer || !ps->bound || ps->bound_local || !len)
+			goto real;
+		memcpy(a, &ps->baddr, *len < ps->blen ? *len : ps->blen);
+		*len = ps->blen;
+		return 0;
+	}
+	pl_qlock(ps->q);
+	r = peer ? xport_getpeername(ps->q->xp, ps->sd, a, len)
+		 : xport_getsockname(ps->q->xp, ps->sd, a, len);
+	e = errno;
+	pl_qunlock(ps->q);
+	errno = e;
+	return r;
+real:
+	return peer ? REAL(getpeername)(fd, a, len) : REAL(getsockname)(fd, a, len);
+}
+
+int getsockname(int fd, struct sockaddr *a, socklen_t *len)
+{
+	return names(fd, a, len, false);
+}
+
+int getpeername(int fd, struct sockaddr *a, socklen_t *len)
+{
+	return names(fd, a, len, true);
+}

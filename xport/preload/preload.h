@@ -1,0 +1,201 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * preload.h - libxts-preload.so, the LD_PRELOAD shim behind xts-run: the
+ * TCP sockets of an unmodified program become libxport sockets.
+ *
+ * Each XTS socket keeps a real kernel socket of the same domain and type
+ * (its placeholder) under the fd number the program sees, so numbers never
+ * collide and fstat, CLOEXEC, O_NONBLOCK's flag word and dup behave; the
+ * table maps that fd to the XTS socket.  Every fd not in the table goes
+ * straight to libc.  A socket is in the table from socket() on, undecided
+ * ("pending": its placeholder is all there is, and it answers for it)
+ * until connect() or listen() consults the rules: then it becomes an XTS
+ * socket or leaves the table for good (a kernel socket like any other).
+ *
+ * Locks: pl_mu guards the table and pending sockets; each queue's mutex
+ * guards its struct xport (libxport has no locks of its own).  Order:
+ * pl_mu before a queue's, never the other way round.
+ *
+ * Every call into libxport, and every call we make to libc, runs with
+ * pl_depth > 0, and every wrapper goes straight to libc when it is: so
+ * libxport, libxdp and libbpf, which call socket(), poll(), close() of
+ * their own, never come back in here (and a signal handler that interrupts
+ * the shim cannot deadlock on a queue lock: see docs/design.md, xts-run).
+ */
+#ifndef XTS_PRELOAD_H
+#define XTS_PRELOAD_H
+
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/epoll.h>
+#include <sys/select.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include "xport.h"
+
+#define PL_MAX_Q    64	/* queues per process (--queues) */
+#define PL_MAX_OPTS 12	/* options set on a pending socket, replayed */
+#define PL_MAX_REGS 4	/* epoll sets a pending socket was put in */
+#define PL_SLICE_MS 100 /* longest kernel sleep between engine runs */
+
+/* ---- libc, as it was before us ---- */
+struct pl_real {
+	int (*socket)(int, int, int);
+	int (*connect)(int, const struct sockaddr *, socklen_t);
+	int (*bind)(int, const struct sockaddr *, socklen_t);
+	int (*listen)(int, int);
+	int (*accept)(int, struct sockaddr *, socklen_t *);
+	int (*accept4)(int, struct sockaddr *, socklen_t *, int);
+	int (*close)(int);
+	int (*shutdown)(int, int);
+	ssize_t (*read)(int, void *, size_t);
+	ssize_t (*write)(int, const void *, size_t);
+	ssize_t (*readv)(int, const struct iovec *, int);
+	ssize_t (*writev)(int, const struct iovec *, int);
+	ssize_t (*recv)(int, void *, size_t, int);
+	ssize_t (*send)(int, const void *, size_t, int);
+	ssize_t (*recvfrom)(int, void *, size_t, int, struct sockaddr *, socklen_t *);
+	ssize_t (*sendto)(int, const void *, size_t, int, const struct sockaddr *, socklen_t);
+	ssize_t (*recvmsg)(int, struct msghdr *, int);
+	ssize_t (*sendmsg)(int, const struct msghdr *, int);
+	int (*fcntl)(int, int, ...);
+	int (*ioctl)(int, unsigned long, ...);
+	int (*getsockopt)(int, int, int, void *, socklen_t *);
+	int (*setsockopt)(int, int, int, const void *, socklen_t);
+	int (*getsockname)(int, struct sockaddr *, socklen_t *);
+	int (*getpeername)(int, struct sockaddr *, socklen_t *);
+	int (*poll)(struct pollfd *, nfds_t, int);
+	int (*ppoll)(struct pollfd *, nfds_t, const struct timespec *, const sigset_t *);
+	int (*select)(int, fd_set *, fd_set *, fd_set *, struct timeval *);
+	int (*pselect)(int, fd_set *, fd_set *, fd_set *, const struct timespec *,
+		       const sigset_t *);
+	int (*epoll_ctl)(int, int, int, struct epoll_event *);
+	int (*epoll_wait)(int, struct epoll_event *, int, int);
+	int (*epoll_pwait)(int, struct epoll_event *, int, int, const sigset_t *);
+	int (*dup)(int);
+	int (*dup2)(int, int);
+	int (*dup3)(int, int, int);
+	int (*close_range)(unsigned, unsigned, int);
+	void (*closefrom)(int);
+};
+extern struct pl_real pl_real;
+void pl_resolve(void);
+#define REAL(f) (pl_real.f ? pl_real.f : (pl_resolve(), pl_real.f))
+
+/* > 0 while the shim is at work on this thread: wrappers pass through */
+extern __thread int pl_depth __attribute__((tls_model("initial-exec")));
+
+/* ---- logging: XTS_RUN_LOG=debug|info|warn|quiet ---- */
+enum { PL_LOG_QUIET, PL_LOG_WARN, PL_LOG_INFO, PL_LOG_DEBUG };
+extern int pl_log_level;
+void pl_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ---- rules (pl_rules.c; xts-run checks the file with the same code) ---- */
+enum { PL_KERNEL = 0, PL_OFFLOAD = 1 };
+enum { PL_ROLE_ANY = 0, PL_ROLE_CLIENT = 1, PL_ROLE_SERVER = 2 };
+struct pl_rule;
+struct pl_rules {
+	struct pl_rule *r;
+	unsigned n;
+	int dflt; /* PL_OFFLOAD unless `default kernel` */
+};
+/* 0, or -1 with "FILE:LINE: reason" in err */
+int pl_rules_load(struct pl_rules *rs, const char *path, char *err, size_t errlen);
+void pl_rules_free(struct pl_rules *rs);
+/* PL_OFFLOAD or PL_KERNEL for @role and address @sa (destination of a
+ * connect, local address of a listen); *why says which rule */
+int pl_rules_match(const struct pl_rules *rs, int role, const struct sockaddr *sa, socklen_t len,
+		   const char **why);
+
+/* ---- queues (pl_core.c) ---- */
+
+/* Something waiting for a queue's sockets: an eventfd that whoever runs
+ * the queue's engine writes when frames came in (pl_qunlock). */
+struct pl_poke {
+	int efd;
+	struct pl_poke *prev, *next;
+};
+
+struct pl_queue {
+	pthread_mutex_t mu;
+	struct xport *xp; /* NULL: not open (yet) in this process */
+	int xfd;	  /* xport_fd */
+	unsigned idx;
+	int open_err; /* the last open failed with this (-errno); tried once */
+	uint64_t rx_seen, last_run_ns;
+	bool force;	      /* poke the waiters at unlock whatever the counters say */
+	struct pl_poke pokes; /* list head */
+};
+
+struct pl_queue *pl_queue_get(int *err);
+void pl_qlock(struct pl_queue *q);
+void pl_qunlock(struct pl_queue *q);
+/* With q locked: sleep (lock released) until the queue's engine saw
+ * frames, or @deadline_ns (UINT64_MAX: none).  0 (check again), -EINTR,
+ * -ETIMEDOUT. */
+int pl_qwait(struct pl_queue *q, uint64_t deadline_ns);
+void pl_poke_add(struct pl_queue *q, struct pl_poke *p);
+void pl_poke_del(struct pl_poke *p);
+int pl_thread_efd(void);
+void pl_efd_drain(int efd);
+uint64_t pl_now_ns(void);
+uint64_t pl_deadline_us(int64_t us); /* us 0: forever */
+uint64_t pl_deadline_ms(int ms);     /* ms < 0: forever */
+int pl_remaining_ms(uint64_t deadline_ns);
+
+/* ---- sockets (pl_core.c: the table) ---- */
+enum { PL_PENDING = 1, PL_XTS };
+
+struct pl_opt {
+	int level, name;
+	socklen_t len;
+	unsigned char val[16];
+};
+
+struct pl_reg { /* an epoll set a pending socket is in (kernel) */
+	int epfd;
+	struct epoll_event ev;
+};
+
+struct pl_sock {
+	int refs;      /* fds naming it (dup) */
+	uint8_t kind;  /* PL_PENDING, PL_XTS */
+	bool foreign;  /* inherited over fork: the parent's, not usable here */
+	bool nonblock; /* O_NONBLOCK of the file description */
+	int domain, type;
+	struct pl_queue *q;		  /* PL_XTS */
+	int sd;				  /* PL_XTS: the libxport socket */
+	int64_t rcvtimeo_us, sndtimeo_us; /* 0: forever */
+	/* pending: what the XTS socket must be given when it is made */
+	bool bound, bound_local; /* bind() recorded; the placeholder bound too */
+	struct sockaddr_storage baddr;
+	socklen_t blen;
+	unsigned nopt, nreg;
+	struct pl_opt opt[PL_MAX_OPTS];
+	struct pl_reg reg[PL_MAX_REGS];
+};
+
+extern pthread_mutex_t pl_mu;
+extern struct pl_rules pl_rules;
+extern int pl_fallback_fail; /* no queue: fail the call instead of kernel TCP */
+struct pl_sock *pl_get(int fd);
+int pl_set(int fd, struct pl_sock *ps); /* 0 or -EMFILE (fd past the table) */
+/* Drop @fd's entry (under pl_mu); the last reference closes the XTS
+ * socket.  The placeholder is the caller's to close. */
+void pl_drop(int fd);
+void pl_sock_unref(struct pl_sock *ps);
+
+/* ---- the calls (pl_sock.c, pl_io.c, pl_poll.c) ---- */
+int pl_poll_mixed(struct pollfd *fds, nfds_t n, uint64_t deadline_ns, const sigset_t *mask);
+/* an XTS socket's registrations move from the kernel epolls to ours */
+void pl_ep_adopt(int fd, struct pl_sock *ps);
+void pl_ep_forget(int epfd);
+void pl_ep_fork_child(void);
+void pl_ep_init_tab(int n);
+void pl_sock_fork_child(void);
+
+#endif
