@@ -86,10 +86,14 @@ done
 
 # the programs' --version, and xts-httpd --help (usage on stdout, exit 0)
 ver=$(sed -n 's/^CMAKE_PROJECT_VERSION:STATIC=//p' "$BUILD/CMakeCache.txt")
-for p in bin/xts-cat bin/xts-httpd; do
+for p in bin/xts-cat bin/xts-httpd bin/xts-run; do
 	out=$("$P/$p" --version) || fail "$p --version exited $?"
 	[ "$out" = "$(basename "$p") $ver" ] || fail "$p --version: '$out', want '$(basename "$p") $ver'"
 done
+# xts-run finds the preload installed beside it, wherever the prefix is
+[ -e "$LIB/libxts-preload.so" ] || fail "libxts-preload.so not installed beside libxport"
+out=$(XTS_RUN_LOG=debug "$P/bin/xts-run" -- true 2>&1) || fail "installed xts-run: $out"
+[[ $out == *"xts-run["*"]: loaded"* ]] || fail "installed xts-run did not load the preload: '$out'"
 out=$("$P/bin/xts-httpd" --help) || fail "xts-httpd --help exited $?"
 echo "$out" | grep -q "^usage: xts-httpd" || fail "xts-httpd --help printed no usage on stdout"
 echo "PASS: install ($(echo "$want" | wc -l) exports, static link, headers under include/xts)"

@@ -42,22 +42,26 @@ static void usage(FILE *f)
 		"Runs CMD with its TCP sockets on XTS (libxts-preload.so).\n");
 }
 
-/* the library: $XTS_PRELOAD_LIB, else ../lib beside this program (the
- * build tree and an install prefix alike), else the install libdir */
+/* the library: $XTS_PRELOAD_LIB, else beside this program (../lib in the
+ * build tree, ../LIBDIR under an install prefix, wherever that prefix
+ * is), else the libdir configured */
 static const char *find_lib(char *buf, size_t len)
 {
+	static const char *const rel[] = {"lib", XTS_RUN_RELLIBDIR};
 	const char *env = getenv("XTS_PRELOAD_LIB");
 	char exe[PATH_MAX];
+	unsigned i;
 	ssize_t n;
 
 	if (env && *env)
 		return env;
 	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (n > 0) {
+	for (i = 0; n > 0 && i < 2; i++) {
 		exe[n] = 0;
-		snprintf(buf, len, "%s/../lib/libxts-preload.so", dirname(exe));
+		snprintf(buf, len, "%s/../%s/libxts-preload.so", dirname(exe), rel[i]);
 		if (access(buf, R_OK) == 0)
 			return buf;
+		n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 	}
 	snprintf(buf, len, "%s/libxts-preload.so", XTS_RUN_LIBDIR);
 	return buf;
