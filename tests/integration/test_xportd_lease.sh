@@ -99,5 +99,11 @@ grep -q "(errno 22): xportd: queue 9 does not exist" "$WORK/out" || fail "queue 
 # root may name the reserved queue
 H "$XTS_BIN/xts-lessee" -q 7 -b 1M 198.18.0.2 7 | grep -q "^ok queue=7 " || fail "root on queue 7"
 echo "ok: root named the reserved queue 7"
+# every lessee above ended through xport_close_queue, which ends its
+# session itself (QRESET err 0, then epoch 0 in its area): xportd never
+# had to send its last QRESET for one
+qr=$(xportd_cli status --json | grep -o '"qresets": *[0-9]*' | grep -o '[0-9]*$')
+[ "$qr" = 0 ] || fail "xportd sent '$qr' QRESETs for lessees that closed their queues"
+echo "ok: no lessee left its session for xportd to end"
 xportd_log_check
 echo "PASS"
