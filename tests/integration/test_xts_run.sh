@@ -93,4 +93,35 @@ out=$("$RUN" --rules "$WORK/bad" -- true 2>&1); rc=$?
 [ $rc = 2 ] && [[ $out == *"$WORK/bad:1: bad prefix length"* ]] ||
 	fail "a bad rules file: exit $rc, '$out'"
 echo "ok: a bad rules file: $out"
+
+# 6. redis-server under xts-run (epoll, accept, pipelining): its listener
+# is the DPU's (xts-net reaches it at the DPU's address, where nothing
+# else listens); redis-benchmark from xts-net with a BGSAVE during the
+# load: the child closes its copy of the listener, the parent's survives
+H "$RUN" -- redis-server --port 6379 --save "" --appendonly no --protected-mode no \
+	--dir "$WORK" >"$WORK/redis.log" 2>&1 &
+BGPIDS+=($!)
+for ((i = 0; i < 100; i++)); do
+	xtsctl listeners | grep -q ':6379 ' && break
+	sleep 0.1
+done
+xtsctl listeners | grep -q ':6379 ' || fail "redis-server: no DPU listener on 6379"
+before=$(moved)
+N timeout 120 redis-benchmark -h 198.18.0.1 -p 6379 -c 50 -P 16 -t set,get,lpush -n 200000 \
+	-q >"$WORK/bench.out" 2>&1 &
+bpid=$!
+sleep 1
+N redis-cli -h 198.18.0.1 -p 6379 bgsave | grep -q "Background saving started" || fail "BGSAVE"
+wait $bpid || fail "redis-benchmark exited $?: $(tail -n 3 "$WORK/bench.out")"
+grep -qi "error" "$WORK/bench.out" && fail "redis-benchmark: $(grep -i error "$WORK/bench.out" | head -n 3)"
+[ "$(grep -c "requests per second" "$WORK/bench.out")" = 3 ] ||
+	fail "redis-benchmark: $(tr '\r' '\n' <"$WORK/bench.out" | tail -n 3)"
+for ((i = 0; i < 100; i++)); do
+	grep -q "Background saving terminated with success" "$WORK/redis.log" && break
+	sleep 0.1
+done
+grep -q "Background saving terminated with success" "$WORK/redis.log" || fail "BGSAVE did not finish"
+[ "$(N redis-cli -h 198.18.0.1 -p 6379 ping)" = PONG ] || fail "redis after the BGSAVE child exited"
+offloaded "redis" "$before" 1000000
+echo "ok: redis-server under xts-run: $(tr '\r' '\n' <"$WORK/bench.out" | grep "requests per second" | cut -d' ' -f1-2 | tr '\n' ' ')BGSAVE during load, listener alive after"
 echo "PASS: xts_run"
