@@ -51,7 +51,7 @@ void pl_resolve(void)
 	R(recvfrom), R(sendto), R(recvmsg), R(sendmsg), R(fcntl), R(ioctl);
 	R(getsockopt), R(setsockopt), R(getsockname), R(getpeername), R(poll);
 	R(ppoll), R(select), R(pselect), R(epoll_ctl), R(epoll_wait), R(epoll_pwait);
-	R(dup), R(dup2), R(dup3), R(close_range), R(closefrom);
+	R(dup), R(dup2), R(dup3), R(close_range), R(closefrom), R(sendfile);
 #undef R
 }
 

@@ -13,11 +13,13 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sendfile.h>
 #include <unistd.h>
 
 #include "preload.h"
 
-#define GATHER_MAX (16 * 1024) /* writev of small pieces: one send */
+#define GATHER_MAX   (16 * 1024) /* writev of small pieces: one send */
+#define SENDFILE_BUF (64 * 1024)
 
 extern void __chk_fail(void) __attribute__((noreturn));
 
@@ -353,4 +355,64 @@ ssize_t sendmsg(int fd, const struct msghdr *m, int flags)
 	if (!ps)
 		return REAL(sendmsg)(fd, m, flags);
 	return x_writev(ps, m->msg_iov, (int)m->msg_iovlen, flags);
+}
+
+/* sendfile to an XTS socket: the file's bytes go through a buffer into
+ * DATA frames (there is no kernel socket to splice into).  Linux's
+ * offsets: with @off, the file position stays and *off moves; without,
+ * the file position moves by what was sent (bytes read but not taken by
+ * a non-blocking send are given back with lseek). */
+static ssize_t x_sendfile(struct pl_sock *ps, int in, off_t *off, size_t count)
+{
+	size_t total = 0;
+	ssize_t r, s = 0;
+	char *buf = malloc(SENDFILE_BUF);
+
+	if (!buf)
+		return fail(ENOMEM);
+	while (total < count) {
+		size_t want = count - total < SENDFILE_BUF ? count - total : SENDFILE_BUF;
+
+		r = off ? pread(in, buf, want, *off + (off_t)total) : REAL(read)(in, buf, want);
+		if (r <= 0) {
+			s = r;
+			break;
+		}
+		s = x_send(ps, buf, (size_t)r, MSG_NOSIGNAL);
+		if (s < (ssize_t)r && !off) {
+			int e = errno;
+
+			lseek(in, (off_t)(s < 0 ? 0 : s) - r, SEEK_CUR);
+			errno = e;
+		}
+		if (s < 0)
+			break;
+		total += (size_t)s;
+		if (s < r)
+			break;
+	}
+	free(buf);
+	if (off)
+		*off += (off_t)total;
+	if (total)
+		return (ssize_t)total;
+	return s < 0 ? sigpipe(s, 0) : 0;
+}
+
+ssize_t sendfile(int out, int in, off_t *off, size_t count)
+{
+	int err;
+	struct pl_sock *ps = xsock(out, &err);
+
+	if (err)
+		return fail(err);
+	if (!ps)
+		return REAL(sendfile)(out, in, off, count);
+	return x_sendfile(ps, in, off, count);
+}
+
+ssize_t sendfile64(int out, int in, off_t *off, size_t count);
+ssize_t sendfile64(int out, int in, off_t *off, size_t count)
+{
+	return sendfile(out, in, off, count);
 }

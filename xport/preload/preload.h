@@ -81,6 +81,7 @@ struct pl_real {
 	int (*dup3)(int, int, int);
 	int (*close_range)(unsigned, unsigned, int);
 	void (*closefrom)(int);
+	ssize_t (*sendfile)(int, int, off_t *, size_t);
 };
 extern struct pl_real pl_real;
 void pl_resolve(void);
