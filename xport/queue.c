@@ -6,7 +6,6 @@
  * app's own event loop (xport_fd, xport_process, xport_flush).
  */
 #include <errno.h>
-#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -15,7 +14,6 @@
 
 #define CLOSE_QUEUE_MS 500 /* room for the frames xport_close_queue owes */
 #define BUSY_RETRY_MS  20  /* a queue still held by its previous owner */
-#define QUIET_MS       20  /* close_queue: the shard sent nothing this long */
 
 /* The caller's opts, defaults filled in: 0 or -EINVAL.  As libbpf's
  * OPTS_VALID: a caller built against an older header passes a shorter
@@ -153,22 +151,11 @@ XPORT_API unsigned xport_queue(const struct xport *xp)
 	return xp ? xp->queue : XPORT_QUEUE_ANY;
 }
 
-static bool zombies(const struct xport *xp)
-{
-	uint32_t i;
-
-	for (i = 0; i < xp->hiwater; i++)
-		if (xp->socks[i].state == XS_ZOMBIE)
-			return true;
-	return false;
-}
-
 /* Wait, until @dl, for the terminal frames owed (CLOSE, RESET of sockets
- * the app closed) to go, and with @zombies for the CONNECT_RES of each
- * abandoned connect, so that it can be reset.  0, or -ETIMEDOUT. */
-static int owed_out(struct xport *xp, uint64_t dl, bool zomb)
+ * the app closed) to go.  0, or -ETIMEDOUT. */
+static int owed_out(struct xport *xp, uint64_t dl)
 {
-	while (xp_up(xp) && (xp_term_owed(xp) || (zomb && zombies(xp)))) {
+	while (xp_up(xp) && xp_term_owed(xp)) {
 		if (xp_wait(xp, dl))
 			return -ETIMEDOUT;
 		xp_run(xp);
@@ -176,48 +163,16 @@ static int owed_out(struct xport *xp, uint64_t dl, bool zomb)
 	return 0;
 }
 
-/* Only if the graceful end could not be queued: RST every connection
- * one by one, as before the shard knew QRESET err 0.  One still being
- * made has no DPU id yet: it becomes a zombie and is reset when its
- * CONNECT_RES comes within the wait; if none comes, the DPU frees it at
- * its dead-host timeout.  0, or -ETIMEDOUT. */
-static int close_all(struct xport *xp, uint64_t dl)
-{
-	uint32_t i;
-	int err;
-
-	for (i = 0; i < xp->hiwater; i++) {
-		struct xsock *s = &xp->socks[i];
-
-		if (s->state == XS_CONNECTED)
-			xp_sock_abort(xp, s, ECONNRESET);
-		else if (s->state == XS_LISTEN) /* the shard closes it */
-			xp_term_owe(xp, s, XTS_OP_CLOSE, 0, s->peer_id, 0);
-		else if ((s->state == XS_CONNECTING && !(s->pend & PS_CONNECT)) || s->abandon)
-			s->state = XS_ZOMBIE;
-	}
-	err = owed_out(xp, dl, true);
-	/* The shard answers CLOSE/RESET with CLOSED frames that need our
-	 * acks to flow: take them until the queue has been quiet for a
-	 * moment, or the shard holds those connections until its
-	 * dead-host timeout. */
-	while (xp_up(xp)) {
-		struct pollfd p = {.fd = xts_link__fd(xp->link), .events = POLLIN};
-
-		xp_presleep(xp);
-		if (xp_now_ns() >= dl || poll(&p, 1, QUIET_MS) <= 0)
-			break;
-		xp_run(xp);
-	}
-	return err;
-}
-
 /*
  * The frames owed for sockets the app closed go first, so that the shard
  * has their CLOSEs before the end and lets those connections finish; then
  * the graceful end (QRESET err 0, session.c), which resets every socket
  * still open at once, connects in flight and listeners included, with no
- * frame per socket and nothing to wait for.
+ * frame per socket and nothing to wait for.  If even the QRESET cannot be
+ * queued (no frame left: a sequenced RESET per socket could not go
+ * either), the shard frees the session when the next HELLO's probe goes
+ * unanswered or at its dead-host timeout, and under xportd, which sees
+ * the session still published, at the lease's end.
  */
 XPORT_API int xport_close_queue(struct xport *xp)
 {
@@ -228,13 +183,9 @@ XPORT_API int xport_close_queue(struct xport *xp)
 		return -EINVAL;
 	xp_run(xp);
 	if (xp_up(xp)) {
-		err = owed_out(xp, dl, false);
-		if (!xp_sess_end(xp)) {
-			if (xp->lease) /* epoch 0: xportd need not QRESET it */
-				xp_lease_tick(xp, xp_now_ns());
-		} else {
-			err = close_all(xp, dl);
-		}
+		err = owed_out(xp, dl);
+		if (!xp_sess_end(xp) && xp->lease) /* epoch 0: xportd need not QRESET it */
+			xp_lease_tick(xp, xp_now_ns());
 	}
 	/* Copy mode transmits in sendto(): push until nothing is left, so
 	 * the last frames are on the wire before the socket goes. */

@@ -155,7 +155,7 @@ static inline int peer_teardown(void **state)
 	struct peer *p = *state;
 
 	if (p->xp)
-		xport_close_queue(p->xp); /* may wait up to 500 ms for a peer that never acks */
+		xport_close_queue(p->xp); /* 500 ms if a CLOSE waits on a shut window */
 	if (p->b)
 		xts_link__destroy(p->b);
 	free(p);
