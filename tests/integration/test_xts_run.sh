@@ -31,8 +31,12 @@ SIZE=8000000
 (cd "$WORK/www" && exec ip netns exec "${PFX}net" python3 -m http.server --bind 198.18.0.2 8000 \
 	>"$WORK/http.log" 2>&1) &
 BGPIDS+=($!)
+(cd "$WORK/www" && exec ip netns exec "${PFX}net" python3 -m http.server --bind fd00:78:74::2 8001 \
+	>"$WORK/http6.log" 2>&1) &
+BGPIDS+=($!)
 bg net socat -b 4096 TCP4-LISTEN:7,bind=198.18.0.2,fork,reuseaddr PIPE
 wait_port net 8000
+wait_port net 8001
 wait_port net 7
 
 # 1. curl (non-blocking connect, poll, SO_ERROR, send/recv) fetches 8 MB
@@ -44,6 +48,16 @@ grep -q '^198\.18\.0\.1 .*GET /body' "$WORK/http.log" ||
 	fail "curl: the server did not see the DPU as the client: $(tail -n 1 "$WORK/http.log")"
 offloaded curl "$before" "$SIZE"
 echo "ok: curl under xts-run: 8 MB byte-exact, peer 198.18.0.1 (the DPU)"
+
+# the same over IPv6
+before=$(moved)
+H timeout 60 "$RUN" -- curl -sS -g -o "$WORK/got6" "http://[fd00:78:74::2]:8001/body" ||
+	fail "curl -6 under xts-run"
+cmp -s "$WORK/www/body" "$WORK/got6" || fail "curl over IPv6: body differs"
+grep -q '^fd00:78:74::1 .*GET /body' "$WORK/http6.log" ||
+	fail "curl over IPv6: the server did not see the DPU: $(tail -n 1 "$WORK/http6.log")"
+offloaded "curl IPv6" "$before" "$SIZE"
+echo "ok: curl under xts-run over IPv6: 8 MB byte-exact, peer fd00:78:74::1 (the DPU)"
 
 # 2. socat as a client: 2 MB through the echo server and back
 head -c 2000000 "$WORK/www/body" >"$WORK/two"
