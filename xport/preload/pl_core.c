@@ -208,14 +208,18 @@ static void notify(struct pl_queue *q)
 	struct pl_poke *p;
 	uint64_t one = 1;
 
-	if (q->pokes.next == &q->pokes)
+	for (p = q->pokes.next; p != &q->pokes; p = p->next)
+		if (!p->gate || __atomic_load_n(p->gate, __ATOMIC_SEQ_CST) > 0)
+			break;
+	if (p == &q->pokes) /* nobody sleeps: nobody to wake */
 		return;
 	if (xport_stats(q->xp, &st, sizeof(st)) == 0 && st.rx_frames == q->rx_seen && !q->force)
 		return;
 	q->rx_seen = st.rx_frames;
 	q->force = false;
 	for (p = q->pokes.next; p != &q->pokes; p = p->next)
-		if (REAL(write)(p->efd, &one, sizeof(one)) < 0) { /* full: it is awake */
+		if ((!p->gate || __atomic_load_n(p->gate, __ATOMIC_SEQ_CST) > 0) &&
+		    REAL(write)(p->efd, &one, sizeof(one)) < 0) { /* full: it is awake */
 		}
 }
 

@@ -314,6 +314,7 @@ int pselect(int nfds, fd_set *r, fd_set *w, fd_set *x, const struct timespec *ts
 struct pl_ep {
 	int epfd, efd;
 	unsigned turn;
+	int waiters;	   /* threads in its epoll_wait: the pokes' gate */
 	int set[PL_MAX_Q]; /* the queue's readiness set, 0: none yet */
 	struct pl_queue *q[PL_MAX_Q];
 	struct pl_poke poke[PL_MAX_Q];
@@ -387,7 +388,7 @@ static struct pl_ep *ep_make(int epfd, int *err)
  * Under ep_mu. */
 static int ep_xts_ctl(int epfd, int op, int fd, struct pl_sock *ps, struct epoll_event *ev)
 {
-	struct epoll_event qev = {.events = EPOLLIN, .data.u64 = tag};
+	struct epoll_event qev = {.events = EPOLLIN, .data.u64 = tag ^ 1}; /* the queue's fd */
 	struct pl_queue *q = ps->q;
 	struct pl_ep *ep;
 	int err = 0, r, e;
@@ -416,6 +417,7 @@ static int ep_xts_ctl(int epfd, int op, int fd, struct pl_sock *ps, struct epoll
 		ep->set[q->idx] = r;
 		ep->q[q->idx] = q;
 		ep->poke[q->idx].efd = ep->efd;
+		ep->poke[q->idx].gate = &ep->waiters;
 		pl_poke_add(q, &ep->poke[q->idx]);
 	}
 	r = xport_watch(q->xp, ep->set[q->idx], op, ps->sd, ev ? ev->events : 0,
@@ -567,18 +569,36 @@ static int kernel_collect(struct pl_ep *ep, struct epoll_event *out, int max, in
 	if (r < 0)
 		return -1;
 	for (i = 0; i < r; i++)
-		if (out[i].data.u64 != tag)
+		if (out[i].data.u64 != tag && out[i].data.u64 != (tag ^ 1))
 			out[n++] = out[i];
 	return n;
 }
 
+static int ep_wait_turns(struct pl_ep *ep, struct epoll_event *ev, int max, uint64_t dl,
+			 const sigset_t *mask);
+
 static int ep_wait(struct pl_ep *ep, struct epoll_event *ev, int max, uint64_t dl,
 		   const sigset_t *mask)
 {
-	int n, m, ms;
+
+	int r;
 
 	if (max <= 0)
 		return fail(EINVAL);
+	/* counted before the first look at the sets, which takes each
+	 * queue's lock: a runner that finds frames after that look sees the
+	 * count and writes the eventfd; one before it left them for the look */
+	__atomic_add_fetch(&ep->waiters, 1, __ATOMIC_SEQ_CST);
+	r = ep_wait_turns(ep, ev, max, dl, mask);
+	__atomic_sub_fetch(&ep->waiters, 1, __ATOMIC_SEQ_CST);
+	return r;
+}
+
+static int ep_wait_turns(struct pl_ep *ep, struct epoll_event *ev, int max, uint64_t dl,
+			 const sigset_t *mask)
+{
+	int n, m, ms;
+
 	for (;;) {
 		bool xts_first = !(ep->turn++ & 1);
 

@@ -118,6 +118,10 @@ int pl_rules_match(const struct pl_rules *rs, int role, const struct sockaddr *s
  * the queue's engine writes when frames came in (pl_qunlock). */
 struct pl_poke {
 	int efd;
+	/* NULL: always; else only while *gate > 0 (an epoll's eventfd is
+	 * written only while a thread sleeps in its epoll_wait: the
+	 * program's own calls between two waits cost no write) */
+	const int *gate;
 	struct pl_poke *prev, *next;
 };
 
