@@ -62,4 +62,8 @@ svg = open(sys.argv[2]).read()
 assert svg.startswith("<svg") and svg.rstrip().endswith("</svg>") and "polyline" in svg
 print("ok: json has", len(f), "figures and", len(d["targets"]), "targets")
 PY
+# the XTS client leased its queues from xportd, as programs do by default
+grep -Eq "granted [1-9]" "$OUT/xportd_status.txt" 2>/dev/null ||
+	{ cat "$OUT/xportd_status.txt" "$OUT/xportd.log" 2>/dev/null; echo "FAIL: the XTS client's queues were not leased from xportd"; exit 1; }
+echo "ok: $(head -n1 "$OUT/xportd_status.txt")"
 echo "PASS: bench_smoke ($(($(date +%s) - t0)) s)"
