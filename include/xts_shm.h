@@ -27,7 +27,7 @@
 #include <sys/socket.h> /* AF_INET, AF_INET6 */
 
 #define XTS_SHM_MAGIC	   0x4d485358u /* "XSHM" */
-#define XTS_SHM_VERSION	   2u
+#define XTS_SHM_VERSION	   3u
 #define XTS_SHM_CACHELINE  64
 #define XTS_SHM_MAX_SHARDS 256
 #define XTS_SHM_ACL_MAX	   512	/* rules in all, both kinds */
@@ -49,7 +49,9 @@ _Static_assert(sizeof(struct xts_shm_hdr) == 64, "xts_shm_hdr is one cache line"
 
 /* ---- config snapshot ---- */
 
-enum xts_acl_kind { XTS_ACL_CONNECT = 1, XTS_ACL_LISTEN = 2 };
+/* XTS_ACL_TLS: the TLS profiles a queue may use; the rule's addr holds
+ * the profile's name (NUL-padded), family 0 stands for "*". */
+enum xts_acl_kind { XTS_ACL_CONNECT = 1, XTS_ACL_LISTEN = 2, XTS_ACL_TLS = 3 };
 #define XTS_ACL_ANY_QUEUE 0xffffu /* the default rules (acl { ... }) */
 
 /* One rule: destination prefix and port range (connect), or port range
@@ -72,6 +74,49 @@ enum xts_log_level { XTS_LOG_ERROR = 0, XTS_LOG_WARNING, XTS_LOG_INFO, XTS_LOG_D
  * (supervisor/cfg.c) and a shard run without xtsd (shard/ctl.c) use it. */
 #define XTS_CFG_DEF_LINGER_MS 60000
 
+/*
+ * TLS profiles (xts.conf `tls`): what a host names, by name, when it
+ * pushes TLS on a socket.  Paths, never key material: each shard loads the
+ * files itself when a generation that names them comes into force, so
+ * that a reload rotates certificates (new contexts; established
+ * connections keep the context they were made with).  The session ticket
+ * keys are the exception: xtsd draws them (tkey below) so that every shard
+ * decrypts every shard's tickets and a client resumes on any of them.
+ */
+#define XTS_SHM_TLS_MAX	 16 /* profiles */
+#define XTS_SHM_TLS_SNI	 8  /* certificates chosen by server name, per profile */
+#define XTS_SHM_TLS_NAME 16 /* = XTS_ULP_NAME_LEN */
+#define XTS_SHM_PATH	 256
+#define XTS_SHM_TKEYS	 2 /* ticket keys: the one in use, the one before */
+
+struct xts_shm_tls_cert {
+	char sni[128];		 /* "" the default certificate; else the server name it serves */
+	char cert[XTS_SHM_PATH]; /* PEM chain, leaf first */
+	char key[XTS_SHM_PATH];	 /* PEM private key */
+};
+
+struct xts_shm_tls_prof {
+	char name[XTS_SHM_TLS_NAME];
+	char ca[XTS_SHM_PATH];		 /* PEM bundle to verify the peer with; "": the system's */
+	char ciphers[XTS_SHM_PATH];	 /* TLS 1.2 cipher list; "": OpenSSL's default */
+	char ciphersuites[XTS_SHM_PATH]; /* TLS 1.3; "": OpenSSL's default */
+	uint8_t alpn[64];		 /* wire form; accepted (terminate) or offered */
+	uint16_t min_version, max_version; /* 0x0303 (1.2), 0x0304 (1.3) */
+	uint32_t verify;      /* originate: 1 (default) the server's certificate must verify
+			       * against ca for the server name (or address) asked for */
+	uint32_t client_cert; /* terminate: 0 none, 1 optional, 2 required (verified) */
+	uint32_t tickets;     /* 1: session tickets (resumption across shards) */
+	uint32_t ticket_lifetime_s;
+	uint32_t ncert; /* cert[0] is the default, cert[1..] by SNI */
+	struct xts_shm_tls_cert cert[1 + XTS_SHM_TLS_SNI];
+};
+
+struct xts_shm_tls_tkey {
+	uint8_t name[16];
+	uint8_t aes[32];
+	uint8_t hmac[32];
+};
+
 /* What a shard may change at run time; published by reload. */
 struct xts_shm_cfg {
 	uint32_t seq; /* seqlock: odd while xtsd writes */
@@ -83,10 +128,17 @@ struct xts_shm_cfg {
 	uint32_t listeners; /* listeners per queue (listeners issue) */
 	uint32_t connect_ms, idle_ms, dead_host_ms;
 	uint32_t nacl;
-	uint32_t linger_ms; /* a closed connection's unsent bytes: then RST */
+	uint32_t linger_ms;	   /* a closed connection's unsent bytes: then RST */
+	uint32_t tls_conns;	   /* TLS connections per shard (ENOBUFS past it) */
+	uint32_t tls_handshakes;   /* TLS handshakes in flight per shard (ENOBUFS) */
+	uint32_t tls_handshake_ms; /* a handshake not done by then fails (ETIMEDOUT) */
+	uint32_t ntls;		   /* profiles in tls[] */
+	struct xts_shm_tls_tkey tkey[XTS_SHM_TKEYS]; /* tkey[0] encrypts new tickets */
+	struct xts_shm_tls_prof tls[XTS_SHM_TLS_MAX];
 	struct xts_shm_acl acl[XTS_SHM_ACL_MAX];
 };
-_Static_assert(offsetof(struct xts_shm_cfg, acl) == 56, "xts_shm_cfg layout");
+/* Everything before acl is copied whole; the ACL as far as nacl says. */
+_Static_assert(offsetof(struct xts_shm_cfg, tkey) == 72, "xts_shm_cfg layout");
 
 /* ---- per shard ---- */
 
@@ -176,7 +228,16 @@ _Static_assert(sizeof(struct xts_shm_run) == XTS_SHM_CACHELINE, "xts_shm_run siz
 	X(linger_aborts, COUNTER, SHARD, "closed connections aborted at timeouts.linger_ms (RST)") \
 	X(listens_refused_limit, COUNTER, SHARD, "listens refused by limits.listeners (ENOBUFS)")  \
 	X(hellos_refused_busy, COUNTER, SHARD, "HELLOs refused: the live session's host answered") \
-	X(takeovers, COUNTER, SHARD, "HELLOs that took over a session whose host did not answer")
+	X(takeovers, COUNTER, SHARD, "HELLOs that took over a session whose host did not answer")  \
+	X(tls_conns, GAUGE, SHARD, "TLS connections now")                                          \
+	X(tls_handshaking, GAUGE, SHARD, "TLS handshakes in flight now")                           \
+	X(tls_hs_ok, COUNTER, SHARD, "TLS handshakes done")                                        \
+	X(tls_hs_failed, COUNTER, SHARD,                                                           \
+	  "TLS handshakes failed (verify, protocol, timeout, peer)")                               \
+	X(tls_hs_verify, COUNTER, SHARD,                                                           \
+	  "TLS handshakes failed: certificate verify (EKEYREJECTED)")                              \
+	X(tls_resumed, COUNTER, SHARD, "TLS sessions resumed")                                     \
+	X(tls_refused_limit, COUNTER, SHARD, "TLS connections refused by tls limits (ENOBUFS)")
 
 /* kind, as a value: XTS_SHM_KIND(GAUGE) */
 #define XTS_SHM_KIND_COUNTER 0
@@ -393,6 +454,8 @@ static inline int xts_acl_match_one(const struct xts_shm_acl *r, uint8_t family,
 {
 	unsigned bits = r->prefix, i;
 
+	if (r->kind == XTS_ACL_TLS) /* a profile's name, or "*" */
+		return !r->family || !memcmp(r->addr, addr, sizeof(r->addr));
 	if (port < r->port_lo || port > r->port_hi)
 		return 0;
 	if (r->kind == XTS_ACL_LISTEN || !r->family)

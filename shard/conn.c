@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "shard_int.h"
+#include "ulp.h"
 
 __u64 shard_now_ns(void)
 {
@@ -113,6 +114,7 @@ void conn_slot_maybe_free(struct shard *s, struct conn *c)
 {
 	if (c->state == CS_FREE && !xts_fifo_linked(&c->ready_node) &&
 	    !xts_fifo_linked(&c->ctl_node) && c->id) {
+		ulp_free(s, c);
 		c->id = 0;
 		s->free_slots[s->nfree++] = slot_of(s, c);
 	}
@@ -193,6 +195,13 @@ void conn_fail(struct shard *s, struct conn *c, int err)
 {
 	conn_close_fd(s, c, true);
 	c->err = err;
+	if (c->state == CS_ACCEPTED && !(c->pend & PEND_NEW_CONN)) {
+		/* its handshake failed: the host never heard of it */
+		lsn_unpend(s, c->lsn_id);
+		c->pend = 0;
+		conn_release(s, c);
+		return;
+	}
 	if (c->state == CS_CONNECTING || (c->pend & PEND_CONN_RES)) {
 		c->state = CS_ZOMBIE;
 		c->pend = PEND_CONN_RES;
@@ -385,6 +394,7 @@ static int conn_start(struct shard *s, struct conn *c, const struct xts_msg *m,
 int conn_on_connect(struct shard *s, const struct xts_msg *m)
 {
 	struct xts_connect req;
+	struct xts_ulp ulp;
 	struct conn *c;
 	__u32 timeout_ms;
 	int err;
@@ -403,6 +413,10 @@ int conn_on_connect(struct shard *s, const struct xts_msg *m)
 	c->rx_allowed = s->o.conn_buf;
 	c->state = CS_CONNECTING;
 	s->st.conns_opened++;
+	if (shard_msg_ulp(m, &ulp) && (err = ulp_push(s, c, &ulp, &req.dst, false))) {
+		conn_fail(s, c, err);
+		return 0;
+	}
 	err = conn_start(s, c, m, &req);
 	if (err) {
 		conn_fail(s, c, err);
@@ -578,6 +592,42 @@ void conn_on_msg(struct shard *s, struct conn *c, const struct xts_msg *m)
 	}
 }
 
+/* The handshake deadline (limits.tls_handshake_ms): a peer that stalls a
+ * handshake holds a slot that long at most. */
+static void conn_hs_deadline(struct shard *s, struct conn *c)
+{
+	__u32 ms = s->cfg->tls_handshake_ms ? s->cfg->tls_handshake_ms : SHARD_TLS_HS_MS;
+
+	c->deadline_ns = s->now_ns + (__u64)ms * 1000000ull;
+	dl_add(s, c, c->deadline_ns);
+}
+
+/*
+ * A step of a connection's TLS handshake.  Done: an originated connection
+ * opens (CONNECT_RES with what TLS became), an accepted one is offered to
+ * the host (NEW_CONN): the host never sees a connection whose handshake
+ * failed.  Bytes that came with the last flight are read at once.
+ */
+static void conn_hs_step(struct shard *s, struct conn *c)
+{
+	int err = ulp_handshake(s, c);
+
+	if (err == -EAGAIN)
+		return;
+	if (err) {
+		conn_fail(s, c, -err);
+		return;
+	}
+	dl_del(s, c);
+	c->readable = true;
+	if (c->state == CS_CONNECTING) {
+		c->state = CS_OPEN;
+		conn_ctl_add(s, c, PEND_CONN_RES);
+	} else {
+		conn_ctl_add(s, c, PEND_NEW_CONN);
+	}
+}
+
 static void conn_connected(struct shard *s, struct conn *c)
 {
 	int err = 0;
@@ -590,6 +640,12 @@ static void conn_connected(struct shard *s, struct conn *c)
 		return;
 	}
 	dl_del(s, c);
+	if (c->ulp) {
+		c->ulp->tcp_up = true;
+		conn_hs_deadline(s, c);
+		conn_hs_step(s, c); /* the ClientHello */
+		return;
+	}
 	c->state = CS_OPEN;
 	conn_ctl_add(s, c, PEND_CONN_RES);
 }
@@ -603,6 +659,10 @@ static void conn_ev(struct shard *s, struct shard_ev *h, __u32 events)
 	if (c->fd < 0)
 		return; /* closed after epoll_wait returned this event */
 	what = c->io->events(c, events);
+	if (c->ulp && !c->ulp->tls.done && (c->state == CS_ACCEPTED || c->ulp->tcp_up)) {
+		conn_hs_step(s, c);
+		return; /* done: the host is told first, then bytes flow */
+	}
 	if (c->state == CS_CONNECTING) {
 		if (what & CIO_WR)
 			conn_connected(s, c);
@@ -627,8 +687,8 @@ static void conn_ev(struct shard *s, struct shard_ev *h, __u32 events)
 /* When a connection on the deadline list is due. */
 static __u64 conn_due(const struct shard *s, const struct conn *c)
 {
-	if (c->state == CS_CONNECTING)
-		return c->deadline_ns;
+	if (c->state == CS_CONNECTING || c->state == CS_ACCEPTED)
+		return c->deadline_ns;	      /* connect, TLS handshake */
 	return c->deadline_ns + linger_ns(s); /* CS_CLOSING: linger_ms as reloaded */
 }
 
@@ -652,13 +712,18 @@ void conn_timer(struct shard *s)
 				  "connection %08x: %u bytes undelivered after linger_ms, aborted",
 				  c->id, c->buf_len);
 		}
+		if (c->ulp && !c->ulp->tls.done) {
+			s->st.tls_hs_failed++;
+			ulp_fail(c, ETIMEDOUT, "TLS handshake not done in time");
+		}
 		conn_fail(s, c, ETIMEDOUT);
 	}
 }
 
 /* ---- accepted connections (listen.c accepts them) ---- */
 
-int conn_on_accept(struct shard *s, int fd, __u32 lsn_id, __u32 lsn_host_id)
+int conn_on_accept(struct shard *s, int fd, __u32 lsn_id, __u32 lsn_host_id,
+		   const struct xts_ulp *u)
 {
 	struct conn *c = conn_alloc(s);
 
@@ -679,6 +744,19 @@ int conn_on_accept(struct shard *s, int fd, __u32 lsn_id, __u32 lsn_host_id)
 		s->st.conns_active = s->nconns;
 		conn_slot_maybe_free(s, c);
 		return -ENOBUFS;
+	}
+	if (u) { /* offered to the host once its handshake is done */
+		int err = ulp_push(s, c, u, NULL, true);
+
+		if (err) {
+			shard_log(s, XTS_LOG_DEBUG, "accepted connection: TLS: %s",
+				  c->ulp ? c->ulp->info.reason : strerror(err));
+			conn_fail(s, c, err);
+			return 0;
+		}
+		conn_hs_deadline(s, c);
+		conn_hs_step(s, c); /* the ClientHello may be there already */
+		return 0;
 	}
 	conn_ctl_add(s, c, PEND_NEW_CONN);
 	return 0;

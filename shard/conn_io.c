@@ -162,6 +162,9 @@ static bool io_flushed(struct shard *s, struct conn *c)
 
 void conn_flush_buf(struct shard *s, struct conn *c)
 {
+	/* records TLS sealed earlier go before anything new */
+	if (c->io_held && !io_flushed(s, c))
+		return;
 	while (c->buf_len) {
 		struct iovec iov = {.iov_base = c->buf + c->buf_off, .iov_len = c->buf_len};
 		ssize_t n = c->io->writev(c, &iov, 1, false);

@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 
 #include "shard_int.h"
+#include "ulp.h"
 
 #define READ_BURST 8 /* frames one connection may fill per turn: fairness */
 
@@ -26,34 +27,44 @@ static void addr_of(int fd, bool peer, struct xts_addr *a)
 		xts_addr_from_sockaddr(a, (struct sockaddr *)&ss, l);
 }
 
-static int send_conn_res(struct shard *s, struct conn *c)
+/* xts_conn_res, and after it what the ULPs became (a connection with
+ * ULPs): the payload's length. */
+static size_t conn_res_fill(struct conn *c, __u8 *buf)
 {
 	struct xts_conn_res r;
-	__u32 credit = 0, src = XTS_ID_NONE;
 
 	memset(&r, 0, sizeof(r));
 	r.err = (__s32)htole32((__u32)c->err);
 	if (!c->err) {
 		addr_of(c->fd, false, &r.local);
 		addr_of(c->fd, true, &r.peer);
-		credit = s->o.conn_buf;
-		src = c->id;
 	}
-	return xts_link__send(s->link, XTS_OP_CONNECT_RES, 0, c->host_id, src, credit, &r,
-			      sizeof(r));
+	memcpy(buf, &r, sizeof(r));
+	if (!c->ulp)
+		return sizeof(r);
+	memcpy(buf + sizeof(r), &c->ulp->info, sizeof(c->ulp->info));
+	c->ulp->info_sent = true; /* the reason is told: no ULP_RES */
+	return sizeof(r) + sizeof(c->ulp->info);
+}
+
+static int send_conn_res(struct shard *s, struct conn *c)
+{
+	__u8 buf[sizeof(struct xts_conn_res) + sizeof(struct xts_ulp_info)];
+	size_t len = conn_res_fill(c, buf);
+
+	return xts_link__send(s->link, XTS_OP_CONNECT_RES, 0, c->host_id,
+			      c->err ? XTS_ID_NONE : c->id, c->err ? 0 : s->o.conn_buf, buf, len);
 }
 
 /* NEW_CONN: dst the host's listener, src the new connection; the credit
  * is the host's send credit, as in CONNECT_RES. */
 static int send_new_conn(struct shard *s, struct conn *c)
 {
-	struct xts_conn_res r;
+	__u8 buf[sizeof(struct xts_conn_res) + sizeof(struct xts_ulp_info)];
+	size_t len = conn_res_fill(c, buf);
 
-	memset(&r, 0, sizeof(r));
-	addr_of(c->fd, false, &r.local);
-	addr_of(c->fd, true, &r.peer);
-	return xts_link__send(s->link, XTS_OP_NEW_CONN, 0, c->host_id, c->id, s->o.conn_buf, &r,
-			      sizeof(r));
+	return xts_link__send(s->link, XTS_OP_NEW_CONN, 0, c->host_id, c->id, s->o.conn_buf, buf,
+			      len);
 }
 
 static int send_sockopt_res(struct shard *s, struct conn *c)
@@ -151,6 +162,13 @@ static int conn_send_ctl(struct shard *s, struct conn *c)
 					  0)))
 			return err;
 		c->pend &= (__u8)~PEND_EOF;
+	}
+	if ((c->pend & PEND_RESET) && c->ulp && c->ulp->info.err && !c->ulp->info_sent) {
+		/* why TLS failed, just before the RESET that says it did */
+		if ((err = xts_link__send(s->link, XTS_OP_ULP_RES, 0, c->host_id, XTS_ID_NONE, 0,
+					  &c->ulp->info, sizeof(c->ulp->info))))
+			return err;
+		c->ulp->info_sent = true;
 	}
 	if (c->pend & (PEND_RESET | PEND_CLOSED)) {
 		__u8 p = c->pend;

@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "shard_int.h"
+#include "ulp.h"
 #include "xts_reg.h"
 
 #define ACCEPT_BURST 64	  /* accepts per listener per loop round */
@@ -50,8 +51,9 @@ struct lsn {
 	__u16 flags; /* XTS_LISTEN_*, to listen again after a drain */
 	int fd;
 	__s32 err;
-	__u32 backlog, pending;
+	__u32 backlog, pending; /* pending: offered, or still in their TLS handshake */
 	struct xts_addr local;
+	struct xts_ulp *ulp; /* pushed on every connection accepted; NULL none */
 };
 
 struct shard_lsn {
@@ -114,6 +116,8 @@ static void lsn_close(struct shard *s, struct lsn *l)
 	if (l->fd >= 0)
 		close(l->fd);
 	l->fd = -1;
+	free(l->ulp);
+	l->ulp = NULL;
 	conn_reset_accepted(s, l->id);
 	if (l->registered && s->lsn->reg)
 		reg_unbind(s->lsn->reg, (__u16)s->o.queue, l->host_id);
@@ -287,6 +291,8 @@ static __u32 lsn_limit(const struct shard *s)
 static void lsn_on_listen(struct shard *s, const struct xts_msg *m)
 {
 	struct xts_listen req;
+	struct xts_ulp ulp;
+	bool has_ulp;
 	struct lsn *l = NULL;
 	__u32 i, backlog;
 	__u16 flags;
@@ -297,6 +303,7 @@ static void lsn_on_listen(struct shard *s, const struct xts_msg *m)
 		return;
 	}
 	memcpy(&req, m->payload, sizeof(req));
+	has_ulp = shard_msg_ulp(m, &ulp);
 	for (i = 0; i < SHARD_LSN_MAX; i++) {
 		if (s->lsn->l[i].state == LS_FREE) {
 			l = &s->lsn->l[i];
@@ -322,16 +329,22 @@ static void lsn_on_listen(struct shard *s, const struct xts_msg *m)
 	/* the queue's listen ACL (xts.conf acl.listen / shards[].listen) */
 	if (!shard_acl_ok(s, XTS_ACL_LISTEN, &req.local)) {
 		err = -EACCES;
-	} else if (shard_ulp_refused(s, m)) {
-		err = -SHARD_ULP_ERRNO;
+	} else if (has_ulp && (err = -ulp_listen_check(s, &ulp))) {
+		/* err set: no such profile, no certificate, framing */
+	} else if (has_ulp && !(l->ulp = malloc(sizeof(*l->ulp)))) {
+		err = -ENOMEM; /* never a plain listener in place of a TLS one */
 	} else if (s->lsn->nlisten >= lsn_limit(s)) {
 		s->st.listens_refused_limit++;
 		err = -SHARD_LSN_LIMIT_ERRNO;
 	} else {
+		if (l->ulp)
+			*l->ulp = ulp;
 		err = lsn_open(s, l, &req, flags);
 	}
 	l->res_pend = true;
 	if (err) {
+		free(l->ulp);
+		l->ulp = NULL;
 		shard_log(s, XTS_LOG_INFO, "listen (host socket %08x, port %u): %s", l->host_id,
 			  le16toh(req.local.port), strerror(-err));
 		if (l->registered)
@@ -348,6 +361,14 @@ static void lsn_on_listen(struct shard *s, const struct xts_msg *m)
 	s->lsn->nlisten++;
 	/* connections may have queued before epoll saw us; none while parked */
 	l->acceptable = l->fd >= 0;
+}
+
+void lsn_unpend(struct shard *s, __u32 lsn_id)
+{
+	struct lsn *l = lsn_lookup(s, lsn_id);
+
+	if (l && l->pending)
+		l->pending--;
 }
 
 /* NEW_CONN_ACK: the host took (or refused) a connection we handed over. */
@@ -437,11 +458,12 @@ static int lsn_accept(struct shard *s, struct lsn *l)
 				break; /* EMFILE and the like: try again next round */
 			continue;
 		}
-		if (conn_on_accept(s, fd, l->id, l->host_id)) {
+		l->pending++; /* a handshake that fails at once gives it back */
+		if (conn_on_accept(s, fd, l->id, l->host_id, l->ulp)) {
+			l->pending--;
 			close(fd);
 			break;
 		}
-		l->pending++;
 		work++;
 	}
 	return work;

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "shard_int.h"
+#include "ulp.h"
 
 #define RX_BATCH 64
 #define EV_BATCH 256
@@ -56,30 +57,49 @@ void shard_log(struct shard *s, int level, const char *fmt, ...)
 		fprintf(stderr, "shard %u: %s\n", s->o.queue, line);
 }
 
-/*
- * ULPs (TLS, framing) pushed with a CONNECT or a LISTEN, which this shard
- * does not do yet: it does not announce XTS_CAP_ULP_* in HELLO_ACK, so a
- * host that checks never sends them; one that does gets SHARD_ULP_ERRNO,
- * never a plain connection it did not ask for.
- */
-bool shard_ulp_refused(struct shard *s, const struct xts_msg *m)
+/* The ULP block of a CONNECT or LISTEN that carries one (the codec checked
+ * its place and fields), copied into @u: true, or false when none. */
+bool shard_msg_ulp(const struct xts_msg *m, struct xts_ulp *u)
 {
-	bool ulp = false;
+	size_t off;
 
 	if (m->op == XTS_OP_CONNECT && m->len >= sizeof(struct xts_connect)) {
 		const struct xts_connect *c = (const void *)m->payload;
+		__u16 flags = le16toh(c->flags);
 
-		ulp = le16toh(c->flags) & XTS_CONNECT_F_ULP;
+		if (!(flags & XTS_CONNECT_F_ULP))
+			return false;
+		off = xts_connect_ulp_off(le16toh(c->nopts), flags);
 	} else if (m->op == XTS_OP_LISTEN && m->len >= sizeof(struct xts_listen)) {
 		const struct xts_listen *l = (const void *)m->payload;
 
-		ulp = le32toh(l->flags) & XTS_LISTEN_ULP;
+		if (!(le32toh(l->flags) & XTS_LISTEN_ULP))
+			return false;
+		off = sizeof(*l);
+	} else {
+		return false;
 	}
-	if (ulp)
-		shard_log(s, XTS_LOG_INFO,
-			  "%s (host socket %08x) with ULPs: not supported here (%s)",
-			  xts_proto_op_name(m->op), m->src_id, strerror(SHARD_ULP_ERRNO));
-	return ulp;
+	if (off + sizeof(*u) > m->len)
+		return false;
+	memcpy(u, m->payload + off, sizeof(*u));
+	return true;
+}
+
+/*
+ * ULPs this shard does not do (framing, for now) pushed with a CONNECT: it
+ * announces only XTS_CAP_ULP_TLS in HELLO_ACK, so a host that checks never
+ * sends them; one that does gets SHARD_ULP_ERRNO, never a plain
+ * connection it did not ask for.
+ */
+bool shard_ulp_refused(struct shard *s, const struct xts_msg *m)
+{
+	struct xts_ulp u;
+
+	if (!shard_msg_ulp(m, &u) || !(u.ulps & ~XTS_ULP_TLS))
+		return false;
+	shard_log(s, XTS_LOG_INFO, "%s (host socket %08x) with framing: not supported here (%s)",
+		  xts_proto_op_name(m->op), m->src_id, strerror(SHARD_ULP_ERRNO));
+	return true;
 }
 
 static void dispatch(struct shard *s, const struct xts_msg *m)
@@ -419,6 +439,8 @@ int shard_open(struct shard **out, const struct shard_opts *opts, struct xts_lin
 	if (!err)
 		err = ctl_watch(s);
 	if (!err)
+		err = tls_store_init(s);
+	if (!err)
 		err = lsn_init(s);
 	if (err) {
 		shard_close(s);
@@ -441,6 +463,7 @@ void shard_close(struct shard *s)
 	if (s->ep >= 0)
 		close(s->ep);
 	conn_table_free(s);
+	tls_store_fini(s); /* after the connections: they hold profiles */
 	if (s->link)
 		xts_link__destroy(s->link);
 	free(s);

@@ -73,6 +73,8 @@ enum conn_state {
 
 /* listening sockets per shard (listen.c); their ids take the top slots */
 #define SHARD_LSN_MAX 256
+/* limits.tls_handshake_ms when the config says 0 (a shard without xtsd) */
+#define SHARD_TLS_HS_MS 10000
 
 struct conn;
 
@@ -109,10 +111,12 @@ struct conn_io_ops {
 extern const struct conn_io_ops conn_io_tcp; /* conn_io.c */
 
 struct shard_sess;
+struct conn_ulp;
 
 struct conn {
 	struct shard_ev ev; /* epoll data.ptr: events of c->fd */
 	const struct conn_io_ops *io;
+	struct conn_ulp *ulp;	 /* TLS and what it became (ulp.h), or NULL */
 	struct shard_sess *sess; /* the queue session it belongs to; NULL: an
 				  * orphan the host no longer knows */
 	__u32 id;		 /* ours: slot + generation; 0 when free */
@@ -192,6 +196,7 @@ struct shard {
 	__u64 now_ns;
 	struct shard_timer tm[ST_NTIMERS];
 	struct shard_lsn *lsn; /* listening sockets (listen.c) */
+	struct shard_tls *tls; /* TLS contexts of the profiles (tls_store.c) */
 	struct shard_stats st;
 	/* control plane (ctl.c) */
 	struct xts_shm_shard *blk; /* our block in xtsd's region, or NULL */
@@ -212,6 +217,8 @@ void shard_log(struct shard *s, int level, const char *fmt, ...)
 /* Arm timer @t for @when_ns unless it is armed earlier already. */
 void shard_timer_at(struct shard *s, enum shard_timer_id t, __u64 when_ns);
 
+/* shard.c: the ULP block of a CONNECT or LISTEN (copied into @u), if any */
+bool shard_msg_ulp(const struct xts_msg *m, struct xts_ulp *u);
 /* shard.c: a CONNECT or LISTEN with ULPs this shard cannot push */
 bool shard_ulp_refused(struct shard *s, const struct xts_msg *m);
 
@@ -235,6 +242,9 @@ void lsn_fini(struct shard *s);
 void lsn_close_all(struct shard *s);
 /* leave (drain) or rejoin the reuseport groups of this shard's listeners */
 void lsn_drain(struct shard *s, bool drain);
+/* a connection of listener @lsn_id that the host was never offered is
+ * gone (its TLS handshake failed): room for the next one */
+void lsn_unpend(struct shard *s, __u32 lsn_id);
 /* LISTEN, NEW_CONN_ACK, and frames for a listener id: 1 if handled */
 int lsn_dispatch(struct shard *s, const struct xts_msg *m);
 int lsn_poll(struct shard *s);
@@ -253,8 +263,10 @@ void conn_on_msg(struct shard *s, struct conn *c, const struct xts_msg *m);
 #define SHARD_DATA_RUN_MAX 64
 void conn_on_data_run(struct shard *s, struct conn *c, const struct xts_msg *m, unsigned n);
 void conn_timer(struct shard *s);
-/* accepted kernel socket @fd of listener @lsn_id: 0 or -ENOBUFS */
-int conn_on_accept(struct shard *s, int fd, __u32 lsn_id, __u32 lsn_host_id);
+/* accepted kernel socket @fd of listener @lsn_id, with the listener's
+ * ULPs @u (NULL: none): 0 or -ENOBUFS (the caller closes @fd) */
+int conn_on_accept(struct shard *s, int fd, __u32 lsn_id, __u32 lsn_host_id,
+		   const struct xts_ulp *u);
 /* NEW_CONN_ACK for c: err 0 the host took it, else reset it */
 void conn_accept_ack(struct shard *s, struct conn *c, const struct xts_msg *m, int err);
 /* reset the connections of a listener not yet acknowledged by the host */
