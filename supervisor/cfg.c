@@ -80,6 +80,10 @@ static const struct cfg_opt opts[] = {
 	"bytes a shard buffers over all its connections (ENOBUFS past it)"),
     U32("limits.listeners", RUN(listeners), CFG_RELOAD_DOWN, 0, 65536, 64,
 	"listening sockets per queue"),
+    U32("limits.tls_conns", RUN(tls_conns), CFG_RELOAD, 0, 1 << 20, 65536,
+	"TLS connections per shard (ENOBUFS past it; 0: no limit)"),
+    U32("limits.tls_handshakes", RUN(tls_handshakes), CFG_RELOAD, 0, 1 << 20, 1024,
+	"TLS handshakes in flight per shard (ENOBUFS past it; 0: no limit)"),
     GROUP("timeouts", "timeouts in milliseconds"),
     U32("timeouts.connect_ms", RUN(connect_ms), CFG_RELOAD, 0, MS_MAX(1), 0,
 	"connect timeout when the host sets none (0: the kernel's)"),
@@ -93,6 +97,8 @@ static const struct cfg_opt opts[] = {
 	"kill and restart a shard whose loop stood still this long (0: never)"),
     U32("timeouts.linger_ms", RUN(linger_ms), CFG_RELOAD, 0, MS_MAX(1), XTS_CFG_DEF_LINGER_MS,
 	"a closed connection's unsent bytes get this long, then RST"),
+    U32("timeouts.tls_handshake_ms", RUN(tls_handshake_ms), CFG_RELOAD, 100, MS_MAX(1), 10000,
+	"a TLS handshake not done this long fails (ETIMEDOUT)"),
     GROUP("ctl", "the ctl socket (xtsctl)"),
     STR("ctl.path", F(ctl_path), "", NULL, "the ctl socket (\"\": run_dir/ctl.sock)"),
     {"ctl.mode", CFG_T_MODE, CFG_RESTART, F(ctl_mode), 0, 0777, 0660, "0660", NULL,
@@ -103,6 +109,8 @@ static const struct cfg_opt opts[] = {
     ACL("acl.listen", XTS_ACL_LISTEN, "ports a queue may listen on (and bind to)"),
     {"shards", CFG_T_SHARDS, CFG_RESTART, F(shard), 0, 0, 0, NULL, NULL,
      "per-shard placement (restart) and ACL rules (reloadable)"},
+    {"tls", CFG_T_CUSTOM, CFG_RELOAD, 0, 0, 0, 0, 0, NULL, NULL,
+     "TLS profiles by name (cfg_tls.c); reload rotates certificates"},
 };
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
 
@@ -236,6 +244,8 @@ static int special(struct cfg_ld *ld, const struct cfg_opt *o, config_setting_t 
 {
 	if (o->type == CFG_T_ACL)
 		return acl_list(ld, s, (uint8_t)o->min, XTS_ACL_ANY_QUEUE, path);
+	if (o->type == CFG_T_CUSTOM && !strcmp(o->name, "tls"))
+		return cfg_tls_list(ld, s, path, &C(ld)->run);
 	if (o->type != CFG_T_SHARDS)
 		return cfg_fail(ld, s, path, "not handled");
 	/* after the walk: needs `queues`, wherever it is in the file */

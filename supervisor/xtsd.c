@@ -34,6 +34,7 @@
 #include <sys/epoll.h>
 #include <sys/file.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -247,6 +248,13 @@ static int shm_create(struct sup *sp)
 	if (!snap)
 		return -ENOMEM;
 	sp->gen = 1;
+	/* TLS session ticket keys, the same for every shard (a client resumes
+	 * on whichever shard reuseport gives it), for xtsd's lifetime */
+	if (getrandom(sp->cfg->run.tkey, sizeof(sp->cfg->run.tkey), 0) !=
+	    (ssize_t)sizeof(sp->cfg->run.tkey)) {
+		free(snap);
+		return -EIO;
+	}
 	cfg_to_shm(sp->cfg, sp->gen, snap);
 	xts_shm_cfg_publish(xts_shm_cfg(sp->shm), snap);
 	((struct xts_shm_hdr *)sp->shm)->generation = sp->gen;
@@ -282,6 +290,7 @@ static int reload(struct sup *sp, char *err, size_t errlen)
 	}
 	/* a whole new generation, published at once; shards take it between
 	 * loop rounds (seqlock), connections stay as they are */
+	memcpy(next->run.tkey, sp->cfg->run.tkey, sizeof(next->run.tkey)); /* tickets resume */
 	*sp->cfg = *next;
 	sp->gen++;
 	cfg_to_shm(sp->cfg, sp->gen, snap);

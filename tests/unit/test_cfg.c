@@ -539,18 +539,72 @@ static void t_table(void **st)
 	free(text);
 }
 
+/* TLS profiles: paths and settings into the snapshot, the files checked
+ * by building the contexts (a key that does not match its certificate,
+ * a missing file: FILE:LINE and OpenSSL's reason), names unique. */
+static void t_tls(void **st)
+{
+	char dir[] = "/tmp/test_cfg_tls.XXXXXX", text[2048], cmd[600];
+	const struct xts_shm_tls_prof *p;
+
+	(void)st;
+	assert_non_null(mkdtemp(dir));
+	snprintf(cmd, sizeof(cmd),
+		 "cd %s && for n in a b; do openssl req -x509 -newkey ec -pkeyopt "
+		 "ec_paramgen_curve:prime256v1 -nodes -keyout $n.key -out $n.pem -days 1 "
+		 "-subj /CN=$n >/dev/null 2>&1 || exit 1; done",
+		 dir);
+	assert_int_equal(system(cmd), 0);
+	snprintf(text, sizeof(text),
+		 "tls = ( { name = \"web\"; cert = \"%s/a.pem\"; key = \"%s/a.key\";\n"
+		 "          alpn = [ \"h2\", \"http/1.1\" ]; min_version = \"1.3\";\n"
+		 "          sni = ( { name = \"*.b.example\"; cert = \"%s/b.pem\"; key = "
+		 "\"%s/b.key\"; } ); },\n"
+		 "        { name = \"api\"; ca = \"%s/a.pem\"; } );\n",
+		 dir, dir, dir, dir, dir);
+	assert_int_equal(load(text), 0);
+	assert_int_equal(c.run.ntls, 2);
+	p = &c.run.tls[0];
+	assert_string_equal(p->name, "web");
+	assert_int_equal(p->ncert, 2);
+	assert_string_equal(p->cert[1].sni, "*.b.example");
+	assert_memory_equal(p->alpn, "\x02h2\x08http/1.1\0", 13);
+	assert_int_equal(p->min_version, 0x0304);
+	assert_int_equal(p->max_version, 0x0304);
+	assert_int_equal(c.run.tls[1].verify, 1); /* on unless told */
+	assert_int_equal(c.run.tls[1].ncert, 0);
+	/* a key that is not the certificate's */
+	snprintf(text, sizeof(text),
+		 "\ntls = ( { name = \"web\"; cert = \"%s/a.pem\"; key = \"%s/b.key\"; } );\n", dir,
+		 dir);
+	expect_err(text, 2, "tls.[0]", "mismatch");
+	snprintf(text, sizeof(text),
+		 "tls = ( { name = \"web\"; cert = \"%s/none.pem\"; key = \"%s/a.key\"; } );\n",
+		 dir, dir);
+	expect_err(text, 1, "tls.[0]", "none.pem");
+	expect_err("tls = ( { name = \"x\"; colour = \"red\"; } );\n", 1, "tls.[0].colour",
+		   "unknown option");
+	expect_err("tls = ( { name = \"x\"; max_version = \"1.1\"; } );\n", 1,
+		   "tls.[0].max_version", "1.2 or 1.3");
+	expect_err("tls = ( { name = \"x\"; }, { name = \"x\"; } );\n", 1, "tls", "twice");
+	expect_err("tls = ( { name = \"x\"; cert = \"/x\"; } );\n", 1, "tls.[0]", "cert and key");
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(t_defaults),    cmocka_unit_test(t_valid),
-	    cmocka_unit_test(t_syntax),	     cmocka_unit_test(t_unknown),
-	    cmocka_unit_test(t_range),	     cmocka_unit_test(t_bad_cidr),
-	    cmocka_unit_test(t_acl_match),   cmocka_unit_test(t_reloadable),
-	    cmocka_unit_test(t_not_regular), cmocka_unit_test(t_huge),
-	    cmocka_unit_test(t_wide_ints),   cmocka_unit_test(t_text),
-	    cmocka_unit_test(t_dup_shard),   cmocka_unit_test(t_strict),
-	    cmocka_unit_test(t_table),	     cmocka_unit_test(t_acl_mapped),
-	    cmocka_unit_test(t_acl_local),   cmocka_unit_test(t_snapshot),
+	    cmocka_unit_test(t_tls),	    cmocka_unit_test(t_defaults),
+	    cmocka_unit_test(t_valid),	    cmocka_unit_test(t_syntax),
+	    cmocka_unit_test(t_unknown),    cmocka_unit_test(t_range),
+	    cmocka_unit_test(t_bad_cidr),   cmocka_unit_test(t_acl_match),
+	    cmocka_unit_test(t_reloadable), cmocka_unit_test(t_not_regular),
+	    cmocka_unit_test(t_huge),	    cmocka_unit_test(t_wide_ints),
+	    cmocka_unit_test(t_text),	    cmocka_unit_test(t_dup_shard),
+	    cmocka_unit_test(t_strict),	    cmocka_unit_test(t_table),
+	    cmocka_unit_test(t_acl_mapped), cmocka_unit_test(t_acl_local),
+	    cmocka_unit_test(t_snapshot),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 
