@@ -238,6 +238,47 @@ XPORT_API int xport_stats(struct xport *xp, struct xport_stats *st, size_t sz);
  * queue; 0 otherwise.  Learned from the shard's DRAINING notice. */
 XPORT_API int xport_queue_draining(const struct xport *xp);
 
+/*
+ * ULPs on the DPU (docs/protocol.md, "ULPs"), as Linux pushes them: before
+ * connect() or listen(),
+ *   xport_setsockopt(xp, sd, SOL_TCP, TCP_ULP, "tls", 4);
+ *   xport_setsockopt(xp, sd, SOL_XTS, XTS_TLS_PROFILE, "web", 4);
+ * then, for a connect, XTS_TLS_SERVER_NAME (SNI and the name verified;
+ * none: the address connected to is verified) and XTS_TLS_ALPN (wire form,
+ * "\x08http/1.1"; none: the profile's).  The shard does the TLS; the
+ * program reads and writes plaintext and never holds a key.  connect()
+ * completes only once the handshake did: EKEYREJECTED when the server's
+ * certificate does not verify, EPROTO for a protocol failure, ETIMEDOUT,
+ * ENOENT for a profile the DPU does not have, EOPNOTSUPP from a shard
+ * without TLS.  accept() on a TLS listener returns only connections whose
+ * handshake succeeded.  getsockopt XTS_ULP_INFO says what TLS became and,
+ * after a failure, why (`reason`).
+ */
+#ifndef SOL_TCP
+#define SOL_TCP 6
+#endif
+#ifndef TCP_ULP
+#define TCP_ULP 31
+#endif
+#define SOL_XTS		    0x5854 /* "XT": options of the DPU's ULPs */
+#define XTS_TLS_PROFILE	    1	   /* char[], at most 15 bytes: a profile of xts.conf */
+#define XTS_TLS_SERVER_NAME 2	   /* char[], at most 255 bytes */
+#define XTS_TLS_ALPN	    3	   /* ALPN list in wire form, at most 63 bytes */
+#define XTS_ULP_INFO	    16	   /* get: struct xport_ulp_info */
+
+#define XPORT_ULPI_RESUMED  0x1 /* the TLS session was resumed */
+#define XPORT_ULPI_VERIFIED 0x2 /* the peer's certificate was verified */
+struct xport_ulp_info {
+	uint16_t version; /* 0x0303 TLS 1.2, 0x0304 TLS 1.3; 0 none (yet) */
+	uint16_t flags;	  /* XPORT_ULPI_* */
+	int32_t verify;	  /* X.509 verification result, 0 ok */
+	int32_t err;	  /* the errno the ULP failed with, 0 none */
+	char cipher[48];
+	char alpn[32];	  /* the protocol agreed */
+	char sni[128];	  /* asked for by the client (terminate) or sent */
+	char reason[128]; /* why it failed, readable */
+};
+
 #ifdef __cplusplus
 }
 #endif

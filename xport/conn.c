@@ -39,6 +39,8 @@ static void on_connect_res(struct xport *xp, struct xsock *s, const struct xts_m
 	memcpy(&r, m->payload, sizeof(r));
 	err = (int)(__s32)le32toh((__u32)r.err);
 	ok = !err && m->src_id != XTS_ID_NONE;
+	if (m->len > sizeof(r) && s->ulp) /* what TLS became, or why it failed */
+		xp_ulp_info(s, m->payload + sizeof(r));
 	if (!ok && (err <= 0 || err > 4095))
 		err = EPROTO;
 	if (s->state == XS_ZOMBIE || s->abandon) {

@@ -269,9 +269,13 @@ static void dispatch(struct xport *xp, const struct xts_msg *m)
 		if (xp_up(xp))
 			xp_lsn_on_msg(xp, m); /* listen.c */
 		return;
+	case XTS_OP_ULP_RES:
+		if (xp_up(xp))
+			xp_ulp_on_res(xp, m); /* ulp.c */
+		return;
 	default:
 		if (!xp_sess_on_msg(xp, m)) /* session.c */
-			xp->c.stale++;	    /* ULPs: not in this version */
+			xp->c.stale++;
 		return;
 	}
 }

@@ -33,6 +33,7 @@
 struct xp_newconn {
 	uint32_t dpu_id, credit;
 	struct xts_addr local, peer;
+	struct xts_ulp_info *info; /* a TLS listener's: what TLS became */
 };
 
 struct xp_acq {
@@ -42,8 +43,18 @@ struct xp_acq {
 	struct xp_newconn q[];
 };
 
+/* Forget the connections queued and not accepted. */
+static void acq_drop(struct xp_acq *q)
+{
+	for (; q && q->n; q->n--) {
+		free(q->q[q->head].info);
+		q->head = (q->head + 1) % q->cap;
+	}
+}
+
 void xp_lsn_free(struct xsock *s)
 {
+	acq_drop(s->acq);
 	free(s->acq);
 	s->acq = NULL;
 }
@@ -125,17 +136,21 @@ int xp_lsn_getsockopt(const struct xsock *s, int level, int name, int *v)
  * on this port must reach the shard first): 0 or -errno. */
 static int listen_send(struct xport *xp, struct xsock *s, uint32_t cap, uint64_t dl)
 {
+	uint8_t buf[sizeof(struct xts_listen) + sizeof(struct xts_ulp)];
 	struct xts_listen req;
+	size_t len;
 
 	memset(&req, 0, sizeof(req));
 	req.local = s->local;
 	req.backlog = htole32(cap);
-	req.flags = htole32(s->lflags);
+	req.flags = htole32(s->lflags | (s->ulp ? XTS_LISTEN_ULP : 0));
+	memcpy(buf, &req, sizeof(req));
+	len = sizeof(req) + xp_ulp_put(s, buf + sizeof(req)); /* TLS on every accepted one */
 	for (;;) {
 		if (!xp_up(xp))
 			return -ECONNRESET;
-		if (!xp_term_owed(xp) && !xts_link__send(xp->link, XTS_OP_LISTEN, 0, XTS_ID_NONE,
-							 s->id, 0, &req, sizeof(req)))
+		if (!xp_term_owed(xp) &&
+		    !xts_link__send(xp->link, XTS_OP_LISTEN, 0, XTS_ID_NONE, s->id, 0, buf, len))
 			return 0;
 		if (xp_wait(xp, dl))
 			return -ETIMEDOUT;
@@ -156,7 +171,9 @@ static int listen_sync(struct xport *xp, struct xsock *s, uint32_t cap)
 			return -ETIMEDOUT;
 		xp_run(xp);
 	}
-	err = listen_send(xp, s, cap, dl);
+	err = xp_ulp_check(xp, s);
+	if (!err)
+		err = listen_send(xp, s, cap, dl);
 	if (err)
 		return err;
 	s->state = XS_LISTEN_WAIT;
@@ -270,6 +287,9 @@ static void on_new_conn(struct xport *xp, struct xsock *s, const struct xts_msg 
 	e->credit = m->credit;
 	e->local = r.local;
 	e->peer = r.peer;
+	e->info = NULL;
+	if (m->len > sizeof(r) && (e->info = malloc(sizeof(*e->info))))
+		memcpy(e->info, m->payload + sizeof(r), sizeof(*e->info));
 	s->acq->n++;
 }
 
@@ -294,8 +314,7 @@ void xp_lsn_lost(struct xport *xp, struct xsock *s, int err)
 	s->state = XS_DEAD;
 	s->so_error = err;
 	s->peer_id = XTS_ID_NONE;
-	if (s->acq)
-		s->acq->n = 0; /* the shard reset them with the session */
+	acq_drop(s->acq); /* the shard reset them with the session */
 }
 
 /* Never waits.  The shard closes its socket, resets the connections it
@@ -348,6 +367,11 @@ static int take(struct xport *xp, struct xsock *l, int flags, struct xsock **out
 	s->rcv_avail = xp->rcvbuf;
 	s->local = e->local;
 	s->peer = e->peer;
+	if (e->info) {
+		xp_ulp_info(s, e->info);
+		free(e->info);
+		e->info = NULL;
+	}
 	/* As Linux: the accepted socket inherits the listener's options and
 	 * timeouts.  The DPU's socket gets the options (PS_OPTS, SOCKOPT
 	 * frames) before anything the app asks of it on this queue. */

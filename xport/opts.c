@@ -189,6 +189,9 @@ XPORT_API int xport_setsockopt(struct xport *xp, int sd, int level, int name, co
 		err = timeo_set(&s->sndtimeo_us, val, len);
 		return err ? xp_fail(-err) : 0;
 	}
+	err = xp_ulp_setsockopt(s, level, name, val, len); /* ulp.c */
+	if (err <= 0)
+		return err ? xp_fail(-err) : 0;
 	err = xp_lsn_setsockopt(s, level, name, val, len); /* listen.c */
 	if (err <= 0)
 		return err ? xp_fail(-err) : 0;
@@ -353,6 +356,11 @@ XPORT_API int xport_getsockopt(struct xport *xp, int sd, int level, int name, vo
 	if (*len > INT_MAX)
 		return xp_fail(EINVAL);
 	xp_run(xp);
+	if (!val && *len)
+		return xp_fail(EFAULT);
+	err = xp_ulp_getsockopt(s, level, name, val, len); /* ulp.c */
+	if (err <= 0)
+		return err ? xp_fail(-err) : 0;
 	memset(&u, 0, sizeof(u));
 	if (level == SOL_SOCKET && get_local(s, name, &u, &vlen))
 		goto out;

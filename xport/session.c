@@ -131,6 +131,7 @@ static void on_hello_ack(struct xport *xp, const struct xts_msg *m)
 	ss->ping_sent_ns = 0;
 	ss->live_ack = 0;
 	ss->max_conns = le32toh(h.max_conns);
+	ss->caps = le64toh(h.caps);
 	ss->draining = false; /* a draining shard says so again at once */
 	xp->c.sessions++;
 }

@@ -106,6 +106,7 @@ static void disconnect(struct xport *xp, struct xsock *s)
 struct connect_msg {
 	struct xts_connect c;
 	struct xts_addr room; /* what follows the options ends here at most */
+	struct xts_ulp ulp_room;
 } __attribute__((packed));
 
 static int connect_payload(const struct xsock *s, struct connect_msg *msg, uint16_t *carried_out)
@@ -143,6 +144,10 @@ static int connect_payload(const struct xsock *s, struct connect_msg *msg, uint1
 			flags |= XTS_CONNECT_F_REUSEPORT;
 		memcpy((uint8_t *)msg + len, &s->local, sizeof(s->local));
 		len += (int)sizeof(s->local);
+	}
+	if (s->ulp) { /* TLS: pushed with the CONNECT (docs/protocol.md) */
+		flags |= XTS_CONNECT_F_ULP;
+		len += (int)xp_ulp_put(s, (uint8_t *)msg + len);
 	}
 	c->flags = htole16(flags);
 	return len;
@@ -233,6 +238,8 @@ static int connect_run(struct xport *xp, struct xsock *s, const struct xts_addr 
 	}
 	if (xp_session_err(xp) == -ENETDOWN) /* no shard answers on this queue */
 		return -ENETDOWN;
+	if ((err = xp_ulp_check(xp, s)))
+		return err;
 	/* A fresh connection: the whole receive buffer is its credit. */
 	sock_reset(xp, s);
 	s->rcv_avail = xp->rcvbuf;

@@ -91,6 +91,7 @@ struct xsock *xp_sock_alloc(struct xport *xp)
 void xp_sock_free(struct xport *xp, struct xsock *s)
 {
 	xp_lsn_free(s);
+	xp_ulp_free(s);
 	xp_sock_release_rx(xp, s);
 	s->pend = 0;
 	/* id 0: frames still on their way for it are stale from now on, and

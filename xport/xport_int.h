@@ -139,6 +139,7 @@ struct xsock {
 	uint8_t lflags;		/* XTS_LISTEN_*: SO_REUSEADDR, SO_REUSEPORT, V6ONLY */
 	struct xp_acq *acq;	/* accept queue of a listener */
 	struct xp_watch *watch; /* readiness sets watching it (ready.c) */
+	struct xp_ulp *ulp;	/* ULPs pushed (TLS) and what they became (ulp.c) */
 };
 
 struct xp_counters {
@@ -179,6 +180,7 @@ struct xp_session {
 	uint32_t nonce; /* of the last HELLO sent */
 	uint32_t gen;	/* bumped when a session ends: ends the rx batch */
 	uint32_t max_conns;
+	uint64_t caps;		/* XTS_CAP_* the shard announced in HELLO_ACK */
 	__u8 peer[XTS_MAC_LEN]; /* the shard's MAC, from HELLO_ACK */
 	/* attach: HELLO every hello_ivl_ms (doubling), failed at the deadline */
 	int hello_ms;
@@ -427,5 +429,18 @@ short xp_lsn_revents(const struct xsock *s);
 /* listener options: 0 or -errno, 1 when not a listener option */
 int xp_lsn_setsockopt(struct xsock *s, int level, int name, const void *val, socklen_t len);
 int xp_lsn_getsockopt(const struct xsock *s, int level, int name, int *v);
+
+/* ---- ulp.c ---- */
+/* TCP_ULP and SOL_XTS options: 0 or -errno, 1 when not one of them */
+int xp_ulp_setsockopt(struct xsock *s, int level, int name, const void *val, socklen_t len);
+int xp_ulp_getsockopt(const struct xsock *s, int level, int name, void *val, socklen_t *len);
+/* before a CONNECT or LISTEN with ULPs: 0 or -errno */
+int xp_ulp_check(struct xport *xp, const struct xsock *s);
+/* the socket's struct xts_ulp into @dst: its size, 0 when none */
+size_t xp_ulp_put(const struct xsock *s, void *dst);
+/* what the ULPs became (a struct xts_ulp_info, wire form) */
+void xp_ulp_info(struct xsock *s, const void *info);
+void xp_ulp_on_res(struct xport *xp, const struct xts_msg *m); /* ULP_RES */
+void xp_ulp_free(struct xsock *s);
 
 #endif
