@@ -46,6 +46,11 @@
 
 static int saved_fl[2] = {-1, -1};
 
+/* -T/-N/-A: TLS done by the DPU (a profile of its xts.conf) */
+static struct {
+	const char *profile, *name, *alpn;
+} tls;
+
 static void restore_fds(void)
 {
 	for (int fd = 0; fd < 2; fd++)
@@ -67,8 +72,8 @@ static void set_nonblock(int fd)
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: " PROG
-		" [-i IFNAME] [-q QUEUE] [-w TIMEOUT_S] [-s ADDR] [-p PORT] HOST PORT\n"
+		"usage: " PROG " [-i IFNAME] [-q QUEUE] [-w TIMEOUT_S] [-s ADDR] [-p PORT]\n"
+		"               [-T PROFILE [-N NAME] [-A ALPN]] HOST PORT\n"
 		"       " PROG " -l [-k] [-i IFNAME] [-q QUEUE] [-w TIMEOUT_S] PORT\n"
 		"\n"
 		"Connect to HOST PORT through XTS (the TCP connection runs on the DPU)\n"
@@ -84,6 +89,13 @@ static void usage(FILE *f)
 		"  -l, --listen            listen on PORT (IPv4 and IPv6) and serve one\n"
 		"                          connection\n"
 		"  -k, --keep-open         with -l: serve one connection after another\n"
+		"  -T, --tls PROFILE       TLS on the DPU with this profile of its\n"
+		"                          xts.conf: this program reads and writes\n"
+		"                          plaintext (with -l: clients speak TLS)\n"
+		"  -N, --server-name NAME  with -T: the server's name (SNI, and the name\n"
+		"                          its certificate is verified for; default HOST\n"
+		"                          when it is a name, else its address)\n"
+		"  -A, --alpn P1,P2        with -T: ALPN protocols to offer (accept)\n"
 		"  -h, --help              this text\n"
 		"  -V, --version           print the version and exit\n"
 		"\n"
@@ -114,6 +126,71 @@ static void addr_str(const struct sockaddr *sa, socklen_t salen, char *buf, size
 	if (xts_addr_from_sockaddr(&a, sa, salen))
 		memset(&a, 0, sizeof(a)); /* "-" */
 	xts_addr_fmt(&a, buf, len);
+}
+
+/* "h2,http/1.1" in ALPN wire form: its length, or 0 if it does not fit. */
+static size_t alpn_wire(const char *list, unsigned char *out, size_t cap)
+{
+	size_t n = 0;
+
+	while (*list) {
+		size_t k = strcspn(list, ",");
+
+		if (!k || k > 255 || n + 1 + k > cap)
+			return 0;
+		out[n++] = (unsigned char)k;
+		memcpy(out + n, list, k);
+		n += k;
+		list += k + (list[k] == ',');
+	}
+	return n;
+}
+
+/* -T: push TLS on @sd before its connect or listen; @host the name
+ * connected to (NULL: listening).  0, or -1 said. */
+static int push_tls(struct xport *xp, int sd, const char *host)
+{
+	const char *name = tls.name;
+	unsigned char alpn[64], tmp[16];
+	size_t alen = 0;
+
+	if (!tls.profile)
+		return 0;
+	/* a numeric HOST is verified as an address, not sent as SNI */
+	if (!name && host && inet_pton(AF_INET, host, tmp) != 1 &&
+	    inet_pton(AF_INET6, host, tmp) != 1)
+		name = host;
+	if (tls.alpn && !(alen = alpn_wire(tls.alpn, alpn, sizeof(alpn) - 1))) {
+		fprintf(stderr, PROG ": bad ALPN list: %s\n", tls.alpn);
+		return -1;
+	}
+	if (xport_setsockopt(xp, sd, SOL_TCP, TCP_ULP, "tls", 4) ||
+	    xport_setsockopt(xp, sd, SOL_XTS, XTS_TLS_PROFILE, tls.profile,
+			     (socklen_t)strlen(tls.profile) + 1) ||
+	    (name && xport_setsockopt(xp, sd, SOL_XTS, XTS_TLS_SERVER_NAME, name,
+				      (socklen_t)strlen(name) + 1)) ||
+	    (alen && xport_setsockopt(xp, sd, SOL_XTS, XTS_TLS_ALPN, alpn, (socklen_t)alen))) {
+		fprintf(stderr, PROG ": TLS profile %s: %s\n", tls.profile, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* What TLS became (ok), or why it failed: one line on stderr. */
+static void tls_report(struct xport *xp, int sd, const char *where)
+{
+	struct xport_ulp_info i;
+	socklen_t len = sizeof(i);
+
+	if (!tls.profile || xport_getsockopt(xp, sd, SOL_XTS, XTS_ULP_INFO, &i, &len))
+		return;
+	if (i.err)
+		fprintf(stderr, PROG ": TLS to %s: %s: %s\n", where, strerror(i.err), i.reason);
+	else
+		fprintf(stderr, PROG ": TLS 1.%d %s%s%s%s%s\n", i.version == 0x0304 ? 3 : 2,
+			i.cipher, i.alpn[0] ? ", ALPN " : "", i.alpn,
+			(i.flags & XPORT_ULPI_VERIFIED) ? ", verified" : "",
+			(i.flags & XPORT_ULPI_RESUMED) ? ", resumed" : "");
 }
 
 /* Try each address in turn, as nc does.  Returns the connected socket,
@@ -184,15 +261,19 @@ static int dial(struct xport *xp, const char *host, const char *port, unsigned l
 
 			xport_setsockopt(xp, sd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 		}
-		if ((src || src_port) && bind_source(xp, sd, ai->ai_family, src, src_port)) {
+		if (((src || src_port) && bind_source(xp, sd, ai->ai_family, src, src_port)) ||
+		    push_tls(xp, sd, host)) {
 			xport_close(xp, sd);
 			freeaddrinfo(res);
 			return -1;
 		}
-		if (xport_connect(xp, sd, ai->ai_addr, ai->ai_addrlen) == 0)
+		if (xport_connect(xp, sd, ai->ai_addr, ai->ai_addrlen) == 0) {
+			tls_report(xp, sd, where);
 			break;
+		}
 		/* a blocking connect past SO_SNDTIMEO: EINPROGRESS, as Linux */
 		err = errno == EINPROGRESS ? ETIMEDOUT : errno;
+		tls_report(xp, sd, where); /* why TLS failed, when it did */
 		xport_close(xp, sd);
 		sd = -1;
 	}
@@ -226,7 +307,8 @@ static int listen_on(struct xport *xp, const char *port_s)
 	a.sin6_port = htons((uint16_t)port);
 	ls = xport_socket(xp, AF_INET6, SOCK_STREAM, 0);
 	if (ls < 0 || xport_setsockopt(xp, ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
-	    xport_bind(xp, ls, (struct sockaddr *)&a, sizeof(a)) || xport_listen(xp, ls, 16)) {
+	    push_tls(xp, ls, NULL) || xport_bind(xp, ls, (struct sockaddr *)&a, sizeof(a)) ||
+	    xport_listen(xp, ls, 16)) {
 		fprintf(stderr, PROG ": listen on port %lu: %s\n", port, strerror(errno));
 		return -1;
 	}
@@ -373,11 +455,19 @@ static int relay(struct xport *xp, int sd, unsigned long wait_s)
 int main(int argc, char **argv)
 {
 	static const struct option lopts[] = {
-	    {"interface", required_argument, NULL, 'i'},   {"queue", required_argument, NULL, 'q'},
-	    {"wait", required_argument, NULL, 'w'},	   {"source", required_argument, NULL, 's'},
-	    {"source-port", required_argument, NULL, 'p'}, {"listen", no_argument, NULL, 'l'},
-	    {"keep-open", no_argument, NULL, 'k'},	   {"help", no_argument, NULL, 'h'},
-	    {"version", no_argument, NULL, 'V'},	   {NULL, 0, NULL, 0},
+	    {"interface", required_argument, NULL, 'i'},
+	    {"queue", required_argument, NULL, 'q'},
+	    {"wait", required_argument, NULL, 'w'},
+	    {"source", required_argument, NULL, 's'},
+	    {"source-port", required_argument, NULL, 'p'},
+	    {"listen", no_argument, NULL, 'l'},
+	    {"keep-open", no_argument, NULL, 'k'},
+	    {"tls", required_argument, NULL, 'T'},
+	    {"server-name", required_argument, NULL, 'N'},
+	    {"alpn", required_argument, NULL, 'A'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *ifname = DEF_IF;
 	unsigned long queue = XPORT_QUEUE_ANY, wait_s = 0, src_port = 0;
@@ -387,7 +477,7 @@ int main(int argc, char **argv)
 	bool listen_mode = false, keep = false, queue_given = false;
 	char qname[16];
 
-	while ((c = getopt_long(argc, argv, "i:q:w:s:p:lkhV", lopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "i:q:w:s:p:lkT:N:A:hV", lopts, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			src = optarg;
@@ -403,6 +493,15 @@ int main(int argc, char **argv)
 			break;
 		case 'k':
 			keep = true;
+			break;
+		case 'T':
+			tls.profile = optarg;
+			break;
+		case 'N':
+			tls.name = optarg;
+			break;
+		case 'A':
+			tls.alpn = optarg;
 			break;
 		case 'i':
 			ifname = optarg;
@@ -435,7 +534,7 @@ int main(int argc, char **argv)
 		}
 	}
 	if (argc - optind != (listen_mode ? 1 : 2) || (keep && !listen_mode) ||
-	    (listen_mode && (src || src_port))) {
+	    (listen_mode && (src || src_port)) || ((tls.name || tls.alpn) && !tls.profile)) {
 		usage(stderr);
 		return 2;
 	}

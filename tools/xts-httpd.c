@@ -53,6 +53,7 @@ struct worker {
 static const char *ifname = "xh0";
 static unsigned nqueues = 4, port = 8080;
 static size_t body_len = 64;
+static const char *tls_profile; /* -T: TLS terminated on the DPU */
 static char *body;
 static volatile sig_atomic_t stop;
 
@@ -152,6 +153,9 @@ static void *worker_main(void *arg)
 	ls = xport_socket(xp, AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
 	if (ls < 0 || xport_setsockopt(xp, ls, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) ||
 	    xport_setsockopt(xp, ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    (tls_profile && (xport_setsockopt(xp, ls, SOL_TCP, TCP_ULP, "tls", 4) ||
+			     xport_setsockopt(xp, ls, SOL_XTS, XTS_TLS_PROFILE, tls_profile,
+					      (socklen_t)strlen(tls_profile) + 1))) ||
 	    xport_bind(xp, ls, (struct sockaddr *)&a, sizeof(a)) || xport_listen(xp, ls, 1024)) {
 		fprintf(stderr, PROG ": listen on port %u (queue %u): %s\n", port, w->queue,
 			strerror(errno));
@@ -260,20 +264,24 @@ static void *worker_main(void *arg)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: " PROG " [-i IFNAME] [-n QUEUES] [-p PORT] [-s BODY_BYTES]\n"
-		   "\n"
-		   "HTTP/1.1 over XTS: one thread per queue 0..QUEUES-1, all listening on\n"
-		   "PORT with SO_REUSEPORT, answering every GET with BODY_BYTES bytes.\n"
-		   "\n"
-		   "  -i, --interface IFNAME  host interface of the XTS queues (default xh0)\n"
-		   "  -n, --queues QUEUES     queues, one thread each (1..256, default 4)\n"
-		   "  -p, --port PORT         port to listen on (default 8080)\n"
-		   "  -s, --body-bytes N      body of every response (default 64)\n"
-		   "  -h, --help              this text\n"
-		   "  -V, --version           print the version and exit\n"
-		   "\n"
-		   "Runs until SIGINT or SIGTERM, then prints each queue's counts.  Exit\n"
-		   "status: 0, 1 on an error, 2 on a usage error.\n");
+	fprintf(f,
+		"usage: " PROG " [-i IFNAME] [-n QUEUES] [-p PORT] [-s BODY_BYTES] [-T PROFILE]\n"
+		"\n"
+		"HTTP/1.1 over XTS: one thread per queue 0..QUEUES-1, all listening on\n"
+		"PORT with SO_REUSEPORT, answering every GET with BODY_BYTES bytes.\n"
+		"\n"
+		"  -i, --interface IFNAME  host interface of the XTS queues (default xh0)\n"
+		"  -n, --queues QUEUES     queues, one thread each (1..256, default 4)\n"
+		"  -p, --port PORT         port to listen on (default 8080)\n"
+		"  -s, --body-bytes N      body of every response (default 64)\n"
+		"  -T, --tls PROFILE       clients speak HTTPS: the DPU terminates TLS\n"
+		"                          with this profile of its xts.conf, this\n"
+		"                          program serves plaintext and holds no key\n"
+		"  -h, --help              this text\n"
+		"  -V, --version           print the version and exit\n"
+		"\n"
+		"Runs until SIGINT or SIGTERM, then prints each queue's counts.  Exit\n"
+		"status: 0, 1 on an error, 2 on a usage error.\n");
 }
 
 static int num(const char *s, unsigned long lo, unsigned long hi, unsigned long *out)
@@ -297,12 +305,13 @@ int main(int argc, char **argv)
 	    {"queues", required_argument, NULL, 'n'},
 	    {"port", required_argument, NULL, 'p'},
 	    {"body-bytes", required_argument, NULL, 's'},
+	    {"tls", required_argument, NULL, 'T'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
 	    {NULL, 0, NULL, 0},
 	};
 
-	while ((c = getopt_long(argc, argv, "i:n:p:s:hV", lopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "i:n:p:s:T:hV", lopts, NULL)) != -1) {
 		switch (c) {
 		case 'i':
 			ifname = optarg;
@@ -321,6 +330,9 @@ int main(int argc, char **argv)
 			if (num(optarg, 0, 64u << 20, &v))
 				goto bad;
 			body_len = v;
+			break;
+		case 'T':
+			tls_profile = optarg;
 			break;
 		case 'h':
 			usage(stdout);

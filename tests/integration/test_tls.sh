@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# TLS on the DPU against real peers from Debian (docs/design.md, "TLS on
+# the shard"): the host programs speak plaintext and hold no key.
+#  terminate: xts-httpd with TLS pushed on its listener; openssl s_client
+#    (TLS 1.3 and 1.2) and curl --cacert from xts-net get the configured
+#    certificate, ALPN http/1.1 and the right body; garbage instead of a
+#    ClientHello is never offered to the host.
+#  originate: xts-cat with TLS to nginx (TLS only) in xts-net: verified,
+#    right body; a wrong hostname and an unknown CA fail with EKEYREJECTED
+#    and their reason, a server that does not speak TLS with EPROTO, and
+#    nothing the program wrote leaves in clear.
+# Certificates are made here (openssl req) in the test's directory.
+. "$(dirname "$0")/lib.sh"
+need_root
+
+PKI=$WORK/pki
+mkdir -p "$PKI"
+K='-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2'
+mk_leaf() { # NAME SAN CA
+	openssl req $K -keyout "$PKI/$1.key" -out "$PKI/$1.csr" -subj "/CN=$1" 2>/dev/null &&
+		printf 'subjectAltName=%s\n' "$2" >"$PKI/$1.ext" &&
+		openssl x509 -req -in "$PKI/$1.csr" -CA "$PKI/$3.pem" -CAkey "$PKI/$3.key" \
+			-CAcreateserial -out "$PKI/$1.pem" -days 2 -extfile "$PKI/$1.ext" 2>/dev/null
+}
+{
+	openssl req -x509 $K -keyout "$PKI/ca.key" -out "$PKI/ca.pem" -subj /CN=xts-test-ca &&
+		openssl req -x509 $K -keyout "$PKI/rogue.key" -out "$PKI/rogue.pem" -subj /CN=rogue-ca &&
+		mk_leaf dpu "DNS:dpu.xts.test,IP:198.18.0.1" ca &&
+		mk_leaf net "DNS:net.xts.test,IP:198.18.0.2" ca
+} >/dev/null 2>&1 || fail "openssl could not make the test certificates"
+
+topo_up 2
+xtsd_start 2 "tls = ( { name = \"web\"; cert = \"$PKI/dpu.pem\"; key = \"$PKI/dpu.key\";
+                        alpn = [ \"http/1.1\" ]; },
+                      { name = \"api\"; ca = \"$PKI/ca.pem\"; },
+                      { name = \"other\"; ca = \"$PKI/rogue.pem\"; } );"
+
+# ---- terminate: HTTPS clients, a plaintext host server ----
+bg host "$XTS_BIN/xts-httpd" -n 1 -p 8443 -s 100 -T web >"$WORK/httpd.out" 2>&1
+hpid=${BGPIDS[-1]}
+for ((i = 0; i < 100; i++)); do
+	grep -q 'listening on port 8443' "$WORK/httpd.out" && break
+	kill -0 "$hpid" 2>/dev/null || { cat "$WORK/httpd.out"; fail "xts-httpd exited"; }
+	sleep 0.1
+done
+grep -q 'listening on port 8443' "$WORK/httpd.out" || fail "xts-httpd with TLS did not listen"
+BODY=$(head -c 100 < <(while :; do printf abcdefghijklmnopqrstuvwxyz; done))
+
+s_client() { # VERSION_FLAG
+	printf 'GET / HTTP/1.1\r\nHost: dpu.xts.test\r\nConnection: close\r\n\r\n' |
+		N timeout 10 openssl s_client -connect 198.18.0.1:8443 "$1" -CAfile "$PKI/ca.pem" \
+			-servername dpu.xts.test -verify_hostname dpu.xts.test -alpn http/1.1 \
+			-ign_eof 2>&1
+}
+for v in 1_3 1_2; do
+	out=$(s_client "-tls$v")
+	grep -q "Verify return code: 0 (ok)" <<<"$out" || fail "s_client TLS ${v/_/.}: not verified: $out"
+	grep -q "ALPN protocol: http/1.1" <<<"$out" || fail "s_client TLS ${v/_/.}: no ALPN: $out"
+	grep -Eq "Protocol *: TLSv${v/_/.}" <<<"$out" || fail "s_client TLS ${v/_/.}: $(grep Protocol <<<"$out")"
+	grep -q "subject=CN = dpu" <<<"$out" || fail "s_client TLS ${v/_/.}: not our certificate"
+	grep -q "^$BODY" <<<"$out" || fail "s_client TLS ${v/_/.}: body missing: $out"
+	echo "ok: openssl s_client TLS ${v/_/.} to xts-httpd (TLS on the DPU): verified, ALPN http/1.1, body"
+done
+out=$(N timeout 10 curl -sS --cacert "$PKI/ca.pem" --resolve dpu.xts.test:8443:198.18.0.1 \
+	-w '\n%{http_version} %{ssl_verify_result}' https://dpu.xts.test:8443/ 2>&1) ||
+	fail "curl https: $out"
+[ "$out" = "$BODY
+1.1 0" ] || fail "curl https: '$out'"
+echo "ok: curl --cacert https://dpu.xts.test:8443/: 100-byte body, HTTP/1.1, verified"
+# garbage instead of a ClientHello: that connection fails, the rest go on
+out=$(printf 'GET / HTTP/1.0\r\n\r\n' | N timeout 5 socat -t 3 - TCP4:198.18.0.1:8443 2>&1)
+[ -z "$out" ] || fail "a plaintext client got an answer: '$out'"
+out=$(N timeout 10 curl -sS --cacert "$PKI/ca.pem" --resolve dpu.xts.test:8443:198.18.0.1 \
+	https://dpu.xts.test:8443/ 2>&1) || fail "curl after garbage: $out"
+[ "$out" = "$BODY" ] || fail "curl after garbage: '$out'"
+echo "ok: a plaintext client is dropped on the DPU, never offered to xts-httpd; the next client is served"
+kill "$hpid"; wait_gone "$hpid" 50 || fail "xts-httpd did not stop"
+grep -q "queue 0: 4 connections, 4 requests" "$WORK/httpd.out" ||
+	fail "xts-httpd saw other than the 4 TLS clients: $(grep 'queue 0:' "$WORK/httpd.out")"
+
+# ---- originate: a plaintext host client, nginx speaking only TLS ----
+mkdir -p "$WORK/nginx/logs"
+cat >"$WORK/nginx/nginx.conf" <<EOF
+daemon off;
+worker_processes 1;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx/logs/error.log;
+events { worker_connections 64; }
+http {
+	access_log off;
+	client_body_temp_path $WORK/nginx; proxy_temp_path $WORK/nginx;
+	fastcgi_temp_path $WORK/nginx; uwsgi_temp_path $WORK/nginx; scgi_temp_path $WORK/nginx;
+	server {
+		listen 198.18.0.2:8443 ssl;
+		ssl_certificate $PKI/net.pem;
+		ssl_certificate_key $PKI/net.key;
+		ssl_protocols TLSv1.2 TLSv1.3;
+		location / { return 200 "hello from nginx over TLS\n"; }
+	}
+}
+EOF
+bg net nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf"
+wait_port net 8443
+# the request, then stdin held open a moment: nginx answers and closes
+get() { (printf 'GET / HTTP/1.0\r\nHost: net.xts.test\r\n\r\n'; sleep 1) |
+	H timeout 15 "$XTS_BIN/xts-cat" "$@" >"$WORK/cat.out" 2>"$WORK/cat.err"; local rc=$?; echo "DBG ${PIPESTATUS[*]} $rc" >&2; return $rc; }
+get -T api -N net.xts.test 198.18.0.2 8443 ||
+	fail "xts-cat -T api: exit $?: $(cat "$WORK/cat.err") / $(cat "$WORK/cat.out")"
+grep -q "hello from nginx over TLS" "$WORK/cat.out" || fail "xts-cat -T api: body: $(cat "$WORK/cat.out")"
+grep -Eq "TLS 1\.3 .*verified" "$WORK/cat.err" || fail "xts-cat -T api: $(cat "$WORK/cat.err")"
+echo "ok: xts-cat -T api to nginx (TLS): $(cat "$WORK/cat.err")"
+# no name: the address is what the certificate must name (it does)
+get -T api 198.18.0.2 8443 || fail "xts-cat -T api by address: $(cat "$WORK/cat.err")"
+grep -q "hello from nginx" "$WORK/cat.out" || fail "xts-cat -T api by address: body"
+echo "ok: xts-cat -T api 198.18.0.2 (address verified)"
+
+expect_fail() { # what errno-text reason-pattern -- xts-cat args
+	local what=$1 etext=$2 pat=$3; shift 4
+	get "$@" && fail "$what: xts-cat exited 0: $(cat "$WORK/cat.out")"
+	grep -q "$etext" "$WORK/cat.err" || fail "$what: '$(cat "$WORK/cat.err")' lacks '$etext'"
+	grep -Eq "$pat" "$WORK/cat.err" || fail "$what: '$(cat "$WORK/cat.err")' lacks '$pat'"
+	[ ! -s "$WORK/cat.out" ] || fail "$what: bytes came through: $(cat "$WORK/cat.out")"
+	echo "ok: $what: $(tr '\n' ' ' <"$WORK/cat.err")"
+}
+expect_fail "wrong hostname" "Key was rejected by service" "hostname mismatch" -- \
+	-T api -N wrong.xts.test 198.18.0.2 8443
+expect_fail "unknown CA" "Key was rejected by service" "unable to get local issuer|self-signed" -- \
+	-T other -N net.xts.test 198.18.0.2 8443
+expect_fail "no such profile" "No such file or directory" "connect" -- \
+	-T nosuch 198.18.0.2 8443
+
+# a server that does not speak TLS: EPROTO; what it received is the
+# ClientHello, never the program's bytes
+bg net socat TCP4-LISTEN:8445,bind=198.18.0.2,reuseaddr SYSTEM:"head -c 5 >$WORK/clear.bin; printf 'HTTP/1.0 400 Bad Request\r\n\r\n'"
+wait_port net 8445
+expect_fail "a server without TLS" "Protocol error" "TLS" -- -T api -N net.xts.test 198.18.0.2 8445
+[ "$(od -An -tx1 -N3 "$WORK/clear.bin" | tr -d ' ')" = 160301 ] ||
+	fail "the server received '$(od -An -c "$WORK/clear.bin")', not a TLS record"
+echo "ok: what reached the plaintext server was a TLS record (16 03 01), not the program's bytes"
+
+# the shards counted it all
+ok=0 failed=0 verify=0
+for q in 0 1; do
+	ok=$((ok + $(stat $q tls_hs_ok))); failed=$((failed + $(stat $q tls_hs_failed)))
+	verify=$((verify + $(stat $q tls_hs_verify)))
+done
+[ "$ok" -ge 6 ] && [ "$failed" -ge 4 ] && [ "$verify" -ge 2 ] ||
+	fail "counters: tls_hs_ok $ok tls_hs_failed $failed tls_hs_verify $verify"
+echo "ok: counters: tls_hs_ok $ok, tls_hs_failed $failed (tls_hs_verify $verify)"
+echo "PASS: tls"
