@@ -43,7 +43,8 @@ static size_t conn_res_fill(struct conn *c, __u8 *buf)
 	if (!c->ulp)
 		return sizeof(r);
 	memcpy(buf + sizeof(r), &c->ulp->info, sizeof(c->ulp->info));
-	c->ulp->info_sent = true; /* the reason is told: no ULP_RES */
+	if (c->err) /* the reason is told here: no ULP_RES after it */
+		c->ulp->info_sent = true;
 	return sizeof(r) + sizeof(c->ulp->info);
 }
 

@@ -108,7 +108,11 @@ int tls_ctx_build(const struct xts_shm_tls_prof *p, bool server, unsigned cert, 
 	*out = NULL;
 	if (!ctx)
 		return fail(why, whylen, "SSL_CTX_new", NULL);
+	/* A TCP end without close_notify after the handshake is an end of
+	 * stream, as kTLS and plain TCP have it (many servers close so);
+	 * during the handshake it still fails it. */
 	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
+				     SSL_OP_IGNORE_UNEXPECTED_EOF |
 				     (server ? SSL_OP_CIPHER_SERVER_PREFERENCE : 0) |
 				     (p->tickets ? 0 : SSL_OP_NO_TICKET));
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);

@@ -176,13 +176,15 @@ static int push_tls(struct xport *xp, int sd, const char *host)
 	return 0;
 }
 
-/* What TLS became (ok), or why it failed: one line on stderr. */
-static void tls_report(struct xport *xp, int sd, const char *where)
+/* What TLS became (ok; not with @fail_only), or why it failed: one line
+ * on stderr. */
+static void tls_report(struct xport *xp, int sd, const char *where, bool fail_only)
 {
 	struct xport_ulp_info i;
 	socklen_t len = sizeof(i);
 
-	if (!tls.profile || xport_getsockopt(xp, sd, SOL_XTS, XTS_ULP_INFO, &i, &len))
+	if (!tls.profile || xport_getsockopt(xp, sd, SOL_XTS, XTS_ULP_INFO, &i, &len) ||
+	    (fail_only && !i.err))
 		return;
 	if (i.err)
 		fprintf(stderr, PROG ": TLS to %s: %s: %s\n", where, strerror(i.err), i.reason);
@@ -268,12 +270,12 @@ static int dial(struct xport *xp, const char *host, const char *port, unsigned l
 			return -1;
 		}
 		if (xport_connect(xp, sd, ai->ai_addr, ai->ai_addrlen) == 0) {
-			tls_report(xp, sd, where);
+			tls_report(xp, sd, where, false);
 			break;
 		}
 		/* a blocking connect past SO_SNDTIMEO: EINPROGRESS, as Linux */
 		err = errno == EINPROGRESS ? ETIMEDOUT : errno;
-		tls_report(xp, sd, where); /* why TLS failed, when it did */
+		tls_report(xp, sd, where, true); /* why TLS failed, when it did */
 		xport_close(xp, sd);
 		sd = -1;
 	}
@@ -436,6 +438,7 @@ static int relay(struct xport *xp, int sd, unsigned long wait_s)
 				peer_eof = true;
 			} else if (errno != EAGAIN) {
 				fprintf(stderr, PROG ": recv: %s\n", strerror(errno));
+				tls_report(xp, sd, "the peer", true);
 				return 1;
 			}
 		}
