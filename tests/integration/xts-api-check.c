@@ -595,18 +595,18 @@ static void t_many(void)
 static void t_poll_os(void)
 {
 	int pf[2];
-	pipe(pf);
+	CHECK(pipe(pf) == 0);
 	int sd = conn(7, 0);
 	struct xport_pollfd p[2] = {{.sd = sd, .fd = -1, .events = POLLIN},
 				    {.sd = -1, .fd = pf[0], .events = POLLIN}};
 	double t0 = now();
 	CHECK(xport_poll(xp, p, 2, 150) == 0);
 	CHECK(now() - t0 > 0.14);
-	write(pf[1], "x", 1);
+	CHECK(write(pf[1], "x", 1) == 1);
 	CHECK(xport_poll(xp, p, 2, 1000) == 1 && p[1].revents == POLLIN && p[0].revents == 0);
 	xport_send(xp, sd, "z", 1, 0);
 	char c;
-	read(pf[0], &c, 1);
+	CHECK(read(pf[0], &c, 1) == 1);
 	CHECK(xport_poll(xp, p, 2, 1000) == 1 && p[0].revents == POLLIN);
 	p[0].sd = 999999;
 	CHECK(xport_poll(xp, p, 1, 0) == 1 && p[0].revents == POLLNVAL);
