@@ -6,7 +6,8 @@
 # from there xts-net builds a topology (own prefix, 2 queues), xtsd runs
 # the packaged /etc/xts/xts.conf (run_dir moved to the scratch folder),
 # xportd the packaged xportd.conf, and xts-cat leases a queue from it and
-# sends 4 MiB to a socat echo through XTS: every byte must come back.
+# sends 4 MiB to a socat echo through XTS: every byte must come back; then
+# xts-run runs an unmodified socat through XTS the same way.
 # Needs root (namespaces, XDP).  tools/build-deb runs it after the build.
 set -euo pipefail
 DEBS=$(realpath "$1")
@@ -67,3 +68,20 @@ for ((i = 0; i < 10; i++)); do
 done
 [ "$st" = 4194304 ] || fail "the shards counted $st bytes to the net, 4194304 sent"
 echo "ok: packaged xtsd, xportd and xts-cat: 4 MiB echoed byte-exact through XTS (shards: $st bytes to the net)"
+
+# xts-run from the package finds its libxts-preload.so (beside it, under
+# the package's library folder) and an unmodified socat goes through XTS
+out=$(echo hello-xts-run | timeout 30 ip netns exec "${PFX}host" "$R/usr/bin/xts-run" -- \
+	socat -t 2 - TCP:198.18.0.2:7) || fail "xts-run socat: $out"
+[ "$out" = hello-xts-run ] || fail "xts-run socat echoed '$out'"
+for ((i = 0; i < 10; i++)); do
+	n=0
+	for q in 0 1; do
+		v=$("$B/xtsctl" -s "$R/run/ctl.sock" stats --shard $q | awk '$1 == "data_to_net" { print $2 }')
+		n=$((n + v))
+	done
+	[ "$n" = $((st + 14)) ] && break
+	sleep 0.1
+done
+[ "$n" = $((st + 14)) ] || fail "xts-run's 14 bytes did not go through the shards ($st, then $n)"
+echo "ok: packaged xts-run: an unmodified socat echoed through XTS (14 bytes counted by the shards)"

@@ -9,7 +9,7 @@ MAN=$BUILD/man
 fail() { echo "FAIL: $*" >&2; exit 1; }
 command -v groff >/dev/null || fail "groff not installed (Debian: groff-base)"
 
-pages="xtsd.8 xtsctl.8 xportd.8 libxport.3 xts.conf.5 xportd.conf.5 xts-cat.1 xts-httpd.1 xts-net.8"
+pages="xtsd.8 xtsctl.8 xportd.8 libxport.3 xts.conf.5 xportd.conf.5 xts-cat.1 xts-httpd.1 xts-net.8 xts-run.1"
 for p in $pages; do
 	[ -s "$MAN/$p" ] || fail "$MAN/$p: not built"
 	out=$(groff -ww -z -man "$MAN/$p" 2>&1) || fail "$p: groff failed: $out"
