@@ -65,35 +65,46 @@ static int xts_check(struct pq *pq, unsigned npq, struct pollfd *fds, bool first
 	return ready;
 }
 
-int pl_poll_mixed(struct pollfd *fds, nfds_t n, uint64_t dl, const sigset_t *mask)
-{
+struct plan {
 	struct pq pq[PL_MAX_Q];
-	struct pollfd *k;
-	struct xport_pollfd *x;
-	nfds_t *kat, *xat, i, nk = 0, nx = 0;
-	unsigned npq = 0, j;
-	int ready = 0, r = 0, e = 0, efd = pl_thread_efd(), ms;
-	bool first = true;
+	unsigned npq;
+	nfds_t nk, *kat;  /* kernel entries, and which of the caller's each is */
+	struct pollfd *k; /* room behind them for the eventfd and queue fds */
 	char *mem;
+};
 
-	if (efd < 0)
+/* Split the caller's entries, each looked up once: kernel fds into k,
+ * XTS sockets by queue (an inherited one is POLLNVAL).  Returns the
+ * entries ready already, or -1 (ENOMEM). */
+static int plan(struct plan *p, struct pollfd *fds, nfds_t n, int efd)
+{
+	nfds_t i, nx = 0, *xat, *which, none = (nfds_t)-1;
+	struct xport_pollfd *x;
+	int ready = 0, *sd;
+	unsigned j;
+
+	p->npq = 0;
+	p->nk = 0;
+	p->mem = malloc((n + PL_MAX_Q + 1) * (sizeof(*p->k) + sizeof(nfds_t)) +
+			n * (sizeof(*x) + 2 * sizeof(nfds_t) + sizeof(int)));
+	if (!p->mem) {
+		errno = ENOMEM;
 		return -1;
-	mem = malloc((n + PL_MAX_Q + 1) * (sizeof(*k) + sizeof(nfds_t)) +
-		     n * (sizeof(*x) + sizeof(nfds_t)));
-	if (!mem)
-		return fail(ENOMEM);
-	kat = (nfds_t *)mem; /* the 8-byte arrays first: all aligned */
-	xat = kat + n + PL_MAX_Q + 1;
-	k = (struct pollfd *)(xat + n);
-	x = (struct xport_pollfd *)(k + n + PL_MAX_Q + 1);
-	/* XTS entries grouped by queue; the rest for the kernel */
+	}
+	p->kat = (nfds_t *)p->mem; /* the 8-byte arrays first: all aligned */
+	xat = p->kat + n + PL_MAX_Q + 1;
+	which = xat + n;
+	p->k = (struct pollfd *)(which + n);
+	x = (struct xport_pollfd *)(p->k + n + PL_MAX_Q + 1);
+	sd = (int *)(x + n);
 	for (i = 0; i < n; i++) {
 		struct pl_sock *ps = pl_get(fds[i].fd);
 
 		fds[i].revents = 0;
+		which[i] = none;
 		if (!ps || ps->kind != PL_XTS) {
-			kat[nk] = i;
-			k[nk++] = fds[i];
+			p->kat[p->nk] = i;
+			p->k[p->nk++] = fds[i];
 			continue;
 		}
 		if (ps->foreign) {
@@ -101,28 +112,49 @@ int pl_poll_mixed(struct pollfd *fds, nfds_t n, uint64_t dl, const sigset_t *mas
 			ready++;
 			continue;
 		}
-		for (j = 0; j < npq && pq[j].q != ps->q; j++)
+		for (j = 0; j < p->npq && p->pq[j].q != ps->q; j++)
 			;
-		if (j == npq)
-			pq[npq++] = (struct pq){.q = ps->q, .poke = {.efd = efd}};
-		pq[j].n++;
+		if (j == p->npq)
+			p->pq[p->npq++] = (struct pq){.q = ps->q, .poke = {.efd = efd}};
+		p->pq[j].n++;
+		which[i] = j;
+		sd[i] = ps->sd;
 	}
-	for (j = 0, nx = 0; j < npq; j++) {
-		pq[j].x = x + nx;
-		pq[j].at = xat + nx;
-		nx += pq[j].n;
-		pq[j].n = 0;
+	for (j = 0; j < p->npq; j++) {
+		p->pq[j].x = x + nx;
+		p->pq[j].at = xat + nx;
+		nx += p->pq[j].n;
+		p->pq[j].n = 0;
 	}
 	for (i = 0; i < n; i++) {
-		struct pl_sock *ps = pl_get(fds[i].fd);
+		struct pq *q = which[i] == none ? NULL : &p->pq[which[i]];
 
-		if (!ps || ps->kind != PL_XTS || ps->foreign)
+		if (!q)
 			continue;
-		for (j = 0; pq[j].q != ps->q; j++)
-			;
-		pq[j].at[pq[j].n] = i;
-		pq[j].x[pq[j].n++] = (struct xport_pollfd){.sd = ps->sd, .events = fds[i].events};
+		q->at[q->n] = i;
+		q->x[q->n++] = (struct xport_pollfd){.sd = sd[i], .events = fds[i].events};
 	}
+	return ready;
+}
+
+int pl_poll_mixed(struct pollfd *fds, nfds_t n, uint64_t dl, const sigset_t *mask)
+{
+	struct plan p;
+	struct pq *pq = p.pq;
+	struct pollfd *k;
+	nfds_t i, nk;
+	unsigned npq, j;
+	int ready, r = 0, e = 0, efd = pl_thread_efd(), ms;
+	bool first = true;
+
+	if (efd < 0)
+		return -1;
+	ready = plan(&p, fds, n, efd);
+	if (ready < 0)
+		return -1;
+	k = p.k;
+	nk = p.nk;
+	npq = p.npq;
 	for (;;) {
 		int got = xts_check(pq, npq, fds, first);
 
@@ -134,7 +166,7 @@ int pl_poll_mixed(struct pollfd *fds, nfds_t n, uint64_t dl, const sigset_t *mas
 				break;
 			}
 			for (i = 0; i < nk; i++) {
-				fds[kat[i]].revents = k[i].revents;
+				fds[p.kat[i]].revents = k[i].revents;
 				got += !!k[i].revents;
 			}
 		}
@@ -165,7 +197,7 @@ int pl_poll_mixed(struct pollfd *fds, nfds_t n, uint64_t dl, const sigset_t *mas
 		pl_poke_del(&pq[j].poke);
 		pl_qunlock(pq[j].q);
 	}
-	free(mem);
+	free(p.mem);
 	if (e)
 		return fail(e);
 	return ready;

@@ -76,6 +76,76 @@ static int set(const char *k, const char *v)
 	return 0;
 }
 
+/* One option: 0 to go on, 1 to exit 0 (--help, --version), 2 on error. */
+static int option(int c, const char *arg)
+{
+	char rules[PATH_MAX], err[512], *end;
+	struct pl_rules rs;
+	long v;
+
+	switch (c) {
+	case 'n':
+		v = strtol(arg, &end, 10);
+		if (*end || v < 1 || v > PL_MAX_Q) {
+			fprintf(stderr, PROG ": --queues: 1 to %d\n", PL_MAX_Q);
+			return 2;
+		}
+		if (set("XTS_RUN_QUEUES", arg))
+			return 2;
+		break;
+	case 'r':
+		if (pl_rules_load(&rs, arg, err, sizeof(err))) {
+			fprintf(stderr, PROG ": %s\n", err);
+			return 2;
+		}
+		pl_rules_free(&rs);
+		/* absolute: the program may chdir before its first socket */
+		if (!realpath(arg, rules) || set("XTS_RUN_RULES", rules))
+			return 2;
+		break;
+	case 'i':
+		if (set("XTS_RUN_IF", arg))
+			return 2;
+		break;
+	case 'q':
+		v = strtol(arg, &end, 10);
+		if (*end || v < 0) {
+			fprintf(stderr, PROG ": --queue: a queue number\n");
+			return 2;
+		}
+		if (set("XTS_RUN_QUEUE", arg))
+			return 2;
+		break;
+	case 'l':
+		if (strcmp(arg, "debug") && strcmp(arg, "info") && strcmp(arg, "warn") &&
+		    strcmp(arg, "quiet")) {
+			fprintf(stderr, PROG ": --log: debug, info, warn or quiet\n");
+			return 2;
+		}
+		if (set("XTS_RUN_LOG", arg))
+			return 2;
+		break;
+	case 'f':
+		if (strcmp(arg, "kernel") && strcmp(arg, "fail")) {
+			fprintf(stderr, PROG ": --fallback: kernel or fail\n");
+			return 2;
+		}
+		if (set("XTS_RUN_FALLBACK", arg))
+			return 2;
+		break;
+	case 'h':
+		usage(stdout);
+		return 1;
+	case 'V':
+		printf(PROG " %s\n", XTS_VERSION);
+		return 1;
+	default:
+		usage(stderr);
+		return 2;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = {{"queues", required_argument, NULL, 'n'},
@@ -87,73 +157,14 @@ int main(int argc, char **argv)
 					   {"help", no_argument, NULL, 'h'},
 					   {"version", no_argument, NULL, 'V'},
 					   {NULL, 0, NULL, 0}};
-	char lib[PATH_MAX], rules[PATH_MAX], err[512], *pre, *end;
-	struct pl_rules rs;
+	char lib[PATH_MAX], *pre;
 	const char *old;
-	long v;
-	int c;
+	int c, r;
 
 	while ((c = getopt_long(argc, argv, "+n:r:i:q:l:f:hV", lo, NULL)) != -1) {
-		switch (c) {
-		case 'n':
-			v = strtol(optarg, &end, 10);
-			if (*end || v < 1 || v > PL_MAX_Q) {
-				fprintf(stderr, PROG ": --queues: 1 to %d\n", PL_MAX_Q);
-				return 2;
-			}
-			if (set("XTS_RUN_QUEUES", optarg))
-				return 2;
-			break;
-		case 'r':
-			if (pl_rules_load(&rs, optarg, err, sizeof(err))) {
-				fprintf(stderr, PROG ": %s\n", err);
-				return 2;
-			}
-			pl_rules_free(&rs);
-			/* absolute: the program may chdir before its first socket */
-			if (!realpath(optarg, rules) || set("XTS_RUN_RULES", rules))
-				return 2;
-			break;
-		case 'i':
-			if (set("XTS_RUN_IF", optarg))
-				return 2;
-			break;
-		case 'q':
-			v = strtol(optarg, &end, 10);
-			if (*end || v < 0) {
-				fprintf(stderr, PROG ": --queue: a queue number\n");
-				return 2;
-			}
-			if (set("XTS_RUN_QUEUE", optarg))
-				return 2;
-			break;
-		case 'l':
-			if (strcmp(optarg, "debug") && strcmp(optarg, "info") &&
-			    strcmp(optarg, "warn") && strcmp(optarg, "quiet")) {
-				fprintf(stderr, PROG ": --log: debug, info, warn or quiet\n");
-				return 2;
-			}
-			if (set("XTS_RUN_LOG", optarg))
-				return 2;
-			break;
-		case 'f':
-			if (strcmp(optarg, "kernel") && strcmp(optarg, "fail")) {
-				fprintf(stderr, PROG ": --fallback: kernel or fail\n");
-				return 2;
-			}
-			if (set("XTS_RUN_FALLBACK", optarg))
-				return 2;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		case 'V':
-			printf(PROG " %s\n", XTS_VERSION);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
-		}
+		r = option(c, optarg);
+		if (r)
+			return r == 1 ? 0 : 2;
 	}
 	if (optind >= argc) {
 		usage(stderr);
