@@ -218,6 +218,11 @@ static bool any_xts(const struct pollfd *fds, nfds_t n)
 	return false;
 }
 
+/* glibc declares poll's and ppoll's @fds write-only (access attribute), but
+ * poll reads fd and events from it; GCC's unoptimised builds then call the
+ * read in any_xts() a use of uninitialised memory.  It is not. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 int poll(struct pollfd *fds, nfds_t n, int timeout)
 {
 	if (!any_xts(fds, n))
@@ -238,6 +243,7 @@ int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *ts, const sigset_
 		return REAL(ppoll)(fds, n, ts, mask);
 	return pl_poll_mixed(fds, n, ts_deadline(ts), mask);
 }
+#pragma GCC diagnostic pop
 
 extern void __chk_fail(void) __attribute__((noreturn));
 
