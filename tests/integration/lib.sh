@@ -171,6 +171,21 @@ shard_get() {
 			print out; exit }'
 }
 
+# live_epoch QUEUE WORD: echo WORD through xts-cat on QUEUE (socat's echo
+# on 198.18.0.2:7) and print shard QUEUE's session epoch, read while that
+# session lives: xts-cat's close ends it gracefully (QRESET err 0), and the
+# epoch after it is 00000000.  Fails the test if the echo does not come.
+live_epoch() {
+	local q=$1 w=$2 pid i e
+	{ echo "$w"; sleep 3; } | H "$XTS_BIN/xts-cat" -q "$q" 198.18.0.2 7 >"$WORK/live$q.out" 2>&1 &
+	pid=$!
+	for ((i = 0; i < 100; i++)); do grep -qx "$w" "$WORK/live$q.out" && break; sleep 0.1; done
+	grep -qx "$w" "$WORK/live$q.out" || fail "echo '$w' on queue $q: '$(cat "$WORK/live$q.out")'"
+	e=$(shard_get "$q" EPOCH)
+	wait $pid || fail "xts-cat on queue $q: $(cat "$WORK/live$q.out")"
+	echo "$e"
+}
+
 # shard_back SHARD OLD_PID T0_US: poll (one xtsctl call each) until SHARD
 # runs with a pid other than OLD_PID, 10 s at most; sets BACK_PID, and
 # BACK_MS to the ms since T0_US (clock_us), or fails

@@ -55,14 +55,9 @@ for q in 0 2 3; do
 	echo "ok: queue $q: $(tail -n1 "$WORK/hold$q.out")"
 done
 
-# a new session on the restarted shard: a new epoch, read while the
-# session lives (xts-cat's close ends it gracefully: epoch 0 after)
-{ echo hello; sleep 3; } | H "$XTS_BIN/xts-cat" -q 1 198.18.0.2 7 >"$WORK/cat.out" 2>&1 &
-cat_pid=$!
-for ((i = 0; i < 100; i++)); do grep -qx hello "$WORK/cat.out" && break; sleep 0.1; done
-grep -qx hello "$WORK/cat.out" || fail "echo on queue 1 after restart: '$(cat "$WORK/cat.out")'"
-read -r new_epoch restarts <<<"$(shard_get 1 EPOCH RESTARTS)"
-wait $cat_pid || fail "xts-cat on queue 1 after restart: $(cat "$WORK/cat.out")"
+# a new session on the restarted shard: a new epoch
+new_epoch=$(live_epoch 1 hello) || exit 1
+restarts=$(shard_get 1 RESTARTS)
 [ "$new_epoch" != 00000000 ] && [ "$new_epoch" != "$old_epoch" ] ||
 	fail "epoch $old_epoch -> $new_epoch: want a new one"
 [ "$restarts" = 1 ] || fail "status: restarts = $restarts, want 1"
