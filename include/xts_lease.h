@@ -37,7 +37,7 @@
 #define XTS_LEASE_VERSION      1u
 #define XTS_LEASE_DEFAULT_PATH "/run/xts/xportd.sock"
 #define XTS_LEASE_ENV	       "XPORTD_SOCKET" /* where libxport asks */
-#define XTS_LEASE_NFDS	       3		   /* xsk, umem, shm */
+#define XTS_LEASE_NFDS	       3	       /* xsk, umem, shm */
 
 struct xts_lease_hdr {
 	uint32_t magic;	  /* XTS_LEASE_MAGIC */
@@ -53,11 +53,11 @@ _Static_assert(sizeof(struct xts_lease_hdr) == 64, "xts_lease_hdr is one cache l
 /* The lessee's queue, as it last published it (each field written whole:
  * a reader sees every field whole, fields of one moment not guaranteed). */
 struct xts_lease_pub {
-	uint32_t epoch;	   /* session epoch; 0: no session */
-	uint32_t sockets;  /* sockets open */
+	uint32_t epoch;		       /* session epoch; 0: no session */
+	uint32_t sockets;	       /* sockets open */
 	uint8_t peer_mac[XTS_MAC_LEN]; /* the shard's */
 	uint8_t pad[2];
-	uint32_t sessions; /* queue sessions started */
+	uint32_t sessions;	   /* queue sessions started */
 	uint64_t data_tx, data_rx; /* stream bytes each way */
 	uint64_t tx_frames, rx_frames;
 	uint64_t resets;     /* connections reset */
@@ -71,7 +71,7 @@ _Static_assert(sizeof(struct xts_lease_pub) == 128, "xts_lease_pub is two cache 
  * order), so a reader that sees done == req (acquire) reads a whole
  * snapshot, stable until it asks again. */
 struct xts_lease_snap {
-	uint32_t req;  /* xportd */
+	uint32_t req; /* xportd */
 	uint8_t pad0[60];
 	uint32_t done; /* the lessee, from here on */
 	uint32_t n;
@@ -99,8 +99,8 @@ enum xts_lease_sock_state {
 };
 
 struct xts_lease_sock {
-	uint32_t id;	/* the socket's sd in its xport */
-	uint8_t state;	/* enum xts_lease_sock_state */
+	uint32_t id;   /* the socket's sd in its xport */
+	uint8_t state; /* enum xts_lease_sock_state */
 	uint8_t pad[3];
 	struct xts_addr local, peer;
 	uint64_t tx_bytes, rx_bytes; /* stream bytes sent, received */
@@ -123,7 +123,8 @@ _Static_assert(offsetof(struct xts_lease_shm, socks) == 320, "socks offset");
 
 static inline uint64_t xts_lease_size(uint32_t max_socks)
 {
-	uint64_t n = sizeof(struct xts_lease_shm) + (uint64_t)max_socks * sizeof(struct xts_lease_sock);
+	uint64_t n =
+	    sizeof(struct xts_lease_shm) + (uint64_t)max_socks * sizeof(struct xts_lease_sock);
 
 	return (n + 4095) & ~(uint64_t)4095;
 }

@@ -36,7 +36,6 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-
 static __u16 get16(const __u8 *p, size_t off)
 {
 	__u16 v;
