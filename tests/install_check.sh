@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # Install as a Debian user expects: cmake --install --prefix P puts the
 # programs, libxport (shared and static), the public header under
 # P/include/xts/, xport.pc and the example xts.conf in place, and then:

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # The man pages: each renders without a single groff warning (-ww), the
 # two configuration pages list every option of their parser's table
 # (xts-optdoc --names: the very table cfg_load() and xpd_cfg_load() walk),

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # The systemd units as cmake --install writes them pass `systemd-analyze
 # verify` (offline: no running systemd needed; it parses every directive,
 # checks that the Exec programs exist and that man(1) finds each

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # bench_smoke: `xts-bench --smoke` runs every workload on every path
 # briefly (its own topology, xtsd, HAProxy, server, raw echo); the JSON
 # must be well formed, hold a figure for every workload and path and an

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 # api_peer.py - the scripted TCP peer of xts-api-check, run in xts-net.
 # Ports: 7 echo, 8 sink (checks the byte pattern offset % 251, logs the
 # count), 11 never reads, 12 sends 8 MiB then closes,

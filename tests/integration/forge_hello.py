@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 # forge_hello.py IFNAME [NONCE]: one XTS HELLO (protocol 2) from a raw
 # AF_PACKET socket on IFNAME, broadcast, as any process with CAP_NET_RAW on
 # the host could send it: what a forger of a queue session does.  Which

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # lib.sh - shared helpers for the netns integration tests (sourced).
 # Each test builds its own topology under a unique namespace prefix, runs
 # xtsd in the DPU namespace and real servers in the net namespace, and

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """promcheck.py - a strict check of the Prometheus text exposition format
 (version 0.0.4) on stdin, for `xtsctl stats --prometheus`.  Exit 0 when
 valid, 1 with one line per problem.  Checks what promtool's parser checks:

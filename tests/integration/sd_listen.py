@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 # sd_listen.py - a fake service manager's NOTIFY_SOCKET, for test_sd_notify.
 #
 #   sd_listen.py ADDR LOG [CMD...]

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # libxport's POSIX semantics end to end (xts-api-check), and what the peer
 # saw: close with unread data resets the TCP connection, close after
 # reading everything ends it with FIN.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # 1 GiB each way through one XTS connection to a real echo server (socat) in
 # xts-net, byte-exact (sha256), on every queue of the 4-queue topology, and
 # once more to the server's IPv6 address.  The echo makes both directions

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # A draining shard leaves its reuseport groups: its listeners are still
 # served by the other shards (every new connection lands elsewhere and is
 # answered), and undrain brings it back into the group.  A LISTEN that

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # Errors as Linux gives them: refused, unreachable, timed out, and a server
 # killed in the middle of a transfer.
 . "$(dirname "$0")/lib.sh"

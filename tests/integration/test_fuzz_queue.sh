@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # 100,000 random and mutated frames into queue 1: its shard stays up (same
 # pid, no restart), answers a valid request afterwards, and queue 0 sees
 # nothing of it.  Before that, a plain sequence gap must end the session

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # wrk (Debian's) in xts-net against xts-httpd on 4 queues, port 8080:
 # at least 100,000 requests, no socket error, no non-2xx answer, and
 # every shard served at least 10% of the connections (its conns_opened).

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # The closing deadline: connections the host closed while the peer never
 # reads keep their slot and buffer only for timeouts.linger_ms, then are
 # aborted (RST), freed and counted (linger_aborts).  With max_conns 20 and

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # Listening sockets over XTS: bind conflicts (EADDRINUSE across queues,
 # wildcard and v4/v6 overlap), the accept API (blocking, non-blocking,
 # poll, peer addresses, port 0), a SO_REUSEPORT group across two queues

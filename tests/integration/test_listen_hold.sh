@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # A process killed (SIGKILL) while it holds the listener registry's lock,
 # in the middle of an update, does not stop the shards: the next holder
 # repairs the entry (robust mutex, EOWNERDEAD, the journal rolled back),

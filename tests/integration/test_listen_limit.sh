@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # limits.listeners is enforced per queue by its shard: past it, listen()
 # fails with ENOBUFS (as a full registry does) and the refusal is counted
 # (listens_refused_limit).  Reload applies it: a lower limit refuses new

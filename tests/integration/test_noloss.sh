@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # No frame lost: a sustained blast of small messages, then both sides'
 # AF_XDP statistics show no rx drops or ring overruns, and both ends'
 # queue sequence counters agree (xts-blast checks, against the shard's

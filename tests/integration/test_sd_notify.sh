@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # xtsd and xportd under a service manager (Type=notify), with a fake
 # NOTIFY_SOCKET (sd_listen.py) in place of systemd:
 #  - xtsd sends READY=1 only once every shard runs: with a queue that

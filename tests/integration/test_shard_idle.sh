@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # An idle shard sleeps to its next deadline: with no host, it wakes for its
 # heartbeat (every 100 ms, for xtsd's hang watchdog) and nothing else, not
 # on a fixed tick (10 ms before: ~300 wakeups in 3 s) nor to poll the

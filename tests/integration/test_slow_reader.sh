@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # A slow reader behind the shard: the host sends 4 MiB of a position-
 # dependent pattern and shuts down at once, while most of it still waits
 # in the shard's buffer (the DPU socket's SO_SNDBUF is small, the peer

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # ACL: a connect to a destination that the queue's ACL forbids fails with
 # EACCES, and a listen on a port the listen rules do not allow likewise,
 # as does a connect bound to such a source port;

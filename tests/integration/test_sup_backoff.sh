@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # Restart backoff: a shard that keeps dying is restarted after 50, 100,
 # 200, 400, 800 ms, and one that ran 10 s before it died after 50 ms
 # again.  Checked twice: the delays xtsd announces ("restart in N ms")

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # xts.conf errors: a syntax error, an unknown option, an out-of-range value
 # and a bad CIDR each make xtsd exit 2 with FILE:LINE and the option named,
 # both when checking (-t) and when starting; a good file passes -t.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # The ctl socket: a user outside the ctl group is refused (by the socket's
 # mode 0660, and by xtsd's SO_PEERCRED check when the mode lets anyone
 # connect); a member of the group is served; the groups that count are the

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # Hostile ctl clients cannot stall xtsd: while a root client drips its
 # request one byte every 1.5 s and a refused uid (nobody, socket mode 0666)
 # does the same, `xtsctl status` answers at once and a kill -9'd shard is

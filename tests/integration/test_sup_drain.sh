@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # drain a shard with 100 live connections: all 100 complete, no new
 # connection lands on it (connect fails with ESHUTDOWN, and the host's
 # xport_queue_draining() says 1),

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # A shard whose loop stops turning (SIGSTOP here: stuck, as far as xtsd can
 # tell) is found by its still heartbeat after timeouts.hang_ms, killed and
 # restarted with a new epoch; its queue serves again, the other shard is

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # xtsd as a process: SIGHUP reloads (xtsd and its shards live on, the
 # result logged as for `xtsctl reload`, a bad file refused the same way);
 # SIGUSR1 and other signals that mean nothing to it are logged and

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # xtsd sleeps, and wakes its shards, on events, not on ticks:
 # - an idle xtsd sleeps to its next deadline (the hang watchdog's look at
 #   each shard, every hang_ms / 4): its voluntary context switches over 3 s

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # Placement: a shard listed with cpus and a node runs pinned to those CPUs
 # (its affinity mask, read from /proc) and status reports its CPU and NUMA
 # node; a shard not listed runs unpinned.  On a machine with one node,

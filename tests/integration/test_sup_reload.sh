@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # reload: a limit lowered while transfers are in flight takes effect for
 # new connects (ENOBUFS past it) and the established transfers complete
 # byte-exact; a file that fails validation changes nothing (exit 1, the

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # kill -9 of one shard under load: only its queue's connections fail
 # (ECONNRESET, at once: the restarted shard's QRESET), the other queues'
 # transfers finish byte-exact, the shard is back (about 0.1 s; the bound

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # `xtsctl stats --json` is valid JSON whose counters match what the test
 # sent; `--prometheus` passes a strict text-format check (promcheck.py);
 # every command answers --json with valid JSON and --help with exit 0;

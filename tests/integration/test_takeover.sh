@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # A HELLO while a queue's session lives: the shard asks the live host (a
 # PING in the session) before anything changes.
 # 1. A forged HELLO (a raw AF_PACKET socket in the host namespace, steered

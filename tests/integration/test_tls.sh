@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # TLS on the DPU against real peers from Debian (docs/design.md, "TLS on
 # the shard"): the host programs speak plaintext and hold no key.
 #  terminate: xts-httpd with TLS pushed on its listener; openssl s_client

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # Isolation (issue 11): a lessee that writes garbage and forged frames on
 # its own queue resets its own session and nothing else, and it has no
 # way to put a frame on another queue.

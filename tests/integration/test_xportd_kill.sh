@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # kill -9 of a lessee with 50 open connections: xportd sees its process
 # end at once (its connection's hang-up, its pidfd), sends the QRESET of
 # its session from the copy of the socket it kept, and frees the queue:

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # xportd leases queues to unprivileged programs (issue 11):
 # - nobody, with no capability at all and only the group the policy
 #   allows, moves 64 MiB byte-exact through XTS on a leased queue, and

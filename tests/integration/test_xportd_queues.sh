@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # Eight lessees on an 8-queue topology all move data at once (byte-exact);
 # a ninth that asks with a 1 s wait gets EBUSY naming the holders; one that
 # waits longer gets the queue the moment a holder exits.

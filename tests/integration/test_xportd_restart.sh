@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # kill -9 of xportd during four transfers (issue 11): the lessees keep
 # the fds they hold, so all four finish byte-exact; a restarted xportd
 # learns the live leases again (each lessee hands its lease back: renew)

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # xts-run: unmodified Debian programs (curl, socat) and a plain sockets
 # program on XTS through libxts-preload.so.  Every step proves the
 # offload: the host also has a kernel route to xts-net (xk0), so a shim

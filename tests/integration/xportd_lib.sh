@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # xportd_lib.sh - helpers of the xportd tests (sourced after lib.sh).
 #
 # xportd_start QUEUES [extra config lines]: xportd in the host namespace,
