@@ -18,8 +18,8 @@
 
 #include "cfg.h"
 #include "ctl_client.h"
+#include "ctl_prom.h"
 #include "xts_ctl.h"
-#include "xts_shm.h"
 #include "xts_version.h"
 
 #define PROG "xtsctl"
@@ -85,76 +85,6 @@ static const char *get(const struct ctl_rec *rec, const char *k)
 	const char *v = ctl_rec_get(rec, k);
 
 	return v ? v : "-";
-}
-
-/* ---- Prometheus text format (stats) ---- */
-
-static const struct {
-	const char *name, *help;
-	bool gauge;
-} counters[] = {
-#define XTS_SHM_DESC(n, kind, src, h) {#n, h, XTS_SHM_KIND(kind) == XTS_SHM_KIND_GAUGE},
-    XTS_SHM_COUNTERS(XTS_SHM_DESC)
-#undef XTS_SHM_DESC
-};
-
-static void out_prom(struct ctl_reply *r)
-{
-	char version[64] = "unknown";
-
-	/* records are parsed in place: parse a copy each time */
-	for (unsigned i = 1; i < r->nlines; i++) {
-		char *line = strdup(r->line[i]);
-		struct ctl_rec rec;
-
-		if (line && !ctl_rec_parse(line, &rec) && !strcmp(rec.type, "xtsd") &&
-		    ctl_rec_get(&rec, "version"))
-			snprintf(version, sizeof(version), "%s", ctl_rec_get(&rec, "version"));
-		free(line);
-	}
-	/* the running xtsd's version, as Prometheus exporters do it */
-	printf("# HELP xts_build_info the version of the xtsd that answered\n"
-	       "# TYPE xts_build_info gauge\n"
-	       "xts_build_info{version=\"%s\"} 1\n",
-	       version);
-	for (unsigned c = 0; c < sizeof(counters) / sizeof(counters[0]); c++) {
-		bool g = counters[c].gauge;
-		struct ctl_rec rec;
-		unsigned i;
-
-		printf("# HELP xts_shard_%s%s %s\n", counters[c].name, g ? "" : "_total",
-		       counters[c].help);
-		printf("# TYPE xts_shard_%s%s %s\n", counters[c].name, g ? "" : "_total",
-		       g ? "gauge" : "counter");
-		/* records are parsed in place: parse a copy each time */
-		for (i = 1; i < r->nlines; i++) {
-			char *line = strdup(r->line[i]);
-			const char *v;
-
-			if (!line || ctl_rec_parse(line, &rec) || strcmp(rec.type, "shard") ||
-			    !(v = ctl_rec_get(&rec, counters[c].name))) {
-				free(line);
-				continue;
-			}
-			printf("xts_shard_%s%s{shard=\"%s\"} %s\n", counters[c].name,
-			       g ? "" : "_total", get(&rec, "id"), v);
-			free(line);
-		}
-	}
-	printf("# HELP xts_shard_up 1 when the shard runs (or drains), else 0\n"
-	       "# TYPE xts_shard_up gauge\n");
-	for (unsigned i = 1; i < r->nlines; i++) {
-		char *line = strdup(r->line[i]);
-		struct ctl_rec rec;
-
-		if (line && !ctl_rec_parse(line, &rec) && !strcmp(rec.type, "shard")) {
-			const char *st = get(&rec, "state");
-
-			printf("xts_shard_up{shard=\"%s\"} %d\n", get(&rec, "id"),
-			       !strcmp(st, "running") || !strcmp(st, "draining"));
-		}
-		free(line);
-	}
 }
 
 /* ---- text ---- */
@@ -373,7 +303,7 @@ int main(int argc, char **argv)
 	} else if (!rc && o.fmt == FMT_JSON) {
 		ctl_reply_json(&r);
 	} else if (!rc && o.fmt == FMT_PROM) {
-		out_prom(&r);
+		ctl_prom_write(stdout, r.line + 1, r.nlines ? r.nlines - 1 : 0);
 	} else if (!rc) {
 		o.cmd->text(&r);
 	}
