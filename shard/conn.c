@@ -659,6 +659,12 @@ static void conn_ev(struct shard *s, struct shard_ev *h, __u32 events)
 	if (c->fd < 0)
 		return; /* closed after epoll_wait returned this event */
 	what = c->io->events(c, events);
+	/* No edge follows a FIN: keep it whatever the state, or one that came
+	 * while the connection waited for the host's NEW_CONN_ACK (a program
+	 * that accepts one at a time) is never read, and the host never
+	 * hears the end of the stream */
+	if (what & CIO_HUP)
+		c->rdhup = true;
 	if (c->ulp && !c->ulp->tls.done && (c->state == CS_ACCEPTED || c->ulp->tcp_up)) {
 		conn_hs_step(s, c);
 		return; /* done: the host is told first, then bytes flow */
@@ -676,8 +682,6 @@ static void conn_ev(struct shard *s, struct shard_ev *h, __u32 events)
 		conn_flush_buf(s, c);
 	if (c->state == CS_OPEN && what & CIO_RD) {
 		c->readable = true;
-		if (what & CIO_HUP)
-			c->rdhup = true;
 		conn_ready_add(s, c);
 		if (!c->tx_credit)
 			s->st.credit_stalls++;
