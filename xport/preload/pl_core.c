@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "preload.h"
+#include "xts_lease.h"
 
 struct pl_real pl_real;
 __thread int pl_depth __attribute__((tls_model("initial-exec")));
@@ -31,6 +32,7 @@ int pl_fallback_fail;
 
 static struct pl_sock *_Atomic *tab; /* fd -> socket */
 static int tab_n;
+static _Atomic int tab_hi; /* no entry at or past it: what fork walks */
 static struct pl_queue qs[PL_MAX_Q];
 static unsigned nq = 1;
 static atomic_uint q_rr;
@@ -42,6 +44,10 @@ static pthread_mutex_t open_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_key_t efd_key;
 static bool progress_on;
 static const char *ifname = "xh0";
+/* xportd's socket and --queue as the program started with them: nginx
+ * clears the environment of its workers, which lease their queues after
+ * that */
+static const char *xportd_path, *queue_env; /* copies: nginx's title overwrites the strings */
 
 void pl_resolve(void)
 {
@@ -119,9 +125,15 @@ struct pl_sock *pl_get(int fd)
 
 int pl_set(int fd, struct pl_sock *ps)
 {
+	int hi;
+
 	if (!tab || fd < 0 || fd >= tab_n)
 		return -EMFILE;
+	hi = atomic_load_explicit(&tab_hi, memory_order_relaxed);
+
 	atomic_store_explicit(&tab[fd], ps, memory_order_release);
+	while (ps && fd >= hi && !atomic_compare_exchange_weak(&tab_hi, &hi, fd + 1))
+		; /* socket() sets entries without pl_mu */
 	return 0;
 }
 
@@ -129,7 +141,9 @@ void pl_sock_unref(struct pl_sock *ps)
 {
 	if (--ps->refs > 0)
 		return;
-	if (ps->kind == PL_XTS && !ps->foreign) {
+	if (ps->lsn) {
+		pl_lsn_close(ps);
+	} else if (ps->kind == PL_XTS && !ps->foreign) {
 		pl_qlock(ps->q);
 		xport_close(ps->q->xp, ps->sd);
 		ps->q->force = true; /* other threads may wait on it */
@@ -284,8 +298,8 @@ static unsigned rx_queues(void)
  * processes spread. */
 static int queue_open(struct pl_queue *q)
 {
-	struct xport_opts o = {.sz = sizeof(o)};
-	const char *env = getenv("XTS_RUN_QUEUE");
+	struct xport_opts o = {.sz = sizeof(o), .xportd = xportd_path};
+	const char *env = queue_env;
 	unsigned i, n, first;
 	int err;
 
@@ -364,13 +378,16 @@ static void progress_start(void)
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
-struct pl_queue *pl_queue_get(int *err)
+unsigned pl_nq(void)
 {
-	struct pl_queue *q;
+	return nq;
+}
 
-	if (t_q < 0)
-		t_q = (int)(atomic_fetch_add(&q_rr, 1) % nq);
-	q = &qs[t_q];
+struct pl_queue *pl_queue_at(unsigned idx, int *err)
+{
+	struct pl_queue *q = &qs[idx % nq];
+
+	*err = 0;
 	if (q->xp)
 		return q;
 	pl_depth++;
@@ -388,6 +405,13 @@ struct pl_queue *pl_queue_get(int *err)
 	return q->xp ? q : NULL;
 }
 
+struct pl_queue *pl_queue_get(int *err)
+{
+	if (t_q < 0)
+		t_q = (int)(atomic_fetch_add(&q_rr, 1) % nq);
+	return pl_queue_at((unsigned)t_q, err);
+}
+
 /* ---- fork, exit ---- */
 
 static void fork_prepare(void)
@@ -401,10 +425,20 @@ static void fork_prepare(void)
 		pthread_mutex_lock(&qs[i].mu);
 }
 
+/* A listener the parent never accepted from nor waited on is parked: its
+ * DPU listeners go (the children listen for themselves, pl_lsn.c), and
+ * it listens again if the parent ever uses it.  Every lock is held. */
 static void fork_parent(void)
 {
+	int fd, hi = atomic_load_explicit(&tab_hi, memory_order_relaxed);
 	unsigned i;
 
+	for (fd = 0; fd < hi; fd++) {
+		struct pl_sock *ps = pl_get(fd);
+
+		if (ps && ps->lsn && ps->q && !ps->used)
+			pl_lsn_fork_parent(ps);
+	}
 	for (i = 0; i < nq; i++)
 		pthread_mutex_unlock(&qs[i].mu);
 	pthread_mutex_unlock(&pl_mu);
@@ -438,14 +472,18 @@ static void fork_child(void)
 	pl_depth--;
 }
 
+/* Connections are the parent's (foreign); listeners are parked, to
+ * listen on the child's own queues when it first uses them. */
 void pl_sock_fork_child(void)
 {
-	int fd;
+	int fd, hi = atomic_load_explicit(&tab_hi, memory_order_relaxed);
 
-	for (fd = 0; fd < tab_n; fd++) {
+	for (fd = 0; fd < hi; fd++) {
 		struct pl_sock *ps = pl_get(fd);
 
-		if (ps && ps->kind == PL_XTS)
+		if (ps && ps->lsn)
+			pl_lsn_fork_child(ps);
+		else if (ps && ps->kind == PL_XTS)
 			ps->foreign = true;
 	}
 }
@@ -470,10 +508,11 @@ static void __attribute__((destructor)) pl_fini(void)
 			REAL(poll)(NULL, 0, 10);
 		if (tries == 20)
 			continue;
-		for (fd = 0; fd < tab_n; fd++) {
+		for (fd = 0; fd < tab_hi; fd++) {
 			struct pl_sock *ps = pl_get(fd);
 
-			if (ps && ps->kind == PL_XTS && !ps->foreign && ps->q == q && ps->sd >= 0) {
+			if (ps && ps->kind == PL_XTS && !ps->foreign && !ps->lsn && ps->q == q &&
+			    ps->sd >= 0) {
 				xport_close(q->xp, ps->sd);
 				ps->sd = -1;
 			}
@@ -500,7 +539,13 @@ static void __attribute__((constructor)) pl_init(void)
 						     : PL_LOG_WARN;
 	e = getenv("XTS_RUN_IF");
 	if (e && *e)
-		ifname = e;
+		ifname = strdup(e) ?: ifname;
+	e = getenv(XTS_LEASE_ENV);
+	if (e && *e)
+		xportd_path = strdup(e);
+	e = getenv("XTS_RUN_QUEUE");
+	if (e && *e)
+		queue_env = strdup(e);
 	e = getenv("XTS_RUN_QUEUES");
 	if (e && *e)
 		nq = (unsigned)atoi(e);

@@ -41,10 +41,8 @@ static struct pl_sock *xsock(int fd, int *err)
 	ps = pl_get(fd);
 	if (!ps || ps->kind != PL_XTS)
 		return NULL;
-	if (ps->foreign) {
-		*err = EBADF;
+	if ((*err = pl_usable(fd, ps)))
 		return NULL;
-	}
 	return ps;
 }
 

@@ -51,15 +51,20 @@ static int xts_check(struct pq *pq, unsigned npq, struct pollfd *fds, bool first
 	int ready = 0;
 	unsigned i, k;
 
+	for (i = 0; i < npq; i++)
+		for (k = 0; k < pq[i].n; k++)
+			fds[pq[i].at[k]].revents = 0;
 	for (i = 0; i < npq; i++) {
 		pl_qlock(pq[i].q);
 		if (first)
 			pl_poke_add(pq[i].q, &pq[i].poke);
 		xport_poll(pq[i].q->xp, pq[i].x, pq[i].n, 0);
 		pl_qunlock(pq[i].q);
-		for (k = 0; k < pq[i].n; k++) {
-			fds[pq[i].at[k]].revents = pq[i].x[k].revents;
-			ready += !!pq[i].x[k].revents;
+		for (k = 0; k < pq[i].n; k++) { /* a listener's members: one entry */
+			short *rev = &fds[pq[i].at[k]].revents;
+
+			ready += !*rev && pq[i].x[k].revents;
+			*rev |= pq[i].x[k].revents;
 		}
 	}
 	return ready;
@@ -73,66 +78,87 @@ struct plan {
 	char *mem;
 };
 
+struct pmem { /* one libxport socket of the caller's entry @at */
+	nfds_t at;
+	unsigned pq;
+	int sd;
+};
+
+/* The XTS socket of entry @i into pm[] (a listener: each member; a parked
+ * one listens first).  Returns how many, or -1: POLLNVAL. */
+static int plan_entry(struct plan *p, struct pollfd *e, nfds_t i, struct pl_sock *ps,
+		      struct pmem *pm, int efd)
+{
+	struct pl_member m[1 + PL_MAX_Q];
+	unsigned n, j, t;
+
+	if (pl_usable(e->fd, ps))
+		return -1;
+	n = pl_members(ps, m);
+	for (t = 0; t < n; t++) {
+		for (j = 0; j < p->npq && p->pq[j].q != m[t].q; j++)
+			;
+		if (j == p->npq)
+			p->pq[p->npq++] = (struct pq){.q = m[t].q, .poke = {.efd = efd}};
+		p->pq[j].n++;
+		pm[t] = (struct pmem){.at = i, .pq = j, .sd = m[t].sd};
+	}
+	return (int)n;
+}
+
 /* Split the caller's entries, each looked up once: kernel fds into k,
- * XTS sockets by queue (an inherited one is POLLNVAL).  Returns the
- * entries ready already, or -1 (ENOMEM). */
+ * XTS sockets by queue (an inherited connection is POLLNVAL).  Returns
+ * the entries ready already, or -1 (ENOMEM). */
 static int plan(struct plan *p, struct pollfd *fds, nfds_t n, int efd)
 {
-	nfds_t i, nx = 0, *xat, *which, none = (nfds_t)-1;
+	nfds_t i, nx = 0, nm = 0, cap = n * pl_nq(), *at;
 	struct xport_pollfd *x;
-	int ready = 0, *sd;
+	struct pmem *pm;
+	int ready = 0, r;
 	unsigned j;
 
 	p->npq = 0;
 	p->nk = 0;
 	p->mem = malloc((n + PL_MAX_Q + 1) * (sizeof(*p->k) + sizeof(nfds_t)) +
-			n * (sizeof(*x) + 2 * sizeof(nfds_t) + sizeof(int)));
+			cap * (sizeof(*x) + sizeof(nfds_t) + sizeof(*pm)));
 	if (!p->mem) {
 		errno = ENOMEM;
 		return -1;
 	}
 	p->kat = (nfds_t *)p->mem; /* the 8-byte arrays first: all aligned */
-	xat = p->kat + n + PL_MAX_Q + 1;
-	which = xat + n;
-	p->k = (struct pollfd *)(which + n);
+	pm = (struct pmem *)(p->kat + n + PL_MAX_Q + 1);
+	at = (nfds_t *)(pm + cap);
+	p->k = (struct pollfd *)(at + cap);
 	x = (struct xport_pollfd *)(p->k + n + PL_MAX_Q + 1);
-	sd = (int *)(x + n);
 	for (i = 0; i < n; i++) {
 		struct pl_sock *ps = pl_get(fds[i].fd);
 
 		fds[i].revents = 0;
-		which[i] = none;
 		if (!ps || ps->kind != PL_XTS) {
 			p->kat[p->nk] = i;
 			p->k[p->nk++] = fds[i];
 			continue;
 		}
-		if (ps->foreign) {
+		r = plan_entry(p, &fds[i], i, ps, pm + nm, efd); /* at most pl_nq() each */
+		if (r < 0) {
 			fds[i].revents = POLLNVAL;
 			ready++;
 			continue;
 		}
-		for (j = 0; j < p->npq && p->pq[j].q != ps->q; j++)
-			;
-		if (j == p->npq)
-			p->pq[p->npq++] = (struct pq){.q = ps->q, .poke = {.efd = efd}};
-		p->pq[j].n++;
-		which[i] = j;
-		sd[i] = ps->sd;
+		nm += (nfds_t)r;
 	}
 	for (j = 0; j < p->npq; j++) {
 		p->pq[j].x = x + nx;
-		p->pq[j].at = xat + nx;
+		p->pq[j].at = at + nx;
 		nx += p->pq[j].n;
 		p->pq[j].n = 0;
 	}
-	for (i = 0; i < n; i++) {
-		struct pq *q = which[i] == none ? NULL : &p->pq[which[i]];
+	for (i = 0; i < nm; i++) {
+		struct pq *q = &p->pq[pm[i].pq];
 
-		if (!q)
-			continue;
-		q->at[q->n] = i;
-		q->x[q->n++] = (struct xport_pollfd){.sd = sd[i], .events = fds[i].events};
+		q->at[q->n] = pm[i].at;
+		q->x[q->n++] =
+		    (struct xport_pollfd){.sd = pm[i].sd, .events = fds[pm[i].at].events};
 	}
 	return ready;
 }
@@ -422,22 +448,15 @@ static struct pl_ep *ep_make(int epfd, int *err)
 	return ep;
 }
 
-/* XTS socket @ps into (or out of) the program's epoll: its queue's set.
- * Under ep_mu. */
-static int ep_xts_ctl(int epfd, int op, int fd, struct pl_sock *ps, struct epoll_event *ev)
+/* Member @m into (or out of) @ep: its queue's set, made with the queue's
+ * fd in the program's epoll on first use.  Under ep_mu. */
+static int ep_member_ctl(struct pl_ep *ep, int op, const struct pl_member *m,
+			 const struct epoll_event *ev)
 {
 	struct epoll_event qev = {.events = EPOLLIN, .data.u64 = tag ^ 1}; /* the queue's fd */
-	struct pl_queue *q = ps->q;
-	struct pl_ep *ep;
-	int err = 0, r, e;
+	struct pl_queue *q = m->q;
+	int r, e;
 
-	if (epfd == fd)
-		return fail(EINVAL);
-	if (op != EPOLL_CTL_DEL && !ev)
-		return fail(EFAULT);
-	ep = op == EPOLL_CTL_ADD ? ep_make(epfd, &err) : ep_get(epfd);
-	if (!ep)
-		return fail(err ? err : ENOENT);
 	pl_qlock(q);
 	if (!ep->set[q->idx]) {
 		if (op != EPOLL_CTL_ADD) {
@@ -445,7 +464,7 @@ static int ep_xts_ctl(int epfd, int op, int fd, struct pl_sock *ps, struct epoll
 			return fail(ENOENT);
 		}
 		r = xport_set_create(q->xp);
-		if (r < 0 || REAL(epoll_ctl)(epfd, EPOLL_CTL_ADD, q->xfd, &qev)) {
+		if (r < 0 || REAL(epoll_ctl)(ep->epfd, EPOLL_CTL_ADD, q->xfd, &qev)) {
 			e = errno;
 			if (r > 0)
 				xport_set_close(q->xp, r);
@@ -458,10 +477,42 @@ static int ep_xts_ctl(int epfd, int op, int fd, struct pl_sock *ps, struct epoll
 		ep->poke[q->idx].gate = &ep->waiters;
 		pl_poke_add(q, &ep->poke[q->idx]);
 	}
-	r = xport_watch(q->xp, ep->set[q->idx], op, ps->sd, ev ? ev->events : 0,
+	r = xport_watch(q->xp, ep->set[q->idx], op, m->sd, ev ? ev->events : 0,
 			ev ? ev->data.u64 : 0);
 	e = errno;
 	pl_qunlock(q);
+	errno = e;
+	return r;
+}
+
+/* XTS socket @ps into (or out of) the program's epoll: each of its
+ * libxport sockets (a listener: one per queue, events for any of them
+ * under the program's data).  Under ep_mu. */
+static int ep_xts_ctl(int epfd, int op, int fd, struct pl_sock *ps, struct epoll_event *ev)
+{
+	struct pl_member m[1 + PL_MAX_Q];
+	struct pl_ep *ep;
+	unsigned n, i;
+	int err = 0, r = 0, e = 0;
+
+	if (epfd == fd)
+		return fail(EINVAL);
+	if (op != EPOLL_CTL_DEL && !ev)
+		return fail(EFAULT);
+	ep = op == EPOLL_CTL_ADD ? ep_make(epfd, &err) : ep_get(epfd);
+	if (!ep)
+		return fail(err ? err : ENOENT);
+	n = pl_members(ps, m);
+	for (i = 0; i < n; i++) {
+		if (ep_member_ctl(ep, op, &m[i], ev) == 0)
+			continue;
+		e = errno;
+		r = -1;
+		if (op != EPOLL_CTL_DEL)
+			break; /* DEL: every member out, whatever one says */
+	}
+	while (r && op == EPOLL_CTL_ADD && i-- > 0) /* all or nothing */
+		ep_member_ctl(ep, EPOLL_CTL_DEL, &m[i], NULL);
 	if (r == 0 && op != EPOLL_CTL_DEL)
 		poke(ep->efd); /* ready now: a sleeping epoll_wait looks */
 	errno = e;
@@ -498,8 +549,8 @@ int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 
 	if (pl_depth || !(ps = pl_get(fd)))
 		return REAL(epoll_ctl)(epfd, op, fd, ev);
-	if (ps->foreign)
-		return fail(EBADF);
+	if (ps->kind == PL_XTS && (op != EPOLL_CTL_DEL || ps->foreign) && (r = pl_usable(fd, ps)))
+		return fail(r);
 	if (ps->kind == PL_PENDING) {
 		/* the kernel's for now (an unconnected socket's POLLOUT|POLLHUP
 		 * is the right answer); noted, to move at connect/listen */

@@ -23,14 +23,8 @@
 
 #define PASS(ps, fd) ((ps) = pl_depth ? NULL : pl_get(fd)) == NULL
 
-/* An XTS socket inherited over fork belongs to the parent's queue. */
-static int foreign(int fd)
-{
-	pl_log(PL_LOG_INFO, "fd %d: an XTS socket of the parent process, not usable after fork",
-	       fd);
-	errno = EBADF;
-	return -1;
-}
+/* A listener parked at fork: no DPU listener in this process yet */
+#define PARKED(ps) ((ps)->lsn && !(ps)->q)
 
 static int fail(int err)
 {
@@ -97,7 +91,7 @@ static void demote(struct pl_sock *ps)
 }
 
 /* The libxport socket for a pending one, with what it was given. */
-static int make_xts(int fd, struct pl_sock *ps)
+static int make_xts(int fd, struct pl_sock *ps, int role)
 {
 	struct pl_queue *q;
 	unsigned i;
@@ -130,7 +124,8 @@ static int make_xts(int fd, struct pl_sock *ps)
 	ps->q = q;
 	ps->sd = sd;
 	ps->kind = PL_XTS;
-	pl_ep_adopt(fd, ps);
+	if (role == PL_ROLE_CLIENT) /* a listener's, once it listens on all queues */
+		pl_ep_adopt(fd, ps);
 	return 0;
 }
 
@@ -148,7 +143,7 @@ static int decide(int fd, struct pl_sock *ps, int role, const struct sockaddr *a
 	}
 	r = pl_rules_match(&pl_rules, role, a, len, &why);
 	if (r == PL_OFFLOAD) {
-		err = make_xts(fd, ps);
+		err = make_xts(fd, ps, role);
 		if (!err) {
 			pl_log(PL_LOG_DEBUG, "fd %d (%s): XTS, queue %u (%s)", fd, rname,
 			       xport_queue(ps->q->xp), why);
@@ -200,8 +195,8 @@ int connect(int fd, const struct sockaddr *a, socklen_t len)
 
 	if (PASS(ps, fd))
 		return REAL(connect)(fd, a, len);
-	if (ps->foreign)
-		return foreign(fd);
+	if (ps->kind == PL_XTS && (r = pl_usable(fd, ps)))
+		return fail(r);
 	if (ps->kind == PL_PENDING) {
 		if (!a || len < sizeof(sa_family_t))
 			return REAL(connect)(fd, a, len);
@@ -225,8 +220,8 @@ int bind(int fd, const struct sockaddr *a, socklen_t len)
 
 	if (PASS(ps, fd))
 		return REAL(bind)(fd, a, len);
-	if (ps->foreign)
-		return foreign(fd);
+	if (ps->kind == PL_XTS && (ps->foreign || ps->lsn))
+		return fail(ps->foreign ? EBADF : EINVAL);
 	if (ps->kind == PL_XTS) {
 		pl_qlock(ps->q);
 		r = xport_bind(ps->q->xp, ps->sd, a, len);
@@ -260,12 +255,16 @@ int listen(int fd, int backlog)
 {
 	struct sockaddr_storage any;
 	struct pl_sock *ps;
-	int r, e;
+	int r;
 
 	if (PASS(ps, fd))
 		return REAL(listen)(fd, backlog);
-	if (ps->foreign)
-		return foreign(fd);
+	if (ps->lsn) { /* again (nginx, for the backlog): not a use, a parked one stays */
+		ps->backlog = backlog;
+		return 0;
+	}
+	if (ps->kind == PL_XTS && (r = pl_usable(fd, ps)))
+		return fail(r);
 	if (ps->kind == PL_PENDING) {
 		memset(&any, 0, sizeof(any));
 		any.ss_family = (sa_family_t)ps->domain;
@@ -280,66 +279,28 @@ int listen(int fd, int backlog)
 		if (r < 0)
 			return fail(-r);
 	}
-	pl_qlock(ps->q);
-	r = xport_listen(ps->q->xp, ps->sd, backlog);
-	e = errno;
-	pl_qunlock(ps->q);
-	errno = e;
-	return r;
+	r = pl_lsn_listen(fd, ps, backlog);
+	pthread_mutex_lock(&pl_mu);
+	if (pl_get(fd) == ps)
+		pl_ep_adopt(fd, ps); /* epoll registrations made while pending */
+	pthread_mutex_unlock(&pl_mu);
+	if (r < 0)
+		return fail(-r);
+	return 0;
 }
 
 int accept4(int fd, struct sockaddr *a, socklen_t *alen, int flags)
 {
-	struct pl_sock *ps, *nps;
-	struct pl_queue *q;
-	uint64_t dl;
-	int sd, nfd, e, w;
+	struct pl_sock *ps;
+	int e;
 
 	if (PASS(ps, fd) || ps->kind != PL_XTS)
 		return REAL(accept4)(fd, a, alen, flags);
-	if (ps->foreign)
-		return foreign(fd);
-	if (flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC))
-		return fail(EINVAL);
-	q = ps->q;
-	dl = pl_deadline_us(ps->rcvtimeo_us);
-	pl_qlock(q);
-	for (;;) {
-		sd = xport_accept4(q->xp, ps->sd, a, alen, SOCK_NONBLOCK);
-		e = errno;
-		if (sd >= 0 || e != EAGAIN || ps->nonblock)
-			break;
-		w = pl_qwait(q, dl);
-		if (w) {
-			e = w == -EINTR ? EINTR : EAGAIN;
-			break;
-		}
-	}
-	pl_qunlock(q);
-	if (sd < 0)
+	if ((e = pl_usable(fd, ps)))
 		return fail(e);
-	nps = calloc(1, sizeof(*nps));
-	nfd = nps ? REAL(socket)(ps->domain, SOCK_STREAM | flags, 0) : -1;
-	if (nfd < 0) {
-		e = nps ? errno : ENOMEM;
-		free(nps);
-		pl_qlock(q);
-		xport_close(q->xp, sd);
-		pl_qunlock(q);
-		return fail(e);
-	}
-	*nps = (struct pl_sock){.refs = 1,
-				.kind = PL_XTS,
-				.domain = ps->domain,
-				.type = SOCK_STREAM,
-				.q = q,
-				.sd = sd,
-				.nonblock = !!(flags & SOCK_NONBLOCK)};
-	pthread_mutex_lock(&pl_mu);
-	pl_drop(nfd);
-	pl_set(nfd, nps);
-	pthread_mutex_unlock(&pl_mu);
-	return nfd;
+	if (!ps->lsn)
+		return fail(EINVAL); /* not listening, as Linux */
+	return pl_lsn_accept(fd, ps, a, alen, flags);
 }
 
 int accept(int fd, struct sockaddr *a, socklen_t *alen)
@@ -399,8 +360,8 @@ int shutdown(int fd, int how)
 
 	if (PASS(ps, fd) || ps->kind != PL_XTS)
 		return REAL(shutdown)(fd, how);
-	if (ps->foreign)
-		return foreign(fd);
+	if (ps->foreign || PARKED(ps))
+		return fail(ps->foreign ? EBADF : ENOTCONN);
 	pl_qlock(ps->q);
 	r = xport_shutdown(ps->q->xp, ps->sd, how);
 	e = errno;
@@ -505,7 +466,10 @@ int ioctl(int fd, unsigned long req, ...)
 	if (PASS(ps, fd) || ps->kind != PL_XTS)
 		return REAL(ioctl)(fd, req, arg);
 	if (ps->foreign)
-		return foreign(fd);
+		return fail(EBADF);
+	if (PARKED(ps) && req != FIONBIO)
+		return req == FIONREAD || req == SIOCOUTQ ? fail(EINVAL)
+							  : REAL(ioctl)(fd, req, arg);
 	switch (req) {
 	case FIONBIO:
 		r = REAL(ioctl)(fd, req, arg);
@@ -540,36 +504,29 @@ int ioctl(int fd, unsigned long req, ...)
 int setsockopt(int fd, int level, int name, const void *val, socklen_t len)
 {
 	struct pl_sock *ps;
-	unsigned i;
 	int r, e;
 
 	if (PASS(ps, fd))
 		return REAL(setsockopt)(fd, level, name, val, len);
 	if (ps->foreign)
-		return foreign(fd);
+		return fail(EBADF);
 	if (level == SOL_SOCKET && (name == SO_RCVTIMEO || name == SO_SNDTIMEO) && val) {
 		int64_t us = tv_us(val, len);
 
 		if (us >= 0)
 			*(name == SO_RCVTIMEO ? &ps->rcvtimeo_us : &ps->sndtimeo_us) = us;
 	}
-	if (ps->kind == PL_PENDING) {
+	if (ps->kind == PL_PENDING || PARKED(ps)) {
+		/* recorded, for the XTS socket (pending) or the listeners a
+		 * parked one makes when it is used; nginx's master sets options
+		 * on its listeners at reload and must not listen for that */
 		r = REAL(setsockopt)(fd, level, name, val, len);
-		if (r || len > sizeof(ps->opt[0].val) || !val)
-			return r;
-		pthread_mutex_lock(&pl_mu);
-		for (i = 0; i < ps->nopt; i++)
-			if (ps->opt[i].level == level && ps->opt[i].name == name)
-				break;
-		if (i < PL_MAX_OPTS) {
-			ps->opt[i] = (struct pl_opt){.level = level, .name = name, .len = len};
-			memcpy(ps->opt[i].val, val, len);
-			if (i == ps->nopt)
-				ps->nopt++;
-		}
-		pthread_mutex_unlock(&pl_mu);
-		return 0;
+		if (r == 0)
+			pl_opt_note(ps, level, name, val, len);
+		return r;
 	}
+	if (ps->lsn) /* its children's listeners get it too */
+		pl_opt_note(ps, level, name, val, len);
 	pl_qlock(ps->q);
 	r = xport_setsockopt(ps->q->xp, ps->sd, level, name, val, len);
 	e = errno;
@@ -592,7 +549,16 @@ int getsockopt(int fd, int level, int name, void *val, socklen_t *len)
 	if (PASS(ps, fd) || ps->kind != PL_XTS)
 		return REAL(getsockopt)(fd, level, name, val, len);
 	if (ps->foreign)
-		return foreign(fd);
+		return fail(EBADF);
+	if (PARKED(ps)) { /* the placeholder knows, but that it listens */
+		if (level == SOL_SOCKET && name == SO_ACCEPTCONN && val && len &&
+		    *len >= sizeof(int)) {
+			*(int *)val = 1;
+			*len = sizeof(int);
+			return 0;
+		}
+		return REAL(getsockopt)(fd, level, name, val, len);
+	}
 	pl_qlock(ps->q);
 	r = xport_getsockopt(ps->q->xp, ps->sd, level, name, val, len);
 	e = errno;
@@ -611,9 +577,11 @@ static int names(int fd, struct sockaddr *a, socklen_t *len, bool peer)
 	if (PASS(ps, fd))
 		goto real;
 	if (ps->foreign)
-		return foreign(fd);
-	if (ps->kind == PL_PENDING) {
-		if (peer || !ps->bound || ps->bound_local || !len)
+		return fail(EBADF);
+	if (PARKED(ps) && peer)
+		return fail(ENOTCONN);
+	if (ps->kind == PL_PENDING || PARKED(ps)) { /* parked: the address it listened on */
+		if (peer || !ps->bound || (ps->bound_local && !PARKED(ps)) || !len)
 			goto real;
 		memcpy(a, &ps->baddr, *len < ps->blen ? *len : ps->blen);
 		*len = ps->blen;

@@ -137,6 +137,9 @@ struct pl_queue {
 };
 
 struct pl_queue *pl_queue_get(int *err);
+/* queue @idx of this process (--queues N: 0..N-1), opened if need be */
+struct pl_queue *pl_queue_at(unsigned idx, int *err);
+unsigned pl_nq(void);
 void pl_qlock(struct pl_queue *q);
 void pl_qunlock(struct pl_queue *q);
 /* With q locked: sleep (lock released) until the queue's engine saw
@@ -166,6 +169,11 @@ struct pl_reg { /* an epoll set a pending socket is in (kernel) */
 	struct epoll_event ev;
 };
 
+struct pl_member { /* a libxport socket of an XTS socket, on its queue */
+	struct pl_queue *q;
+	int sd;
+};
+
 struct pl_sock {
 	int refs;      /* fds naming it (dup) */
 	uint8_t kind;  /* PL_PENDING, PL_XTS */
@@ -175,6 +183,13 @@ struct pl_sock {
 	struct pl_queue *q;		  /* PL_XTS */
 	int sd;				  /* PL_XTS: the libxport socket */
 	int64_t rcvtimeo_us, sndtimeo_us; /* 0: forever */
+	/* a listener (pl_lsn.c): q/sd is its member on the first queue, xm
+	 * the others (--queues N); parked (q NULL): no DPU listener in this
+	 * process until it first accepts or waits on it (fork) */
+	bool lsn, used;
+	int backlog;
+	unsigned nxm, rr;
+	struct pl_member *xm;
 	/* pending: what the XTS socket must be given when it is made */
 	bool bound, bound_local; /* bind() recorded; the placeholder bound too */
 	struct sockaddr_storage baddr;
@@ -193,6 +208,23 @@ int pl_set(int fd, struct pl_sock *ps); /* 0 or -EMFILE (fd past the table) */
  * socket.  The placeholder is the caller's to close. */
 void pl_drop(int fd);
 void pl_sock_unref(struct pl_sock *ps);
+
+/* ---- listeners (pl_lsn.c) ---- */
+/* listen() of an XTS socket: the DPU listens on every queue of ours */
+int pl_lsn_listen(int fd, struct pl_sock *ps, int backlog);
+/* A parked listener listens again (under pl_mu): 0 or -errno */
+int pl_lsn_up(struct pl_sock *ps);
+/* 0: @ps may be used here (a parked listener is listened again); or an
+ * errno (EBADF: an XTS connection inherited over fork) */
+int pl_usable(int fd, struct pl_sock *ps);
+int pl_lsn_accept(int fd, struct pl_sock *ps, struct sockaddr *a, socklen_t *alen, int flags);
+/* every libxport socket of @ps into out[] (at most 1 + PL_MAX_Q): count */
+unsigned pl_members(const struct pl_sock *ps, struct pl_member *out);
+void pl_lsn_close(struct pl_sock *ps);
+void pl_lsn_fork_parent(struct pl_sock *ps);
+void pl_lsn_fork_child(struct pl_sock *ps);
+/* the shim's record of an option (pending sockets, listeners) */
+void pl_opt_note(struct pl_sock *ps, int level, int name, const void *val, socklen_t len);
 
 /* ---- the calls (pl_sock.c, pl_io.c, pl_poll.c) ---- */
 int pl_poll_mixed(struct pollfd *fds, nfds_t n, uint64_t deadline_ns, const sigset_t *mask);
