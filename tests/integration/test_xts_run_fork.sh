@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # xts-run with listeners on several queues and across fork (issue 12):
 # 1. --queues 2: one listener, a DPU listener on each of the process's two
 #    queues (two shards); python3's accept() takes connections from both;
