@@ -30,9 +30,17 @@ double bench_quantile_us(const uint64_t *sorted, size_t n, double q);
 /* Print "prefix.pNN" figures and a CDF string of @n samples (sorted in place). */
 void bench_print_lat(const char *prefix, uint64_t *samples, size_t n);
 
+/* instr.c: a disabled PMU instruction counter of this process (user and
+ * kernel), or -errno where there is none; bench_counted() runs fn(arg)
+ * with it counting (pfd < 0: just runs it) and returns the count.
+ * callgrind collects inside bench_counted only (run-bench). */
+int bench_instr_open(void);
+uint64_t bench_counted(int pfd, void (*fn)(void *), void *arg);
+
 int bench_server_main(int argc, char **argv);
 int bench_client_main(int argc, char **argv);
 int bench_raw_main(int argc, char **argv);
 int bench_report_main(int argc, char **argv);
+int bench_instr_main(int argc, char **argv);
 
 #endif

@@ -4,7 +4,7 @@
  *
  *   xts-bench client -P xts|kernel -w WORKLOAD -n NAME [-a ADDR] [-p BASE]
  *                    [-i IF] [-q QUEUE] [-T THREADS] [-s SIZE] [-c CONNS]
- *                    [-t SECONDS] [-r RATE]
+ *                    [-t SECONDS] [-r RATE] [-N COUNT -I perf|callgrind]
  *
  * Workloads: pingpong (one connection, SIZE bytes each way, latency),
  * rr (CONNS connections, one SIZE-byte request outstanding on each),
@@ -13,6 +13,10 @@
  * (connect, one request, close).  RATE > 0 paces pingpong and rr at
  * RATE requests/s in all.
  * Every workload also reports the host CPU it took per operation.
+ * With -N, pingpong and connrate instead run exactly COUNT operations
+ * after the warm-up and report the instructions they took (instr.c): -I
+ * perf reads the PMU's counter itself; -I callgrind leaves the counting to
+ * valgrind (the caller reads callgrind's total and divides by COUNT).
  *
  * The two paths differ only in the five calls of struct bp: the same loop
  * drives xport (XTS) and the kernel's sockets.
@@ -46,6 +50,8 @@ struct cfg {
 	int base;
 	unsigned queue, threads, size, conns, rate;
 	double secs;
+	unsigned count;	     /* -N: operations counted (0: timed run) */
+	const char *imethod; /* -I: "perf" or "callgrind" */
 };
 
 /* one path, one thread */
@@ -555,6 +561,18 @@ static void bulk(const struct cfg *c)
 	}
 }
 
+/* connect, one 64 B request and its answer, close */
+static void conn_once(struct bp *b, const struct cfg *c, char *buf, char *rbuf)
+{
+	int h = bp_connect(b, c, c->base + BP_ECHO);
+
+	if (h < 0)
+		bench_die("connect", errno);
+	if (send_all(b, h, buf, 64) || recv_all(b, h, rbuf, 64))
+		bench_die("connrate request", errno);
+	bp_close(b, h);
+}
+
 static void connrate(const struct cfg *c)
 {
 	char req[64], rbuf[64];
@@ -568,18 +586,84 @@ static void connrate(const struct cfg *c)
 	t0 = bench_now_ns();
 	end = t0 + (uint64_t)(c->secs * 1e9);
 	for (t = t0; t < end; ops++) {
-		int h = bp_connect(&b, c, c->base + BP_ECHO);
-
-		if (h < 0)
-			bench_die("connect", errno);
-		if (send_all(&b, h, req, sizeof(req)) || recv_all(&b, h, rbuf, sizeof(rbuf)))
-			bench_die("connrate request", errno);
-		bp_close(&b, h);
+		conn_once(&b, c, req, rbuf);
 		t = bench_now_ns();
 	}
 	report(c, "ops_s", (double)ops / ((double)(t - t0) / 1e9));
 	report(c, "cpu_us_per_op", (bench_cpu_s() - cpu0) * 1e6 / (double)ops);
 	bp_free(&b);
+}
+
+/* One counted run: COUNT operations of one workload, nothing else. */
+struct counted {
+	const struct cfg *c;
+	struct bp *b;
+	int h;
+	char *buf, *rbuf;
+};
+
+static void pp_counted(void *arg)
+{
+	struct counted *k = arg;
+
+	for (unsigned i = 0; i < k->c->count; i++) {
+		if (send_all(k->b, k->h, k->buf, k->c->size) ||
+		    recv_all(k->b, k->h, k->rbuf, k->c->size))
+			bench_die("ping-pong", errno);
+		if (memcmp(k->buf, k->rbuf, k->c->size))
+			bench_die("ping-pong: the echo differs from what was sent", EBADMSG);
+	}
+}
+
+static void conn_counted(void *arg)
+{
+	struct counted *k = arg;
+
+	for (unsigned i = 0; i < k->c->count; i++)
+		conn_once(k->b, k->c, k->buf, k->rbuf);
+}
+
+/* -N: the same warm-up as the timed runs, then exactly c->count
+ * operations inside bench_counted(). */
+static void counted(const struct cfg *c)
+{
+	bool pp = !strcmp(c->wl, "pingpong"), perf = !strcmp(c->imethod, "perf");
+	struct counted k = {.c = c, .h = -1, .buf = malloc(CHUNK), .rbuf = malloc(CHUNK)};
+	int pfd = -1;
+	uint64_t n;
+	struct bp b;
+
+	if (!k.buf || !k.rbuf)
+		bench_die("malloc", ENOMEM);
+	if (!pp && strcmp(c->wl, "connrate"))
+		bench_die("-N: pingpong or connrate", EINVAL);
+	if (perf && (pfd = bench_instr_open()) < 0)
+		bench_die("-I perf: perf_event_open(instructions)", -pfd);
+	if (!perf && strcmp(c->imethod, "callgrind"))
+		bench_die("-I: perf or callgrind", EINVAL);
+	memset(k.buf, 'c', CHUNK);
+	bp_open(&b, c, c->queue);
+	k.b = &b;
+	if (pp && (k.h = bp_connect(&b, c, c->base + BP_ECHO)) < 0)
+		bench_die("connect", errno);
+	for (int i = 0; i < (pp ? 200 : 20); i++) { /* warm up */
+		if (!pp)
+			conn_once(&b, c, k.buf, k.rbuf);
+		else if (send_all(&b, k.h, k.buf, c->size) || recv_all(&b, k.h, k.rbuf, c->size))
+			bench_die("warm-up", errno);
+	}
+	n = bench_counted(pfd, pp ? pp_counted : conn_counted, &k);
+	printf("%s.counted_ops %u\n", c->name, c->count);
+	printf("%s.instr_method %s\n", c->name, c->imethod);
+	if (perf)
+		report(c, "instr_per_op", (double)n / c->count);
+	if (pp)
+		bp_close(&b, k.h);
+	bp_free(&b);
+	if (pfd >= 0)
+		close(pfd);
+	free(k.buf);
+	free(k.rbuf);
 }
 
 int bench_client_main(int argc, char **argv)
@@ -591,11 +675,12 @@ int bench_client_main(int argc, char **argv)
 			.threads = 1,
 			.size = 64,
 			.conns = 64,
-			.secs = 3};
+			.secs = 3,
+			.imethod = "perf"};
 	const char *addr = "198.18.0.2";
 	int opt;
 
-	while ((opt = getopt(argc, argv, "P:w:n:a:p:i:q:T:s:c:t:r:")) != -1) {
+	while ((opt = getopt(argc, argv, "P:w:n:a:p:i:q:T:s:c:t:r:N:I:")) != -1) {
 		switch (opt) {
 		case 'P':
 			c.xts = !strcmp(optarg, "xts");
@@ -633,6 +718,12 @@ int bench_client_main(int argc, char **argv)
 		case 'r':
 			c.rate = (unsigned)atoi(optarg);
 			break;
+		case 'N':
+			c.count = (unsigned)atoi(optarg);
+			break;
+		case 'I':
+			c.imethod = optarg;
+			break;
 		default:
 			fprintf(stderr,
 				"usage: xts-bench client -P xts|kernel -w WORKLOAD -n NAME ...\n");
@@ -642,7 +733,9 @@ int bench_client_main(int argc, char **argv)
 	c.dst.sin_family = AF_INET;
 	if (inet_pton(AF_INET, addr, &c.dst.sin_addr) != 1 || !c.size || c.size > CHUNK)
 		bench_die("arguments", EINVAL);
-	if (!strcmp(c.wl, "pingpong"))
+	if (c.count)
+		counted(&c);
+	else if (!strcmp(c.wl, "pingpong"))
 		pingpong(&c);
 	else if (!strcmp(c.wl, "rr"))
 		rr(&c);

@@ -124,6 +124,8 @@ static const struct row {
     {"pp64.cpu_us_per_op", "host CPU us/req, ping-pong 64 B", "raw.pp64.cpu_us_per_op"},
     {"msgs.cpu_us_per_op", "host CPU us/msg, 64 B one way", "raw.msgs.cpu_us_per_op"},
     {"bulk1.cpu_s_per_gb", "host CPU s/GB, bulk 1 conn", NULL},
+    {"ipp64.instr_per_op", "host instructions/req, ping-pong 64 B", NULL},
+    {"iconn.instr_per_op", "host instr./connect+request+close", NULL},
 };
 
 static const struct target {
@@ -168,6 +170,10 @@ static void table(void)
 		printf("# machine: %s\n", m);
 	if ((m = get_s("meta.load")))
 		printf("# load before the run: %s\n", m);
+	if ((m = get_s("meta.instr_method")))
+		printf("# instructions counted by: %s%s\n", m,
+		       strncmp(m, "perf", 4) ? " (user space only, not the kernel's)"
+					     : " (user and kernel)");
 	printf("%-40s", "figure");
 	for (size_t i = 0; i < 7; i++)
 		printf(" %10s", hdr[i]);

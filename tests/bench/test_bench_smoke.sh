@@ -12,7 +12,7 @@ trap 'rm -rf "$OUT"' EXIT
 t0=$(date +%s)
 "$XTS_BIN/xts-bench" --smoke --out "$OUT" --json "$OUT/b.json" --svg "$OUT/b.svg" ||
 	{ cat "$OUT/client.log" "$OUT/xtsd.log" 2>/dev/null | tail -20; echo "FAIL: xts-bench --smoke"; exit 1; }
-python3 - "$OUT/b.json" "$OUT/b.svg" <<'PY' || exit 1
+python3 - "$OUT/b.json" "$OUT/b.svg" "$OUT/results.txt" <<'PY' || exit 1
 import json, sys
 d = json.load(open(sys.argv[1]))
 want = {"host_cpu_per_req_full_rate_vs_kernel", "host_cpu_per_req_fixed_rate_vs_kernel",
@@ -59,6 +59,31 @@ for w in ("pp64", "rr64"):
     assert f[f"xts.{w}.q_rx_frames_per_op"] >= 0.5, f"xts.{w}: answers did not come over the queue"
 for p in ("kernel", "haproxy"):
     assert not [k for k in f if k.startswith(p + ".") and ".q_" in k], f"{p}: queue counters on a kernel path"
+# Instructions per operation (instr.c), with the method that counted
+# them: present for XTS and kernel TCP, sane, and the same from one run to
+# the next (the smoke run counts each twice): that is what they are for.
+method = d["meta"].get("instr_method", "")
+assert method.split(" ")[0] in ("perf", "callgrind"), f"instr_method {method!r}"
+runs = {}
+for line in open(sys.argv[3]):
+    k, _, v = line.strip().partition(" ")
+    if k.endswith(".instr_per_op"):
+        runs.setdefault(k, []).append(float(v))
+for p in ("xts", "kernel"):
+    for w in ("ipp64", "iconn"):
+        k = f"{p}.{w}.instr_per_op"
+        v = f.get(k)
+        assert isinstance(v, (int, float)) and 50 <= v <= 5e6, f"{k} = {v}"
+        assert f.get(f"{p}.{w}.instr_method") == method.split(" ")[0], f"{p}.{w}: method"
+        r = runs.get(k, [])
+        assert len(r) == 2, f"{k}: {len(r)} counted runs, want 2"
+        spread = abs(r[0] - r[1]) / max(r)
+        print(f"{k}: {r[0]:.0f} and {r[1]:.0f} ({method.split(' ')[0]}), spread {spread:.2%}")
+        assert spread <= 0.05, f"{k}: {r} differ by {spread:.1%} (> 5 %)"
+# XTS runs libxport in the process: more user-space work than glibc's
+# send/recv wrappers (with perf the kernel's share is counted too)
+if method.startswith("callgrind"):
+    assert f["xts.ipp64.instr_per_op"] > f["kernel.ipp64.instr_per_op"], "xts <= kernel in user space"
 svg = open(sys.argv[2]).read()
 assert svg.startswith("<svg") and svg.rstrip().endswith("</svg>") and "polyline" in svg
 print("ok: json has", len(f), "figures and", len(d["targets"]), "targets")

@@ -10,6 +10,8 @@
  *   xts-bench client ...      one workload on one path (in xts-host)
  *   xts-bench raw ...         raw AF_XDP ceiling, both ends
  *   xts-bench report ...      results file -> table, JSON, SVG
+ *   xts-bench instr           how this machine counts instructions:
+ *                             "perf" or "callgrind (why not perf)"
  */
 #include <errno.h>
 #include <limits.h>
@@ -116,10 +118,12 @@ int main(int argc, char **argv)
 			return bench_raw_main(argc - 1, argv + 1);
 		if (!strcmp(argv[1], "report"))
 			return bench_report_main(argc - 1, argv + 1);
+		if (!strcmp(argv[1], "instr"))
+			return bench_instr_main(argc - 1, argv + 1);
 		if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
-			printf(
-			    "usage: xts-bench [--smoke] [--json FILE] [--svg FILE] [--out DIR]\n"
-			    "       xts-bench server|client|raw|report ... (see --help of each)\n");
+			printf("usage: xts-bench [--smoke] [--json FILE] [--svg FILE] [--out DIR]\n"
+			       "       xts-bench server|client|raw|report|instr ... (see --help of "
+			       "each)\n");
 			return 0;
 		}
 	}
