@@ -47,7 +47,16 @@ struct xport_opts {
 	const char *xportd; /* its socket; NULL: $XPORTD_SOCKET, else /run/xts/xportd.sock */
 	int lease_wait_ms;  /* no free queue: wait this long, then EBUSY
 			     * (0: hello_timeout_ms; < 0: do not wait) */
+	/* Before a blocking call sleeps for the queue, watch its rx ring this
+	 * many microseconds (0, the default: never; at most
+	 * XPORT_SPIN_US_MAX).  Adaptive: a spin that sees nothing makes the
+	 * next waits sleep at once (1, 2, 4 ... 64 of them), so a program
+	 * whose answers come late pays little.  The CPU it spins is the
+	 * program's own (getrusage shows it); xport_stats counts waits a spin
+	 * ended (spins) and the time spun (spin_ns). */
+	uint32_t spin_us;
 };
+#define XPORT_SPIN_US_MAX 1000
 
 /* Open the queue ourselves (root: CAP_NET_RAW, CAP_NET_ADMIN, CAP_BPF),
  * never through xportd.  Without it xport_open asks xportd and opens
@@ -230,6 +239,9 @@ struct xport_stats {
 	 * frames"): in the session but from another MAC; the session's MAC
 	 * but a sequence number outside the receive window */
 	uint64_t rx_foreign, rx_forged;
+	/* opts.spin_us: waits ended by frames seen while spinning (no
+	 * sleep), and nanoseconds spent spinning in all */
+	uint64_t spins, spin_ns;
 };
 XPORT_API int xport_stats(struct xport *xp, struct xport_stats *st, size_t sz);
 

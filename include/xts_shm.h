@@ -27,7 +27,7 @@
 #include <sys/socket.h> /* AF_INET, AF_INET6 */
 
 #define XTS_SHM_MAGIC	   0x4d485358u /* "XSHM" */
-#define XTS_SHM_VERSION	   3u
+#define XTS_SHM_VERSION	   4u
 #define XTS_SHM_CACHELINE  64
 #define XTS_SHM_MAX_SHARDS 256
 #define XTS_SHM_ACL_MAX	   512	/* rules in all, both kinds */
@@ -117,6 +117,44 @@ struct xts_shm_tls_tkey {
 	uint8_t hmac[32];
 };
 
+/*
+ * A shard's poll mode (xts.conf poll.mode, per shard in `shards`;
+ * docs/design.md, "Poll modes"): what its loop does when a round found
+ * nothing to do.  X(NAME, "name"): the enum, the config's names, status.
+ */
+#define XTS_POLL_MODES(X)                                                                          \
+	X(SLEEP, "sleep")	/* epoll_wait until an event or the next deadline */               \
+	X(BUSY, "busy")		/* never sleep: the next round at once */                          \
+	X(ADAPTIVE, "adaptive") /* spin spin_us after the last work, then sleep */
+enum xts_poll_mode {
+#define XTS_POLL_ENUM(name, str) XTS_POLL_##name,
+	XTS_POLL_MODES(XTS_POLL_ENUM)
+#undef XTS_POLL_ENUM
+	    XTS_POLL_NMODES
+};
+
+static inline const char *xts_poll_mode_name(uint32_t mode)
+{
+	switch (mode) {
+#define XTS_POLL_CASE(name, str)                                                                   \
+	case XTS_POLL_##name:                                                                      \
+		return str;
+		XTS_POLL_MODES(XTS_POLL_CASE)
+#undef XTS_POLL_CASE
+	default:
+		return "?";
+	}
+}
+
+/* One shard's poll settings, in the config snapshot. */
+struct xts_shm_poll {
+	uint32_t mode;	      /* enum xts_poll_mode */
+	uint32_t spin_us;     /* adaptive: spin this long after the last work */
+	uint32_t napi_budget; /* SO_BUSY_POLL_BUDGET of the AF_XDP socket while
+			       * spinning; 0: no kernel busy polling */
+	uint32_t pad;
+};
+
 /* What a shard may change at run time; published by reload. */
 struct xts_shm_cfg {
 	uint32_t seq; /* seqlock: odd while xtsd writes */
@@ -135,6 +173,7 @@ struct xts_shm_cfg {
 	uint32_t ntls;		   /* profiles in tls[] */
 	struct xts_shm_tls_tkey tkey[XTS_SHM_TKEYS]; /* tkey[0] encrypts new tickets */
 	struct xts_shm_tls_prof tls[XTS_SHM_TLS_MAX];
+	struct xts_shm_poll poll[XTS_SHM_MAX_SHARDS]; /* by queue */
 	struct xts_shm_acl acl[XTS_SHM_ACL_MAX];
 };
 /* Everything before acl is copied whole; the ACL as far as nacl says. */
@@ -173,7 +212,10 @@ struct xts_shm_run {
 	int32_t pid;
 	uint32_t max_conns; /* limit in force */
 	uint32_t published; /* +1 each time the counters below were published */
-	uint8_t pad[24];
+	uint32_t poll_mode; /* enum xts_poll_mode in force */
+	uint32_t busy_poll; /* 1: the kernel busy-polls the AF_XDP socket's NAPI
+			     * while the shard spins (SO_PREFER_BUSY_POLL) */
+	uint8_t pad[16];
 };
 _Static_assert(sizeof(struct xts_shm_run) == XTS_SHM_CACHELINE, "xts_shm_run size");
 

@@ -9,7 +9,8 @@
  *   timers       deadlines that are due (struct shard_timer)
  *   flush        one tx kick per round (before sleep)
  *   sleep        epoll_wait only when a round did nothing, until the
- *                earliest deadline or an event
+ *                earliest deadline or an event; or, in poll mode busy
+ *                or adaptive (pollmode.c), the next round at once
  *
  * shard_run() is shard_open(), rounds until *stop, shard_close(); tests
  * drive the rounds themselves, over a link of their choice.
@@ -311,6 +312,7 @@ static int poll_ctl(struct shard *s)
 	if (s->cfg_gen != gen) {
 		shard_timer_at(s, ST_SESSION, s->now_ns);
 		shard_timer_at(s, ST_CONNS, s->now_ns);
+		shard_poll_apply(s);
 	}
 	return work;
 }
@@ -364,7 +366,8 @@ int shard_poll(struct shard *s, int timeout_ms)
 	 * goes out at half the window, so the host's window never
 	 * closes on us; a forced one woke the host once per request. */
 	xts_link__flush(s->link, false);
-	if (!work && timeout_ms)
+	/* busy, or adaptive within its spin: the next round at once */
+	if (!shard_poll_spin(s, work) && !work && timeout_ms)
 		sleep_idle(s, timeout_ms);
 	return work;
 }
@@ -448,6 +451,7 @@ int shard_open(struct shard **out, const struct shard_opts *opts, struct xts_lin
 	}
 	heartbeat_timer(s);
 	ctl_timer(s);
+	shard_poll_apply(s);
 	shard_log(s, XTS_LOG_INFO, "serving %s queue %u (max %u connections)",
 		  s->o.ifname ? s->o.ifname : "(given link)", s->o.queue, s->o.max_conns);
 	*out = s;

@@ -208,6 +208,12 @@ struct shard {
 	__u32 conns_ack;
 	__u32 max_conns_now; /* limit in force (<= o.max_conns, the table) */
 	bool draining, drain_notice;
+	/* poll mode (pollmode.c) */
+	__u32 poll_mode;    /* enum xts_poll_mode */
+	__u64 spin_ns;	    /* adaptive: spin this long after the last work */
+	__u64 last_work_ns; /* the start of the last round that did work */
+	__u32 kbusy_budget; /* kernel busy polling of the AF_XDP socket: on (> 0) */
+	bool kbusy_warned, poll_logged;
 };
 
 __u64 shard_now_ns(void);
@@ -295,6 +301,12 @@ void conn_flush_buf(struct shard *s, struct conn *c);
 /* conn_out.c: frames to the host */
 int conn_run_ctl(struct shard *s);
 int conn_run_ready(struct shard *s);
+
+/* pollmode.c: take the poll mode of the config in force (at open and
+ * after every new generation); after a round that did @work, should the
+ * next round come at once (spin) instead of a sleep? */
+void shard_poll_apply(struct shard *s);
+bool shard_poll_spin(struct shard *s, int work);
 
 /* ctl.c */
 int shard_ctl_init(struct shard *s);

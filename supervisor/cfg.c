@@ -31,6 +31,12 @@ static const char *const log_levels[] = {
     NULL,
 };
 static const char *const log_targets[] = {"stderr", "syslog", NULL};
+static const char *const poll_modes[] = {
+#define POLL_NAME(name, str) [XTS_POLL_##name] = str,
+    XTS_POLL_MODES(POLL_NAME)
+#undef POLL_NAME
+	NULL,
+};
 
 #define F(f)   offsetof(struct cfg, f), sizeof(((struct cfg *)0)->f)
 #define RUN(f) F(run.f)
@@ -104,6 +110,14 @@ static const struct cfg_opt opts[] = {
     {"ctl.mode", CFG_T_MODE, CFG_RESTART, F(ctl_mode), 0, 0777, 0660, "0660", NULL,
      "its mode, an octal string"},
     STR("ctl.group", F(ctl_group), "", NULL, "its group (\"\": root only)"),
+    GROUP("poll", "what a shard does when a round found no work (per shard: shards)"),
+    {"poll.mode", CFG_T_ENUM, CFG_RELOAD, F(poll_mode), 0, 0, 0, "sleep", poll_modes,
+     "sleep, busy (never sleep) or adaptive (spin spin_us after the last work)"},
+    U32("poll.spin_us", F(poll_spin_us), CFG_RELOAD, 0, 1000000, 50,
+	"adaptive: how long a shard spins after its last work before it sleeps"),
+    U32("poll.napi_budget", F(poll_napi_budget), CFG_RELOAD, 0, 65535, 64,
+	"while spinning, the kernel busy-polls the AF_XDP socket's NAPI with this "
+	"budget (0: not)"),
     GROUP("acl", "access control, the defaults of every queue"),
     ACL("acl.connect", XTS_ACL_CONNECT, "destinations a queue may connect to"),
     ACL("acl.listen", XTS_ACL_LISTEN, "ports a queue may listen on (and bind to)"),
@@ -179,11 +193,40 @@ static int shard_cpus(struct cfg_ld *ld, config_setting_t *s, const char *path,
 	return 0;
 }
 
+/* shards.[idx].poll and .spin_us: this shard's poll mode, over the
+ * defaults of the poll group (reloadable: they live in the snapshot). */
+static int shard_poll_opts(struct cfg_ld *ld, config_setting_t *g, int idx, struct xts_shm_poll *p)
+{
+	config_setting_t *s;
+	const char *str;
+	char path[96], list[96];
+	long long v;
+	int m;
+
+	snprintf(path, sizeof(path), "shards.[%d].poll", idx);
+	if ((s = config_setting_get_member(g, "poll"))) {
+		if (!(str = config_setting_get_string(s)))
+			return cfg_fail(ld, s, path, "must be a string");
+		if ((m = cfg_pick(poll_modes, str)) < 0)
+			return cfg_fail(ld, s, path, "\"%s\": must be %s", str,
+					cfg_one_of(poll_modes, list, sizeof(list)));
+		p->mode = (uint32_t)m;
+	}
+	snprintf(path, sizeof(path), "shards.[%d].spin_us", idx);
+	if ((s = config_setting_get_member(g, "spin_us"))) {
+		if (cfg_int_in(ld, s, path, 0, 1000000, &v))
+			return -EINVAL;
+		p->spin_us = (uint32_t)v;
+	}
+	return 0;
+}
+
 /* shards.[idx]: placement into c->shard[queue], rules into run.acl.
  * first_line[q]: the line of queue q's entry, 0 before one was seen. */
 static int shard_entry(struct cfg_ld *ld, config_setting_t *g, int idx, unsigned *first_line)
 {
-	static const char *const keys[] = {"queue", "cpus", "node", "connect", "listen", NULL};
+	static const char *const keys[] = {"queue",  "cpus", "node",	"connect",
+					   "listen", "poll", "spin_us", NULL};
 	struct cfg_shard sh = {.node = CFG_NODE_AUTO};
 	config_setting_t *s;
 	char path[96];
@@ -226,6 +269,8 @@ static int shard_entry(struct cfg_ld *ld, config_setting_t *g, int idx, unsigned
 			return cfg_fail(ld, s, path, "must be a node number or \"auto\"");
 		}
 	}
+	if (shard_poll_opts(ld, g, idx, &C(ld)->run.poll[q]))
+		return -EINVAL;
 	snprintf(path, sizeof(path), "shards.[%d].connect", idx);
 	if ((s = config_setting_get_member(g, "connect")) &&
 	    acl_list(ld, s, XTS_ACL_CONNECT, (uint16_t)q, path))
@@ -284,6 +329,10 @@ static int check(struct cfg_ld *ld)
 				"too long for the default ctl.path (run_dir/ctl.sock)");
 	if (c->ctl_path[0] != '/')
 		return cfg_fail(ld, cfg_where(ld, "ctl.path"), "ctl.path", "must be absolute");
+	for (unsigned q = 0; q < CFG_MAX_QUEUES; q++) /* shards entries may override */
+		c->run.poll[q] = (struct xts_shm_poll){.mode = c->poll_mode,
+						       .spin_us = c->poll_spin_us,
+						       .napi_budget = c->poll_napi_budget};
 	if ((s = config_lookup(ld->lc, "shards"))) {
 		int n = config_setting_length(s), rc;
 

@@ -43,6 +43,9 @@ struct cfg {
 	char ctl_path[108]; /* sun_path; default run_dir/ctl.sock */
 	uint32_t ctl_mode;
 	char ctl_group[64]; /* "": the socket keeps root's group */
+	/* poll: every shard's defaults (run.poll[q] holds each shard's, with
+	 * its shards entry's poll and spin_us) */
+	uint32_t poll_mode, poll_spin_us, poll_napi_budget;
 	/* placement (the ACL rules of shards entries are in run.acl) */
 	struct cfg_shard shard[CFG_MAX_QUEUES];
 	/* What the shards apply at run time: log level, limits, timeouts and

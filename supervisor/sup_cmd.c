@@ -73,6 +73,14 @@ static void shard_rec(struct sup *sp, unsigned q, struct ctl_buf *o)
 	ctl_rec_u64(o, "max_conns", b->run.max_conns);
 	ctl_rec_u64(o, "cfg_gen", __atomic_load_n(&b->run.cfg_gen, __ATOMIC_RELAXED));
 	ctl_rec_u64(o, "drain", b->sup.drain);
+	/* the poll mode the shard runs (pollmode.c), and whether the kernel
+	 * busy-polls its AF_XDP socket while it spins */
+	ctl_rec_str(o, "poll",
+		    live(st)
+			? xts_poll_mode_name(__atomic_load_n(&b->run.poll_mode, __ATOMIC_RELAXED))
+			: "-");
+	ctl_rec_u64(o, "busy_poll",
+		    live(st) && __atomic_load_n(&b->run.busy_poll, __ATOMIC_RELAXED));
 	ctl_rec_end(o);
 }
 

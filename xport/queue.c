@@ -41,7 +41,7 @@ static int opts_load(struct xport_opts *o, const struct xport_opts *in)
 	if (!o->max_sockets)
 		o->max_sockets = XP_DEF_SOCKETS;
 	if (o->rcvbuf > XP_MAX_RCVBUF || o->max_sockets > XTS_ID_SLOT_MASK + 1 ||
-	    (o->flags & ~(XPORT_OPT_BATCH | XPORT_OPT_DIRECT)))
+	    o->spin_us > XPORT_SPIN_US_MAX || (o->flags & ~(XPORT_OPT_BATCH | XPORT_OPT_DIRECT)))
 		return -EINVAL;
 	return 0;
 }
@@ -73,6 +73,7 @@ int xp_open_link(struct xport **out, struct xts_link *link, const struct xport_o
 	xp->rcvbuf = o.rcvbuf;
 	xp->sess.hello_ms = o.hello_timeout_ms;
 	xp->batch = !!(o.flags & XPORT_OPT_BATCH);
+	xp->spin_ns = (uint64_t)o.spin_us * 1000;
 	err = xp_socktab_init(xp, o.max_sockets);
 	if (err)
 		goto out_free;

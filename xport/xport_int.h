@@ -153,6 +153,8 @@ struct xp_counters {
 	uint64_t qresets;      /* queue sessions lost */
 	uint64_t restarts;     /* shard restarts announced (QRESET, epoch 0) */
 	uint64_t sleeps;       /* poll(2) waits for the queue */
+	uint64_t spins;	       /* waits a spin ended (opts.spin_us) */
+	uint64_t spin_ns;      /* time spent spinning */
 };
 
 /*
@@ -199,6 +201,10 @@ struct xport {
 	unsigned queue;
 	uint32_t rcvbuf;
 	bool batch; /* XPORT_OPT_BATCH: one doorbell per event-loop turn */
+	/* opts.spin_us (poll.c): spin this long on the rx ring before a
+	 * sleep; after a spin that saw nothing, skip the next spin_skip */
+	uint64_t spin_ns;
+	uint32_t spin_skip, spin_backoff;
 
 	struct xp_session sess;
 

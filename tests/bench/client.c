@@ -4,14 +4,15 @@
  *
  *   xts-bench client -P xts|kernel -w WORKLOAD -n NAME [-a ADDR] [-p BASE]
  *                    [-i IF] [-q QUEUE] [-T THREADS] [-s SIZE] [-c CONNS]
- *                    [-t SECONDS] [-r RATE] [-N COUNT -I perf|callgrind]
+ *                    [-t SECONDS] [-r RATE] [-S SPIN_US] [-N COUNT -I perf|callgrind]
  *
  * Workloads: pingpong (one connection, SIZE bytes each way, latency),
  * rr (CONNS connections, one SIZE-byte request outstanding on each),
  * bulk (THREADS connections, one per queue, into the sink), msgs (one
  * connection, SIZE-byte messages one send each into the sink), connrate
  * (connect, one request, close).  RATE > 0 paces pingpong and rr at
- * RATE requests/s in all.
+ * RATE requests/s in all.  SPIN_US: libxport spins this long on its rx
+ * ring before it sleeps (xport_opts.spin_us; XTS only).
  * Every workload also reports the host CPU it took per operation.
  * With -N, pingpong and connrate instead run exactly COUNT operations
  * after the warm-up and report the instructions they took (instr.c): -I
@@ -50,6 +51,7 @@ struct cfg {
 	int base;
 	unsigned queue, threads, size, conns, rate;
 	double secs;
+	unsigned spin_us;    /* -S: xport_opts.spin_us */
 	unsigned count;	     /* -N: operations counted (0: timed run) */
 	const char *imethod; /* -I: "perf" or "callgrind" */
 };
@@ -65,7 +67,7 @@ struct bp {
 static void bp_open(struct bp *b, const struct cfg *c, unsigned queue)
 {
 	/* batched doorbell: one sendto per turn of the event loop */
-	struct xport_opts o = {.sz = sizeof(o), .flags = XPORT_OPT_BATCH};
+	struct xport_opts o = {.sz = sizeof(o), .flags = XPORT_OPT_BATCH, .spin_us = c->spin_us};
 	int err;
 
 	memset(b, 0, sizeof(*b));
@@ -240,6 +242,10 @@ static void report_cost(const struct cfg *c, const struct mark *m0, const struct
 	report(c, "q_kicks_per_op", (double)(m1->q.kicks - m0->q.kicks) / d);
 	report(c, "q_sleeps_per_op", (double)(m1->q.sleeps - m0->q.sleeps) / d);
 	report(c, "q_acks_per_op", (double)(m1->q.acks_tx - m0->q.acks_tx) / d);
+	if (c->spin_us) {
+		report(c, "q_spins_per_op", (double)(m1->q.spins - m0->q.spins) / d);
+		report(c, "q_spin_us_per_op", (double)(m1->q.spin_ns - m0->q.spin_ns) / 1e3 / d);
+	}
 }
 
 static void bp_report_cost(struct bp *b, const struct cfg *c, const struct mark *m0, uint64_t ops)
@@ -479,6 +485,8 @@ static void rr(const struct cfg *c)
 		ADD(kicks);
 		ADD(sleeps);
 		ADD(acks_tx);
+		ADD(spins);
+		ADD(spin_ns);
 #undef ADD
 	}
 	report_cost(c, &m0, &m1, ops);
@@ -680,7 +688,7 @@ int bench_client_main(int argc, char **argv)
 	const char *addr = "198.18.0.2";
 	int opt;
 
-	while ((opt = getopt(argc, argv, "P:w:n:a:p:i:q:T:s:c:t:r:N:I:")) != -1) {
+	while ((opt = getopt(argc, argv, "P:w:n:a:p:i:q:T:s:c:t:r:S:N:I:")) != -1) {
 		switch (opt) {
 		case 'P':
 			c.xts = !strcmp(optarg, "xts");
@@ -717,6 +725,9 @@ int bench_client_main(int argc, char **argv)
 			break;
 		case 'r':
 			c.rate = (unsigned)atoi(optarg);
+			break;
+		case 'S':
+			c.spin_us = (unsigned)atoi(optarg);
 			break;
 		case 'N':
 			c.count = (unsigned)atoi(optarg);

@@ -199,6 +199,46 @@ static void table(void)
 	}
 }
 
+/* The --poll runs: shard 0 in each poll mode (MODE[+spinUS]), XTS only;
+ * "sleep" is the xts path of the table above. */
+static void poll_table(void)
+{
+	static const struct {
+		const char *fig, *label;
+	} cols[] = {
+	    {"pp64.p50_us", "pp64 p50"},	   {"pp64.p99_us", "pp64 p99"},
+	    {"pp64.ops_s", "pp64 rt/s"},	   {"pp64.cpu_us_per_op", "pp64 cpu"},
+	    {"cpufix1.cpu_us_per_op", "5k/s cpu"}, {"rr64.ops_s", "rr64 req/s"},
+	    {"rr64.cpu_us_per_op", "rr64 cpu"},	   {"ipp64.instr_per_op", "instr/req"},
+	};
+	const char *m = get_s("meta.poll_modes");
+	char list[256], *tok, *save, path[96], c[32];
+
+	if (!m || !strchr(m, ','))
+		return;
+	printf("\nshard 0's poll mode (host CPU us per request; instructions of the host per "
+	       "request)\n%-18s",
+	       "mode");
+	for (size_t i = 0; i < sizeof(cols) / sizeof(cols[0]); i++)
+		printf(" %10s", cols[i].label);
+	printf("\n");
+	snprintf(list, sizeof(list), "%s", m);
+	for (tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (!strcmp(tok, "sleep"))
+			snprintf(path, sizeof(path), "xts");
+		else
+			snprintf(path, sizeof(path), "xts@%s", tok);
+		printf("%-18s", tok);
+		for (size_t i = 0; i < sizeof(cols) / sizeof(cols[0]); i++) {
+			cell(c, sizeof(c), get(path, cols[i].fig));
+			printf(" %10s", c);
+		}
+		printf("\n");
+	}
+	if ((m = get_s("meta.placement")))
+		printf("# placement: %s\n", m);
+}
+
 static void jnum(FILE *f, double v)
 {
 	if (isnan(v) || isinf(v))
@@ -437,6 +477,7 @@ int bench_report_main(int argc, char **argv)
 	}
 	load(in);
 	table();
+	poll_table();
 	unmet = json ? json_out(json) : targets_out(NULL);
 	if (svg)
 		svg_out(svg);

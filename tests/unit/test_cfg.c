@@ -328,6 +328,53 @@ static void t_snapshot(void **st)
 	assert_int_equal(snap.acl[0].port_lo, 80);
 }
 
+/* Poll modes: the poll group gives every shard's, a shards entry its own
+ * (poll, spin_us), all into the snapshot (reloadable: a reload changes
+ * them); bad names and ranges fail with FILE:LINE. */
+static void t_poll(void **st)
+{
+	static struct cfg a;
+	static struct xts_shm_cfg snap;
+
+	(void)st;
+	assert_int_equal(load(""), 0);
+	for (unsigned q = 0; q < CFG_MAX_QUEUES; q++) {
+		assert_int_equal(c.run.poll[q].mode, XTS_POLL_SLEEP);
+		assert_int_equal(c.run.poll[q].spin_us, 50);
+		assert_int_equal(c.run.poll[q].napi_budget, 64);
+	}
+	a = c;
+	assert_int_equal(load("queues = 4;\n"
+			      "poll = { mode = \"adaptive\"; spin_us = 20; napi_budget = 8; };\n"
+			      "shards = ( { queue = 1; poll = \"busy\"; },\n"
+			      "           { queue = 2; poll = \"sleep\"; spin_us = 7; } );\n"),
+			 0);
+	cfg_to_shm(&c, 2, &snap);
+	assert_int_equal(snap.poll[0].mode, XTS_POLL_ADAPTIVE);
+	assert_int_equal(snap.poll[0].spin_us, 20);
+	assert_int_equal(snap.poll[0].napi_budget, 8);
+	assert_int_equal(snap.poll[1].mode, XTS_POLL_BUSY);
+	assert_int_equal(snap.poll[1].spin_us, 20);
+	assert_int_equal(snap.poll[2].mode, XTS_POLL_SLEEP);
+	assert_int_equal(snap.poll[2].spin_us, 7);
+	assert_int_equal(snap.poll[3].mode, XTS_POLL_ADAPTIVE);
+	assert_string_equal(xts_poll_mode_name(snap.poll[1].mode), "busy");
+	/* reload may change any of it (queues aside, which it may not) */
+	c.queues = a.queues;
+	assert_int_equal(cfg_reloadable(&a, &c, err), 0);
+	expect_err("poll = { mode = \"spin\"; };\n", 1, "poll.mode",
+		   "\"spin\": must be sleep, busy or adaptive");
+	expect_err("poll = {\n spin_us = 1000001; };\n", 2, "poll.spin_us",
+		   "1000001 out of range [0, 1000000]");
+	expect_err("poll = { napi_budget = 65536; };\n", 1, "poll.napi_budget", "out of range");
+	expect_err("queues = 2;\nshards = ( { queue = 1;\n poll = \"fast\"; } );\n", 3,
+		   "shards.[0].poll", "\"fast\": must be sleep, busy or adaptive");
+	expect_err("queues = 2;\nshards = ( { queue = 1; poll = 1; } );\n", 2, "shards.[0].poll",
+		   "must be a string");
+	expect_err("queues = 2;\nshards = ( { queue = 0; spin_us = -1; } );\n", 2,
+		   "shards.[0].spin_us", "out of range");
+}
+
 /* Anything but a regular file is refused before libconfig sees it:
  * libconfig's scanner exit()s on a directory and blocks on a FIFO. */
 static void t_not_regular(void **st)
@@ -604,7 +651,7 @@ int main(void)
 	    cmocka_unit_test(t_text),	    cmocka_unit_test(t_dup_shard),
 	    cmocka_unit_test(t_strict),	    cmocka_unit_test(t_table),
 	    cmocka_unit_test(t_acl_mapped), cmocka_unit_test(t_acl_local),
-	    cmocka_unit_test(t_snapshot),
+	    cmocka_unit_test(t_snapshot),   cmocka_unit_test(t_poll),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 

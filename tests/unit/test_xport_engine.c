@@ -5,6 +5,8 @@
  * window and credit boundaries, control frames owed while the window is
  * shut, resets and the order of session ops.
  */
+#define _GNU_SOURCE /* sched_setaffinity, pthread_setaffinity_np */
+#include <sched.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -430,6 +432,137 @@ static void opts_tail(void **state)
 	done(p);
 }
 
+/* The peer's end, answering DATA with DATA "pong" from a thread that
+ * sleeps in poll(2) on its link (5 s at most), 200 us after the DATA came:
+ * after the host looked at its ring and began to wait, well within its
+ * spin.  On a CPU of its own, the host's thread pinned to another, and
+ * at real-time priority (SCHED_FIFO) where we may: it then answers on
+ * time even when every CPU is busy. */
+#define SPIN_RTT 100
+struct rt_peer {
+	struct peer *p;
+	int n, answered;
+	int cpu; /* pinned there (the host thread to another), -1: not */
+	bool rt;
+};
+
+static void *rt_peer_thread(void *arg)
+{
+	struct rt_peer *rp = arg;
+	struct sched_param sp = {.sched_priority = 1};
+	struct pollfd pf = {.fd = xts_link__fd(rp->p->b), .events = POLLIN};
+	struct xts_msg m[16];
+	uint64_t end = xp_now_ns() + 5000000000ull;
+
+	if (rp->cpu >= 0) {
+		cpu_set_t cs;
+
+		CPU_ZERO(&cs);
+		CPU_SET(rp->cpu, &cs);
+		pthread_setaffinity_np(pthread_self(), sizeof(cs), &cs);
+	}
+	rp->rt = !pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp);
+	while (rp->answered < rp->n && xp_now_ns() < end) {
+		int k;
+
+		poll(&pf, 1, 10);
+		k = xts_link__rx(rp->p->b, m, 16);
+		for (int i = 0; i < k; i++)
+			if (m[i].op == XTS_OP_DATA) {
+				uint64_t t = xp_now_ns() + 200000;
+
+				while (xp_now_ns() < t) /* after the host's own checks */
+					;
+				xts_link__send(rp->p->b, XTS_OP_DATA, 0, m[i].src_id, 0x901, 0,
+					       "pong", 4);
+				rp->answered++;
+			}
+		xts_link__rx_done(rp->p->b);
+		if (k)
+			xts_link__flush(rp->p->b, false);
+	}
+	return NULL;
+}
+
+/* opts.spin_us: a wait whose frames come while it spins ends without a
+ * sleep (counted in spins); a spin that sees nothing lasts about spin_us
+ * and makes the next wait sleep at once (adaptive); 0 never spins; past
+ * XPORT_SPIN_US_MAX is EINVAL. */
+static void spin_wait(void **state)
+{
+	struct xport_opts o = {.sz = sizeof(o), .rcvbuf = P_RCVBUF, .hello_timeout_ms = 2000};
+	struct peer *p = calloc(1, sizeof(*p)), *q = fresh();
+	struct rt_peer rp = {.p = p, .n = SPIN_RTT, .cpu = -1};
+	cpu_set_t all, one;
+	struct xport_stats st, st0;
+	struct xport_pollfd pf;
+	uint64_t spun[3];
+	pthread_t t;
+	char buf[8];
+	int sd;
+
+	(void)state;
+	o.spin_us = XPORT_SPIN_US_MAX + 1;
+	assert_int_equal(peer_open_opts(p, &o), -EINVAL);
+	o.spin_us = XPORT_SPIN_US_MAX;
+	assert_int_equal(peer_open_opts(p, &o), 0);
+	sd = peer_connect(p, 0x901, P_CONNBUF);
+	pf = (struct xport_pollfd){.sd = sd, .events = POLLIN};
+	/* nothing comes: a wait spins about spin_us (not its whole 20 ms),
+	 * and the next sleeps at once (where in that pattern the hello wait
+	 * of open left us does not matter) */
+	for (int i = 0; i < 3; i++) {
+		xport_stats(p->xp, &st0, sizeof(st0));
+		assert_int_equal(xport_poll(p->xp, &pf, 1, 20), 0);
+		xport_stats(p->xp, &st, sizeof(st));
+		spun[i] = st.spin_ns - st0.spin_ns;
+	}
+	print_message("spun %llu, %llu, %llu ns in three empty 20 ms waits\n",
+		      (unsigned long long)spun[0], (unsigned long long)spun[1],
+		      (unsigned long long)spun[2]);
+	assert_true((spun[0] && !spun[1]) || (!spun[0] && spun[1] && !spun[2]));
+	for (int i = 0; i < 3; i++) /* preemption may stretch one: generous */
+		assert_true(!spun[i] ||
+			    (spun[i] >= XPORT_SPIN_US_MAX * 900ull && spun[i] <= 10000000ull));
+	/* answered while the host spins: waits end in the spin */
+	xport_stats(p->xp, &st0, sizeof(st0));
+	assert_int_equal(sched_getaffinity(0, sizeof(all), &all), 0);
+	for (int c = 0, first = -1; c < CPU_SETSIZE && rp.cpu < 0; c++)
+		if (CPU_ISSET(c, &all) && first < 0)
+			first = c;
+		else if (CPU_ISSET(c, &all)) {
+			rp.cpu = c;
+			CPU_ZERO(&one);
+			CPU_SET(first, &one);
+			assert_int_equal(sched_setaffinity(0, sizeof(one), &one), 0);
+		}
+	assert_int_equal(pthread_create(&t, NULL, rt_peer_thread, &rp), 0);
+	for (int i = 0; i < SPIN_RTT; i++) {
+		assert_int_equal(xport_send(p->xp, sd, "ping", 4, 0), 4);
+		assert_int_equal(xport_poll(p->xp, &pf, 1, 2000), 1);
+		assert_int_equal(xport_recv(p->xp, sd, buf, sizeof(buf), 0), 4);
+	}
+	pthread_join(t, NULL);
+	assert_int_equal(sched_setaffinity(0, sizeof(all), &all), 0);
+	assert_int_equal(rp.answered, SPIN_RTT);
+	xport_stats(p->xp, &st, sizeof(st));
+	print_message("%d round trips (peer %s, CPU %d): %llu waits ended by a spin, %llu sleeps\n",
+		      SPIN_RTT, rp.rt ? "SCHED_FIFO" : "not real-time: not root", rp.cpu,
+		      (unsigned long long)(st.spins - st0.spins),
+		      (unsigned long long)(st.sleeps - st0.sleeps));
+	/* one CPU: the peer runs only when the host does not spin */
+	if (rp.cpu >= 0 && (rp.rt || getenv("XTS_REQUIRE_ROOT")))
+		assert_true(st.spins - st0.spins >= SPIN_RTT / 2);
+	done(p);
+	/* the default: never */
+	sd = peer_connect(q, 0x902, P_CONNBUF);
+	pf.sd = sd;
+	assert_int_equal(xport_poll(q->xp, &pf, 1, 3), 0);
+	xport_stats(q->xp, &st, sizeof(st));
+	assert_int_equal(st.spins + st.spin_ns, 0);
+	done(q);
+}
+
 /* close never waits: with the window shut, closing returns at once and
  * the CLOSE goes when it opens. */
 static void close_no_wait(void **state)
@@ -622,6 +755,7 @@ int main(void)
 	    cmocka_unit_test(hello_busy),
 	    cmocka_unit_test(opts_tail),
 	    cmocka_unit_test(close_no_wait),
+	    cmocka_unit_test(spin_wait),
 	    cmocka_unit_test_setup_teardown(stats_forged, peer_setup, peer_teardown),
 	    cmocka_unit_test(close_queue_graceful),
 	    cmocka_unit_test(close_queue_shut),
