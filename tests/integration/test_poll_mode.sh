@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # poll modes (xts.conf poll; docs/design.md, "Poll modes"): shards start
 # in the configured mode; a reload switches one shard's mode and xtsctl
 # status shows it (and whether the kernel busy-polls its AF_XDP socket),
