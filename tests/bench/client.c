@@ -585,11 +585,13 @@ static void connrate(const struct cfg *c)
 {
 	char req[64], rbuf[64];
 	uint64_t t0, end, ops = 0, t;
+	struct mark m0;
 	double cpu0;
 	struct bp b;
 
 	memset(req, 'c', sizeof(req));
 	bp_open(&b, c, c->queue);
+	bp_mark(&b, &m0);
 	cpu0 = bench_cpu_s();
 	t0 = bench_now_ns();
 	end = t0 + (uint64_t)(c->secs * 1e9);
@@ -599,6 +601,7 @@ static void connrate(const struct cfg *c)
 	}
 	report(c, "ops_s", (double)ops / ((double)(t - t0) / 1e9));
 	report(c, "cpu_us_per_op", (bench_cpu_s() - cpu0) * 1e6 / (double)ops);
+	bp_report_cost(&b, c, &m0, ops);
 	bp_free(&b);
 }
 

@@ -214,7 +214,7 @@ static void poll_table(void)
 	const char *m = get_s("meta.poll_modes");
 	char list[256], *tok, *save, path[96], c[32];
 
-	if (!m || !strchr(m, ','))
+	if (!m || !*m)
 		return;
 	printf("\nshard 0's poll mode (host CPU us per request; instructions of the host per "
 	       "request)\n%-18s",
@@ -224,10 +224,7 @@ static void poll_table(void)
 	printf("\n");
 	snprintf(list, sizeof(list), "%s", m);
 	for (tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		if (!strcmp(tok, "sleep"))
-			snprintf(path, sizeof(path), "xts");
-		else
-			snprintf(path, sizeof(path), "xts@%s", tok);
+		snprintf(path, sizeof(path), "xts@%s", tok);
 		printf("%-18s", tok);
 		for (size_t i = 0; i < sizeof(cols) / sizeof(cols[0]); i++) {
 			cell(c, sizeof(c), get(path, cols[i].fig));
@@ -235,8 +232,7 @@ static void poll_table(void)
 		}
 		printf("\n");
 	}
-	if ((m = get_s("meta.placement")))
-		printf("# placement: %s\n", m);
+	printf("# placement: %s\n", (m = get_s("meta.poll_placement")) ? m : "nothing pinned");
 }
 
 static void jnum(FILE *f, double v)
