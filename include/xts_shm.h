@@ -279,7 +279,10 @@ _Static_assert(sizeof(struct xts_shm_run) == XTS_SHM_CACHELINE, "xts_shm_run siz
 	X(tls_hs_verify, COUNTER, SHARD,                                                           \
 	  "TLS handshakes failed: certificate verify (EKEYREJECTED)")                              \
 	X(tls_resumed, COUNTER, SHARD, "TLS sessions resumed")                                     \
-	X(tls_refused_limit, COUNTER, SHARD, "TLS connections refused by tls limits (ENOBUFS)")
+	X(tls_refused_limit, COUNTER, SHARD, "TLS connections refused by tls limits (ENOBUFS)")    \
+	X(strp_msgs_rx, COUNTER, SHARD, "framed messages delivered to the host")                   \
+	X(strp_msgs_tx, COUNTER, SHARD, "framed messages the host sent")                           \
+	X(strp_errors, COUNTER, SHARD, "framing errors (malformed, oversized, truncated)")
 
 /* kind, as a value: XTS_SHM_KIND(GAUGE) */
 #define XTS_SHM_KIND_COUNTER 0

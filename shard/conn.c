@@ -444,6 +444,8 @@ static void conn_data(struct shard *s, struct conn *c, const struct xts_msg *m)
 		return;
 	}
 	c->rx_allowed -= m->len;
+	if (strp_conn_tx(s, c, m, 1))
+		return; /* failed: framing */
 	conn_to_net(s, c, &iov, 1, m->flags & XTS_F_MORE);
 }
 
@@ -477,6 +479,8 @@ void conn_on_data_run(struct shard *s, struct conn *c, const struct xts_msg *m, 
 		conn_ready_add(s, c);
 	}
 	c->rx_allowed -= (__u32)total;
+	if (strp_conn_tx(s, c, m, n))
+		return; /* failed: framing */
 	conn_to_net(s, c, iov, n, m[n - 1].flags & XTS_F_MORE);
 	return;
 one_by_one:
@@ -640,7 +644,7 @@ static void conn_connected(struct shard *s, struct conn *c)
 		return;
 	}
 	dl_del(s, c);
-	if (c->ulp) {
+	if (ulp_has_tls(c)) {
 		c->ulp->tcp_up = true;
 		conn_hs_deadline(s, c);
 		conn_hs_step(s, c); /* the ClientHello */
@@ -665,7 +669,7 @@ static void conn_ev(struct shard *s, struct shard_ev *h, __u32 events)
 	 * hears the end of the stream */
 	if (what & CIO_HUP)
 		c->rdhup = true;
-	if (c->ulp && !c->ulp->tls.done && (c->state == CS_ACCEPTED || c->ulp->tcp_up)) {
+	if (ulp_has_tls(c) && !c->ulp->tls.done && (c->state == CS_ACCEPTED || c->ulp->tcp_up)) {
 		conn_hs_step(s, c);
 		return; /* done: the host is told first, then bytes flow */
 	}
@@ -716,7 +720,7 @@ void conn_timer(struct shard *s)
 				  "connection %08x: %u bytes undelivered after linger_ms, aborted",
 				  c->id, c->buf_len);
 		}
-		if (c->ulp && !c->ulp->tls.done) {
+		if (ulp_has_tls(c) && !c->ulp->tls.done) {
 			s->st.tls_hs_failed++;
 			ulp_fail(c, ETIMEDOUT, "TLS handshake not done in time");
 		}
@@ -749,15 +753,17 @@ int conn_on_accept(struct shard *s, int fd, __u32 lsn_id, __u32 lsn_host_id,
 		conn_slot_maybe_free(s, c);
 		return -ENOBUFS;
 	}
-	if (u) { /* offered to the host once its handshake is done */
+	if (u) {
 		int err = ulp_push(s, c, u, NULL, true);
 
 		if (err) {
-			shard_log(s, XTS_LOG_DEBUG, "accepted connection: TLS: %s",
+			shard_log(s, XTS_LOG_DEBUG, "accepted connection: ULP: %s",
 				  c->ulp ? c->ulp->info.reason : strerror(err));
 			conn_fail(s, c, err);
 			return 0;
 		}
+	}
+	if (ulp_has_tls(c)) { /* offered to the host once its handshake is done */
 		conn_hs_deadline(s, c);
 		conn_hs_step(s, c); /* the ClientHello may be there already */
 		return 0;
@@ -777,6 +783,7 @@ void conn_accept_ack(struct shard *s, struct conn *c, const struct xts_msg *m, i
 	}
 	c->host_id = m->src_id;
 	c->tx_credit = m->credit;
+	strp_conn_host_buf(c, m->credit); /* its receive buffer bounds a message */
 	c->state = CS_OPEN;
 	c->readable = true; /* recv() says EAGAIN if nothing came yet */
 	conn_ready_add(s, c);

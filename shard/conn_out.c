@@ -202,13 +202,16 @@ int conn_run_ctl(struct shard *s)
 }
 
 /* Read from one connection into up to READ_BURST frames.  Returns frames
- * sent; *full set when the queue ran out of room. */
+ * sent; *full set when the queue ran out of room.  With framing, a frame
+ * holds bytes of one message and the one that ends it says so (EOR). */
 static int conn_read(struct shard *s, struct conn *c, bool *full)
 {
+	bool strp = c->ulp && c->ulp->strp;
 	int frames = 0;
 
 	while (frames < READ_BURST && conn_ready_eligible(c)) {
 		struct xts_txf f;
+		bool eor = false;
 		size_t want;
 		ssize_t n;
 
@@ -217,13 +220,14 @@ static int conn_read(struct shard *s, struct conn *c, bool *full)
 			break;
 		}
 		want = f.cap < c->tx_credit ? f.cap : c->tx_credit;
-		n = c->io->read(c, f.payload, want);
-		if (n > 0) {
+		n = strp ? strp_conn_read(s, c, f.payload, want, &eor)
+			 : c->io->read(c, f.payload, want);
+		if (n > 0 || eor) {
 			__u32 grant = c->grant;
 
 			/* piggyback the credit we owe on the data */
-			if (xts_link__tx_submit(s->link, &f, XTS_OP_DATA, 0, c->host_id, c->id,
-						grant, (size_t)n)) {
+			if (xts_link__tx_submit(s->link, &f, XTS_OP_DATA, eor ? XTS_F_EOR : 0,
+						c->host_id, c->id, grant, (size_t)n)) {
 				/* refused (the link counted it): the bytes read
 				 * are gone, so the stream is broken; say so */
 				conn_fail(s, c, EMSGSIZE);
@@ -238,8 +242,9 @@ static int conn_read(struct shard *s, struct conn *c, bool *full)
 			 * later raises a new edge.  No recv() just to hear
 			 * EAGAIN: a syscall less per response.  Unless a FIN
 			 * or error was signalled: no edge follows those, so
-			 * read on to the 0 or the error. */
-			if ((size_t)n < want && !c->rdhup) {
+			 * read on to the 0 or the error.  (Framing cuts reads
+			 * short at message ends: it reads on to EAGAIN.) */
+			if ((size_t)n < want && !c->rdhup && !strp) {
 				c->readable = false;
 				break;
 			}

@@ -86,23 +86,6 @@ bool shard_msg_ulp(const struct xts_msg *m, struct xts_ulp *u)
 	return true;
 }
 
-/*
- * ULPs this shard does not do (framing, for now) pushed with a CONNECT: it
- * announces only XTS_CAP_ULP_TLS in HELLO_ACK, so a host that checks never
- * sends them; one that does gets SHARD_ULP_ERRNO, never a plain
- * connection it did not ask for.
- */
-bool shard_ulp_refused(struct shard *s, const struct xts_msg *m)
-{
-	struct xts_ulp u;
-
-	if (!shard_msg_ulp(m, &u) || !(u.ulps & ~XTS_ULP_TLS))
-		return false;
-	shard_log(s, XTS_LOG_INFO, "%s (host socket %08x) with framing: not supported here (%s)",
-		  xts_proto_op_name(m->op), m->src_id, strerror(SHARD_ULP_ERRNO));
-	return true;
-}
-
 static void dispatch(struct shard *s, const struct xts_msg *m)
 {
 	struct conn *c;
@@ -126,9 +109,6 @@ static void dispatch(struct shard *s, const struct xts_msg *m)
 		return;
 	case XTS_OP_CONNECT: {
 		int refuse = shard_admit(s, m); /* drain, limits, ACL */
-
-		if (!refuse && shard_ulp_refused(s, m))
-			refuse = SHARD_ULP_ERRNO;
 
 		if (refuse)
 			sess_reject(s, m->src_id, refuse);

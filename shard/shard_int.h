@@ -68,8 +68,6 @@ enum conn_state {
 #define PEND_SOCKOPT  0x20
 #define PEND_NEW_CONN 0x40 /* NEW_CONN to host: an accepted connection */
 
-/* CONNECT_RES / LISTEN_RES errno for ULPs this shard does not do */
-#define SHARD_ULP_ERRNO EOPNOTSUPP
 
 /* listening sockets per shard (listen.c); their ids take the top slots */
 #define SHARD_LSN_MAX 256
@@ -225,8 +223,6 @@ void shard_timer_at(struct shard *s, enum shard_timer_id t, __u64 when_ns);
 
 /* shard.c: the ULP block of a CONNECT or LISTEN (copied into @u), if any */
 bool shard_msg_ulp(const struct xts_msg *m, struct xts_ulp *u);
-/* shard.c: a CONNECT or LISTEN with ULPs this shard cannot push */
-bool shard_ulp_refused(struct shard *s, const struct xts_msg *m);
 
 /* session.c */
 void sess_on_hello(struct shard *s, const struct xts_msg *m);

@@ -50,8 +50,8 @@ int ulp_listen_check(struct shard *s, const struct xts_ulp *u)
 {
 	struct tls_prof *p;
 
-	if (u->ulps & ~XTS_ULP_TLS)
-		return SHARD_ULP_ERRNO; /* framing: not on this shard yet */
+	if (!(u->ulps & XTS_ULP_TLS))
+		return 0; /* framing alone: the codec checked its spec */
 	p = tls_prof_find(s, u->profile);
 	if (!p) {
 		shard_log(s, XTS_LOG_INFO, "listen with TLS profile \"%s\": no such profile",
@@ -78,10 +78,12 @@ int ulp_push(struct shard *s, struct conn *c, const struct xts_ulp *u, const str
 	c->ulp->ulps = u->ulps;
 	if (!server) /* the name sent, as far as info.sni holds it */
 		memcpy(c->ulp->info.sni, u->sni, strnlen(u->sni, sizeof(c->ulp->info.sni) - 1));
-	if (u->ulps & ~XTS_ULP_TLS) {
-		ulp_fail(c, SHARD_ULP_ERRNO, "framing (strp) is not done by this shard");
-		return SHARD_ULP_ERRNO;
-	}
+	/* framing first: it costs no handshake, and a bad spec fails early */
+	if ((u->ulps & XTS_ULP_STRP) &&
+	    (err = strp_conn_init(s, c, &u->strp, server ? 0 : c->tx_credit)))
+		return err;
+	if (!(u->ulps & XTS_ULP_TLS))
+		return 0;
 	if ((err = ulp_room(s, c)))
 		return err;
 	err = tls_conn_init(s, c, u, dst, server);
@@ -96,6 +98,7 @@ void ulp_free(struct shard *s, struct conn *c)
 	if (!c->ulp)
 		return;
 	tls_conn_free(s, c); /* when the transport did not already */
+	strp_conn_free(c);
 	free(c->ulp);
 	c->ulp = NULL;
 }

@@ -17,6 +17,7 @@
 #include <openssl/ssl.h>
 
 #include "shard_int.h"
+#include "strp_parse.h"
 
 struct tls_prof;
 
@@ -30,12 +31,21 @@ struct ulp_tls {
 	__u8 alpn[XTS_ULP_ALPN_LEN];
 };
 
+/* framing (strp.c): both directions' parsers, the next message's bytes */
+struct ulp_strp {
+	struct strp_parser rx, tx;
+	__u8 *stash; /* read past a message's end: the next one's, sent first */
+	__u32 stash_off, stash_len;
+	bool eof_done; /* the end of stream was framed */
+};
+
 struct conn_ulp {
 	__u8 ulps;   /* XTS_ULP_* */
 	bool tcp_up; /* originate: the TCP connect is done, the handshake runs */
 	bool info_sent;
 	struct shard *s;
 	struct ulp_tls tls;
+	struct ulp_strp *strp;	  /* XTS_ULP_STRP, or NULL */
 	struct xts_ulp_info info; /* wire form: what the host is told */
 };
 
@@ -58,6 +68,24 @@ void ulp_tls_info(struct conn *c);
 /* The connection's handshake: 0 done, -EAGAIN not yet, -errno failed
  * (counted, reason in c->ulp->info). */
 int ulp_handshake(struct shard *s, struct conn *c);
+
+static inline bool ulp_has_tls(const struct conn *c)
+{
+	return c->ulp && (c->ulp->ulps & XTS_ULP_TLS);
+}
+
+/* ---- strp.c: framing ---- */
+/* Framing @spec pushed on @c (@host_buf: the host's receive buffer, 0 not
+ * known yet): 0 or a positive errno, the reason in c->ulp->info. */
+int strp_conn_init(struct shard *s, struct conn *c, const struct xts_strp *spec, __u32 host_buf);
+void strp_conn_host_buf(struct conn *c, __u32 host_buf);
+void strp_conn_free(struct conn *c);
+/* To the host: bytes of one message (*eor: it ends there), 0 at the end
+ * of stream, -errno (-EAGAIN nothing now; else failed, reason set). */
+ssize_t strp_conn_read(struct shard *s, struct conn *c, __u8 *buf, size_t len, bool *eor);
+/* From the host: @n DATA frames checked against the framing (none: 0):
+ * 0, or a positive errno and the connection failed (reason set, counted). */
+int strp_conn_tx(struct shard *s, struct conn *c, const struct xts_msg *m, unsigned n);
 
 /* ---- tls.c ---- */
 int tls_conn_init(struct shard *s, struct conn *c, const struct xts_ulp *u,
