@@ -138,6 +138,10 @@ XPORT_API int xport_accept4(struct xport *xp, int sd, struct sockaddr *addr, soc
 			    int flags);
 XPORT_API ssize_t xport_send(struct xport *xp, int sd, const void *buf, size_t len, int flags);
 XPORT_API ssize_t xport_recv(struct xport *xp, int sd, void *buf, size_t len, int flags);
+/* recv into msg_iov (msg_flags: MSG_EOR at a framed message's end, see
+ * XTS_STRP); no address or control data.  More than one iovec: at most
+ * the receive buffer's worth per call. */
+XPORT_API ssize_t xport_recvmsg(struct xport *xp, int sd, struct msghdr *msg, int flags);
 XPORT_API int xport_shutdown(struct xport *xp, int sd, int how);
 XPORT_API int xport_close(struct xport *xp, int sd);
 XPORT_API int xport_setsockopt(struct xport *xp, int sd, int level, int name, const void *val,
@@ -276,7 +280,40 @@ XPORT_API int xport_queue_draining(const struct xport *xp);
 #define XTS_TLS_PROFILE	    1	   /* char[], at most 15 bytes: a profile of xts.conf */
 #define XTS_TLS_SERVER_NAME 2	   /* char[], at most 255 bytes */
 #define XTS_TLS_ALPN	    3	   /* ALPN list in wire form, at most 63 bytes */
+#define XTS_STRP	    4	   /* struct xport_strp: the framing ("strp" pushed) */
 #define XTS_ULP_INFO	    16	   /* get: struct xport_ulp_info */
+
+/*
+ * Framing ("strp"): the DPU cuts the stream into messages and a receive
+ * returns bytes of one message only; xport_recvmsg sets MSG_EOR in
+ * msg_flags on the call that returns a message's last byte, so a buffer
+ * shorter than the message reads it in parts, as KCM's SOCK_SEQPACKET
+ * does.  The socket is readable (poll, xport_wait) only while a whole
+ * message waits.  A message longer than `max` (at most, and by default,
+ * the queue's receive buffer: a whole message must fit it) fails the
+ * connection with EMSGSIZE, a malformed stream with EBADMSG, an end of
+ * stream inside a message with EPIPE; XTS_ULP_INFO's reason says more.
+ * On the way out the DPU checks the program's messages with the same
+ * framing (HTTP_REQ's answers as HTTP_RESP, and the reverse): send with
+ * MSG_EOR marks a message's end, and one that is not an end fails the
+ * connection with EBADMSG.  Framing stacks on TLS (TLS below).
+ */
+#define XPORT_STRP_LEN	     1	 /* a length field: offset, width 1/2/4/8, adjust */
+#define XPORT_STRP_LINE	     2	 /* up to \n (\r\n with XPORT_STRP_F_CRLF) */
+#define XPORT_STRP_HTTP_REQ  3	 /* HTTP/1 requests (a server) */
+#define XPORT_STRP_HTTP_RESP 4	 /* HTTP/1 responses (a client) */
+#define XPORT_STRP_RESP	     5	 /* RESP (redis) values */
+#define XPORT_STRP_F_BE	     0x1 /* LEN: the field is big-endian */
+#define XPORT_STRP_F_CRLF    0x2 /* LINE: lines end with \r\n */
+struct xport_strp {
+	uint8_t kind;  /* XPORT_STRP_* */
+	uint8_t width; /* LEN: 1, 2, 4 or 8 */
+	uint8_t flags; /* XPORT_STRP_F_* */
+	uint8_t reserved;
+	uint32_t offset; /* LEN: where the field starts in the message */
+	int32_t adjust;	 /* LEN: message bytes = field + adjust */
+	uint32_t max;	 /* largest message; 0: the receive buffer */
+};
 
 #define XPORT_ULPI_RESUMED  0x1 /* the TLS session was resumed */
 #define XPORT_ULPI_VERIFIED 0x2 /* the peer's certificate was verified */

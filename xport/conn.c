@@ -77,6 +77,7 @@ static void on_connect_res(struct xport *xp, struct xsock *s, const struct xts_m
 static void on_data(struct xport *xp, struct xsock *s, const struct xts_msg *m)
 {
 	uint32_t len = m->len;
+	int err;
 
 	if (len > s->rcv_avail) {
 		/* beyond the credit we granted: protocol error, this
@@ -98,6 +99,8 @@ static void on_data(struct xport *xp, struct xsock *s, const struct xts_msg *m)
 		return;
 	}
 	xp_rbuf_put(s, m->payload, len); /* fits: rlen + rcv_avail <= rcvbuf */
+	if ((err = xp_strp_on_data(s, len, m->flags & XTS_F_EOR)))
+		xp_sock_abort(xp, s, -err);
 }
 
 static void on_sockopt_res(struct xport *xp, const struct xts_msg *m)

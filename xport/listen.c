@@ -369,6 +369,7 @@ static int take(struct xport *xp, struct xsock *l, int flags, struct xsock **out
 	s->peer = e->peer;
 	if (e->info) {
 		xp_ulp_info(s, e->info);
+		xp_ulp_inherit(s, l); /* its framing */
 		free(e->info);
 		e->info = NULL;
 	}

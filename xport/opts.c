@@ -189,7 +189,7 @@ XPORT_API int xport_setsockopt(struct xport *xp, int sd, int level, int name, co
 		err = timeo_set(&s->sndtimeo_us, val, len);
 		return err ? xp_fail(-err) : 0;
 	}
-	err = xp_ulp_setsockopt(s, level, name, val, len); /* ulp.c */
+	err = xp_ulp_setsockopt(xp, s, level, name, val, len); /* ulp.c */
 	if (err <= 0)
 		return err ? xp_fail(-err) : 0;
 	err = xp_lsn_setsockopt(s, level, name, val, len); /* listen.c */

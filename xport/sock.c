@@ -341,8 +341,10 @@ static size_t send_data(struct xport *xp, struct xsock *s, const __u8 *p, size_t
 				n = (size_t)s->snd_credit;
 			memcpy(f.payload, p + done, n);
 			cr = s->ungranted; /* credit we owe rides along */
-			*err = xts_link__tx_submit(xp->link, &f, XTS_OP_DATA, fl, s->peer_id, s->id,
-						   cr, n);
+			/* MSG_EOR ends the message at the send's last byte */
+			*err = xts_link__tx_submit(xp->link, &f, XTS_OP_DATA,
+						   done + n < len ? fl & ~XTS_F_EOR : fl,
+						   s->peer_id, s->id, cr, n);
 			if (*err)
 				break; /* refused (the link counted it): nothing sent or owed */
 			s->rcv_avail += cr;
@@ -377,6 +379,7 @@ XPORT_API ssize_t xport_send(struct xport *xp, int sd, const void *buf, size_t l
 	struct xsock *s = xp_sock(xp, sd);
 	uint64_t dl;
 	size_t done;
+	__u16 fl;
 	bool nb;
 	int err;
 
@@ -400,7 +403,10 @@ XPORT_API ssize_t xport_send(struct xport *xp, int sd, const void *buf, size_t l
 		return 0;
 	if (!buf)
 		return xp_fail(EFAULT);
-	done = send_data(xp, s, buf, len, (flags & MSG_MORE) ? XTS_F_MORE : 0, nb, dl, &err);
+	fl = (flags & MSG_MORE) ? XTS_F_MORE : 0;
+	if ((flags & MSG_EOR) && xp_sock_framed(s))
+		fl |= XTS_F_EOR; /* on the frame with the last byte (send_data) */
+	done = send_data(xp, s, buf, len, fl, nb, dl, &err);
 	xp_doorbell(xp);
 	if (done)
 		return (ssize_t)done;
@@ -412,7 +418,27 @@ XPORT_API ssize_t xport_send(struct xport *xp, int sd, const void *buf, size_t l
 
 /* ---- recv ---- */
 
-XPORT_API ssize_t xport_recv(struct xport *xp, int sd, void *buf, size_t len, int flags)
+/* Take what a receive may now: @copied grows; *eor when a framed
+ * message ended. */
+static void recv_take(struct xport *xp, struct xsock *s, __u8 *dst, size_t len, bool peek,
+		      size_t *copied, int *oflags)
+{
+	uint32_t avail = xp_rx_avail(s), n;
+
+	if (len - *copied > avail)
+		len = *copied + avail;
+	if (peek) {
+		*copied = xp_rbuf_take(s, dst, len, false);
+		return;
+	}
+	n = xp_rbuf_take(s, dst ? dst + *copied : NULL, len - *copied, true);
+	*copied += n;
+	xp_credit(xp, s, n);
+	if (xp_strp_taken(s, n))
+		*oflags |= MSG_EOR;
+}
+
+static ssize_t sock_recv(struct xport *xp, int sd, void *buf, size_t len, int flags, int *oflags)
 {
 	struct xsock *s = xp_sock(xp, sd);
 	bool nb, peek = flags & MSG_PEEK, waitall = flags & MSG_WAITALL;
@@ -431,20 +457,13 @@ XPORT_API ssize_t xport_recv(struct xport *xp, int sd, void *buf, size_t len, in
 	xp_run(xp);
 	nb = s->nonblock || (flags & MSG_DONTWAIT);
 	dl = nb ? 0 : xp_deadline_us(s->rcvtimeo_us);
-	target = waitall ? len : 1;
+	/* framed: one message (or its part) per receive */
+	target = waitall && !xp_sock_framed(s) ? len : 1;
 	if (peek && target > xp->rcvbuf)
 		target = xp->rcvbuf; /* more can never be buffered at once */
 	for (;;) {
-		if (s->rlen) {
-			if (peek) {
-				copied = xp_rbuf_take(s, dst, len, false);
-			} else {
-				uint32_t n =
-				    xp_rbuf_take(s, dst ? dst + copied : NULL, len - copied, true);
-
-				copied += n;
-				xp_credit(xp, s, n);
-			}
+		if (xp_rx_avail(s)) {
+			recv_take(xp, s, dst, len, peek, &copied, oflags);
 			if (copied >= target)
 				break;
 		}
@@ -474,6 +493,54 @@ XPORT_API ssize_t xport_recv(struct xport *xp, int sd, void *buf, size_t len, in
 	    (s->state == XS_CONNECTED || s->state == XS_CONNECTING))
 		return xp_fail(EAGAIN); /* non-blocking, or SO_RCVTIMEO ran out */
 	return (ssize_t)copied;
+}
+
+XPORT_API ssize_t xport_recv(struct xport *xp, int sd, void *buf, size_t len, int flags)
+{
+	int oflags = 0;
+
+	return sock_recv(xp, sd, buf, len, flags, &oflags);
+}
+
+XPORT_API ssize_t xport_recvmsg(struct xport *xp, int sd, struct msghdr *msg, int flags)
+{
+	size_t total = 0, off = 0, i;
+	__u8 *bounce;
+	ssize_t n;
+	int oflags = 0;
+
+	if (!msg || (msg->msg_iovlen && !msg->msg_iov))
+		return xp_fail(EFAULT);
+	for (i = 0; i < msg->msg_iovlen; i++)
+		total += msg->msg_iov[i].iov_len;
+	msg->msg_namelen = 0; /* connected: no address, as TCP */
+	msg->msg_controllen = 0;
+	msg->msg_flags = 0;
+	if (msg->msg_iovlen <= 1) {
+		n = sock_recv(xp, sd, total ? msg->msg_iov[0].iov_base : NULL, total, flags,
+			      &oflags);
+		if (n >= 0)
+			msg->msg_flags = oflags;
+		return n;
+	}
+	if (total > xp->rcvbuf)
+		total = xp->rcvbuf; /* more is never buffered at once */
+	bounce = malloc(total ? total : 1);
+	if (!bounce)
+		return xp_fail(ENOBUFS);
+	n = sock_recv(xp, sd, bounce, total, flags & ~MSG_TRUNC, &oflags);
+	for (i = 0; n > 0 && off < (size_t)n; i++) {
+		size_t k = (size_t)n - off < msg->msg_iov[i].iov_len ? (size_t)n - off
+								     : msg->msg_iov[i].iov_len;
+
+		if (!(flags & MSG_TRUNC))
+			memcpy(msg->msg_iov[i].iov_base, bounce + off, k);
+		off += k;
+	}
+	free(bounce);
+	if (n >= 0)
+		msg->msg_flags = oflags;
+	return n;
 }
 
 /* ---- shutdown, close ---- */
@@ -632,7 +699,7 @@ short xp_sock_revents(struct xport *xp, struct xsock *s)
 		m = xp_lsn_revents(s); /* POLLIN: a connection to accept */
 		break;
 	case XS_CONNECTED:
-		if (s->rlen || rd_done)
+		if (xp_rx_avail(s) || rd_done) /* framed: a whole message */
 			m |= POLLIN | POLLRDNORM;
 		if (rd_done)
 			m |= POLLRDHUP;

@@ -438,7 +438,8 @@ int xp_lsn_getsockopt(const struct xsock *s, int level, int name, int *v);
 
 /* ---- ulp.c ---- */
 /* TCP_ULP and SOL_XTS options: 0 or -errno, 1 when not one of them */
-int xp_ulp_setsockopt(struct xsock *s, int level, int name, const void *val, socklen_t len);
+int xp_ulp_setsockopt(struct xport *xp, struct xsock *s, int level, int name, const void *val,
+		      socklen_t len);
 int xp_ulp_getsockopt(const struct xsock *s, int level, int name, void *val, socklen_t *len);
 /* before a CONNECT or LISTEN with ULPs: 0 or -errno */
 int xp_ulp_check(struct xport *xp, const struct xsock *s);
@@ -448,5 +449,15 @@ size_t xp_ulp_put(const struct xsock *s, void *dst);
 void xp_ulp_info(struct xsock *s, const void *info);
 void xp_ulp_on_res(struct xport *xp, const struct xts_msg *m); /* ULP_RES */
 void xp_ulp_free(struct xsock *s);
+void xp_ulp_inherit(struct xsock *s, const struct xsock *l); /* accepted from @l */
+/* framing: a DATA frame of @len bytes came (@eor: it ends a message): 0 or
+ * -errno (the connection fails) */
+int xp_strp_on_data(struct xsock *s, uint32_t len, bool eor);
+/* bytes a receive may take now: the ring's, or with framing what is left
+ * of the first whole message (0 while none is whole) */
+uint32_t xp_rx_avail(const struct xsock *s);
+/* framing: @n bytes of the first message were taken; true when it ended */
+bool xp_strp_taken(struct xsock *s, uint32_t n);
+bool xp_sock_framed(const struct xsock *s);
 
 #endif
