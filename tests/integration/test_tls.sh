@@ -14,21 +14,8 @@
 . "$(dirname "$0")/lib.sh"
 need_root
 
-PKI=$WORK/pki
-mkdir -p "$PKI"
-K='-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2'
-mk_leaf() { # NAME SAN CA
-	openssl req $K -keyout "$PKI/$1.key" -out "$PKI/$1.csr" -subj "/CN=$1" 2>/dev/null &&
-		printf 'subjectAltName=%s\n' "$2" >"$PKI/$1.ext" &&
-		openssl x509 -req -in "$PKI/$1.csr" -CA "$PKI/$3.pem" -CAkey "$PKI/$3.key" \
-			-CAcreateserial -out "$PKI/$1.pem" -days 2 -extfile "$PKI/$1.ext" 2>/dev/null
-}
-{
-	openssl req -x509 $K -keyout "$PKI/ca.key" -out "$PKI/ca.pem" -subj /CN=xts-test-ca &&
-		openssl req -x509 $K -keyout "$PKI/rogue.key" -out "$PKI/rogue.pem" -subj /CN=rogue-ca &&
-		mk_leaf dpu "DNS:dpu.xts.test,IP:198.18.0.1" ca &&
-		mk_leaf net "DNS:net.xts.test,IP:198.18.0.2" ca
-} >/dev/null 2>&1 || fail "openssl could not make the test certificates"
+. "$(dirname "$0")/tls_lib.sh"
+tls_pki
 
 topo_up 2
 xtsd_start 2 "tls = ( { name = \"web\"; cert = \"$PKI/dpu.pem\"; key = \"$PKI/dpu.key\";
