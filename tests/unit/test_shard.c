@@ -554,19 +554,24 @@ static void test_sockopt_after_close(void **state)
 	close(pa);
 }
 
-/* Framing pushed with a CONNECT or a LISTEN: this shard does not do it
- * yet and says so (EOPNOTSUPP), never a plain connection or listener in
- * its place; a ULP_PUSH is dropped, the session lives on. */
-static void test_ulp_refused(void **state)
+/* Framing (LINE, max 16) pushed with a CONNECT: lines written in one
+ * piece and a line cut in two reach the host one message per frame run,
+ * XTS_F_EOR on the frame that ends each, never two messages in a frame;
+ * a line past the max fails the connection with EMSGSIZE and its reason
+ * (ULP_RES, then RESET).  A ULP_PUSH is dropped, the session lives on. */
+static void test_ulp_strp(void **state)
 {
 	struct h *h = *state;
 	__u8 buf[512] = {0};
 	struct xts_connect *req = (void *)buf;
-	struct xts_listen *l = (void *)buf;
-	struct xts_ulp u = {.ulps = XTS_ULP_STRP, .strp.kind = XTS_STRP_LINE};
-	struct xts_conn_res r;
-	struct frame *f;
-	int pa, fd;
+	struct xts_ulp u = {.ulps = XTS_ULP_STRP, .strp = {.kind = XTS_STRP_LINE, .max = 16}};
+	const char *want[] = {"a\n", "bb\n", "ccc\n", "ddd\n"};
+	char msg[64] = "";
+	struct xts_ulp_info info;
+	static struct frame f[32];
+	struct frame *r;
+	int pa, fd, n, got = 0;
+	size_t ml = 0;
 
 	hello(h);
 	req->dst = h->dst;
@@ -574,24 +579,47 @@ static void test_ulp_refused(void **state)
 	memcpy(buf + xts_connect_ulp_off(0, XTS_CONNECT_F_ULP), &u, sizeof(u));
 	hsend(h, XTS_OP_CONNECT, 0, XTS_ID_NONE, 0x101, RCVBUF, buf,
 	      xts_connect_ulp_off(0, XTS_CONNECT_F_ULP) + sizeof(u));
-	f = expect(h, XTS_OP_CONNECT_RES);
-	memcpy(&r, f->data, sizeof(r));
-	assert_int_equal(le32toh((__u32)r.err), EOPNOTSUPP);
-	run_ms(h, 50);
-	fd = accept4(h->lfd, NULL, NULL, SOCK_NONBLOCK);
-	assert_int_equal(fd, -1); /* no plain connection was made instead */
+	pa = -1;
+	for (int i = 0; i < 2000 && pa < 0; i++) {
+		shard_poll(h->s, 1);
+		pa = accept4(h->lfd, NULL, NULL, SOCK_NONBLOCK);
+	}
+	assert_true(pa >= 0);
+	r = expect(h, XTS_OP_CONNECT_RES);
+	assert_int_equal(r->data[0], 0); /* err 0 */
 	host_ack(h);
-
-	memset(buf, 0, sizeof(buf));
-	l->local.family = htole16(AF_INET);
-	l->backlog = htole32(8);
-	l->flags = htole32(XTS_LISTEN_ULP);
-	memcpy(buf + sizeof(*l), &u, sizeof(u));
-	hsend(h, XTS_OP_LISTEN, 0, XTS_ID_NONE, 0x201, 0, buf, sizeof(*l) + sizeof(u));
-	f = expect(h, XTS_OP_LISTEN_RES);
-	memcpy(&r, f->data, sizeof(r));
-	assert_int_equal(le32toh((__u32)r.err), EOPNOTSUPP);
-	host_ack(h);
+	assert_int_equal(write(pa, "a\nbb\nccc\ndd", 11), 11);
+	run_ms(h, 30);
+	assert_int_equal(write(pa, "d\n", 2), 2);
+	n = collect(h, f, 32, 200);
+	for (int i = 0; i < n; i++) {
+		assert_int_equal(f[i].op, XTS_OP_DATA);
+		/* a frame's bytes are one message's: a newline only at its end */
+		assert_null(memchr(f[i].data, '\n', f[i].len ? f[i].len - 1u : 0));
+		memcpy(msg + ml, f[i].data, f[i].len);
+		ml += f[i].len;
+		if (f[i].flags & XTS_F_EOR) {
+			msg[ml] = 0;
+			assert_true(got < 4);
+			assert_string_equal(msg, want[got++]);
+			ml = 0;
+		} else {
+			assert_int_not_equal(f[i].data[f[i].len - 1], '\n');
+		}
+	}
+	assert_int_equal(got, 4);
+	assert_int_equal(h->s->st.strp_msgs_rx, 4);
+	assert_int_equal(write(pa, "0123456789abcdefXYZ\n", 20), 20); /* 20 > 16 */
+	n = collect(h, f, 32, 300); /* ULP_RES (the reason), then RESET */
+	assert_int_equal(n, 2);
+	assert_int_equal(f[0].op, XTS_OP_ULP_RES);
+	memcpy(&info, f[0].data, sizeof(info));
+	assert_int_equal(le32toh((__u32)info.err), EMSGSIZE);
+	assert_non_null(strstr(info.reason, "longer than its max"));
+	assert_int_equal(f[1].op, XTS_OP_RESET);
+	assert_int_equal(f[1].dst, 0x101);
+	assert_int_equal(h->s->st.strp_errors, 1);
+	close(pa);
 
 	/* a ULP_PUSH is counted and dropped; the session still works */
 	hconnect(h, 0x102, &pa);
@@ -619,7 +647,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_linger_abort, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_graceful_end_orphan, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_sockopt_after_close, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_ulp_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_ulp_strp, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
