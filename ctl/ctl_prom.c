@@ -2,8 +2,14 @@
 /*
  * ctl_prom.c - xtsd's `stats` records in the Prometheus text exposition
  * format (0.0.4): the one formatter behind `xtsctl stats --prometheus`
- * and xtsd's GET /metrics (ctl_prom.h).  The counters come from the one
- * list, XTS_SHM_COUNTERS (include/xts_shm.h).
+ * and xtsd's GET /metrics (ctl_prom.h).  The shard counters come from the
+ * one list, XTS_SHM_COUNTERS (include/xts_shm.h); the rest from the
+ * shard records' state fields and xtsd's record.  docs/operations.md
+ * ("Metrics over HTTP") lists every series.
+ *
+ * Names carry their base unit as Prometheus asks (_bytes, _seconds) and
+ * counters end in _total; a counter of the list whose name says no unit
+ * but counts bytes gets it here (units[] below).
  */
 #include <stdbool.h>
 #include <stdlib.h>
@@ -21,6 +27,20 @@ static const struct {
     XTS_SHM_COUNTERS(XTS_SHM_DESC)
 #undef XTS_SHM_DESC
 };
+
+/* counters of the list that count bytes without saying so in their name */
+static const char *const bytes_unnamed[] = {"data_to_net", "data_to_host", NULL};
+
+static bool listed(const char *const *names, const char *v)
+{
+	for (unsigned i = 0; names[i]; i++)
+		if (!strcmp(names[i], v))
+			return true;
+	return false;
+}
+
+/* the shard states, as the stats records name them (sup_cmd.c) */
+static const char *const states[] = {"stopped", "starting", "running", "draining", NULL};
 
 /* The records, each parsed on its own copy. */
 struct recs {
@@ -58,16 +78,137 @@ static void recs_free(struct recs *rs)
 	free(rs->rec);
 }
 
-static const char *get(const struct ctl_rec *rec, const char *k)
+/* A number from a record, or NULL (absent, or not a number). */
+static const char *num(const struct ctl_rec *r, const char *k)
 {
-	const char *v = ctl_rec_get(rec, k);
+	const char *v = ctl_rec_get(r, k);
 
-	return v ? v : "-";
+	return v && ctl_is_number(v) ? v : NULL;
+}
+
+static void family(FILE *f, const char *name, const char *type, const char *help)
+{
+	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* A label value as the format wants it: \\, \" and \n escaped. */
+static void label_value(FILE *f, const char *v)
+{
+	for (; *v; v++) {
+		if (*v == '\\' || *v == '"')
+			fputc('\\', f);
+		if (*v == '\n')
+			fputs("\\n", f);
+		else
+			fputc(*v, f);
+	}
+}
+
+/* One sample per shard record that has @key: NAME{shard="ID"} VALUE. */
+static void per_shard(FILE *f, const struct recs *rs, const char *name, const char *key)
+{
+	for (unsigned i = 0; i < rs->n; i++) {
+		const char *id = num(&rs->rec[i], "id"), *v = num(&rs->rec[i], key);
+
+		if (!strcmp(rs->rec[i].type, "shard") && id && v)
+			fprintf(f, "%s{shard=\"%s\"} %s\n", name, id, v);
+	}
+}
+
+static void shard_counters(FILE *f, const struct recs *rs)
+{
+	for (unsigned c = 0; c < sizeof(counters) / sizeof(counters[0]); c++) {
+		bool bytes = listed(bytes_unnamed, counters[c].name);
+		char name[96];
+
+		snprintf(name, sizeof(name), "xts_shard_%s%s%s", counters[c].name,
+			 bytes ? "_bytes" : "", counters[c].gauge ? "" : "_total");
+		family(f, name, counters[c].gauge ? "gauge" : "counter", counters[c].help);
+		per_shard(f, rs, name, counters[c].name);
+	}
+}
+
+static void shard_states(FILE *f, const struct recs *rs)
+{
+	family(f, "xts_shard_up", "gauge", "1 when the shard runs (or drains), else 0");
+	for (unsigned i = 0; i < rs->n; i++) {
+		const char *id = num(&rs->rec[i], "id"), *st = ctl_rec_get(&rs->rec[i], "state");
+
+		if (!strcmp(rs->rec[i].type, "shard") && id && st)
+			fprintf(f, "xts_shard_up{shard=\"%s\"} %d\n", id,
+				!strcmp(st, "running") || !strcmp(st, "draining"));
+	}
+	family(f, "xts_shard_state", "gauge",
+	       "1 for the state the shard is in (stopped, starting, running, draining)");
+	for (unsigned i = 0; i < rs->n; i++) {
+		const char *id = num(&rs->rec[i], "id"), *st = ctl_rec_get(&rs->rec[i], "state");
+
+		if (strcmp(rs->rec[i].type, "shard") || !id || !st)
+			continue;
+		for (unsigned s = 0; states[s]; s++)
+			fprintf(f, "xts_shard_state{shard=\"%s\",state=\"%s\"} %d\n", id, states[s],
+				!strcmp(st, states[s]));
+	}
+	family(f, "xts_shard_restarts_total", "counter",
+	       "times xtsd restarted the shard (it died, or hung)");
+	per_shard(f, rs, "xts_shard_restarts_total", "restarts");
+	family(f, "xts_shard_drain_requested", "gauge",
+	       "1 while a drain is asked of the shard (xtsctl drain, stop)");
+	per_shard(f, rs, "xts_shard_drain_requested", "drain");
+	family(f, "xts_shard_config_generation", "gauge",
+	       "the configuration generation the shard applies");
+	per_shard(f, rs, "xts_shard_config_generation", "cfg_gen");
+	family(f, "xts_shard_start_time_seconds", "gauge",
+	       "when the shard was last started, seconds since the epoch (0: not running)");
+	for (unsigned i = 0; i < rs->n; i++) {
+		const char *id = num(&rs->rec[i], "id"), *v = num(&rs->rec[i], "started_ms");
+
+		if (!strcmp(rs->rec[i].type, "shard") && id && v) {
+			unsigned long long ms = strtoull(v, NULL, 10);
+
+			fprintf(f, "xts_shard_start_time_seconds{shard=\"%s\"} %llu.%03llu\n", id,
+				ms / 1000, ms % 1000);
+		}
+	}
+}
+
+static void xtsd_series(FILE *f, const struct ctl_rec *x)
+{
+	const char *v, *last = x ? ctl_rec_get(x, "last_reload") : NULL;
+	unsigned long long ms;
+
+	family(f, "xts_build_info", "gauge", "the version of the xtsd that answered");
+	fputs("xts_build_info{version=\"", f);
+	label_value(f, x && ctl_rec_get(x, "version") ? ctl_rec_get(x, "version") : "unknown");
+	fputs("\"} 1\n", f);
+	if (!x)
+		return;
+	family(f, "xts_config_generation", "gauge",
+	       "the configuration generation in force: 1 at start, +1 per good reload");
+	if ((v = num(x, "generation")))
+		fprintf(f, "xts_config_generation %s\n", v);
+	family(f, "xts_config_reloads_total", "counter",
+	       "reloads (xtsctl reload, SIGHUP) by result; a failed one changed nothing");
+	if ((v = num(x, "reloads")))
+		fprintf(f, "xts_config_reloads_total{result=\"ok\"} %s\n", v);
+	if ((v = num(x, "reloads_failed")))
+		fprintf(f, "xts_config_reloads_total{result=\"failed\"} %s\n", v);
+	family(f, "xts_config_last_reload_successful", "gauge",
+	       "0 when the last reload failed (the old configuration stays), else 1");
+	if (last)
+		fprintf(f, "xts_config_last_reload_successful %d\n", strcmp(last, "failed") != 0);
+	family(f, "xts_config_last_reload_timestamp_seconds", "gauge",
+	       "when the last reload was tried, seconds since the epoch (0: none yet)");
+	if ((v = num(x, "last_reload_ms"))) {
+		ms = strtoull(v, NULL, 10);
+		fprintf(f, "xts_config_last_reload_timestamp_seconds %llu.%03llu\n", ms / 1000,
+			ms % 1000);
+	}
 }
 
 void ctl_prom_write(FILE *f, char *const *line, unsigned n)
 {
-	const char *version = "unknown";
+	const struct ctl_rec *x = NULL;
 	struct recs rs;
 
 	if (recs_parse(&rs, line, n)) {
@@ -76,39 +217,10 @@ void ctl_prom_write(FILE *f, char *const *line, unsigned n)
 		return;
 	}
 	for (unsigned i = 0; i < rs.n; i++)
-		if (!strcmp(rs.rec[i].type, "xtsd") && ctl_rec_get(&rs.rec[i], "version"))
-			version = ctl_rec_get(&rs.rec[i], "version");
-	/* the running xtsd's version, as Prometheus exporters do it */
-	fprintf(f,
-		"# HELP xts_build_info the version of the xtsd that answered\n"
-		"# TYPE xts_build_info gauge\n"
-		"xts_build_info{version=\"%s\"} 1\n",
-		version);
-	for (unsigned c = 0; c < sizeof(counters) / sizeof(counters[0]); c++) {
-		bool g = counters[c].gauge;
-
-		fprintf(f, "# HELP xts_shard_%s%s %s\n", counters[c].name, g ? "" : "_total",
-			counters[c].help);
-		fprintf(f, "# TYPE xts_shard_%s%s %s\n", counters[c].name, g ? "" : "_total",
-			g ? "gauge" : "counter");
-		for (unsigned i = 0; i < rs.n; i++) {
-			const char *v = ctl_rec_get(&rs.rec[i], counters[c].name);
-
-			if (strcmp(rs.rec[i].type, "shard") || !v)
-				continue;
-			fprintf(f, "xts_shard_%s%s{shard=\"%s\"} %s\n", counters[c].name,
-				g ? "" : "_total", get(&rs.rec[i], "id"), v);
-		}
-	}
-	fprintf(f, "# HELP xts_shard_up 1 when the shard runs (or drains), else 0\n"
-		   "# TYPE xts_shard_up gauge\n");
-	for (unsigned i = 0; i < rs.n; i++) {
-		const char *st = get(&rs.rec[i], "state");
-
-		if (strcmp(rs.rec[i].type, "shard"))
-			continue;
-		fprintf(f, "xts_shard_up{shard=\"%s\"} %d\n", get(&rs.rec[i], "id"),
-			!strcmp(st, "running") || !strcmp(st, "draining"));
-	}
+		if (!strcmp(rs.rec[i].type, "xtsd"))
+			x = &rs.rec[i];
+	xtsd_series(f, x);
+	shard_states(f, &rs);
+	shard_counters(f, &rs);
 	recs_free(&rs);
 }

@@ -24,7 +24,7 @@
 #define XTS_CTL_VERSION	     "v1"
 #define XTS_CTL_LINE_MAX     8192
 #define XTS_CTL_MAX_ARGS     8
-#define XTS_CTL_REC_MAX_KV   64
+#define XTS_CTL_REC_MAX_KV   128 /* a stats shard record has 54, and grows with the counters */
 #define XTS_CTL_RESP_MAX     (16u << 20) /* bound on a whole response */
 #define XTS_CTL_DEFAULT_PATH "/run/xts/ctl.sock"
 

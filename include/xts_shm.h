@@ -215,7 +215,8 @@ struct xts_shm_run {
 	uint32_t poll_mode; /* enum xts_poll_mode in force */
 	uint32_t busy_poll; /* 1: the kernel busy-polls the AF_XDP socket's NAPI
 			     * while the shard spins (SO_PREFER_BUSY_POLL) */
-	uint8_t pad[16];
+	uint32_t cnt_seq;   /* seqlock over the counters: odd while the shard writes them */
+	uint8_t pad[12];
 };
 _Static_assert(sizeof(struct xts_shm_run) == XTS_SHM_CACHELINE, "xts_shm_run size");
 
@@ -305,6 +306,48 @@ _Static_assert(offsetof(struct xts_shm_shard, sup) == 0, "sup line first");
 _Static_assert(offsetof(struct xts_shm_shard, run) == 64, "run line second");
 _Static_assert(offsetof(struct xts_shm_shard, cnt) == 128, "counters from the third line");
 _Static_assert(sizeof(struct xts_shm_shard) % XTS_SHM_CACHELINE == 0, "whole cache lines");
+
+/*
+ * The counters' seqlock (run.cnt_seq), as the config's: the shard makes
+ * it odd, stores the counters, makes it even; a reader that saw it odd or
+ * moved copies again, so it gets one publication whole (a rate computed
+ * from two scrapes never mixes two of them).  A shard killed mid-write
+ * leaves it odd: its successor's first publish starts from the next even
+ * value, and a reader gives up after @tries and takes the counters as
+ * they stand (each u64 whole): -1 then, else 0.
+ */
+static inline void xts_shm_counters_begin(struct xts_shm_shard *b)
+{
+	uint32_t seq = __atomic_load_n(&b->run.cnt_seq, __ATOMIC_RELAXED);
+
+	__atomic_store_n(&b->run.cnt_seq, (seq | 1u) + (seq & 1u ? 2u : 0u), __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+}
+
+static inline void xts_shm_counters_end(struct xts_shm_shard *b)
+{
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	__atomic_store_n(&b->run.cnt_seq, b->run.cnt_seq + 1, __ATOMIC_RELAXED);
+}
+
+static inline int xts_shm_counters_read(const struct xts_shm_shard *b, struct xts_shm_counters *out,
+					unsigned tries)
+{
+	const uint64_t *src = (const uint64_t *)&b->cnt;
+	uint64_t *dst = (uint64_t *)out;
+
+	for (;;) {
+		uint32_t s0 = __atomic_load_n(&b->run.cnt_seq, __ATOMIC_ACQUIRE);
+
+		for (size_t i = 0; i < XTS_SHM_NCOUNTERS; i++)
+			dst[i] = __atomic_load_n(&src[i], __ATOMIC_RELAXED);
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		if (!(s0 & 1) && __atomic_load_n(&b->run.cnt_seq, __ATOMIC_RELAXED) == s0)
+			return 0;
+		if (!tries || !--tries)
+			return -1;
+	}
+}
 
 /* ---- conns snapshot (one area per shard, the shard writes it) ---- */
 

@@ -239,9 +239,10 @@ void shard_ctl_tick(struct shard *s)
 	xts_link__stats(s->link, &ls);
 	xts_link__seq_state(s->link, &seq.tx_seq, &seq.rx_seq, &seq.peer_ack);
 	k = &s->blk->cnt;
-	/* Single writer; each u64 store is whole, readers take them as they
-	 * are (a snapshot across counters is not promised).  Every counter
-	 * of the list, from where its source column says the shard keeps it. */
+	xts_shm_counters_begin(s->blk);
+	/* Single writer, under the counters' seqlock (xts_shm.h): a reader
+	 * gets one publication whole.  Every counter of the list, from where
+	 * its source column says the shard keeps it. */
 #define PUT_SHARD(f)		__atomic_store_n(&k->f, (uint64_t)s->st.f, __ATOMIC_RELAXED);
 #define PUT_LINK(f)		__atomic_store_n(&k->f, (uint64_t)ls.f, __ATOMIC_RELAXED);
 #define PUT_SEQ(f)		__atomic_store_n(&k->f, (uint64_t)seq.f, __ATOMIC_RELAXED);
@@ -251,6 +252,7 @@ void shard_ctl_tick(struct shard *s)
 #undef PUT_SEQ
 #undef PUT_LINK
 #undef PUT_SHARD
+	xts_shm_counters_end(s->blk);
 	/* after the counters: a reader that sees it move sees them too */
 	__atomic_store_n(&s->blk->run.published, s->blk->run.published + 1, __ATOMIC_RELEASE);
 	if (!xts_link__epoch(s->link))

@@ -118,6 +118,9 @@ static const struct cfg_opt opts[] = {
     U32("poll.napi_budget", F(poll_napi_budget), CFG_RELOAD, 0, 65535, 64,
 	"while spinning, the kernel busy-polls the AF_XDP socket's NAPI with this "
 	"budget (0: not)"),
+    GROUP("metrics", "Prometheus metrics over HTTP"),
+    {"metrics.listen", CFG_T_LISTEN, CFG_RESTART, F(metrics_listen), 0, 0, 0, "", NULL,
+     "serve GET /metrics on this \"ADDR:PORT\" (\"\": not at all)"},
     GROUP("acl", "access control, the defaults of every queue"),
     ACL("acl.connect", XTS_ACL_CONNECT, "destinations a queue may connect to"),
     ACL("acl.listen", XTS_ACL_LISTEN, "ports a queue may listen on (and bind to)"),

@@ -46,6 +46,7 @@ struct cfg {
 	/* poll: every shard's defaults (run.poll[q] holds each shard's, with
 	 * its shards entry's poll and spin_us) */
 	uint32_t poll_mode, poll_spin_us, poll_napi_budget;
+	char metrics_listen[64]; /* GET /metrics here ("ADDR:PORT"); "": none */
 	/* placement (the ACL rules of shards entries are in run.acl) */
 	struct cfg_shard shard[CFG_MAX_QUEUES];
 	/* What the shards apply at run time: log level, limits, timeouts and

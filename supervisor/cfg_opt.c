@@ -6,13 +6,45 @@
  * configuration file, with file:line and the option's full path.  The
  * file's bytes reach libconfig only through cfg_text() (cfg_text.c).
  */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "cfg_opt.h"
+
+int cfg_listen_parse(const char *s, struct sockaddr_storage *ss, unsigned *len)
+{
+	const char *colon = strrchr(s, ':');
+	unsigned long port;
+	char host[INET6_ADDRSTRLEN];
+	size_t hl = colon ? (size_t)(colon - s) : 0;
+	bool v6 = hl >= 2 && s[0] == '[' && s[hl - 1] == ']';
+
+	if (!colon || cfg_digits(colon + 1, strlen(colon + 1), 10, 65535, &port) || !port ||
+	    hl - 2 * v6 >= sizeof(host))
+		return -EINVAL;
+	memcpy(host, s + v6, hl - 2 * v6);
+	host[hl - 2 * v6] = 0;
+	memset(ss, 0, sizeof(*ss));
+	if (v6) {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
+
+		a->sin6_family = AF_INET6;
+		a->sin6_port = htons((uint16_t)port);
+		*len = sizeof(*a);
+		return inet_pton(AF_INET6, host, &a->sin6_addr) == 1 ? 0 : -EINVAL;
+	}
+	((struct sockaddr_in *)ss)->sin_family = AF_INET;
+	((struct sockaddr_in *)ss)->sin_port = htons((uint16_t)port);
+	*len = sizeof(struct sockaddr_in);
+	return inet_pton(AF_INET, host, &((struct sockaddr_in *)ss)->sin_addr) == 1 ? 0 : -EINVAL;
+}
 
 int cfg_fail(struct cfg_ld *ld, config_setting_t *s, const char *path, const char *fmt, ...)
 {
@@ -109,11 +141,20 @@ static int apply_str(struct cfg_ld *ld, const struct cfg_opt *o, config_setting_
 	char *dst = (char *)ld->base + o->off;
 	char list[96];
 	unsigned long mode;
+	struct sockaddr_storage ss;
+	unsigned sslen;
 	int i;
 
 	if (config_setting_type(s) != CONFIG_TYPE_STRING || !v)
 		return cfg_fail(ld, s, path, "must be a string");
 	switch (o->type) {
+	case CFG_T_LISTEN:
+		if (*v && cfg_listen_parse(v, &ss, &sslen))
+			return cfg_fail(ld, s, path,
+					"\"%s\": must be \"ADDR:PORT\" (numeric, IPv6 in [], "
+					"port 1..65535) or \"\" (none)",
+					v);
+		break;
 	case CFG_T_ENUM:
 		if ((i = cfg_pick(o->names, v)) < 0)
 			return cfg_fail(ld, s, path, "\"%s\": must be %s", v,
@@ -160,6 +201,7 @@ static int apply(struct cfg_ld *ld, const struct cfg_opt *o, config_setting_t *s
 	case CFG_T_STR:
 	case CFG_T_ENUM:
 	case CFG_T_MODE:
+	case CFG_T_LISTEN:
 		return apply_str(ld, o, s, path);
 	default:
 		return ld->special ? ld->special(ld, o, s, path)
@@ -203,7 +245,7 @@ void cfg_opt_defaults(const struct cfg_opt *opts, size_t n, void *base)
 			*(uint64_t *)(void *)dst = (uint64_t)o->def;
 		else if (o->type == CFG_T_ENUM)
 			*(uint32_t *)(void *)dst = (uint32_t)cfg_pick(o->names, o->sdef);
-		else if (o->type == CFG_T_STR)
+		else if (o->type == CFG_T_STR || o->type == CFG_T_LISTEN)
 			snprintf(dst, o->size, "%s", o->sdef);
 	}
 }

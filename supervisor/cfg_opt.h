@@ -32,6 +32,7 @@ enum cfg_type {
 	CFG_T_ACL,    /* xts.conf: a list of ACL rule strings (cfg_acl_parse) */
 	CFG_T_SHARDS, /* xts.conf: the list of per-shard groups */
 	CFG_T_CUSTOM, /* anything else: the file's own hook parses it */
+	CFG_T_LISTEN, /* string "ADDR:PORT" to listen on (cfg_listen_parse), "": none */
 };
 
 enum cfg_reload {
@@ -97,6 +98,11 @@ void cfg_opt_defaults(const struct cfg_opt *opts, size_t n, void *base);
  * suffixed so that libconfig 1.5 does not truncate them.  0 (*text
  * malloc'ed) or -errno with "FILE[:LINE]: reason" in err. */
 int cfg_text(const char *file, char **text, char err[CFG_ERR_LEN]);
+
+/* An address to listen on, "1.2.3.4:9464" or "[::1]:9464" (numbers only,
+ * no names: nothing to resolve at load; port 1..65535): 0 or -EINVAL. */
+struct sockaddr_storage;
+int cfg_listen_parse(const char *s, struct sockaddr_storage *ss, unsigned *len);
 
 /* n bytes of s as an unsigned number in @base, digits only (no sign, no
  * space, no prefix), at most @max: 0, -EINVAL or -ERANGE. */

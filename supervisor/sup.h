@@ -47,6 +47,7 @@ struct sup_slot {
 };
 
 struct sup_ctl_client;
+struct mhttp;
 
 struct sup {
 	const char *file; /* xts.conf */
@@ -73,6 +74,13 @@ struct sup {
 	 * no connection is left, then stop; SIGINT stops at once */
 	bool stop_asked, draining, stop_now;
 	long long drain_deadline_ms;
+	/* reloads (xtsctl reload, SIGHUP), for status and the metrics */
+	uint64_t reloads_ok, reloads_failed;
+	uint64_t last_reload_ms; /* CLOCK_REALTIME, 0: none yet */
+	bool last_reload_failed;
+	/* GET /metrics (sup_metrics.c), NULL: metrics.listen is "" */
+	struct mhttp *metrics;
+	struct sup_ev metrics_ev;
 };
 
 long long sup_now_ms(void); /* CLOCK_MONOTONIC */
@@ -144,5 +152,14 @@ struct sup_cmd {
 };
 
 const struct sup_cmd *sup_cmd_find(const char *name);
+/* The records of `stats` (each shard's counters and state, the total,
+ * xtsd's own record): what xtsctl stats and GET /metrics both show. */
+void sup_stats_recs(struct sup *sp, struct ctl_buf *o);
+
+/* sup_metrics.c: GET /metrics on metrics.listen, served by a thread of
+ * its own; this loop only hands it the records when asked. */
+int sup_metrics_open(struct sup *sp); /* 0 (also when not configured) or -errno, logged */
+void sup_metrics_close(struct sup *sp);
+void sup_metrics_child(struct sup *sp); /* in a forked shard: its fds closed */
 
 #endif

@@ -93,6 +93,13 @@ static void xtsd_rec(struct sup *sp, struct ctl_buf *o)
 	ctl_rec_u64(o, "generation", sp->gen);
 	ctl_rec_str(o, "interface", sp->cfg->interface);
 	ctl_rec_u64(o, "queues", sp->cfg->queues);
+	ctl_rec_u64(o, "reloads", sp->reloads_ok);
+	ctl_rec_u64(o, "reloads_failed", sp->reloads_failed);
+	ctl_rec_str(o, "last_reload",
+		    !sp->last_reload_ms	     ? "none"
+		    : sp->last_reload_failed ? "failed"
+					     : "ok");
+	ctl_rec_u64(o, "last_reload_ms", sp->last_reload_ms);
 	ctl_rec_end(o);
 }
 
@@ -110,26 +117,30 @@ static const char *const counter_names[] = {
 #undef XTS_SHM_NAME
 };
 
-static int cmd_stats(struct sup_cmd_args *a)
+void sup_stats_recs(struct sup *sp, struct ctl_buf *o)
 {
-	struct ctl_buf *o = a->out;
 	uint64_t total[XTS_SHM_NCOUNTERS];
 
 	memset(total, 0, sizeof(total));
-	for (unsigned q = 0; q < a->sp->cfg->queues; q++) {
-		struct xts_shm_shard *b = xts_shm_shard(a->sp->shm, q);
-		const uint64_t *k = (const uint64_t *)&b->cnt;
+	for (unsigned q = 0; q < sp->cfg->queues; q++) {
+		struct xts_shm_shard *b = xts_shm_shard(sp->shm, q);
+		struct xts_shm_counters cnt;
+		const uint64_t *k = (const uint64_t *)&cnt;
 
 		ctl_rec_begin(o, "shard");
 		ctl_rec_u64(o, "id", q);
-		ctl_rec_str(o, "state", state_name(sup_shard_state(a->sp, q)));
+		ctl_rec_str(o, "state", state_name(sup_shard_state(sp, q)));
 		/* read first: the counters below are at least that recent */
 		ctl_rec_u64(o, "published", __atomic_load_n(&b->run.published, __ATOMIC_ACQUIRE));
+		/* one publication of the shard's, whole (its seqlock) */
+		xts_shm_counters_read(b, &cnt, 100);
+		ctl_rec_u64(o, "restarts", b->sup.restarts);
+		ctl_rec_u64(o, "drain", b->sup.drain);
+		ctl_rec_u64(o, "cfg_gen", __atomic_load_n(&b->run.cfg_gen, __ATOMIC_RELAXED));
+		ctl_rec_u64(o, "started_ms", sp->slot[q].pid ? b->sup.started_ns / 1000000ull : 0);
 		for (unsigned i = 0; i < XTS_SHM_NCOUNTERS; i++) {
-			uint64_t v = __atomic_load_n(&k[i], __ATOMIC_RELAXED);
-
-			ctl_rec_u64(o, counter_names[i], v);
-			total[i] += v;
+			ctl_rec_u64(o, counter_names[i], k[i]);
+			total[i] += k[i];
 		}
 		ctl_rec_end(o);
 	}
@@ -138,7 +149,12 @@ static int cmd_stats(struct sup_cmd_args *a)
 		ctl_rec_u64(o, counter_names[i], total[i]);
 	ctl_rec_end(o);
 	/* last, so that records scripts read by position keep theirs */
-	xtsd_rec(a->sp, o);
+	xtsd_rec(sp, o);
+}
+
+static int cmd_stats(struct sup_cmd_args *a)
+{
+	sup_stats_recs(a->sp, a->out);
 	return 0;
 }
 

@@ -149,6 +149,7 @@ static void child_setup(struct sup *sp, unsigned q, pid_t parent)
 	if (prctl(PR_SET_PDEATHSIG, SIGTERM) || getppid() != parent)
 		_exit(1);
 	sup_ctl_close(sp);
+	sup_metrics_child(sp);
 	close(sp->sig.fd);
 	close(sp->ep);
 	close(sp->lock_fd); /* the locks stay with xtsd's own fds */

@@ -39,6 +39,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "sup.h"
@@ -262,6 +263,14 @@ static int shm_create(struct sup *sp)
 	return 0;
 }
 
+static uint64_t realtime_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
 static int reload(struct sup *sp, char *err, size_t errlen)
 {
 	struct xts_shm_cfg *snap;
@@ -314,6 +323,13 @@ int sup_reload(struct sup *sp, char *err, size_t errlen)
 	sup_sd_reloading();
 	rc = reload(sp, err, errlen);
 	sup_sd_reloaded(sp->gen, rc ? err : NULL);
+	/* for status and the metrics */
+	sp->last_reload_ms = realtime_ms();
+	sp->last_reload_failed = rc != 0;
+	if (rc)
+		sp->reloads_failed++;
+	else
+		sp->reloads_ok++;
 	return rc;
 }
 
@@ -458,6 +474,9 @@ static int start_up(struct sup *sp, struct xts_xdp_maps *maps)
 	if (rc)
 		return rc; /* said why */
 	sp->ctl_bound = true;
+	rc = sup_metrics_open(sp);
+	if (rc)
+		return rc; /* said why */
 	rc = xts_xdp__attach(sp->ifindex, maps);
 	if (rc) {
 		sup_err("attach XDP program to %s: %s", c->interface, strerror(-rc));
@@ -484,6 +503,7 @@ static void finish(struct sup *sp, struct xts_xdp_maps *maps)
 	crash.armed = 0;
 	sup_stop_shards(sp);
 	sup_ctl_close(sp);
+	sup_metrics_close(sp);
 	if (sp->ctl_bound)
 		unlink(sp->cfg->ctl_path); /* the supervisor's, never a forked shard's job */
 	if (sp->attached)

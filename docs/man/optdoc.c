@@ -68,6 +68,14 @@ static void values(FILE *f, const struct cfg_opt *o)
 		roff(f, o->sdef);
 		fputs("\\(rq.\n", f);
 		break;
+	case CFG_T_LISTEN:
+		fputs("An address and port to listen on, \\(lq127.0.0.1:9464\\(rq or "
+		      "\\(lq[::1]:9464\\(rq (numbers, not names), or \\(lq\\(rq for none; default "
+		      "\\(lq",
+		      f);
+		roff(f, o->sdef);
+		fputs("\\(rq.\n", f);
+		break;
 	case CFG_T_GROUP:
 		fprintf(f, "A group: %s = { ... };\n", o->name);
 		break;

@@ -206,6 +206,27 @@ shard_back() {
 	fail "shard $1 not back within 10 s (pid $2 before)"
 }
 
+# kill_timed SHARD WHILE: kill -9 the running SHARD and time its return.
+# What a stalled xtsd loop would delay is xtsd's part: reaping the dead
+# shard and forking its successor after the 50 ms backoff (the fork's
+# time is in status: started_ms), so that bound is tight (1 s).  The new
+# shard's own start-up (UMEM, socket) is the machine's speed: 0.1 s
+# alone, 1.5 s seen with both cores busy, so its bound (5 s) only catches
+# a stall.  Prints both (WHILE: under what load); sets FORK_MS, BACK_MS.
+kill_timed() {
+	local old st t0
+	read -r old st <<<"$(shard_get "$1" PID STATE)"
+	[ "$st" = running ] || fail "shard $1: $st"
+	clock_us t0
+	kill -9 "$old"
+	shard_back "$1" "$old" "$t0"
+	FORK_MS=$(($(xtsctl status --shard "$1" | awk '$1 == "started_ms" { print $2 }') - t0 / 1000))
+	info "shard $1 forked again $FORK_MS ms after the kill, running after $BACK_MS ms, $2"
+	[ "$FORK_MS" -ge 48 ] && [ "$FORK_MS" -le 1000 ] ||
+		fail "shard $1 forked again $FORK_MS ms after the kill ($2), want 50 to 1000"
+	[ "$BACK_MS" -le 5000 ] || fail "shard $1 back after $BACK_MS ms ($2), want <= 5000"
+}
+
 # ctl_wait: until xtsd answers on its ctl socket (5 s at most)
 ctl_wait() {
 	local i

@@ -49,7 +49,7 @@ PY
 
 xtsctl stats --prometheus >"$WORK/prom.txt" || fail "stats --prometheus"
 python3 "$XTS_SRC/tests/integration/promcheck.py" <"$WORK/prom.txt" || fail "prometheus format"
-grep -q "^xts_shard_data_to_net_total{shard=\"1\"} $BYTES\$" "$WORK/prom.txt" || fail "prometheus: data_to_net"
+grep -q "^xts_shard_data_to_net_bytes_total{shard=\"1\"} $BYTES\$" "$WORK/prom.txt" || fail "prometheus: data_to_net"
 # the checker itself refuses broken input
 printf 'xts_x{shard="1} 1\n' | python3 "$XTS_SRC/tests/integration/promcheck.py" >/dev/null && fail "promcheck passed garbage"
 

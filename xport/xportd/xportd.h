@@ -57,6 +57,7 @@ struct xpd_cfg {
 	char sock_path[108];
 	uint32_t sock_mode;
 	char sock_group[64];
+	char metrics_listen[64]; /* GET /metrics here ("ADDR:PORT"); "": none */
 	/* limits */
 	uint32_t max_clients, max_sockets, request_ms, max_wait_ms;
 	/* policy */

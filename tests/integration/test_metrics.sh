@@ -1,0 +1,164 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
+# xtsd's GET /metrics (metrics.listen), scraped with curl and checked with
+# the strict parser (promcheck.py): during a transfer the byte counters
+# match what was sent; restarts go up after a kill -9 of a shard; the
+# config generation and the reload result move with reloads (a failed
+# one too, and a change of metrics.listen is refused: restart only);
+# build info is there; the series are those of `xtsctl stats
+# --prometheus` (one formatter); 404/405/400/431 for what is not a GET
+# /metrics.  Hostile scrapers: seven silent connections and a client
+# dripping a byte a second (every slot, taken again when dropped) delay
+# neither `xtsctl status` nor a shard's restart (both measured and
+# printed); the next scraper gets 503 at once; the server drops each
+# slow one at its 2 s request deadline; scrapes work again after.
+. "$(dirname "$0")/lib.sh"
+need_root
+XTS_ALLOW_RESTART=1 # the kill is part of it
+
+ADDR=127.0.0.1
+PORT=9464
+URL=http://$ADDR:$PORT/metrics
+PEER="python3 $XTS_SRC/tests/integration/metrics_peer.py $ADDR $PORT"
+PROMCHECK="python3 $XTS_SRC/tests/integration/promcheck.py"
+
+topo_up 2
+xtsd_start 2 "metrics = { listen = \"$ADDR:$PORT\"; };"
+grep -q "metrics on http://$ADDR:$PORT/metrics" "$WORK/xtsd.log" || fail "no metrics line in the log"
+bg net socat -b 4096 TCP4-LISTEN:7,bind=198.18.0.2,fork,reuseaddr PIPE
+wait_port net 7
+
+scrape() { D curl -sS --max-time 5 "$URL"; }
+# metric NAME{LABELS}: its value in $WORK/m.txt
+metric() { awk -v k="$1" '$1 == k { print $2 }' "$WORK/m.txt"; }
+# until_metric SERIES VALUE: scrape until it shows VALUE (the shards
+# publish 20 times a second), 5 s at most
+until_metric() {
+	local i
+	for ((i = 0; i < 50; i++)); do
+		scrape >"$WORK/m.txt" 2>"$WORK/curl.err" && [ "$(metric "$1")" = "$2" ] && return 0
+		sleep 0.1
+	done
+	fail "$1: '$(metric "$1")', want $2 ($(cat "$WORK/curl.err"))"
+}
+
+# ---- during a transfer: the counters match the bytes sent ----
+B1=2000000
+B2=1000000
+head -c $B1 /dev/urandom >"$WORK/d1"
+head -c $B2 /dev/urandom >"$WORK/d2"
+{ cat "$WORK/d1"; sleep 3; cat "$WORK/d2"; } |
+	H "$XTS_BIN/xts-cat" -q 1 198.18.0.2 7 >"$WORK/echo.out" 2>"$WORK/cat.err" &
+cat_pid=$!
+for ((i = 0; i < 100; i++)); do
+	[ "$(wc -c <"$WORK/echo.out")" -ge $B1 ] && break
+	sleep 0.05
+done
+[ "$(wc -c <"$WORK/echo.out")" = $B1 ] || fail "first part: echoed $(wc -c <"$WORK/echo.out") bytes, want $B1"
+until_metric 'xts_shard_data_to_net_bytes_total{shard="1"}' $B1
+until_metric 'xts_shard_data_to_host_bytes_total{shard="1"}' $B1
+kill -0 $cat_pid 2>/dev/null || fail "the transfer was over before the scrape: make the pause longer"
+[ "$(metric 'xts_shard_conns_active{shard="1"}')" = 1 ] || fail "conns_active during the transfer: $(metric 'xts_shard_conns_active{shard="1"}')"
+$PROMCHECK <"$WORK/m.txt" || fail "the scrape during the transfer is not valid exposition"
+echo "ok: mid-transfer scrape: data_to_net = data_to_host = $B1 on shard 1, 1 connection, promcheck clean"
+wait $cat_pid || fail "xts-cat: $(cat "$WORK/cat.err")"
+cmp -s <(cat "$WORK/d1" "$WORK/d2") "$WORK/echo.out" || fail "the echo differs from what was sent"
+until_metric 'xts_shard_data_to_net_bytes_total{shard="1"}' $((B1 + B2))
+[ "$(metric 'xts_shard_conns_opened_total{shard="1"}')" = 1 ] || fail "conns_opened on shard 1"
+[ "$(metric 'xts_shard_data_to_host_bytes_total{shard="1"}')" = $((B1 + B2)) ] || fail "data_to_host after the transfer"
+[ "$(metric 'xts_shard_data_to_net_bytes_total{shard="0"}')" = 0 ] || fail "shard 0 moved data"
+echo "ok: after the transfer: $((B1 + B2)) bytes each way on shard 1, 0 on shard 0"
+
+# ---- the one formatter: the same series as xtsctl stats --prometheus ----
+xtsctl stats --prometheus >"$WORK/ctl.txt" || fail "stats --prometheus"
+$PROMCHECK <"$WORK/ctl.txt" >/dev/null || fail "stats --prometheus is not valid exposition"
+diff <(sed 's/ [^ ]*$//' "$WORK/m.txt") <(sed 's/ [^ ]*$//' "$WORK/ctl.txt") >"$WORK/series.diff" ||
+	fail "/metrics and xtsctl stats --prometheus differ in their series: $(head "$WORK/series.diff")"
+n=$(grep -vc '^#' "$WORK/m.txt")
+echo "ok: /metrics and xtsctl stats --prometheus: the same $n series"
+
+# ---- build info, the operators' series ----
+v=$(sed -n 's/^project(xts VERSION \([0-9.]*\).*/\1/p' "$XTS_SRC/CMakeLists.txt")
+grep -qx "xts_build_info{version=\"$v\"} 1" "$WORK/m.txt" || fail "no xts_build_info $v"
+for s in 'xts_config_generation' 'xts_config_last_reload_successful' \
+	'xts_shard_up{shard="0"}' 'xts_shard_up{shard="1"}' \
+	'xts_shard_state{shard="1",state="running"}' 'xts_shard_restarts_total{shard="1"}' \
+	'xts_shard_drain_requested{shard="1"}' 'xts_shard_config_generation{shard="1"}' \
+	'xts_shard_credit_stalls_total{shard="1"}' 'xts_shard_session_resets_total{shard="1"}' \
+	'xts_shard_conns_refused_acl_total{shard="1"}' 'xts_shard_tls_hs_ok_total{shard="1"}' \
+	'xts_shard_tls_hs_failed_total{shard="1"}' 'xts_shard_start_time_seconds{shard="1"}'; do
+	[ -n "$(metric "$s")" ] || fail "no $s in the scrape"
+done
+[ "$(metric 'xts_shard_state{shard="1",state="stopped"}')" = 0 ] || fail "shard 1 stopped?"
+grep -q '^# TYPE xts_shard_restarts_total counter$' "$WORK/m.txt" || fail "restarts not a counter"
+echo "ok: build info $v, shard state, restarts, drain, generation, stalls, resets, ACL, TLS series present"
+
+# ---- HTTP: what is not a GET /metrics ----
+D $PEER codes || fail "status codes"
+
+# ---- restarts after a kill -9 ----
+read -r old st <<<"$(shard_get 1 PID STATE)"
+[ "$(metric 'xts_shard_restarts_total{shard="1"}')" = 0 ] || fail "restarts before the kill"
+clock_us t0
+kill -9 "$old"
+shard_back 1 "$old" "$t0"
+until_metric 'xts_shard_restarts_total{shard="1"}' 1
+[ "$(metric 'xts_shard_up{shard="1"}')" = 1 ] || fail "shard 1 not up after its restart"
+[ "$(metric 'xts_shard_restarts_total{shard="0"}')" = 0 ] || fail "shard 0 restarted"
+echo "ok: kill -9 of shard 1: xts_shard_restarts_total 0 -> 1, up again"
+
+# ---- generation and reload result ----
+[ "$(metric xts_config_generation)" = 1 ] || fail "generation at start: $(metric xts_config_generation)"
+xtsctl reload >/dev/null || fail "reload"
+until_metric xts_config_generation 2
+[ "$(metric 'xts_config_reloads_total{result="ok"}')" = 1 ] || fail "reloads ok"
+[ "$(metric xts_config_last_reload_successful)" = 1 ] || fail "last reload successful"
+until_metric 'xts_shard_config_generation{shard="1"}' 2
+cp "$WORK/xts.conf" "$WORK/good.conf"
+echo 'limits = { conn_buf = 1; };' >>"$WORK/xts.conf"
+xtsctl reload >/dev/null 2>&1 && fail "a bad reload passed"
+until_metric xts_config_last_reload_successful 0
+[ "$(metric xts_config_generation)" = 2 ] || fail "generation moved on a failed reload"
+[ "$(metric 'xts_config_reloads_total{result="failed"}')" = 1 ] || fail "reloads failed"
+sed "s/$PORT/9465/" "$WORK/good.conf" >"$WORK/xts.conf"
+xtsctl reload >"$WORK/rl.out" 2>&1 && fail "a change of metrics.listen was reloaded"
+grep -q "metrics.listen: changed; that needs a restart" "$WORK/rl.out" || fail "reload: $(cat "$WORK/rl.out")"
+cp "$WORK/good.conf" "$WORK/xts.conf"
+echo "ok: generation 1 -> 2 on reload; a failed one leaves it and sets last_reload_successful 0; metrics.listen needs a restart"
+
+# ---- hostile scrapers do not delay status nor a restart ----
+# 7 silent connections and a dripping one hold every slot (reconnecting
+# when dropped at the 2 s request deadline) for 8 s
+bg dpu $PEER silent 7 8 >"$WORK/silent.out"
+bg dpu $PEER drip 8 >"$WORK/drip.out"
+for ((i = 0; i < 50; i++)); do grep -q holding "$WORK/silent.out" && break; sleep 0.1; done
+grep -q holding "$WORK/silent.out" || fail "silent clients: $(cat "$WORK/silent.out")"
+sleep 0.2
+clock_us t0
+code=$(D curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$URL")
+clock_us t1
+info "a 9th scraper got $code in $(((t1 - t0) / 1000)) ms"
+[ "$code" = 503 ] || fail "with every slot held: $code, want 503"
+clock_us t0
+xtsctl status >"$WORK/status.out" || fail "status"
+clock_us t1
+ms=$(((t1 - t0) / 1000))
+info "xtsctl status answered in $ms ms with 7 silent scrapers and one dripping"
+[ "$ms" -le 1500 ] || fail "status took $ms ms with hostile scrapers, want <= 1500"
+kill_timed 0 "with hostile scrapers"
+# the hostile ones give up after 8 s: scrapes work again
+clock_us t0
+for ((i = 0; i < 150; i++)); do
+	scrape >"$WORK/m.txt" 2>/dev/null && grep -q '^xts_build_info' "$WORK/m.txt" && break
+	sleep 0.1
+done
+clock_us t1
+grep -q '^xts_build_info' "$WORK/m.txt" || fail "no scrape served after the silent clients' deadline"
+info "served again $(((t1 - t0) / 1000)) ms later; $(tail -n 1 "$WORK/silent.out"); $(head -n 1 "$WORK/drip.out")"
+# the server dropped the dripping client at its 2 s deadline, not later
+d=$(awk 'NR == 1 { print int($4 * 10) }' "$WORK/drip.out")
+[ -n "$d" ] && [ "$d" -ge 15 ] && [ "$d" -le 40 ] || fail "drip: $(cat "$WORK/drip.out"), want dropped after about 2 s"
+grep -Eq "silent: [1-9][0-9]* dropped" "$WORK/silent.out" || fail "silent ones never dropped: $(cat "$WORK/silent.out")"
+$PROMCHECK <"$WORK/m.txt" >/dev/null || fail "promcheck after the hostile clients"
+echo "ok: status in $ms ms, shard forked in $FORK_MS ms (back in $BACK_MS ms), 503 when full, slow ones dropped at 2 s"
+echo "PASS: metrics"
