@@ -78,21 +78,20 @@ static void recs_free(struct recs *rs)
 	free(rs->rec);
 }
 
-/* A number from a record, or NULL (absent, or not a number). */
-static const char *num(const struct ctl_rec *r, const char *k)
+const char *ctl_prom_num(const struct ctl_rec *r, const char *k)
 {
 	const char *v = ctl_rec_get(r, k);
 
 	return v && ctl_is_number(v) ? v : NULL;
 }
 
-static void family(FILE *f, const char *name, const char *type, const char *help)
+void ctl_prom_family(FILE *f, const char *name, const char *type, const char *help)
 {
 	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
 /* A label value as the format wants it: \\, \" and \n escaped. */
-static void label_value(FILE *f, const char *v)
+void ctl_prom_label(FILE *f, const char *v)
 {
 	for (; *v; v++) {
 		if (*v == '\\' || *v == '"')
@@ -104,15 +103,31 @@ static void label_value(FILE *f, const char *v)
 	}
 }
 
+void ctl_prom_build_info(FILE *f, const char *name, const char *help, const struct ctl_rec *r)
+{
+	const char *v = r ? ctl_rec_get(r, "version") : NULL;
+
+	ctl_prom_family(f, name, "gauge", help);
+	fprintf(f, "%s{version=\"", name);
+	ctl_prom_label(f, v ? v : "unknown");
+	fputs("\"} 1\n", f);
+}
+
+void ctl_prom_samples(FILE *f, const struct ctl_rec *rec, unsigned n, const char *type,
+		      const char *label, const char *name, const char *key)
+{
+	for (unsigned i = 0; i < n; i++) {
+		const char *id = ctl_prom_num(&rec[i], "id"), *v = ctl_prom_num(&rec[i], key);
+
+		if (!strcmp(rec[i].type, type) && id && v)
+			fprintf(f, "%s{%s=\"%s\"} %s\n", name, label, id, v);
+	}
+}
+
 /* One sample per shard record that has @key: NAME{shard="ID"} VALUE. */
 static void per_shard(FILE *f, const struct recs *rs, const char *name, const char *key)
 {
-	for (unsigned i = 0; i < rs->n; i++) {
-		const char *id = num(&rs->rec[i], "id"), *v = num(&rs->rec[i], key);
-
-		if (!strcmp(rs->rec[i].type, "shard") && id && v)
-			fprintf(f, "%s{shard=\"%s\"} %s\n", name, id, v);
-	}
+	ctl_prom_samples(f, rs->rec, rs->n, "shard", "shard", name, key);
 }
 
 static void shard_counters(FILE *f, const struct recs *rs)
@@ -123,25 +138,27 @@ static void shard_counters(FILE *f, const struct recs *rs)
 
 		snprintf(name, sizeof(name), "xts_shard_%s%s%s", counters[c].name,
 			 bytes ? "_bytes" : "", counters[c].gauge ? "" : "_total");
-		family(f, name, counters[c].gauge ? "gauge" : "counter", counters[c].help);
+		ctl_prom_family(f, name, counters[c].gauge ? "gauge" : "counter", counters[c].help);
 		per_shard(f, rs, name, counters[c].name);
 	}
 }
 
 static void shard_states(FILE *f, const struct recs *rs)
 {
-	family(f, "xts_shard_up", "gauge", "1 when the shard runs (or drains), else 0");
+	ctl_prom_family(f, "xts_shard_up", "gauge", "1 when the shard runs (or drains), else 0");
 	for (unsigned i = 0; i < rs->n; i++) {
-		const char *id = num(&rs->rec[i], "id"), *st = ctl_rec_get(&rs->rec[i], "state");
+		const char *id = ctl_prom_num(&rs->rec[i], "id"),
+			   *st = ctl_rec_get(&rs->rec[i], "state");
 
 		if (!strcmp(rs->rec[i].type, "shard") && id && st)
 			fprintf(f, "xts_shard_up{shard=\"%s\"} %d\n", id,
 				!strcmp(st, "running") || !strcmp(st, "draining"));
 	}
-	family(f, "xts_shard_state", "gauge",
-	       "1 for the state the shard is in (stopped, starting, running, draining)");
+	ctl_prom_family(f, "xts_shard_state", "gauge",
+			"1 for the state the shard is in (stopped, starting, running, draining)");
 	for (unsigned i = 0; i < rs->n; i++) {
-		const char *id = num(&rs->rec[i], "id"), *st = ctl_rec_get(&rs->rec[i], "state");
+		const char *id = ctl_prom_num(&rs->rec[i], "id"),
+			   *st = ctl_rec_get(&rs->rec[i], "state");
 
 		if (strcmp(rs->rec[i].type, "shard") || !id || !st)
 			continue;
@@ -149,19 +166,21 @@ static void shard_states(FILE *f, const struct recs *rs)
 			fprintf(f, "xts_shard_state{shard=\"%s\",state=\"%s\"} %d\n", id, states[s],
 				!strcmp(st, states[s]));
 	}
-	family(f, "xts_shard_restarts_total", "counter",
-	       "times xtsd restarted the shard (it died, or hung)");
+	ctl_prom_family(f, "xts_shard_restarts_total", "counter",
+			"times xtsd restarted the shard (it died, or hung)");
 	per_shard(f, rs, "xts_shard_restarts_total", "restarts");
-	family(f, "xts_shard_drain_requested", "gauge",
-	       "1 while a drain is asked of the shard (xtsctl drain, stop)");
+	ctl_prom_family(f, "xts_shard_drain_requested", "gauge",
+			"1 while a drain is asked of the shard (xtsctl drain, stop)");
 	per_shard(f, rs, "xts_shard_drain_requested", "drain");
-	family(f, "xts_shard_config_generation", "gauge",
-	       "the configuration generation the shard applies");
+	ctl_prom_family(f, "xts_shard_config_generation", "gauge",
+			"the configuration generation the shard applies");
 	per_shard(f, rs, "xts_shard_config_generation", "cfg_gen");
-	family(f, "xts_shard_start_time_seconds", "gauge",
-	       "when the shard was last started, seconds since the epoch (0: not running)");
+	ctl_prom_family(
+	    f, "xts_shard_start_time_seconds", "gauge",
+	    "when the shard was last started, seconds since the epoch (0: not running)");
 	for (unsigned i = 0; i < rs->n; i++) {
-		const char *id = num(&rs->rec[i], "id"), *v = num(&rs->rec[i], "started_ms");
+		const char *id = ctl_prom_num(&rs->rec[i], "id"),
+			   *v = ctl_prom_num(&rs->rec[i], "started_ms");
 
 		if (!strcmp(rs->rec[i].type, "shard") && id && v) {
 			unsigned long long ms = strtoull(v, NULL, 10);
@@ -177,29 +196,26 @@ static void xtsd_series(FILE *f, const struct ctl_rec *x)
 	const char *v, *last = x ? ctl_rec_get(x, "last_reload") : NULL;
 	unsigned long long ms;
 
-	family(f, "xts_build_info", "gauge", "the version of the xtsd that answered");
-	fputs("xts_build_info{version=\"", f);
-	label_value(f, x && ctl_rec_get(x, "version") ? ctl_rec_get(x, "version") : "unknown");
-	fputs("\"} 1\n", f);
+	ctl_prom_build_info(f, "xts_build_info", "the version of the xtsd that answered", x);
 	if (!x)
 		return;
-	family(f, "xts_config_generation", "gauge",
-	       "the configuration generation in force: 1 at start, +1 per good reload");
-	if ((v = num(x, "generation")))
+	ctl_prom_family(f, "xts_config_generation", "gauge",
+			"the configuration generation in force: 1 at start, +1 per good reload");
+	if ((v = ctl_prom_num(x, "generation")))
 		fprintf(f, "xts_config_generation %s\n", v);
-	family(f, "xts_config_reloads_total", "counter",
-	       "reloads (xtsctl reload, SIGHUP) by result; a failed one changed nothing");
-	if ((v = num(x, "reloads")))
+	ctl_prom_family(f, "xts_config_reloads_total", "counter",
+			"reloads (xtsctl reload, SIGHUP) by result; a failed one changed nothing");
+	if ((v = ctl_prom_num(x, "reloads")))
 		fprintf(f, "xts_config_reloads_total{result=\"ok\"} %s\n", v);
-	if ((v = num(x, "reloads_failed")))
+	if ((v = ctl_prom_num(x, "reloads_failed")))
 		fprintf(f, "xts_config_reloads_total{result=\"failed\"} %s\n", v);
-	family(f, "xts_config_last_reload_successful", "gauge",
-	       "0 when the last reload failed (the old configuration stays), else 1");
+	ctl_prom_family(f, "xts_config_last_reload_successful", "gauge",
+			"0 when the last reload failed (the old configuration stays), else 1");
 	if (last)
 		fprintf(f, "xts_config_last_reload_successful %d\n", strcmp(last, "failed") != 0);
-	family(f, "xts_config_last_reload_timestamp_seconds", "gauge",
-	       "when the last reload was tried, seconds since the epoch (0: none yet)");
-	if ((v = num(x, "last_reload_ms"))) {
+	ctl_prom_family(f, "xts_config_last_reload_timestamp_seconds", "gauge",
+			"when the last reload was tried, seconds since the epoch (0: none yet)");
+	if ((v = ctl_prom_num(x, "last_reload_ms"))) {
 		ms = strtoull(v, NULL, 10);
 		fprintf(f, "xts_config_last_reload_timestamp_seconds %llu.%03llu\n", ms / 1000,
 			ms % 1000);

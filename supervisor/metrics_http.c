@@ -242,6 +242,25 @@ static void on_write(struct client *c)
 	}
 }
 
+/* The snapshot (NUL-terminated, ours) split into lines for opts.render. */
+static void render(struct mhttp *m, char *snap, size_t len, FILE *f)
+{
+	unsigned n = 0, cap = 0;
+	char **line;
+
+	for (size_t i = 0; i < len; i++)
+		cap += snap[i] == '\n';
+	line = calloc(cap + 1, sizeof(*line));
+	if (!line)
+		return;
+	for (char *p = snap, *nl; n < cap && (nl = strchr(p, '\n')); p = nl + 1) {
+		*nl = 0;
+		line[n++] = p;
+	}
+	m->o.render(m->o.arg, line, n, f);
+	free(line);
+}
+
 /* The daemon published: render once, every waiting client gets it. */
 static void on_snapshot(struct mhttp *m, long long now)
 {
@@ -260,7 +279,7 @@ static void on_snapshot(struct mhttp *m, long long now)
 	pthread_mutex_unlock(&m->mu);
 	f = snap ? open_memstream(&body, &blen) : NULL;
 	if (f) {
-		m->o.render(m->o.arg, snap, len, f);
+		render(m, snap, len, f);
 		if (fclose(f)) {
 			free(body);
 			body = NULL;

@@ -36,9 +36,9 @@ struct mhttp;
 
 struct mhttp_opts {
 	const char *listen; /* "ADDR:PORT", IPv6 as "[ADDR]:PORT" (cfg_listen_parse) */
-	/* On the server's thread: the exposition of @snap (the text the
-	 * daemon published) into @f. */
-	void (*render)(void *arg, char *snap, size_t len, FILE *f);
+	/* On the server's thread: the exposition of the text the daemon
+	 * published (a private copy, split into its @n lines) into @f. */
+	void (*render)(void *arg, char **line, unsigned n, FILE *f);
 	void *arg;
 };
 

@@ -19,24 +19,11 @@
 #include "metrics_http.h"
 #include "sup.h"
 
-/* On the server's thread: the records (a private copy) to the exposition. */
-static void render(void *arg, char *snap, size_t len, FILE *f)
+/* On the server's thread: the records (lines of a private copy). */
+static void render(void *arg, char **line, unsigned n, FILE *f)
 {
-	unsigned n = 0, cap = 0;
-	char **line = NULL;
-
 	(void)arg;
-	for (size_t i = 0; i < len; i++)
-		cap += snap[i] == '\n';
-	line = calloc(cap + 1, sizeof(*line));
-	if (!line)
-		return;
-	for (char *p = snap, *nl; n < cap && (nl = strchr(p, '\n')); p = nl + 1) {
-		*nl = 0;
-		line[n++] = p;
-	}
 	ctl_prom_write(f, line, n);
-	free(line);
 }
 
 /* On xtsd's loop: the server asked for a snapshot. */

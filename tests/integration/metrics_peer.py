@@ -93,8 +93,12 @@ def drip(addr, port, secs):
     how long the server let each one drip"""
     req = b'GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n'
     end = time.time() + secs
+    first = True
     while time.time() < end:
         s = socket.create_connection((addr, port))
+        if first:
+            print('dripping', flush=True)
+            first = False
         s.settimeout(1.0)
         t0, i = time.time(), 0
         while time.time() < end:

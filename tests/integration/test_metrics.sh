@@ -18,29 +18,14 @@ XTS_ALLOW_RESTART=1 # the kill is part of it
 
 ADDR=127.0.0.1
 PORT=9464
-URL=http://$ADDR:$PORT/metrics
-PEER="python3 $XTS_SRC/tests/integration/metrics_peer.py $ADDR $PORT"
-PROMCHECK="python3 $XTS_SRC/tests/integration/promcheck.py"
+MNS=dpu
+. "$(dirname "$0")/metrics_lib.sh"
 
 topo_up 2
 xtsd_start 2 "metrics = { listen = \"$ADDR:$PORT\"; };"
 grep -q "metrics on http://$ADDR:$PORT/metrics" "$WORK/xtsd.log" || fail "no metrics line in the log"
 bg net socat -b 4096 TCP4-LISTEN:7,bind=198.18.0.2,fork,reuseaddr PIPE
 wait_port net 7
-
-scrape() { D curl -sS --max-time 5 "$URL"; }
-# metric NAME{LABELS}: its value in $WORK/m.txt
-metric() { awk -v k="$1" '$1 == k { print $2 }' "$WORK/m.txt"; }
-# until_metric SERIES VALUE: scrape until it shows VALUE (the shards
-# publish 20 times a second), 5 s at most
-until_metric() {
-	local i
-	for ((i = 0; i < 50; i++)); do
-		scrape >"$WORK/m.txt" 2>"$WORK/curl.err" && [ "$(metric "$1")" = "$2" ] && return 0
-		sleep 0.1
-	done
-	fail "$1: '$(metric "$1")', want $2 ($(cat "$WORK/curl.err"))"
-}
 
 # ---- during a transfer: the counters match the bytes sent ----
 B1=2000000
@@ -127,38 +112,9 @@ cp "$WORK/good.conf" "$WORK/xts.conf"
 echo "ok: generation 1 -> 2 on reload; a failed one leaves it and sets last_reload_successful 0; metrics.listen needs a restart"
 
 # ---- hostile scrapers do not delay status nor a restart ----
-# 7 silent connections and a dripping one hold every slot (reconnecting
-# when dropped at the 2 s request deadline) for 8 s
-bg dpu $PEER silent 7 8 >"$WORK/silent.out"
-bg dpu $PEER drip 8 >"$WORK/drip.out"
-for ((i = 0; i < 50; i++)); do grep -q holding "$WORK/silent.out" && break; sleep 0.1; done
-grep -q holding "$WORK/silent.out" || fail "silent clients: $(cat "$WORK/silent.out")"
-sleep 0.2
-clock_us t0
-code=$(D curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$URL")
-clock_us t1
-info "a 9th scraper got $code in $(((t1 - t0) / 1000)) ms"
-[ "$code" = 503 ] || fail "with every slot held: $code, want 503"
-clock_us t0
-xtsctl status >"$WORK/status.out" || fail "status"
-clock_us t1
-ms=$(((t1 - t0) / 1000))
-info "xtsctl status answered in $ms ms with 7 silent scrapers and one dripping"
-[ "$ms" -le 1500 ] || fail "status took $ms ms with hostile scrapers, want <= 1500"
+hostile_start
+quick_ms "xtsctl status" xtsctl status
 kill_timed 0 "with hostile scrapers"
-# the hostile ones give up after 8 s: scrapes work again
-clock_us t0
-for ((i = 0; i < 150; i++)); do
-	scrape >"$WORK/m.txt" 2>/dev/null && grep -q '^xts_build_info' "$WORK/m.txt" && break
-	sleep 0.1
-done
-clock_us t1
-grep -q '^xts_build_info' "$WORK/m.txt" || fail "no scrape served after the silent clients' deadline"
-info "served again $(((t1 - t0) / 1000)) ms later; $(tail -n 1 "$WORK/silent.out"); $(head -n 1 "$WORK/drip.out")"
-# the server dropped the dripping client at its 2 s deadline, not later
-d=$(awk 'NR == 1 { print int($4 * 10) }' "$WORK/drip.out")
-[ -n "$d" ] && [ "$d" -ge 15 ] && [ "$d" -le 40 ] || fail "drip: $(cat "$WORK/drip.out"), want dropped after about 2 s"
-grep -Eq "silent: [1-9][0-9]* dropped" "$WORK/silent.out" || fail "silent ones never dropped: $(cat "$WORK/silent.out")"
-$PROMCHECK <"$WORK/m.txt" >/dev/null || fail "promcheck after the hostile clients"
-echo "ok: status in $ms ms, shard forked in $FORK_MS ms (back in $BACK_MS ms), 503 when full, slow ones dropped at 2 s"
+hostile_end
+echo "ok: status in $QUICK_MS ms, shard forked in $FORK_MS ms (back in $BACK_MS ms), 503 when full, slow ones dropped at 2 s"
 echo "PASS: metrics"

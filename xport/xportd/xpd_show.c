@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "xpd_srv.h"
+#include "xts_version.h"
 
 #define SNAP_WAIT_MS 300
 
@@ -52,7 +53,7 @@ static void lease_fields(const struct xpd_lease *ls, struct ctl_buf *o)
 	ctl_rec_u64(o, "renewed", ls->renewed);
 }
 
-static void status_body(struct xpd *d, struct ctl_buf *o)
+void xpd_status_recs(struct xpd *d, struct ctl_buf *o)
 {
 	uint32_t leased = 0;
 
@@ -67,6 +68,9 @@ static void status_body(struct xpd *d, struct ctl_buf *o)
 	ctl_rec_u64(o, "ended", d->leases_ended);
 	ctl_rec_u64(o, "qresets", d->qresets_sent);
 	ctl_rec_str(o, "socket", d->cfg->sock_path);
+	ctl_rec_str(o, "version", XTS_VERSION);
+	for (unsigned i = 0; i < XPD_REF_N; i++)
+		ctl_rec_u64(o, xpd_refusal_key(i), d->refused[i]);
 	ctl_rec_end(o);
 	for (uint32_t q = 0; q < d->cfg->queues; q++) {
 		ctl_rec_begin(o, "queue");
@@ -163,7 +167,7 @@ int xpd_cmd_show(struct xpd *d, struct xpd_client *cl, int argc, char **argv, ch
 	unsigned long pid;
 
 	if (!strcmp(argv[0], "status")) {
-		status_body(d, &body);
+		xpd_status_recs(d, &body);
 		xpd_client_answer(d, cl, body.err, NULL, &body);
 		ctl_buf_free(&body);
 		return 0;

@@ -143,6 +143,8 @@ void xpd_client_answer(struct xpd *d, struct xpd_client *cl, int err, const char
 {
 	struct ctl_buf *o = &cl->out;
 
+	if (err)
+		xpd_refused(d, err);
 	ctl_buf_free(o);
 	ctl_status_line(o, err, msg && *msg ? msg : strerror(err < 0 ? -err : err));
 	if (!err && body && body->len)
@@ -386,6 +388,7 @@ static void on_accept(struct xpd *d, struct xpd_ev *ev, uint32_t events)
 			xpd_warn("%u clients already: refusing pid %d", d->cfg->max_clients,
 				 (int)p.pid);
 			refuse(fd, EBUSY, "xportd has as many clients as limits.clients allows");
+			d->refused[XPD_REF_CLIENTS]++;
 			continue;
 		}
 		memset(cl, 0, sizeof(*cl));

@@ -163,7 +163,8 @@ static int setup(struct xpd *d)
 		return -errno;
 	xpd_records_scan(d);
 	xpd_queues_scan(d);
-	return xpd_srv_open(d);
+	err = xpd_srv_open(d);
+	return err ? err : xpd_metrics_open(d);
 }
 
 static void teardown(struct xpd *d)
@@ -175,6 +176,7 @@ static void teardown(struct xpd *d)
 	for (uint32_t q = 0; q < d->cfg->queues; q++)
 		live += d->q[q].st == XQ_LEASED;
 	xpd_srv_close(d);
+	xpd_metrics_close(d);
 	if (!live && d->ifindex > 0 && xts_xdp__detach(d->ifindex) == 0)
 		xpd_info("XDP program detached from %s", d->cfg->interface);
 	else if (live)

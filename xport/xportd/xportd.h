@@ -111,6 +111,18 @@ static inline void xpd_bit_set(uint8_t *m, unsigned q)
 /* ---- the daemon ---- */
 
 struct xpd;
+struct mhttp;
+
+/* Why a request was refused (the metrics' reason label), from its errno. */
+enum xpd_refusal {
+	XPD_REF_POLICY,	 /* EACCES: no rule, or a queue it may not have */
+	XPD_REF_QUOTA,	 /* EDQUOT: as many leases as its rule allows */
+	XPD_REF_BUSY,	 /* EBUSY: no free queue in time */
+	XPD_REF_TIMEOUT, /* ETIMEDOUT: the request did not come in time */
+	XPD_REF_CLIENTS, /* limits.clients reached: refused on accept */
+	XPD_REF_OTHER,	 /* bad requests, failed renews, ... */
+	XPD_REF_N
+};
 
 struct xpd_ev {
 	int fd;
@@ -181,6 +193,10 @@ struct xpd {
 	uint64_t ended_ids[64]; /* leases this xportd ended: never renewed */
 	unsigned ended_n;
 	uint64_t leases_granted, leases_ended, qresets_sent;
+	uint64_t refused[XPD_REF_N]; /* requests answered with an error, by reason */
+	/* GET /metrics (xpd_metrics.c), NULL: metrics.listen is "" */
+	struct mhttp *metrics;
+	struct xpd_ev metrics_ev;
 };
 
 long long xpd_now_ms(void); /* CLOCK_MONOTONIC */
@@ -226,6 +242,15 @@ struct xpd_xsk_info {
 };
 /* Up to max sockets into out: how many, or -errno. */
 int xpd_diag_xsks(struct xpd_xsk_info *out, int max);
+
+/* xpd_metrics.c: GET /metrics on metrics.listen, on a thread of its own
+ * (metrics_http.c); the loop only hands it the status records. */
+int xpd_metrics_open(struct xpd *d); /* 0 (also when not configured) or -errno, logged */
+void xpd_metrics_close(struct xpd *d);
+void xpd_refused(struct xpd *d, int err); /* count an error answer (errno) */
+const char *xpd_refusal_key(unsigned r);  /* "refused_policy", ... (enum xpd_refusal) */
+/* xpd_show.c: the records of `xportd status` */
+void xpd_status_recs(struct xpd *d, struct ctl_buf *o);
 
 /* xpd_srv.c */
 int xpd_srv_open(struct xpd *d);
