@@ -211,6 +211,54 @@ static void multiplex(void)
 	       "select\n");
 }
 
+/* recvmmsg/sendmmsg, epoll_pwait2, splice: each falls to the kernel's
+ * unconnected placeholder (ENOTCONN, EINVAL) if the shim misses it */
+static void batch(void)
+{
+	char a[3][4] = {"ab", "cd", "ef"}, r[3][8], buf[16];
+	struct iovec siov[3], riov[3];
+	struct mmsghdr m[3];
+	struct epoll_event ev = {.events = EPOLLIN, .data.u32 = 5}, out;
+	struct timespec zero = {0, 0}, five = {5, 0};
+	int fd = connected(), ep = epoll_create1(0), p[2], q[2], i, n, got = 0;
+
+	for (i = 0; i < 3; i++) {
+		siov[i] = (struct iovec){a[i], 2};
+		m[i] = (struct mmsghdr){.msg_hdr = {.msg_iov = &siov[i], .msg_iovlen = 1}};
+	}
+	CHECK(sendmmsg(fd, m, 3, 0) == 3 && m[2].msg_len == 2, "sendmmsg");
+	while (got < 6) {
+		for (i = 0; i < 3; i++) {
+			riov[i] = (struct iovec){r[i], sizeof(r[i])};
+			m[i] = (struct mmsghdr){.msg_hdr = {.msg_iov = &riov[i], .msg_iovlen = 1}};
+		}
+		n = recvmmsg(fd, m, 3, MSG_WAITFORONE, NULL);
+		CHECK(n >= 1, "recvmmsg %d", n);
+		for (i = 0; i < n; i++) {
+			CHECK(got + (int)m[i].msg_len <= 6, "recvmmsg: too much");
+			memcpy(buf + got, r[i], m[i].msg_len);
+			got += (int)m[i].msg_len;
+		}
+	}
+	CHECK(!memcmp(buf, "abcdef", 6), "recvmmsg: %.6s", buf);
+	CHECK(ep >= 0 && epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) == 0, "epoll_ctl");
+	CHECK(epoll_pwait2(ep, &out, 1, &zero, NULL) == 0, "epoll_pwait2: nothing yet");
+	CHECK(send(fd, "x", 1, 0) == 1, "send");
+	CHECK(epoll_pwait2(ep, &out, 1, &five, NULL) == 1 && out.data.u32 == 5, "epoll_pwait2");
+	CHECK(recv(fd, buf, 1, 0) == 1 && buf[0] == 'x', "recv");
+	CHECK(pipe(p) == 0 && pipe(q) == 0, "pipe");
+	CHECK(write(p[1], "spliced", 7) == 7, "write to the pipe");
+	CHECK(splice(p[0], NULL, fd, NULL, 7, 0) == 7, "splice pipe -> socket");
+	for (got = 0; got < 7; got += n) {
+		CHECK(splice(fd, NULL, q[1], NULL, 64, 0) > 0, "splice socket -> pipe");
+		n = (int)read(q[0], buf + got, sizeof(buf) - (size_t)got);
+		CHECK(n > 0, "read from the pipe");
+	}
+	CHECK(got == 7 && !memcmp(buf, "spliced", 7), "splice: %.7s", buf);
+	close(p[0]), close(p[1]), close(q[0]), close(q[1]), close(ep), close(fd);
+	printf("ok: sendmmsg/recvmmsg, epoll_pwait2, splice both ways\n");
+}
+
 int main(int argc, char **argv)
 {
 	struct sigaction sa;
@@ -231,6 +279,7 @@ int main(int argc, char **argv)
 	nonblocking();
 	sigpipe();
 	multiplex();
+	batch();
 	printf("PASS: xts-run-check\n");
 	return 0;
 }

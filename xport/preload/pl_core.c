@@ -58,6 +58,7 @@ void pl_resolve(void)
 	R(getsockopt), R(setsockopt), R(getsockname), R(getpeername), R(poll);
 	R(ppoll), R(select), R(pselect), R(epoll_ctl), R(epoll_wait), R(epoll_pwait);
 	R(dup), R(dup2), R(dup3), R(close_range), R(closefrom), R(sendfile);
+	R(recvmmsg), R(sendmmsg), R(splice), R(epoll_pwait2);
 #undef R
 }
 

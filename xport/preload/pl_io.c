@@ -9,6 +9,9 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -413,4 +416,145 @@ ssize_t sendfile64(int out, int in, off_t *off, size_t count);
 ssize_t sendfile64(int out, int in, off_t *off, size_t count)
 {
 	return sendfile(out, in, off, count);
+}
+
+/* recvmmsg on a stream: each message is a recvmsg; the first may wait
+ * (not with MSG_DONTWAIT), the rest take what is there (MSG_WAITFORONE's
+ * rule, which is also what a stream allows without waiting between
+ * messages); an end of stream ends the batch.  @timeout, which Linux
+ * checks only after a message came, is not used: the socket's
+ * SO_RCVTIMEO bounds the first wait. */
+int recvmmsg(int fd, struct mmsghdr *v, unsigned n, int flags, struct timespec *timeout)
+{
+	int err;
+	struct pl_sock *ps = xsock(fd, &err);
+	unsigned i;
+	ssize_t r;
+
+	if (err)
+		return (int)fail(err);
+	if (!ps)
+		return REAL(recvmmsg)(fd, v, n, flags, timeout);
+	flags &= ~MSG_WAITFORONE;
+	for (i = 0; i < n; i++) {
+		struct msghdr *m = &v[i].msg_hdr;
+
+		r = x_readv(ps, m->msg_iov, (int)m->msg_iovlen, flags | (i ? MSG_DONTWAIT : 0));
+		if (r < 0)
+			break;
+		m->msg_namelen = 0;
+		m->msg_controllen = 0;
+		m->msg_flags = 0;
+		v[i].msg_len = (unsigned)r;
+		if (r == 0)
+			return (int)i + 1; /* the end of the stream, once */
+	}
+	return i ? (int)i : -1; /* errno from the first */
+}
+
+/* sendmmsg on a stream: each message a sendmsg, until one fails or is
+ * cut short (the count of those sent whole, or the first's error). */
+int sendmmsg(int fd, struct mmsghdr *v, unsigned n, int flags)
+{
+	int err;
+	struct pl_sock *ps = xsock(fd, &err);
+	unsigned i;
+	ssize_t r;
+
+	if (err)
+		return (int)fail(err);
+	if (!ps)
+		return REAL(sendmmsg)(fd, v, n, flags);
+	for (i = 0; i < n; i++) {
+		const struct msghdr *m = &v[i].msg_hdr;
+		size_t want = 0, k;
+
+		for (k = 0; k < m->msg_iovlen; k++)
+			want += m->msg_iov[k].iov_len;
+		r = x_writev(ps, m->msg_iov, (int)m->msg_iovlen, flags | MSG_NOSIGNAL);
+		if (r < 0)
+			return i ? (int)i : (int)sigpipe(r, flags);
+		v[i].msg_len = (unsigned)r;
+		if ((size_t)r < want)
+			return (int)i + 1;
+	}
+	return (int)n;
+}
+
+/* How much pipe @fd takes now, into *len (at most *len; not a pipe: as
+ * is); waits for room unless @nb.  0 or -1 (errno). */
+static ssize_t pipe_room(int fd, size_t *len, bool nb)
+{
+	struct pollfd p = {.fd = fd, .events = POLLOUT};
+	struct stat st;
+	int size, used;
+
+	if (fstat(fd, &st) || !S_ISFIFO(st.st_mode))
+		return 0;
+	for (;;) {
+		size = REAL(fcntl)(fd, F_GETPIPE_SZ);
+		if (size < 0 || REAL(ioctl)(fd, FIONREAD, &used))
+			return -1;
+		if (size > used) {
+			if (*len > (size_t)(size - used))
+				*len = (size_t)(size - used);
+			return 0;
+		}
+		if (nb)
+			return fail(EAGAIN);
+		if (REAL(poll)(&p, 1, -1) < 0)
+			return -1; /* EINTR */
+	}
+}
+
+/* splice with an XTS socket on one side: there is no kernel socket to
+ * splice from or into, so the bytes go through a buffer (at most 64 KiB
+ * a call, the pipe on the other side as the kernel would use it).  A
+ * socket on both sides, or an offset on the socket's side: EINVAL, as
+ * splice(2) says for a socket with an offset. */
+ssize_t splice(int in, loff_t *off_in, int out, loff_t *off_out, size_t len, unsigned flags)
+{
+	int ein, eout;
+	struct pl_sock *pin = xsock(in, &ein), *pout = xsock(out, &eout);
+	bool nb = flags & SPLICE_F_NONBLOCK;
+	ssize_t r, w;
+	char *buf;
+
+	if (ein || eout)
+		return fail(ein ? ein : eout);
+	if (!pin && !pout)
+		return REAL(splice)(in, off_in, out, off_out, len, flags);
+	if ((pin && pout) || (pin && off_in) || (pout && off_out))
+		return fail(EINVAL);
+	if (len > SENDFILE_BUF)
+		len = SENDFILE_BUF;
+	buf = malloc(len ? len : 1);
+	if (!buf)
+		return fail(ENOMEM);
+	if (pin) { /* socket -> pipe or file: only what fits is taken */
+		r = pipe_room(out, &len, nb);
+		if (r == 0)
+			r = x_recv(pin, buf, len, nb ? MSG_DONTWAIT : 0);
+		w = r > 0 ? (off_out ? pwrite(out, buf, (size_t)r, *off_out)
+				     : REAL(write)(out, buf, (size_t)r))
+			  : r;
+		if (r > 0 && w < r) /* the stream's bytes cannot go back */
+			pl_log(PL_LOG_WARN, "splice from fd %d: %zd bytes lost: %s", in,
+			       r - (w < 0 ? 0 : w), w < 0 ? strerror(errno) : "short write");
+		if (w > 0 && off_out)
+			*off_out += w;
+	} else { /* pipe or file -> socket */
+		r = off_in ? pread(in, buf, len, *off_in) : REAL(read)(in, buf, len);
+		w = r > 0 ? sigpipe(x_send(pout, buf, (size_t)r,
+					   MSG_NOSIGNAL | (nb ? MSG_DONTWAIT : 0)),
+				    0)
+			  : r;
+		if (r > 0 && w < r && !off_in)
+			pl_log(PL_LOG_WARN, "splice into fd %d: %zd bytes not sent: %s", out,
+			       r - (w < 0 ? 0 : w), w < 0 ? strerror(errno) : "short send");
+		if (w > 0 && off_in)
+			*off_in += w;
+	}
+	free(buf);
+	return w;
 }

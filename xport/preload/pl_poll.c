@@ -739,3 +739,14 @@ int epoll_pwait(int epfd, struct epoll_event *ev, int max, int timeout, const si
 		return REAL(epoll_pwait)(epfd, ev, max, timeout, mask);
 	return ep_wait(ep, ev, max, pl_deadline_ms(timeout), mask);
 }
+
+/* epoll_pwait2: epoll_pwait with a timespec (NULL: forever) */
+int epoll_pwait2(int epfd, struct epoll_event *ev, int max, const struct timespec *ts,
+		 const sigset_t *mask)
+{
+	struct pl_ep *ep = pl_depth ? NULL : ep_get(epfd);
+
+	if (!ep)
+		return REAL(epoll_pwait2)(epfd, ev, max, ts, mask);
+	return ep_wait(ep, ev, max, ts_deadline(ts), mask);
+}

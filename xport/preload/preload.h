@@ -82,6 +82,11 @@ struct pl_real {
 	int (*close_range)(unsigned, unsigned, int);
 	void (*closefrom)(int);
 	ssize_t (*sendfile)(int, int, off_t *, size_t);
+	int (*recvmmsg)(int, struct mmsghdr *, unsigned, int, struct timespec *);
+	int (*sendmmsg)(int, struct mmsghdr *, unsigned, int);
+	ssize_t (*splice)(int, loff_t *, int, loff_t *, size_t, unsigned);
+	int (*epoll_pwait2)(int, struct epoll_event *, int, const struct timespec *,
+			    const sigset_t *);
 };
 extern struct pl_real pl_real;
 void pl_resolve(void);
