@@ -140,8 +140,10 @@ int pl_set(int fd, struct pl_sock *ps)
 
 void pl_sock_unref(struct pl_sock *ps)
 {
-	if (--ps->refs > 0)
+	if (--ps->refs > 0 || ps->holds) /* a child may still claim it: its hold ends it */
 		return;
+	if (ps->foreign)
+		pl_claim_drop(ps); /* the parent's hold for us ends */
 	if (ps->lsn) {
 		pl_lsn_close(ps);
 	} else if (ps->kind == PL_XTS && !ps->foreign) {
@@ -406,6 +408,16 @@ struct pl_queue *pl_queue_at(unsigned idx, int *err)
 	return q->xp ? q : NULL;
 }
 
+struct pl_queue *pl_queue_peek(unsigned idx)
+{
+	return idx < nq && qs[idx].xp ? &qs[idx] : NULL;
+}
+
+int pl_tab_hi(void)
+{
+	return atomic_load_explicit(&tab_hi, memory_order_relaxed);
+}
+
 struct pl_queue *pl_queue_get(int *err)
 {
 	if (t_q < 0)
@@ -420,6 +432,7 @@ static void fork_prepare(void)
 	unsigned i;
 
 	pl_depth++;
+	pl_fork_prepare(pl_tab_hi());
 	pthread_mutex_lock(&open_mu);
 	pthread_mutex_lock(&pl_mu);
 	for (i = 0; i < nq; i++)
@@ -440,6 +453,7 @@ static void fork_parent(void)
 		if (ps && ps->lsn && ps->q && !ps->used)
 			pl_lsn_fork_parent(ps);
 	}
+	pl_fork_parent(hi);
 	for (i = 0; i < nq; i++)
 		pthread_mutex_unlock(&qs[i].mu);
 	pthread_mutex_unlock(&pl_mu);
@@ -470,6 +484,7 @@ static void fork_child(void)
 	progress_on = false;
 	pl_sock_fork_child();
 	pl_ep_fork_child();
+	pl_fork_child();
 	pl_depth--;
 }
 
@@ -485,7 +500,7 @@ void pl_sock_fork_child(void)
 		if (ps && ps->lsn)
 			pl_lsn_fork_child(ps);
 		else if (ps && ps->kind == PL_XTS)
-			ps->foreign = true;
+			ps->foreign = true, ps->holds = 0; /* the parent's holds are its own */
 	}
 }
 

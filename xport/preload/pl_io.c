@@ -44,9 +44,10 @@ static struct pl_sock *xsock(int fd, int *err)
 	ps = pl_get(fd);
 	if (!ps || ps->kind != PL_XTS)
 		return NULL;
-	if ((*err = pl_usable(fd, ps)))
-		return NULL;
-	return ps;
+	*err = pl_usable(fd, ps);
+	if (*err < 0) /* claimed from the parent: a kernel socket now */
+		*err = 0;
+	return *err || ps->foreign ? NULL : ps;
 }
 
 static ssize_t x_recv(struct pl_sock *ps, void *buf, size_t len, int flags)

@@ -181,11 +181,8 @@ int pl_usable(int fd, struct pl_sock *ps)
 {
 	int err = 0;
 
-	if (ps->foreign) {
-		pl_log(PL_LOG_INFO,
-		       "fd %d: an XTS connection of the parent process, not usable after fork", fd);
-		return EBADF;
-	}
+	if (ps->foreign)
+		return pl_claim(fd, ps);
 	if (!ps->lsn)
 		return 0;
 	ps->used = true;

@@ -92,8 +92,10 @@ static int plan_entry(struct plan *p, struct pollfd *e, nfds_t i, struct pl_sock
 	struct pl_member m[1 + PL_MAX_Q];
 	unsigned n, j, t;
 
-	if (pl_usable(e->fd, ps))
-		return -1;
+	int u = pl_usable(e->fd, ps);
+
+	if (u)
+		return u < 0 ? -2 : -1;
 	n = pl_members(ps, m);
 	for (t = 0; t < n; t++) {
 		for (j = 0; j < p->npq && p->pq[j].q != m[t].q; j++)
@@ -134,12 +136,13 @@ static int plan(struct plan *p, struct pollfd *fds, nfds_t n, int efd)
 		struct pl_sock *ps = pl_get(fds[i].fd);
 
 		fds[i].revents = 0;
-		if (!ps || ps->kind != PL_XTS) {
+		/* -2: an inherited connection claimed from the parent: a kernel fd now */
+		r = ps && ps->kind == PL_XTS ? plan_entry(p, &fds[i], i, ps, pm + nm, efd) : -2;
+		if (r == -2) {
 			p->kat[p->nk] = i;
 			p->k[p->nk++] = fds[i];
 			continue;
 		}
-		r = plan_entry(p, &fds[i], i, ps, pm + nm, efd); /* at most pl_nq() each */
 		if (r < 0) {
 			fds[i].revents = POLLNVAL;
 			ready++;
@@ -550,7 +553,7 @@ int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 	if (pl_depth || !(ps = pl_get(fd)))
 		return REAL(epoll_ctl)(epfd, op, fd, ev);
 	if (ps->kind == PL_XTS && (op != EPOLL_CTL_DEL || ps->foreign) && (r = pl_usable(fd, ps)))
-		return fail(r);
+		return r < 0 ? REAL(epoll_ctl)(epfd, op, fd, ev) : fail(r);
 	if (ps->kind == PL_PENDING) {
 		/* the kernel's for now (an unconnected socket's POLLOUT|POLLHUP
 		 * is the right answer); noted, to move at connect/listen */

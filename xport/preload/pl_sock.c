@@ -23,6 +23,18 @@
 
 #define PASS(ps, fd) ((ps) = pl_depth ? NULL : pl_get(fd)) == NULL
 
+/* An inherited connection: true once claimed from the parent (@fd is a
+ * kernel socket now: go to libc), else false with errno set */
+static bool claimed(int fd, struct pl_sock *ps)
+{
+	int r = pl_claim(fd, ps);
+
+	if (r < 0)
+		return true;
+	errno = r;
+	return false;
+}
+
 /* A listener parked at fork: no DPU listener in this process yet */
 #define PARKED(ps) ((ps)->lsn && !(ps)->q)
 
@@ -196,7 +208,7 @@ int connect(int fd, const struct sockaddr *a, socklen_t len)
 	if (PASS(ps, fd))
 		return REAL(connect)(fd, a, len);
 	if (ps->kind == PL_XTS && (r = pl_usable(fd, ps)))
-		return fail(r);
+		return r < 0 ? REAL(connect)(fd, a, len) : fail(r);
 	if (ps->kind == PL_PENDING) {
 		if (!a || len < sizeof(sa_family_t))
 			return REAL(connect)(fd, a, len);
@@ -220,8 +232,10 @@ int bind(int fd, const struct sockaddr *a, socklen_t len)
 
 	if (PASS(ps, fd))
 		return REAL(bind)(fd, a, len);
-	if (ps->kind == PL_XTS && (ps->foreign || ps->lsn))
-		return fail(ps->foreign ? EBADF : EINVAL);
+	if (ps->kind == PL_XTS && ps->foreign)
+		return claimed(fd, ps) ? REAL(bind)(fd, a, len) : -1;
+	if (ps->kind == PL_XTS && ps->lsn)
+		return fail(EINVAL);
 	if (ps->kind == PL_XTS) {
 		pl_qlock(ps->q);
 		r = xport_bind(ps->q->xp, ps->sd, a, len);
@@ -264,7 +278,7 @@ int listen(int fd, int backlog)
 		return 0;
 	}
 	if (ps->kind == PL_XTS && (r = pl_usable(fd, ps)))
-		return fail(r);
+		return r < 0 ? REAL(listen)(fd, backlog) : fail(r);
 	if (ps->kind == PL_PENDING) {
 		memset(&any, 0, sizeof(any));
 		any.ss_family = (sa_family_t)ps->domain;
@@ -297,7 +311,7 @@ int accept4(int fd, struct sockaddr *a, socklen_t *alen, int flags)
 	if (PASS(ps, fd) || ps->kind != PL_XTS)
 		return REAL(accept4)(fd, a, alen, flags);
 	if ((e = pl_usable(fd, ps)))
-		return fail(e);
+		return e < 0 ? REAL(accept4)(fd, a, alen, flags) : fail(e);
 	if (!ps->lsn)
 		return fail(EINVAL); /* not listening, as Linux */
 	return pl_lsn_accept(fd, ps, a, alen, flags);
@@ -360,8 +374,10 @@ int shutdown(int fd, int how)
 
 	if (PASS(ps, fd) || ps->kind != PL_XTS)
 		return REAL(shutdown)(fd, how);
-	if (ps->foreign || PARKED(ps))
-		return fail(ps->foreign ? EBADF : ENOTCONN);
+	if (ps->foreign)
+		return claimed(fd, ps) ? REAL(shutdown)(fd, how) : -1;
+	if (PARKED(ps))
+		return fail(ENOTCONN);
 	pl_qlock(ps->q);
 	r = xport_shutdown(ps->q->xp, ps->sd, how);
 	e = errno;
@@ -466,7 +482,7 @@ int ioctl(int fd, unsigned long req, ...)
 	if (PASS(ps, fd) || ps->kind != PL_XTS)
 		return REAL(ioctl)(fd, req, arg);
 	if (ps->foreign)
-		return fail(EBADF);
+		return claimed(fd, ps) ? REAL(ioctl)(fd, req, arg) : -1;
 	if (PARKED(ps) && req != FIONBIO)
 		return req == FIONREAD || req == SIOCOUTQ ? fail(EINVAL)
 							  : REAL(ioctl)(fd, req, arg);
@@ -509,7 +525,7 @@ int setsockopt(int fd, int level, int name, const void *val, socklen_t len)
 	if (PASS(ps, fd))
 		return REAL(setsockopt)(fd, level, name, val, len);
 	if (ps->foreign)
-		return fail(EBADF);
+		return claimed(fd, ps) ? REAL(setsockopt)(fd, level, name, val, len) : -1;
 	if (level == SOL_SOCKET && (name == SO_RCVTIMEO || name == SO_SNDTIMEO) && val) {
 		int64_t us = tv_us(val, len);
 
@@ -549,7 +565,7 @@ int getsockopt(int fd, int level, int name, void *val, socklen_t *len)
 	if (PASS(ps, fd) || ps->kind != PL_XTS)
 		return REAL(getsockopt)(fd, level, name, val, len);
 	if (ps->foreign)
-		return fail(EBADF);
+		return claimed(fd, ps) ? REAL(getsockopt)(fd, level, name, val, len) : -1;
 	if (PARKED(ps)) { /* the placeholder knows, but that it listens */
 		if (level == SOL_SOCKET && name == SO_ACCEPTCONN && val && len &&
 		    *len >= sizeof(int)) {
@@ -576,8 +592,11 @@ static int names(int fd, struct sockaddr *a, socklen_t *len, bool peer)
 
 	if (PASS(ps, fd))
 		goto real;
-	if (ps->foreign)
-		return fail(EBADF);
+	if (ps->foreign) {
+		if (!claimed(fd, ps))
+			return -1;
+		goto real;
+	}
 	if (PARKED(ps) && peer)
 		return fail(ENOTCONN);
 	if (ps->kind == PL_PENDING || PARKED(ps)) { /* parked: the address it listened on */

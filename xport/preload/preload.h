@@ -145,6 +145,8 @@ struct pl_queue *pl_queue_get(int *err);
 /* queue @idx of this process (--queues N: 0..N-1), opened if need be */
 struct pl_queue *pl_queue_at(unsigned idx, int *err);
 unsigned pl_nq(void);
+struct pl_queue *pl_queue_peek(unsigned idx); /* NULL: not open */
+int pl_tab_hi(void);			      /* no table entry at or past it */
 void pl_qlock(struct pl_queue *q);
 void pl_qunlock(struct pl_queue *q);
 /* With q locked: sleep (lock released) until the queue's engine saw
@@ -180,10 +182,11 @@ struct pl_member { /* a libxport socket of an XTS socket, on its queue */
 };
 
 struct pl_sock {
-	int refs;      /* fds naming it (dup) */
-	uint8_t kind;  /* PL_PENDING, PL_XTS */
-	bool foreign;  /* inherited over fork: the parent's, not usable here */
-	bool nonblock; /* O_NONBLOCK of the file description */
+	int refs;	/* fds naming it (dup) */
+	uint8_t kind;	/* PL_PENDING, PL_XTS */
+	bool foreign;	/* inherited over fork: the parent's (pl_fork.c) */
+	unsigned holds; /* parent: children that may claim it (pl_fork.c) */
+	bool nonblock;	/* O_NONBLOCK of the file description */
 	int domain, type;
 	struct pl_queue *q;		  /* PL_XTS */
 	int sd;				  /* PL_XTS: the libxport socket */
@@ -219,8 +222,9 @@ void pl_sock_unref(struct pl_sock *ps);
 int pl_lsn_listen(int fd, struct pl_sock *ps, int backlog);
 /* A parked listener listens again (under pl_mu): 0 or -errno */
 int pl_lsn_up(struct pl_sock *ps);
-/* 0: @ps may be used here (a parked listener is listened again); or an
- * errno (EBADF: an XTS connection inherited over fork) */
+/* 0: @ps may be used here (a parked listener is listened again); -1: an
+ * inherited connection, claimed: @fd is a kernel socket now (go to libc);
+ * or an errno */
 int pl_usable(int fd, struct pl_sock *ps);
 int pl_lsn_accept(int fd, struct pl_sock *ps, struct sockaddr *a, socklen_t *alen, int flags);
 /* every libxport socket of @ps into out[] (at most 1 + PL_MAX_Q): count */
@@ -230,6 +234,15 @@ void pl_lsn_fork_parent(struct pl_sock *ps);
 void pl_lsn_fork_child(struct pl_sock *ps);
 /* the shim's record of an option (pending sockets, listeners) */
 void pl_opt_note(struct pl_sock *ps, int level, int name, const void *val, socklen_t len);
+
+/* ---- connections across fork (pl_fork.c) ---- */
+void pl_fork_prepare(int hi);
+void pl_fork_parent(int hi);
+void pl_fork_child(void);
+/* child: the parent relays @ps from now on, @fd (and its dups) a unix
+ * socket: -1 (go to libc); or an errno */
+int pl_claim(int fd, struct pl_sock *ps);
+void pl_claim_drop(const struct pl_sock *ps);
 
 /* ---- the calls (pl_sock.c, pl_io.c, pl_poll.c) ---- */
 int pl_poll_mixed(struct pollfd *fds, nfds_t n, uint64_t deadline_ns, const sigset_t *mask);

@@ -176,8 +176,24 @@ int main(int argc, char **argv)
 		return 127;
 	}
 	old = getenv("LD_PRELOAD");
-	if (asprintf(&pre, "%s%s%s", lib, old && *old ? ":" : "", old ? old : "") < 0 ||
-	    set("LD_PRELOAD", pre))
+#ifdef XTS_RUN_ASAN_LIB
+	/* A sanitizer build's preload: its runtime must come before libc
+	 * in the program (ASan interposes malloc), so it goes first; the
+	 * programs are not ours, their leaks not our business */
+	if (!old || !strstr(old, XTS_RUN_ASAN_LIB)) {
+		const char *ao = getenv("ASAN_OPTIONS");
+		char *aopt;
+
+		if (asprintf(&aopt, "detect_leaks=0%s%s", ao && *ao ? ":" : "", ao ? ao : "") < 0 ||
+		    set("ASAN_OPTIONS", aopt) ||
+		    asprintf(&pre, "%s:%s%s%s", XTS_RUN_ASAN_LIB, lib, old && *old ? ":" : "",
+			     old ? old : "") < 0 ||
+		    set("LD_PRELOAD", pre))
+			return 2;
+	} else
+#endif
+	    if (asprintf(&pre, "%s%s%s", lib, old && *old ? ":" : "", old ? old : "") < 0 ||
+		set("LD_PRELOAD", pre))
 		return 2;
 	execvp(argv[optind], argv + optind);
 	fprintf(stderr, PROG ": %s: %s\n", argv[optind], strerror(errno));
