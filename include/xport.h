@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include <sys/socket.h>
+#include <sys/uio.h>   /* struct iovec for xport_recv_zc */
 #include <sys/epoll.h> /* EPOLLIN ... for xport_watch */
 
 #ifdef __cplusplus
@@ -246,6 +247,14 @@ struct xport_stats {
 	/* opts.spin_us: waits ended by frames seen while spinning (no
 	 * sleep), and nanoseconds spent spinning in all */
 	uint64_t spins, spin_ns;
+	/* zero copy (see "Zero copy" below): DATA frames kept for
+	 * xport_recv_zc; DATA frames a zero-copy socket had copied (the
+	 * socket's or the queue's bound reached, and then until its buffer
+	 * drained); frames held now; tx frames lent now; DATA sent from
+	 * xport_send_buf */
+	uint64_t zc_rx_frames, zc_rx_copied;
+	uint32_t zc_rx_held, zc_tx_lent;
+	uint64_t zc_tx_frames;
 };
 XPORT_API int xport_stats(struct xport *xp, struct xport_stats *st, size_t sz);
 
@@ -253,6 +262,76 @@ XPORT_API int xport_stats(struct xport *xp, struct xport_stats *st, size_t sz);
  * ESHUTDOWN (established connections carry on), so connect on another
  * queue; 0 otherwise.  Learned from the shard's DRAINING notice. */
 XPORT_API int xport_queue_draining(const struct xport *xp);
+
+/*
+ * Zero copy.  A DATA frame arrives in a UMEM frame, which xport_recv
+ * copies into the socket's receive buffer and from there into yours; a
+ * send copies your bytes into a UMEM frame.  These calls lend you the UMEM
+ * frames instead (on hardware with zero-copy AF_XDP, nothing copies the
+ * payload at all; on veth the kernel still copies between the two UMEMs).
+ * Payloads start 64-byte aligned in their frames (header/data split).
+ *
+ * Receive: xport_recv_zc fills iov[0..max) with spans (base, len) of the
+ * socket's unread bytes, in stream order, without consuming them, and
+ * returns how many spans it filled (>= 1), 0 at EOF, or -1/errno as
+ * xport_recv would (EAGAIN, ENOTCONN, ECONNRESET, ...; EINVAL for max 0
+ * or a flag other than MSG_DONTWAIT; ENOMEM; EOPNOTSUPP on a socket with
+ * framing, whose messages xport_recvmsg delivers one by one).  Then
+ * xport_recv_done(xp, sd, n) consumes the first n of those bytes: frames
+ * wholly consumed go back to the queue and their bytes to the DPU as
+ * credit.  The spans stay valid until their bytes are consumed, the socket
+ * is closed (or disconnected with AF_UNSPEC) or the queue closed, and
+ * nothing else moves them: the engine may run (any call) and more data
+ * arrive meanwhile.  Another xport_recv_zc lends the same unread bytes
+ * again, plus what came since.  xport_recv_done fails with EINVAL when n
+ * is more than the bytes lent (a socket closed and its sd reused lends
+ * nothing: a release after close never reaches another socket's frames)
+ * and EBADF for a closed sd.  A copying xport_recv that would consume
+ * bytes while some are lent fails with EBUSY (MSG_PEEK works); after a
+ * recv_done of everything lent, the two mix freely.
+ *
+ * The first xport_recv_zc makes the socket keep its DATA frames: until
+ * then, and whenever the socket holds 128 frames or the queue as many as
+ * its fill ring can spare, DATA is copied into the socket's buffer as
+ * before (stats: zc_rx_copied) and lent from there.  Held bytes count
+ * against the receive buffer (rcvbuf) as unread bytes do: the DPU's
+ * credit never lets it send more than you hold back.  Release in order,
+ * and soon: what you hold is what the DPU may not send.
+ *
+ *   struct iovec v[16];
+ *   int n = xport_recv_zc(xp, sd, v, 16, 0);
+ *   ssize_t w = n > 0 ? writev(fd, v, n) : 0;
+ *   if (w > 0) xport_recv_done(xp, sd, (size_t)w);
+ *
+ * Send: xport_send_buf lends one tx frame for the socket: *buf points at
+ * its payload (64-byte aligned) and the return value is how many bytes
+ * you may put there (>= 1, at most @want, the frame's payload and the
+ * socket's send credit).  It waits for credit and window as xport_send
+ * does (unless non-blocking or MSG_DONTWAIT: EAGAIN); errors as
+ * xport_send (EPIPE, ECONNRESET, ...), or ENOBUFS when 32 sockets of the
+ * queue (or half its window's worth) hold a tx frame already.  Asked
+ * again before the commit, it lends the same frame.
+ * xport_send_commit(xp, sd, len, flags) sends the first len bytes of it
+ * as one DATA frame (MSG_MORE, and MSG_EOR on a framed socket, as
+ * xport_send); returns len, 0 for len 0 (the frame goes back unsent), or
+ * -1/errno: EMSGSIZE when len is more than was lent (the frame stays
+ * lent), EINVAL when no frame is lent, EPIPE/ECONNRESET when the
+ * connection ended meanwhile (the frame goes back).  A lent frame holds a
+ * slot of the queue window; closing the socket takes it back: do not
+ * touch *buf after that.
+ *
+ *   void *b;
+ *   ssize_t cap = xport_send_buf(xp, sd, 65536, &b, 0);
+ *   ssize_t r = cap > 0 ? read(fd, b, (size_t)cap) : -1;
+ *   if (r >= 0) xport_send_commit(xp, sd, (size_t)r, 0);
+ *
+ * tests/integration/xts-zc.c is a whole program (stdin to a connection and
+ * back to stdout, both ways zero copy).
+ */
+XPORT_API int xport_recv_zc(struct xport *xp, int sd, struct iovec *iov, unsigned max, int flags);
+XPORT_API int xport_recv_done(struct xport *xp, int sd, size_t n);
+XPORT_API ssize_t xport_send_buf(struct xport *xp, int sd, size_t want, void **buf, int flags);
+XPORT_API ssize_t xport_send_commit(struct xport *xp, int sd, size_t len, int flags);
 
 /*
  * ULPs on the DPU (docs/protocol.md, "ULPs"), as Linux pushes them: before

@@ -20,7 +20,7 @@ void xp_conn_lost(struct xport *xp, struct xsock *s, int err)
 	s->pend = 0;
 	s->snd_credit = 0;
 	xp->c.resets++;
-	if (!s->rlen)
+	if (!xp_unread(s))
 		xp_sock_release_rx(xp, s);
 }
 
@@ -94,6 +94,8 @@ static void on_data(struct xport *xp, struct xsock *s, const struct xts_msg *m)
 		xp_credit(xp, s, len);
 		return;
 	}
+	if (s->zc && xp_zc_keep(xp, s, m->payload, len))
+		return; /* kept in its frame for xport_recv_zc */
 	if (s->rlen + len > s->rcap && xp_rbuf_grow(xp, s, s->rlen + len)) {
 		xp_sock_abort(xp, s, ENOBUFS);
 		return;

@@ -213,7 +213,7 @@ void xp_credit(struct xport *xp, struct xsock *s, uint32_t n)
 	if (s->ungranted >= xp->rcvbuf / 4) {
 		if (xp_sock_send(xp, s, XTS_OP_CREDIT, NULL, 0))
 			xp_pend_add(xp, s, PS_CREDIT);
-	} else if (!s->rlen && s->ungranted >= xp->rcvbuf / 16) {
+	} else if (!xp_unread(s) && s->ungranted >= xp->rcvbuf / 16) {
 		xts_fifo_push(&xp->lazy, xp->socks, lazy_n, xp_slot_of(xp, s));
 	}
 }

@@ -449,7 +449,7 @@ static void snapshot(struct xport *xp, struct xp_lease *ls, uint32_t req, uint64
 		e->tx_bytes = s->tx_bytes;
 		e->rx_bytes = s->rx_bytes;
 		e->snd_credit = s->snd_credit;
-		e->rcv_unread = s->rlen;
+		e->rcv_unread = xp_unread(s);
 	}
 	sn->n = n;
 	sn->truncated = truncated;

@@ -289,6 +289,11 @@ XPORT_API int xport_stats(struct xport *xp, struct xport_stats *st, size_t sz)
 	out.rx_forged = ls.rx_forged;
 	out.spins = xp->c.spins;
 	out.spin_ns = xp->c.spin_ns;
+	out.zc_rx_frames = xp->c.zc_rx_frames;
+	out.zc_rx_copied = xp->c.zc_rx_copied;
+	out.zc_rx_held = xts_link__rx_lent(xp->link);
+	out.zc_tx_lent = xp->c.zc_tx_lent;
+	out.zc_tx_frames = xp->c.zc_tx_frames;
 	memcpy(st, &out, sz < sizeof(out) ? sz : sizeof(out));
 	return 0;
 }

@@ -13,7 +13,10 @@
 
 void xp_sock_release_rx(struct xport *xp, struct xsock *s)
 {
-	(void)xp;
+	if (s->zc) {
+		xp_zc_consume(xp, s, s->zc->bytes);
+		s->zc->lent = 0; /* what was lent is gone: recv_done says EINVAL */
+	}
 	free(s->rbuf);
 	s->rbuf = NULL;
 	s->rhead = s->rlen = s->rcap = 0;
@@ -64,4 +67,26 @@ uint32_t xp_rbuf_take(struct xsock *s, __u8 *dst, size_t len, bool consume)
 			s->rhead = 0;
 	}
 	return n;
+}
+
+uint32_t xp_rx_take(struct xport *xp, struct xsock *s, __u8 *dst, size_t len, bool consume)
+{
+	struct xp_zc *z = s->zc;
+	uint32_t got = 0, i;
+
+	if (z) { /* the kept frames come first in the stream */
+		for (i = 0; i < z->n && got < len; i++) {
+			const struct xp_zseg *g = &z->q[(z->head + i) % XP_ZC_SOCK_MAX];
+			uint32_t k = len - got < g->len ? (uint32_t)(len - got) : g->len;
+
+			if (dst)
+				memcpy(dst + got, g->p, k);
+			got += k;
+		}
+		if (consume)
+			xp_zc_consume(xp, s, got);
+	}
+	if (!s->rlen || got == len)
+		return got; /* no ring, maybe none allocated */
+	return got + xp_rbuf_take(s, dst ? dst + got : NULL, len - got, consume);
 }

@@ -307,7 +307,7 @@ XPORT_API int xport_connect(struct xport *xp, int sd, const struct sockaddr *add
 /* ---- send ---- */
 
 /* Why a send cannot go on, as tcp_sendmsg: pending error, then EPIPE. */
-static int send_error(struct xsock *s)
+int xp_send_error(struct xsock *s)
 {
 	int err;
 
@@ -396,7 +396,7 @@ XPORT_API ssize_t xport_send(struct xport *xp, int sd, const void *buf, size_t l
 			return xp_fail(EAGAIN);
 		xp_run(xp);
 	}
-	err = send_error(s);
+	err = xp_send_error(s);
 	if (err)
 		return xp_fail(-err);
 	if (!len)
@@ -412,11 +412,26 @@ XPORT_API ssize_t xport_send(struct xport *xp, int sd, const void *buf, size_t l
 		return (ssize_t)done;
 	if (err)
 		return xp_fail(-err);
-	err = send_error(s);
+	err = xp_send_error(s);
 	return xp_fail(err ? -err : EAGAIN);
 }
 
 /* ---- recv ---- */
+
+int xp_recv_nothing(struct xsock *s)
+{
+	if (s->peer_eof)
+		return 1;
+	if (s->so_error)
+		return -xp_take_error(s);
+	if (s->rd_shut)
+		return 1;
+	if (s->state == XS_DEAD && s->was_connected)
+		return 1;
+	if (s->state != XS_CONNECTED && s->state != XS_CONNECTING)
+		return -ENOTCONN;
+	return 0;
+}
 
 /* Take what a receive may now: @copied grows; *eor when a framed
  * message ended. */
@@ -428,10 +443,10 @@ static void recv_take(struct xport *xp, struct xsock *s, __u8 *dst, size_t len, 
 	if (len - *copied > avail)
 		len = *copied + avail;
 	if (peek) {
-		*copied = xp_rbuf_take(s, dst, len, false);
+		*copied = xp_rx_take(xp, s, dst, len, false);
 		return;
 	}
-	n = xp_rbuf_take(s, dst ? dst + *copied : NULL, len - *copied, true);
+	n = xp_rx_take(xp, s, dst ? dst + *copied : NULL, len - *copied, true);
 	*copied += n;
 	xp_credit(xp, s, n);
 	if (xp_strp_taken(s, n))
@@ -461,6 +476,8 @@ static ssize_t sock_recv(struct xport *xp, int sd, void *buf, size_t len, int fl
 	target = waitall && !xp_sock_framed(s) ? len : 1;
 	if (peek && target > xp->rcvbuf)
 		target = xp->rcvbuf; /* more can never be buffered at once */
+	if (!peek && s->zc && s->zc->lent)
+		return xp_fail(EBUSY); /* xport_recv_zc lent them: consumed by recv_done */
 	for (;;) {
 		if (xp_rx_avail(s)) {
 			recv_take(xp, s, dst, len, peek, &copied, oflags);
@@ -472,22 +489,18 @@ static ssize_t sock_recv(struct xport *xp, int sd, void *buf, size_t len, int fl
 			if (s->so_error || s->state != XS_CONNECTED || s->peer_eof || s->rd_shut)
 				break;
 		} else {
-			if (s->peer_eof)
+			int why = xp_recv_nothing(s);
+
+			if (why < 0)
+				return xp_fail(-why);
+			if (why)
 				break;
-			if (s->so_error)
-				return xp_fail(xp_take_error(s));
-			if (s->rd_shut)
-				break;
-			if (s->state == XS_DEAD && s->was_connected)
-				break;
-			if (s->state != XS_CONNECTED && s->state != XS_CONNECTING)
-				return xp_fail(ENOTCONN);
 		}
 		if (nb || xp_wait(xp, dl))
 			break;
 		xp_run(xp);
 	}
-	if (s->state == XS_DEAD && !s->rlen)
+	if (s->state == XS_DEAD && !xp_unread(s))
 		xp_sock_release_rx(xp, s);
 	if (!copied && !s->peer_eof && !s->rd_shut &&
 	    (s->state == XS_CONNECTED || s->state == XS_CONNECTING))
@@ -596,7 +609,7 @@ XPORT_API int xport_close(struct xport *xp, int sd)
 		/* Linux sends RST, not FIN, when unread data is dropped or
 		 * SO_LINGER is {1, 0}. */
 		bool abort =
-		    s->rlen || ((s->opt_set & (1u << XO_LINGER)) && s->optv[XO_LINGER] == 0);
+		    xp_unread(s) || ((s->opt_set & (1u << XO_LINGER)) && s->optv[XO_LINGER] == 0);
 
 		xp_term_owe(xp, s, XTS_OP_CLOSE, abort ? XTS_F_ABORT : 0, s->peer_id, 0);
 		xp_sock_release(xp, s);
@@ -626,6 +639,7 @@ XPORT_API int xport_close(struct xport *xp, int sd)
 		}
 		break;
 	}
+	xp_zc_free(xp, s); /* a lent tx frame back (rx frames went with the rest) */
 	xp_doorbell(xp);
 	return 0;
 }

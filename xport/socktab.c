@@ -36,6 +36,7 @@ void xp_socktab_fini(struct xport *xp)
 		return;
 	for (i = 0; i < xp->hiwater; i++) {
 		free(xp->socks[i].rbuf);
+		free(xp->socks[i].zc); /* its frames go with the link */
 		xp_lsn_free(&xp->socks[i]);
 	}
 	free(xp->socks);
@@ -93,6 +94,7 @@ void xp_sock_free(struct xport *xp, struct xsock *s)
 	xp_lsn_free(s);
 	xp_ulp_free(s);
 	xp_sock_release_rx(xp, s);
+	xp_zc_free(xp, s);
 	s->pend = 0;
 	/* id 0: frames still on their way for it are stale from now on, and
 	 * the next owner gets another generation. */

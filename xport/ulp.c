@@ -259,7 +259,7 @@ int xp_strp_on_data(struct xsock *s, uint32_t len, bool eor)
 uint32_t xp_rx_avail(const struct xsock *s)
 {
 	if (!has_strp(s))
-		return s->rlen;
+		return xp_unread(s); /* zero copy's kept frames too (zc.c) */
 	return s->ulp->mq_n ? s->ulp->mq[s->ulp->mq_head] : 0;
 }
 

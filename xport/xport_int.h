@@ -32,6 +32,30 @@
 #define XP_RX_BATCH	64
 #define XP_SOCKOPT_MS	2000 /* a SOCKOPT answer from the DPU */
 #define XP_FOREVER	UINT64_MAX
+#define XP_ZC_SOCK_MAX	128 /* DATA frames one socket may hold for xport_recv_zc */
+#define XP_ZC_TX_MAX	32  /* tx frames lent by xport_send_buf, per queue */
+
+/* A DATA frame kept for xport_recv_zc: its unread payload, and the
+ * link's token to give the frame back. */
+struct xp_zseg {
+	const uint8_t *p;
+	uint32_t len;
+	uint64_t token;
+};
+
+/* A socket's zero-copy state (zc.c), allocated on its first zero-copy
+ * call: the kept frames come before the receive ring in stream order
+ * (a frame is kept only while the ring is empty), and at most one tx
+ * frame is lent. */
+struct xp_zc {
+	struct xp_zseg q[XP_ZC_SOCK_MAX]; /* ring of kept frames */
+	uint32_t head, n;
+	uint32_t bytes; /* unread in q */
+	uint32_t lent;	/* bytes xport_recv_zc lent (from the stream's start) */
+	bool rx_on;	/* xport_recv_zc was called: keep DATA frames */
+	bool tx_lent;
+	struct xts_txf txf; /* while tx_lent */
+};
 
 enum xs_state {
 	XS_FREE = 0,
@@ -140,6 +164,7 @@ struct xsock {
 	struct xp_acq *acq;	/* accept queue of a listener */
 	struct xp_watch *watch; /* readiness sets watching it (ready.c) */
 	struct xp_ulp *ulp;	/* ULPs pushed (TLS) and what they became (ulp.c) */
+	struct xp_zc *zc;	/* zero copy (zc.c); NULL: never used */
 };
 
 struct xp_counters {
@@ -155,6 +180,8 @@ struct xp_counters {
 	uint64_t sleeps;       /* poll(2) waits for the queue */
 	uint64_t spins;	       /* waits a spin ended (opts.spin_us) */
 	uint64_t spin_ns;      /* time spent spinning */
+	uint64_t zc_rx_frames, zc_rx_copied, zc_tx_frames;
+	uint32_t zc_tx_lent; /* sockets holding a tx frame (<= XP_ZC_TX_MAX) */
 };
 
 /*
@@ -349,7 +376,26 @@ static inline void xp_rbuf_put(struct xsock *s, const __u8 *p, uint32_t n)
 /* Copy up to @len buffered bytes to @dst (NULL: discard); consume them
  * unless peeking. */
 uint32_t xp_rbuf_take(struct xsock *s, __u8 *dst, size_t len, bool consume);
+/* Unread bytes: kept DATA frames (zc.c) and the ring. */
+static inline uint32_t xp_unread(const struct xsock *s)
+{
+	return s->rlen + (s->zc ? s->zc->bytes : 0);
+}
+/* xp_rbuf_take over the kept frames, then the ring. */
+uint32_t xp_rx_take(struct xport *xp, struct xsock *s, __u8 *dst, size_t len, bool consume);
+/* Unread bytes and kept frames go (frames back to the link). */
 void xp_sock_release_rx(struct xport *xp, struct xsock *s);
+
+/* ---- zc.c: zero copy ---- */
+/* A DATA payload of a zero-copy socket, in the rx batch: kept in its
+ * frame (true) or left to the ring (false: not zero copy, the ring is
+ * not empty, or a bound is reached). */
+bool xp_zc_keep(struct xport *xp, struct xsock *s, const __u8 *p, uint32_t len);
+/* Consume @n bytes of the kept frames (<= bytes): frames emptied go back. */
+void xp_zc_consume(struct xport *xp, struct xsock *s, uint32_t n);
+/* The slot is freed: a lent tx frame goes back, the state is freed
+ * (kept frames went with xp_sock_release_rx). */
+void xp_zc_free(struct xport *xp, struct xsock *s);
 
 /* ---- conn.c: a connection's frames from the DPU ---- */
 /* CONNECT_RES, DATA, CREDIT, SHUTDOWN, RESET, CLOSED, SOCKOPT_RES */
@@ -425,6 +471,11 @@ int xp_send_connect(struct xport *xp, struct xsock *s);
 short xp_sock_revents(struct xport *xp, struct xsock *s);
 /* Take a socket's pending error (SO_ERROR), as sock_error() does. */
 int xp_take_error(struct xsock *s);
+/* Why a send cannot go on (pending error, EPIPE): -errno, 0 if it can. */
+int xp_send_error(struct xsock *s);
+/* Why a receive finds nothing to read: 0 (wait for more), 1 (EOF: return
+ * 0) or -errno (so_error, ENOTCONN), in tcp_recvmsg's order. */
+int xp_recv_nothing(struct xsock *s);
 
 /* ---- listen.c ---- */
 void xp_lsn_on_msg(struct xport *xp, const struct xts_msg *m); /* LISTEN_RES, NEW_CONN */

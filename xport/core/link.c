@@ -69,7 +69,7 @@ int link_alloc_in(struct xts_link **out, const struct xts_link_opts *o, __u32 qu
 	l->window = o->window;
 	l->peer_window = o->window; /* until the peer says otherwise */
 	l->fd = -1;
-	l->own_max_frame = o->frame_size - RX_HEADROOM;
+	l->own_max_frame = o->frame_size - RX_HEADROOM - XTS_LINK_PAD;
 	if (mtu && mtu + XTS_ETH_HLEN < l->own_max_frame)
 		l->own_max_frame = mtu + XTS_ETH_HLEN;
 	if (l->own_max_frame < XTS_PAYLOAD_OFF + 256) {
@@ -103,7 +103,9 @@ int link_alloc_in(struct xts_link **out, const struct xts_link_opts *o, __u32 qu
 		return -ENOMEM;
 	}
 	for (i = 0; i < l->pool_cap; i++)
-		link_pool_put(l, (__u64)(l->fill_frames + i) * o->frame_size);
+		link_pool_put(l, (__u64)(l->fill_frames + i) * o->frame_size + XTS_LINK_PAD);
+	/* link_opts: window <= fill_frames / 2 */
+	l->lend_max = l->fill_frames > 2 * l->window ? l->fill_frames - 2 * l->window : 0;
 	*out = l;
 	return 0;
 }
@@ -149,13 +151,19 @@ __u32 xts_link__window(const struct xts_link *l)
 	return l->window;
 }
 
+__u32 xts_link__peer_window(const struct xts_link *l)
+{
+	return l->peer_window;
+}
+
 void xts_link__session(struct xts_link *l, __u32 epoch, __u32 peer_window, __u32 peer_max_frame,
 		       const __u8 peer_mac[XTS_MAC_LEN])
 {
 	l->epoch = epoch;
 	l->tx_isn = l->rx_isn = 0;
 	l->tx_seq = l->rx_seq = l->peer_ack = l->ack_sent = 0;
-	l->reserved_seq = 0;
+	/* reserved_seq stays: frames the caller holds (a zero-copy send
+	 * buffer) are still its own, and still cancelled or submitted. */
 	l->broken = false;
 	/* Never trust the peer beyond what our own rings were sized for. */
 	l->peer_window = peer_window ? peer_window : 1;
@@ -306,6 +314,7 @@ int xts_link__rx(struct xts_link *l, struct xts_msg *msgs, unsigned max)
 	if (max > RX_BATCH_MAX)
 		max = RX_BATCH_MAX;
 	n = l->ops->rx_peek(l, d, max);
+	l->keep_next = 0;
 	for (i = 0; i < n; i++) {
 		struct xts_msg *m = &msgs[out];
 		bool inside = d[i].addr + d[i].len <= l->area_size;
@@ -345,6 +354,49 @@ void xts_link__rx_done(struct xts_link *l)
 		return;
 	l->ops->rx_release(l, l->held_n);
 	l->held_n = 0;
+}
+
+int xts_link__rx_keep(struct xts_link *l, const void *p, __u64 *token)
+{
+	size_t off = (size_t)((const __u8 *)p - (const __u8 *)l->area);
+	__u64 base;
+	__u32 i;
+
+	if ((const __u8 *)p < (const __u8 *)l->area || off >= l->area_size)
+		return -EINVAL;
+	base = off - off % l->frame_size;
+	if (l->lent >= l->lend_max)
+		return -ENOBUFS;
+	/* Callers keep frames in batch order: start where the last one was
+	 * found, so a batch costs one pass, not one per frame kept. */
+	for (i = 0; i < l->held_n; i++) {
+		__u32 k = (l->keep_next + i) % l->held_n;
+
+		if (l->held[k] != base)
+			continue;
+		l->held[k] = LINK_KEPT;
+		l->keep_next = k + 1;
+		l->lent++;
+		*token = base;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+void xts_link__rx_return(struct xts_link *l, __u64 token)
+{
+	l->ops->fill_put(l, token);
+	l->lent--;
+}
+
+__u32 xts_link__rx_lent(const struct xts_link *l)
+{
+	return l->lent;
+}
+
+__u32 xts_link__rx_lend_max(const struct xts_link *l)
+{
+	return l->lend_max;
 }
 
 __u32 xts_link__tx_room(const struct xts_link *l)
@@ -506,7 +558,7 @@ int xts_link__tx_raw(struct xts_link *l, const void *frame, size_t len)
 	struct xts_txf f;
 	int err;
 
-	if (len > l->frame_size - RX_HEADROOM)
+	if (len > l->frame_size - RX_HEADROOM - XTS_LINK_PAD)
 		return -EMSGSIZE;
 	err = xts_link__tx_reserve(l, false, &f);
 	if (err)

@@ -61,6 +61,18 @@ struct xts_link_stats {
 	__u64 xsk_rx_ring_full, xsk_fill_empty, xsk_tx_ring_empty;
 };
 
+/*
+ * Header/data split: every frame sits in its UMEM chunk XTS_LINK_PAD bytes
+ * further in than it would, so that its payload (after the 14-byte
+ * Ethernet and 32-byte XTS headers) starts on a 64-byte boundary, in tx
+ * frames (chunk + 64) and rx frames alike (chunk + 256 of kernel headroom
+ * + the UMEM's frame_headroom of XTS_LINK_PAD + 46 = chunk + 320).  What
+ * the zero-copy API lends (include/xport.h) is aligned for the caller's
+ * vector loads and DMA, and a payload never straddles a cache line more
+ * than it must.
+ */
+#define XTS_LINK_PAD (64 - XTS_PAYLOAD_OFF % 64)
+
 /* A reserved tx frame: write up to cap bytes at payload. */
 struct xts_txf {
 	__u64 addr;    /* UMEM address (opaque) */
@@ -114,9 +126,10 @@ int xts_link__if_info(const char *ifname, __u8 mac[XTS_MAC_LEN], __u32 *mtu);
 
 int xts_link__fd(const struct xts_link *l); /* pollable (POLLIN) */
 __u32 xts_link__queue(const struct xts_link *l);
-const __u8 *xts_link__mac(const struct xts_link *l); /* our MAC */
-__u32 xts_link__max_frame(const struct xts_link *l); /* min(ours, peer's) */
-__u32 xts_link__window(const struct xts_link *l);    /* ours (rx side) */
+const __u8 *xts_link__mac(const struct xts_link *l);   /* our MAC */
+__u32 xts_link__max_frame(const struct xts_link *l);   /* min(ours, peer's) */
+__u32 xts_link__window(const struct xts_link *l);      /* ours (rx side) */
+__u32 xts_link__peer_window(const struct xts_link *l); /* the peer's (tx side) */
 
 /* Start a new session: counters to zero, epoch and the peer's window,
  * max frame and MAC as negotiated by HELLO/HELLO_ACK.  Frames of other
@@ -149,6 +162,23 @@ bool xts_link__broken(const struct xts_link *l);
  */
 int xts_link__rx(struct xts_link *l, struct xts_msg *msgs, unsigned max);
 void xts_link__rx_done(struct xts_link *l);
+
+/*
+ * Lending rx frames (zero-copy receive, docs/design.md "Zero copy").
+ * Between xts_link__rx() and xts_link__rx_done(), the caller may keep the
+ * frame that holds @p (a payload pointer rx returned): rx_done then does
+ * not give it back to the transport, and the fill side runs with one
+ * frame fewer until xts_link__rx_return(@token).  At most
+ * xts_link__rx_lend_max() frames are kept at once: the fill side always
+ * keeps two windows of frames, one for the peer's sequenced frames in
+ * flight and one for its NOSEQ frames (acks, pings), so lending never
+ * makes the kernel drop a frame.  0, -ENOBUFS (that many are lent) or
+ * -EINVAL (@p is no frame of this batch).
+ */
+int xts_link__rx_keep(struct xts_link *l, const void *p, __u64 *token);
+void xts_link__rx_return(struct xts_link *l, __u64 token);
+__u32 xts_link__rx_lent(const struct xts_link *l);
+__u32 xts_link__rx_lend_max(const struct xts_link *l);
 
 /* Sequenced frames we may still send now (window and free frames). */
 __u32 xts_link__tx_room(const struct xts_link *l);

@@ -22,6 +22,9 @@
 /* In copy mode the kernel puts rx data XDP_PACKET_HEADROOM into the frame;
  * the in-memory backend does the same, so both exercise one rx path. */
 #define RX_HEADROOM 256
+/* held[i] of a frame the caller kept (xts_link__rx_keep): rx_release
+ * skips it. */
+#define LINK_KEPT (~0ull)
 
 /* A received frame: UMEM address of its first byte, and its length. */
 struct link_desc {
@@ -37,8 +40,11 @@ struct link_ops {
 	 * for the next peek (and rx_ready counts them again). */
 	void (*rx_unpeek)(struct xts_link *l, __u32 n);
 	/* The @n frames peeked and not unpeeked are consumed: take them off
-	 * the rx side and receive into the frames l->held[0..n) again. */
+	 * the rx side and receive into the frames l->held[0..n) again (all
+	 * but those marked LINK_KEPT). */
 	void (*rx_release)(struct xts_link *l, __u32 n);
+	/* A kept frame comes back: receive into it again. */
+	void (*fill_put)(struct xts_link *l, __u64 addr);
 	/* Frames wait on the rx side (no syscall). */
 	bool (*rx_ready)(struct xts_link *l);
 	/* Queue one finished tx frame.  Cannot fail: the tx side holds the
@@ -74,6 +80,8 @@ struct xts_link {
 	/* rx frames held by the caller between rx() and rx_done() */
 	__u64 held[RX_BATCH_MAX];
 	__u32 held_n;
+	__u32 lent, lend_max; /* rx frames kept by the caller (rx_keep) */
+	__u32 keep_next;      /* where rx_keep looks first */
 
 	/* session */
 	__u32 epoch;

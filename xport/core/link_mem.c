@@ -7,7 +7,7 @@
  *
  * It behaves as copy-mode AF_XDP does on a veth: a frame leaves at the
  * doorbell (kick), is copied into a frame the receiver posted for rx (its
- * "fill" stack) RX_HEADROOM bytes in, and waits on the receiver's bounded
+ * "fill" stack) RX_HEADROOM + XTS_LINK_PAD bytes in, and waits on the receiver's bounded
  * rx ring; a full rx ring or an empty fill stack drops it and counts it
  * where the kernel would (xsk_rx_ring_full, xsk_fill_empty).  Each end's fd
  * is an eventfd, readable while frames wait on its rx ring.
@@ -93,7 +93,7 @@ static bool deliver(struct mem_end *e, const void *data, __u32 len)
 	struct xts_link *l = e->l;
 	__u64 addr;
 
-	if (len > l->frame_size - RX_HEADROOM) {
+	if (len > l->frame_size - RX_HEADROOM - XTS_LINK_PAD) {
 		e->rx_dropped++;
 		return false;
 	}
@@ -105,7 +105,7 @@ static bool deliver(struct mem_end *e, const void *data, __u32 len)
 		e->fill_empty++;
 		return false;
 	}
-	addr = e->fill[--e->fill_n] + RX_HEADROOM;
+	addr = e->fill[--e->fill_n] + RX_HEADROOM + XTS_LINK_PAD;
 	memcpy(link_data(l, addr), data, len);
 	e->rx[(e->rx_head + e->rx_n++) % l->ring_size] = (struct link_desc){addr, len};
 	efd_update(e);
@@ -161,11 +161,21 @@ static void mem_rx_release(struct xts_link *l, __u32 n)
 
 	pthread_mutex_lock(&e->pair->mu);
 	for (i = 0; i < n; i++)
-		e->fill[e->fill_n++] = l->held[i];
+		if (l->held[i] != LINK_KEPT)
+			e->fill[e->fill_n++] = l->held[i];
 	e->rx_head = (e->rx_head + n) % l->ring_size;
 	e->rx_n -= n;
 	e->peeked = 0;
 	efd_update(e);
+	pthread_mutex_unlock(&e->pair->mu);
+}
+
+static void mem_fill_put(struct xts_link *l, __u64 addr)
+{
+	struct mem_end *e = be(l);
+
+	pthread_mutex_lock(&e->pair->mu);
+	e->fill[e->fill_n++] = addr;
 	pthread_mutex_unlock(&e->pair->mu);
 }
 
@@ -261,6 +271,7 @@ static const struct link_ops mem_ops = {
     .rx_peek = mem_rx_peek,
     .rx_unpeek = mem_rx_unpeek,
     .rx_release = mem_rx_release,
+    .fill_put = mem_fill_put,
     .rx_ready = mem_rx_ready,
     .tx_put = mem_tx_put,
     .kick = mem_kick,

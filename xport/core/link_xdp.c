@@ -53,15 +53,31 @@ static void xdp_rx_unpeek(struct xts_link *l, __u32 n)
 static void xdp_rx_release(struct xts_link *l, __u32 n)
 {
 	struct xdp_be *b = be(l);
-	__u32 idx, i;
+	__u32 idx = 0, i, k = 0, back = 0;
 
+	for (i = 0; i < n; i++)
+		back += l->held[i] != LINK_KEPT;
 	/* Cannot fail: the fill ring holds every rx frame (see top). */
-	if (xsk_ring_prod__reserve(&b->fill, n, &idx) != n)
+	if (back && xsk_ring_prod__reserve(&b->fill, back, &idx) != back)
 		return;
 	for (i = 0; i < n; i++)
-		*xsk_ring_prod__fill_addr(&b->fill, idx + i) = l->held[i];
-	xsk_ring_prod__submit(&b->fill, n);
+		if (l->held[i] != LINK_KEPT)
+			*xsk_ring_prod__fill_addr(&b->fill, idx + k++) = l->held[i];
+	if (back)
+		xsk_ring_prod__submit(&b->fill, back);
 	xsk_ring_cons__release(&b->rx, n);
+}
+
+static void xdp_fill_put(struct xts_link *l, __u64 addr)
+{
+	struct xdp_be *b = be(l);
+	__u32 idx = 0;
+
+	/* Cannot fail either: the frame was one of the fill ring's. */
+	if (xsk_ring_prod__reserve(&b->fill, 1, &idx) != 1)
+		return;
+	*xsk_ring_prod__fill_addr(&b->fill, idx) = addr;
+	xsk_ring_prod__submit(&b->fill, 1);
 }
 
 static bool xdp_rx_ready(struct xts_link *l)
@@ -149,6 +165,7 @@ const struct link_ops link_xdp_ops = {
     .rx_peek = xdp_rx_peek,
     .rx_unpeek = xdp_rx_unpeek,
     .rx_release = xdp_rx_release,
+    .fill_put = xdp_fill_put,
     .rx_ready = xdp_rx_ready,
     .tx_put = xdp_tx_put,
     .kick = xdp_kick,
@@ -226,7 +243,7 @@ static int xdp_open(struct xts_link *l, struct xdp_be *b, const char *ifname,
 	ucfg.fill_size = o->ring_size;
 	ucfg.comp_size = o->ring_size;
 	ucfg.frame_size = o->frame_size;
-	ucfg.frame_headroom = 0;
+	ucfg.frame_headroom = XTS_LINK_PAD; /* payload 64-byte aligned (link.h) */
 	err = xsk_umem__create(&b->umem, l->area, l->area_size, &b->fill, &b->comp, &ucfg);
 	if (err)
 		return err;

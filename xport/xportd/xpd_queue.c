@@ -116,6 +116,7 @@ static int xsk_setup(struct xpd *d, struct xpd_lease *ls)
 	    .addr = (uintptr_t)ls->umem,
 	    .len = ls->umem_size,
 	    .chunk_size = ls->frame_size,
+	    .headroom = XTS_LINK_PAD, /* the lessee's payloads 64-byte aligned (link.h) */
 	};
 	struct sockaddr_xdp sx = {
 	    .sxdp_family = AF_XDP,
