@@ -38,6 +38,7 @@ void xp_socktab_fini(struct xport *xp)
 		free(xp->socks[i].rbuf);
 		free(xp->socks[i].zc); /* its frames go with the link */
 		xp_lsn_free(&xp->socks[i]);
+		xp_ulp_free(&xp->socks[i]); /* a socket left open with a ULP pushed */
 	}
 	free(xp->socks);
 	xp->socks = NULL;
