@@ -36,14 +36,15 @@ static void hello_send(struct xport *xp)
 	struct xts_hello h;
 
 	memset(&h, 0, sizeof(h));
-	/* A fresh nonce per HELLO: each HELLO starts a new session on the
-	 * shard, so only the answer to the last one names the live epoch. */
-	ss->nonce = xts_link__random32();
+	/* A fresh nonce per HELLO, each kept (the last XP_HELLO_KEEP): the
+	 * answer to an earlier one may arrive after we sent the next, on a
+	 * loaded host or DPU, and is ours all the same (on_hello_ack). */
+	ss->nonce[ss->nsent++ % XP_HELLO_KEEP] = xts_link__random32();
 	h.min_version = htole16(XTS_PROTO_VERSION);
 	h.max_version = htole16(XTS_PROTO_VERSION);
 	h.window = htole32(xts_link__window(xp->link));
 	h.max_frame = htole32(xts_link__max_frame(xp->link));
-	h.nonce = htole32(ss->nonce);
+	h.nonce = htole32(ss->nonce[(ss->nsent - 1) % XP_HELLO_KEEP]);
 	h.caps = htole64(XTS_CAP_IPV6);
 	xts_link__send(xp->link, XTS_OP_HELLO, 0, XTS_ID_NONE, XTS_ID_NONE, 0, &h, sizeof(h));
 	xts_link__flush(xp->link, false);
@@ -60,6 +61,7 @@ void xp_sess_start(struct xport *xp)
 	ss->state = XSS_ATTACHING;
 	ss->epoch = 0;
 	ss->refuse_err = 0;
+	ss->nsent = 0; /* answers to an earlier attach's HELLOs are not ours */
 	ss->hello_ivl_ms = HELLO_IVL_MIN_MS;
 	ss->hello_deadline_ns = xp_now_ns() + (uint64_t)ss->hello_ms * 1000000ull;
 	hello_send(xp);
@@ -98,24 +100,55 @@ static void hello_tick(struct xport *xp)
 		hello_send(xp);
 }
 
+/* Does @nonce name one of this attach's HELLOs? */
+static bool our_nonce(const struct xp_session *ss, uint32_t nonce)
+{
+	uint32_t i, n = ss->nsent < XP_HELLO_KEEP ? ss->nsent : XP_HELLO_KEEP;
+
+	for (i = 0; i < n; i++)
+		if (ss->nonce[i] == nonce)
+			return true;
+	return false;
+}
+
+static void sess_drop(struct xport *xp, int err);
+
+/*
+ * The answer to a HELLO of ours: a session, or a refusal.  Any HELLO of
+ * this attach counts, not only the last: on a loaded machine the answer
+ * to one often arrives after the next went out (every 200 ms at first),
+ * and waiting for the last one's answer had each retry start a takeover
+ * probe on the shard (it cannot tell a retry from another host), which
+ * took longer than the retries' interval: attaching timed out under load.
+ * Up already, on an earlier HELLO's answer: a refusal is the shard
+ * turning down a later HELLO of ours because our session answered its
+ * probe, and the same epoch again is nothing new; another epoch means the
+ * shard gave the queue to a later HELLO of ours (our answer to its probe
+ * came too late), ending the session we hold: its sockets end as in a
+ * QRESET and the new session is ours.
+ */
 static void on_hello_ack(struct xport *xp, const struct xts_msg *m)
 {
 	struct xp_session *ss = &xp->sess;
 	struct xts_hello_ack h = {0};
+	bool refused;
 	int err;
 
-	if (xp_up(xp))
-		return; /* an answer to an older HELLO */
 	/* version 1's layout is the first 32 bytes of version 2's */
 	memcpy(&h, m->payload, m->len < sizeof(h) ? m->len : sizeof(h));
-	if (le32toh(h.nonce) != ss->nonce)
+	if (ss->state == XSS_ENDED || !our_nonce(ss, le32toh(h.nonce)))
 		return;
 	/* a refusal: err (EBUSY: the queue's session is live), or another
 	 * version, said in version 1's layout */
 	err = (int)le32toh((__u32)h.err);
-	if (m->version != XTS_PROTO_VERSION || err || !m->epoch ||
-	    le16toh(h.min_version) > XTS_PROTO_VERSION ||
-	    le16toh(h.max_version) < XTS_PROTO_VERSION) {
+	refused = m->version != XTS_PROTO_VERSION || err || !m->epoch ||
+		  le16toh(h.min_version) > XTS_PROTO_VERSION ||
+		  le16toh(h.max_version) < XTS_PROTO_VERSION;
+	if (xp_up(xp)) {
+		if (refused || m->epoch == ss->epoch)
+			return;
+		sess_drop(xp, ECONNRESET);
+	} else if (refused) {
 		if (ss->state == XSS_ATTACHING) {
 			ss->state = XSS_REFUSED;
 			ss->refuse_err = err > 0 && err < 4096 ? err : EPROTONOSUPPORT;
@@ -170,6 +203,16 @@ static void sess_sockets_end(struct xport *xp, int err)
 	}
 }
 
+/* The session is gone: its sockets end with @err, the rx batch too. */
+static void sess_drop(struct xport *xp, int err)
+{
+	xp_owed_clear(xp); /* owed to a session that is gone */
+	sess_sockets_end(xp, err);
+	xp->sess.err = err;
+	xp->sess.gen++;
+	xp->c.qresets++;
+}
+
 void xp_sess_lost(struct xport *xp, int err, bool send_qreset)
 {
 	if (send_qreset) {
@@ -179,11 +222,7 @@ void xp_sess_lost(struct xport *xp, int err, bool send_qreset)
 		xts_link__send(xp->link, XTS_OP_QRESET, 0, XTS_ID_NONE, XTS_ID_NONE, 0, &e,
 			       sizeof(e));
 	}
-	xp_owed_clear(xp); /* owed to a session that is gone */
-	sess_sockets_end(xp, err);
-	xp->sess.err = err;
-	xp->sess.gen++;
-	xp->c.qresets++;
+	sess_drop(xp, err);
 	xts_link__flush(xp->link, false);
 	/* epoch 0: frames of the old session are dropped from now on */
 	xts_link__session(xp->link, 0, xts_link__window(xp->link), 0, bcast_mac);

@@ -200,13 +200,18 @@ enum xp_sess_state {
 	XSS_ENDED,	   /* we ended it (xport_close_queue): no HELLO any more */
 };
 
+#define XP_HELLO_KEEP 8
+
 struct xp_session {
 	uint8_t state;	/* enum xp_sess_state */
 	bool draining;	/* the shard said DRAINING (ESHUTDOWN) in this session */
 	int refuse_err; /* XSS_REFUSED: what xport_open reports */
 	int err;	/* why the last session ended, reported once by xport_process */
 	uint32_t epoch; /* the shard's, from HELLO_ACK; 0 while none */
-	uint32_t nonce; /* of the last HELLO sent */
+	/* the nonces of this attach's HELLOs, the last XP_HELLO_KEEP: an
+	 * answer to any of them is ours (session.c, on_hello_ack) */
+	uint32_t nonce[XP_HELLO_KEEP];
+	uint32_t nsent; /* HELLOs sent since xp_sess_start */
 	uint32_t gen;	/* bumped when a session ends: ends the rx batch */
 	uint32_t max_conns;
 	uint64_t caps;		/* XTS_CAP_* the shard announced in HELLO_ACK */

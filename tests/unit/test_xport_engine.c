@@ -7,6 +7,7 @@
  */
 #define _GNU_SOURCE /* sched_setaffinity, pthread_setaffinity_np */
 #include <sched.h>
+#include <unistd.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -361,6 +362,59 @@ static void qreset_epochs(void **state)
 	xport_stats(p->xp, &st, sizeof(st));
 	assert_int_equal(st.restarts, 1);
 	xport_close(p->xp, a);
+	done(p);
+}
+
+/*
+ * Attaching on a loaded machine: the answer to an earlier HELLO of this
+ * attach arrives after the next HELLO went out, and is ours (before, only
+ * the last HELLO's answer counted: each retry started a takeover probe on
+ * the shard, the probes outlasted the retries, the attach timed out).  An
+ * answer to the previous attach's HELLO is not ours.  Up on it, a refusal
+ * of the later HELLO and the same epoch again change nothing; the shard
+ * giving the queue to the later HELLO (our answer to its probe came too
+ * late) ends the session we hold, as a QRESET does, and the new one is
+ * ours.
+ */
+static void hello_late_answer(void **state)
+{
+	struct peer *p = fresh();
+	struct xts_err e = {.err = (__s32)htole32(ECONNRESET)};
+	__u32 old = p->last_nonce, n1, n2;
+	int a = peer_connect(p, 0x801, P_CONNBUF), b;
+	char c;
+
+	(void)state;
+	peer_send(p, XTS_OP_QRESET, 0, 0, 0, 0, &e, sizeof(e));
+	assert_false(xp_up(p->xp));
+	sent_hello(p, &n1);
+	assert_true(n1 != 0);
+	usleep(300 * 1000); /* past the first retry interval (200 ms) */
+	xport_process(p->xp);
+	sent_hello(p, &n2);
+	assert_true(n2 != 0 && n2 != n1);
+	peer_hello_ack(p, old, 0, PEPOCH + 1);
+	xport_process(p->xp);
+	assert_false(xp_up(p->xp));
+	peer_hello_ack(p, n1, 0, PEPOCH + 2); /* late, and ours */
+	xport_process(p->xp);
+	assert_true(xp_up(p->xp));
+	assert_int_equal(xts_link__epoch(p->a), PEPOCH + 2);
+	b = peer_connect(p, 0x802, P_CONNBUF);
+	peer_hello_ack(p, n2, EBUSY, 0);
+	peer_hello_ack(p, n1, 0, 0); /* in the live epoch */
+	xport_process(p->xp);
+	assert_true(xp_up(p->xp));
+	assert_int_equal(xts_link__epoch(p->a), PEPOCH + 2);
+	assert_int_equal(xport_send(p->xp, b, "x", 1, 0), 1);
+	peer_hello_ack(p, n2, 0, PEPOCH + 3); /* the queue went to n2 */
+	xport_process(p->xp);
+	assert_true(xp_up(p->xp));
+	assert_int_equal(xts_link__epoch(p->a), PEPOCH + 3);
+	assert_int_equal(xport_recv(p->xp, b, &c, 1, 0), -1);
+	assert_int_equal(errno, ECONNRESET);
+	xport_close(p->xp, a);
+	xport_close(p->xp, b);
 	done(p);
 }
 
@@ -752,6 +806,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(reset_in, peer_setup, peer_teardown),
 	    cmocka_unit_test(qreset_epochs),
 	    cmocka_unit_test(qreset_mid_batch),
+	    cmocka_unit_test(hello_late_answer),
 	    cmocka_unit_test(hello_busy),
 	    cmocka_unit_test(opts_tail),
 	    cmocka_unit_test(close_no_wait),
