@@ -126,7 +126,7 @@ served=$(awk '{ n[$1]++ } END { for (p in n) printf "%s:%d ", p, n[p] }' "$WORK/
 awk '$2 !~ /^2/ { bad++ } END { exit bad > 0 }' "$WORK/ngx/access.log" || fail "nginx logged non-2xx"
 echo "ok: wrk -t2 -c100 10 s against nginx (2 workers): $reqs requests, $(awk '/Requests\/sec/ { print $2 }' "$WORK/wrk.out")/s, no error; by worker pid: $served"
 # ---- 3. socat's fork option: the parent accepts, each child serves ----
-H "$RUN" -- socat TCP4-LISTEN:9300,fork,reuseaddr PIPE >"$WORK/socat.log" 2>&1 &
+H "$RUN" -- socat -t 30 TCP4-LISTEN:9300,fork,reuseaddr PIPE >"$WORK/socat.log" 2>&1 &
 BGPIDS+=($!)
 wait_listeners 9300 1 || fail "socat fork: DPU listeners on 9300: $(dpu_listeners 9300)"
 head -c 1000000 /dev/urandom >"$WORK/one"

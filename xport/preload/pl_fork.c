@@ -26,6 +26,7 @@
 
 #define RELAY_BUF   (64 * 1024)
 #define CLAIM_MS    5000
+#define PAIR_SNDBUF (4 << 20)
 #define MAX_CHILD_H 4096 /* connections one fork holds for its child */
 
 struct msg {	     /* child -> parent */
@@ -189,6 +190,13 @@ static void claim_answer(struct child *c, const struct msg *m)
 		   socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, pair)) {
 		iob = errno ? (char)errno : ENOMEM;
 	} else {
+		int big = PAIR_SNDBUF;
+
+		/* a kernel TCP socket takes megabytes before a write blocks; a
+		 * program that writes its last bytes and then closes on a timer
+		 * (socat -t) must find room as it would there */
+		REAL(setsockopt)(pair[0], SOL_SOCKET, SO_SNDBUF, &big, sizeof(big));
+		REAL(setsockopt)(pair[1], SOL_SOCKET, SO_SNDBUF, &big, sizeof(big));
 		struct cmsghdr *cm;
 
 		mh.msg_control = cbuf;
@@ -470,8 +478,9 @@ int pl_claim(int fd, struct pl_sock *ps)
 		       strerror(err));
 		return err;
 	}
-	if (ps->nonblock)
-		REAL(fcntl)(nfd, F_SETFL, O_NONBLOCK);
+	/* the pair is made non-blocking (the relay's end must be): the
+	 * child's end takes the program's mode */
+	REAL(fcntl)(nfd, F_SETFL, ps->nonblock ? O_NONBLOCK : 0);
 	pthread_mutex_lock(&pl_mu);
 	for (i = 0; i < hi; i++) { /* every number naming it, dups too */
 		if (pl_get(i) != ps)

@@ -45,9 +45,11 @@ static struct pl_sock *xsock(int fd, int *err)
 	if (!ps || ps->kind != PL_XTS)
 		return NULL;
 	*err = pl_usable(fd, ps);
-	if (*err < 0) /* claimed from the parent: a kernel socket now */
+	if (*err < 0) { /* claimed from the parent: a kernel socket now, ps gone */
 		*err = 0;
-	return *err || ps->foreign ? NULL : ps;
+		return NULL;
+	}
+	return *err ? NULL : ps;
 }
 
 static ssize_t x_recv(struct pl_sock *ps, void *buf, size_t len, int flags)
