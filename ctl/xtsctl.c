@@ -138,10 +138,14 @@ static void text_stats(struct ctl_reply *r)
 			printf("shard %s (%s)\n", get(&rec, "id"), get(&rec, "state"));
 		else if (!strcmp(rec.type, "total"))
 			printf("total\n");
+		else if (!strcmp(rec.type, "tls"))
+			printf("tls profile %s, shard %s\n", get(&rec, "profile"),
+			       get(&rec, "shard"));
 		else
 			continue; /* the xtsd record: status shows it */
 		for (unsigned k = 0; k < rec.n; k++)
-			if (strcmp(rec.key[k], "id") && strcmp(rec.key[k], "state"))
+			if (strcmp(rec.key[k], "id") && strcmp(rec.key[k], "state") &&
+			    strcmp(rec.key[k], "profile") && strcmp(rec.key[k], "shard"))
 				printf("  %-22s %s\n", rec.key[k], rec.val[k]);
 	}
 }

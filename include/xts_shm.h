@@ -297,10 +297,42 @@ struct xts_shm_counters {
 };
 #define XTS_SHM_NCOUNTERS (sizeof(struct xts_shm_counters) / sizeof(uint64_t))
 
+/*
+ * Per TLS profile, in each shard's block (tls[] below), X(name, kind, help)
+ * as XTS_SHM_COUNTERS: the shard gives a profile a slot (its name, NUL-
+ * ended; "" a free slot) the first time one of its connections counts
+ * anything, and keeps it for its life; only when every slot is taken does
+ * a name that is no longer configured give its slot (counters from 0) to
+ * a new one.  The shard publishes them with the counters above (same
+ * single writer, relaxed u64 stores, inside the counters' publication,
+ * before run.published; a reader loads them relaxed, each whole, not
+ * under the counters' seqlock: no snapshot across them).  Readers
+ * (xtsctl stats: "tls" records, shard and profile; Prometheus) label each
+ * by profile name and shard.  Only profiles of xts.conf get a slot: a name
+ * a host makes up (ENOENT) counts nowhere here.
+ */
+#define XTS_SHM_TLS_COUNTERS(X)                                                                    \
+	X(hs_ok, COUNTER, "TLS handshakes done")                                                   \
+	X(hs_failed, COUNTER, "TLS handshakes failed (verify, protocol, timeout, peer)")           \
+	X(hs_verify, COUNTER, "TLS handshakes failed: certificate verify (EKEYREJECTED)")          \
+	X(resumed, COUNTER, "TLS sessions resumed")                                                \
+	X(refused_limit, COUNTER, "TLS connections refused by tls limits (ENOBUFS)")               \
+	X(refused_acl, COUNTER, "connects and listens refused: the queue may not use it (EACCES)") \
+	X(bytes_to_host, COUNTER, "plaintext bytes from the network to the host")                  \
+	X(bytes_to_net, COUNTER, "plaintext bytes from the host sealed for the network")
+
+struct xts_shm_tls_stat {
+	char name[XTS_SHM_TLS_NAME];
+#define XTS_SHM_TLS_FIELD(n, kind, help) uint64_t n;
+	XTS_SHM_TLS_COUNTERS(XTS_SHM_TLS_FIELD)
+#undef XTS_SHM_TLS_FIELD
+};
+
 struct xts_shm_shard {
 	struct xts_shm_sup sup __attribute__((aligned(XTS_SHM_CACHELINE)));
 	struct xts_shm_run run __attribute__((aligned(XTS_SHM_CACHELINE)));
 	struct xts_shm_counters cnt __attribute__((aligned(XTS_SHM_CACHELINE)));
+	struct xts_shm_tls_stat tls[XTS_SHM_TLS_MAX] __attribute__((aligned(XTS_SHM_CACHELINE)));
 };
 _Static_assert(offsetof(struct xts_shm_shard, sup) == 0, "sup line first");
 _Static_assert(offsetof(struct xts_shm_shard, run) == 64, "run line second");

@@ -720,10 +720,8 @@ void conn_timer(struct shard *s)
 				  "connection %08x: %u bytes undelivered after linger_ms, aborted",
 				  c->id, c->buf_len);
 		}
-		if (ulp_has_tls(c) && !c->ulp->tls.done) {
-			s->st.tls_hs_failed++;
-			ulp_fail(c, ETIMEDOUT, "TLS handshake not done in time");
-		}
+		if (ulp_has_tls(c) && !c->ulp->tls.done)
+			ulp_hs_timeout(s, c);
 		conn_fail(s, c, ETIMEDOUT);
 	}
 }

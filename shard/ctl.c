@@ -252,6 +252,15 @@ void shard_ctl_tick(struct shard *s)
 #undef PUT_SEQ
 #undef PUT_LINK
 #undef PUT_SHARD
+	for (unsigned i = 0; i < XTS_SHM_TLS_MAX && s->tls_st[i].name[0]; i++) {
+		struct xts_shm_tls_stat *d = &s->blk->tls[i], *p = &s->tls_st[i];
+
+		if (memcmp(d->name, p->name, sizeof(d->name)))
+			memcpy(d->name, p->name, sizeof(d->name)); /* a slot named or renamed */
+#define PUT_TLS(f, kind, help) __atomic_store_n(&d->f, p->f, __ATOMIC_RELAXED);
+		XTS_SHM_TLS_COUNTERS(PUT_TLS)
+#undef PUT_TLS
+	}
 	xts_shm_counters_end(s->blk);
 	/* after the counters: a reader that sees it move sees them too */
 	__atomic_store_n(&s->blk->run.published, s->blk->run.published + 1, __ATOMIC_RELEASE);

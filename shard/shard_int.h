@@ -68,7 +68,6 @@ enum conn_state {
 #define PEND_SOCKOPT  0x20
 #define PEND_NEW_CONN 0x40 /* NEW_CONN to host: an accepted connection */
 
-
 /* listening sockets per shard (listen.c); their ids take the top slots */
 #define SHARD_LSN_MAX 256
 /* limits.tls_handshake_ms when the config says 0 (a shard without xtsd) */
@@ -196,6 +195,8 @@ struct shard {
 	struct shard_lsn *lsn; /* listening sockets (listen.c) */
 	struct shard_tls *tls; /* TLS contexts of the profiles (tls_store.c) */
 	struct shard_stats st;
+	/* per TLS profile (ulp.c), published with st (ctl.c) */
+	struct xts_shm_tls_stat tls_st[XTS_SHM_TLS_MAX];
 	/* control plane (ctl.c) */
 	struct xts_shm_shard *blk; /* our block in xtsd's region, or NULL */
 	/* the config in force (without xtsd: one made from shard_opts);

@@ -276,6 +276,8 @@ static ssize_t tls_read(struct conn *c, void *buf, size_t len)
 		err = tls_error(c, 0, "read");
 		break;
 	}
+	if (got && t->pst)
+		t->pst->bytes_to_host += got;
 	if (got) {
 		/* an end or an error after bytes: they go first, and the next
 		 * read (rdhup: at once, no edge needed) reports it */
@@ -335,6 +337,8 @@ static ssize_t tls_writev(struct conn *c, const struct iovec *iov, unsigned n, b
 		}
 		taken += w;
 	}
+	if (t->pst)
+		t->pst->bytes_to_net += taken;
 	return (ssize_t)taken;
 }
 

@@ -31,6 +31,30 @@ void ulp_fail(struct conn *c, int err, const char *fmt, ...)
 	va_end(ap);
 }
 
+struct xts_shm_tls_stat *ulp_pstat(struct shard *s, const char *name)
+{
+	struct xts_shm_tls_stat *t = s->tls_st, *free_slot = NULL;
+	unsigned i;
+
+	if (!tls_prof_find(s, name))
+		return NULL; /* not a profile: a name a host made up counts nowhere */
+	for (i = 0; i < XTS_SHM_TLS_MAX && t[i].name[0]; i++)
+		if (!strncmp(t[i].name, name, sizeof(t[i].name)))
+			return &t[i];
+	if (i < XTS_SHM_TLS_MAX) {
+		free_slot = &t[i];
+	} else { /* all taken: a name no longer configured gives its slot */
+		for (i = 0; i < XTS_SHM_TLS_MAX && !free_slot; i++)
+			if (!tls_prof_find(s, t[i].name))
+				free_slot = &t[i];
+		if (!free_slot)
+			return NULL;
+	}
+	memset(free_slot, 0, sizeof(*free_slot));
+	snprintf(free_slot->name, sizeof(free_slot->name), "%s", name);
+	return free_slot;
+}
+
 /* Is there room for one more TLS connection?  0 or ENOBUFS (counted). */
 static int ulp_room(struct shard *s, struct conn *c)
 {
@@ -39,6 +63,8 @@ static int ulp_room(struct shard *s, struct conn *c)
 	if ((cfg->tls_conns && s->st.tls_conns >= cfg->tls_conns) ||
 	    (cfg->tls_handshakes && s->st.tls_handshaking >= cfg->tls_handshakes)) {
 		s->st.tls_refused_limit++;
+		if (c->ulp->tls.pst)
+			c->ulp->tls.pst->refused_limit++;
 		ulp_fail(c, ENOBUFS, "TLS: %s limit of this shard reached",
 			 s->st.tls_conns >= cfg->tls_conns ? "connection" : "handshake");
 		return ENOBUFS;
@@ -46,12 +72,36 @@ static int ulp_room(struct shard *s, struct conn *c)
 	return 0;
 }
 
+/* May this queue push TLS profile @name (xts.conf acl.tls, shards' tls)?
+ * 0, or EACCES counted (the shard's conns_refused_acl, the profile's
+ * refused_acl). */
+static int ulp_acl(struct shard *s, const char *name)
+{
+	uint8_t a[16] = {0};
+	struct xts_shm_tls_stat *pst;
+
+	if (!s->o.shm)
+		return 0; /* no xtsd, no ACL */
+	memcpy(a, name, strnlen(name, XTS_SHM_TLS_NAME - 1));
+	if (xts_acl_allows(s->cfg, XTS_ACL_TLS, (uint16_t)s->o.queue, 0, a, 0, 0))
+		return 0;
+	s->st.conns_refused_acl++;
+	if ((pst = ulp_pstat(s, name)))
+		pst->refused_acl++;
+	shard_log(s, XTS_LOG_INFO, "TLS profile \"%s\": not allowed on queue %u (acl.tls)", name,
+		  s->o.queue);
+	return EACCES;
+}
+
 int ulp_listen_check(struct shard *s, const struct xts_ulp *u)
 {
 	struct tls_prof *p;
+	int err;
 
 	if (!(u->ulps & XTS_ULP_TLS))
 		return 0; /* framing alone: the codec checked its spec */
+	if ((err = ulp_acl(s, u->profile)))
+		return err;
 	p = tls_prof_find(s, u->profile);
 	if (!p) {
 		shard_log(s, XTS_LOG_INFO, "listen with TLS profile \"%s\": no such profile",
@@ -84,6 +134,11 @@ int ulp_push(struct shard *s, struct conn *c, const struct xts_ulp *u, const str
 		return err;
 	if (!(u->ulps & XTS_ULP_TLS))
 		return 0;
+	c->ulp->tls.pst = ulp_pstat(s, u->profile);
+	if (!server && (err = ulp_acl(s, u->profile))) { /* a listener's: at LISTEN */
+		ulp_fail(c, err, "TLS profile \"%s\" is not allowed on this queue", u->profile);
+		return err;
+	}
 	if ((err = ulp_room(s, c)))
 		return err;
 	err = tls_conn_init(s, c, u, dst, server);
@@ -119,9 +174,13 @@ void ulp_tls_info(struct conn *c)
 		s->st.tls_handshaking--;
 	}
 	s->st.tls_hs_ok++;
+	if (t->pst)
+		t->pst->hs_ok++;
 	if (SSL_session_reused(t->ssl)) {
 		flags |= XTS_ULPI_RESUMED;
 		s->st.tls_resumed++;
+		if (t->pst)
+			t->pst->resumed++;
 	}
 	/* verified: a peer certificate was checked and found good */
 	if (SSL_get_verify_mode(t->ssl) != SSL_VERIFY_NONE && v == X509_V_OK &&
@@ -148,9 +207,22 @@ int ulp_handshake(struct shard *s, struct conn *c)
 	if (!err || err == -EAGAIN)
 		return err;
 	s->st.tls_hs_failed++;
-	if (err == -EKEYREJECTED)
+	if (c->ulp->tls.pst)
+		c->ulp->tls.pst->hs_failed++;
+	if (err == -EKEYREJECTED) {
 		s->st.tls_hs_verify++;
+		if (c->ulp->tls.pst)
+			c->ulp->tls.pst->hs_verify++;
+	}
 	shard_log(s, XTS_LOG_DEBUG, "connection %08x: TLS handshake failed: %s", c->id,
 		  c->ulp->info.reason);
 	return err;
+}
+
+void ulp_hs_timeout(struct shard *s, struct conn *c)
+{
+	s->st.tls_hs_failed++;
+	if (c->ulp->tls.pst)
+		c->ulp->tls.pst->hs_failed++;
+	ulp_fail(c, ETIMEDOUT, "TLS handshake not done in time");
 }

@@ -26,6 +26,7 @@ struct ulp_tls {
 	struct tls_prof *prof; /* its profile (the generation it was made in) */
 	__u8 *held;	       /* sealed records the kernel did not take yet */
 	__u32 held_off, held_len, held_cap;
+	struct xts_shm_tls_stat *pst; /* its profile's counters (NULL: none) */
 	bool server, done, eof, shut_sent, shut_wr_pending, counted_hs;
 	int wr_errno; /* the kernel's error on a write, for the reason */
 	__u8 alpn[XTS_ULP_ALPN_LEN];
@@ -65,6 +66,11 @@ void ulp_free(struct shard *s, struct conn *c);
 void ulp_fail(struct conn *c, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* The handshake is over (ok): fill what the host is told, count it. */
 void ulp_tls_info(struct conn *c);
+/* The counters of profile @name (a profile of the configuration), or NULL. */
+struct xts_shm_tls_stat *ulp_pstat(struct shard *s, const char *name);
+/* The handshake did not end in time (limits.tls_handshake_ms): counted,
+ * the reason set; the caller fails the connection. */
+void ulp_hs_timeout(struct shard *s, struct conn *c);
 /* The connection's handshake: 0 done, -EAGAIN not yet, -errno failed
  * (counted, reason in c->ulp->info). */
 int ulp_handshake(struct shard *s, struct conn *c);

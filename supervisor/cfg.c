@@ -124,6 +124,7 @@ static const struct cfg_opt opts[] = {
     GROUP("acl", "access control, the defaults of every queue"),
     ACL("acl.connect", XTS_ACL_CONNECT, "destinations a queue may connect to"),
     ACL("acl.listen", XTS_ACL_LISTEN, "ports a queue may listen on (and bind to)"),
+    ACL("acl.tls", XTS_ACL_TLS, "TLS profiles a queue may push (\"*\": any)"),
     {"shards", CFG_T_SHARDS, CFG_RESTART, F(shard), 0, 0, 0, NULL, NULL,
      "per-shard placement (restart) and ACL rules (reloadable)"},
     {"tls", CFG_T_CUSTOM, CFG_RELOAD, 0, 0, 0, 0, 0, NULL, NULL,
@@ -228,8 +229,8 @@ static int shard_poll_opts(struct cfg_ld *ld, config_setting_t *g, int idx, stru
  * first_line[q]: the line of queue q's entry, 0 before one was seen. */
 static int shard_entry(struct cfg_ld *ld, config_setting_t *g, int idx, unsigned *first_line)
 {
-	static const char *const keys[] = {"queue",  "cpus", "node",	"connect",
-					   "listen", "poll", "spin_us", NULL};
+	static const char *const keys[] = {"queue", "cpus", "node",    "connect", "listen",
+					   "tls",   "poll", "spin_us", NULL};
 	struct cfg_shard sh = {.node = CFG_NODE_AUTO};
 	config_setting_t *s;
 	char path[96];
@@ -281,6 +282,10 @@ static int shard_entry(struct cfg_ld *ld, config_setting_t *g, int idx, unsigned
 	snprintf(path, sizeof(path), "shards.[%d].listen", idx);
 	if ((s = config_setting_get_member(g, "listen")) &&
 	    acl_list(ld, s, XTS_ACL_LISTEN, (uint16_t)q, path))
+		return -EINVAL;
+	snprintf(path, sizeof(path), "shards.[%d].tls", idx);
+	if ((s = config_setting_get_member(g, "tls")) &&
+	    acl_list(ld, s, XTS_ACL_TLS, (uint16_t)q, path))
 		return -EINVAL;
 	C(ld)->shard[q] = sh;
 	return 0;

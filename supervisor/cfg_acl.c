@@ -87,6 +87,19 @@ int cfg_acl_parse(const char *s, uint8_t kind, struct xts_shm_acl *r, char *why,
 	r->kind = kind;
 	r->queue = XTS_ACL_ANY_QUEUE;
 	r->port_hi = 65535;
+	if (kind == XTS_ACL_TLS) { /* a profile's name (family 1), or "*" (0) */
+		if (!*s || strlen(s) >= XTS_SHM_TLS_NAME) {
+			snprintf(why, whylen,
+				 "\"%s\": want a TLS profile's name (1..%d bytes) or \"*\"", s,
+				 XTS_SHM_TLS_NAME - 1);
+			return -EINVAL;
+		}
+		if (strcmp(s, "*")) {
+			r->family = 1;
+			memcpy(r->addr, s, strlen(s));
+		}
+		return 0;
+	}
 	if (kind == XTS_ACL_LISTEN) {
 		if (port_range(s, &r->port_lo, &r->port_hi)) {
 			snprintf(why, whylen, "\"%s\": want PORT or PORT-PORT (0..65535)", s);

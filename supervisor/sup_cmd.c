@@ -117,6 +117,31 @@ static const char *const counter_names[] = {
 #undef XTS_SHM_NAME
 };
 
+/* Per TLS profile and shard: one "tls" record each (xts_shm.h,
+ * XTS_SHM_TLS_COUNTERS), after the rest. */
+static void tls_recs(struct sup *sp, struct ctl_buf *o)
+{
+	for (unsigned q = 0; q < sp->cfg->queues; q++) {
+		const struct xts_shm_tls_stat *t = xts_shm_shard(sp->shm, q)->tls;
+
+		for (unsigned i = 0; i < XTS_SHM_TLS_MAX; i++) {
+			char name[XTS_SHM_TLS_NAME];
+
+			memcpy(name, t[i].name, sizeof(name));
+			name[sizeof(name) - 1] = 0;
+			if (!name[0])
+				break;
+			ctl_rec_begin(o, "tls");
+			ctl_rec_str(o, "profile", name);
+			ctl_rec_u64(o, "shard", q);
+#define TLS_REC(f, kind, help) ctl_rec_u64(o, #f, __atomic_load_n(&t[i].f, __ATOMIC_RELAXED));
+			XTS_SHM_TLS_COUNTERS(TLS_REC)
+#undef TLS_REC
+			ctl_rec_end(o);
+		}
+	}
+}
+
 void sup_stats_recs(struct sup *sp, struct ctl_buf *o)
 {
 	uint64_t total[XTS_SHM_NCOUNTERS];
@@ -150,6 +175,7 @@ void sup_stats_recs(struct sup *sp, struct ctl_buf *o)
 	ctl_rec_end(o);
 	/* last, so that records scripts read by position keep theirs */
 	xtsd_rec(sp, o);
+	tls_recs(sp, o);
 }
 
 static int cmd_stats(struct sup_cmd_args *a)

@@ -136,4 +136,39 @@ done
 [ "$ok" -ge 6 ] && [ "$failed" -ge 4 ] && [ "$verify" -ge 2 ] ||
 	fail "counters: tls_hs_ok $ok tls_hs_failed $failed tls_hs_verify $verify"
 echo "ok: counters: tls_hs_ok $ok, tls_hs_failed $failed (tls_hs_verify $verify)"
+
+# per profile (xtsctl stats' "tls" records): web terminated on shard 0
+# (4 clients, the garbage one failed), api and other originated on shard 1
+stats_settle
+pstat() { # PROFILE SHARD KEY
+	xtsctl stats | awk -v p="tls profile $1, shard $2" -v k="$3" \
+		'$0 == p { on = 1; next } /^[a-z]/ { on = 0 } on && $1 == k { print $2 }'
+}
+check_pstat() { # PROFILE SHARD KEY OP VALUE
+	local v; v=$(pstat "$1" "$2" "$3")
+	[ -n "$v" ] && [ "$v" "$4" "$5" ] || fail "profile $1 shard $2: $3 is '${v}', want $4 $5: $(xtsctl stats | grep -A9 '^tls')"
+}
+check_pstat web 0 hs_ok -eq 4; check_pstat web 0 hs_failed -eq 1
+check_pstat web 0 bytes_to_net -ge 400
+check_pstat api 1 hs_ok -eq 2; check_pstat api 1 hs_verify -eq 1; check_pstat api 1 hs_failed -eq 2
+check_pstat other 1 hs_verify -eq 1
+[ -z "$(pstat nosuch 1 hs_failed)" ] || fail "a profile the host made up got counters"
+echo "ok: per profile: web 4 ok 1 failed, api 2 ok 2 failed (1 verify), other 1 verify; no slot for nosuch"
+
+# acl.tls: queue 1 may push api only; other gets EACCES (counted), api
+# still works; queue 0 (no rule of its own, none by default) anything
+echo 'shards = ( { queue = 0; tls = [ "api" ]; }, { queue = 1; tls = [ "api" ]; } );' >>"$WORK/xts.conf"
+xtsctl reload >"$WORK/reload.out" 2>&1 || fail "reload: $(cat "$WORK/reload.out")"
+expect_fail "profile not allowed on the queue" "Permission denied" "not allowed on this queue" -- \
+	-T other -N net.xts.test 198.18.0.2 8443
+get -T api -N net.xts.test 198.18.0.2 8443 || fail "api after acl.tls: $(cat "$WORK/cat.err")"
+stats_settle
+check_pstat other 1 refused_acl -eq 1
+[ "$(stat 1 conns_refused_acl)" = 1 ] || fail "conns_refused_acl: $(stat 1 conns_refused_acl)"
+out=$(H timeout 10 "$XTS_BIN/xts-httpd" -n 1 -p 8446 -s 10 -T web 2>&1) &&
+	fail "xts-httpd -T web listened on a queue that may not use web: $out"
+grep -q "Permission denied" <<<"$out" || fail "xts-httpd -T web on queue 0: $out"
+stats_settle
+check_pstat web 0 refused_acl -eq 1
+echo "ok: acl.tls: other refused on queue 1 (EACCES, counted), api allowed; a web listener on queue 0 refused (EACCES)"
 echo "PASS: tls"

@@ -166,6 +166,29 @@ static void t_acl_match(void **st)
 	assert_true(ALLOWS(XTS_ACL_LISTEN, 0, 0, a4, 80, 0));
 }
 
+/* acl.tls: profile names per queue, "*" any; none: any; a bad name is
+ * FILE:LINE with the option's path. */
+static void t_acl_tls(void **st)
+{
+	static struct xts_shm_cfg snap;
+	uint8_t web[16] = "web", api[16] = "api", webx[16] = "webx";
+
+	(void)st;
+	assert_int_equal(load("acl = { tls = [ \"web\" ]; };\n"
+			      "shards = ( { queue = 1; tls = [ \"*\" ]; } );\n"),
+			 0);
+	cfg_to_shm(&c, 2, &snap);
+	assert_true(ALLOWS(XTS_ACL_TLS, 0, 0, web, 0, 0));
+	assert_false(ALLOWS(XTS_ACL_TLS, 0, 0, api, 0, 0));
+	assert_false(ALLOWS(XTS_ACL_TLS, 0, 0, webx, 0, 0)); /* whole names */
+	assert_true(ALLOWS(XTS_ACL_TLS, 1, 0, api, 0, 0));
+	assert_int_equal(load("queues = 1;\n"), 0);
+	cfg_to_shm(&c, 1, &snap);
+	assert_true(ALLOWS(XTS_ACL_TLS, 0, 0, api, 0, 0));
+	expect_err("acl = { tls = [ \"a-name-far-too-long\" ]; };\n", 1, "acl.tls[0]",
+		   "TLS profile's name");
+}
+
 /* ::ffff:a.b.c.d is a.b.c.d: an IPv6 rule never lets an IPv4 destination
  * through in its mapped spelling (the bypass: [::]/0:8007 opened
  * ::ffff:198.18.0.2 port 8007, and ::ffff:127.0.0.1 the DPU's loopback). */
@@ -642,16 +665,17 @@ static void t_tls(void **st)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(t_tls),	    cmocka_unit_test(t_defaults),
-	    cmocka_unit_test(t_valid),	    cmocka_unit_test(t_syntax),
-	    cmocka_unit_test(t_unknown),    cmocka_unit_test(t_range),
-	    cmocka_unit_test(t_bad_cidr),   cmocka_unit_test(t_acl_match),
-	    cmocka_unit_test(t_reloadable), cmocka_unit_test(t_not_regular),
-	    cmocka_unit_test(t_huge),	    cmocka_unit_test(t_wide_ints),
-	    cmocka_unit_test(t_text),	    cmocka_unit_test(t_dup_shard),
-	    cmocka_unit_test(t_strict),	    cmocka_unit_test(t_table),
-	    cmocka_unit_test(t_acl_mapped), cmocka_unit_test(t_acl_local),
-	    cmocka_unit_test(t_snapshot),   cmocka_unit_test(t_poll),
+	    cmocka_unit_test(t_tls),	     cmocka_unit_test(t_defaults),
+	    cmocka_unit_test(t_valid),	     cmocka_unit_test(t_syntax),
+	    cmocka_unit_test(t_unknown),     cmocka_unit_test(t_range),
+	    cmocka_unit_test(t_bad_cidr),    cmocka_unit_test(t_acl_match),
+	    cmocka_unit_test(t_acl_tls),     cmocka_unit_test(t_reloadable),
+	    cmocka_unit_test(t_not_regular), cmocka_unit_test(t_huge),
+	    cmocka_unit_test(t_wide_ints),   cmocka_unit_test(t_text),
+	    cmocka_unit_test(t_dup_shard),   cmocka_unit_test(t_strict),
+	    cmocka_unit_test(t_table),	     cmocka_unit_test(t_acl_mapped),
+	    cmocka_unit_test(t_acl_local),   cmocka_unit_test(t_snapshot),
+	    cmocka_unit_test(t_poll),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 
