@@ -198,7 +198,8 @@ struct xts_shm_sup {
 	uint32_t drain;	     /* 1: drain requested */
 	uint32_t conns_req;  /* bumped to ask for a conns snapshot */
 	uint32_t state;	     /* xtsd's view: STOPPED, STARTING (see run.state) */
-	uint8_t pad[28];
+	uint32_t conns_from; /* the conns snapshot asked for starts at this slot */
+	uint8_t pad[24];
 };
 _Static_assert(sizeof(struct xts_shm_sup) == XTS_SHM_CACHELINE, "xts_shm_sup size");
 
@@ -423,10 +424,14 @@ struct xts_shm_conn {
 };
 _Static_assert(sizeof(struct xts_shm_conn) == 72, "xts_shm_conn size");
 
+/* One page of a shard's connections: those of the slots from sup.conns_from
+ * on, at most XTS_SHM_CONNS_MAX; xtsd asks for the next page at `next`
+ * until it is 0 (xtsctl conns lists any number, 72 KiB a shard here). */
 struct xts_shm_conns {
 	uint32_t total; /* connections the shard had */
 	uint32_t n;	/* listed here (<= XTS_SHM_CONNS_MAX) */
-	uint8_t pad[56];
+	uint32_t next;	/* slot the next page starts at; 0: this was the last */
+	uint8_t pad[52];
 	struct xts_shm_conn c[XTS_SHM_CONNS_MAX];
 };
 _Static_assert(offsetof(struct xts_shm_conns, c) == 64, "xts_shm_conns layout");

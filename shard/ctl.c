@@ -160,12 +160,15 @@ static void addr_bytes(int fd, bool peer, __u8 out[24])
 	memcpy(out, &a, sizeof(a));
 }
 
-/* The connection table, as much as the snapshot area holds.  Asked for
- * by an operator, rarely: one pass over the table (bounded by its size). */
+/* One page of the connection table: the connections from slot
+ * sup.conns_from on, as many as the snapshot area holds, and where the
+ * next page starts.  Asked for by an operator, rarely: one pass over the
+ * table (bounded by its size) to count them all. */
 static void conns_snapshot(struct shard *s)
 {
 	struct xts_shm_conns *sn = xts_shm_conns(s->o.shm, s->o.queue);
-	__u32 slot, n = 0, total = 0;
+	__u32 from = __atomic_load_n(&s->blk->sup.conns_from, __ATOMIC_ACQUIRE);
+	__u32 slot, n = 0, total = 0, next = 0;
 
 	for (slot = 1; slot <= s->o.max_conns; slot++) {
 		const struct conn *c = &s->conns[slot];
@@ -174,8 +177,12 @@ static void conns_snapshot(struct shard *s)
 		if (!c->id || c->state == CS_FREE)
 			continue;
 		total++;
-		if (n == XTS_SHM_CONNS_MAX)
+		if (slot < from || next)
 			continue;
+		if (n == XTS_SHM_CONNS_MAX) {
+			next = slot; /* the page is full: the next one starts here */
+			continue;
+		}
 		e = &sn->c[n++];
 		memset(e, 0, sizeof(*e));
 		e->id = c->id;
@@ -187,6 +194,7 @@ static void conns_snapshot(struct shard *s)
 		addr_bytes(c->fd, true, e->peer);
 	}
 	sn->n = n;
+	sn->next = next;
 	sn->total = total;
 }
 

@@ -88,7 +88,12 @@ long long sup_now_ms(void); /* CLOCK_MONOTONIC */
 /* xtsd.c */
 /* Re-read the configuration and publish it (xtsctl reload, SIGHUP): 0, or
  * -errno with the reason in err; logged either way. */
-int sup_reload(struct sup *sp, char *err, size_t errlen);
+/* diff: "change" records of what the new generation changed (NULL: the
+ * log only) */
+int sup_reload(struct sup *sp, char *err, size_t errlen, struct ctl_buf *diff);
+/* sup_diff.c: the options that differ, as records into out (NULL: none)
+ * and log lines: how many */
+unsigned sup_cfg_diff(const struct cfg *a, const struct cfg *b, struct ctl_buf *out);
 /* Drain, then stop (SIGTERM, xtsctl stop). */
 void sup_stop(struct sup *sp, long long now);
 int sup_ev_add(struct sup *sp, struct sup_ev *ev, uint32_t events);
@@ -106,6 +111,10 @@ void sup_notify(struct sup *sp, unsigned q); /* wake shard q (its eventfd) */
 unsigned sup_active_conns(struct sup *sp);
 /* A shard's state as the operator sees it (XTS_SHARD_*). */
 uint32_t sup_shard_state(struct sup *sp, unsigned q);
+
+/* sup_title.c: a shard's title in ps (xtsd: shard 2 (queue 2)) */
+void sup_title_init(int argc, char **argv);
+void sup_title_set(const char *comm, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* sup_log.c */
 void sup_log_init(const char *target);
@@ -149,6 +158,7 @@ struct sup_cmd {
 	const char *name;
 	int (*fn)(struct sup_cmd_args *a); /* 0, -errno (why in err), SUP_CMD_AGAIN */
 	int nargs;			   /* words after the command */
+	int maxargs;			   /* at most (0: nargs exactly) */
 };
 
 const struct sup_cmd *sup_cmd_find(const char *name);

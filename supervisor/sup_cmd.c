@@ -208,35 +208,72 @@ static void conn_recs(struct sup *sp, unsigned q, struct ctl_buf *o)
 	}
 }
 
+static int parse_shards(struct sup_cmd_args *a, unsigned *lo, unsigned *hi);
+
 static bool conns_answered(struct sup *sp, const uint32_t *req, unsigned q)
 {
 	return __atomic_load_n(&xts_shm_shard(sp->shm, q)->run.conns_ack, __ATOMIC_ACQUIRE) ==
 	       req[q];
 }
 
-/* Ask every shard for a snapshot at once (their eventfds wake them), then
+/* conns [SHARD [FROM]]: the shards' snapshots (all, or SHARD's), each a
+ * page of at most XTS_SHM_CONNS_MAX connections from slot FROM (default
+ * 1) on; a shard record's `next` is where its next page starts (0: none
+ * left).  xtsctl pages through with one request a page, so neither xtsd
+ * nor the snapshot area ever holds more than a page a shard. */
+static int conns_args(struct sup_cmd_args *a, unsigned *lo, unsigned *hi, uint32_t *from)
+{
+	unsigned long v = 0;
+	char *end;
+	int rc;
+
+	*from = 1;
+	if (a->argc < 2) {
+		*lo = 0;
+		*hi = a->sp->cfg->queues - 1;
+		return 0;
+	}
+	rc = parse_shards(a, lo, hi);
+	if (rc || a->argc < 3)
+		return rc;
+	v = strtoul(a->argv[2], &end, 10);
+	if (end == a->argv[2] || *end || a->argv[2][0] == '-' || v > UINT32_MAX) {
+		snprintf(a->err, sizeof(a->err), "conns: bad slot \"%s\"", a->argv[2]);
+		return -EINVAL;
+	}
+	*from = v ? (uint32_t)v : 1;
+	return 0;
+}
+
+/* Ask the shards for a snapshot at once (their eventfds wake them), then
  * collect when all live ones answered or CONNS_WAIT_MS is over. */
 static int cmd_conns(struct sup_cmd_args *a)
 {
 	struct sup *sp = a->sp;
-	unsigned nq = sp->cfg->queues;
+	unsigned lo, hi;
+	uint32_t from;
 	bool all = true;
+	int rc = conns_args(a, &lo, &hi, &from);
 
+	if (rc)
+		return rc;
 	if (a->step == 0) {
-		for (unsigned q = 0; q < nq; q++) {
-			a->req[q] = __atomic_add_fetch(&xts_shm_shard(sp->shm, q)->sup.conns_req, 1,
-						       __ATOMIC_RELEASE);
+		for (unsigned q = lo; q <= hi; q++) {
+			struct xts_shm_shard *b = xts_shm_shard(sp->shm, q);
+
+			__atomic_store_n(&b->sup.conns_from, from, __ATOMIC_RELAXED);
+			a->req[q] = __atomic_add_fetch(&b->sup.conns_req, 1, __ATOMIC_RELEASE);
 			sup_notify(sp, q);
 		}
 		a->step = 1;
 		a->wait_until = a->now + CONNS_WAIT_MS;
 	}
-	for (unsigned q = 0; q < nq; q++)
+	for (unsigned q = lo; q <= hi; q++)
 		if (live(sup_shard_state(sp, q)) && !conns_answered(sp, a->req, q))
 			all = false;
 	if (!all && a->now < a->wait_until)
 		return SUP_CMD_AGAIN;
-	for (unsigned q = 0; q < nq; q++) {
+	for (unsigned q = lo; q <= hi; q++) {
 		struct xts_shm_conns *sn = xts_shm_conns(sp->shm, q);
 		uint32_t st = sup_shard_state(sp, q);
 		bool ok = live(st) && conns_answered(sp, a->req, q);
@@ -247,6 +284,8 @@ static int cmd_conns(struct sup_cmd_args *a)
 		ctl_rec_str(a->out, "answered", ok ? "yes" : "no");
 		ctl_rec_u64(a->out, "total", ok ? sn->total : 0);
 		ctl_rec_u64(a->out, "listed", ok ? sn->n : 0);
+		ctl_rec_u64(a->out, "from", from);
+		ctl_rec_u64(a->out, "next", ok ? sn->next : 0);
 		ctl_rec_end(a->out);
 		if (ok)
 			conn_recs(sp, q, a->out);
@@ -308,7 +347,7 @@ static int cmd_listeners(struct sup_cmd_args *a)
 
 static int cmd_reload(struct sup_cmd_args *a)
 {
-	int rc = sup_reload(a->sp, a->err, sizeof(a->err));
+	int rc = sup_reload(a->sp, a->err, sizeof(a->err), a->out);
 
 	if (rc)
 		return rc;
@@ -409,7 +448,7 @@ enum sup_cmd_id {
 
 static const struct sup_cmd cmds[CTL_NCMDS] = {
     [CTL_STATUS] = {"status", cmd_status, 0},	 [CTL_STATS] = {"stats", cmd_stats, 0},
-    [CTL_CONNS] = {"conns", cmd_conns, 0},	 [CTL_LISTENERS] = {"listeners", cmd_listeners, 0},
+    [CTL_CONNS] = {"conns", cmd_conns, 0, 2},	 [CTL_LISTENERS] = {"listeners", cmd_listeners, 0},
     [CTL_RELOAD] = {"reload", cmd_reload, 0},	 [CTL_DRAIN] = {"drain", cmd_drain, 1},
     [CTL_UNDRAIN] = {"undrain", cmd_undrain, 1}, [CTL_STOP] = {"stop", cmd_stop, 0},
 };

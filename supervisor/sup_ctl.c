@@ -276,9 +276,14 @@ static int client_parse(struct sup_ctl_client *cl)
 		snprintf(a->err, sizeof(a->err), "unknown command \"%s\"", cl->argv[0]);
 		return -EINVAL;
 	}
-	if (argc - 1 != cl->cmd->nargs) {
-		snprintf(a->err, sizeof(a->err), "%s takes %d argument%s", cl->cmd->name,
-			 cl->cmd->nargs, cl->cmd->nargs == 1 ? "" : "s");
+	if (argc - 1 < cl->cmd->nargs ||
+	    argc - 1 > (cl->cmd->maxargs ? cl->cmd->maxargs : cl->cmd->nargs)) {
+		if (cl->cmd->maxargs)
+			snprintf(a->err, sizeof(a->err), "%s takes %d to %d arguments",
+				 cl->cmd->name, cl->cmd->nargs, cl->cmd->maxargs);
+		else
+			snprintf(a->err, sizeof(a->err), "%s takes %d argument%s", cl->cmd->name,
+				 cl->cmd->nargs, cl->cmd->nargs == 1 ? "" : "s");
 		return -EINVAL;
 	}
 	a->argc = argc;

@@ -163,8 +163,11 @@ static void shard_main(struct sup *sp, unsigned q, int node)
 {
 	const struct cfg *c = sp->cfg;
 	struct shard_opts so;
+	char comm[16];
 
 	place_self(c, q, node);
+	snprintf(comm, sizeof(comm), "xtsd-shard%u", q);
+	sup_title_set(comm, "xtsd: shard %u (queue %u)", q, q);
 	memset(&so, 0, sizeof(so));
 	so.ifname = c->interface;
 	so.queue = q;

@@ -181,7 +181,7 @@ static void on_signal(struct sup *sp, struct sup_ev *ev, uint32_t events)
 			break;
 		case SIGHUP:
 			sup_info("SIGHUP: reloading %s", sp->file);
-			sup_reload(sp, err, sizeof(err)); /* logs either way */
+			sup_reload(sp, err, sizeof(err), NULL); /* logs either way */
 			break;
 		default:
 			sup_warn("signal %u (%s) ignored", si.ssi_signo,
@@ -271,7 +271,7 @@ static uint64_t realtime_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-static int reload(struct sup *sp, char *err, size_t errlen)
+static int reload(struct sup *sp, char *err, size_t errlen, struct ctl_buf *diff)
 {
 	struct xts_shm_cfg *snap;
 	char why[CFG_ERR_LEN];
@@ -300,6 +300,8 @@ static int reload(struct sup *sp, char *err, size_t errlen)
 	/* a whole new generation, published at once; shards take it between
 	 * loop rounds (seqlock), connections stay as they are */
 	memcpy(next->run.tkey, sp->cfg->run.tkey, sizeof(next->run.tkey)); /* tickets resume */
+	if (!sup_cfg_diff(sp->cfg, next, diff))
+		sup_info("reload: no option changed");
 	*sp->cfg = *next;
 	sp->gen++;
 	cfg_to_shm(sp->cfg, sp->gen, snap);
@@ -316,12 +318,12 @@ static int reload(struct sup *sp, char *err, size_t errlen)
 }
 
 /* The service manager hears of it (RELOADING=1, then READY=1). */
-int sup_reload(struct sup *sp, char *err, size_t errlen)
+int sup_reload(struct sup *sp, char *err, size_t errlen, struct ctl_buf *diff)
 {
 	int rc;
 
 	sup_sd_reloading();
-	rc = reload(sp, err, errlen);
+	rc = reload(sp, err, errlen, diff);
 	sup_sd_reloaded(sp->gen, rc ? err : NULL);
 	/* for status and the metrics */
 	sp->last_reload_ms = realtime_ms();
@@ -579,6 +581,7 @@ int main(int argc, char **argv)
 	int opt, rc;
 	bool test = false;
 
+	sup_title_init(argc, argv); /* first: it moves argv's strings */
 	while ((opt = getopt_long(argc, argv, "c:thV", lopts, NULL)) != -1) {
 		switch (opt) {
 		case 'c':

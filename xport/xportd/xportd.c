@@ -25,7 +25,6 @@
 #include <sys/file.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
-#include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -34,37 +33,24 @@
 #include "xpd_record.h"
 #include "xportd.h"
 #include "xpd_cli.h"
+#include "xts_log.h"
 #include "xts_version.h"
 #include "xts_xdp_loader.h"
 
 #define DEFAULT_CONF "/etc/xts/xportd.conf"
 
-static int log_level = 2;
-static bool log_syslog;
-
 void xpd_log_init(const char *target, int level)
 {
-	log_level = level;
-	log_syslog = !strcmp(target, "syslog");
-	if (log_syslog)
-		openlog("xportd", LOG_PID, LOG_DAEMON);
+	xts_log_level(level);
+	xts_log_open("xportd", !strcmp(target, "syslog"), false);
 }
 
 void xpd_log(int level, const char *fmt, ...)
 {
-	static const int prio[] = {LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG};
 	va_list ap;
 
-	if (level > log_level)
-		return;
 	va_start(ap, fmt);
-	if (log_syslog) {
-		vsyslog(prio[level], fmt, ap);
-	} else {
-		fprintf(stderr, "xportd: ");
-		vfprintf(stderr, fmt, ap);
-		fputc('\n', stderr);
-	}
+	xts_vlog(level, fmt, ap);
 	va_end(ap);
 }
 
