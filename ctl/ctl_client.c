@@ -6,6 +6,7 @@
  * split into lines, its status line read; records one at a time; the
  * answer as JSON.
  */
+#define _GNU_SOURCE /* struct ucred */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -19,6 +20,16 @@
 #include "ctl_client.h"
 
 static int split_reply(const char *prog, const char *server, const char *path, struct ctl_reply *r);
+
+/* The server's pid as our pid namespace numbers it: stop --wait waits for
+ * it (0 when the kernel cannot say). */
+static int peer_pid(int fd)
+{
+	struct ucred uc;
+	socklen_t len = sizeof(uc);
+
+	return getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &len) ? 0 : uc.pid;
+}
 
 int ctl_call(const char *prog, const char *server, const char *path, int argc, char **argv,
 	     int timeout_s, struct ctl_reply *r)
@@ -47,6 +58,7 @@ int ctl_call(const char *prog, const char *server, const char *path, int argc, c
 			close(fd);
 		return rc;
 	}
+	r->peer_pid = peer_pid(fd);
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	ctl_req_build(&req, argc, argv);
@@ -150,6 +162,21 @@ static void json_str(const char *s)
 	putchar('"');
 }
 
+void ctl_rec_json(const struct ctl_rec *rec)
+{
+	printf("{");
+	for (unsigned k = 0; k < rec->n; k++) {
+		printf("%s", k ? ", " : "");
+		json_str(rec->key[k]);
+		printf(": ");
+		if (ctl_is_number(rec->val[k]))
+			printf("%s", rec->val[k]);
+		else
+			json_str(rec->val[k]);
+	}
+	printf("}");
+}
+
 void ctl_reply_json(struct ctl_reply *r)
 {
 	/* group records by type, keeping first-seen order of the types */
@@ -186,18 +213,9 @@ void ctl_reply_json(struct ctl_reply *r)
 				free(line);
 				continue;
 			}
-			printf("%s{", first ? "" : ", ");
+			printf("%s", first ? "" : ", ");
 			first = false;
-			for (unsigned k = 0; k < rec.n; k++) {
-				printf("%s", k ? ", " : "");
-				json_str(rec.key[k]);
-				printf(": ");
-				if (ctl_is_number(rec.val[k]))
-					printf("%s", rec.val[k]);
-				else
-					json_str(rec.val[k]);
-			}
-			printf("}");
+			ctl_rec_json(&rec);
 			free(line);
 		}
 		printf("]");

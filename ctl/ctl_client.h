@@ -16,6 +16,7 @@ struct ctl_reply {
 	unsigned nlines;
 	int err; /* from the status line */
 	char *errmsg;
+	int peer_pid; /* the server's pid in our namespace (SO_PEERCRED), 0: unknown */
 };
 
 /* One request (argv) to the server at path; its answer into *r.  0, or
@@ -27,6 +28,8 @@ int ctl_call(const char *prog, const char *server, const char *path, int argc, c
 bool ctl_reply_next(struct ctl_reply *r, unsigned *i, struct ctl_rec *rec);
 /* {"TYPEs": [ {k: v, ...}, ... ], ...} on stdout, in record order. */
 void ctl_reply_json(struct ctl_reply *r);
+/* One record as a JSON object {k: v, ...} on stdout (numbers bare). */
+void ctl_rec_json(const struct ctl_rec *rec);
 void ctl_reply_free(struct ctl_reply *r);
 
 #endif

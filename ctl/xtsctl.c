@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /*
- * xtsctl - the XTS operator CLI: one request to xtsd over the ctl socket
- * (include/xts_ctl.h), the answer rendered as text, JSON or, for stats,
- * the Prometheus text format.
+ * xtsctl - the XTS operator CLI: requests to xtsd over the ctl socket
+ * (include/xts_ctl.h), the answer rendered as text for people (tables,
+ * units: ctl_text.c), JSON for scripts or, for stats, the Prometheus text
+ * format.  conns pages through the shards (ctl_conns.c), top samples the
+ * counters into rates (ctl_top.c).
  *
- *   xtsctl [-s SOCKET | -c XTS.CONF] COMMAND [ARG] [--json] [--help]
+ *   xtsctl [-s SOCKET | -c XTS.CONF] COMMAND [ARG] [OPTIONS] [--json] [--help]
  *
  * Exit 0 on success; 1 with one line on stderr when xtsd refused or
  * failed the request (or could not be reached); 2 on a usage error.
@@ -21,52 +23,65 @@
 #include "ctl_prom.h"
 #include "xts_ctl.h"
 #include "xts_version.h"
+#include "xtsctl.h"
 
-#define PROG "xtsctl"
 /* xtsd answers within its own bounds (2 s for a request, 0.5 s for a
  * shard's snapshot); this one only keeps a wedged xtsd from hanging us */
 #define REPLY_TIMEOUT_S 30
 
-enum fmt { FMT_TEXT, FMT_JSON, FMT_PROM };
+enum {
+	OPT_PROM = 1,	/* takes --prometheus */
+	OPT_CONNS = 2,	/* --shard N is a filter; --state, --addr, --port */
+	OPT_TOP = 4,	/* --interval, --count */
+	OPT_STOP = 8,	/* --wait, --timeout */
+	OPT_SHARD = 16, /* --shard N: one shard's record as "key value" lines */
+};
 
 struct cmd {
 	const char *name;
 	const char *args; /* usage of its argument, or NULL */
 	const char *help;
-	bool prom; /* takes --prometheus */
-	void (*text)(struct ctl_reply *r);
+	unsigned opts;
+	void (*text)(struct ctl_reply *r); /* NULL: run below */
+	int (*run)(const struct cli *o);
 };
 
-static void text_status(struct ctl_reply *r);
-static void text_stats(struct ctl_reply *r);
-static void text_conns(struct ctl_reply *r);
-static void text_listeners(struct ctl_reply *r);
-static void text_generic(struct ctl_reply *r);
-
 static const struct cmd cmds[] = {
-    {"status", NULL, "each shard: state, pid, CPU, node, uptime, restarts, connections", false,
-     text_status},
-    {"stats", NULL, "counters per shard and in total (--prometheus: text exposition format)", true,
-     text_stats},
-    {"conns", NULL, "the connection table of every shard", false, text_conns},
-    {"listeners", NULL, "the listener registry", false, text_listeners},
-    {"reload", NULL, "re-read xts.conf and apply it; a bad file changes nothing", false,
-     text_generic},
-    {"drain", "SHARD|all", "refuse new connects, let established connections finish", false,
-     text_status},
-    {"undrain", "SHARD|all", "accept new connects again", false, text_status},
-    {"stop", NULL, "drain (at most timeouts.drain_ms), stop the shards, exit", false, text_generic},
+    {"status", NULL, "each shard: state, pid, CPU, node, uptime, restarts, connections", OPT_SHARD,
+     text_status, NULL},
+    {"stats", NULL, "counters per shard and in total (--prometheus: text exposition format)",
+     OPT_PROM | OPT_SHARD, text_stats, NULL},
+    {"top", NULL, "rates per second, every --interval S (1) for --count N samples (0: on)", OPT_TOP,
+     NULL, run_top},
+    {"conns", NULL, "connections of every shard, all of them (--shard, --state, --addr, --port)",
+     OPT_CONNS, NULL, run_conns},
+    {"listeners", NULL, "the listener registry", 0, text_listeners, NULL},
+    {"reload", NULL, "re-read xts.conf, apply it, print what changed; a bad file changes nothing",
+     0, text_reload, NULL},
+    {"drain", "SHARD|all", "refuse new connects, let established connections finish", 0,
+     text_status, NULL},
+    {"undrain", "SHARD|all", "accept new connects again", 0, text_status, NULL},
+    {"stop", NULL, "drain (at most timeouts.drain_ms), stop the shards, exit (--wait: until gone)",
+     OPT_STOP, NULL, NULL},
 };
 #define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: " PROG " [-s SOCKET | -c XTS.CONF] COMMAND [ARG] [--json] [--help]\n"
+	fprintf(f, "usage: " PROG " [-s SOCKET | -c XTS.CONF] COMMAND [ARG] [OPTIONS] [--json]\n"
 		   "       " PROG " --version\n"
-		   "  -s SOCKET    xtsd's ctl socket (default " XTS_CTL_DEFAULT_PATH ")\n"
-		   "  -c FILE      take the socket path from this xts.conf (ctl.path)\n"
-		   "  --shard N    print only shard N's record, a \"key value\" line a field\n"
-		   "  -V           print the version and exit\n"
+		   "  -s SOCKET        xtsd's ctl socket (default " XTS_CTL_DEFAULT_PATH ")\n"
+		   "  -c FILE          take the socket path from this xts.conf (ctl.path)\n"
+		   "  --shard N        status, stats: shard N's record as \"key value\" lines\n"
+		   "                   (stats: N may be all, total or tls); conns: shard N only\n"
+		   "  --state S        conns: in state S (open, closing, connecting, ...)\n"
+		   "  --addr A         conns: local or peer address A (1.2.3.4, ::1)\n"
+		   "  --port P         conns: local or peer port P\n"
+		   "  --interval S     top: seconds between samples (default 1)\n"
+		   "  --count N        top: stop after N samples (default 0: never)\n"
+		   "  --wait           stop: return once xtsd is gone (exit 1: still there)\n"
+		   "  --timeout S      stop --wait: at most S seconds (default drain_ms + 10 s)\n"
+		   "  -V               print the version and exit\n"
 		   "commands:\n");
 	for (unsigned i = 0; i < NCMDS; i++)
 		fprintf(f, "  %-10s %-10s %s\n", cmds[i].name, cmds[i].args ? cmds[i].args : "",
@@ -76,147 +91,146 @@ static void usage(FILE *f)
 
 static void cmd_usage(const struct cmd *c, FILE *f)
 {
-	fprintf(f, "usage: " PROG " %s%s%s [--json]%s\n  %s\n", c->name, c->args ? " " : "",
-		c->args ? c->args : "", c->prom ? " [--prometheus]" : "", c->help);
+	fprintf(f, "usage: " PROG " %s%s%s [--json]%s%s%s%s%s\n  %s\n", c->name, c->args ? " " : "",
+		c->args ? c->args : "", c->opts & OPT_PROM ? " [--prometheus]" : "",
+		c->opts & OPT_SHARD ? " [--shard N]" : "",
+		c->opts & OPT_CONNS ? " [--shard N] [--state S] [--addr A] [--port P]" : "",
+		c->opts & OPT_TOP ? " [--interval S] [--count N]" : "",
+		c->opts & OPT_STOP ? " [--wait [--timeout S]]" : "", c->help);
 }
 
-static const char *get(const struct ctl_rec *rec, const char *k)
+const char *rec_get(const struct ctl_rec *rec, const char *k)
 {
 	const char *v = ctl_rec_get(rec, k);
 
 	return v ? v : "-";
 }
 
-/* ---- text ---- */
-
-static void text_generic(struct ctl_reply *r)
+int xtsctl_call(const struct cli *o, int argc, char **argv, struct ctl_reply *r)
 {
-	struct ctl_rec rec;
-
-	for (unsigned i = 0; ctl_reply_next(r, &i, &rec);) {
-		printf("%s", rec.type);
-		for (unsigned k = 0; k < rec.n; k++)
-			printf(" %s=%s", rec.key[k], rec.val[k]);
-		printf("\n");
+	if (ctl_call(PROG, "xtsd", o->sock, argc, argv, REPLY_TIMEOUT_S, r))
+		return 1;
+	if (r->err) {
+		fprintf(stderr, PROG ": %s: %s\n", argv[0], r->errmsg);
+		return 1;
 	}
-}
-
-static void text_status(struct ctl_reply *r)
-{
-	struct ctl_rec rec;
-	bool head = false;
-
-	for (unsigned i = 0; ctl_reply_next(r, &i, &rec);) {
-		if (!strcmp(rec.type, "xtsd")) {
-			printf("xtsd %s pid %s, %s, config generation %s, %s queues on %s\n",
-			       get(&rec, "version"), get(&rec, "pid"), get(&rec, "config"),
-			       get(&rec, "generation"), get(&rec, "queues"),
-			       get(&rec, "interface"));
-			continue;
-		}
-		if (strcmp(rec.type, "shard"))
-			continue;
-		if (!head) {
-			printf("%-5s %-8s %-9s %-4s %-4s %-8s %-8s %-11s %s\n", "SHARD", "PID",
-			       "STATE", "CPU", "NODE", "UPTIME", "RESTARTS", "CONNECTIONS",
-			       "EPOCH");
-			head = true;
-		}
-		printf("%-5s %-8s %-9s %-4s %-4s %-8s %-8s %-11s %08llx\n", get(&rec, "id"),
-		       get(&rec, "pid"), get(&rec, "state"), get(&rec, "cpu"), get(&rec, "node"),
-		       get(&rec, "uptime_s"), get(&rec, "restarts"), get(&rec, "connections"),
-		       strtoull(get(&rec, "epoch"), NULL, 10));
-	}
-}
-
-static void text_stats(struct ctl_reply *r)
-{
-	struct ctl_rec rec;
-
-	for (unsigned i = 0; ctl_reply_next(r, &i, &rec);) {
-		if (!strcmp(rec.type, "shard"))
-			printf("shard %s (%s)\n", get(&rec, "id"), get(&rec, "state"));
-		else if (!strcmp(rec.type, "total"))
-			printf("total\n");
-		else if (!strcmp(rec.type, "tls"))
-			printf("tls profile %s, shard %s\n", get(&rec, "profile"),
-			       get(&rec, "shard"));
-		else
-			continue; /* the xtsd record: status shows it */
-		for (unsigned k = 0; k < rec.n; k++)
-			if (strcmp(rec.key[k], "id") && strcmp(rec.key[k], "state") &&
-			    strcmp(rec.key[k], "profile") && strcmp(rec.key[k], "shard"))
-				printf("  %-22s %s\n", rec.key[k], rec.val[k]);
-	}
-}
-
-static void text_conns(struct ctl_reply *r)
-{
-	struct ctl_rec rec;
-
-	for (unsigned i = 0; ctl_reply_next(r, &i, &rec);) {
-		if (!strcmp(rec.type, "shard")) {
-			printf("shard %s (%s): %s connections%s\n", get(&rec, "id"),
-			       get(&rec, "state"), get(&rec, "total"),
-			       strcmp(get(&rec, "answered"), "yes") ? ", did not answer"
-			       : strcmp(get(&rec, "total"), get(&rec, "listed"))
-				   ? " (first ones listed)"
-				   : "");
-			continue;
-		}
-		printf("  %-10s %-10s %-10s %-45s %-45s buf %s\n", get(&rec, "id"),
-		       get(&rec, "host_id"), get(&rec, "state"), get(&rec, "local"),
-		       get(&rec, "peer"), get(&rec, "buf_bytes"));
-	}
+	return 0;
 }
 
 /* --shard N: that shard's record, one "key value" line per field (for
- * scripts: `xtsctl stats --shard 1 | awk '$1 == "tx_seq"'`). */
+ * scripts: `xtsctl stats --shard 1 | awk '$1 == "tx_seq"'`).  all: every
+ * shard's, each starting with its "id" line; total: the total record;
+ * tls: the TLS profiles' records, each starting with "profile P", then
+ * "shard N". */
 static int out_shard(struct ctl_reply *r, const char *id)
 {
+	bool all = !strcmp(id, "all");
+	const char *type = !strcmp(id, "total") ? "total" : !strcmp(id, "tls") ? "tls" : "shard";
 	struct ctl_rec rec;
 	int found = 0;
 
 	for (unsigned i = 0; ctl_reply_next(r, &i, &rec);) {
-		if (strcmp(rec.type, "shard") || strcmp(get(&rec, "id"), id))
+		if (strcmp(rec.type, type) ||
+		    (!strcmp(type, "shard") && !all && strcmp(rec_get(&rec, "id"), id)))
 			continue;
 		for (unsigned k = 0; k < rec.n; k++)
 			printf("%s %s\n", rec.key[k], rec.val[k]);
 		found = 1;
 	}
-	if (!found)
+	/* no TLS profile at all is an empty list, not an error */
+	if (!found && strcmp(type, "tls"))
 		fprintf(stderr, PROG ": no shard %s in the answer\n", id);
-	return found ? 0 : 1;
+	return found || !strcmp(type, "tls") ? 0 : 1;
 }
 
-static void text_listeners(struct ctl_reply *r)
+/* A number option's value: 0, or 2 (usage) with why. */
+static int num_arg(const char *opt, const char *v, double lo, double hi, double *out)
 {
-	struct ctl_rec rec;
+	char *end;
 
-	printf("%-6s %-45s %-10s %-8s %s\n", "queue", "local", "host_id", "backlog", "flags");
-	for (unsigned i = 0; ctl_reply_next(r, &i, &rec);) {
-		if (!strcmp(rec.type, "listener"))
-			printf("%-6s %-45s %-10s %-8s %s\n", get(&rec, "queue"), get(&rec, "local"),
-			       get(&rec, "host_id"), get(&rec, "backlog"), get(&rec, "flags"));
-		else if (!strcmp(rec.type, "total"))
-			printf("%s listeners, %s slots, %s repairs of a dead holder's update\n",
-			       get(&rec, "listeners"), get(&rec, "size"), get(&rec, "repairs"));
+	*out = strtod(v, &end);
+	if (end == v || *end || !(*out >= lo && *out <= hi)) {
+		fprintf(stderr, PROG ": %s %s: want a number in [%g, %g]\n", opt, v, lo, hi);
+		return 2;
+	}
+	return 0;
+}
+
+/* One option of the command line (argv[*i], its value argv[*i + 1]): 0,
+ * 1 not one of these, 2 a bad value. */
+static int parse_opt(int argc, char **argv, int *i, struct cli *o)
+{
+	static const char *const with_value[] = {"--shard",    "--state", "--addr",    "--port",
+						 "--interval", "--count", "--timeout", NULL};
+	const char *a = argv[*i], *v = *i + 1 < argc ? argv[*i + 1] : NULL;
+	double d;
+	unsigned k;
+
+	if (!strcmp(a, "--wait")) {
+		o->wait = true;
+		return 0;
+	}
+	for (k = 0; with_value[k] && strcmp(a, with_value[k]); k++)
+		;
+	if (!with_value[k])
+		return 1;
+	if (!v) {
+		fprintf(stderr, PROG ": %s: needs an argument\n", a);
+		return 2;
+	}
+	++*i;
+	switch (k) {
+	case 0:
+		o->shard = v;
+		return 0;
+	case 1:
+		o->state = v;
+		return 0;
+	case 2:
+		o->addr = v;
+		return 0;
+	case 3:
+		if (num_arg(a, v, 0, 65535, &d))
+			return 2;
+		o->port = (long)d;
+		return 0;
+	case 4:
+		return num_arg(a, v, 0.05, 3600, &o->interval_s);
+	case 5:
+		if (num_arg(a, v, 0, 1e9, &d))
+			return 2;
+		o->count = (long)d;
+		return 0;
+	default:
+		return num_arg(a, v, 0, 86400, &o->timeout_s);
 	}
 }
 
-struct cli {
-	const char *sock, *conf, *shard;
-	char *args[XTS_CTL_MAX_ARGS];
-	int nargs;
-	const struct cmd *cmd;
-	enum fmt fmt;
-};
+/* The options given fit the command?  0, or 2 with its usage. */
+static int check_opts(const struct cli *o)
+{
+	unsigned f = o->cmd->opts;
+	bool bad = (o->fmt == FMT_PROM && !(f & OPT_PROM)) ||
+		   (o->shard && !(f & (OPT_SHARD | OPT_CONNS))) ||
+		   (o->shard && (f & OPT_SHARD) && o->fmt != FMT_TEXT) ||
+		   ((o->state || o->addr || o->port >= 0) && !(f & OPT_CONNS)) ||
+		   ((o->interval_s >= 0 || o->count >= 0) && !(f & OPT_TOP)) ||
+		   ((o->wait || o->timeout_s >= 0) && !(f & OPT_STOP)) ||
+		   (o->timeout_s >= 0 && !o->wait);
+
+	if (o->nargs - 1 != (o->cmd->args ? 1 : 0) || bad) {
+		cmd_usage(o->cmd, stderr);
+		return 2;
+	}
+	return 0;
+}
 
 /* The command line into *o: -1 to go on, or the exit status. */
 static int parse_args(int argc, char **argv, struct cli *o)
 {
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
+		int rc;
 
 		if ((!strcmp(a, "-s") || !strcmp(a, "--socket")) && i + 1 < argc) {
 			o->sock = argv[++i];
@@ -228,8 +242,6 @@ static int parse_args(int argc, char **argv, struct cli *o)
 			else
 				usage(stdout);
 			return 0;
-		} else if (!strcmp(a, "--shard") && i + 1 < argc) {
-			o->shard = argv[++i];
 		} else if (!strcmp(a, "-V") || !strcmp(a, "--version")) {
 			printf(PROG " %s\n", XTS_VERSION);
 			return 0;
@@ -242,10 +254,12 @@ static int parse_args(int argc, char **argv, struct cli *o)
 				return 2;
 			}
 			o->fmt = f;
+		} else if (a[0] == '-' && a[1] && (rc = parse_opt(argc, argv, &i, o)) != 1) {
+			if (rc)
+				return 2;
 		} else if (a[0] == '-' && a[1]) {
 			bool known = !strcmp(a, "-s") || !strcmp(a, "--socket") ||
-				     !strcmp(a, "-c") || !strcmp(a, "--config") ||
-				     !strcmp(a, "--shard");
+				     !strcmp(a, "-c") || !strcmp(a, "--config");
 
 			fprintf(stderr, PROG ": %s: %s\n", a,
 				known ? "needs an argument" : "unknown option");
@@ -269,12 +283,7 @@ static int parse_args(int argc, char **argv, struct cli *o)
 		fprintf(stderr, PROG ": no command\n");
 		goto bad;
 	}
-	if (o->nargs - 1 != (o->cmd->args ? 1 : 0) || (o->fmt == FMT_PROM && !o->cmd->prom) ||
-	    (o->shard && o->fmt != FMT_TEXT)) {
-		cmd_usage(o->cmd, stderr);
-		return 2;
-	}
-	return -1;
+	return check_opts(o) ? 2 : -1;
 bad:
 	usage(stderr);
 	return 2;
@@ -282,12 +291,21 @@ bad:
 
 int main(int argc, char **argv)
 {
-	struct cli o = {.sock = XTS_CTL_DEFAULT_PATH, .fmt = FMT_TEXT};
+	struct cli o = {.sock = XTS_CTL_DEFAULT_PATH,
+			.fmt = FMT_TEXT,
+			.port = -1,
+			.interval_s = -1,
+			.count = -1,
+			.timeout_s = -1};
 	struct ctl_reply r;
 	int rc = parse_args(argc, argv, &o);
 
 	if (rc >= 0)
 		return rc;
+	if (o.interval_s < 0)
+		o.interval_s = 1;
+	if (o.count < 0)
+		o.count = 0;
 	if (o.conf) {
 		static struct cfg c;
 		char err[CFG_ERR_LEN];
@@ -298,19 +316,19 @@ int main(int argc, char **argv)
 		}
 		o.sock = c.ctl_path;
 	}
-	rc = ctl_call(PROG, "xtsd", o.sock, o.nargs, o.args, REPLY_TIMEOUT_S, &r) ? 1 : 0;
-	if (!rc && r.err) {
-		fprintf(stderr, PROG ": %s: %s\n", o.cmd->name, r.errmsg);
-		rc = 1;
-	} else if (!rc && o.shard) {
+	if (o.cmd->run)
+		return o.cmd->run(&o);
+	rc = xtsctl_call(&o, o.nargs, o.args, &r);
+	if (!rc && o.shard)
 		rc = out_shard(&r, o.shard);
-	} else if (!rc && o.fmt == FMT_JSON) {
+	else if (!rc && o.fmt == FMT_JSON)
 		ctl_reply_json(&r);
-	} else if (!rc && o.fmt == FMT_PROM) {
+	else if (!rc && o.fmt == FMT_PROM)
 		ctl_prom_write(stdout, r.line + 1, r.nlines ? r.nlines - 1 : 0);
-	} else if (!rc) {
+	else if (!rc && o.cmd->text)
 		o.cmd->text(&r);
-	}
+	if (!rc && o.cmd->opts & OPT_STOP)
+		rc = text_stop(&o, &r); /* its text, and --wait */
 	ctl_reply_free(&r);
 	return rc;
 }

@@ -120,16 +120,17 @@ stats_cmd() { echo "$XTS_BIN/xtsctl -s $WORK/run/ctl.sock stats --shard $1"; }
 # note and go on.
 stats_settle() {
 	local t0 t out p0 p pprev= prev= cur
-	# "ID PUBLISHED" of the live shards
-	pubs() { awk '$1 == "shard" { id = $2; live = $3 ~ /running|draining/ }
+	# "ID PUBLISHED" of the live shards (--shard all: every shard's
+	# "key value" lines, each record from its "id" line)
+	pubs() { awk '$1 == "id" { id = $2 } $1 == "state" { live = $2 ~ /running|draining/ }
 		      $1 == "published" && live { print id, $2 }' <<<"$1"; }
 	clock_us t0
-	p0=$(pubs "$(xtsctl stats)")
+	p0=$(pubs "$(xtsctl stats --shard all)")
 	for ((t = t0; t - t0 < 3000000; )); do
 		sleep 0.05
-		out=$(xtsctl stats)
+		out=$(xtsctl stats --shard all)
 		p=$(pubs "$out")
-		cur=$(grep -v '^ *published ' <<<"$out")
+		cur=$(grep -v '^published ' <<<"$out")
 		[ -n "$prev" ] && [ "$cur" = "$prev" ] &&
 			awk 'FILENAME == ARGV[1] { want[$1] = $2 + 2; next }
 			     FILENAME == ARGV[2] { last[$1] = $2 + 1; next }

@@ -18,7 +18,7 @@ got=$(H "$XTS_BIN/xts-cat" -q 1 198.18.0.2 7 <"$WORK/data" | wc -c) || fail "xts
 [ "$got" = $BYTES ] || fail "echoed $got bytes, want $BYTES"
 # until shard 1 has published the close (one xtsctl and one awk per poll)
 for ((i = 0; i < 100; i++)); do
-	[ "$(xtsctl stats | awk '/^shard 1 / { s = 1 } s && $1 == "conns_closed" { print $2; exit }')" = 1 ] &&
+	[ "$(xtsctl stats --shard 1 | awk '$1 == "conns_closed" { print $2 }')" = 1 ] &&
 		break
 	sleep 0.05
 done
