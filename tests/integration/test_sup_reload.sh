@@ -25,7 +25,8 @@ grep -q "8 up" "$WORK/hold.out" || fail "hold: $(cat "$WORK/hold.out")"
 
 sed -i 's/max_conns = 100;/max_conns = 3;/' "$WORK/xts.conf"
 xtsctl reload >"$WORK/reload.out" 2>&1 || fail "reload: $(cat "$WORK/reload.out")"
-grep -q "generation=2" "$WORK/reload.out" || fail "reload: $(cat "$WORK/reload.out")"
+grep -q "^configuration generation 2 in force" "$WORK/reload.out" &&
+	grep -Eq "^limits.max_conns +[0-9]+ +3 +all shards$" "$WORK/reload.out" || fail "reload: $(cat "$WORK/reload.out")"
 for ((i = 0; i < 50; i++)); do
 	xtsctl status --json >"$WORK/st.json"
 	[ "$(grep -o '"cfg_gen": 2' "$WORK/st.json" | wc -l)" = 2 ] && break
@@ -87,6 +88,6 @@ ln -s /dev/zero "$WORK/xts.conf"
 not_regular "a symlink to /dev/zero"
 cp "$WORK/good.conf" "$WORK/xts.conf"
 xtsctl reload >"$WORK/reload.out" 2>&1 || fail "reload of the good file: $(cat "$WORK/reload.out")"
-grep -q "generation=3" "$WORK/reload.out" || fail "reload: $(cat "$WORK/reload.out")"
+grep -q "^configuration generation 3 in force" "$WORK/reload.out" || fail "reload: $(cat "$WORK/reload.out")"
 echo "ok: the good file back: $(cat "$WORK/reload.out")"
 echo "PASS: sup_reload"
