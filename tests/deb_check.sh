@@ -8,6 +8,15 @@
 # xportd the packaged xportd.conf, and xts-cat leases a queue from it and
 # sends 4 MiB to a socat echo through XTS: every byte must come back; then
 # xts-run runs an unmodified socat through XTS the same way.
+# Then the packages are installed for real (dpkg -i, maintainer scripts
+# and all): the units must be where systemd looks for them, and the
+# installed xtsd and xportd, run as the units would (no -c: the packaged
+# /etc/xts configurations as they are, run_dir /run/xts), carry the demo's
+# transfer for the installed xts-cat, counted by the installed xtsctl on
+# its default socket.  At the end the packages are purged.  A machine with
+# XTS already installed, /etc/xts or /run/xts of its own, or an xtsd or
+# xportd running is not touched: the check fails and says why (CI runs on
+# a throwaway machine; on a dev machine, remove them first).
 # Needs root (namespaces, XDP).  tools/build-deb runs it after the build.
 set -euo pipefail
 DEBS=$(realpath "$1")
@@ -85,3 +94,94 @@ for ((i = 0; i < 10; i++)); do
 done
 [ "$n" = $((st + 14)) ] || fail "xts-run's 14 bytes did not go through the shards ($st, then $n)"
 echo "ok: packaged xts-run: an unmodified socat echoed through XTS (14 bytes counted by the shards)"
+
+# --- installed: dpkg -i, the units, the default configuration -------------
+for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+PIDS=()
+sleep 0.5
+PKGS=(xts-dpu xts-host libxport0 libxport-dev)
+# one installing check at a time on a shared machine
+mkdir -p /run/lock
+exec 9>/run/lock/xts-deb-check.lock
+flock -w 600 9 || fail "another deb_check holds /run/lock/xts-deb-check.lock"
+for p in "${PKGS[@]}"; do
+	! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
+		fail "$p is installed on this machine already: not touching it (dpkg --purge ${PKGS[*]} first)"
+done
+[ ! -e /etc/xts ] || fail "/etc/xts exists and is not from our packages: not touching it"
+[ ! -e /run/xts ] || fail "/run/xts exists (a running xtsd or xportd?): not touching it"
+INSTALLED=1
+uninstall() {
+	local p
+	[ "${INSTALLED:-0}" = 1 ] || return 0
+	for p in "${IPIDS[@]}"; do kill "$p" 2>/dev/null; done
+	sleep 0.5
+	for p in "${IPIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
+	dpkg --purge "${PKGS[@]}" >"$R/purge.log" 2>&1 || { cat "$R/purge.log"; echo "deb_check: purge failed" >&2; }
+	rm -rf /run/xts
+	INSTALLED=0
+}
+IPIDS=()
+trap 'uninstall; cleanup' EXIT
+debs=()
+for p in "${PKGS[@]}"; do debs+=("$(ls "$DEBS"/${p}_*.deb)"); done
+dpkg -i "${debs[@]}" >"$R/install.log" 2>&1 || { cat "$R/install.log"; fail "dpkg -i"; }
+for p in "${PKGS[@]}"; do
+	dpkg-query -W -f='${Status}\n' "$p" | grep -q "install ok installed" || fail "$p: $(dpkg-query -W -f='${Status}' "$p")"
+done
+# the units: in one of the folders systemd loads system units from
+units=$(systemd-analyze --system unit-paths)
+for u in xtsd.service xportd.service; do
+	f=$(dpkg -L xts-dpu xts-host | grep "/$u\$") || fail "$u: in no package's file list"
+	grep -qx "$(dirname "$f")" <<<"$units" || fail "$u installed as $f: not a folder systemd loads units from ($(echo $units))"
+	systemd-analyze verify "$f" >"$R/verify.log" 2>&1 || { cat "$R/verify.log"; fail "systemd-analyze verify $f"; }
+done
+for f in /usr/sbin/xtsd /usr/sbin/xtsctl /usr/sbin/xportd /usr/bin/xts-cat /usr/bin/xts-run \
+	/etc/xts/xts.conf /etc/xts/xportd.conf /usr/include/xts/xport.h; do
+	[ -e "$f" ] || fail "$f not installed"
+done
+echo "ok: dpkg -i ${PKGS[*]}: units in $(dirname "$f"), found where systemd looks; programs and /etc/xts in place"
+
+# the default configurations as installed: 8 queues on xd0 (DPU) and xh0
+# (host), run_dir /run/xts; the units run exactly these commands
+/usr/sbin/xts-net down --prefix "$PFX" >/dev/null 2>&1
+/usr/sbin/xts-net up --queues 8 --prefix "$PFX" >"$R/net8.log" 2>&1 || { cat "$R/net8.log"; fail "xts-net up (8 queues)"; }
+# what the units' RuntimeDirectory=xts gives them
+mkdir -p /run/xts
+ExecStart() { sed -n 's/^ExecStart=//p' "$(dpkg -L "$1" | grep "/$2\$")"; }
+xs=$(ExecStart xts-dpu xtsd.service)
+ps_=$(ExecStart xts-host xportd.service)
+ip netns exec "${PFX}dpu" $xs >"$R/xtsd-i.log" 2>&1 &
+IPIDS+=($!)
+ip netns exec "${PFX}host" $ps_ >"$R/xportd-i.log" 2>&1 &
+IPIDS+=($!)
+ip netns exec "${PFX}net" socat -b 4096 TCP4-LISTEN:7,bind=198.18.0.2,fork,reuseaddr PIPE &
+IPIDS+=($!)
+for ((i = 0; i < 200; i++)); do
+	[ "$(/usr/sbin/xtsctl status 2>/dev/null | grep -c ' running ')" = 8 ] &&
+		/usr/sbin/xportd status >/dev/null 2>&1 &&
+		ip netns exec "${PFX}net" ss -Hltn 'sport = :7' | grep -q . && break
+	sleep 0.1
+done
+[ "$i" -lt 200 ] || fail "installed xtsd ($xs) / xportd ($ps_) not up in 20 s: $(tail -3 "$R/xtsd-i.log" "$R/xportd-i.log")"
+got=$(timeout 60 ip netns exec "${PFX}host" /usr/bin/xts-cat -w 10 198.18.0.2 7 <"$R/data" |
+	sha256sum | cut -d' ' -f1)
+[ "$got" = "$want" ] || fail "installed: 4 MiB through XTS came back as $got, sent $want"
+for ((i = 0; i < 10; i++)); do
+	n=$(/usr/sbin/xtsctl stats --shard total | awk '$1 == "data_to_net" { print $2 }')
+	[ "$n" = 4194304 ] && break
+	sleep 0.1
+done
+[ "$n" = 4194304 ] || fail "installed: the shards counted $n bytes to the net, 4194304 sent"
+# their logs, as the journal would get them: one stamped line a write
+TS='^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]{12}Z (xtsd|xportd)\[[0-9]+\]: (error|warning|info|debug): '
+for l in xtsd-i xportd-i; do
+	[ -s "$R/$l.log" ] && ! grep -Evq "$TS" "$R/$l.log" || fail "$l.log: lines without a timestamp: $(grep -Ev "$TS" "$R/$l.log" | head -3)"
+done
+echo "ok: installed xtsd ($xs) and xportd ($ps_) with the packaged configurations: 4 MiB echoed byte-exact by the installed xts-cat, $n bytes counted by the installed xtsctl"
+uninstall
+for p in "${PKGS[@]}"; do
+	! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || fail "$p still installed after the purge"
+done
+[ ! -e /etc/xts ] && [ ! -e /usr/sbin/xtsd ] || fail "the purge left /etc/xts or /usr/sbin/xtsd behind"
+echo "ok: dpkg --purge ${PKGS[*]}: nothing left"
