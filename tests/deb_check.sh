@@ -13,19 +13,27 @@
 # installed xtsd and xportd, run as the units would (no -c: the packaged
 # /etc/xts configurations as they are, run_dir /run/xts), carry the demo's
 # transfer for the installed xts-cat, counted by the installed xtsctl on
-# its default socket.  At the end the packages are purged.  A machine with
-# XTS already installed, /etc/xts or /run/xts of its own, or an xtsd or
-# xportd running is not touched: the check fails and says why (CI runs on
-# a throwaway machine; on a dev machine, remove them first).
+# its default socket.  At the end the packages are purged.  The whole
+# check runs in a mount namespace of its own: where /etc/xts or /run/xts
+# exist already (a dev machine with XTS set up, an xtsd running), an empty
+# tmpfs covers them for this check only, so the packages' conffiles and
+# run_dir never meet the machine's own, and purging cannot remove them.
+# Packages already installed, or programs not from a package where ours
+# go, are not touched: the check fails and says why.
 # Needs root (namespaces, XDP).  tools/build-deb runs it after the build.
 set -euo pipefail
 DEBS=$(realpath "$1")
+[ "$(id -u)" = 0 ] || { echo "deb_check: needs root"; exit 77; }
+# a private mount namespace (see above); `ip netns exec` inherits it
+[ -n "${XTS_DEB_CHECK_NS:-}" ] ||
+	XTS_DEB_CHECK_NS=1 exec unshare --mount --propagation private -- bash "$0" "$DEBS"
 fail() { echo "FAIL: deb_check: $*" >&2; [ -f "$R/xtsd.log" ] && tail -5 "$R/xtsd.log" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || { echo "deb_check: needs root"; exit 77; }
 R=$(mktemp -d /tmp/xts-debroot.XXXXXX)
 PFX=xd$$-
 PIDS=()
 cleanup() {
+	set +e # a trap: every step runs, whatever the one before returned
 	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
 	sleep 0.5
 	for n in host dpu net; do ip netns pids "${PFX}$n" 2>/dev/null; done | xargs -r kill -9 2>/dev/null
@@ -108,17 +116,29 @@ for p in "${PKGS[@]}"; do
 	! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
 		fail "$p is installed on this machine already: not touching it (dpkg --purge ${PKGS[*]} first)"
 done
-[ ! -e /etc/xts ] || fail "/etc/xts exists and is not from our packages: not touching it"
-[ ! -e /run/xts ] || fail "/run/xts exists (a running xtsd or xportd?): not touching it"
+for f in /usr/sbin/xtsd /usr/sbin/xtsctl /usr/sbin/xportd /usr/sbin/xts-net /usr/bin/xts-cat \
+	/usr/bin/xts-run /usr/include/xts/xport.h; do
+	[ ! -e "$f" ] || fail "$f exists and is not from our packages: not touching it"
+done
+# this machine's own configuration and run_dir stay as they are, unseen
+for d in /etc/xts /run/xts; do
+	if [ -e "$d" ]; then
+		mount -t tmpfs -o mode=0755 xts-deb-check "$d" || fail "mount a tmpfs over $d"
+		echo "# $d exists here: covered by an empty tmpfs in this check's mount namespace"
+	fi
+done
 INSTALLED=1
 uninstall() {
 	local p
+	set +e
 	[ "${INSTALLED:-0}" = 1 ] || return 0
 	for p in "${IPIDS[@]}"; do kill "$p" 2>/dev/null; done
 	sleep 0.5
 	for p in "${IPIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
 	dpkg --purge "${PKGS[@]}" >"$R/purge.log" 2>&1 || { cat "$R/purge.log"; echo "deb_check: purge failed" >&2; }
-	rm -rf /run/xts
+	# ours: what we created, or the tmpfs over the machine's own
+	rm -rf /run/xts/* 2>/dev/null
+	rmdir /run/xts 2>/dev/null || true
 	INSTALLED=0
 }
 IPIDS=()
@@ -135,12 +155,13 @@ for u in xtsd.service xportd.service; do
 	f=$(dpkg -L xts-dpu xts-host | grep "/$u\$") || fail "$u: in no package's file list"
 	grep -qx "$(dirname "$f")" <<<"$units" || fail "$u installed as $f: not a folder systemd loads units from ($(echo $units))"
 	systemd-analyze verify "$f" >"$R/verify.log" 2>&1 || { cat "$R/verify.log"; fail "systemd-analyze verify $f"; }
+	udir=$(dirname "$f")
 done
 for f in /usr/sbin/xtsd /usr/sbin/xtsctl /usr/sbin/xportd /usr/bin/xts-cat /usr/bin/xts-run \
 	/etc/xts/xts.conf /etc/xts/xportd.conf /usr/include/xts/xport.h; do
 	[ -e "$f" ] || fail "$f not installed"
 done
-echo "ok: dpkg -i ${PKGS[*]}: units in $(dirname "$f"), found where systemd looks; programs and /etc/xts in place"
+echo "ok: dpkg -i ${PKGS[*]}: units in $udir, found where systemd looks; programs and /etc/xts in place"
 
 # the default configurations as installed: 8 queues on xd0 (DPU) and xh0
 # (host), run_dir /run/xts; the units run exactly these commands
@@ -163,7 +184,7 @@ for ((i = 0; i < 200; i++)); do
 		ip netns exec "${PFX}net" ss -Hltn 'sport = :7' | grep -q . && break
 	sleep 0.1
 done
-[ "$i" -lt 200 ] || fail "installed xtsd ($xs) / xportd ($ps_) not up in 20 s: $(tail -3 "$R/xtsd-i.log" "$R/xportd-i.log")"
+[ "$i" -lt 200 ] || fail "installed xtsd ($xs) / xportd ($ps_) not up in 20 s: $(tail -n 5 "$R/xtsd-i.log" "$R/xportd-i.log"; /usr/sbin/xtsctl status 2>&1)"
 got=$(timeout 60 ip netns exec "${PFX}host" /usr/bin/xts-cat -w 10 198.18.0.2 7 <"$R/data" |
 	sha256sum | cut -d' ' -f1)
 [ "$got" = "$want" ] || fail "installed: 4 MiB through XTS came back as $got, sent $want"
@@ -183,5 +204,6 @@ uninstall
 for p in "${PKGS[@]}"; do
 	! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || fail "$p still installed after the purge"
 done
-[ ! -e /etc/xts ] && [ ! -e /usr/sbin/xtsd ] || fail "the purge left /etc/xts or /usr/sbin/xtsd behind"
+[ -z "$(ls -A /etc/xts 2>/dev/null)" ] && [ ! -e /usr/sbin/xtsd ] ||
+	fail "the purge left /etc/xts/* or /usr/sbin/xtsd behind"
 echo "ok: dpkg --purge ${PKGS[*]}: nothing left"
