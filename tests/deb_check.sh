@@ -169,6 +169,7 @@ echo "ok: dpkg -i ${PKGS[*]}: units in $udir, found where systemd looks; program
 /usr/sbin/xts-net up --queues 8 --prefix "$PFX" >"$R/net8.log" 2>&1 || { cat "$R/net8.log"; fail "xts-net up (8 queues)"; }
 # what the units' RuntimeDirectory=xts gives them
 mkdir -p /run/xts
+unset XPORTD_SOCKET # the default, /run/xts/xportd.sock, from here on
 ExecStart() { sed -n 's/^ExecStart=//p' "$(dpkg -L "$1" | grep "/$2\$")"; }
 xs=$(ExecStart xts-dpu xtsd.service)
 ps_=$(ExecStart xts-host xportd.service)
