@@ -152,11 +152,14 @@ clock_us t1
 	fail "stop --wait --timeout 0.3 while draining: exit $rc, $(cat "$WORK/stop.out" "$WORK/stop.err")"
 kill -0 "$XTSD_PID" || fail "xtsd gone already"
 info "stop --wait --timeout 0.3: exit 1 after $(((t1 - t0) / 1000)) ms: $(cat "$WORK/stop.err")"
+wait $hold # its connections were cut by the stop: its exit says nothing here
+wait_gone "$XTSD_PID" 200 || fail "xtsd still there 20 s after its stop"
+# a fresh xtsd, stopped with --wait: 0, and gone when xtsctl returns
+xtsd_start 2
 xtsctl stop --wait >"$WORK/stop.out" 2>&1 || fail "stop --wait: $(cat "$WORK/stop.out")"
 kill -0 "$XTSD_PID" 2>/dev/null && fail "stop --wait returned 0 with xtsd (pid $XTSD_PID) alive"
 grep -q "^xtsd (pid $XTSD_PID) is gone" "$WORK/stop.out" || fail "stop --wait: $(cat "$WORK/stop.out")"
 wait "$XTSD_PID"
 XTSD_PID=
-wait $hold # its connections were cut by the stop: its exit says nothing here
 echo "ok: stop --wait: exit 1 past --timeout, 0 once xtsd is gone ($(tail -1 "$WORK/stop.out"))"
 echo "PASS: ctl_output"
