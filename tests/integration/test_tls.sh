@@ -141,12 +141,12 @@ echo "ok: counters: tls_hs_ok $ok, tls_hs_failed $failed (tls_hs_verify $verify)
 # (4 clients, the garbage one failed), api and other originated on shard 1
 stats_settle
 pstat() { # PROFILE SHARD KEY
-	xtsctl stats | awk -v p="tls profile $1, shard $2" -v k="$3" \
-		'$0 == p { on = 1; next } /^[a-z]/ { on = 0 } on && $1 == k { print $2 }'
+	xtsctl stats --shard tls | awk -v p="$1" -v s="$2" -v k="$3" \
+		'$1 == "profile" { pp = $2 } $1 == "shard" { ss = $2 } pp == p && ss == s && $1 == k { print $2 }'
 }
 check_pstat() { # PROFILE SHARD KEY OP VALUE
 	local v; v=$(pstat "$1" "$2" "$3")
-	[ -n "$v" ] && [ "$v" "$4" "$5" ] || fail "profile $1 shard $2: $3 is '${v}', want $4 $5: $(xtsctl stats | grep -A9 '^tls')"
+	[ -n "$v" ] && [ "$v" "$4" "$5" ] || fail "profile $1 shard $2: $3 is '${v}', want $4 $5: $(xtsctl stats --shard tls)"
 }
 check_pstat web 0 hs_ok -eq 4; check_pstat web 0 hs_failed -eq 1
 check_pstat web 0 bytes_to_net -ge 400
