@@ -121,6 +121,9 @@ _Static_assert(sizeof(struct xts_hdr) == 32, "xts_hdr is 32 bytes");
 #define XTS_CAP_ULP_TLS	 (1ull << 2)
 #define XTS_CAP_ULP_STRP (1ull << 3)
 #define XTS_CAP_RESUME	 (1ull << 4) /* reserved: session resume after restart */
+/* reserved (docs/protocol.md, "Multi-buffer frames", not built yet): the
+ * sender takes frames larger than one UMEM chunk, up to its max_frame */
+#define XTS_CAP_MBUF (1ull << 5)
 
 /* HELLO (always this layout, header version 1), and a HELLO_ACK that
  * refuses a version (header version 1, epoch 0): every version reads it. */
