@@ -197,9 +197,11 @@ static int mode_expect(int sd, const char *err)
 		}
 		if (!errno)
 			return bad("expect %s: end of stream after %ld messages", err, msgs);
+		k = strcmp(strerrorname_np(errno), err) != 0;
 		printf("failed with %s after %ld whole messages\n", strerrorname_np(errno), msgs);
 		why(sd);
-		return strcmp(strerrorname_np(errno), err) != 0;
+		free(m);
+		return (int)k;
 	}
 }
 
@@ -295,6 +297,7 @@ static int mode_serve(unsigned port, long n)
 			return bad("serve: send %ld: %s", i, strerrorname_np(errno));
 	}
 	printf("serve: %ld requests, each whole in one receive\n", n);
+	free(m);
 	return mode_expect(sd, "EBADMSG");
 }
 
