@@ -16,8 +16,10 @@ python3 - "$OUT/b.json" "$OUT/b.svg" "$OUT/results.txt" <<'PY' || exit 1
 import json, sys
 d = json.load(open(sys.argv[1]))
 want = {"host_cpu_per_req_full_rate_vs_kernel", "host_cpu_per_req_fixed_rate_vs_kernel",
-        "p50_latency_vs_kernel", "p50_latency_vs_haproxy", "rr64_req_s_vs_haproxy",
-        "bulk1_gbps_vs_kernel", "msgs_s_one_queue_vs_raw_af_xdp"}
+        "host_cpu_per_req_5k_pingpong_vs_kernel", "p50_latency_vs_kernel",
+        "p50_latency_vs_haproxy", "rr64_req_s_vs_haproxy", "bulk1_gbps_vs_kernel",
+        "host_cpu_per_gb_bulk_vs_kernel", "host_cpu_per_gb_bulk_zc_vs_kernel",
+        "connect_request_close_vs_kernel", "msgs_s_one_queue_vs_raw_af_xdp"}
 got = {t["name"] for t in d["targets"]}
 assert got == want, f"targets: {sorted(got ^ want)}"
 for t in d["targets"]:
@@ -32,6 +34,11 @@ for w, m in [("pp64", "p50_us"), ("pp1k", "ops_s"), ("pp16k", "ops_s"), ("rr64",
     for p in ("xts", "kernel", "haproxy"):
         v = f.get(f"{p}.{w}.{m}")
         assert isinstance(v, (int, float)) and v > 0, f"{p}.{w}.{m} = {v}"
+# bulk through the zero-copy send API took it (frames sent from
+# xport_send_buf), and the plain bulk did not
+for k in ("xts.bulk1zc.gbps", "xts.bulk1zc.cpu_s_per_gb", "xts.bulk1zc.zc_tx_frames"):
+    assert f.get(k, 0) > 0, f"{k} = {f.get(k)}"
+assert f.get("xts.bulk1.zc_tx_frames") == 0, f"xts.bulk1.zc_tx_frames = {f.get('xts.bulk1.zc_tx_frames')}"
 for k in ("raw.pp64.ops_s", "raw.msgs.ops_s"):
     assert f.get(k, 0) > 0, k
 # The report's arithmetic: each target's ratio is xts/baseline of the
