@@ -155,6 +155,36 @@ check_pstat other 1 hs_verify -eq 1
 [ -z "$(pstat nosuch 1 hs_failed)" ] || fail "a profile the host made up got counters"
 echo "ok: per profile: web 4 ok 1 failed, api 2 ok 2 failed (1 verify), other 1 verify; no slot for nosuch"
 
+# resumption across shards: xts-httpd -T web on both queues (one reuseport
+# group on the DPU), a session saved from one connection and resumed by
+# later ones, which the DPU's kernel spreads over both shards: both
+# resume it (the ticket keys are xtsd's, shared by every shard)
+bg host "$XTS_BIN/xts-httpd" -n 2 -p 8447 -s 100 -T web >"$WORK/httpd2.out" 2>&1
+h2=${BGPIDS[-1]}
+for ((i = 0; i < 100; i++)); do grep -q 'listening on port 8447' "$WORK/httpd2.out" && break; sleep 0.1; done
+grep -q 'listening on port 8447' "$WORK/httpd2.out" || fail "xts-httpd -n 2: $(cat "$WORK/httpd2.out")"
+resume() { # [-sess_in FILE | -sess_out FILE]
+	printf 'GET / HTTP/1.1\r\nHost: dpu.xts.test\r\nConnection: close\r\n\r\n' |
+		N timeout 10 openssl s_client -connect 198.18.0.1:8447 -tls1_3 -CAfile "$PKI/ca.pem" \
+			-servername dpu.xts.test -ign_eof "$@" 2>&1
+}
+out=$(resume -sess_out "$WORK/sess.pem")
+grep -q "^$BODY" <<<"$out" || fail "first TLS connection to xts-httpd -n 2: $out"
+stats_settle
+r0=$(pstat web 0 resumed) r1=$(pstat web 1 resumed)
+reused=0
+for ((i = 0; i < 24; i++)); do
+	out=$(resume -sess_in "$WORK/sess.pem")
+	grep -q "^Reused, TLSv1.3" <<<"$out" && reused=$((reused + 1))
+done
+stats_settle
+d0=$(($(pstat web 0 resumed) - ${r0:-0})) d1=$(($(pstat web 1 resumed) - ${r1:-0}))
+[ "$reused" = 24 ] || fail "resumption: $reused of 24 connections resumed"
+[ "$d0" -ge 1 ] && [ "$d1" -ge 1 ] && [ $((d0 + d1)) = 24 ] ||
+	fail "resumption: shard 0 resumed $d0, shard 1 $d1 (want both, 24 in all)"
+echo "ok: one session resumed 24 times across both shards (shard 0: $d0, shard 1: $d1)"
+kill "$h2"; wait_gone "$h2" 50 || fail "xts-httpd -n 2 did not stop"
+
 # acl.tls: queue 1 may push api only; other gets EACCES (counted), api
 # still works; queue 0 (no rule of its own, none by default) anything
 echo 'shards = ( { queue = 0; tls = [ "api" ]; }, { queue = 1; tls = [ "api" ]; } );' >>"$WORK/xts.conf"
