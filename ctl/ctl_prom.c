@@ -130,11 +130,103 @@ static void per_shard(FILE *f, const struct recs *rs, const char *name, const ch
 	ctl_prom_samples(f, rs->rec, rs->n, "shard", "shard", name, key);
 }
 
+/* Connections by state: one family with a state label, from the
+ * conns_in_<state> gauges of the list (which are not repeated alone). */
+#define CONNS_IN "conns_in_"
+
+static void conns_by_state(FILE *f, const struct recs *rs)
+{
+	ctl_prom_family(f, "xts_shard_connections", "gauge",
+			"connections now, by state (docs/operations.md: what each state means)");
+	for (unsigned st = 1; st < XTS_CONN_NSTATES; st++) { /* 0 is free: not counted */
+		char key[64];
+
+		snprintf(key, sizeof(key), CONNS_IN "%s", xts_conn_state_name(st));
+		for (unsigned i = 0; i < rs->n; i++) {
+			const char *id = ctl_prom_num(&rs->rec[i], "id"),
+				   *v = ctl_prom_num(&rs->rec[i], key);
+
+			if (!strcmp(rs->rec[i].type, "shard") && id && v)
+				fprintf(f, "xts_shard_connections{shard=\"%s\",state=\"%s\"} %s\n",
+					id, xts_conn_state_name(st), v);
+		}
+	}
+}
+
+/* The TLS profiles' counters (the "tls" records, one per profile and
+ * shard; XTS_SHM_TLS_COUNTERS): xts_tls_<counter>_total{shard,profile},
+ * bytes_* as xts_tls_<rest>_bytes_total; and the handshakes by result
+ * (ok, failed_verify, failed_other: they add up to every handshake). */
+static const struct {
+	const char *name, *help;
+} tls_counters[] = {
+#define XTS_TLS_DESC(n, kind, h) {#n, h},
+    XTS_SHM_TLS_COUNTERS(XTS_TLS_DESC)
+#undef XTS_TLS_DESC
+};
+
+static void tls_sample(FILE *f, const char *name, const struct ctl_rec *r, const char *extra,
+		       unsigned long long v)
+{
+	const char *prof = ctl_rec_get(r, "profile");
+
+	fprintf(f, "%s{shard=\"%s\",profile=\"", name, ctl_prom_num(r, "shard"));
+	ctl_prom_label(f, prof ? prof : "");
+	fprintf(f, "\"%s} %llu\n", extra, v);
+}
+
+static bool tls_rec(const struct ctl_rec *r)
+{
+	return !strcmp(r->type, "tls") && ctl_prom_num(r, "shard") && ctl_rec_get(r, "profile");
+}
+
+static void tls_profiles(FILE *f, const struct recs *rs)
+{
+	for (unsigned c = 0; c < sizeof(tls_counters) / sizeof(tls_counters[0]); c++) {
+		const char *n = tls_counters[c].name;
+		char name[96];
+
+		if (!strncmp(n, "bytes_", 6))
+			snprintf(name, sizeof(name), "xts_tls_%s_bytes_total", n + 6);
+		else
+			snprintf(name, sizeof(name), "xts_tls_%s_total", n);
+		ctl_prom_family(f, name, "counter", tls_counters[c].help);
+		for (unsigned i = 0; i < rs->n; i++) {
+			const char *v = ctl_prom_num(&rs->rec[i], n);
+
+			if (tls_rec(&rs->rec[i]) && v)
+				tls_sample(f, name, &rs->rec[i], "", strtoull(v, NULL, 10));
+		}
+	}
+	ctl_prom_family(f, "xts_tls_handshakes_total", "counter",
+			"TLS handshakes by result: ok, failed_verify (the peer's certificate), "
+			"failed_other (protocol, timeout, the peer went away)");
+	for (unsigned i = 0; i < rs->n; i++) {
+		const struct ctl_rec *r = &rs->rec[i];
+		const char *ok = ctl_prom_num(r, "hs_ok"), *bad = ctl_prom_num(r, "hs_failed"),
+			   *ver = ctl_prom_num(r, "hs_verify");
+		unsigned long long b, v;
+
+		if (!tls_rec(r) || !ok || !bad || !ver)
+			continue;
+		b = strtoull(bad, NULL, 10);
+		v = strtoull(ver, NULL, 10);
+		tls_sample(f, "xts_tls_handshakes_total", r, ",result=\"ok\"",
+			   strtoull(ok, NULL, 10));
+		tls_sample(f, "xts_tls_handshakes_total", r, ",result=\"failed_verify\"", v);
+		tls_sample(f, "xts_tls_handshakes_total", r, ",result=\"failed_other\"",
+			   b > v ? b - v : 0);
+	}
+}
+
 static void shard_counters(FILE *f, const struct recs *rs)
 {
 	for (unsigned c = 0; c < sizeof(counters) / sizeof(counters[0]); c++) {
 		bool bytes = listed(bytes_unnamed, counters[c].name);
 		char name[96];
+
+		if (!strncmp(counters[c].name, CONNS_IN, strlen(CONNS_IN)))
+			continue; /* conns_by_state */
 
 		snprintf(name, sizeof(name), "xts_shard_%s%s%s", counters[c].name,
 			 bytes ? "_bytes" : "", counters[c].gauge ? "" : "_total");
@@ -238,5 +330,7 @@ void ctl_prom_write(FILE *f, char *const *line, unsigned n)
 	xtsd_series(f, x);
 	shard_states(f, &rs);
 	shard_counters(f, &rs);
+	conns_by_state(f, &rs);
+	tls_profiles(f, &rs);
 	recs_free(&rs);
 }

@@ -27,7 +27,7 @@
 #include <sys/socket.h> /* AF_INET, AF_INET6 */
 
 #define XTS_SHM_MAGIC	   0x4d485358u /* "XSHM" */
-#define XTS_SHM_VERSION	   4u
+#define XTS_SHM_VERSION	   5u
 #define XTS_SHM_CACHELINE  64
 #define XTS_SHM_MAX_SHARDS 256
 #define XTS_SHM_ACL_MAX	   512	/* rules in all, both kinds */
@@ -244,6 +244,11 @@ _Static_assert(sizeof(struct xts_shm_run) == XTS_SHM_CACHELINE, "xts_shm_run siz
 	X(conns_failed, COUNTER, SHARD, "connects that failed or were refused")                    \
 	X(conns_closed, COUNTER, SHARD, "connections closed")                                      \
 	X(conns_active, GAUGE, SHARD, "connections open now")                                      \
+	X(conns_in_connecting, GAUGE, SHARD, "connections now in state connecting")                \
+	X(conns_in_open, GAUGE, SHARD, "connections now in state open")                            \
+	X(conns_in_closing, GAUGE, SHARD, "connections now in state closing")                      \
+	X(conns_in_closed, GAUGE, SHARD, "connections now in state closed")                        \
+	X(conns_in_accepted, GAUGE, SHARD, "connections now in state accepted")                    \
 	X(conns_refused_acl, COUNTER, SHARD, "connects refused by the ACL (EACCES)")               \
 	X(conns_refused_limit, COUNTER, SHARD,                                                     \
 	  "connects refused by the connection limit (ENOBUFS)")                                    \
@@ -384,7 +389,9 @@ static inline int xts_shm_counters_read(const struct xts_shm_shard *b, struct xt
 
 /* ---- conns snapshot (one area per shard, the shard writes it) ---- */
 
-/* Connection states, X(NAME, "name", what): the shard's enum conn_state
+/* Connection states, X(NAME, "name", what); every state but free has its
+ * gauge in the counters, conns_in_<name> (the shard keeps it with the
+ * state, shard_int.h conn_set_state): the shard's enum conn_state
  * (CS_NAME), the snapshot's state byte and what xtsctl conns prints. */
 #define XTS_CONN_STATES(X)                                                                         \
 	X(FREE, "free", "slot unused")                                                             \

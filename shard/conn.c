@@ -169,7 +169,7 @@ void conn_close_fd(struct shard *s, struct conn *c, bool abort)
 void conn_release(struct shard *s, struct conn *c)
 {
 	conn_close_fd(s, c, false);
-	c->state = CS_FREE;
+	conn_set_state(s, c, CS_FREE);
 	c->pend = 0;
 	s->nconns--;
 	s->st.conns_active = s->nconns;
@@ -203,14 +203,14 @@ void conn_fail(struct shard *s, struct conn *c, int err)
 		return;
 	}
 	if (c->state == CS_CONNECTING || (c->pend & PEND_CONN_RES)) {
-		c->state = CS_ZOMBIE;
+		conn_set_state(s, c, CS_ZOMBIE);
 		c->pend = PEND_CONN_RES;
 		s->st.conns_failed++;
 	} else if (c->state == CS_CLOSING) {
-		c->state = CS_ZOMBIE;
+		conn_set_state(s, c, CS_ZOMBIE);
 		c->pend = PEND_CLOSED; /* the host freed its id already */
 	} else {
-		c->state = CS_ZOMBIE;
+		conn_set_state(s, c, CS_ZOMBIE);
 		c->pend = 0;
 		conn_ctl_add(s, c, PEND_RESET);
 		return;
@@ -231,7 +231,7 @@ void conn_reset_all(struct shard *s)
 			continue;
 		if (c->state != CS_FREE) {
 			conn_close_fd(s, c, true); /* RST to the peer */
-			c->state = CS_FREE;
+			conn_set_state(s, c, CS_FREE);
 		}
 		c->pend = 0;
 		conn_slot_maybe_free(s, c);
@@ -258,7 +258,7 @@ void conn_end_session(struct shard *s, const struct shard_sess *ss, bool gracefu
 		}
 		/* RST to the peer; the lists drop the slot when they pass it */
 		conn_close_fd(s, c, true);
-		c->state = CS_FREE;
+		conn_set_state(s, c, CS_FREE);
 		c->pend = 0;
 		s->nconns--;
 		conn_slot_maybe_free(s, c);
@@ -411,7 +411,7 @@ int conn_on_connect(struct shard *s, const struct xts_msg *m)
 	c->host_id = m->src_id;
 	c->tx_credit = m->credit;
 	c->rx_allowed = s->o.conn_buf;
-	c->state = CS_CONNECTING;
+	conn_set_state(s, c, CS_CONNECTING);
 	s->st.conns_opened++;
 	if (shard_msg_ulp(m, &ulp) && (err = ulp_push(s, c, &ulp, &req.dst, false))) {
 		conn_fail(s, c, err);
@@ -532,12 +532,12 @@ static void conn_on_close(struct shard *s, struct conn *c, const struct xts_msg 
 {
 	if ((m->flags & XTS_F_ABORT) || c->state != CS_OPEN) {
 		conn_close_fd(s, c, true);
-		c->state = CS_ZOMBIE;
+		conn_set_state(s, c, CS_ZOMBIE);
 		c->pend &= PEND_CLOSED;
 		conn_ctl_add(s, c, PEND_CLOSED);
 		return;
 	}
-	c->state = CS_CLOSING;
+	conn_set_state(s, c, CS_CLOSING);
 	c->readable = false;
 	if (!c->buf_len) {
 		conn_flush_buf(s, c); /* FIN now */
@@ -584,7 +584,7 @@ void conn_on_msg(struct shard *s, struct conn *c, const struct xts_msg *m)
 		conn_close_fd(s, c, true);
 		if (c->state == CS_CONNECTING)
 			s->st.conns_failed++;
-		c->state = CS_ZOMBIE;
+		conn_set_state(s, c, CS_ZOMBIE);
 		conn_release(s, c);
 		break;
 	case XTS_OP_SOCKOPT:
@@ -625,7 +625,7 @@ static void conn_hs_step(struct shard *s, struct conn *c)
 	dl_del(s, c);
 	c->readable = true;
 	if (c->state == CS_CONNECTING) {
-		c->state = CS_OPEN;
+		conn_set_state(s, c, CS_OPEN);
 		conn_ctl_add(s, c, PEND_CONN_RES);
 	} else {
 		conn_ctl_add(s, c, PEND_NEW_CONN);
@@ -650,7 +650,7 @@ static void conn_connected(struct shard *s, struct conn *c)
 		conn_hs_step(s, c); /* the ClientHello */
 		return;
 	}
-	c->state = CS_OPEN;
+	conn_set_state(s, c, CS_OPEN);
 	conn_ctl_add(s, c, PEND_CONN_RES);
 }
 
@@ -736,7 +736,7 @@ int conn_on_accept(struct shard *s, int fd, __u32 lsn_id, __u32 lsn_host_id,
 	if (!c)
 		return -ENOBUFS;
 	c->fd = fd;
-	c->state = CS_ACCEPTED;
+	conn_set_state(s, c, CS_ACCEPTED);
 	c->lsn_id = lsn_id;
 	c->host_id = lsn_host_id; /* NEW_CONN's dst; the ACK names the new socket */
 	c->rx_allowed = s->o.conn_buf;
@@ -745,7 +745,7 @@ int conn_on_accept(struct shard *s, int fd, __u32 lsn_id, __u32 lsn_host_id,
 	 * and be ignored, so the ACK marks the connection readable. */
 	if (conn_watch(s, c)) {
 		c->fd = -1; /* the caller closes it */
-		c->state = CS_FREE;
+		conn_set_state(s, c, CS_FREE);
 		s->nconns--;
 		s->st.conns_active = s->nconns;
 		conn_slot_maybe_free(s, c);
@@ -782,7 +782,7 @@ void conn_accept_ack(struct shard *s, struct conn *c, const struct xts_msg *m, i
 	c->host_id = m->src_id;
 	c->tx_credit = m->credit;
 	strp_conn_host_buf(c, m->credit); /* its receive buffer bounds a message */
-	c->state = CS_OPEN;
+	conn_set_state(s, c, CS_OPEN);
 	c->readable = true; /* recv() says EAGAIN if nothing came yet */
 	conn_ready_add(s, c);
 }

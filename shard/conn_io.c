@@ -196,7 +196,7 @@ void conn_flush_buf(struct shard *s, struct conn *c)
 		return;
 	if (c->state == CS_CLOSING) {
 		conn_close_fd(s, c, false); /* FIN after the last byte */
-		c->state = CS_ZOMBIE;
+		conn_set_state(s, c, CS_ZOMBIE);
 		conn_ctl_add(s, c, PEND_CLOSED);
 	} else if (c->wr_shut) {
 		/* the host's SHUTDOWN came while bytes waited: its FIN now */

@@ -24,8 +24,12 @@ void xts_log_open(const char *ident, bool syslog, bool also_stderr);
 void xts_log_level(int level); /* the most verbose level logged */
 void xts_vlog(int level, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 /* The stderr form of one line into buf (at most len, newline included):
- * its length.  now_ns: CLOCK_REALTIME.  For xts_vlog and the unit test. */
+ * its length.  now_ns: CLOCK_REALTIME; 0: the journal's form, "<6>" (the
+ * sd-daemon priority) instead of the time.  For xts_vlog and the test. */
 unsigned xts_log_fmt(char *buf, unsigned len, unsigned long long now_ns, const char *ident, int pid,
 		     int level, const char *msg);
+/* Is @fd the journal's stream named by @journal_stream (systemd's
+ * JOURNAL_STREAM, "DEV:INO")? */
+bool xts_log_is_journal(int fd, const char *journal_stream);
 
 #endif

@@ -45,6 +45,13 @@ until_metric 'xts_shard_data_to_host_bytes_total{shard="1"}' $B1
 kill -0 $cat_pid 2>/dev/null || fail "the transfer was over before the scrape: make the pause longer"
 [ "$(metric 'xts_shard_conns_active{shard="1"}')" = 1 ] || fail "conns_active during the transfer: $(metric 'xts_shard_conns_active{shard="1"}')"
 $PROMCHECK <"$WORK/m.txt" || fail "the scrape during the transfer is not valid exposition"
+# connections by state: the one connection is open, no other state counts
+[ "$(metric 'xts_shard_connections{shard="1",state="open"}')" = 1 ] ||
+	fail "open connections on shard 1 during the transfer: '$(metric 'xts_shard_connections{shard="1",state="open"}')'"
+for st in connecting closing closed accepted; do
+	[ "$(metric "xts_shard_connections{shard=\"1\",state=\"$st\"}")" = 0 ] ||
+		fail "shard 1: $st connections during the transfer: '$(metric "xts_shard_connections{shard=\"1\",state=\"$st\"}")'"
+done
 echo "ok: mid-transfer scrape: data_to_net = data_to_host = $B1 on shard 1, 1 connection, promcheck clean"
 wait $cat_pid || fail "xts-cat: $(cat "$WORK/cat.err")"
 cmp -s <(cat "$WORK/d1" "$WORK/d2") "$WORK/echo.out" || fail "the echo differs from what was sent"
@@ -52,6 +59,11 @@ until_metric 'xts_shard_data_to_net_bytes_total{shard="1"}' $((B1 + B2))
 [ "$(metric 'xts_shard_conns_opened_total{shard="1"}')" = 1 ] || fail "conns_opened on shard 1"
 [ "$(metric 'xts_shard_data_to_host_bytes_total{shard="1"}')" = $((B1 + B2)) ] || fail "data_to_host after the transfer"
 [ "$(metric 'xts_shard_data_to_net_bytes_total{shard="0"}')" = 0 ] || fail "shard 0 moved data"
+# closed and gone: every state's gauge back to 0 (each kept as states
+# change, so one missed transition would leave a count behind)
+for st in open connecting closing closed accepted; do
+	until_metric "xts_shard_connections{shard=\"1\",state=\"$st\"}" 0
+done
 echo "ok: after the transfer: $((B1 + B2)) bytes each way on shard 1, 0 on shard 0"
 
 # ---- the one formatter: the same series as xtsctl stats --prometheus ----

@@ -153,6 +153,19 @@ check_pstat web 0 bytes_to_net -ge 400
 check_pstat api 1 hs_ok -eq 2; check_pstat api 1 hs_verify -eq 1; check_pstat api 1 hs_failed -eq 2
 check_pstat other 1 hs_verify -eq 1
 [ -z "$(pstat nosuch 1 hs_failed)" ] || fail "a profile the host made up got counters"
+# the same in the Prometheus output (/metrics' formatter), labelled by
+# shard and profile, the handshakes also by result
+xtsctl stats --prometheus >"$WORK/prom.txt" || fail "stats --prometheus"
+python3 "$XTS_SRC/tests/integration/promcheck.py" <"$WORK/prom.txt" >/dev/null ||
+	fail "stats --prometheus with TLS profiles is not valid exposition"
+pm() { awk -v k="$1" '$1 == k { print $2 }' "$WORK/prom.txt"; }
+hs() { pm "xts_tls_handshakes_total{shard=\"$2\",profile=\"$1\",result=\"$3\"}"; }
+[ "$(pm 'xts_tls_hs_ok_total{shard="0",profile="web"}')" = 4 ] || fail "prometheus: web hs_ok on shard 0"
+[ "$(hs web 0 ok)" = 4 ] && [ $(($(hs web 0 failed_verify) + $(hs web 0 failed_other))) = 1 ] ||
+	fail "prometheus: web's handshakes by result on shard 0: $(grep 'profile="web"' "$WORK/prom.txt" | grep handshakes)"
+[ "$(hs api 1 ok)" = 2 ] && [ "$(hs api 1 failed_verify)" = 1 ] && [ "$(hs api 1 failed_other)" = 1 ] ||
+	fail "prometheus: api's handshakes by result on shard 1: $(grep 'profile="api"' "$WORK/prom.txt" | grep handshakes)"
+[ "$(pm 'xts_tls_to_net_bytes_total{shard="0",profile="web"}')" -ge 400 ] || fail "prometheus: web's bytes to the net"
 echo "ok: per profile: web 4 ok 1 failed, api 2 ok 2 failed (1 verify), other 1 verify; no slot for nosuch"
 
 # resumption across shards: xts-httpd -T web on both queues (one reuseport

@@ -14,6 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <unistd.h>
+#include <sys/stat.h>
 
 #include "ctl_fmt.h"
 #include "xts_log.h"
@@ -127,6 +130,38 @@ static void test_log_line(void **state)
 	assert_int_equal(strlen(line), n);
 	assert_memory_equal(line + n - 4, "...\n", 4);
 	assert_memory_equal(line, "2026-11-30T08:20:07.123Z xportd[1]: error: xxx", 46);
+	/* the journal's form: priority, no time (journald stamps it) */
+	n = xts_log_fmt(line, sizeof(line), 0, "xtsd", 4242, 1, "shard 1: slow");
+	assert_string_equal(line, "<4>xtsd[4242]: warning: shard 1: slow\n");
+	assert_int_equal(n, strlen(line));
+}
+
+/* JOURNAL_STREAM names stderr by device and inode: only an exact match of
+ * the fd's own is the journal (a pipe or file after a redirect is not). */
+static void test_log_journal(void **state)
+{
+	char path[] = "/tmp/xts-journal.XXXXXX", env[64];
+	struct stat st;
+	int fd = mkstemp(path), other;
+
+	(void)state;
+	assert_true(fd >= 0);
+	other = open("/dev/null", O_WRONLY);
+	assert_true(other >= 0);
+	assert_int_equal(fstat(fd, &st), 0);
+	snprintf(env, sizeof(env), "%llu:%llu", (unsigned long long)st.st_dev,
+		 (unsigned long long)st.st_ino);
+	assert_true(xts_log_is_journal(fd, env));
+	assert_false(xts_log_is_journal(other, env));
+	assert_false(xts_log_is_journal(fd, NULL));
+	assert_false(xts_log_is_journal(fd, ""));
+	assert_false(xts_log_is_journal(fd, "1:2:3"));
+	snprintf(env, sizeof(env), "%llu:%llu", (unsigned long long)st.st_dev,
+		 (unsigned long long)st.st_ino + 1);
+	assert_false(xts_log_is_journal(fd, env));
+	close(other);
+	close(fd);
+	unlink(path);
 }
 
 int main(void)
@@ -134,7 +169,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_bytes),     cmocka_unit_test(test_rates),
 	    cmocka_unit_test(test_durations), cmocka_unit_test(test_table),
-	    cmocka_unit_test(test_log_line),
+	    cmocka_unit_test(test_log_line),  cmocka_unit_test(test_log_journal),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
