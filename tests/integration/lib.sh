@@ -109,6 +109,8 @@ stat() {
 	case $2 in pid | epoch | state | restarts | cfg_gen | max_conns) cmd=status ;; esac
 	xtsctl "$cmd" --shard "$1" | awk -v k="$2" '$1 == k { print $2 }'
 }
+# total KEY: counter KEY summed over the shards
+total() { stat total "$1"; }
 # the command that prints shard N's counters as "key value" lines (the
 # -S of xts-blast and xts-conns)
 stats_cmd() { echo "$XTS_BIN/xtsctl -s $WORK/run/ctl.sock stats --shard $1"; }

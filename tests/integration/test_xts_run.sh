@@ -15,7 +15,6 @@ RUN="$XTS_BIN/xts-run"
 
 # bytes the shards moved, both ways, and connections they opened: the
 # total block of xtsctl stats (published 20 times a second)
-total() { xtsctl stats --shard total | awk -v k="$1" '$1 == k { print $2 }'; }
 moved() { echo $(($(total data_to_host) + $(total data_to_net))); }
 opened() { total conns_opened; }
 offloaded() { # what before min

@@ -21,7 +21,6 @@ xtsd_start 8
 xportd_start 8 "policy = ( { user = 33; leases = 8; } );"
 RUN="$XTS_BIN/xts-run"
 
-total() { xtsctl stats | awk -v k="$1" '$1 == "total" { t = 1 } t && $1 == k { print $2 }'; }
 # per-shard conns_opened, one line "SHARD COUNT" each
 opened_by_shard() {
 	local s

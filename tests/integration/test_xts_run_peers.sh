@@ -21,7 +21,6 @@ topo_up 4
 xtsd_start 4
 RUN="$XTS_BIN/xts-run"
 
-total() { xtsctl stats | awk -v k="$1" '$1 == "total" { t = 1 } t && $1 == k { print $2 }'; }
 moved() { echo $(($(total data_to_host) + $(total data_to_net))); }
 opened() { total conns_opened; }
 offloaded() { # what before min

@@ -17,7 +17,6 @@ need_root
 topo_up 2
 xtsd_start 2
 RUN="$XTS_BIN/xts-run"
-total() { xtsctl stats | awk -v k="$1" '$1 == "total" { t = 1 } t && $1 == k { print $2 }'; }
 dpu_listening() { # PORT COUNT
 	local i
 	for ((i = 0; i < 100; i++)); do
