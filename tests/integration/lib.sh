@@ -111,6 +111,19 @@ stat() {
 }
 # total KEY: counter KEY summed over the shards
 total() { stat total "$1"; }
+# moved: stream bytes the shards moved, both ways; opened: connections
+# they opened; offloaded WHAT BEFORE MIN: fail unless the shards moved at
+# least MIN bytes since moved said BEFORE (a program on the host also has
+# the kernel's route: the counters prove the offload)
+moved() { echo $(($(total data_to_host) + $(total data_to_net))); }
+opened() { total conns_opened; }
+offloaded() {
+	local now
+	stats_settle
+	now=$(moved)
+	[ $((now - $2)) -ge "$3" ] || fail "$1: the shards moved $((now - $2)) bytes, want >= $3 (not offloaded?)"
+	info "$1: shards moved $((now - $2)) bytes"
+}
 # the command that prints shard N's counters as "key value" lines (the
 # -S of xts-blast and xts-conns)
 stats_cmd() { echo "$XTS_BIN/xtsctl -s $WORK/run/ctl.sock stats --shard $1"; }

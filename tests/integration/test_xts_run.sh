@@ -13,17 +13,6 @@ topo_up 2
 xtsd_start 2
 RUN="$XTS_BIN/xts-run"
 
-# bytes the shards moved, both ways, and connections they opened: the
-# total block of xtsctl stats (published 20 times a second)
-moved() { echo $(($(total data_to_host) + $(total data_to_net))); }
-opened() { total conns_opened; }
-offloaded() { # what before min
-	local now
-	stats_settle
-	now=$(moved)
-	[ $((now - $2)) -ge "$3" ] || fail "$1: the shards moved $((now - $2)) bytes, want >= $3 (not offloaded?)"
-	info "$1: shards moved $((now - $2)) bytes"
-}
 
 mkdir -p "$WORK/www"
 head -c 8000000 /dev/urandom >"$WORK/www/body"

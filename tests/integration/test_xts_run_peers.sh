@@ -21,15 +21,6 @@ topo_up 4
 xtsd_start 4
 RUN="$XTS_BIN/xts-run"
 
-moved() { echo $(($(total data_to_host) + $(total data_to_net))); }
-opened() { total conns_opened; }
-offloaded() { # what before min
-	local now
-	stats_settle
-	now=$(moved)
-	[ $((now - $2)) -ge "$3" ] || fail "$1: the shards moved $((now - $2)) bytes, want >= $3 (not offloaded?)"
-	info "$1: shards moved $((now - $2)) bytes"
-}
 jbytes() { # FILE: bytes sent and received by the end that wrote FILE
 	python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); e=j["end"]
 print(e["sum_sent"]["bytes"], e["sum_received"]["bytes"])' "$1"
