@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <cmocka.h>
 
 #include "cfg_opt.h"
@@ -123,7 +124,16 @@ static void t_counters_seqlock(void **st)
 	blk.run.cnt_seq = 7;
 	stop = 0;
 	assert_int_equal(pthread_create(&th, NULL, writer, NULL), 0);
+	/* bounded in count and in time: on a loaded 2-core machine a read
+	 * may retry for long while the writer holds the only other core */
+	struct timespec t0, t;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (unsigned r = 0; r < 200000; r++) {
+		if ((r & 1023) == 0 && r) {
+			clock_gettime(CLOCK_MONOTONIC, &t);
+			if (t.tv_sec - t0.tv_sec >= 3)
+				break;
+		}
 		if (xts_shm_counters_read(&blk, &c, 1000)) {
 			torn_reads++;
 			continue;
