@@ -343,14 +343,20 @@ int main(int argc, char **argv)
 	if (sd < 0)
 		return 1;
 	if (!strcmp(argv[optind], "echo"))
-		return mode_echo(sd, atol(argv[optind + 3]));
-	if (!strcmp(argv[optind], "poll"))
-		return mode_poll(sd);
-	if (!strcmp(argv[optind], "expect"))
-		return mode_expect(sd, argv[optind + 3]);
-	if (!strcmp(argv[optind], "badsend"))
-		return mode_badsend(sd);
-	if (!strcmp(argv[optind], "resp"))
-		return mode_resp(sd, atol(argv[optind + 3]));
-	return bad("unknown mode %s", argv[optind]);
+		o = mode_echo(sd, atol(argv[optind + 3]));
+	else if (!strcmp(argv[optind], "poll"))
+		o = mode_poll(sd);
+	else if (!strcmp(argv[optind], "expect"))
+		o = mode_expect(sd, argv[optind + 3]);
+	else if (!strcmp(argv[optind], "badsend"))
+		o = mode_badsend(sd);
+	else if (!strcmp(argv[optind], "resp"))
+		o = mode_resp(sd, atol(argv[optind + 3]));
+	else
+		o = bad("unknown mode %s", argv[optind]);
+	/* close and end the session (QRESET 0): the peer sees the FIN now,
+	 * not after the DPU's dead-host timeout (30 s per case otherwise) */
+	xport_close(xp, sd);
+	xport_close_queue(xp);
+	return o;
 }
