@@ -404,4 +404,9 @@ int xts_addr_to_sockaddr(const struct xts_addr *a, struct sockaddr *sa, unsigned
 #define XTS_ADDR_STRLEN 64
 const char *xts_addr_fmt(const struct xts_addr *a, char *buf, size_t len);
 
+/* "h2,http/1.1" (names of 1..255 bytes, comma separated) in ALPN wire
+ * form (length-prefixed names) into @out: its length, or 0 if a name is
+ * empty or too long or the whole does not fit @cap. */
+size_t xts_alpn_wire(const char *list, __u8 *out, size_t cap);
+
 #endif /* XTS_PROTO_H */

@@ -36,7 +36,7 @@
 #include <sys/socket.h>
 
 #include "xport.h"
-#include "xts_proto.h" /* xts_addr_fmt */
+#include "xts_proto.h" /* xts_addr_fmt, xts_alpn_wire */
 #include "xts_version.h"
 
 #define PROG	   "xts-cat"
@@ -128,24 +128,6 @@ static void addr_str(const struct sockaddr *sa, socklen_t salen, char *buf, size
 	xts_addr_fmt(&a, buf, len);
 }
 
-/* "h2,http/1.1" in ALPN wire form: its length, or 0 if it does not fit. */
-static size_t alpn_wire(const char *list, unsigned char *out, size_t cap)
-{
-	size_t n = 0;
-
-	while (*list) {
-		size_t k = strcspn(list, ",");
-
-		if (!k || k > 255 || n + 1 + k > cap)
-			return 0;
-		out[n++] = (unsigned char)k;
-		memcpy(out + n, list, k);
-		n += k;
-		list += k + (list[k] == ',');
-	}
-	return n;
-}
-
 /* -T: push TLS on @sd before its connect or listen; @host the name
  * connected to (NULL: listening).  0, or -1 said. */
 static int push_tls(struct xport *xp, int sd, const char *host)
@@ -160,7 +142,7 @@ static int push_tls(struct xport *xp, int sd, const char *host)
 	if (!name && host && inet_pton(AF_INET, host, tmp) != 1 &&
 	    inet_pton(AF_INET6, host, tmp) != 1)
 		name = host;
-	if (tls.alpn && !(alen = alpn_wire(tls.alpn, alpn, sizeof(alpn) - 1))) {
+	if (tls.alpn && !(alen = xts_alpn_wire(tls.alpn, alpn, sizeof(alpn) - 1))) {
 		fprintf(stderr, PROG ": bad ALPN list: %s\n", tls.alpn);
 		return -1;
 	}

@@ -530,3 +530,20 @@ const char *xts_addr_fmt(const struct xts_addr *a, char *buf, size_t len)
 	}
 	return buf;
 }
+
+size_t xts_alpn_wire(const char *list, __u8 *out, size_t cap)
+{
+	size_t n = 0;
+
+	while (*list) {
+		size_t k = strcspn(list, ",");
+
+		if (!k || k > 255 || n + 1 + k > cap)
+			return 0;
+		out[n++] = (__u8)k;
+		memcpy(out + n, list, k);
+		n += k;
+		list += k + (list[k] == ',');
+	}
+	return n;
+}
