@@ -72,7 +72,7 @@ static int member_make(struct pl_queue *q, const struct pl_sock *ps, int *sdp)
 	sd = xport_socket(q->xp, ps->domain, SOCK_STREAM | SOCK_NONBLOCK, 0);
 	if (sd < 0) {
 		err = -errno;
-	} else if (lsn_opts(q, sd, ps) ||
+	} else if (lsn_opts(q, sd, ps) || (ps->tls && pl_tls_push(q->xp, sd, ps->tls)) ||
 		   (ps->bound &&
 		    xport_bind(q->xp, sd, (const struct sockaddr *)&ps->baddr, ps->blen)) ||
 		   xport_listen(q->xp, sd, ps->backlog)) {

@@ -9,11 +9,20 @@
  *   kernel client [fd00:78:74::]/64:1-1023
  *   default kernel                      what no rule matches (else offload)
  *
+ *   tls terminate *:443 profile web     listeners: TLS on the DPU
+ *   tls originate 198.18.0.2:8443 profile api name api.example alpn h2,http/1.1
+ *
  * ACTION [ROLE] ADDR[/LEN][:PORTS]: ADDR is `*`, an IPv4 address or an
  * IPv6 one in brackets; PORTS `*` or a comma list of ports and ranges.
  * A client rule matches the destination of connect(), a server rule the
  * local address of listen().  Loopback is always the kernel's (nothing
  * on the DPU can reach this host's loopback), whatever the rules say.
+ *
+ * A tls rule is an offload rule (terminate: a server one, originate: a
+ * client one) that also pushes TLS with a profile of the DPU's xts.conf
+ * onto the XTS socket, so the program speaks plaintext while its peers
+ * speak TLS to the DPU.  It only applies where it matches first: one that
+ * an earlier rule would always win over is refused, as a mistake.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -24,6 +33,7 @@
 #include <string.h>
 
 #include "preload.h"
+#include "xts_proto.h" /* xts_alpn_wire */
 
 #define RULE_PORTS 16
 
@@ -37,6 +47,8 @@ struct pl_rule {
 		uint16_t lo, hi;
 	} port[RULE_PORTS];
 	unsigned line;
+	bool has_tls;
+	struct pl_tls tls;
 };
 
 static int parse_ports(struct pl_rule *r, char *s)
@@ -126,9 +138,130 @@ static const char *parse_spec(struct pl_rule *r, char *s)
 	return NULL;
 }
 
+static bool prefix_eq(const uint8_t *a, const uint8_t *b, unsigned plen)
+{
+	unsigned full = plen / 8, rest = plen % 8;
+
+	if (memcmp(a, b, full))
+		return false;
+	return !rest || ((a[full] ^ b[full]) & (uint8_t)(0xff << (8 - rest))) == 0;
+}
+
+/* Every socket @b matches, @a matches too (ranges one by one: a port
+ * list that covers @b only in union is not seen, and is allowed). */
+static bool covers(const struct pl_rule *a, const struct pl_rule *b)
+{
+	unsigned i, j;
+
+	if (a->role && a->role != b->role)
+		return false;
+	if (a->family &&
+	    (a->family != b->family || a->plen > b->plen || !prefix_eq(a->addr, b->addr, a->plen)))
+		return false;
+	if (!a->nports)
+		return true;
+	if (!b->nports)
+		return false;
+	for (i = 0; i < b->nports; i++) {
+		for (j = 0; j < a->nports; j++)
+			if (b->port[i].lo >= a->port[j].lo && b->port[i].hi <= a->port[j].hi)
+				break;
+		if (j == a->nports)
+			return false;
+	}
+	return true;
+}
+
+/* OPTION VALUE pairs after a tls rule's address */
+static const char *parse_tls_opts(struct pl_rule *r, char **w, unsigned n)
+{
+	struct pl_tls *t = &r->tls;
+	unsigned i;
+
+	for (i = 0; i < n; i += 2) {
+		const char *k = w[i], *v = i + 1 < n ? w[i + 1] : NULL;
+
+		if (strcmp(k, "profile") && strcmp(k, "name") && strcmp(k, "alpn")) {
+			static __thread char buf[96];
+
+			snprintf(
+			    buf, sizeof(buf),
+			    "tls: %.24s: unknown option (profile NAME, name SERVER, alpn LIST)", k);
+			return buf;
+		}
+		if (!v)
+			return "tls: an option without its value";
+		if (!strcmp(k, "profile")) {
+			if (t->profile[0])
+				return "tls: profile given twice";
+			if (strlen(v) >= sizeof(t->profile))
+				return "tls: profile: a name of at most 15 bytes";
+			strcpy(t->profile, v);
+		} else if (!strcmp(k, "name")) {
+			if (r->role != PL_ROLE_CLIENT)
+				return "tls terminate: name is originate's (the server's name)";
+			if (t->name[0])
+				return "tls: name given twice";
+			if (strlen(v) >= sizeof(t->name))
+				return "tls: name: at most 255 bytes";
+			strcpy(t->name, v);
+		} else {
+			if (t->alpn_len)
+				return "tls: alpn given twice";
+			t->alpn_len = (unsigned)xts_alpn_wire(v, t->alpn, sizeof(t->alpn) - 1);
+			if (!t->alpn_len)
+				return "tls: alpn: protocol names of 1..255 bytes, comma "
+				       "separated, "
+				       "63 bytes at most in wire form";
+		}
+	}
+	if (!t->profile[0])
+		return "tls: a profile is needed (profile NAME, a profile of xts.conf)";
+	return NULL;
+}
+
+/* tls terminate|originate ADDR[/LEN][:PORTS] profile NAME [name SERVER]
+ * [alpn LIST] */
+static const char *parse_tls(const struct pl_rules *rs, struct pl_rule *r, char **w, unsigned n)
+{
+	static __thread char buf[96];
+	const char *why;
+	unsigned i;
+
+	if (n < 3)
+		return "tls: expected tls terminate|originate ADDR[/LEN][:PORTS] profile NAME";
+	if (!strcmp(w[1], "terminate"))
+		r->role = PL_ROLE_SERVER;
+	else if (!strcmp(w[1], "originate"))
+		r->role = PL_ROLE_CLIENT;
+	else
+		return "tls: terminate (listeners) or originate (connects)";
+	r->action = PL_OFFLOAD;
+	r->has_tls = true;
+	r->tls.line = r->line;
+	why = parse_spec(r, w[2]);
+	if (why)
+		return why;
+	why = parse_tls_opts(r, w + 3, n - 3);
+	if (why)
+		return why;
+	if ((r->family == AF_INET && r->plen >= 8 && r->addr[0] == 127) ||
+	    (r->family == AF_INET6 && r->plen == 128 && !memcmp(r->addr, &in6addr_loopback, 16)))
+		return "tls: loopback is always the kernel's: the rule would never apply";
+	for (i = 0; i < rs->n; i++)
+		if (covers(&rs->r[i], r)) {
+			snprintf(
+			    buf, sizeof(buf),
+			    "tls: never applies: the rule of line %u matches all it would first",
+			    rs->r[i].line);
+			return buf;
+		}
+	return NULL;
+}
+
 static const char *parse_line(struct pl_rules *rs, char *line, unsigned ln)
 {
-	char *w[4], *save = NULL, *h;
+	char *w[10], *save = NULL, *h;
 	struct pl_rule r;
 	const char *why;
 	unsigned n = 0;
@@ -138,7 +271,7 @@ static const char *parse_line(struct pl_rules *rs, char *line, unsigned ln)
 	if (h)
 		*h = 0;
 	for (h = strtok_r(line, " \t\r\n", &save); h; h = strtok_r(NULL, " \t\r\n", &save)) {
-		if (n == 4)
+		if (n == 10)
 			return "too many words";
 		w[n++] = h;
 	}
@@ -152,21 +285,25 @@ static const char *parse_line(struct pl_rules *rs, char *line, unsigned ln)
 	}
 	memset(&r, 0, sizeof(r));
 	r.line = ln;
-	if (!strcmp(w[0], "offload"))
-		r.action = PL_OFFLOAD;
-	else if (strcmp(w[0], "kernel"))
-		return "unknown action (offload, kernel, default)";
-	if (n == 3) {
-		if (!strcmp(w[1], "client"))
-			r.role = PL_ROLE_CLIENT;
-		else if (!strcmp(w[1], "server"))
-			r.role = PL_ROLE_SERVER;
-		else
-			return "unknown role (client, server)";
-	} else if (n != 2) {
-		return "expected: ACTION [client|server] ADDR[/LEN][:PORTS]";
+	if (!strcmp(w[0], "tls")) {
+		why = parse_tls(rs, &r, w, n);
+	} else {
+		if (!strcmp(w[0], "offload"))
+			r.action = PL_OFFLOAD;
+		else if (strcmp(w[0], "kernel"))
+			return "unknown action (offload, kernel, tls, default)";
+		if (n == 3) {
+			if (!strcmp(w[1], "client"))
+				r.role = PL_ROLE_CLIENT;
+			else if (!strcmp(w[1], "server"))
+				r.role = PL_ROLE_SERVER;
+			else
+				return "unknown role (client, server)";
+		} else if (n != 2) { /* and more than 3 */
+			return "expected: ACTION [client|server] ADDR[/LEN][:PORTS]";
+		}
+		why = parse_spec(&r, w[n - 1]);
 	}
-	why = parse_spec(&r, w[n - 1]);
 	if (why)
 		return why;
 	nr = realloc(rs->r, (rs->n + 1) * sizeof(r));
@@ -194,7 +331,8 @@ int pl_rules_load(struct pl_rules *rs, const char *path, char *err, size_t errle
 	}
 	while (fgets(line, sizeof(line), f)) {
 		ln++;
-		why = parse_line(rs, line, ln);
+		why = !strchr(line, '\n') && !feof(f) ? "line longer than 510 bytes"
+						      : parse_line(rs, line, ln);
 		if (why) {
 			snprintf(err, errlen, "%s:%u: %s", path, ln, why);
 			fclose(f);
@@ -211,15 +349,6 @@ void pl_rules_free(struct pl_rules *rs)
 	free(rs->r);
 	rs->r = NULL;
 	rs->n = 0;
-}
-
-static bool prefix_eq(const uint8_t *a, const uint8_t *b, unsigned plen)
-{
-	unsigned full = plen / 8, rest = plen % 8;
-
-	if (memcmp(a, b, full))
-		return false;
-	return !rest || ((a[full] ^ b[full]) & (uint8_t)(0xff << (8 - rest))) == 0;
 }
 
 static bool rule_hits(const struct pl_rule *r, int role, int fam, const uint8_t *ip, uint16_t port)
@@ -239,7 +368,7 @@ static bool rule_hits(const struct pl_rule *r, int role, int fam, const uint8_t 
 }
 
 int pl_rules_match(const struct pl_rules *rs, int role, const struct sockaddr *sa, socklen_t len,
-		   const char **why)
+		   const char **why, const struct pl_tls **tls)
 {
 	static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 	static __thread char buf[64];
@@ -248,6 +377,8 @@ int pl_rules_match(const struct pl_rules *rs, int role, const struct sockaddr *s
 	unsigned i;
 	int fam;
 
+	if (tls)
+		*tls = NULL;
 	if (sa->sa_family == AF_INET && len >= sizeof(struct sockaddr_in)) {
 		const struct sockaddr_in *s4 = (const void *)sa;
 
@@ -280,6 +411,8 @@ int pl_rules_match(const struct pl_rules *rs, int role, const struct sockaddr *s
 		if (rule_hits(&rs->r[i], role, fam, ip, port)) {
 			snprintf(buf, sizeof(buf), "rule of line %u", rs->r[i].line);
 			*why = buf;
+			if (tls && rs->r[i].has_tls)
+				*tls = &rs->r[i].tls;
 			return rs->r[i].action;
 		}
 	*why = "default";

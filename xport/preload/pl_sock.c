@@ -102,8 +102,46 @@ static void demote(struct pl_sock *ps)
 	free(ps);
 }
 
+/* ---- TLS by rule ---- */
+
+int pl_tls_push(struct xport *xp, int sd, const struct pl_tls *t)
+{
+	if (xport_setsockopt(xp, sd, SOL_TCP, TCP_ULP, "tls", 4) ||
+	    xport_setsockopt(xp, sd, SOL_XTS, XTS_TLS_PROFILE, t->profile,
+			     (socklen_t)strlen(t->profile) + 1) ||
+	    (t->name[0] && xport_setsockopt(xp, sd, SOL_XTS, XTS_TLS_SERVER_NAME, t->name,
+					    (socklen_t)strlen(t->name) + 1)) ||
+	    (t->alpn_len && xport_setsockopt(xp, sd, SOL_XTS, XTS_TLS_ALPN, t->alpn, t->alpn_len)))
+		return -1;
+	return 0;
+}
+
+/* A TLS rule's socket failed with @err (its connect, listen or SO_ERROR):
+ * one warning, with the reason the DPU gave (XTS_ULP_INFO), for the
+ * operator: the program only sees the errno. */
+static void tls_failed(int fd, struct pl_sock *ps, const char *call, int err)
+{
+	struct xport_ulp_info i;
+	socklen_t len = sizeof(i);
+
+	if (!ps->tls || ps->tls_said || !err || err == EINPROGRESS || err == EALREADY ||
+	    err == EINTR || err == EAGAIN)
+		return;
+	ps->tls_said = true;
+	memset(&i, 0, sizeof(i));
+	if (ps->q) {
+		pl_qlock(ps->q);
+		if (xport_getsockopt(ps->q->xp, ps->sd, SOL_XTS, XTS_ULP_INFO, &i, &len))
+			i.reason[0] = 0;
+		pl_qunlock(ps->q);
+	}
+	i.reason[sizeof(i.reason) - 1] = 0;
+	pl_log(PL_LOG_WARN, "fd %d: %s with TLS profile %s (rule of line %u): %s%s%s", fd, call,
+	       ps->tls->profile, ps->tls->line, strerror(err), i.reason[0] ? ": " : "", i.reason);
+}
+
 /* The libxport socket for a pending one, with what it was given. */
-static int make_xts(int fd, struct pl_sock *ps, int role)
+static int make_xts(int fd, struct pl_sock *ps, int role, const struct pl_tls *tls)
 {
 	struct pl_queue *q;
 	unsigned i;
@@ -126,7 +164,8 @@ static int make_xts(int fd, struct pl_sock *ps, int role)
 			pl_log(PL_LOG_DEBUG, "fd %d: option %d/%d stays with the kernel socket: %s",
 			       fd, o->level, o->name, strerror(errno));
 	}
-	if (ps->bound && xport_bind(q->xp, sd, (struct sockaddr *)&ps->baddr, ps->blen)) {
+	if ((tls && pl_tls_push(q->xp, sd, tls)) ||
+	    (ps->bound && xport_bind(q->xp, sd, (struct sockaddr *)&ps->baddr, ps->blen))) {
 		err = -errno;
 		xport_close(q->xp, sd);
 		pl_qunlock(q);
@@ -135,6 +174,7 @@ static int make_xts(int fd, struct pl_sock *ps, int role)
 	pl_qunlock(q);
 	ps->q = q;
 	ps->sd = sd;
+	ps->tls = tls;
 	ps->kind = PL_XTS;
 	if (role == PL_ROLE_CLIENT) /* a listener's, once it listens on all queues */
 		pl_ep_adopt(fd, ps);
@@ -146,6 +186,7 @@ static int make_xts(int fd, struct pl_sock *ps, int role)
 static int decide(int fd, struct pl_sock *ps, int role, const struct sockaddr *a, socklen_t len)
 {
 	const char *why, *rname = role == PL_ROLE_CLIENT ? "connect" : "listen";
+	const struct pl_tls *tls;
 	int r, err;
 
 	pthread_mutex_lock(&pl_mu);
@@ -153,17 +194,24 @@ static int decide(int fd, struct pl_sock *ps, int role, const struct sockaddr *a
 		pthread_mutex_unlock(&pl_mu);
 		return ps->kind == PL_XTS ? 0 : 1;
 	}
-	r = pl_rules_match(&pl_rules, role, a, len, &why);
+	r = pl_rules_match(&pl_rules, role, a, len, &why, &tls);
 	if (r == PL_OFFLOAD) {
-		err = make_xts(fd, ps, role);
+		err = make_xts(fd, ps, role, tls);
 		if (!err) {
-			pl_log(PL_LOG_DEBUG, "fd %d (%s): XTS, queue %u (%s)", fd, rname,
-			       xport_queue(ps->q->xp), why);
+			pl_log(PL_LOG_DEBUG, "fd %d (%s): XTS, queue %u (%s%s%s)", fd, rname,
+			       xport_queue(ps->q->xp), why, tls ? ", TLS profile " : "",
+			       tls ? tls->profile : "");
 			pthread_mutex_unlock(&pl_mu);
 			return 0;
 		}
-		if (pl_fallback_fail) {
+		/* a TLS rule never falls back to the kernel: the program's
+		 * plaintext would go out (or be served) as it is */
+		if (pl_fallback_fail || tls) {
 			pthread_mutex_unlock(&pl_mu);
+			if (tls)
+				pl_log(PL_LOG_WARN,
+				       "fd %d: %s with TLS profile %s (rule of line %u): %s", fd,
+				       rname, tls->profile, tls->line, strerror(-err));
 			return err;
 		}
 		why = "no XTS queue";
@@ -176,7 +224,7 @@ static int decide(int fd, struct pl_sock *ps, int role, const struct sockaddr *a
 
 /* ---- connect ---- */
 
-static int x_connect(struct pl_sock *ps, const struct sockaddr *a, socklen_t len)
+static int x_connect(int fd, struct pl_sock *ps, const struct sockaddr *a, socklen_t len)
 {
 	struct pl_queue *q = ps->q;
 	uint64_t dl = pl_deadline_us(ps->sndtimeo_us);
@@ -196,6 +244,8 @@ static int x_connect(struct pl_sock *ps, const struct sockaddr *a, socklen_t len
 	}
 	q->force = true;
 	pl_qunlock(q);
+	if (r < 0)
+		tls_failed(fd, ps, "connect", e);
 	errno = e;
 	return r;
 }
@@ -218,7 +268,7 @@ int connect(int fd, const struct sockaddr *a, socklen_t len)
 		if (r < 0)
 			return fail(-r);
 	}
-	return x_connect(ps, a, len);
+	return x_connect(fd, ps, a, len);
 }
 
 /* ---- bind, listen, accept ---- */
@@ -250,7 +300,7 @@ int bind(int fd, const struct sockaddr *a, socklen_t len)
 		/* an address of the DPU's, not this host's: fine for a
 		 * listener the rules offload (the DPU checks it at listen()) */
 		if (e != EADDRNOTAVAIL || len > sizeof(ps->baddr) ||
-		    pl_rules_match(&pl_rules, PL_ROLE_SERVER, a, len, &why) != PL_OFFLOAD)
+		    pl_rules_match(&pl_rules, PL_ROLE_SERVER, a, len, &why, NULL) != PL_OFFLOAD)
 			return fail(e);
 		local = false;
 	}
@@ -298,8 +348,10 @@ int listen(int fd, int backlog)
 	if (pl_get(fd) == ps)
 		pl_ep_adopt(fd, ps); /* epoll registrations made while pending */
 	pthread_mutex_unlock(&pl_mu);
-	if (r < 0)
+	if (r < 0) {
+		tls_failed(fd, ps, "listen", -r);
 		return fail(-r);
+	}
 	return 0;
 }
 
@@ -581,6 +633,8 @@ int getsockopt(int fd, int level, int name, void *val, socklen_t *len)
 	pl_qunlock(ps->q);
 	if (r < 0 && e == ENOPROTOOPT)
 		return REAL(getsockopt)(fd, level, name, val, len);
+	if (r == 0 && level == SOL_SOCKET && name == SO_ERROR && *len >= sizeof(int))
+		tls_failed(fd, ps, "connect", *(int *)val); /* a non-blocking one's end */
 	errno = e;
 	return r;
 }

@@ -103,6 +103,18 @@ void pl_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)
 /* ---- rules (pl_rules.c; xts-run checks the file with the same code) ---- */
 enum { PL_KERNEL = 0, PL_OFFLOAD = 1 };
 enum { PL_ROLE_ANY = 0, PL_ROLE_CLIENT = 1, PL_ROLE_SERVER = 2 };
+
+/* A `tls terminate|originate` rule's TLS: what the XTS socket gets pushed
+ * (TCP_ULP "tls" and its SOL_XTS options) before its listen or connect.
+ * Lives as long as the rules (the preload's: the process's). */
+struct pl_tls {
+	unsigned line;	  /* of the rule, for logs */
+	char profile[16]; /* XTS_TLS_PROFILE */
+	char name[256];	  /* originate: XTS_TLS_SERVER_NAME; "" none */
+	uint8_t alpn[64]; /* XTS_TLS_ALPN, wire form */
+	unsigned alpn_len;
+};
+
 struct pl_rule;
 struct pl_rules {
 	struct pl_rule *r;
@@ -113,9 +125,13 @@ struct pl_rules {
 int pl_rules_load(struct pl_rules *rs, const char *path, char *err, size_t errlen);
 void pl_rules_free(struct pl_rules *rs);
 /* PL_OFFLOAD or PL_KERNEL for @role and address @sa (destination of a
- * connect, local address of a listen); *why says which rule */
+ * connect, local address of a listen); *why says which rule; *tls (when
+ * @tls is not NULL) the TLS that rule pushes, or NULL */
 int pl_rules_match(const struct pl_rules *rs, int role, const struct sockaddr *sa, socklen_t len,
-		   const char **why);
+		   const char **why, const struct pl_tls **tls);
+/* Push @t on libxport socket @sd (before its connect or listen): 0, or
+ * -1 with errno (pl_sock.c) */
+int pl_tls_push(struct xport *xp, int sd, const struct pl_tls *t);
 
 /* ---- queues (pl_core.c) ---- */
 
@@ -190,6 +206,8 @@ struct pl_sock {
 	int domain, type;
 	struct pl_queue *q;		  /* PL_XTS */
 	int sd;				  /* PL_XTS: the libxport socket */
+	const struct pl_tls *tls;	  /* PL_XTS: a TLS rule's, pushed; NULL none */
+	bool tls_said;			  /* its failure was logged */
 	int64_t rcvtimeo_us, sndtimeo_us; /* 0: forever */
 	/* a listener (pl_lsn.c): q/sd is its member on the first queue, xm
 	 * the others (--queues N); parked (q NULL): no DPU listener in this
