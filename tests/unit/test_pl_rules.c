@@ -184,7 +184,7 @@ static void t_tls_errors(void **st)
 	expect_err(padded("tls originate *:443 profile api alpn a,", 'b', 100), 1,
 		   "63 bytes at most");
 	expect_err("tls originate *:443 profile api sni x\n", 1, "sni: unknown option");
-	expect_err("tls originate *:443 profile api name\n", 1, "without its value");
+	expect_err("tls originate *:443 profile api name\n", 1, "name: its value is missing");
 	expect_err("tls originate *:443:x profile api\n", 1, "bad port list");
 	expect_err("tls terminate\n", 1, "expected tls terminate|originate");
 	expect_err("tls originate 127.0.0.1:443 profile api\n", 1, "loopback");

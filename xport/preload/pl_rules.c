@@ -175,6 +175,7 @@ static bool covers(const struct pl_rule *a, const struct pl_rule *b)
 /* OPTION VALUE pairs after a tls rule's address */
 static const char *parse_tls_opts(struct pl_rule *r, char **w, unsigned n)
 {
+	static __thread char buf[96];
 	struct pl_tls *t = &r->tls;
 	unsigned i;
 
@@ -182,15 +183,15 @@ static const char *parse_tls_opts(struct pl_rule *r, char **w, unsigned n)
 		const char *k = w[i], *v = i + 1 < n ? w[i + 1] : NULL;
 
 		if (strcmp(k, "profile") && strcmp(k, "name") && strcmp(k, "alpn")) {
-			static __thread char buf[96];
-
 			snprintf(
 			    buf, sizeof(buf),
 			    "tls: %.24s: unknown option (profile NAME, name SERVER, alpn LIST)", k);
 			return buf;
 		}
-		if (!v)
-			return "tls: an option without its value";
+		if (!v) {
+			snprintf(buf, sizeof(buf), "tls: %s: its value is missing", k);
+			return buf;
+		}
 		if (!strcmp(k, "profile")) {
 			if (t->profile[0])
 				return "tls: profile given twice";
