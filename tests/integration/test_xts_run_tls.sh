@@ -40,32 +40,34 @@ topo_up 2
 xtsd_start 2 "tls = ( { name = \"web\"; cert = \"$PKI/dpu.pem\"; key = \"$PKI/dpu.key\";
                         alpn = [ \"http/1.1\" ]; },
                       { name = \"api\"; ca = \"$PKI/ca.pem\"; } );"
-mkdir -p "$WORK/www" "$WORK/ngx"
+mkdir -p "$WORK/www"
 BODY=$(head -c 3000 /dev/urandom | base64 -w 76)
 printf '%s' "$BODY" >"$WORK/www/page.txt"
 # the shards' TLS handshakes, all profiles (xtsctl stats --shard total)
 hs() { stats_settle >/dev/null; total "tls_hs_$1"; }
 
-# ---- terminate: nginx (plaintext) under xts-run ----
-cat >"$WORK/ngx/nginx.conf" <<EOF
+# ngx_conf DIR SERVERS: DIR/nginx.conf, one process, access log in DIR
+ngx_conf() {
+	mkdir -p "$1"
+	cat >"$1/nginx.conf" <<EOF
 daemon off;
 master_process off;
-pid $WORK/ngx/nginx.pid;
+pid $1/nginx.pid;
 error_log stderr warn;
 events { worker_connections 64; }
 http {
-	access_log $WORK/ngx/access.log;
-	client_body_temp_path $WORK/ngx; proxy_temp_path $WORK/ngx;
-	fastcgi_temp_path $WORK/ngx; uwsgi_temp_path $WORK/ngx; scgi_temp_path $WORK/ngx;
-	server { listen 8443; root $WORK/www; }
-	server {
-		listen 8444 ssl;
-		ssl_certificate $PKI/host.pem;
-		ssl_certificate_key $PKI/host.key;
-		root $WORK/www;
-	}
+	access_log $1/access.log;
+	client_body_temp_path $1; proxy_temp_path $1;
+	fastcgi_temp_path $1; uwsgi_temp_path $1; scgi_temp_path $1;
+	root $WORK/www;
+	$2
 }
 EOF
+}
+
+# ---- terminate: nginx (plaintext) under xts-run ----
+ngx_conf "$WORK/ngx" "server { listen 8443; }
+	server { listen 8444 ssl; ssl_certificate $PKI/host.pem; ssl_certificate_key $PKI/host.key; }"
 printf '%s\n' '# TLS on the DPU for 8443 and 8445 only; 8444 is nginx'"'"'s own TLS' \
 	'tls terminate *:8443,8445 profile web' 'offload server *' >"$WORK/term.rules"
 bg host "$RUN" --rules "$WORK/term.rules" -- nginx -c "$WORK/ngx/nginx.conf" >"$WORK/nginx.log" 2>&1
@@ -138,23 +140,8 @@ grep -q "listen with TLS profile nosuch (rule of line 1): No such file or direct
 echo "ok: terminate with a profile the DPU lacks: listen() ENOENT; $(grep -o 'xts-run.*' <<<"$out" | head -n 1)"
 
 # ---- originate: curl (plaintext) under xts-run, nginx speaks only TLS ----
-mkdir -p "$WORK/ngxn"
-cat >"$WORK/ngxn/nginx.conf" <<EOF
-daemon off;
-master_process off;
-pid $WORK/ngxn/nginx.pid;
-error_log stderr warn;
-events { worker_connections 64; }
-http {
-	access_log $WORK/ngxn/access.log;
-	client_body_temp_path $WORK/ngxn; proxy_temp_path $WORK/ngxn;
-	fastcgi_temp_path $WORK/ngxn; uwsgi_temp_path $WORK/ngxn; scgi_temp_path $WORK/ngxn;
-	ssl_certificate $PKI/net.pem;
-	ssl_certificate_key $PKI/net.key;
-	server { listen 198.18.0.2:8443 ssl; listen 198.18.0.2:8446 ssl; listen 198.18.0.2:8447 ssl;
-		 root $WORK/www; }
-}
-EOF
+ngx_conf "$WORK/ngxn" "ssl_certificate $PKI/net.pem; ssl_certificate_key $PKI/net.key;
+	server { listen 198.18.0.2:8443 ssl; listen 198.18.0.2:8446 ssl; listen 198.18.0.2:8447 ssl; }"
 bg net nginx -c "$WORK/ngxn/nginx.conf"
 wait_port net 8447
 out=$(H timeout 10 curl -sS http://198.18.0.2:8443/page.txt 2>&1)
