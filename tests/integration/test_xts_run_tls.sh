@@ -132,7 +132,7 @@ echo "ok: terminate: python3's getpeername() says '$out' (the client in xts-net)
 # a terminate rule naming a profile the DPU lacks: listen() fails with the
 # shard's ENOENT, and the shim says which rule
 printf 'tls terminate *:8449 profile nosuch\n' >"$WORK/nosuch.rules"
-out=$(H timeout 10 "$RUN" --rules "$WORK/nosuch.rules" -- python3 -c '
+out=$(H timeout 30 "$RUN" --rules "$WORK/nosuch.rules" -- python3 -c '
 import socket
 s = socket.socket(); s.bind(("0.0.0.0", 8449)); s.listen(4)' 2>&1) && fail "listen with profile nosuch worked: $out"
 grep -q "listen with TLS profile nosuch (rule of line 1): No such file or directory" <<<"$out" &&
