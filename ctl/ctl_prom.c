@@ -219,6 +219,75 @@ static void tls_profiles(FILE *f, const struct recs *rs)
 	}
 }
 
+/* The listening addresses' counters (the "listener" records, one per
+ * address and shard; XTS_SHM_LSN_COUNTERS), labelled shard and
+ * listener="ADDR:PORT": xts_listener_connections_<counter>_total, the
+ * drop_* ones as one family with a reason label, open as the gauge
+ * xts_listener_connections, bytes_* as xts_listener_<rest>_bytes_total. */
+static const struct {
+	const char *name, *help;
+	bool gauge;
+} lsn_counters[] = {
+#define XTS_LSN_DESC(n, kind, h) {#n, h, XTS_SHM_KIND(kind) == XTS_SHM_KIND_GAUGE},
+    XTS_SHM_LSN_COUNTERS(XTS_LSN_DESC)
+#undef XTS_LSN_DESC
+};
+#define LSN_DROP "drop_"
+
+static void lsn_samples(FILE *f, const struct recs *rs, const char *name, const char *key,
+			const char *reason)
+{
+	for (unsigned i = 0; i < rs->n; i++) {
+		const struct ctl_rec *r = &rs->rec[i];
+		const char *q = ctl_prom_num(r, "shard"), *a = ctl_rec_get(r, "listener"),
+			   *v = ctl_prom_num(r, key);
+
+		if (strcmp(r->type, "listener") || !q || !a || !v)
+			continue;
+		fprintf(f, "%s{shard=\"%s\",listener=\"", name, q);
+		ctl_prom_label(f, a);
+		fputc('"', f);
+		if (reason)
+			fprintf(f, ",reason=\"%s\"", reason);
+		fprintf(f, "} %s\n", v);
+	}
+}
+
+static void listeners(FILE *f, const struct recs *rs)
+{
+	bool drops = false;
+
+	for (unsigned c = 0; c < sizeof(lsn_counters) / sizeof(lsn_counters[0]); c++) {
+		const char *n = lsn_counters[c].name;
+		char name[96];
+
+		if (!strncmp(n, LSN_DROP, strlen(LSN_DROP))) {
+			if (!drops)
+				ctl_prom_family(
+				    f, "xts_listener_connections_dropped_total", "counter",
+				    "connections accepted and then dropped or refused, by "
+				    "reason: limit (the shard's connection or TLS limits), "
+				    "handshake (TLS), refused (by the host: its backlog full "
+				    "or its listener closing), host_gone (the listener or the "
+				    "host's session ended first)");
+			drops = true;
+			lsn_samples(f, rs, "xts_listener_connections_dropped_total", n,
+				    n + strlen(LSN_DROP));
+			continue;
+		}
+		if (!strcmp(n, "open"))
+			snprintf(name, sizeof(name), "xts_listener_connections");
+		else if (!strncmp(n, "bytes_", 6))
+			snprintf(name, sizeof(name), "xts_listener_%s_bytes_total", n + 6);
+		else
+			snprintf(name, sizeof(name), "xts_listener_connections_%s%s", n,
+				 lsn_counters[c].gauge ? "" : "_total");
+		ctl_prom_family(f, name, lsn_counters[c].gauge ? "gauge" : "counter",
+				lsn_counters[c].help);
+		lsn_samples(f, rs, name, n, NULL);
+	}
+}
+
 static void shard_counters(FILE *f, const struct recs *rs)
 {
 	for (unsigned c = 0; c < sizeof(counters) / sizeof(counters[0]); c++) {
@@ -332,5 +401,6 @@ void ctl_prom_write(FILE *f, char *const *line, unsigned n)
 	shard_counters(f, &rs);
 	conns_by_state(f, &rs);
 	tls_profiles(f, &rs);
+	listeners(f, &rs);
 	recs_free(&rs);
 }

@@ -171,20 +171,34 @@ void text_stats(struct ctl_reply *r)
 	text_tls(r);
 }
 
+/* One row a listener: the registry's entry, then its address's counters
+ * on its shard (shared by the queue's listeners on one address):
+ * accepted, open now, dropped (every reason: --json has each), bytes. */
 void text_listeners(struct ctl_reply *r)
 {
-	static const char *const cols[] = {">QUEUE", "LOCAL", ">HOST_ID", ">BACKLOG", "FLAGS"};
+	static const char *const cols[] = {">QUEUE",	"LOCAL", ">HOST_ID", ">BACKLOG", "FLAGS",
+					   ">ACCEPTED", ">OPEN", ">DROPPED", ">TO HOST", ">TO NET"};
 	struct ctl_rec rec;
 	struct tbl t;
 
-	tbl_init(&t, 5, cols);
+	tbl_init(&t, sizeof(cols) / sizeof(cols[0]), cols);
 	for (unsigned i = 0; ctl_reply_next(r, &i, &rec);) {
 		if (!strcmp(rec.type, "listener")) {
+			char b[FMT_LEN];
+
 			tbl_cell(&t, rec_get(&rec, "queue"));
 			tbl_cell(&t, rec_get(&rec, "local"));
 			tbl_cell(&t, rec_get(&rec, "host_id"));
 			tbl_cell(&t, rec_get(&rec, "backlog"));
 			tbl_cell(&t, rec_get(&rec, "flags"));
+			tbl_cell(&t, rec_get(&rec, "accepted"));
+			tbl_cell(&t, rec_get(&rec, "open"));
+			snprintf(b, sizeof(b), "%llu",
+				 num(&rec, "drop_limit") + num(&rec, "drop_handshake") +
+				     num(&rec, "drop_refused") + num(&rec, "drop_host_gone"));
+			tbl_cell(&t, b);
+			tbl_cell(&t, fmt_bytes(num(&rec, "bytes_to_host"), b));
+			tbl_cell(&t, fmt_bytes(num(&rec, "bytes_to_net"), b));
 		} else if (!strcmp(rec.type, "total")) {
 			if (t.nrows)
 				tbl_flush(&t, stdout);

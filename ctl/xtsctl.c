@@ -121,11 +121,15 @@ int xtsctl_call(const struct cli *o, int argc, char **argv, struct ctl_reply *r)
  * scripts: `xtsctl stats --shard 1 | awk '$1 == "tx_seq"'`).  all: every
  * shard's, each starting with its "id" line; total: the total record;
  * tls: the TLS profiles' records, each starting with "profile P", then
- * "shard N". */
+ * "shard N"; listeners: the listening addresses', each from "shard N". */
 static int out_shard(struct ctl_reply *r, const char *id)
 {
 	bool all = !strcmp(id, "all");
-	const char *type = !strcmp(id, "total") ? "total" : !strcmp(id, "tls") ? "tls" : "shard";
+	const char *type = !strcmp(id, "total")	      ? "total"
+			   : !strcmp(id, "tls")	      ? "tls"
+			   : !strcmp(id, "listeners") ? "listener"
+						      : "shard";
+	bool list = !strcmp(type, "tls") || !strcmp(type, "listener");
 	struct ctl_rec rec;
 	int found = 0;
 
@@ -137,10 +141,10 @@ static int out_shard(struct ctl_reply *r, const char *id)
 			printf("%s %s\n", rec.key[k], rec.val[k]);
 		found = 1;
 	}
-	/* no TLS profile at all is an empty list, not an error */
-	if (!found && strcmp(type, "tls"))
+	/* no TLS profile or listener at all is an empty list, not an error */
+	if (!found && !list)
 		fprintf(stderr, PROG ": no shard %s in the answer\n", id);
-	return found || !strcmp(type, "tls") ? 0 : 1;
+	return found || list ? 0 : 1;
 }
 
 /* A number option's value: 0, or 2 (usage) with why. */

@@ -27,7 +27,7 @@
 #include <sys/socket.h> /* AF_INET, AF_INET6 */
 
 #define XTS_SHM_MAGIC	   0x4d485358u /* "XSHM" */
-#define XTS_SHM_VERSION	   5u
+#define XTS_SHM_VERSION	   6u
 #define XTS_SHM_CACHELINE  64
 #define XTS_SHM_MAX_SHARDS 256
 #define XTS_SHM_ACL_MAX	   512	/* rules in all, both kinds */
@@ -289,7 +289,9 @@ _Static_assert(sizeof(struct xts_shm_run) == XTS_SHM_CACHELINE, "xts_shm_run siz
 	X(tls_refused_limit, COUNTER, SHARD, "TLS connections refused by tls limits (ENOBUFS)")    \
 	X(strp_msgs_rx, COUNTER, SHARD, "framed messages delivered to the host")                   \
 	X(strp_msgs_tx, COUNTER, SHARD, "framed messages the host sent")                           \
-	X(strp_errors, COUNTER, SHARD, "framing errors (malformed, oversized, truncated)")
+	X(strp_errors, COUNTER, SHARD, "framing errors (malformed, oversized, truncated)")         \
+	X(lsn_stats_full, COUNTER, SHARD,                                                          \
+	  "listeners counted in no listener series: all XTS_SHM_LSN_MAX slots were in use")
 
 /* kind, as a value: XTS_SHM_KIND(GAUGE) */
 #define XTS_SHM_KIND_COUNTER 0
@@ -334,11 +336,54 @@ struct xts_shm_tls_stat {
 #undef XTS_SHM_TLS_FIELD
 };
 
+/*
+ * Per listening address, in each shard's block (lsn[] below), X(name,
+ * kind, help) as XTS_SHM_COUNTERS: the shard gives a slot to the local
+ * (family, address, port) of a listener when it starts listening, and
+ * the listeners of its queue on the same address share it.  A slot lives
+ * while a listener on its address or a connection accepted by one does
+ * (ref, the shard's own count): the series of a closed listener go when
+ * its last connection does, and a slot taken again starts from 0.  When
+ * every slot is in use, a new address is counted nowhere here but in the
+ * shard's lsn_stats_full.  Published with the counters above, inside
+ * their seqlock (xts_shm_lsn_read copies them whole: a slot's address
+ * and its counters belong together).  Readers (xtsctl stats: "lsn"
+ * records; xtsctl listeners; Prometheus) label each by shard and
+ * "ADDR:PORT" (IPv6 in brackets).
+ */
+#define XTS_SHM_LSN_MAX 64
+#define XTS_SHM_LSN_COUNTERS(X)                                                                    \
+	X(accepted, COUNTER, "connections accepted from the kernel")                               \
+	X(offered, COUNTER, "connections offered to the host (after the handshake on TLS)")        \
+	X(drop_limit, COUNTER, "connections dropped: the shard's connection or TLS limits (RST)")  \
+	X(drop_handshake, COUNTER, "connections dropped: their TLS handshake failed")              \
+	X(drop_refused, COUNTER,                                                                   \
+	  "connections the host refused: its accept queue (backlog) full, or its listener "        \
+	  "closing")                                                                               \
+	X(drop_host_gone, COUNTER,                                                                 \
+	  "connections dropped: the listener or the host's session ended before the host took "    \
+	  "them")                                                                                  \
+	X(open, GAUGE, "connections from it open now")                                             \
+	X(bytes_to_host, COUNTER, "stream bytes from its connections to the host")                 \
+	X(bytes_to_net, COUNTER, "stream bytes from the host to its connections")
+
+struct xts_shm_lsn_stat {
+	uint16_t family; /* AF_INET or AF_INET6; 0: a free slot */
+	uint16_t port;	 /* host order */
+	uint8_t addr[16];
+	uint32_t pad;
+#define XTS_SHM_LSN_FIELD(n, kind, help) uint64_t n;
+	XTS_SHM_LSN_COUNTERS(XTS_SHM_LSN_FIELD)
+#undef XTS_SHM_LSN_FIELD
+};
+_Static_assert(sizeof(struct xts_shm_lsn_stat) % 8 == 0, "xts_shm_lsn_stat: whole u64s");
+
 struct xts_shm_shard {
 	struct xts_shm_sup sup __attribute__((aligned(XTS_SHM_CACHELINE)));
 	struct xts_shm_run run __attribute__((aligned(XTS_SHM_CACHELINE)));
 	struct xts_shm_counters cnt __attribute__((aligned(XTS_SHM_CACHELINE)));
 	struct xts_shm_tls_stat tls[XTS_SHM_TLS_MAX] __attribute__((aligned(XTS_SHM_CACHELINE)));
+	struct xts_shm_lsn_stat lsn[XTS_SHM_LSN_MAX] __attribute__((aligned(XTS_SHM_CACHELINE)));
 };
 _Static_assert(offsetof(struct xts_shm_shard, sup) == 0, "sup line first");
 _Static_assert(offsetof(struct xts_shm_shard, run) == 64, "run line second");
@@ -368,16 +413,14 @@ static inline void xts_shm_counters_end(struct xts_shm_shard *b)
 	__atomic_store_n(&b->run.cnt_seq, b->run.cnt_seq + 1, __ATOMIC_RELAXED);
 }
 
-static inline int xts_shm_counters_read(const struct xts_shm_shard *b, struct xts_shm_counters *out,
-					unsigned tries)
+/* @n u64 words from @src to @dst, under the counters' seqlock of @b. */
+static inline int xts_shm_seq_copy(const struct xts_shm_shard *b, const uint64_t *src,
+				   uint64_t *dst, size_t n, unsigned tries)
 {
-	const uint64_t *src = (const uint64_t *)&b->cnt;
-	uint64_t *dst = (uint64_t *)out;
-
 	for (;;) {
 		uint32_t s0 = __atomic_load_n(&b->run.cnt_seq, __ATOMIC_ACQUIRE);
 
-		for (size_t i = 0; i < XTS_SHM_NCOUNTERS; i++)
+		for (size_t i = 0; i < n; i++)
 			dst[i] = __atomic_load_n(&src[i], __ATOMIC_RELAXED);
 		__atomic_thread_fence(__ATOMIC_ACQUIRE);
 		if (!(s0 & 1) && __atomic_load_n(&b->run.cnt_seq, __ATOMIC_RELAXED) == s0)
@@ -385,6 +428,60 @@ static inline int xts_shm_counters_read(const struct xts_shm_shard *b, struct xt
 		if (!tries || !--tries)
 			return -1;
 	}
+}
+
+static inline int xts_shm_counters_read(const struct xts_shm_shard *b, struct xts_shm_counters *out,
+					unsigned tries)
+{
+	return xts_shm_seq_copy(b, (const uint64_t *)&b->cnt, (uint64_t *)out, XTS_SHM_NCOUNTERS,
+				tries);
+}
+
+/* The listener slots of one publication, whole (as xts_shm_counters_read):
+ * 0, or -1 when the seqlock stayed odd or moving for @tries copies. */
+static inline int xts_shm_lsn_read(const struct xts_shm_shard *b,
+				   struct xts_shm_lsn_stat out[XTS_SHM_LSN_MAX], unsigned tries)
+{
+	return xts_shm_seq_copy(b, (const uint64_t *)b->lsn, (uint64_t *)out,
+				sizeof(b->lsn) / (sizeof(uint64_t)), tries);
+}
+
+/*
+ * The shard's side of the slots (listen.c): the slot of (family, addr,
+ * port) in @t, @ref[i] its users (listeners and their connections).
+ * Get: the slot with that address, else a free one (ref 0: counters from
+ * 0); its index with one more user, or -1 when every slot is in use.
+ * Put: one user fewer; the last frees the slot (its series go).
+ */
+static inline int xts_lsn_slot_get(struct xts_shm_lsn_stat *t, uint32_t *ref, unsigned n,
+				   uint16_t family, const uint8_t addr[16], uint16_t port)
+{
+	int free_slot = -1;
+
+	for (unsigned i = 0; i < n; i++) {
+		if (!ref[i]) {
+			if (free_slot < 0)
+				free_slot = (int)i;
+		} else if (t[i].family == family && t[i].port == port &&
+			   !memcmp(t[i].addr, addr, sizeof(t[i].addr))) {
+			ref[i]++;
+			return (int)i;
+		}
+	}
+	if (free_slot < 0)
+		return -1;
+	memset(&t[free_slot], 0, sizeof(t[free_slot]));
+	t[free_slot].family = family;
+	t[free_slot].port = port;
+	memcpy(t[free_slot].addr, addr, sizeof(t[free_slot].addr));
+	ref[free_slot] = 1;
+	return free_slot;
+}
+
+static inline void xts_lsn_slot_put(struct xts_shm_lsn_stat *t, uint32_t *ref, unsigned i)
+{
+	if (ref[i] && !--ref[i])
+		memset(&t[i], 0, sizeof(t[i]));
 }
 
 /* ---- conns snapshot (one area per shard, the shard writes it) ---- */

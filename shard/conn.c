@@ -197,6 +197,10 @@ void conn_fail(struct shard *s, struct conn *c, int err)
 	c->err = err;
 	if (c->state == CS_ACCEPTED && !(c->pend & PEND_NEW_CONN)) {
 		/* its handshake failed: the host never heard of it */
+		if (err == ENOBUFS)
+			CONN_LST_ADD(s, c, drop_limit, 1); /* tls limits */
+		else if (ulp_has_tls(c))
+			CONN_LST_ADD(s, c, drop_handshake, 1);
 		lsn_unpend(s, c->lsn_id);
 		c->pend = 0;
 		conn_release(s, c);
@@ -229,6 +233,8 @@ void conn_reset_all(struct shard *s)
 
 		if (!c->id)
 			continue;
+		if (c->state == CS_ACCEPTED)
+			CONN_LST_ADD(s, c, drop_host_gone, 1);
 		if (c->state != CS_FREE) {
 			conn_close_fd(s, c, true); /* RST to the peer */
 			conn_set_state(s, c, CS_FREE);
@@ -257,6 +263,8 @@ void conn_end_session(struct shard *s, const struct shard_sess *ss, bool gracefu
 			continue;
 		}
 		/* RST to the peer; the lists drop the slot when they pass it */
+		if (c->state == CS_ACCEPTED)
+			CONN_LST_ADD(s, c, drop_host_gone, 1);
 		conn_close_fd(s, c, true);
 		conn_set_state(s, c, CS_FREE);
 		c->pend = 0;
@@ -729,7 +737,7 @@ void conn_timer(struct shard *s)
 /* ---- accepted connections (listen.c accepts them) ---- */
 
 int conn_on_accept(struct shard *s, int fd, __u32 lsn_id, __u32 lsn_host_id,
-		   const struct xts_ulp *u)
+		   const struct xts_ulp *u, __u8 lst)
 {
 	struct conn *c = conn_alloc(s);
 
@@ -750,6 +758,11 @@ int conn_on_accept(struct shard *s, int fd, __u32 lsn_id, __u32 lsn_host_id,
 		s->st.conns_active = s->nconns;
 		conn_slot_maybe_free(s, c);
 		return -ENOBUFS;
+	}
+	if (lst) { /* its listener address's: open now, and a user of the slot */
+		c->lst = lst;
+		s->lsn_ref[lst - 1]++;
+		s->lsn_st[lst - 1].open++;
 	}
 	if (u) {
 		int err = ulp_push(s, c, u, NULL, true);
@@ -774,6 +787,7 @@ void conn_accept_ack(struct shard *s, struct conn *c, const struct xts_msg *m, i
 {
 	if (err || m->src_id == XTS_ID_NONE) {
 		/* refused (accept queue full, listener closed): RST */
+		CONN_LST_ADD(s, c, drop_refused, 1);
 		conn_close_fd(s, c, true);
 		c->pend = 0;
 		conn_release(s, c);
@@ -796,6 +810,7 @@ void conn_reset_accepted(struct shard *s, __u32 lsn_id)
 
 		if (!c->id || c->state != CS_ACCEPTED || c->lsn_id != lsn_id)
 			continue;
+		CONN_LST_ADD(s, c, drop_host_gone, 1);
 		conn_close_fd(s, c, true);
 		c->pend = 0;
 		conn_release(s, c);

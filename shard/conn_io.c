@@ -128,6 +128,7 @@ void conn_to_net(struct shard *s, struct conn *c, struct iovec *iov, unsigned n,
 		}
 		c->grant += (__u32)sent;
 		s->st.data_to_net += (__u64)sent;
+		CONN_LST_ADD(s, c, bytes_to_net, (__u64)sent);
 	}
 	for (i = 0, off = (size_t)sent; i < n; i++) {
 		if (off >= iov[i].iov_len) {
@@ -180,6 +181,7 @@ void conn_flush_buf(struct shard *s, struct conn *c)
 		c->grant += (__u32)n;
 		s->st.buf_bytes -= (__u64)n;
 		s->st.data_to_net += (__u64)n;
+		CONN_LST_ADD(s, c, bytes_to_net, (__u64)n);
 		/* as in conn_to_net: a slow peer's bytes leave a little at a
 		 * time, and the host must not wait for the whole buffer to
 		 * drain before it may send again (a stop-and-go stream) */

@@ -133,6 +133,7 @@ static int conn_send_ctl(struct shard *s, struct conn *c)
 		if ((err = send_new_conn(s, c)))
 			return err;
 		c->pend &= (__u8)~PEND_NEW_CONN;
+		CONN_LST_ADD(s, c, offered, 1);
 	}
 	if (c->pend & PEND_CONN_RES) {
 		if ((err = send_conn_res(s, c)))
@@ -237,6 +238,7 @@ static int conn_read(struct shard *s, struct conn *c, bool *full)
 			c->grant = 0;
 			c->tx_credit -= (__u32)n;
 			s->st.data_to_host += (__u64)n;
+			CONN_LST_ADD(s, c, bytes_to_host, (__u64)n);
 			frames++;
 			/* A short read emptied the receive queue; what comes
 			 * later raises a new edge.  No recv() just to hear

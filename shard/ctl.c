@@ -230,6 +230,19 @@ int shard_ctl_poll(struct shard *s)
 	return work;
 }
 
+/* The listener slots, whole (a freed one as zeros: its series go), inside
+ * the counters' seqlock: xts_shm_lsn_read gets a slot's address and its
+ * counters from one publication. */
+static void lsn_publish(struct shard *s)
+{
+	const uint64_t *src = (const uint64_t *)s->lsn_st;
+	uint64_t *dst = (uint64_t *)s->blk->lsn;
+
+	_Static_assert(sizeof(s->lsn_st) == sizeof(s->blk->lsn), "one layout");
+	for (size_t i = 0; i < sizeof(s->lsn_st) / (sizeof(uint64_t)); i++)
+		__atomic_store_n(&dst[i], src[i], __ATOMIC_RELAXED);
+}
+
 void shard_ctl_tick(struct shard *s)
 {
 	struct xts_shm_counters *k;
@@ -269,6 +282,7 @@ void shard_ctl_tick(struct shard *s)
 		XTS_SHM_TLS_COUNTERS(PUT_TLS)
 #undef PUT_TLS
 	}
+	lsn_publish(s);
 	xts_shm_counters_end(s->blk);
 	/* after the counters: a reader that sees it move sees them too */
 	__atomic_store_n(&s->blk->run.published, s->blk->run.published + 1, __ATOMIC_RELEASE);

@@ -36,6 +36,8 @@
 #include "ulp.h"
 #include "xts_reg.h"
 
+_Static_assert(XTS_SHM_LSN_MAX < 256, "struct lsn and struct conn keep a slot in a byte");
+
 #define ACCEPT_BURST 64	  /* accepts per listener per loop round */
 #define BACKLOG_MAX  4096 /* connections handed over, not yet acknowledged */
 
@@ -48,6 +50,7 @@ struct lsn {
 	bool res_pend;	 /* LISTEN_RES owed */
 	bool acceptable; /* edge-triggered: until accept() says EAGAIN */
 	bool registered;
+	__u8 lst;    /* its address's counters: slot in s->lsn_st + 1, 0 none */
 	__u16 flags; /* XTS_LISTEN_*, to listen again after a drain */
 	int fd;
 	__s32 err;
@@ -122,6 +125,9 @@ static void lsn_close(struct shard *s, struct lsn *l)
 	if (l->registered && s->lsn->reg)
 		reg_unbind(s->lsn->reg, (__u16)s->o.queue, l->host_id);
 	l->registered = false;
+	if (l->lst)
+		xts_lsn_slot_put(s->lsn_st, s->lsn_ref, l->lst - 1u);
+	l->lst = 0;
 	if (l->state == LS_LISTEN)
 		s->lsn->nlisten--;
 	l->state = LS_FREE;
@@ -281,6 +287,19 @@ void lsn_drain(struct shard *s, bool drain)
 	}
 }
 
+/* The counters of the listener's address (xts_shm.h, XTS_SHM_LSN_COUNTERS),
+ * shared with the queue's other listeners there; none when every slot is
+ * in use (counted). */
+static void lsn_stat_slot(struct shard *s, struct lsn *l)
+{
+	int i = xts_lsn_slot_get(s->lsn_st, s->lsn_ref, XTS_SHM_LSN_MAX, le16toh(l->local.family),
+				 l->local.addr, le16toh(l->local.port));
+
+	if (i < 0)
+		s->st.lsn_stats_full++;
+	l->lst = i < 0 ? 0 : (__u8)(i + 1);
+}
+
 /* limits.listeners (reloadable; a lower limit refuses new listeners only),
  * within the table this shard has. */
 static __u32 lsn_limit(const struct shard *s)
@@ -359,6 +378,7 @@ static void lsn_on_listen(struct shard *s, const struct xts_msg *m)
 	}
 	l->state = LS_LISTEN;
 	s->lsn->nlisten++;
+	lsn_stat_slot(s, l);
 	/* connections may have queued before epoll saw us; none while parked */
 	l->acceptable = l->fd >= 0;
 }
@@ -459,8 +479,12 @@ static int lsn_accept(struct shard *s, struct lsn *l)
 			continue;
 		}
 		l->pending++; /* a handshake that fails at once gives it back */
-		if (conn_on_accept(s, fd, l->id, l->host_id, l->ulp)) {
+		if (l->lst)
+			s->lsn_st[l->lst - 1].accepted++;
+		if (conn_on_accept(s, fd, l->id, l->host_id, l->ulp, l->lst)) {
 			l->pending--;
+			if (l->lst)
+				s->lsn_st[l->lst - 1].drop_limit++;
 			close(fd);
 			break;
 		}

@@ -127,6 +127,7 @@ struct conn {
 	bool wr_shut;  /* host asked SHUT_WR: after the buffer drains */
 	bool io_held;  /* the transport holds bytes of its own to flush */
 	bool in_dl;
+	__u8 lst;	  /* accepted: its listener address's slot in s->lsn_st, + 1; 0 none */
 	__s32 err;	  /* errno for CONNECT_RES / RESET */
 	__u32 tx_credit;  /* bytes we may still send to the host */
 	__u32 rx_allowed; /* bytes the host may still send us */
@@ -197,6 +198,10 @@ struct shard {
 	struct shard_stats st;
 	/* per TLS profile (ulp.c), published with st (ctl.c) */
 	struct xts_shm_tls_stat tls_st[XTS_SHM_TLS_MAX];
+	/* per listening address (listen.c), published with st (ctl.c);
+	 * lsn_ref: the listeners and connections that use each slot */
+	struct xts_shm_lsn_stat lsn_st[XTS_SHM_LSN_MAX];
+	uint32_t lsn_ref[XTS_SHM_LSN_MAX];
 	/* control plane (ctl.c) */
 	struct xts_shm_shard *blk; /* our block in xtsd's region, or NULL */
 	/* the config in force (without xtsd: one made from shard_opts);
@@ -248,7 +253,24 @@ static inline void conn_set_state(struct shard *s, struct conn *c, enum conn_sta
 	g = conn_state_gauge(&s->st, state);
 	if (g)
 		(*g)++;
+	if (state == CS_FREE && c->lst) { /* its listener's open gauge, and slot */
+		s->lsn_st[c->lst - 1].open--;
+		xts_lsn_slot_put(s->lsn_st, s->lsn_ref, c->lst - 1u);
+		c->lst = 0;
+	}
 }
+
+/* The counters of the listener address that accepted @c (NULL: none). */
+static inline struct xts_shm_lsn_stat *conn_lst(struct shard *s, const struct conn *c)
+{
+	return c->lst ? &s->lsn_st[c->lst - 1] : NULL;
+}
+#define CONN_LST_ADD(s, c, f, n)                                                                   \
+	do {                                                                                       \
+		struct xts_shm_lsn_stat *t_ = conn_lst(s, c);                                      \
+		if (t_)                                                                            \
+			t_->f += (n);                                                              \
+	} while (0)
 
 __u64 shard_now_ns(void);
 /* A log line of this shard ("shard Q: ..."), at an XTS_LOG_* level. */
@@ -302,9 +324,10 @@ void conn_on_msg(struct shard *s, struct conn *c, const struct xts_msg *m);
 void conn_on_data_run(struct shard *s, struct conn *c, const struct xts_msg *m, unsigned n);
 void conn_timer(struct shard *s);
 /* accepted kernel socket @fd of listener @lsn_id, with the listener's
- * ULPs @u (NULL: none): 0 or -ENOBUFS (the caller closes @fd) */
+ * ULPs @u (NULL: none) and its address's counters @lst (slot + 1, 0:
+ * none): 0 or -ENOBUFS (the caller closes @fd) */
 int conn_on_accept(struct shard *s, int fd, __u32 lsn_id, __u32 lsn_host_id,
-		   const struct xts_ulp *u);
+		   const struct xts_ulp *u, __u8 lst);
 /* NEW_CONN_ACK for c: err 0 the host took it, else reset it */
 void conn_accept_ack(struct shard *s, struct conn *c, const struct xts_msg *m, int err);
 /* reset the connections of a listener not yet acknowledged by the host */

@@ -142,6 +142,50 @@ static void tls_recs(struct sup *sp, struct ctl_buf *o)
 	}
 }
 
+/* A listener slot's address as "ADDR:PORT" ("[ADDR]:PORT" for IPv6). */
+static const char *lsn_addr(const struct xts_shm_lsn_stat *t, char *s, size_t len)
+{
+	struct xts_addr ad;
+
+	memset(&ad, 0, sizeof(ad));
+	ad.family = htole16(t->family);
+	ad.port = htole16(t->port);
+	memcpy(ad.addr, t->addr, sizeof(ad.addr));
+	return xts_addr_fmt(&ad, s, len);
+}
+
+static void lsn_fields(struct ctl_buf *o, const struct xts_shm_lsn_stat *t)
+{
+#define LSN_REC(f, kind, help) ctl_rec_u64(o, #f, t->f);
+	XTS_SHM_LSN_COUNTERS(LSN_REC)
+#undef LSN_REC
+}
+
+/* Per listening address and shard (xts_shm.h, XTS_SHM_LSN_COUNTERS): one
+ * "listener" record each, of the shards that live (a dead shard's block
+ * holds its last publication until its successor's first). */
+static void lsn_recs(struct sup *sp, struct ctl_buf *o)
+{
+	static struct xts_shm_lsn_stat t[XTS_SHM_LSN_MAX]; /* xtsd's one thread */
+
+	for (unsigned q = 0; q < sp->cfg->queues; q++) {
+		if (!live(sup_shard_state(sp, q)))
+			continue;
+		xts_shm_lsn_read(xts_shm_shard(sp->shm, q), t, 100);
+		for (unsigned i = 0; i < XTS_SHM_LSN_MAX; i++) {
+			char s[XTS_ADDR_STRLEN];
+
+			if (!t[i].family)
+				continue;
+			ctl_rec_begin(o, "listener");
+			ctl_rec_u64(o, "shard", q);
+			ctl_rec_str(o, "listener", lsn_addr(&t[i], s, sizeof(s)));
+			lsn_fields(o, &t[i]);
+			ctl_rec_end(o);
+		}
+	}
+}
+
 void sup_stats_recs(struct sup *sp, struct ctl_buf *o)
 {
 	uint64_t total[XTS_SHM_NCOUNTERS];
@@ -176,6 +220,7 @@ void sup_stats_recs(struct sup *sp, struct ctl_buf *o)
 	/* last, so that records scripts read by position keep theirs */
 	xtsd_rec(sp, o);
 	tls_recs(sp, o);
+	lsn_recs(sp, o);
 }
 
 static int cmd_stats(struct sup_cmd_args *a)
@@ -293,8 +338,26 @@ static int cmd_conns(struct sup_cmd_args *a)
 	return 0;
 }
 
+/* The counters of entry @e's address in its shard's slots (zeros: none,
+ * every slot was in use, or the shard is not running). */
+static const struct xts_shm_lsn_stat *lsn_find(struct xts_shm_lsn_stat (*lst)[XTS_SHM_LSN_MAX],
+					       unsigned nq, const struct reg_ent *e)
+{
+	static const struct xts_shm_lsn_stat none;
+
+	for (unsigned i = 0; lst && e->queue < nq && i < XTS_SHM_LSN_MAX; i++) {
+		const struct xts_shm_lsn_stat *t = &lst[e->queue][i];
+
+		if (t->family == e->family && t->port == e->port &&
+		    !memcmp(t->addr, e->addr, sizeof(t->addr)))
+			return t;
+	}
+	return &none;
+}
+
 static int cmd_listeners(struct sup_cmd_args *a)
 {
+	struct xts_shm_lsn_stat(*lst)[XTS_SHM_LSN_MAX];
 	const struct xts_shm_hdr *h = a->sp->shm;
 	struct ctl_buf *o = a->out;
 	const struct xts_reg *r;
@@ -308,6 +371,11 @@ static int cmd_listeners(struct sup_cmd_args *a)
 		return 0;
 	}
 	r = (const struct xts_reg *)((const char *)h + h->reg_off);
+	/* each live shard's listener counters, read once (one publication) */
+	lst = calloc(a->sp->cfg->queues, sizeof(*lst));
+	for (unsigned q = 0; lst && q < a->sp->cfg->queues; q++)
+		if (live(sup_shard_state(a->sp, q)))
+			xts_shm_lsn_read(xts_shm_shard(a->sp->shm, q), lst[q], 100);
 	/* Read without the registry lock: the supervisor must never wait on
 	 * a shard (one may die holding it).  reg_read copies an entry under
 	 * its seqlock; one that stays busy is skipped. */
@@ -333,9 +401,11 @@ static int cmd_listeners(struct sup_cmd_args *a)
 		ctl_rec_u64(o, "host_id", e.host_id);
 		ctl_rec_u64(o, "backlog", e.backlog);
 		ctl_rec_str(o, "flags", *fl ? fl : "-");
+		lsn_fields(o, lsn_find(lst, a->sp->cfg->queues, &e));
 		ctl_rec_end(o);
 		n++;
 	}
+	free(lst);
 	ctl_rec_begin(o, "total");
 	ctl_rec_u64(o, "size", r->nslots);
 	ctl_rec_u64(o, "listeners", n);

@@ -5,7 +5,9 @@
 # match what was sent; restarts go up after a kill -9 of a shard; the
 # config generation and the reload result move with reloads (a failed
 # one too, and a change of metrics.listen is refused: restart only);
-# build info is there; the series are those of `xtsctl stats
+# build info is there; per-listener series (two listeners on two shards:
+# each connection counted on its listener's shard and address, series gone
+# with the listener); the series are those of `xtsctl stats
 # --prometheus` (one formatter); 404/405/400/431 for what is not a GET
 # /metrics.  Hostile scrapers: seven silent connections and a client
 # dripping a byte a second (every slot, taken again when dropped) delay
@@ -22,7 +24,8 @@ MNS=dpu
 . "$(dirname "$0")/metrics_lib.sh"
 
 topo_up 2
-xtsd_start 2 "metrics = { listen = \"$ADDR:$PORT\"; };"
+# dead_host_ms: the listener killed below goes with its host's session
+xtsd_start 2 "metrics = { listen = \"$ADDR:$PORT\"; }; timeouts = { dead_host_ms = 3000; };"
 grep -q "metrics on http://$ADDR:$PORT/metrics" "$WORK/xtsd.log" || fail "no metrics line in the log"
 bg net socat -b 4096 TCP4-LISTEN:7,bind=198.18.0.2,fork,reuseaddr PIPE
 wait_port net 7
@@ -65,6 +68,69 @@ for st in open connecting closing closed accepted; do
 	until_metric "xts_shard_connections{shard=\"1\",state=\"$st\"}" 0
 done
 echo "ok: after the transfer: $((B1 + B2)) bytes each way on shard 1, 0 on shard 0"
+
+# ---- per listener: shard 1 listens on 7010, shard 0 on 7011 (xts-cat -l
+# takes [::]); 3 + 1 connections to the first (the last held open during
+# the scrape), 2 to the second: each counted on its own shard and series ----
+L1='listener="[::]:7010"'
+L0='listener="[::]:7011"'
+bg host timeout 30 "$XTS_BIN/xts-cat" -l -k -q 1 7010 </dev/null >"$WORK/l1.out" 2>&1
+l1_pid=${BGPIDS[-1]} # timeout's: it passes a TERM on
+bg host timeout 30 "$XTS_BIN/xts-cat" -l -k -q 0 7011 </dev/null >"$WORK/l0.out" 2>&1
+l0_pid=${BGPIDS[-1]}
+wait_port dpu 7010
+wait_port dpu 7011
+for i in 1 2 3; do N timeout 10 socat -u - TCP4:198.18.0.1:7010 <<<"conn $i" || fail "conn $i to 7010"; done
+for i in 1 2; do N timeout 10 socat -u - TCP4:198.18.0.1:7011 <<<"conn $i" || fail "conn $i to 7011"; done
+{ printf held; sleep 4; } | N timeout 10 socat -u - TCP4:198.18.0.1:7010 &
+held_pid=$!
+until_metric "xts_listener_connections{shard=\"1\",$L1}" 1
+until_metric "xts_listener_to_host_bytes_total{shard=\"1\",$L1}" $((3 * 7 + 4))
+kill -0 $held_pid 2>/dev/null || fail "the held connection ended before the scrape"
+$PROMCHECK <"$WORK/m.txt" >/dev/null || fail "the scrape with listener series is not valid exposition"
+for want in "xts_listener_connections_accepted_total{shard=\"1\",$L1} 4" \
+	"xts_listener_connections_offered_total{shard=\"1\",$L1} 4" \
+	"xts_listener_connections_accepted_total{shard=\"0\",$L0} 2" \
+	"xts_listener_connections{shard=\"0\",$L0} 0" \
+	"xts_listener_to_host_bytes_total{shard=\"0\",$L0} 14" \
+	"xts_listener_to_net_bytes_total{shard=\"1\",$L1} 0" \
+	"xts_listener_connections_dropped_total{shard=\"1\",$L1,reason=\"refused\"} 0"; do
+	grep -qxF "$want" "$WORK/m.txt" || fail "want '$want'; listener series: $(grep '^xts_listener.*70' "$WORK/m.txt")"
+done
+for wrong in "shard=\"0\",$L1" "shard=\"1\",$L0"; do
+	grep -qF "$wrong" "$WORK/m.txt" && fail "a series with $wrong: $(grep -F "$wrong" "$WORK/m.txt" | head -3)"
+done
+grep -q '^# TYPE xts_listener_connections_accepted_total counter$' "$WORK/m.txt" || fail "accepted not a counter"
+# xtsctl listeners: the same counters by the registry's entries
+xtsctl listeners >"$WORK/ls.txt" || fail "xtsctl listeners"
+python3 "$XTS_SRC/tests/integration/tablecheck.py" QUEUE \
+	'>QUEUE|LOCAL|>HOST_ID|>BACKLOG|FLAGS|>ACCEPTED|>OPEN|>DROPPED|>TO HOST|>TO NET' \
+	< <(grep -v ' listeners, ' "$WORK/ls.txt") >"$WORK/ls.tsv" || fail "listeners table: $(cat "$WORK/ls.txt")"
+awk -F'\t' '$1 == 1 && $2 == "[::]:7010" && $6 == 4 && $7 == 1 && $8 == 0 && $9 == "25 B" { f = 1 }
+	END { exit !f }' "$WORK/ls.tsv" ||
+	fail "listeners: no row for 7010 on queue 1 with 4 accepted, 1 open, 0 dropped, 25 B: $(cat "$WORK/ls.txt")"
+xtsctl listeners --json | python3 -c '
+import json, sys
+r = [x for x in json.load(sys.stdin)["listeners"] if x["local"] == "[::]:7011"]
+assert len(r) == 1 and r[0]["queue"] == 0 and r[0]["accepted"] == 2, r' ||
+	fail "listeners --json: 7011"
+echo "ok: per listener: [::]:7010 on shard 1 accepted 4 (1 open, 25 bytes to the host mid-transfer)," \
+	"[::]:7011 on shard 0 accepted 2, no series of either on the other shard; xtsctl listeners agrees"
+wait $held_pid || fail "the held connection"
+until_metric "xts_listener_connections{shard=\"1\",$L1}" 0
+# a listener closed with no connection left: its series go, the other's
+# stay (killed: its session, and so its listener, end at dead_host_ms)
+kill $l1_pid
+wait $l1_pid 2>/dev/null
+for ((i = 0; i < 150; i++)); do
+	scrape >"$WORK/m.txt" && ! grep -qF "$L1" "$WORK/m.txt" && break
+	sleep 0.1
+done
+grep -qF "$L1" "$WORK/m.txt" && fail "7010's series stayed 15 s after its listener's host was killed"
+[ "$(metric "xts_listener_connections_accepted_total{shard=\"0\",$L0}")" = 2 ] || fail "7011's series went too"
+kill $l0_pid
+wait $l0_pid 2>/dev/null
+echo "ok: listener 7010 closed: its series gone, 7011's still there"
 
 # ---- the one formatter: the same series as xtsctl stats --prometheus ----
 xtsctl stats --prometheus >"$WORK/ctl.txt" || fail "stats --prometheus"

@@ -2,7 +2,8 @@
 /* test_metrics.c - the pure parts of GET /metrics: the request parser of
  * supervisor/metrics_http.c, the listen address of the option engine
  * (cfg_listen_parse), the counters' seqlock (xts_shm.h) under a real
- * concurrent writer, and the formatter (ctl/ctl_prom.c). */
+ * concurrent writer (the counters and the listener slots), the listener
+ * slots' life (xts_lsn_slot_get/put), and the formatter (ctl/ctl_prom.c). */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -99,13 +100,15 @@ static volatile int stop;
 
 static void *writer(void *arg)
 {
-	uint64_t *k = (uint64_t *)&blk.cnt;
+	uint64_t *k = (uint64_t *)&blk.cnt, *l = (uint64_t *)blk.lsn;
 
 	(void)arg;
 	for (uint64_t v = 1; !stop; v++) {
 		xts_shm_counters_begin(&blk);
 		for (size_t i = 0; i < XTS_SHM_NCOUNTERS; i++)
 			__atomic_store_n(&k[i], v, __ATOMIC_RELAXED);
+		for (size_t i = 0; i < sizeof(blk.lsn) / (sizeof(uint64_t)); i++)
+			__atomic_store_n(&l[i], v, __ATOMIC_RELAXED);
 		xts_shm_counters_end(&blk);
 	}
 	return NULL;
@@ -152,6 +155,127 @@ static void t_counters_seqlock(void **st)
 	blk.run.cnt_seq |= 1;
 	assert_int_equal(xts_shm_counters_read(&blk, &c, 10), -1);
 	print_message("%u whole reads, %u gave up\n", whole, torn_reads);
+}
+
+/* The listener slots under the same writer: every word of one read is of
+ * one publication (a slot's address never pairs with another's counters). */
+static void t_lsn_seqlock(void **st)
+{
+	static struct xts_shm_lsn_stat t[XTS_SHM_LSN_MAX];
+	const uint64_t *w = (const uint64_t *)t;
+	unsigned whole = 0;
+	pthread_t th;
+
+	(void)st;
+	blk.run.cnt_seq = 0;
+	stop = 0;
+	assert_int_equal(pthread_create(&th, NULL, writer, NULL), 0);
+	for (unsigned r = 0; r < 20000; r++) {
+		if (xts_shm_lsn_read(&blk, t, 1000))
+			continue;
+		for (size_t i = 1; i < sizeof(t) / (sizeof(uint64_t)); i++)
+			if (w[i] != w[0])
+				fail_msg("read %u: word %zu = %llu, word 0 = %llu", r, i,
+					 (unsigned long long)w[i], (unsigned long long)w[0]);
+		whole++;
+	}
+	stop = 1;
+	pthread_join(th, NULL);
+	assert_true(whole > 100);
+	print_message("%u whole reads of the listener slots\n", whole);
+}
+
+/* A slot per address: shared while in use, freed (zeros) by its last
+ * user, taken again from 0; none (-1) when all are in use. */
+static void t_lsn_slots(void **st)
+{
+	static struct xts_shm_lsn_stat t[XTS_SHM_LSN_MAX];
+	static uint32_t ref[XTS_SHM_LSN_MAX];
+	uint8_t a[16] = {127, 0, 0, 1}, b[16] = {0};
+	int i, j;
+
+	(void)st;
+	i = xts_lsn_slot_get(t, ref, XTS_SHM_LSN_MAX, AF_INET, a, 80);
+	assert_int_equal(i, 0);
+	assert_int_equal(t[0].family, AF_INET);
+	assert_int_equal(t[0].port, 80);
+	t[0].accepted = 5;
+	/* the same address (another listener, or a connection): the same slot */
+	assert_int_equal(xts_lsn_slot_get(t, ref, XTS_SHM_LSN_MAX, AF_INET, a, 80), 0);
+	assert_int_equal(ref[0], 2);
+	/* another port, another family: slots of their own */
+	assert_int_equal(xts_lsn_slot_get(t, ref, XTS_SHM_LSN_MAX, AF_INET, a, 81), 1);
+	assert_int_equal(xts_lsn_slot_get(t, ref, XTS_SHM_LSN_MAX, AF_INET6, a, 80), 2);
+	xts_lsn_slot_put(t, ref, 0);
+	assert_int_equal(t[0].accepted, 5); /* one user left: kept */
+	xts_lsn_slot_put(t, ref, 0);
+	assert_int_equal(t[0].family, 0); /* gone: readers skip it */
+	assert_int_equal(t[0].accepted, 0);
+	xts_lsn_slot_put(t, ref, 0); /* one put too many changes nothing */
+	assert_int_equal(ref[0], 0);
+	/* taken again by a new address, from 0 */
+	b[15] = 1;
+	assert_int_equal(xts_lsn_slot_get(t, ref, XTS_SHM_LSN_MAX, AF_INET6, b, 443), 0);
+	assert_int_equal(t[0].accepted, 0);
+	/* fill the rest: then a new address gets none, a known one its slot */
+	for (j = 3; j < XTS_SHM_LSN_MAX; j++)
+		assert_int_equal(
+		    xts_lsn_slot_get(t, ref, XTS_SHM_LSN_MAX, AF_INET, a, (uint16_t)(1000 + j)), j);
+	assert_int_equal(xts_lsn_slot_get(t, ref, XTS_SHM_LSN_MAX, AF_INET, a, 9), -1);
+	assert_int_equal(xts_lsn_slot_get(t, ref, XTS_SHM_LSN_MAX, AF_INET, a, 81), 1);
+	xts_lsn_slot_put(t, ref, 5);
+	assert_int_equal(xts_lsn_slot_get(t, ref, XTS_SHM_LSN_MAX, AF_INET, a, 9), 5);
+}
+
+/* The listener records: labelled shard and listener (IPv6 in brackets, as
+ * xtsd writes it), drop reasons as one family, open as a gauge, bytes in
+ * their unit. */
+static void t_prom_listeners(void **st)
+{
+	char r0[] = /* as xtsd writes it: the brackets escaped */
+	    "listener shard=1 listener=%5Bfd00::1%5D:8443 accepted=4 offered=3 drop_limit=1 "
+	    "drop_handshake=0 drop_refused=2 drop_host_gone=5 open=1 bytes_to_host=25 "
+	    "bytes_to_net=7";
+	char r1[] = "listener shard=0 listener=198.18.0.1:80 accepted=9 offered=9 drop_limit=0 "
+		    "drop_handshake=0 drop_refused=0 drop_host_gone=0 open=0 bytes_to_host=0 "
+		    "bytes_to_net=0";
+	char r2[] = "listener listener=10.0.0.1:1 accepted=77"; /* no shard: no sample */
+	char *line[] = {r0, r1, r2};
+	char *out = NULL, *p;
+	size_t len = 0;
+	unsigned n = 0;
+	FILE *f = open_memstream(&out, &len);
+
+	(void)st;
+	assert_non_null(f);
+	ctl_prom_write(f, line, 3);
+	fclose(f);
+	static const char *const want[] = {
+	    "# TYPE xts_listener_connections_accepted_total counter\n",
+	    "xts_listener_connections_accepted_total{shard=\"1\",listener=\"[fd00::1]:8443\"} 4\n",
+	    "xts_listener_connections_accepted_total{shard=\"0\",listener=\"198.18.0.1:80\"} 9\n",
+	    "xts_listener_connections_offered_total{shard=\"1\",listener=\"[fd00::1]:8443\"} 3\n",
+	    "# TYPE xts_listener_connections_dropped_total counter\n",
+	    "xts_listener_connections_dropped_total{shard=\"1\",listener=\"[fd00::1]:8443\","
+	    "reason=\"limit\"} 1\n",
+	    "xts_listener_connections_dropped_total{shard=\"1\",listener=\"[fd00::1]:8443\","
+	    "reason=\"refused\"} 2\n",
+	    "xts_listener_connections_dropped_total{shard=\"1\",listener=\"[fd00::1]:8443\","
+	    "reason=\"host_gone\"} 5\n",
+	    "# TYPE xts_listener_connections gauge\n",
+	    "xts_listener_connections{shard=\"1\",listener=\"[fd00::1]:8443\"} 1\n",
+	    "xts_listener_to_host_bytes_total{shard=\"1\",listener=\"[fd00::1]:8443\"} 25\n",
+	    "xts_listener_to_net_bytes_total{shard=\"1\",listener=\"[fd00::1]:8443\"} 7\n",
+	    NULL,
+	};
+	for (unsigned i = 0; want[i]; i++)
+		if (!strstr(out, want[i]))
+			fail_msg("no \"%s\" in:\n%s", want[i], out);
+	assert_null(strstr(out, "10.0.0.1"));
+	for (p = out; (p = strstr(p, "# TYPE xts_listener_connections_dropped_total ")); p++)
+		n++;
+	assert_int_equal(n, 1); /* one family, every reason in it */
+	free(out);
 }
 
 static void t_prom(void **st)
@@ -204,10 +328,10 @@ static void t_prom(void **st)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(t_request),
-	    cmocka_unit_test(t_listen),
-	    cmocka_unit_test(t_counters_seqlock),
-	    cmocka_unit_test(t_prom),
+	    cmocka_unit_test(t_request),	  cmocka_unit_test(t_listen),
+	    cmocka_unit_test(t_counters_seqlock), cmocka_unit_test(t_prom),
+	    cmocka_unit_test(t_lsn_seqlock),	  cmocka_unit_test(t_lsn_slots),
+	    cmocka_unit_test(t_prom_listeners),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
