@@ -347,7 +347,7 @@ struct xts_shm_tls_stat {
  * every slot is in use, a new address is counted nowhere here but in the
  * shard's lsn_stats_full.  Published with the counters above, inside
  * their seqlock (xts_shm_lsn_read copies them whole: a slot's address
- * and its counters belong together).  Readers (xtsctl stats: "lsn"
+ * and its counters belong together).  Readers (xtsctl stats: "listener"
  * records; xtsctl listeners; Prometheus) label each by shard and
  * "ADDR:PORT" (IPv6 in brackets).
  */
