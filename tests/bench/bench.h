@@ -37,10 +37,16 @@ void bench_print_lat(const char *prefix, uint64_t *samples, size_t n);
 int bench_instr_open(void);
 uint64_t bench_counted(int pfd, void (*fn)(void *), void *arg);
 
+/* tls_server.c: the answer to every request of the TLS workloads */
+extern const char tls_resp[];
+#define TLS_RESP_LEN (39 + 64) /* sizeof(tls_resp) - 1: header, 64-byte body */
+
 int bench_server_main(int argc, char **argv);
 int bench_client_main(int argc, char **argv);
 int bench_raw_main(int argc, char **argv);
 int bench_report_main(int argc, char **argv);
 int bench_instr_main(int argc, char **argv);
+int bench_tlsserver_main(int argc, char **argv);
+int bench_tlsclient_main(int argc, char **argv);
 
 #endif

@@ -130,6 +130,26 @@ static const struct row {
     {"iconn.instr_per_op", "host instr./connect+request+close", NULL},
 };
 
+/* The TLS workloads (tls_client.c): HTTPS from xts-net to a host server;
+ * "kernel" is the host doing TLS itself over kernel TCP, "haproxy" HAProxy
+ * doing it on the DPU.  term: the TLS terminator (shard 0, the host's
+ * server, HAProxy's one thread). */
+static const struct row tls_rows[] = {
+    {"tls-rr64.ops_s", "HTTPS req/s, 64 conns", NULL},
+    {"tls-rr64.p50_us", "HTTPS req, 64 conns, p50 us", NULL},
+    {"tls-rr64.p99_us", "HTTPS req, 64 conns, p99 us", NULL},
+    {"tls-rr64.host_cpu_us_per_op", "host CPU us/HTTPS req", NULL},
+    {"tls-rr64.term_cpu_us_per_op", "terminator CPU us/HTTPS req", NULL},
+    {"tls-rr64.client_cpu_us_per_op", "client CPU us/HTTPS req", NULL},
+    {"tls-hs.ops_s", "handshakes/s (conn+hs+req+close)", NULL},
+    {"tls-hs.ops_per_term_cpu_s", "handshakes per terminator CPU-s", NULL},
+    {"tls-hs.term_cpu_busy", "terminator CPU busy (0..1)", NULL},
+    {"tls-hs.term_cpu_us_per_op", "terminator CPU us/handshake", NULL},
+    {"tls-hs.host_cpu_us_per_op", "host CPU us/handshake", NULL},
+    {"tls-hs.client_cpu_us_per_op", "client CPU us/handshake", NULL},
+    {"tls-hs.p50_us", "connect to answer, p50 us", NULL},
+};
+
 static const struct target {
 	const char *name, *fig, *base; /* base: "kernel", "haproxy" or a full key */
 	double goal;
@@ -149,6 +169,11 @@ static const struct target {
     {"msgs_s_one_queue_vs_raw_af_xdp", "msgs.ops_s", "raw.msgs.ops_s", 0.7, false},
     /* earlier: the request/response rate against HAProxy */
     {"rr64_req_s_vs_haproxy", "rr64.ops_s", "haproxy", 1.5, false},
+    /* TLS (issue 13): against the host doing TLS over kernel TCP, and
+     * handshakes one shard does with a CPU against one HAProxy thread */
+    {"tls_host_cpu_per_req_vs_host_tls", "tls-rr64.host_cpu_us_per_op", "kernel", 0.1, true},
+    {"tls_handshakes_per_shard_vs_haproxy_thread", "tls-hs.ops_per_term_cpu_s", "haproxy", 1.0,
+     false},
 };
 #define NTARGETS (sizeof(targets) / sizeof(targets[0]))
 
@@ -169,33 +194,24 @@ static void cell(char *out, size_t n, double v)
 		snprintf(out, n, "%.3g", v);
 }
 
-static void table(void)
+static void rows_out(const struct row *rw, size_t nrows)
 {
 	static const char *hdr[] = {"xts",	"kernel",   "haproxy", "ceiling",
 				    "xts/kern", "xts/hapx", "xts/ceil"};
-	const char *m;
 
-	if ((m = get_s("meta.machine")))
-		printf("# machine: %s\n", m);
-	if ((m = get_s("meta.load")))
-		printf("# load before the run: %s\n", m);
-	if ((m = get_s("meta.instr_method")))
-		printf("# instructions counted by: %s%s\n", m,
-		       strncmp(m, "perf", 4) ? " (user space only, not the kernel's)"
-					     : " (user and kernel)");
 	printf("%-40s", "figure");
 	for (size_t i = 0; i < 7; i++)
 		printf(" %10s", hdr[i]);
 	printf("\n");
-	for (size_t r = 0; r < sizeof(rows) / sizeof(rows[0]); r++) {
+	for (size_t r = 0; r < nrows; r++) {
 		double v[4], x;
 		char c[32];
 
 		for (int p = 0; p < 3; p++)
-			v[p] = get(paths[p], rows[r].fig);
-		v[3] = rows[r].ceil ? get_key(rows[r].ceil) : NAN;
+			v[p] = get(paths[p], rw[r].fig);
+		v[3] = rw[r].ceil ? get_key(rw[r].ceil) : NAN;
 		x = v[0];
-		printf("%-40s", rows[r].label);
+		printf("%-40s", rw[r].label);
 		for (int p = 0; p < 4; p++) {
 			cell(c, sizeof(c), v[p]);
 			printf(" %10s", c);
@@ -206,6 +222,34 @@ static void table(void)
 		}
 		printf("\n");
 	}
+}
+
+static void table(void)
+{
+	const char *m;
+	bool tls = false;
+
+	if ((m = get_s("meta.machine")))
+		printf("# machine: %s\n", m);
+	if ((m = get_s("meta.load")))
+		printf("# load before the run: %s\n", m);
+	if ((m = get_s("meta.instr_method")))
+		printf("# instructions counted by: %s%s\n", m,
+		       strncmp(m, "perf", 4) ? " (user space only, not the kernel's)"
+					     : " (user and kernel)");
+	rows_out(rows, sizeof(rows) / sizeof(rows[0]));
+	for (int p = 0; p < 3 && !tls; p++)
+		tls = !isnan(get(paths[p], "tls-rr64.ops_s")) ||
+		      !isnan(get(paths[p], "tls-hs.ops_s"));
+	if (!tls)
+		return;
+	printf("\nTLS: xts = the shard terminates, the host in plaintext; kernel = the host "
+	       "does TLS over kernel TCP;\nhaproxy = HAProxy (1 thread) terminates on the DPU; "
+	       "protocol %s\n",
+	       (m = get_s("xts.tls-rr64.proto")) ? m : "-");
+	if ((m = get_s("meta.tls_placement")))
+		printf("# placement: %s\n", m);
+	rows_out(tls_rows, sizeof(tls_rows) / sizeof(tls_rows[0]));
 }
 
 /* The --poll runs: shard 0 in each poll mode (MODE[+spinUS]), XTS only;

@@ -19,7 +19,8 @@ want = {"host_cpu_per_req_full_rate_vs_kernel", "host_cpu_per_req_fixed_rate_vs_
         "host_cpu_per_req_5k_pingpong_vs_kernel", "p50_latency_vs_kernel",
         "p50_latency_vs_haproxy", "rr64_req_s_vs_haproxy", "bulk1_gbps_vs_kernel",
         "host_cpu_per_gb_bulk_vs_kernel", "host_cpu_per_gb_bulk_zc_vs_kernel",
-        "connect_request_close_vs_kernel", "msgs_s_one_queue_vs_raw_af_xdp"}
+        "connect_request_close_vs_kernel", "msgs_s_one_queue_vs_raw_af_xdp",
+        "tls_host_cpu_per_req_vs_host_tls", "tls_handshakes_per_shard_vs_haproxy_thread"}
 got = {t["name"] for t in d["targets"]}
 assert got == want, f"targets: {sorted(got ^ want)}"
 for t in d["targets"]:
@@ -34,6 +35,24 @@ for w, m in [("pp64", "p50_us"), ("pp1k", "ops_s"), ("pp16k", "ops_s"), ("rr64",
     for p in ("xts", "kernel", "haproxy"):
         v = f.get(f"{p}.{w}.{m}")
         assert isinstance(v, (int, float)) and v > 0, f"{p}.{w}.{m} = {v}"
+# TLS: every path answered HTTPS requests and did handshakes, in TLS 1.3,
+# with the host's and the terminator's CPU measured; the XTS path's
+# handshakes were done by the shards (their tls_hs_ok covers every one the
+# client counted) and its host server saw plaintext
+for p in ("xts", "kernel", "haproxy"):
+    for k in ("tls-rr64.ops_s", "tls-rr64.host_cpu_us_per_op", "tls-rr64.term_cpu_us_per_op",
+              "tls-hs.ops_s", "tls-hs.ops_per_term_cpu_s", "tls-hs.host_cpu_us_per_op"):
+        v = f.get(f"{p}.{k}")
+        assert isinstance(v, (int, float)) and v > 0, f"{p}.{k} = {v}"
+    for w in ("tls-rr64", "tls-hs"):
+        assert str(f.get(f"{p}.{w}.proto", "")).startswith("TLSv1.3/"), f"{p}.{w}.proto = {f.get(f'{p}.{w}.proto')}"
+hs = f["xts.tls-hs.ops_s"] * float(d["meta"]["secs"])
+assert f.get("xts.tls.shard_hs_ok", 0) >= 64 + 0.9 * hs, f"shards' tls_hs_ok {f.get('xts.tls.shard_hs_ok')} < 64 + {hs:.0f} handshakes"
+# on the kernel path the host is the terminator: the same process measured twice
+assert abs(f["kernel.tls-rr64.term_cpu_us_per_op"] - f["kernel.tls-rr64.host_cpu_us_per_op"]) <= 0.05 * f["kernel.tls-rr64.host_cpu_us_per_op"] + 1e-9
+print("tls: host CPU us/req xts %.1f, host TLS %.1f, behind HAProxy %.1f; handshakes/terminator-CPU-s xts %.0f, haproxy %.0f" % (
+    f["xts.tls-rr64.host_cpu_us_per_op"], f["kernel.tls-rr64.host_cpu_us_per_op"], f["haproxy.tls-rr64.host_cpu_us_per_op"],
+    f["xts.tls-hs.ops_per_term_cpu_s"], f["haproxy.tls-hs.ops_per_term_cpu_s"]))
 # bulk through the zero-copy send API took it (frames sent from
 # xport_send_buf), and the plain bulk did not
 for k in ("xts.bulk1zc.gbps", "xts.bulk1zc.cpu_s_per_gb", "xts.bulk1zc.zc_tx_frames"):

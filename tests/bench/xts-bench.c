@@ -9,6 +9,10 @@
  *   xts-bench server ...      the epoll server (in xts-net)
  *   xts-bench client ...      one workload on one path (in xts-host)
  *   xts-bench raw ...         raw AF_XDP ceiling, both ends
+ *   xts-bench tlsserver ...   the host's HTTPS server of the TLS
+ *                             workloads (XTS with TLS pushed, OpenSSL
+ *                             on kernel TCP, or plaintext behind HAProxy)
+ *   xts-bench tlsclient ...   their HTTPS client (in xts-net)
  *   xts-bench report ...      results file -> table, JSON, SVG
  *   xts-bench instr           how this machine counts instructions:
  *                             "perf" or "callgrind (why not perf)"
@@ -116,13 +120,19 @@ int main(int argc, char **argv)
 			return bench_client_main(argc - 1, argv + 1);
 		if (!strcmp(argv[1], "raw"))
 			return bench_raw_main(argc - 1, argv + 1);
+		if (!strcmp(argv[1], "tlsserver"))
+			return bench_tlsserver_main(argc - 1, argv + 1);
+		if (!strcmp(argv[1], "tlsclient"))
+			return bench_tlsclient_main(argc - 1, argv + 1);
 		if (!strcmp(argv[1], "report"))
 			return bench_report_main(argc - 1, argv + 1);
 		if (!strcmp(argv[1], "instr"))
 			return bench_instr_main(argc - 1, argv + 1);
 		if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
 			printf("usage: xts-bench [--smoke] [--json FILE] [--svg FILE] [--out DIR]\n"
-			       "       xts-bench server|client|raw|report|instr ... (see --help of "
+			       "       xts-bench "
+			       "server|client|raw|report|instr|tlsserver|tlsclient ... (see "
+			       "--help of "
 			       "each)\n");
 			return 0;
 		}
