@@ -5,7 +5,7 @@
  * every path (the paths differ in who the client reaches):
  *
  *   xts-bench tlsclient -w rr|hs -n NAME -a ADDR -p PORT [-c CONNS]
- *                       [-t SECONDS] [-H HOST_PID] [-D TERMINATOR_PID]
+ *                       [-t SECONDS | -N COUNT] [-H HOST_PID] [-D TERMINATOR_PID]
  *
  *   rr  CONNS connections (handshaken first), one GET outstanding on each,
  *       closed loop: HTTPS requests/s and their latency
@@ -19,6 +19,10 @@
  * operation, from /proc/PID/task/N/schedstat (run time in ns of every
  * thread: what getrusage's user+system adds up to, without its 10 ms
  * ticks), and this client's own CPU (whether it was the bottleneck).
+ * -N: exactly COUNT requests (rr, after the connections' handshakes) or
+ * handshakes (hs), no warm-up, then "NAME.counted_ops COUNT": for counting
+ * what the shard does per operation from outside (callgrind_control
+ * around the run; docs/performance.md, "TLS").
  * The client does not verify the server's chain (SSL_VERIFY_NONE): on two
  * cores its CPU is scarce, and the handshake's own signature is checked
  * all the same; the server's work is what is measured.
@@ -62,8 +66,8 @@ struct tcl {
 	struct sockaddr_in dst;
 	SSL_CTX *ctx;
 	int ep;
-	bool measuring, warm;
-	uint64_t ops, nlat;
+	bool measuring;
+	uint64_t ops, nlat, count; /* count: -N, stop after that many */
 	uint64_t *lat;
 	char proto[96];
 };
@@ -157,6 +161,8 @@ static void answered(struct tcl *t, struct cc *c)
 	uint64_t now = bench_now_ns();
 
 	if (t->measuring) {
+		if (t->count && t->ops >= t->count)
+			return; /* -N: done; the connection stays as it is */
 		t->ops++;
 		if (t->nlat < MAXLAT)
 			t->lat[t->nlat++] = now - c->t0;
@@ -221,7 +227,7 @@ static void run_until(struct tcl *t, uint64_t end)
 {
 	struct epoll_event ev[256];
 
-	while (bench_now_ns() < end) {
+	while (bench_now_ns() < end && (!t->count || t->ops < t->count)) {
 		int k = epoll_wait(t->ep, ev, 256, 10);
 
 		for (int i = 0; i < k; i++)
@@ -257,7 +263,7 @@ int bench_tlsclient_main(int argc, char **argv)
 	struct cc *cs;
 	uint64_t t0;
 
-	while ((opt = getopt(argc, argv, "w:n:a:p:c:t:H:D:")) != -1) {
+	while ((opt = getopt(argc, argv, "w:n:a:p:c:t:N:H:D:")) != -1) {
 		switch (opt) {
 		case 'w':
 			t.hs = !strcmp(optarg, "hs");
@@ -278,6 +284,9 @@ int bench_tlsclient_main(int argc, char **argv)
 			break;
 		case 't':
 			secs = atof(optarg);
+			break;
+		case 'N':
+			t.count = strtoull(optarg, NULL, 10);
 			break;
 		case 'H':
 			hpid = atoi(optarg);
@@ -318,6 +327,12 @@ int bench_tlsclient_main(int argc, char **argv)
 			cs[i].st = CS_SEND;
 			step(&t, &cs[i]);
 		}
+	}
+	if (t.count) {
+		t.measuring = true;
+		run_until(&t, bench_now_ns() + 600 * 1000000000ull);
+		printf("%s.counted_ops %llu\n", t.name, (unsigned long long)t.ops);
+		return t.ops == t.count ? 0 : 1;
 	}
 	run_until(&t, bench_now_ns() + 250000000ull); /* warm-up */
 	t.measuring = true;
