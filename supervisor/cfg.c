@@ -285,7 +285,8 @@ static int shard_entry(struct cfg_ld *ld, config_setting_t *g, int idx, unsigned
 		return -EINVAL;
 	snprintf(path, sizeof(path), "shards.[%d].tls", idx);
 	if ((s = config_setting_get_member(g, "tls")) &&
-	    acl_list(ld, s, XTS_ACL_TLS, (uint16_t)q, path))
+	    (acl_list(ld, s, XTS_ACL_TLS, (uint16_t)q, path) ||
+	     cfg_tls_acl_names(ld, s, path, &C(ld)->run)))
 		return -EINVAL;
 	C(ld)->shard[q] = sh;
 	return 0;
@@ -341,6 +342,9 @@ static int check(struct cfg_ld *ld)
 		c->run.poll[q] = (struct xts_shm_poll){.mode = c->poll_mode,
 						       .spin_us = c->poll_spin_us,
 						       .napi_budget = c->poll_napi_budget};
+	/* the walk parsed acl.tls and the profiles, in either order */
+	if ((s = config_lookup(ld->lc, "acl.tls")) && cfg_tls_acl_names(ld, s, "acl.tls", &c->run))
+		return -EINVAL;
 	if ((s = config_lookup(ld->lc, "shards"))) {
 		int n = config_setting_length(s), rc;
 

@@ -75,6 +75,10 @@ int cfg_acl_parse(const char *s, uint8_t kind, struct xts_shm_acl *r, char *why,
 /* cfg_tls.c: the `tls` list of profiles into run->tls (each profile's
  * files checked by building its contexts): 0 or cfg_fail(). */
 int cfg_tls_list(struct cfg_ld *ld, config_setting_t *s, const char *path, struct xts_shm_cfg *run);
+/* cfg_tls.c: an ACL list of TLS profiles (@s at @path) names only "*" and
+ * profiles of run->tls: 0 or cfg_fail() ("unknown profile"). */
+int cfg_tls_acl_names(struct cfg_ld *ld, config_setting_t *s, const char *path,
+		      const struct xts_shm_cfg *run);
 
 /* The snapshot shards apply (c->run with generation gen). */
 void cfg_to_shm(const struct cfg *c, uint64_t gen, struct xts_shm_cfg *out);

@@ -13,7 +13,10 @@
  * are checked here, once, by building every context the profile makes
  * (tls_prof_check, the shards' own builder): `xtsd -t` and a reload refuse
  * a profile whose certificate, key or CA does not load, or whose key does
- * not match, with FILE:LINE and OpenSSL's reason.
+ * not match, with FILE:LINE and OpenSSL's reason.  The ACL's profile names
+ * (acl.tls, shards' tls) must be profiles of the same file
+ * (cfg_tls_acl_names): a typo there would refuse every push of the
+ * profile meant, seen only when a host tries.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -233,5 +236,27 @@ int cfg_tls_list(struct cfg_ld *ld, config_setting_t *s, const char *path, struc
 						p->name);
 	}
 	run->ntls = (uint32_t)n;
+	return 0;
+}
+
+/* @s (acl.tls or shards.[i].tls, at @path, every element a string: the
+ * ACL parser saw them) names only "*" and profiles of @run. */
+int cfg_tls_acl_names(struct cfg_ld *ld, config_setting_t *s, const char *path,
+		      const struct xts_shm_cfg *run)
+{
+	for (int i = 0; i < config_setting_length(s); i++) {
+		config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+		const char *v = config_setting_get_string(e);
+		char ep[160];
+		uint32_t k;
+
+		if (!v || !strcmp(v, "*"))
+			continue;
+		for (k = 0; k < run->ntls && strcmp(run->tls[k].name, v); k++)
+			;
+		snprintf(ep, sizeof(ep), "%s[%d]", path, i);
+		if (k == run->ntls)
+			return cfg_fail(ld, e, ep, "unknown profile \"%s\" (not in tls)", v);
+	}
 	return 0;
 }

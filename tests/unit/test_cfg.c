@@ -168,6 +168,9 @@ static void t_acl_match(void **st)
 
 /* acl.tls: profile names per queue, "*" any; none: any; a bad name is
  * FILE:LINE with the option's path. */
+/* two profiles that only originate: no files to make */
+#define PROFS "tls = ( { name = \"web\"; }, { name = \"api\"; } );\n"
+
 static void t_acl_tls(void **st)
 {
 	static struct xts_shm_cfg snap;
@@ -175,7 +178,7 @@ static void t_acl_tls(void **st)
 
 	(void)st;
 	assert_int_equal(load("acl = { tls = [ \"web\" ]; };\n"
-			      "shards = ( { queue = 1; tls = [ \"*\" ]; } );\n"),
+			      "shards = ( { queue = 1; tls = [ \"*\" ]; } );\n" PROFS),
 			 0);
 	cfg_to_shm(&c, 2, &snap);
 	assert_true(ALLOWS(XTS_ACL_TLS, 0, 0, web, 0, 0));
@@ -187,6 +190,16 @@ static void t_acl_tls(void **st)
 	assert_true(ALLOWS(XTS_ACL_TLS, 0, 0, api, 0, 0));
 	expect_err("acl = { tls = [ \"a-name-far-too-long\" ]; };\n", 1, "acl.tls[0]",
 		   "TLS profile's name");
+	/* names only profiles of the file (before or after the rules): a
+	 * typo would refuse every push of the profile meant, seen only when a
+	 * host tries */
+	expect_err("acl = { tls = [ \"web\", \"wbe\" ]; };\n" PROFS, 1, "acl.tls[1]",
+		   "unknown profile \"wbe\"");
+	expect_err("queues = 2;\n" PROFS "shards = ( { queue = 0; tls = [ \"api\" ]; },\n"
+		   "  { queue = 1;\n    tls = [ \"*\", \"x\" ]; } );\n",
+		   5, "shards.[1].tls[1]", "unknown profile \"x\"");
+	expect_err("acl = { tls = [ \"web\" ]; };\n", 1, "acl.tls[0]", "unknown profile \"web\"");
+	assert_int_equal(load("shards = ( { queue = 0; tls = [ \"web\" ]; } );\n" PROFS), 0);
 }
 
 /* ::ffff:a.b.c.d is a.b.c.d: an IPv6 rule never lets an IPv4 destination
