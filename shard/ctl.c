@@ -18,6 +18,7 @@
 #include <linux/rtnetlink.h>
 
 #include "shard_int.h"
+#include "ulp.h"
 
 #define PUBLISH_NS (50 * 1000000ull) /* counters to shm: 20 times a second */
 
@@ -206,8 +207,13 @@ int shard_ctl_poll(struct shard *s)
 
 	if (!s->blk)
 		return 0;
-	if (xts_shm_cfg_gen(xts_shm_cfg(s->o.shm)) != s->cfg_gen)
+	if (xts_shm_cfg_gen(xts_shm_cfg(s->o.shm)) != s->cfg_gen) {
 		cfg_apply(s);
+		/* the generation's TLS contexts now, from the files xtsd just
+		 * checked, not at the next handshake (which would pay for it) */
+		if (s->tls)
+			tls_store_sync(s);
+	}
 	drain = __atomic_load_n(&s->blk->sup.drain, __ATOMIC_ACQUIRE) != 0;
 	if (drain != s->draining) {
 		s->draining = drain;

@@ -231,8 +231,9 @@ struct tls_prof *tls_prof_find(struct shard *s, const char *name)
 	return NULL;
 }
 
-/* The contexts of the generation in force: built when it came (here,
- * lazily, for a shard without xtsd whose config a test changes). */
+/* The contexts of the generation in force: built when it came
+ * (shard_ctl_poll), and here, lazily, for a shard without xtsd whose
+ * config a test changes. */
 void tls_store_sync(struct shard *s)
 {
 	struct tls_prof *next[XTS_SHM_TLS_MAX] = {0};
