@@ -43,6 +43,16 @@ tls_idle() {
 	fail "$1: tls_conns $(stat 0 tls_conns), tls_handshaking $(stat 0 tls_handshaking)"
 }
 tls_idle "after curl"
+# wait_line FILE PREFIX PID TENTHS: until the client (PID) wrote its PREFIX line
+wait_line() {
+	local i
+	for ((i = 0; i < $4; i++)); do
+		grep -q "^$2" "$1" && return 0
+		kill -0 "$3" 2>/dev/null || fail "tls_scale.py: $(cat "$1")"
+		sleep 0.1
+	done
+	fail "tls_scale.py wrote no '$2' line in $(($4 / 10)) s: $(cat "$1")"
+}
 rss() { awk '$1 == "VmRSS:" { print $2 }' "/proc/$pid0/status"; }
 rss0=$(rss)
 
@@ -51,11 +61,7 @@ t0=$SECONDS
 bg net python3 "$CLIENT" hold 198.18.0.1 8443 $N --extra $EXTRA --ca "$PKI/ca.pem" \
 	--name dpu.xts.test --body $BODY --go "$WORK/go" >"$WORK/hold.out" 2>&1
 cpid=${BGPIDS[-1]}
-for ((i = 0; i < 900; i++)); do
-	grep -q '^held:' "$WORK/hold.out" && break
-	kill -0 "$cpid" 2>/dev/null || fail "tls_scale.py hold: $(cat "$WORK/hold.out")"
-	sleep 0.1
-done
+wait_line "$WORK/hold.out" held: "$cpid" 900
 grep -q "^held: $N of $N handshakes done" "$WORK/hold.out" || fail "$(cat "$WORK/hold.out")"
 stats_settle
 conns=$(stat 0 tls_conns) hs=$(stat 0 tls_handshaking) rss1=$(rss)
@@ -92,11 +98,7 @@ rm -f "$WORK/mark" "$WORK/stop"
 bg net python3 "$CLIENT" load 198.18.0.1 8443 8 --ca "$PKI/ca.pem" --name dpu.xts.test \
 	--body $BODY --mark "$WORK/mark" --stop "$WORK/stop" >"$WORK/load.out" 2>&1
 lpid=${BGPIDS[-1]}
-for ((i = 0; i < 300; i++)); do
-	grep -q '^up:' "$WORK/load.out" && break
-	kill -0 "$lpid" 2>/dev/null || fail "tls_scale.py load: $(cat "$WORK/load.out")"
-	sleep 0.1
-done
+wait_line "$WORK/load.out" up: "$lpid" 300
 [ "$(sed -n 's/^up: //p' "$WORK/load.out")" = "$old" ] || fail "load client: $(cat "$WORK/load.out")"
 sleep 1
 # the new pair made aside and moved over the configured paths (what an

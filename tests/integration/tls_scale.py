@@ -62,20 +62,28 @@ class Conn:
             if e:
                 self.fail(f"connect: {os.strerror(e)}")
                 return None
+            self.state = "hs"
+        return self.io(self.hs_step, ctx)
+
+    def hs_step(self, ctx):
+        if not self.tls:  # wrapping reads: a reset may come here already
             self.tls = ctx.wrap_socket(self.raw, server_hostname=self.a.name,
                                        do_handshake_on_connect=False)
-            self.state = "hs"
+        self.tls.do_handshake()
+        self.fp = hashlib.sha256(self.tls.getpeercert(binary_form=True)).hexdigest().upper()
+        self.state = "up"
+
+    def io(self, fn, *args):
+        """fn(*args) on the non-blocking TLS socket: what it wants (R, W),
+        or None (done, or failed with the reason)."""
         try:
-            self.tls.do_handshake()
+            fn(*args)
         except ssl.SSLWantReadError:
             return R
         except ssl.SSLWantWriteError:
             return W
         except (ssl.SSLError, OSError) as e:
             self.fail(e)
-            return None
-        self.fp = hashlib.sha256(self.tls.getpeercert(binary_form=True)).hexdigest().upper()
-        self.state = "up"
         return None
 
     def request(self, body):
@@ -84,26 +92,21 @@ class Conn:
             self.out = f"GET / HTTP/1.1\r\nHost: {self.a.name}\r\n\r\n".encode()
             self.buf = b""
             self.state = "send"
-        try:
-            while self.state == "send":
-                self.out = self.out[self.tls.send(self.out):]
-                if not self.out:
-                    self.state = "recv"
-            while True:
-                d = self.tls.recv(65536)
-                if not d:
-                    self.fail(f"closed by the server after {len(self.buf)} bytes of an answer")
-                    return None
-                self.buf += d
-                if self.answer(body) is not None:
-                    return None
-        except ssl.SSLWantReadError:
-            return R
-        except ssl.SSLWantWriteError:
-            return W
-        except (ssl.SSLError, OSError) as e:
-            self.fail(e)
-            return None
+        return self.io(self.rq_step, body)
+
+    def rq_step(self, body):
+        while self.state == "send":
+            self.out = self.out[self.tls.send(self.out):]
+            if not self.out:
+                self.state = "recv"
+        while True:
+            d = self.tls.recv(65536)
+            if not d:
+                self.fail(f"closed by the server after {len(self.buf)} bytes of an answer")
+                return
+            self.buf += d
+            if self.answer(body) is not None:
+                return
 
     def answer(self, body):
         """None: incomplete; else the answer was checked (state up or failed)."""
