@@ -287,6 +287,9 @@ _Static_assert(sizeof(struct xts_shm_run) == XTS_SHM_CACHELINE, "xts_shm_run siz
 	  "TLS handshakes failed: certificate verify (EKEYREJECTED)")                              \
 	X(tls_resumed, COUNTER, SHARD, "TLS sessions resumed")                                     \
 	X(tls_refused_limit, COUNTER, SHARD, "TLS connections refused by tls limits (ENOBUFS)")    \
+	X(tls_reneg_refused, COUNTER, SHARD,                                                       \
+	  "TLS 1.2 renegotiations refused (no_renegotiation alert sent)")                          \
+	X(tls_mem, GAUGE, SHARD, "bytes OpenSSL holds now (contexts, connections)")                \
 	X(strp_msgs_rx, COUNTER, SHARD, "framed messages delivered to the host")                   \
 	X(strp_msgs_tx, COUNTER, SHARD, "framed messages the host sent")                           \
 	X(strp_errors, COUNTER, SHARD, "framing errors (malformed, oversized, truncated)")         \

@@ -18,6 +18,7 @@
 #include <linux/rtnetlink.h>
 
 #include "shard_int.h"
+#include "tls_ctx.h"
 #include "ulp.h"
 
 #define PUBLISH_NS (50 * 1000000ull) /* counters to shm: 20 times a second */
@@ -264,6 +265,7 @@ void shard_ctl_tick(struct shard *s)
 		return;
 	s->next_publish_ns = s->now_ns + PUBLISH_NS;
 	xts_link__stats(s->link, &ls);
+	s->st.tls_mem = tls_mem_bytes();
 	xts_link__seq_state(s->link, &seq.tx_seq, &seq.rx_seq, &seq.peer_ack);
 	k = &s->blk->cnt;
 	xts_shm_counters_begin(s->blk);

@@ -12,12 +12,69 @@
  * costs its SSL object, not 2 x 16 KiB of record buffers).
  */
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
 #include "tls_ctx.h"
+
+/* ---- what OpenSSL holds: its allocations by their usable size ---- */
+
+static uint64_t mem_bytes;
+
+static void mem_add(uint64_t n)
+{
+	__atomic_add_fetch(&mem_bytes, n, __ATOMIC_RELAXED); /* xtsd has threads */
+}
+
+static void *mem_malloc(size_t n, const char *file, int line)
+{
+	void *p = malloc(n);
+
+	(void)file;
+	(void)line;
+	if (p)
+		mem_add(malloc_usable_size(p));
+	return p;
+}
+
+static void mem_free(void *p, const char *file, int line)
+{
+	(void)file;
+	(void)line;
+	if (p)
+		mem_add(-(uint64_t)malloc_usable_size(p));
+	free(p);
+}
+
+static void *mem_realloc(void *old, size_t n, const char *file, int line)
+{
+	size_t was = old ? malloc_usable_size(old) : 0;
+	void *p;
+
+	if (!n) { /* realloc(p, 0) frees: say so */
+		mem_free(old, file, line);
+		return NULL;
+	}
+	p = realloc(old, n);
+	if (p)
+		mem_add(malloc_usable_size(p) - (uint64_t)was);
+	return p;
+}
+
+int tls_mem_account(void)
+{
+	return CRYPTO_set_mem_functions(mem_malloc, mem_realloc, mem_free) ? 0 : -EBUSY;
+}
+
+uint64_t tls_mem_bytes(void)
+{
+	return __atomic_load_n(&mem_bytes, __ATOMIC_RELAXED);
+}
 
 const char *tls_err_text(char *buf, size_t len)
 {

@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <openssl/ssl.h>
 
 #include "xts_shm.h"
@@ -31,6 +32,13 @@ int tls_ctx_build(const struct xts_shm_tls_prof *p, bool server, unsigned cert, 
 
 /* xtsd's check: every context of @p builds.  0 or -errno with @why. */
 int tls_prof_check(const struct xts_shm_tls_prof *p, char *why, size_t whylen);
+
+/* OpenSSL's allocations counted (bytes it holds: tls_mem_bytes), for the
+ * tls_mem gauge.  Only before OpenSSL's first allocation in the process
+ * (xtsd calls it first thing; its forked shards inherit it): 0, or
+ * -EBUSY too late (the gauge stays 0). */
+int tls_mem_account(void);
+uint64_t tls_mem_bytes(void);
 
 /* The last OpenSSL error as text ("" none), and the queue emptied. */
 const char *tls_err_text(char *buf, size_t len);

@@ -179,9 +179,24 @@ void tls_prof_put(struct tls_prof *p)
 	free(p);
 }
 
+/* A TLS 1.2 peer asked for a new handshake on an established connection:
+ * OpenSSL refuses it (SSL_OP_NO_RENEGOTIATION, tls_ctx.c) with a
+ * no_renegotiation alert, which is where it can be counted. */
+static void info_cb(const SSL *ssl, int where, int ret)
+{
+	struct conn *c;
+
+	if (!(where & SSL_CB_WRITE_ALERT) || (ret & 0xff) != SSL_AD_NO_RENEGOTIATION)
+		return;
+	c = SSL_get_app_data(ssl);
+	if (c && c->ulp)
+		c->ulp->s->st.tls_reneg_refused++;
+}
+
 static void ctx_common(struct tls_prof *p, SSL_CTX *ctx, bool server)
 {
 	SSL_CTX_set_app_data(ctx, p);
+	SSL_CTX_set_info_callback(ctx, info_cb);
 	if (!server)
 		return;
 	SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, tkey_cb);

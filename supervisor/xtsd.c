@@ -44,6 +44,7 @@
 
 #include "sup.h"
 #include "sup_sd.h"
+#include "tls_ctx.h"
 #include "xts_version.h"
 #include "xts_xdp_loader.h"
 
@@ -582,6 +583,11 @@ int main(int argc, char **argv)
 	bool test = false;
 
 	sup_title_init(argc, argv); /* first: it moves argv's strings */
+	/* before OpenSSL's first allocation (profiles are checked at load):
+	 * the shards' tls_mem gauge counts what it holds */
+	if (tls_mem_account())
+		fprintf(stderr,
+			"xtsd: OpenSSL allocated before xtsd counted it: tls_mem stays 0\n");
 	while ((opt = getopt_long(argc, argv, "c:thV", lopts, NULL)) != -1) {
 		switch (opt) {
 		case 'c':

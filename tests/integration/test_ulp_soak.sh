@@ -7,7 +7,10 @@
 # truncated records, TLS 1.2 renegotiation attempts) while curl fetches
 # over TLS in a loop: every curl succeeds, the shard never restarts (lib.sh
 # fails on one), xts-httpd is offered only handshaken connections, and
-# the counters say the hostile handshakes failed.
+# the counters say the hostile handshakes failed.  Then one TLS 1.2
+# client asks to renegotiate (openssl s_client, "R"): refused (s_client
+# says "no renegotiation"), counted once in tls_reneg_refused, and the
+# next client is served.
 . "$(dirname "$0")/lib.sh"
 need_root
 . "$(dirname "$0")/tls_lib.sh"
@@ -41,6 +44,24 @@ stats_settle
 [ "$(stat 0 pid)" = "$pid0" ] || fail "the shard restarted during the soak"
 failed=$(stat 0 tls_hs_failed) ok=$(stat 0 tls_hs_ok)
 [ "$failed" -ge 20 ] || fail "tls_hs_failed $failed: the hostile handshakes were not counted"
+
+# a TLS 1.2 client that asks for a new handshake ("R" to openssl
+# s_client) is refused (no_renegotiation, counted), and the next client
+# is served
+reneg=$(stat 0 tls_reneg_refused)
+rout=$( (echo R; sleep 2) | N timeout 10 openssl s_client -connect 198.18.0.1:8443 -tls1_2 \
+	-servername dpu.xts.test -CAfile "$PKI/ca.pem" 2>&1)
+grep -q "^RENEGOTIATING" <<<"$rout" && grep -q "no renegotiation" <<<"$rout" ||
+	fail "renegotiation not refused: $(tail -n 8 <<<"$rout")"
+out=$(N timeout 10 curl -sS --cacert "$PKI/ca.pem" --resolve dpu.xts.test:8443:198.18.0.1 \
+	https://dpu.xts.test:8443/ 2>&1) && [ ${#out} = 100 ] || fail "curl after the renegotiation: $out"
+stats_settle
+[ "$(stat 0 tls_reneg_refused)" = $((reneg + 1)) ] ||
+	fail "tls_reneg_refused $(stat 0 tls_reneg_refused), want $((reneg + 1))"
+[ "$(stat 0 pid)" = "$pid0" ] || fail "the shard restarted"
+ok=$(stat 0 tls_hs_ok)
+echo "ok: a TLS 1.2 renegotiation refused (s_client: $(grep -m1 'no renegotiation' <<<"$rout")," \
+	"tls_reneg_refused $reneg -> $((reneg + 1)); the soak's own: $reneg), the next client served"
 kill "$hpid"; wait_gone "$hpid" 50 || fail "xts-httpd did not stop"
 n=$(sed -n 's/.*queue 0: \([0-9]*\) connections.*/\1/p' "$WORK/httpd.out")
 # offered: the handshaken ones only (curl's and the renegotiating
