@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /* ctl_fmt.c - units and aligned tables for xtsctl's human output (ctl_fmt.h). */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -77,6 +78,36 @@ const char *fmt_epoch(uint64_t e, char buf[FMT_LEN])
 const char *fmt_place(const char *v)
 {
 	return !v || !*v || v[0] == '-' ? "-" : v;
+}
+
+int tbl_wrap(FILE *f, const char *head0, const char *const *heads, unsigned ncols,
+	     const char *const *names, unsigned nrows, const char *const *cells, unsigned per)
+{
+	const char *cols[TBL_MAXCOL];
+	int err = 0;
+
+	if (!per || per > TBL_MAXCOL - 1)
+		per = TBL_MAXCOL - 1;
+	cols[0] = head0;
+	for (unsigned c0 = 0; c0 < ncols || !c0; c0 += per) {
+		unsigned n = ncols - c0 < per ? ncols - c0 : per;
+		struct tbl t;
+
+		for (unsigned k = 0; k < n; k++)
+			cols[1 + k] = heads[c0 + k];
+		tbl_init(&t, 1 + n, cols);
+		for (unsigned r = 0; r < nrows; r++) {
+			tbl_cell(&t, names[r]);
+			for (unsigned k = 0; k < n; k++)
+				tbl_cell(&t, cells[(size_t)r * ncols + c0 + k]);
+		}
+		if (c0)
+			fputc('\n', f);
+		tbl_flush(&t, f);
+		err = t.err ? -ENOMEM : err;
+		tbl_free(&t);
+	}
+	return err;
 }
 
 void tbl_init(struct tbl *t, unsigned ncol, const char *const *cols)

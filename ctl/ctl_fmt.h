@@ -50,4 +50,14 @@ void tbl_cell(struct tbl *t, const char *s); /* the next cell, rows fill left to
 void tbl_flush(struct tbl *t, FILE *f);	     /* header (first time) and rows so far */
 void tbl_free(struct tbl *t);
 
+/*
+ * A table wider than a screen (stats: one column a shard): a first column
+ * of row names (@head0; names[nrows]) and @ncols value columns (heads,
+ * cells[r * ncols + c]), printed as several tables one under the other,
+ * a blank line between, each with the row names and at most @per value
+ * columns (at most TBL_MAXCOL - 1).  -ENOMEM, or 0.
+ */
+int tbl_wrap(FILE *f, const char *head0, const char *const *heads, unsigned ncols,
+	     const char *const *names, unsigned nrows, const char *const *cells, unsigned per);
+
 #endif

@@ -116,64 +116,66 @@ static void text_tls(struct ctl_reply *r)
 }
 
 /* One row a counter, one column a shard and the total: bytes in IEC
- * units, the rest exact. */
+ * units, the rest exact; past STATS_COLS shards, several tables one under
+ * the other (tbl_wrap), the total in the last. */
+#define STATS_COLS 14
+
 void text_stats(struct ctl_reply *r)
 {
-	static const char *const names[] = {
+	static const char *const names[] = {"state",
 #define XTS_SHM_NAME(n, kind, src, help) #n,
-	    XTS_SHM_COUNTERS(XTS_SHM_NAME)
+					    XTS_SHM_COUNTERS(XTS_SHM_NAME)
 #undef XTS_SHM_NAME
 	};
-	const char *cols[TBL_MAXCOL];
-	char heads[TBL_MAXCOL][24];
-	struct ctl_rec rec[TBL_MAXCOL], x;
-	unsigned ncol = 1, skipped = 0, i;
-	bool total = false;
-	struct tbl t;
+	const unsigned nrows = sizeof(names) / sizeof(names[0]);
+	unsigned ncol = 0, total = 0, i;
+	bool oom;
+	struct ctl_rec *rec = calloc(r->nlines + 1, sizeof(*rec)), x;
+	char **heads = calloc(r->nlines + 1, sizeof(*heads)), **cells = NULL;
 
 	/* records are parsed in place: each shard's line once, kept; the
 	 * total is the last column */
-	cols[0] = "COUNTER";
-	for (i = 0; ctl_reply_next(r, &i, &x);) {
-		if (!strcmp(x.type, "shard") && ncol < TBL_MAXCOL - 1) {
-			rec[ncol] = x;
-			snprintf(heads[ncol], sizeof(heads[0]), ">SHARD %s", rec_get(&x, "id"));
-			cols[ncol] = heads[ncol];
-			ncol++;
-		} else if (!strcmp(x.type, "shard")) {
-			skipped++;
-		} else if (!strcmp(x.type, "total") && !total) {
-			rec[TBL_MAXCOL - 1] = x;
-			total = true;
+	for (i = 0; rec && heads && ctl_reply_next(r, &i, &x);) {
+		if (!strcmp(x.type, "shard"))
+			rec[ncol++] = x;
+		else if (!strcmp(x.type, "total") && !total) {
+			rec[r->nlines] = x;
+			total = 1;
 		}
 	}
-	if (total) {
-		rec[ncol] = rec[TBL_MAXCOL - 1];
-		cols[ncol++] = ">TOTAL";
-	}
-	if (skipped)
-		printf("(%u more shards not shown: --shard N or --json)\n", skipped);
-	tbl_init(&t, ncol, cols);
-	tbl_cell(&t, "state");
-	for (unsigned c = 1; c < ncol; c++)
-		tbl_cell(&t, strcmp(rec[c].type, "total") ? rec_get(&rec[c], "state") : "");
-	for (unsigned k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
-		char b[FMT_LEN];
+	if (total)
+		rec[ncol++] = rec[r->nlines];
+	if (rec && heads)
+		cells = calloc((size_t)nrows * ncol + 1, sizeof(*cells));
+	oom = !cells;
+	for (unsigned c = 0; cells && c < ncol; c++) {
+		bool tot = !strcmp(rec[c].type, "total");
+		char h[32];
 
-		tbl_cell(&t, names[k]);
-		for (unsigned c = 1; c < ncol; c++)
-			tbl_cell(&t, counter_is_bytes(names[k])
-					 ? fmt_bytes(num(&rec[c], names[k]), b)
-					 : rec_get(&rec[c], names[k]));
+		snprintf(h, sizeof(h), tot ? ">TOTAL" : ">SHARD %s", rec_get(&rec[c], "id"));
+		oom |= !(heads[c] = strdup(h));
+		cells[c] = strdup(tot ? "" : rec_get(&rec[c], "state"));
+		for (unsigned k = 1; k < nrows; k++) {
+			char b[FMT_LEN];
+
+			cells[(size_t)k * ncol + c] =
+			    strdup(counter_is_bytes(names[k]) ? fmt_bytes(num(&rec[c], names[k]), b)
+							      : rec_get(&rec[c], names[k]));
+		}
 	}
-	tbl_flush(&t, stdout);
-	tbl_free(&t);
+	if (oom || tbl_wrap(stdout, "COUNTER", (const char *const *)heads, ncol, names, nrows,
+			    (const char *const *)cells, STATS_COLS))
+		fprintf(stderr, PROG ": stats: out of memory\n");
+	for (size_t k = 0; cells && k < (size_t)nrows * ncol; k++)
+		free(cells[k]);
+	for (unsigned c = 0; heads && c < ncol; c++)
+		free(heads[c]);
+	free(cells);
+	free(heads);
+	free(rec);
 	text_tls(r);
 }
 
-/* One row a listener: the registry's entry, then its address's counters
- * on its shard (shared by the queue's listeners on one address):
- * accepted, open now, dropped (every reason: --json has each), bytes. */
 void text_listeners(struct ctl_reply *r)
 {
 	static const char *const cols[] = {">QUEUE",	"LOCAL", ">HOST_ID", ">BACKLOG", "FLAGS",

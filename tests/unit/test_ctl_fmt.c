@@ -112,6 +112,73 @@ static void test_table(void **state)
 	tbl_free(&t);
 }
 
+/* The wide form (stats past 14 shards): tables one under the other, each
+ * with the row names and at most @per value columns, the last one with
+ * what is left. */
+static void test_table_wrap(void **state)
+{
+	static const char *const heads[] = {">A", ">B", ">C"};
+	static const char *const names[] = {"state", "tx_bytes"};
+	static const char *const cells[] = {"1", "2", "3", "10 B", "20 B", "300 B"};
+	char *hv[20], *cv[2 * 20], *out = NULL, *p;
+	size_t len = 0;
+	unsigned nhead = 0, maxcells = 0;
+	FILE *f = open_memstream(&out, &len);
+
+	(void)state;
+	assert_non_null(f);
+	assert_int_equal(tbl_wrap(f, "COUNTER", heads, 3, names, 2, cells, 2), 0);
+	fclose(f);
+	assert_string_equal(out, "COUNTER      A     B\n"
+				 "state        1     2\n"
+				 "tx_bytes  10 B  20 B\n"
+				 "\n"
+				 "COUNTER       C\n"
+				 "state         3\n"
+				 "tx_bytes  300 B\n");
+	free(out);
+	/* 19 shards and the total, 14 a table: 14, then 5 and the total */
+	for (unsigned c = 0; c < 20; c++) {
+		char b[16];
+
+		snprintf(b, sizeof(b), c < 19 ? ">SHARD %u" : ">TOTAL", c);
+		hv[c] = strdup(b);
+		cv[c] = strdup("running");
+		snprintf(b, sizeof(b), "%u", c);
+		cv[20 + c] = strdup(b);
+	}
+	f = open_memstream(&out, &len);
+	assert_non_null(f);
+	assert_int_equal(tbl_wrap(f, "COUNTER", (const char *const *)hv, 20, names, 2,
+				  (const char *const *)cv, 14),
+			 0);
+	fclose(f);
+	for (p = out; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : p) {
+		unsigned n = 1;
+
+		if (!strncmp(p, "COUNTER", 7))
+			nhead++;
+		for (char *q = p; *q && *q != '\n'; q++)
+			n += q[0] != ' ' && q > p && q[-1] == ' ' && q[-2] == ' ';
+		maxcells = n > maxcells ? n : maxcells;
+	}
+	assert_int_equal(nhead, 2);
+	assert_true(maxcells <= 15); /* the names and 14 values */
+	p = strstr(out, "\n\nCOUNTER");
+	assert_non_null(p); /* the second table under the first, a blank line between */
+	assert_non_null(strstr(out, "SHARD 13\n"));
+	assert_null(strstr(p + 2, "SHARD 13 "));
+	assert_non_null(strstr(p, "SHARD 14  "));
+	assert_non_null(strstr(p, "TOTAL\n"));
+	assert_true(strstr(out, "TOTAL") > p); /* the total in the last table only */
+	free(out);
+	for (unsigned c = 0; c < 20; c++) {
+		free(hv[c]);
+		free(cv[c]);
+		free(cv[20 + c]);
+	}
+}
+
 static void test_log_line(void **state)
 {
 	char line[XTS_LOG_LINE_MAX], big[2 * XTS_LOG_LINE_MAX];
@@ -167,9 +234,10 @@ static void test_log_journal(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_bytes),     cmocka_unit_test(test_rates),
-	    cmocka_unit_test(test_durations), cmocka_unit_test(test_table),
-	    cmocka_unit_test(test_log_line),  cmocka_unit_test(test_log_journal),
+	    cmocka_unit_test(test_bytes),	cmocka_unit_test(test_rates),
+	    cmocka_unit_test(test_durations),	cmocka_unit_test(test_table),
+	    cmocka_unit_test(test_table_wrap),	cmocka_unit_test(test_log_line),
+	    cmocka_unit_test(test_log_journal),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
