@@ -30,6 +30,8 @@ struct cfg_shard {
 	int32_t node;		     /* NUMA node, CFG_NODE_AUTO: the CPUs' node */
 };
 
+#define CFG_SUM_LEN 32 /* SHA-256 */
+
 struct cfg {
 	char interface[32];
 	uint32_t queues;
@@ -53,6 +55,14 @@ struct cfg {
 	 * the ACL rules of all queues (XTS_ACL_ANY_QUEUE: the defaults).  seq
 	 * and gen are not the parser's (cfg_to_shm sets gen). */
 	struct xts_shm_cfg run;
+	/* Not the parser's: the SHA-256 of each TLS profile's files as xtsd
+	 * loaded them (sup_cfg_sums, sup_diff.c), so that a reload can tell
+	 * a certificate or key whose content changed under the same path. */
+	struct cfg_tls_sum {
+		uint8_t ca[CFG_SUM_LEN];
+		uint8_t cert[1 + XTS_SHM_TLS_SNI][CFG_SUM_LEN];
+		uint8_t key[1 + XTS_SHM_TLS_SNI][CFG_SUM_LEN];
+	} tls_sum[XTS_SHM_TLS_MAX];
 };
 
 /* ---- the option table (struct cfg_opt: cfg_opt.h) ---- */

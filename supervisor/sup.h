@@ -94,6 +94,10 @@ int sup_reload(struct sup *sp, char *err, size_t errlen, struct ctl_buf *diff);
 /* sup_diff.c: the options that differ, as records into out (NULL: none)
  * and log lines: how many */
 unsigned sup_cfg_diff(const struct cfg *a, const struct cfg *b, struct ctl_buf *out);
+/* The SHA-256 of c's TLS files (c->tls_sum), taken right after the load:
+ * a file that cannot be read (or is past 16 MiB) gets zeros, "unreadable"
+ * in the diff. */
+void sup_cfg_sums(struct cfg *c);
 /* Drain, then stop (SIGTERM, xtsctl stop). */
 void sup_stop(struct sup *sp, long long now);
 int sup_ev_add(struct sup *sp, struct sup_ev *ev, uint32_t events);

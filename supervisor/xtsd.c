@@ -290,6 +290,8 @@ static int reload(struct sup *sp, char *err, size_t errlen, struct ctl_buf *diff
 	rc = cfg_load(sp->file, next, why);
 	if (!rc)
 		rc = cfg_reloadable(sp->start, next, why);
+	if (!rc)
+		sup_cfg_sums(next);
 	if (rc) {
 		snprintf(err, errlen, "%s", why);
 		sup_warn("reload refused, configuration generation %llu stays: %s",
@@ -622,6 +624,7 @@ int main(int argc, char **argv)
 		       cur.queues);
 		return 0;
 	}
+	sup_cfg_sums(&cur);
 	sp.file = file;
 	sp.cfg = &cur;
 	first = cur;

@@ -5,12 +5,18 @@
 # byte-exact; a file that fails validation changes nothing (exit 1, the
 # reason with file:line); xts.conf replaced by a directory, a FIFO or a
 # symlink to /dev/zero is refused and xtsd keeps running (libconfig's
-# scanner would exit() or block).
+# scanner would exit() or block); a TLS certificate and key replaced
+# under the same path are reported by content (their SHA-256 as loaded),
+# and a reload after that reports nothing.
 . "$(dirname "$0")/lib.sh"
 need_root
+. "$(dirname "$0")/tls_lib.sh"
+tls_pki
 
 topo_up 2
-xtsd_start 2 "limits = { max_conns = 100; };"
+xtsd_start 2 "limits = { max_conns = 100; };
+tls = ( { name = \"web\"; cert = \"$PKI/dpu.pem\"; key = \"$PKI/dpu.key\";
+          sni = ( { name = \"net.xts.test\"; cert = \"$PKI/net.pem\"; key = \"$PKI/net.key\"; } ); } );"
 bg net socat -b 4096 TCP4-LISTEN:7,bind=198.18.0.2,fork,reuseaddr PIPE
 wait_port net 7
 
@@ -90,4 +96,22 @@ cp "$WORK/good.conf" "$WORK/xts.conf"
 xtsctl reload >"$WORK/reload.out" 2>&1 || fail "reload of the good file: $(cat "$WORK/reload.out")"
 grep -q "^configuration generation 3 in force" "$WORK/reload.out" || fail "reload: $(cat "$WORK/reload.out")"
 echo "ok: the good file back: $(cat "$WORK/reload.out")"
+
+# new certificates and keys under the same paths: the files' content is
+# the change (the shards build the profile again from the files)
+sum() { sha256sum "$PKI/$1" | cut -c1-12; }
+old="$(sum dpu.pem) $(sum dpu.key) $(sum net.pem)"
+tls_mk_leaf dpu "DNS:dpu.xts.test,IP:198.18.0.1" ca >/dev/null 2>&1 || fail "openssl: dpu again"
+tls_mk_leaf net "DNS:net.xts.test,IP:198.18.0.2" ca >/dev/null 2>&1 || fail "openssl: net again"
+read -r oc ok on <<<"$old"
+xtsctl reload >"$WORK/reload.out" 2>&1 || fail "reload with new certificates: $(cat "$WORK/reload.out")"
+for want in "tls.web.cert +sha256:$oc +sha256:$(sum dpu.pem)" "tls.web.key +sha256:$ok +sha256:$(sum dpu.key)" \
+	"tls.web.sni\[net.xts.test\].cert +sha256:$on +sha256:$(sum net.pem)"; do
+	grep -Eq "^$want +all shards$" "$WORK/reload.out" || fail "no '$want' in: $(cat "$WORK/reload.out")"
+done
+grep -q "^configuration generation 4 in force .*: 4 changes$" "$WORK/reload.out" ||
+	fail "want 4 changes (the SNI key too): $(cat "$WORK/reload.out")"
+xtsctl reload >"$WORK/reload.out" 2>&1 || fail "reload: $(cat "$WORK/reload.out")"
+grep -q ": no option changed$" "$WORK/reload.out" || fail "a reload of the same files: $(cat "$WORK/reload.out")"
+echo "ok: certificates and keys replaced under their paths: reported by content (4 files), then nothing"
 echo "PASS: sup_reload"
