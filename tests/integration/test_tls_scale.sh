@@ -70,6 +70,7 @@ conns=$(stat 0 tls_conns) hs=$(stat 0 tls_handshaking) rss1=$(rss) mem1=$(stat 0
 per=$(((mem1 - mem0) / N)) rper=$(((rss1 - rss0) * 1024 / N))
 info "shard 0: OpenSSL held $mem0 bytes idle, $mem1 with $N idle TLS connections: $per bytes each" \
 	"(RSS $rss0 -> $rss1 kB, $rper bytes each, with what the $N concurrent handshakes left in the heap)"
+info "shard 0's TLS counters while the $N are held: $(xtsctl stats --shard 0 | awk '$1 ~ /^tls_/ { printf "%s %s ", $1, $2 }')"
 # measured 13.9 KB (SSL_MODE_RELEASE_BUFFERS); 47.2 KB without it
 [ "$mem0" -gt 0 ] && [ "$per" -le 24576 ] ||
 	fail "OpenSSL holds $per bytes per idle TLS connection (tls_mem $mem0 -> $mem1), want <= 24576"
