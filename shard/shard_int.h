@@ -345,6 +345,12 @@ static inline bool conn_ready_eligible(const struct conn *c)
 	       !(c->pend & PEND_CONN_RES);
 }
 void conn_slot_maybe_free(struct shard *s, struct conn *c);
+/* conn.c's helpers for conn_open.c: a fresh slot, the deadline list, the
+ * TLS handshake's deadline and step */
+struct conn *conn_alloc(struct shard *s);
+void conn_dl_add(struct shard *s, struct conn *c, __u64 due);
+void conn_hs_deadline(struct shard *s, struct conn *c);
+void conn_hs_step(struct shard *s, struct conn *c);
 int conn_apply_int_opt(int fd, int level, int name, int val);
 bool conn_opt_allowed(int level, int name, bool set);
 
