@@ -51,7 +51,8 @@
 static const char req[] = "GET / HTTP/1.1\r\nHost: bench.xts.test\r\n\r\n";
 
 /* CS_IDLE: rr, handshaken, until every connection is */
-enum { CS_CONNECTING, CS_HS, CS_IDLE, CS_SEND, CS_READ };
+/* CS_DONE: -N, this connection's share is done */
+enum { CS_CONNECTING, CS_HS, CS_IDLE, CS_SEND, CS_READ, CS_DONE };
 
 struct cc {
 	int fd, st;
@@ -68,6 +69,7 @@ struct tcl {
 	int ep;
 	bool measuring;
 	uint64_t ops, nlat, count; /* count: -N, stop after that many */
+	uint64_t issued;	   /* -N: connections (hs) or requests (rr) begun */
 	uint64_t *lat;
 	char proto[96];
 };
@@ -161,8 +163,6 @@ static void answered(struct tcl *t, struct cc *c)
 	uint64_t now = bench_now_ns();
 
 	if (t->measuring) {
-		if (t->count && t->ops >= t->count)
-			return; /* -N: done; the connection stays as it is */
 		t->ops++;
 		if (t->nlat < MAXLAT)
 			t->lat[t->nlat++] = now - c->t0;
@@ -170,9 +170,16 @@ static void answered(struct tcl *t, struct cc *c)
 	if (!t->proto[0])
 		snprintf(t->proto, sizeof(t->proto), "%s/%s", SSL_get_version(c->ssl),
 			 SSL_get_cipher_name(c->ssl));
+	/* -N: exactly COUNT begun, and every one of them ends before the
+	 * client does (none left half done for the terminator to finish or
+	 * not: the counts are differences of whole runs) */
 	if (t->hs) {
 		end_conn(c);
-		start_conn(t, c);
+		c->st = CS_DONE;
+		if (!t->count || t->issued < t->count) {
+			t->issued++;
+			start_conn(t, c);
+		}
 		return;
 	}
 	c->st = CS_SEND;
@@ -203,7 +210,15 @@ static void step(struct tcl *t, struct cc *c)
 			if ((r = SSL_read(c->ssl, buf, sizeof(buf))) > 0)
 				bench_die("tlsclient: data before any request", EBADMSG);
 			return ssl_wait(t, c, r, "read");
+		case CS_DONE:
+			return;
 		case CS_SEND:
+			if (!t->hs && t->count && t->issued >= t->count) {
+				c->st = CS_DONE;
+				arm(t, c, 0);
+				return;
+			}
+			t->issued += !t->hs && t->measuring; /* rr: requests */
 			if ((r = SSL_write(c->ssl, req, sizeof(req) - 1)) <= 0)
 				return ssl_wait(t, c, r, "write");
 			c->st = CS_READ;
@@ -216,7 +231,7 @@ static void step(struct tcl *t, struct cc *c)
 				bench_die("tlsclient: more bytes than one answer", EBADMSG);
 			if (c->got == TLS_RESP_LEN)
 				answered(t, c);
-			if (t->hs && c->st == CS_CONNECTING)
+			if (t->hs && (c->st == CS_CONNECTING || c->st == CS_DONE))
 				return; /* a new connection, armed for its connect */
 			continue;
 		}
@@ -311,8 +326,15 @@ int bench_tlsclient_main(int argc, char **argv)
 	cs = calloc(nconn, sizeof(*cs));
 	if ((t.ep = epoll_create1(EPOLL_CLOEXEC)) < 0 || !t.lat || !cs)
 		bench_die("tlsclient setup", ENOMEM);
-	for (unsigned i = 0; i < nconn; i++)
+	for (unsigned i = 0; i < nconn; i++) {
+		if (t.hs && t.count && t.issued == t.count) {
+			cs[i].st = CS_DONE;
+			cs[i].fd = -1;
+			continue;
+		}
+		t.issued += t.hs;
 		start_conn(&t, &cs[i]);
+	}
 	if (!t.hs) { /* rr: every connection handshaken before the first request */
 		t0 = bench_now_ns() + 10 * 1000000000ull;
 		while (ready < nconn && bench_now_ns() < t0) {
@@ -322,6 +344,7 @@ int bench_tlsclient_main(int argc, char **argv)
 		}
 		if (ready < nconn)
 			bench_die("tlsclient: connections not handshaken in 10 s", ETIMEDOUT);
+		t.measuring = t.count; /* -N: the first requests are of the count */
 		for (unsigned i = 0; i < nconn; i++) {
 			cs[i].t0 = bench_now_ns();
 			cs[i].st = CS_SEND;
