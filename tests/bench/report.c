@@ -139,6 +139,7 @@ static const struct row tls_rows[] = {
     {"tls-rr64.p50_us", "HTTPS req, 64 conns, p50 us", NULL},
     {"tls-rr64.p99_us", "HTTPS req, 64 conns, p99 us", NULL},
     {"tls-rr64.host_cpu_us_per_op", "host CPU us/HTTPS req", NULL},
+    {"tls-rr64.host_sleeps_per_op", "host sleeps/HTTPS req", NULL},
     {"tls-rr64.term_cpu_us_per_op", "terminator CPU us/HTTPS req", NULL},
     {"tls-rr64.client_cpu_us_per_op", "client CPU us/HTTPS req", NULL},
     {"tls-hs.ops_s", "handshakes/s (conn+hs+req+close)", NULL},

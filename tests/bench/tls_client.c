@@ -74,8 +74,10 @@ struct tcl {
 	char proto[96];
 };
 
-/* Run time of every thread of @pid so far, in seconds (0 when gone). */
-static double pid_cpu_s(int pid)
+/* Run time of every thread of @pid so far, in seconds, or (@sleeps) the
+ * times its threads went to sleep (voluntary context switches); 0 when
+ * gone. */
+static double pid_stat(int pid, bool sleeps)
 {
 	char path[64];
 	struct dirent *d;
@@ -93,11 +95,15 @@ static double pid_cpu_s(int pid)
 
 		if (d->d_name[0] == '.')
 			continue;
-		snprintf(path, sizeof(path), "/proc/%d/task/%.16s/schedstat", pid, d->d_name);
+		snprintf(path, sizeof(path), "/proc/%d/task/%.16s/%s", pid, d->d_name,
+			 sleeps ? "status" : "schedstat");
 		if (!(f = fopen(path, "r")))
 			continue;
-		if (fscanf(f, "%llu", &ns) == 1)
+		if (!sleeps && fscanf(f, "%llu", &ns) == 1)
 			s += (double)ns / 1e9;
+		while (sleeps && fgets(path, sizeof(path), f))
+			if (sscanf(path, "voluntary_ctxt_switches: %llu", &ns) == 1)
+				s += (double)ns;
 		fclose(f);
 	}
 	closedir(dir);
@@ -274,7 +280,7 @@ int bench_tlsclient_main(int argc, char **argv)
 	const char *addr = "198.18.0.1";
 	int opt, port = 9443, hpid = 0, dpid = 0;
 	unsigned nconn = 64, ready = 0;
-	double secs = 3, h0, d0, c0, h1, d1, c1, n;
+	double secs = 3, h0, d0, c0, h1, d1, c1, n, hs0, hs1;
 	struct cc *cs;
 	uint64_t t0;
 
@@ -359,18 +365,22 @@ int bench_tlsclient_main(int argc, char **argv)
 	}
 	run_until(&t, bench_now_ns() + 250000000ull); /* warm-up */
 	t.measuring = true;
-	h0 = pid_cpu_s(hpid), d0 = pid_cpu_s(dpid), c0 = bench_cpu_s();
+	hs0 = pid_stat(hpid, true);
+	h0 = pid_stat(hpid, false), d0 = pid_stat(dpid, false), c0 = bench_cpu_s();
 	t0 = bench_now_ns();
 	run_until(&t, t0 + (uint64_t)(secs * 1e9));
-	h1 = pid_cpu_s(hpid), d1 = pid_cpu_s(dpid), c1 = bench_cpu_s();
+	h1 = pid_stat(hpid, false), d1 = pid_stat(dpid, false), c1 = bench_cpu_s();
+	hs1 = pid_stat(hpid, true);
 	secs = (double)(bench_now_ns() - t0) / 1e9;
 	t.measuring = false;
 	if (!t.ops)
 		bench_die("tlsclient: no answer in the window", ETIMEDOUT);
 	n = (double)t.ops;
 	report(&t, "ops_s", n / secs);
-	if (hpid)
+	if (hpid) {
 		report(&t, "host_cpu_us_per_op", (h1 - h0) * 1e6 / n);
+		report(&t, "host_sleeps_per_op", (hs1 - hs0) / n);
+	}
 	if (dpid) {
 		report(&t, "term_cpu_us_per_op", (d1 - d0) * 1e6 / n);
 		/* what one terminator thread does with a whole CPU */
