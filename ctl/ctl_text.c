@@ -78,9 +78,10 @@ bool counter_is_bytes(const char *name)
 	return !strncmp(name, "data_to_", 8) || (n >= 5 && !strcmp(name + n - 5, "bytes"));
 }
 
-/* The TLS profiles' counters (stats' "tls" records), one row a profile
- * and shard, after the shards' table; nothing when there is none. */
-static void text_tls(struct ctl_reply *r)
+/* The TLS profiles' counters (stats' "tls" records, parsed by
+ * text_stats: a record is parsed in place, once), one row a profile and
+ * shard, after the shards' table; nothing when there is none. */
+static void text_tls(const struct ctl_rec *tls, unsigned ntls)
 {
 	static const char *const names[] = {
 #define TLS_NAME(n, kind, help) #n,
@@ -90,23 +91,21 @@ static void text_tls(struct ctl_reply *r)
 	static const char *const cols[] = {"TLS PROFILE", ">SHARD",   ">HS_OK",	    ">HS_FAILED",
 					   ">HS_VERIFY",  ">RESUMED", ">REF_LIMIT", ">REF_ACL",
 					   ">TO HOST",	  ">TO NET"};
-	struct ctl_rec rec;
 	struct tbl t;
 
 	_Static_assert(sizeof(names) / sizeof(names[0]) + 2 == sizeof(cols) / sizeof(cols[0]),
 		       "a column per TLS counter");
 	tbl_init(&t, sizeof(cols) / sizeof(cols[0]), cols);
-	for (unsigned i = 0; ctl_reply_next(r, &i, &rec);) {
+	for (unsigned i = 0; i < ntls; i++) {
+		const struct ctl_rec *rec = &tls[i];
 		char b[FMT_LEN];
 
-		if (strcmp(rec.type, "tls"))
-			continue;
-		tbl_cell(&t, rec_get(&rec, "profile"));
-		tbl_cell(&t, rec_get(&rec, "shard"));
+		tbl_cell(&t, rec_get(rec, "profile"));
+		tbl_cell(&t, rec_get(rec, "shard"));
 		for (unsigned k = 0; k < sizeof(names) / sizeof(names[0]); k++)
 			tbl_cell(&t, !strncmp(names[k], "bytes_", 6)
-					 ? fmt_bytes(num(&rec, names[k]), b)
-					 : rec_get(&rec, names[k]));
+					 ? fmt_bytes(num(rec, names[k]), b)
+					 : rec_get(rec, names[k]));
 	}
 	if (t.nrows) {
 		printf("\n");
@@ -128,16 +127,19 @@ void text_stats(struct ctl_reply *r)
 #undef XTS_SHM_NAME
 	};
 	const unsigned nrows = sizeof(names) / sizeof(names[0]);
-	unsigned ncol = 0, total = 0, i;
+	unsigned ncol = 0, total = 0, ntls = 0, i;
 	bool oom;
 	struct ctl_rec *rec = calloc(r->nlines + 1, sizeof(*rec)), x;
+	struct ctl_rec *tls = calloc(r->nlines + 1, sizeof(*tls));
 	char **heads = calloc(r->nlines + 1, sizeof(*heads)), **cells = NULL;
 
 	/* records are parsed in place: each shard's line once, kept; the
 	 * total is the last column */
-	for (i = 0; rec && heads && ctl_reply_next(r, &i, &x);) {
+	for (i = 0; rec && heads && tls && ctl_reply_next(r, &i, &x);) {
 		if (!strcmp(x.type, "shard"))
 			rec[ncol++] = x;
+		else if (!strcmp(x.type, "tls"))
+			tls[ntls++] = x;
 		else if (!strcmp(x.type, "total") && !total) {
 			rec[r->nlines] = x;
 			total = 1;
@@ -145,7 +147,7 @@ void text_stats(struct ctl_reply *r)
 	}
 	if (total)
 		rec[ncol++] = rec[r->nlines];
-	if (rec && heads)
+	if (rec && heads && tls)
 		cells = calloc((size_t)nrows * ncol + 1, sizeof(*cells));
 	oom = !cells;
 	for (unsigned c = 0; cells && c < ncol; c++) {
@@ -173,7 +175,8 @@ void text_stats(struct ctl_reply *r)
 	free(cells);
 	free(heads);
 	free(rec);
-	text_tls(r);
+	text_tls(tls, ntls);
+	free(tls);
 }
 
 void text_listeners(struct ctl_reply *r)

@@ -153,6 +153,14 @@ check_pstat web 0 bytes_to_net -ge 400
 check_pstat api 1 hs_ok -eq 2; check_pstat api 1 hs_verify -eq 1; check_pstat api 1 hs_failed -eq 2
 check_pstat other 1 hs_verify -eq 1
 [ -z "$(pstat nosuch 1 hs_failed)" ] || fail "a profile the host made up got counters"
+# the same in xtsctl's human table (the TLS table under the shards')
+xtsctl stats >"$WORK/stats.txt" || fail "xtsctl stats"
+python3 "$XTS_SRC/tests/integration/tablecheck.py" "TLS PROFILE" \
+	'TLS PROFILE|>SHARD|>HS_OK|>HS_FAILED|>HS_VERIFY|>RESUMED|>REF_LIMIT|>REF_ACL|>TO HOST|>TO NET' \
+	<"$WORK/stats.txt" >"$WORK/tls.tsv" || fail "stats' TLS table: $(cat "$WORK/stats.txt")"
+awk -F'\t' '$1 == "web" && $2 == 0 && $3 == 4 && $4 == 1 { w = 1 } $1 == "api" && $2 == 1 && $3 == 2 && $5 == 1 { a = 1 }
+	END { exit !(w && a) }' "$WORK/tls.tsv" ||
+	fail "stats' TLS table: no rows web 0 4 ok 1 failed, api 1 2 ok 1 verify: $(cat "$WORK/tls.tsv")"
 # the same in the Prometheus output (/metrics' formatter), labelled by
 # shard and profile, the handshakes also by result
 xtsctl stats --prometheus >"$WORK/prom.txt" || fail "stats --prometheus"
