@@ -5,6 +5,7 @@
  * HAProxy"), one thread, the same HTTP handling on every path:
  *
  *   xts-bench tlsserver -P xts -p PORT [-i IF] [-q QUEUE] -T PROFILE [-W HELLO_MS]
+ *                       [-S SPIN_US]
  *       an XTS listener with TLS pushed (profile PROFILE of xts.conf):
  *       the shard does the handshake and the records, this process reads
  *       and writes plaintext (path a)
@@ -322,11 +323,14 @@ static SSL_CTX *server_ctx(const char *cert, const char *key)
 }
 
 static void xts_listen(struct tsrv *s, const char *ifname, unsigned queue, int port,
-		       const char *profile, int hello_ms)
+		       const char *profile, int hello_ms, unsigned spin_us)
 {
-	/* hello_ms: -W, for a shard under callgrind (tls-profile) */
-	struct xport_opts o = {
-	    .sz = sizeof(o), .flags = XPORT_OPT_BATCH, .hello_timeout_ms = hello_ms};
+	/* hello_ms: -W, for a shard under callgrind (tls-profile); spin_us:
+	 * -S, libxport watches the rx ring this long before it sleeps */
+	struct xport_opts o = {.sz = sizeof(o),
+			       .flags = XPORT_OPT_BATCH,
+			       .hello_timeout_ms = hello_ms,
+			       .spin_us = spin_us};
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
 	int one = 1, err = xport_open(&s->xp, ifname, queue, &o);
 
@@ -370,8 +374,9 @@ int bench_tlsserver_main(int argc, char **argv)
 	const char *addr = "0.0.0.0", *ifname = "xh0", *profile = NULL, *cert = NULL, *key = NULL;
 	unsigned queue = 0;
 	int opt, port = 9443, hello_ms = 0;
+	unsigned spin_us = 0;
 
-	while ((opt = getopt(argc, argv, "P:a:p:i:q:T:C:K:W:")) != -1) {
+	while ((opt = getopt(argc, argv, "P:a:p:i:q:T:C:K:W:S:")) != -1) {
 		switch (opt) {
 		case 'P':
 			s.mode = !strcmp(optarg, "xts")	     ? SP_XTS
@@ -403,6 +408,9 @@ int bench_tlsserver_main(int argc, char **argv)
 		case 'W':
 			hello_ms = atoi(optarg);
 			break;
+		case 'S':
+			spin_us = (unsigned)atoi(optarg);
+			break;
 		default:
 			s.mode = -1;
 			optind = argc;
@@ -420,7 +428,7 @@ int bench_tlsserver_main(int argc, char **argv)
 	signal(SIGINT, on_stop);
 	signal(SIGPIPE, SIG_IGN);
 	if (s.mode == SP_XTS)
-		xts_listen(&s, ifname, queue, port, profile, hello_ms);
+		xts_listen(&s, ifname, queue, port, profile, hello_ms, spin_us);
 	else
 		kernel_listen(&s, addr, port);
 	if (s.mode == SP_TLS)
