@@ -134,6 +134,10 @@ XPORT_API int xport_connect(struct xport *xp, int sd, const struct sockaddr *add
  * accept4 flags: SOCK_NONBLOCK (SOCK_CLOEXEC accepted and ignored). */
 XPORT_API int xport_bind(struct xport *xp, int sd, const struct sockaddr *addr, socklen_t len);
 XPORT_API int xport_listen(struct xport *xp, int sd, int backlog);
+/* A listener of a queue session that ended: accept returns the session's
+ * error (ECONNRESET) once, then EINVAL; poll and xport_wait report it
+ * (POLLHUP, POLLIN, POLLOUT) until it is closed, as Linux reports a
+ * listener after shutdown(2): close it and listen anew. */
 XPORT_API int xport_accept(struct xport *xp, int sd, struct sockaddr *addr, socklen_t *len);
 XPORT_API int xport_accept4(struct xport *xp, int sd, struct sockaddr *addr, socklen_t *len,
 			    int flags);

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <endian.h>
 #include <string.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include "shard_int.h"
@@ -17,13 +18,35 @@
 
 /* ---- frames to the host ---- */
 
-static void addr_of(int fd, bool peer, struct xts_addr *a)
+/*
+ * The peer's address even when the peer has reset the connection already
+ * (accepted from the kernel's queue reset, or reset while NEW_CONN or
+ * CONNECT_RES waited for the window): getpeername(2) then says ENOTCONN,
+ * but SO_PEERNAME reads what accept(2) reads, whatever the state.  Its
+ * length must be exactly the family's (EINVAL if longer), hence @family,
+ * the local address's.  A NEW_CONN or CONNECT_RES without an error must
+ * carry real addresses (the host's parser rejects it otherwise, and a
+ * frame rejected in sequence breaks the whole queue session); the reset
+ * itself reaches the host as a RESET right after.
+ */
+static int peer_of(int fd, __u16 family, struct sockaddr_storage *ss, socklen_t *l)
+{
+	if (getpeername(fd, (struct sockaddr *)ss, l) == 0)
+		return 0;
+	if (errno != ENOTCONN)
+		return -1;
+	*l = family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+	return getsockopt(fd, SOL_SOCKET, SO_PEERNAME, ss, l);
+}
+
+static void addr_of(int fd, bool peer, __u16 family, struct xts_addr *a)
 {
 	struct sockaddr_storage ss;
 	socklen_t l = sizeof(ss);
+	int r = peer ? peer_of(fd, family, &ss, &l) : getsockname(fd, (struct sockaddr *)&ss, &l);
 
 	memset(a, 0, sizeof(*a));
-	if ((peer ? getpeername : getsockname)(fd, (struct sockaddr *)&ss, &l) == 0)
+	if (r == 0)
 		xts_addr_from_sockaddr(a, (struct sockaddr *)&ss, l);
 }
 
@@ -36,8 +59,8 @@ static size_t conn_res_fill(struct conn *c, __u8 *buf)
 	memset(&r, 0, sizeof(r));
 	r.err = (__s32)htole32((__u32)c->err);
 	if (!c->err) {
-		addr_of(c->fd, false, &r.local);
-		addr_of(c->fd, true, &r.peer);
+		addr_of(c->fd, false, 0, &r.local);
+		addr_of(c->fd, true, le16toh(r.local.family), &r.peer);
 	}
 	memcpy(buf, &r, sizeof(r));
 	if (!c->ulp)

@@ -631,6 +631,64 @@ static void test_ulp_strp(void **state)
 	close(fd);
 }
 
+/*
+ * A connection the far peer resets before the shard tells the host of it
+ * (accepted from the kernel's queue already reset, or reset while NEW_CONN
+ * waited for the window): getpeername(2) says ENOTCONN then, and a
+ * NEW_CONN with no peer address and no error is one the host's parser
+ * rejects; it was the next in sequence, so the host saw a gap and reset
+ * the whole queue (seen under xts-bench's tls-hs load, whose client
+ * aborts its connections in flight when its time is up).  The host must
+ * get a well-formed NEW_CONN with the real peer address, then the RESET.
+ */
+static void test_new_conn_peer_reset(void **state)
+{
+	struct h *h = *state;
+	struct xts_listen l = {0};
+	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t sl = sizeof(sin);
+	struct linger lg = {.l_onoff = 1, .l_linger = 0};
+	struct xts_link_stats st;
+	struct xts_conn_res r;
+	struct xts_err ack = {0};
+	struct frame *f;
+	int fd;
+
+	hello(h);
+	l.local.family = htole16(AF_INET);
+	l.local.addr[0] = 127;
+	l.local.addr[3] = 1;
+	l.backlog = htole32(8);
+	hsend(h, XTS_OP_LISTEN, 0, XTS_ID_NONE, 0x201, 0, &l, sizeof(l));
+	f = find(h, XTS_OP_LISTEN_RES, 0x201, 2000, NULL);
+	assert_non_null(f);
+	memcpy(&r, f->data, sizeof(r));
+	assert_int_equal(r.err, 0);
+	sin.sin_port = htons(le16toh(r.local.port));
+	/* connected in the kernel's accept queue, then reset, before the
+	 * shard runs again */
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &sl), 0);
+	assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)), 0);
+	close(fd);
+	f = find(h, XTS_OP_NEW_CONN, 0x201, 2000, NULL);
+	xts_link__stats(h->host, &st);
+	assert_int_equal(st.rx_malformed, 0);
+	assert_false(xts_link__broken(h->host));
+	assert_non_null(f);
+	memcpy(&r, f->data, sizeof(r));
+	assert_int_equal(r.err, 0);
+	assert_int_equal(le16toh(r.peer.family), AF_INET);
+	assert_int_equal(le16toh(r.peer.port), ntohs(sin.sin_port));
+	assert_memory_equal(r.peer.addr, &sin.sin_addr, 4);
+	/* the host takes it and learns it was reset */
+	hsend(h, XTS_OP_NEW_CONN_ACK, 0, f->src, 0x301, RCVBUF, &ack, sizeof(ack));
+	assert_non_null(find(h, XTS_OP_RESET, 0x301, 2000, NULL));
+	assert_false(xts_link__broken(h->host));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -648,6 +706,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_graceful_end_orphan, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_sockopt_after_close, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_ulp_strp, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_new_conn_peer_reset, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
