@@ -234,8 +234,14 @@ static void xts_loop(struct tsrv *s)
 		while (p[0].revents & POLLIN) {
 			int sd = xport_accept4(s->xp, s->ls, NULL, NULL, SOCK_NONBLOCK);
 
-			if (sd < 0)
+			if (sd < 0) {
+				/* anything but "none now" means the listener is
+				 * gone (its queue session ended): it stays
+				 * readable until closed, so polling on would spin */
+				if (errno != EAGAIN && errno != ECONNABORTED)
+					bench_die("xport_accept4", errno);
 				break;
+			}
 			if (!add(s, sd))
 				xport_close(s->xp, sd);
 		}
