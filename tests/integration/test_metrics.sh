@@ -82,7 +82,11 @@ wait_port dpu 7010
 wait_port dpu 7011
 for i in 1 2 3; do N timeout 10 socat -u - TCP4:198.18.0.1:7010 <<<"conn $i" || fail "conn $i to 7010"; done
 for i in 1 2; do N timeout 10 socat -u - TCP4:198.18.0.1:7011 <<<"conn $i" || fail "conn $i to 7011"; done
-{ printf held; sleep 4; } | N timeout 10 socat -u - TCP4:198.18.0.1:7010 &
+# held until the checks below are done (a fixed sleep ran out under load
+# before `xtsctl listeners` looked); stderr away from ctest's pipe, so a
+# failure above cannot leave the loop holding it
+{ printf held; timeout 60 bash -c "until [ -e '$WORK/release' ]; do sleep 0.1; done"; } 2>/dev/null |
+	N timeout 70 socat -u - TCP4:198.18.0.1:7010 &
 held_pid=$!
 until_metric "xts_listener_connections{shard=\"1\",$L1}" 1
 until_metric "xts_listener_to_host_bytes_total{shard=\"1\",$L1}" $((3 * 7 + 4))
@@ -103,6 +107,7 @@ done
 grep -q '^# TYPE xts_listener_connections_accepted_total counter$' "$WORK/m.txt" || fail "accepted not a counter"
 # xtsctl listeners: the same counters by the registry's entries
 xtsctl listeners >"$WORK/ls.txt" || fail "xtsctl listeners"
+kill -0 $held_pid 2>/dev/null || fail "the held connection ended before xtsctl listeners"
 python3 "$XTS_SRC/tests/integration/tablecheck.py" QUEUE \
 	'>QUEUE|LOCAL|>HOST_ID|>BACKLOG|FLAGS|>ACCEPTED|>OPEN|>DROPPED|>TO HOST|>TO NET' \
 	< <(grep -v ' listeners, ' "$WORK/ls.txt") >"$WORK/ls.tsv" || fail "listeners table: $(cat "$WORK/ls.txt")"
@@ -114,6 +119,7 @@ import json, sys
 r = [x for x in json.load(sys.stdin)["listeners"] if x["local"] == "[::]:7011"]
 assert len(r) == 1 and r[0]["queue"] == 0 and r[0]["accepted"] == 2, r' ||
 	fail "listeners --json: 7011"
+touch "$WORK/release"
 echo "ok: per listener: [::]:7010 on shard 1 accepted 4 (1 open, 25 bytes to the host mid-transfer)," \
 	"[::]:7011 on shard 0 accepted 2, no series of either on the other shard; xtsctl listeners agrees"
 wait $held_pid || fail "the held connection"

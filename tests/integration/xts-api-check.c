@@ -559,8 +559,11 @@ static void t_many(void)
 	static char sent[N], rcvd[N];
 	int got = 0, nsent = 0;
 	char b[8];
+	/* python's echo answers 2000 connections in 1-3 s on a quiet 2-core
+	 * machine; with both cores busy it took over 10: the bound is for a
+	 * hang, the figure is printed */
 	t0 = now();
-	while (got < N && now() - t0 < 10) {
+	while (got < N && now() - t0 < 60) {
 		for (i = 0; i < N; i++)
 			p[i] = (struct xport_pollfd){
 			    .sd = sds[i], .fd = -1, .events = POLLIN | (sent[i] ? 0 : POLLOUT)};
@@ -581,7 +584,7 @@ static void t_many(void)
 			}
 		}
 	}
-	printf("sent %d got %d\n", nsent, got);
+	printf("sent %d got %d in %.2fs\n", nsent, got, now() - t0);
 	CHECK(got == N);
 	for (i = 0; i < N; i++)
 		CHECK(xport_close(xp, sds[i]) == 0);
