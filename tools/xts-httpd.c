@@ -140,15 +140,18 @@ static void *worker_main(void *arg)
 	unsigned n = 0, i;
 	int one = 1, ls, err;
 
-	if (!p || !tab)
-		return NULL;
+	if (!p || !tab) {
+		fprintf(stderr, PROG ": queue %u: %s\n", w->queue, strerror(ENOMEM));
+		w->err = 1;
+		goto out;
+	}
 	err = xport_open(&xp, ifname, w->queue, &o);
 	if (err) {
 		fprintf(stderr, PROG ": open %s queue %u: %s%s%s\n", ifname, w->queue,
 			strerror(-err), xport_last_error() ? ": " : "",
 			xport_last_error() ? xport_last_error() : "");
 		w->err = 1;
-		return NULL;
+		goto out;
 	}
 	ls = xport_socket(xp, AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
 	if (ls < 0 || xport_setsockopt(xp, ls, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) ||
@@ -161,7 +164,7 @@ static void *worker_main(void *arg)
 			strerror(errno));
 		w->err = 1;
 		xport_close_queue(xp);
-		return NULL;
+		goto out;
 	}
 	printf("queue %u: listening on port %u\n", w->queue, port);
 	fflush(stdout);
@@ -257,6 +260,7 @@ static void *worker_main(void *arg)
 	err = xport_close_queue(xp);
 	if (err)
 		fprintf(stderr, PROG ": closing queue %u: %s\n", w->queue, strerror(-err));
+out:
 	free(p);
 	free(tab);
 	return NULL;

@@ -31,8 +31,15 @@ srv=${BGPIDS[-1]}
 wait_port net 8
 H "$XTS_BIN/xts-cat" 198.18.0.2 8 </dev/zero >/dev/null 2>"$WORK/err" &
 cat_pid=$!
-sleep 1
+# killed once the transfer runs (a fixed second was not always enough for
+# the connect under load: the kill came first and the error was ECONNREFUSED)
+for ((i = 0; i < 200; i++)); do
+	[ -n "$(N ss -Htn state established '( sport = :8 )')" ] && break
+	sleep 0.1
+done
+sleep 0.3
 kill -0 $cat_pid 2>/dev/null || fail "transfer ended early: $(cat "$WORK/err")"
+[ -n "$(N ss -Htn state established '( sport = :8 )')" ] || fail "no connection to the server in 20 s"
 kill -9 "$srv" || fail "could not kill the server"
 wait_gone $cat_pid 100 || { kill $cat_pid; fail "xts-cat still running 10 s after the server died"; }
 wait $cat_pid; rc=$?

@@ -74,9 +74,9 @@ echo "ok: after the transfer: $((B1 + B2)) bytes each way on shard 1, 0 on shard
 # the scrape), 2 to the second: each counted on its own shard and series ----
 L1='listener="[::]:7010"'
 L0='listener="[::]:7011"'
-bg host timeout 30 "$XTS_BIN/xts-cat" -l -k -q 1 7010 </dev/null >"$WORK/l1.out" 2>&1
+bg host timeout 300 "$XTS_BIN/xts-cat" -l -k -q 1 7010 </dev/null >"$WORK/l1.out" 2>&1
 l1_pid=${BGPIDS[-1]} # timeout's: it passes a TERM on
-bg host timeout 30 "$XTS_BIN/xts-cat" -l -k -q 0 7011 </dev/null >"$WORK/l0.out" 2>&1
+bg host timeout 300 "$XTS_BIN/xts-cat" -l -k -q 0 7011 </dev/null >"$WORK/l0.out" 2>&1
 l0_pid=${BGPIDS[-1]}
 wait_port dpu 7010
 wait_port dpu 7011

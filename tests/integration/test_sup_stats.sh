@@ -103,6 +103,8 @@ stats_settle
 clock_us t1
 ms=$(((t1 - t0) / 1000))
 info "stats_settle: $ms ms with idle shards (it slept 1200 before)"
-[ $ms -lt 3000 ] || fail "stats_settle took $ms ms with idle shards"
+# it takes 100-300 ms; the bound is for a wait that never ends (the
+# publish count checked above is what shows the shards publish idle)
+[ $ms -lt 15000 ] || fail "stats_settle took $ms ms with idle shards"
 echo "ok: shard 1 published $((p2 - p)) times in 0.5 s idle; stats_settle took $ms ms"
 echo "PASS: sup_stats"
