@@ -125,6 +125,11 @@ XPORT_API int xport_flush(struct xport *xp);
 
 /* Sockets.  type: SOCK_STREAM, optionally | SOCK_NONBLOCK. */
 XPORT_API int xport_socket(struct xport *xp, int domain, int type, int protocol);
+/* With IPPROTO_TCP TCP_FASTOPEN_CONNECT set (as Linux's): connect()
+ * returns 0 at once and the first send's bytes travel in the CONNECT
+ * itself, one round trip less; a connect error comes from the next call.
+ * Needs a shard that takes them (docs/protocol.md, "First bytes in the
+ * CONNECT"); otherwise a plain connect. */
 XPORT_API int xport_connect(struct xport *xp, int sd, const struct sockaddr *addr, socklen_t len);
 /* Listening.  bind() records the address; listen() asks the DPU to listen
  * (each shard opens its own SO_REUSEPORT kernel socket) and returns the

@@ -124,6 +124,10 @@ _Static_assert(sizeof(struct xts_hdr) == 32, "xts_hdr is 32 bytes");
 /* reserved (docs/protocol.md, "Multi-buffer frames", not built yet): the
  * sender takes frames larger than one UMEM chunk, up to its max_frame */
 #define XTS_CAP_MBUF (1ull << 5)
+/* HELLO_ACK: the shard takes a CONNECT that carries the connection's
+ * first bytes (XTS_CONNECT_F_DATA); a host uses it only with a shard that
+ * says so (an older one refuses the flag as malformed) */
+#define XTS_CAP_CONNECT_DATA (1ull << 6)
 
 /* HELLO (always this layout, header version 1), and a HELLO_ACK that
  * refuses a version (header version 1, epoch 0): every version reads it. */
@@ -194,7 +198,11 @@ _Static_assert(sizeof(struct xts_opt) == 12, "xts_opt is 12 bytes");
 #define XTS_CONNECT_F_REUSEADDR 0x2 /* SO_REUSEADDR before that bind */
 #define XTS_CONNECT_F_REUSEPORT 0x4 /* SO_REUSEPORT before that bind */
 #define XTS_CONNECT_F_ULP	0x8 /* a struct xts_ulp follows (after the source) */
-#define XTS_CONNECT_F_ALL	0xf
+/* The connection's first stream bytes follow (after the source; never
+ * with a ULP), at least one: sent once connected, before any DATA, and
+ * counted against the CONNECT_RES's credit (XTS_CAP_CONNECT_DATA). */
+#define XTS_CONNECT_F_DATA 0x10
+#define XTS_CONNECT_F_ALL  0x1f
 struct xts_connect {
 	struct xts_addr dst;
 	__u32 timeout_ms; /* 0: the kernel's own connect timeout */
@@ -308,6 +316,14 @@ static inline size_t xts_connect_ulp_off(unsigned nopts, unsigned flags)
 {
 	return xts_connect_opts_end(nopts) +
 	       ((flags & XTS_CONNECT_F_SRC) ? sizeof(struct xts_addr) : 0);
+}
+
+/* Where CONNECT's first bytes start (XTS_CONNECT_F_DATA): after the
+ * options, the source address and the ULP. */
+static inline size_t xts_connect_data_off(unsigned nopts, unsigned flags)
+{
+	return xts_connect_ulp_off(nopts, flags) +
+	       ((flags & XTS_CONNECT_F_ULP) ? sizeof(struct xts_ulp) : 0);
 }
 
 /* RESET, QRESET, NEW_CONN_ACK, DRAINING, CLOSED */

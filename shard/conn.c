@@ -520,6 +520,8 @@ static void conn_connected(struct shard *s, struct conn *c)
 		return;
 	}
 	conn_set_state(s, c, CS_OPEN);
+	/* first bytes a CONNECT carried (c->buf) leave in conn_ev's flush
+	 * right after this, before the CONNECT_RES goes (send_conn_res) */
 	conn_ctl_add(s, c, PEND_CONN_RES);
 }
 

@@ -82,8 +82,9 @@ const struct conn_io_ops conn_io_tcp = {
 
 /* ---- the host's bytes into the transport ---- */
 
-/* Keep bytes the transport did not take: 0, or -ENOMEM (connection failed). */
-static int buf_append(struct shard *s, struct conn *c, const __u8 *p, size_t rest)
+/* Keep bytes the transport did not take (or, for a CONNECT's first bytes,
+ * cannot take yet): 0, or -ENOMEM (connection failed). */
+int conn_buf_keep(struct shard *s, struct conn *c, const __u8 *p, size_t rest)
 {
 	if (!c->buf) {
 		c->buf = malloc(s->o.conn_buf);
@@ -135,7 +136,7 @@ void conn_to_net(struct shard *s, struct conn *c, struct iovec *iov, unsigned n,
 			off -= iov[i].iov_len;
 			continue;
 		}
-		if (buf_append(s, c, (const __u8 *)iov[i].iov_base + off, iov[i].iov_len - off))
+		if (conn_buf_keep(s, c, (const __u8 *)iov[i].iov_base + off, iov[i].iov_len - off))
 			return;
 		off = 0;
 	}

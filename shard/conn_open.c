@@ -115,6 +115,30 @@ static int conn_start(struct shard *s, struct conn *c, const struct xts_msg *m,
 	return 0;
 }
 
+/*
+ * A CONNECT that carries the connection's first bytes (XTS_CONNECT_F_DATA,
+ * the host's TCP_FASTOPEN_CONNECT): they wait in the connection's buffer
+ * and leave once it is connected, before the CONNECT_RES (conn.c), whose
+ * credit then counts them.  0 or a positive errno.
+ */
+static int conn_first_bytes(struct shard *s, struct conn *c, const struct xts_msg *m,
+			    const struct xts_connect *req)
+{
+	__u16 flags = le16toh(req->flags);
+	size_t off, n;
+
+	if (!(flags & XTS_CONNECT_F_DATA))
+		return 0;
+	off = xts_connect_data_off(le16toh(req->nopts), flags); /* parse: < m->len */
+	n = m->len - off;
+	if (n > c->rx_allowed) { /* beyond any credit the host could have */
+		s->st.proto_errs++;
+		return EPROTO;
+	}
+	c->rx_allowed -= (__u32)n;
+	return conn_buf_keep(s, c, (const __u8 *)m->payload + off, n) ? ENOMEM : 0;
+}
+
 int conn_on_connect(struct shard *s, const struct xts_msg *m)
 {
 	struct xts_connect req;
@@ -142,7 +166,7 @@ int conn_on_connect(struct shard *s, const struct xts_msg *m)
 		return 0;
 	}
 	err = conn_start(s, c, m, &req);
-	if (err) {
+	if (err || (err = conn_first_bytes(s, c, m, &req))) {
 		conn_fail(s, c, err);
 		return 0;
 	}

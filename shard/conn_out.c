@@ -71,13 +71,23 @@ static size_t conn_res_fill(struct conn *c, __u8 *buf)
 	return sizeof(r) + sizeof(c->ulp->info);
 }
 
+/* The host's send credit: what the connection may still take (conn_buf
+ * less the first bytes of a CONNECT still buffered), and the credit those
+ * bytes already sent return, so that no CREDIT frame follows. */
 static int send_conn_res(struct shard *s, struct conn *c)
 {
 	__u8 buf[sizeof(struct xts_conn_res) + sizeof(struct xts_ulp_info)];
 	size_t len = conn_res_fill(c, buf);
+	__u32 credit = c->err ? 0 : c->rx_allowed + c->grant;
+	int err;
 
-	return xts_link__send(s->link, XTS_OP_CONNECT_RES, 0, c->host_id,
-			      c->err ? XTS_ID_NONE : c->id, c->err ? 0 : s->o.conn_buf, buf, len);
+	err = xts_link__send(s->link, XTS_OP_CONNECT_RES, 0, c->host_id,
+			     c->err ? XTS_ID_NONE : c->id, credit, buf, len);
+	if (!err && !c->err) {
+		c->rx_allowed = credit;
+		c->grant = 0;
+	}
+	return err;
 }
 
 /* NEW_CONN: dst the host's listener, src the new connection; the credit

@@ -356,6 +356,7 @@ bool conn_opt_allowed(int level, int name, bool set);
 
 /* conn_io.c: the host's bytes on their way to the transport */
 void conn_to_net(struct shard *s, struct conn *c, struct iovec *iov, unsigned n, bool more);
+int conn_buf_keep(struct shard *s, struct conn *c, const __u8 *p, size_t rest);
 /* the transport can take bytes: what waits in c->buf goes first */
 void conn_flush_buf(struct shard *s, struct conn *c);
 

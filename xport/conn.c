@@ -30,6 +30,68 @@ void xp_sock_abort(struct xport *xp, struct xsock *s, int err)
 	xp_conn_lost(xp, s, err);
 }
 
+/* ---- TCP_FASTOPEN_CONNECT: the CONNECT carries the first bytes ---- */
+
+/*
+ * As Linux's TCP_FASTOPEN_CONNECT: connect() returns 0 at once and the
+ * CONNECT leaves with the first send's bytes in the same frame, so the
+ * connect's round trip and the request's are one (the shard connects,
+ * writes them, then answers CONNECT_RES).  Only with a shard that takes
+ * them (XTS_CAP_CONNECT_DATA) and without a ULP; a connect's error then
+ * reaches the app at its next send or receive, as with Linux's.
+ */
+bool xp_fo_ok(const struct xport *xp, const struct xsock *s)
+{
+	return s->fo_connect && xp_up(xp) && (xp->sess.caps & XTS_CAP_CONNECT_DATA) && !s->ulp;
+}
+
+void xp_fo_defer(struct xport *xp, struct xsock *s)
+{
+	if (xp->fo_slot) /* one at a time: an earlier one goes as it is */
+		xp_fo_flush(xp);
+	s->fo_defer = true;
+	xp->fo_slot = xp_slot_of(xp, s) + 1;
+}
+
+static struct xsock *fo_take(struct xport *xp)
+{
+	struct xsock *s = &xp->socks[xp->fo_slot - 1];
+
+	xp->fo_slot = 0;
+	s->fo_defer = false;
+	return s;
+}
+
+void xp_fo_flush(struct xport *xp)
+{
+	struct xsock *s = fo_take(xp);
+
+	if (s->state != XS_CONNECTING)
+		return;
+	/* as connect_run: no room, or terminal frames owed before it */
+	if (xp_session_err(xp) || xp_term_owed(xp) || xp_send_connect(xp, s)) {
+		xp->c.window_stalls++;
+		xp_pend_add(xp, s, PS_CONNECT);
+	}
+}
+
+ssize_t xp_fo_send(struct xport *xp, struct xsock *s, const void *buf, size_t len)
+{
+	ssize_t n;
+
+	if (s->state != XS_CONNECTING || xp->fo_slot != xp_slot_of(xp, s) + 1 ||
+	    xp_session_err(xp) || xp_term_owed(xp) || !xp_room(xp))
+		return 0; /* xp_run sends the CONNECT as it is */
+	n = xp_send_connect_data(xp, s, buf, len);
+	if (n < 0)
+		return 0;
+	fo_take(xp);
+	xp->c.data_tx += (uint64_t)n;
+	s->tx_bytes += (uint64_t)n;
+	xp_doorbell(xp);
+	return n;
+}
+
 static void on_connect_res(struct xport *xp, struct xsock *s, const struct xts_msg *m)
 {
 	struct xts_conn_res r;

@@ -286,6 +286,8 @@ int xp_run(struct xport *xp)
 	uint64_t t0 = xp_now_ns(); /* before rx: see liveness() */
 	int work = 0, round, n, i;
 
+	if (xp->fo_slot) /* any call but the first send: the CONNECT goes bare */
+		xp_fo_flush(xp);
 	for (round = 0; round < RX_ROUNDS; round++) {
 		uint32_t gen = xp->sess.gen;
 

@@ -189,6 +189,15 @@ XPORT_API int xport_setsockopt(struct xport *xp, int sd, int level, int name, co
 		err = timeo_set(&s->sndtimeo_us, val, len);
 		return err ? xp_fail(-err) : 0;
 	}
+	if (level == IPPROTO_TCP && name == TCP_FASTOPEN_CONNECT) { /* host-side: conn.c */
+		if (len < sizeof(int))
+			return xp_fail(EINVAL);
+		if (!val)
+			return xp_fail(EFAULT);
+		memcpy(&v, val, sizeof(v));
+		s->fo_connect = v != 0;
+		return 0;
+	}
 	err = xp_ulp_setsockopt(xp, s, level, name, val, len); /* ulp.c */
 	if (err <= 0)
 		return err ? xp_fail(-err) : 0;
@@ -364,6 +373,10 @@ XPORT_API int xport_getsockopt(struct xport *xp, int sd, int level, int name, vo
 	memset(&u, 0, sizeof(u));
 	if (level == SOL_SOCKET && get_local(s, name, &u, &vlen))
 		goto out;
+	if (level == IPPROTO_TCP && name == TCP_FASTOPEN_CONNECT) {
+		u.i = s->fo_connect;
+		goto out;
+	}
 	if (level == IPPROTO_TCP && name == TCP_INFO) {
 		err = get_tcp_info(xp, s, &u, &vlen);
 		if (err)

@@ -155,17 +155,34 @@ static int connect_payload(const struct xsock *s, struct connect_msg *msg, uint1
 
 int xp_send_connect(struct xport *xp, struct xsock *s)
 {
+	return xp_send_connect_data(xp, s, NULL, 0) < 0 ? -EAGAIN : 0;
+}
+
+ssize_t xp_send_connect_data(struct xport *xp, struct xsock *s, const void *data, size_t len)
+{
 	struct connect_msg c;
+	struct xts_txf f;
 	uint16_t carried;
 	int plen = connect_payload(s, &c, &carried);
 
+	if (xts_link__tx_reserve(xp->link, true, &f))
+		return -EAGAIN;
+	if (f.cap <= (size_t)plen)
+		len = 0;
+	else if (len > f.cap - (size_t)plen)
+		len = f.cap - (size_t)plen;
+	if (len) /* the first bytes follow everything else (xts_connect_data_off) */
+		c.c.flags |= htole16(XTS_CONNECT_F_DATA);
+	memcpy(f.payload, &c, (size_t)plen);
+	if (len)
+		memcpy((uint8_t *)f.payload + plen, data, len);
 	/* hdr.credit: the whole receive buffer is the first grant */
-	if (xts_link__send(xp->link, XTS_OP_CONNECT, 0, XTS_ID_NONE, s->id, xp->rcvbuf, &c,
-			   (size_t)plen))
+	if (xts_link__tx_submit(xp->link, &f, XTS_OP_CONNECT, 0, XTS_ID_NONE, s->id, xp->rcvbuf,
+				(size_t)plen + len))
 		return -EAGAIN;
 	/* more than eight set: the rest follow as SOCKOPTs once connected */
 	s->opt_dirty = s->opt_set & (uint16_t)~carried;
-	return 0;
+	return (ssize_t)len;
 }
 
 static int check_addr(const struct xsock *s, const struct sockaddr *addr, socklen_t len,
@@ -245,6 +262,10 @@ static int connect_run(struct xport *xp, struct xsock *s, const struct xts_addr 
 	s->rcv_avail = xp->rcvbuf;
 	s->peer = *dst;
 	s->state = XS_CONNECTING;
+	if (xp_fo_ok(xp, s)) { /* TCP_FASTOPEN_CONNECT: the first send carries it */
+		xp_fo_defer(xp, s);
+		return 0;
+	}
 	/* No room (window full, or the queue re-attaching), or terminal
 	 * frames owed before it: the CONNECT is owed and goes when there is.
 	 * Linux never answers a TCP connect with EAGAIN, so neither do we. */
@@ -374,9 +395,17 @@ static size_t send_data(struct xport *xp, struct xsock *s, const __u8 *p, size_t
 	return done;
 }
 
+/* What a send that already handed @n0 bytes to a CONNECT (TCP fast open)
+ * returns when it cannot go on: those bytes, else the error. */
+static ssize_t sent_or_fail(ssize_t n0, int err)
+{
+	return n0 > 0 ? n0 : xp_fail(err);
+}
+
 XPORT_API ssize_t xport_send(struct xport *xp, int sd, const void *buf, size_t len, int flags)
 {
 	struct xsock *s = xp_sock(xp, sd);
+	ssize_t n0 = 0;
 	uint64_t dl;
 	size_t done;
 	__u16 fl;
@@ -387,18 +416,26 @@ XPORT_API ssize_t xport_send(struct xport *xp, int sd, const void *buf, size_t l
 		return xp_fail(EBADF);
 	if (flags & MSG_OOB)
 		return xp_fail(EOPNOTSUPP);
-	xp_run(xp);
 	nb = s->nonblock || (flags & MSG_DONTWAIT);
+	if (s->fo_defer && buf && len && (n0 = xp_fo_send(xp, s, buf, len)) > 0) {
+		/* the CONNECT carried them; as Linux's TFO send, a
+		 * non-blocking one returns here, a blocking one goes on */
+		if ((size_t)n0 == len || nb)
+			return n0;
+		buf = (const uint8_t *)buf + n0;
+		len -= (size_t)n0;
+	}
+	xp_run(xp); /* a CONNECT still deferred goes as it is */
 	dl = nb ? 0 : xp_deadline_us(s->sndtimeo_us);
 	/* sk_stream_wait_connect(): a connect in progress is waited for */
 	while (s->state == XS_CONNECTING) {
 		if (nb || xp_wait(xp, dl))
-			return xp_fail(EAGAIN);
+			return sent_or_fail(n0, EAGAIN);
 		xp_run(xp);
 	}
 	err = xp_send_error(s);
 	if (err)
-		return xp_fail(-err);
+		return sent_or_fail(n0, -err);
 	if (!len)
 		return 0;
 	if (!buf)
@@ -409,11 +446,11 @@ XPORT_API ssize_t xport_send(struct xport *xp, int sd, const void *buf, size_t l
 	done = send_data(xp, s, buf, len, fl, nb, dl, &err);
 	xp_doorbell(xp);
 	if (done)
-		return (ssize_t)done;
+		return n0 + (ssize_t)done;
 	if (err)
-		return xp_fail(-err);
+		return sent_or_fail(n0, -err);
 	err = xp_send_error(s);
-	return xp_fail(err ? -err : EAGAIN);
+	return sent_or_fail(n0, err ? -err : EAGAIN);
 }
 
 /* ---- recv ---- */

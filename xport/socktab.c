@@ -96,6 +96,8 @@ void xp_sock_free(struct xport *xp, struct xsock *s)
 	xp_ulp_free(s);
 	xp_sock_release_rx(xp, s);
 	xp_zc_free(xp, s);
+	if (xp->fo_slot == xp_slot_of(xp, s) + 1) /* a deferred CONNECT dies with it */
+		xp->fo_slot = 0;
 	s->pend = 0;
 	/* id 0: frames still on their way for it are stale from now on, and
 	 * the next owner gets another generation. */

@@ -135,6 +135,8 @@ struct xsock {
 	bool abandon;	     /* a CONNECT_RES (LISTEN_RES) to answer with RESET (CLOSE)
 			      * is on its way: nothing new on this slot before it */
 	bool peer_eof, rd_shut, wr_shut;
+	bool fo_connect; /* TCP_FASTOPEN_CONNECT: connect() defers the CONNECT */
+	bool fo_defer;	 /* connect() returned, its CONNECT waits for the first send */
 	/* list links survive a slot's reuse (see pend_add) */
 	struct xts_fifo_node pend_n, lazy_n, term_n, win_n;
 	struct xp_term term; /* op 0: none owed */
@@ -261,6 +263,10 @@ struct xport {
 	int so_err;
 	uint32_t so_vlen;
 	uint8_t so_val[XTS_SOCKOPT_VALMAX];
+
+	/* the socket whose CONNECT waits for its first bytes (conn.c), slot
+	 * + 1; 0: none.  Any other call sends it as it is. */
+	uint32_t fo_slot;
 
 	struct xp_counters c;
 };
@@ -473,6 +479,17 @@ int xp_sleep(struct xport *xp, uint64_t deadline);
 /* ---- sock.c ---- */
 /* CONNECT for a socket in XS_CONNECTING: 0 or -EAGAIN (no room). */
 int xp_send_connect(struct xport *xp, struct xsock *s);
+/* CONNECT with up to @len of the connection's first bytes in the same
+ * frame (XTS_CONNECT_F_DATA): the bytes carried, or -EAGAIN (no room). */
+ssize_t xp_send_connect_data(struct xport *xp, struct xsock *s, const void *data, size_t len);
+/* TCP_FASTOPEN_CONNECT (conn.c): may connect() leave the CONNECT for the
+ * first send?  Then xp_fo_defer() does; xp_fo_flush() sends a deferred
+ * CONNECT as it is (every call but that send: xp_run); xp_fo_send() sends
+ * it with the first bytes: bytes carried, or 0 when it could not. */
+bool xp_fo_ok(const struct xport *xp, const struct xsock *s);
+void xp_fo_defer(struct xport *xp, struct xsock *s);
+void xp_fo_flush(struct xport *xp);
+ssize_t xp_fo_send(struct xport *xp, struct xsock *s, const void *buf, size_t len);
 short xp_sock_revents(struct xport *xp, struct xsock *s);
 /* Take a socket's pending error (SO_ERROR), as sock_error() does. */
 int xp_take_error(struct xsock *s);

@@ -14,7 +14,10 @@
  * RATE requests/s in all.  SPIN_US: libxport spins this long on its rx
  * ring before it sleeps (xport_opts.spin_us; XTS only).  -Z: bulk sends
  * through the zero-copy API (xport_send_buf/xport_send_commit: the bytes
- * are written in place, so libxport copies nothing; XTS only).
+ * are written in place, so libxport copies nothing; XTS only).  -F:
+ * connrate sets TCP_FASTOPEN_CONNECT before connect, on every path (XTS:
+ * the CONNECT carries the request; kernel TCP: a SYN with data once the
+ * server gave a cookie, else a plain handshake).
  * Every workload also reports the host CPU it took per operation.
  * With -N, pingpong and connrate instead run exactly COUNT operations
  * after the warm-up and report the instructions they took (instr.c): -I
@@ -54,6 +57,7 @@ struct cfg {
 	unsigned queue, threads, size, conns, rate;
 	double secs;
 	unsigned spin_us;    /* -S: xport_opts.spin_us */
+	bool fastopen;	     /* -F: TCP_FASTOPEN_CONNECT before connect */
 	unsigned count;	     /* -N: operations counted (0: timed run) */
 	const char *imethod; /* -I: "perf" or "callgrind" */
 	bool zc;	     /* -Z: bulk through xport_send_buf/commit */
@@ -105,6 +109,9 @@ static int bp_connect(struct bp *b, const struct cfg *c, int port)
 		if (h < 0)
 			return -1;
 		xport_setsockopt(b->xp, h, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		if (c->fastopen)
+			xport_setsockopt(b->xp, h, IPPROTO_TCP, TCP_FASTOPEN_CONNECT, &one,
+					 sizeof(one));
 		if (xport_connect(b->xp, h, (struct sockaddr *)&d, sizeof(d))) {
 			xport_close(b->xp, h);
 			return -1;
@@ -115,6 +122,8 @@ static int bp_connect(struct bp *b, const struct cfg *c, int port)
 	if (h < 0)
 		return -1;
 	setsockopt(h, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (c->fastopen)
+		setsockopt(h, IPPROTO_TCP, TCP_FASTOPEN_CONNECT, &one, sizeof(one));
 	if (connect(h, (struct sockaddr *)&d, sizeof(d))) {
 		close(h);
 		return -1;
@@ -716,7 +725,7 @@ int bench_client_main(int argc, char **argv)
 	const char *addr = "198.18.0.2";
 	int opt;
 
-	while ((opt = getopt(argc, argv, "P:w:n:a:p:i:q:T:s:c:t:r:S:N:I:Z")) != -1) {
+	while ((opt = getopt(argc, argv, "P:w:n:a:p:i:q:T:s:c:t:r:S:N:I:ZF")) != -1) {
 		switch (opt) {
 		case 'P':
 			c.xts = !strcmp(optarg, "xts");
@@ -756,6 +765,9 @@ int bench_client_main(int argc, char **argv)
 			break;
 		case 'Z':
 			c.zc = true;
+			break;
+		case 'F':
+			c.fastopen = true;
 			break;
 		case 'S':
 			c.spin_us = (unsigned)atoi(optarg);

@@ -117,6 +117,7 @@ static const struct row {
     {"bulkq.gbps", "bulk, 1 conn per queue, Gbit/s", NULL},
     {"msgs.ops_s", "64 B messages one way, 1 queue, msgs/s", "raw.msgs.ops_s"},
     {"connrate.ops_s", "connect+request+close, per s", NULL},
+    {"connfo.ops_s", "the same, TCP_FASTOPEN_CONNECT, per s", NULL},
     {"rr64.cpu_us_per_op", "host CPU us/req, full rate (64 conns)", NULL},
     {"cpufix.ops_s", "fixed rate (64 conns), req/s done", NULL},
     {"cpufix.cpu_us_per_op", "host CPU us/req, fixed rate (64 conns)", NULL},
@@ -128,6 +129,7 @@ static const struct row {
     {"bulk1zc.cpu_s_per_gb", "host CPU s/GB, bulk zero-copy send", NULL},
     {"ipp64.instr_per_op", "host instructions/req, ping-pong 64 B", NULL},
     {"iconn.instr_per_op", "host instr./connect+request+close", NULL},
+    {"iconnfo.instr_per_op", "host instr./the same, fast open", NULL},
 };
 
 /* The TLS workloads (tls_client.c): HTTPS from xts-net to a host server;
@@ -167,6 +169,9 @@ static const struct target {
     {"host_cpu_per_gb_bulk_zc_vs_kernel", "bulk1zc.cpu_s_per_gb", "kernel.bulk1.cpu_s_per_gb", 0.3,
      true},
     {"connect_request_close_vs_kernel", "connrate.ops_s", "kernel", 1.0, false},
+    /* the same with TCP_FASTOPEN_CONNECT on both paths (XTS: the CONNECT
+     * carries the request) */
+    {"connect_fastopen_request_close_vs_kernel", "connfo.ops_s", "kernel", 1.0, false},
     {"msgs_s_one_queue_vs_raw_af_xdp", "msgs.ops_s", "raw.msgs.ops_s", 0.7, false},
     /* earlier: the request/response rate against HAProxy */
     {"rr64_req_s_vs_haproxy", "rr64.ops_s", "haproxy", 1.5, false},

@@ -37,6 +37,7 @@ struct h {
 	int lfd;	     /* the far side's listener on 127.0.0.1 */
 	struct xts_addr dst; /* its address */
 	__u32 epoch;
+	__u64 caps; /* the shard's, from HELLO_ACK */
 };
 
 static const struct xts_link_opts lopts = {
@@ -177,6 +178,7 @@ static __u32 hello(struct h *h)
 	assert_int_equal(le32toh(ack.nonce), 0x1234);
 	assert_int_equal(ack.err, 0);
 	h->epoch = f->epoch;
+	h->caps = le64toh(ack.caps);
 	xts_link__session(h->host, f->epoch, le32toh(ack.window), le32toh(ack.max_frame), f->mac);
 	xts_link__isn(h->host, le32toh(ack.host_isn), le32toh(ack.dpu_isn));
 	return f->epoch;

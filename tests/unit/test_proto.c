@@ -236,7 +236,10 @@ static size_t valid_payload(struct rng *r, unsigned op, __u8 *p, size_t data_max
 		rnd_bytes(r, &c, sizeof(c));
 		rnd_addr(r, &c.dst, false);
 		c.nopts = htole16((__u16)n);
-		c.flags = htole16((__u16)(rnd(r) & XTS_CONNECT_F_ALL));
+		c.flags = (__u16)(rnd(r) & XTS_CONNECT_F_ALL);
+		if (c.flags & XTS_CONNECT_F_ULP) /* first bytes never with a ULP */
+			c.flags &= (__u16)~XTS_CONNECT_F_DATA;
+		c.flags = htole16(c.flags);
 		memcpy(p, &c, sizeof(c));
 		if (le16toh(c.flags) & XTS_CONNECT_F_SRC) { /* bind-before-connect */
 			struct xts_addr src = c.dst;
@@ -251,6 +254,12 @@ static size_t valid_payload(struct rng *r, unsigned op, __u8 *p, size_t data_max
 			rnd_ulp(r, &u);
 			memcpy(p + len, &u, sizeof(u));
 			len += sizeof(u);
+		}
+		if (le16toh(c.flags) & XTS_CONNECT_F_DATA) { /* first bytes */
+			size_t k = 1 + rnd_below(r, 64);
+
+			rnd_bytes(r, p + len, k);
+			len += k;
 		}
 		return len;
 	}
@@ -1113,6 +1122,18 @@ static void test_connect(void **state)
 	n = connect_frame(f, 0, 0, AF_INET);
 	f[PLO(xts_connect, flags) + 1] = 0x80;
 	assert_int_equal(parse_guarded_err(f, n), -EBADMSG);
+	/* first bytes (F_DATA): at least one, after the options; never with
+	 * a ULP */
+	n = connect_frame(f, 1, 1, AF_INET);
+	put16(f, PLO(xts_connect, flags), XTS_CONNECT_F_DATA);
+	assert_int_equal(parse_guarded_err(f, n), -EBADMSG); /* flag, no bytes */
+	memcpy(f + n, "GET", 3);
+	put16(f, HDR(len), (__u16)(get16(f, HDR(len)) + 3));
+	assert_int_equal(parse_guarded_err(f, n + 3), 0);
+	put16(f, PLO(xts_connect, flags), XTS_CONNECT_F_DATA | XTS_CONNECT_F_ULP);
+	assert_int_equal(parse_guarded_err(f, n + 3), -EBADMSG);
+	put16(f, PLO(xts_connect, flags), 0);
+	assert_int_equal(parse_guarded_err(f, n + 3), -EBADMSG); /* bytes, no flag */
 	/* a source address exactly when XTS_CONNECT_F_SRC says so, of the
 	 * destination's family */
 	for (size_t k = 0; k <= 2; k++) {
@@ -1581,9 +1602,17 @@ static void check_accepted(const __u8 *f, size_t n, const struct xts_msg *m)
 
 		assert_true(nopts <= XTS_CONNECT_MAX_OPTS);
 		assert_int_equal(flags & ~XTS_CONNECT_F_ALL, 0);
+		size_t base = 32 + 12 * nopts + (src ? 24 : 0) + (ulp ? 356 : 0);
+
 		/* the options, then a 24-byte source address iff F_SRC, then
-		 * the 356-byte ULP block iff F_ULP */
-		assert_int_equal(m->len, 32 + 12 * nopts + (src ? 24 : 0) + (ulp ? 356 : 0));
+		 * the 356-byte ULP block iff F_ULP, then at least one first
+		 * byte iff F_DATA (never with F_ULP) */
+		if (flags & XTS_CONNECT_F_DATA) {
+			assert_false(ulp);
+			assert_true(m->len > base);
+		} else {
+			assert_int_equal(m->len, base);
+		}
 		if (ulp) {
 			const __u8 *u = p + 32 + 12 * nopts + (src ? 24 : 0);
 

@@ -689,6 +689,48 @@ static void test_new_conn_peer_reset(void **state)
 	assert_false(xts_link__broken(h->host));
 }
 
+/* A CONNECT carrying the first bytes (XTS_CONNECT_F_DATA): the shard
+ * announces it takes them, writes them once connected, and its
+ * CONNECT_RES grants the whole conn_buf (the bytes already left), with no
+ * CREDIT frame after it; the host may then send conn_buf bytes more. */
+static void test_connect_data(void **state)
+{
+	struct h *h = *state;
+	__u8 buf[sizeof(struct xts_connect) + 8], in[CONN_BUF];
+	struct xts_connect *req = (struct xts_connect *)buf;
+	size_t off = xts_connect_data_off(0, XTS_CONNECT_F_DATA);
+	struct frame f[BATCH];
+	int peer = -1, n;
+	__u64 end = now_ms() + 2000;
+	__u32 id;
+
+	hello(h);
+	assert_true(h->caps & XTS_CAP_CONNECT_DATA);
+	memset(buf, 0, sizeof(buf));
+	req->dst = h->dst;
+	req->flags = htole16(XTS_CONNECT_F_DATA);
+	memcpy(buf + off, "request", 7);
+	hsend(h, XTS_OP_CONNECT, 0, XTS_ID_NONE, 0x101, RCVBUF, buf, off + 7);
+	while (peer < 0 && now_ms() < end) {
+		shard_poll(h->s, 1);
+		peer = accept4(h->lfd, NULL, NULL, SOCK_NONBLOCK);
+	}
+	assert_true(peer >= 0);
+	assert_int_equal(peer_read(h, peer, in, 7, 2000), 7);
+	assert_memory_equal(in, "request", 7);
+	n = collect(h, f, BATCH, 200);
+	assert_int_equal(n, 1); /* CONNECT_RES, no CREDIT */
+	assert_int_equal(f[0].op, XTS_OP_CONNECT_RES);
+	assert_int_equal(f[0].credit, CONN_BUF);
+	id = f[0].src;
+	host_ack(h);
+	hdata(h, id, 0x101, CONN_BUF, 'd');
+	assert_int_equal(peer_read(h, peer, in, sizeof(in), 2000), CONN_BUF);
+	assert_null(find(h, XTS_OP_RESET, 0x101, 100, NULL));
+	assert_false(xts_link__broken(h->host));
+	close(peer);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -707,6 +749,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_sockopt_after_close, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_ulp_strp, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_new_conn_peer_reset, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_connect_data, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -40,6 +40,7 @@ struct peer {
 	struct xts_link *a, *b; /* a: libxport's, b: the test's (the shard) */
 	struct xport *xp;
 	int hello_err; /* what the fake shard answers the first HELLO with */
+	__u64 caps;    /* XTS_CAP_* the fake shard announces */
 	__u32 last_nonce;
 };
 
@@ -71,6 +72,7 @@ static inline void peer_hello_ack(struct peer *p, __u32 nonce, int err, __u32 ep
 	r.window = htole32(xts_link__window(p->b));
 	r.max_frame = htole32(xts_link__max_frame(p->b));
 	r.max_conns = htole32(1000);
+	r.caps = htole64(p->caps);
 	r.host_isn = htole32(HOST_ISN);
 	r.dpu_isn = htole32(DPU_ISN);
 	if (!err && epoch) {

@@ -58,6 +58,8 @@ static const struct op_desc ops[XTS_OP_MAX] = {
 	[XTS_OP_QRESET] = FIXED("QRESET", sizeof(struct xts_err), true),
 	[XTS_OP_PING] = FIXED("PING", sizeof(struct xts_ping), true),
 	[XTS_OP_PONG] = FIXED("PONG", sizeof(struct xts_ping), true),
+	/* its control part; first bytes (XTS_CONNECT_F_DATA) come on top,
+	 * up to the frame (connect_max) */
 	[XTS_OP_CONNECT] = RANGE("CONNECT", CONNECT_BASE, sizeof(struct xts_connect) +
 				 sizeof(struct xts_addr) + sizeof(struct xts_ulp)),
 	[XTS_OP_CONNECT_RES] = RANGE("CONNECT_RES", sizeof(struct xts_conn_res), CONN_RES_ULP),
@@ -201,6 +203,19 @@ static int check_ulp_info(const struct xts_ulp_info *i)
 	return 0;
 }
 
+/* An op's largest payload; a CONNECT's first bytes (XTS_CONNECT_F_DATA,
+ * checked by check_connect) may take it to the whole frame. */
+static size_t connect_max(const struct xts_hdr *h, const struct op_desc *d, const __u8 *pl,
+			  __u16 len)
+{
+	__u16 flags;
+
+	if (h->op != XTS_OP_CONNECT || len < CONNECT_BASE)
+		return d->max_len;
+	memcpy(&flags, pl + offsetof(struct xts_connect, flags), sizeof(flags));
+	return (le16toh(flags) & XTS_CONNECT_F_DATA) ? XTS_LEN_MAX : d->max_len;
+}
+
 static int check_connect(const struct xts_connect *c, __u16 len)
 {
 	__u16 nopts = le16toh(c->nopts), flags = le16toh(c->flags);
@@ -210,8 +225,11 @@ static int check_connect(const struct xts_connect *c, __u16 len)
 
 	if (nopts > XTS_CONNECT_MAX_OPTS || (flags & ~XTS_CONNECT_F_ALL))
 		return -EBADMSG;
-	if (len !=
-	    xts_connect_ulp_off(nopts, flags) + ((flags & XTS_CONNECT_F_ULP) ? sizeof(ulp) : 0))
+	/* first bytes: at least one, and never with a ULP (they would be
+	 * the ULP's to carry, not the kernel socket's) */
+	if ((flags & XTS_CONNECT_F_DATA)
+		? ((flags & XTS_CONNECT_F_ULP) || len <= xts_connect_data_off(nopts, flags))
+		: len != xts_connect_data_off(nopts, flags))
 		return -EBADMSG;
 	if (flags & XTS_CONNECT_F_ULP) {
 		memcpy(&ulp, (const __u8 *)c + xts_connect_ulp_off(nopts, flags), sizeof(ulp));
@@ -352,7 +370,7 @@ int xts_proto_parse(const void *frame, size_t frame_len, struct xts_msg *m)
 	 * are ignored; a len past the end is a lie. */
 	if (len > frame_len - XTS_PAYLOAD_OFF)
 		return -EBADMSG;
-	if (len < d->min_len || len > d->max_len)
+	if (len < d->min_len || len > connect_max(h, d, f + XTS_PAYLOAD_OFF, len))
 		return -EBADMSG;
 	/* the layout must be the one its version byte names */
 	if (h->version != frame_version(h->op, len))
