@@ -180,6 +180,15 @@ void conn_release(struct shard *s, struct conn *c)
 
 void conn_ctl_add(struct shard *s, struct conn *c, __u8 pend)
 {
+	if (c->res_hold) {
+		/* credit rides in the held CONNECT_RES (send_conn_res);
+		 * anything else owed: the result goes now, first */
+		if (pend == PEND_CREDIT)
+			return;
+		c->res_hold = false;
+		dl_del(s, c);
+		pend |= PEND_CONN_RES;
+	}
 	c->pend |= pend;
 	xts_fifo_push(&s->owed, s->conns, ctl_node, slot_of(s, c));
 }
@@ -207,7 +216,8 @@ void conn_fail(struct shard *s, struct conn *c, int err)
 		conn_release(s, c);
 		return;
 	}
-	if (c->state == CS_CONNECTING || (c->pend & PEND_CONN_RES)) {
+	if (c->state == CS_CONNECTING || (c->pend & PEND_CONN_RES) || c->res_hold) {
+		c->res_hold = false;
 		conn_set_state(s, c, CS_ZOMBIE);
 		c->pend = PEND_CONN_RES;
 		s->st.conns_failed++;
@@ -520,8 +530,18 @@ static void conn_connected(struct shard *s, struct conn *c)
 		return;
 	}
 	conn_set_state(s, c, CS_OPEN);
-	/* first bytes a CONNECT carried (c->buf) leave in conn_ev's flush
-	 * right after this, before the CONNECT_RES goes (send_conn_res) */
+	/* First bytes a CONNECT carried (c->buf) leave in conn_ev's flush
+	 * right after this.  The host waits for the answer to them, not for
+	 * this result: the CONNECT_RES goes with the answer's first DATA
+	 * (conn_read), or alone after SHARD_RES_HOLD_NS, or before anything
+	 * else owed: one wakeup of the host instead of two. */
+	if (c->buf_len) {
+		c->res_hold = true;
+		c->deadline_ns =
+		    s->now_ns + (s->o.res_hold_us ? s->o.res_hold_us * 1000ull : SHARD_RES_HOLD_NS);
+		conn_dl_add(s, c, c->deadline_ns);
+		return;
+	}
 	conn_ctl_add(s, c, PEND_CONN_RES);
 }
 
@@ -566,8 +586,8 @@ static void conn_ev(struct shard *s, struct shard_ev *h, __u32 events)
 /* When a connection on the deadline list is due. */
 static __u64 conn_due(const struct shard *s, const struct conn *c)
 {
-	if (c->state == CS_CONNECTING || c->state == CS_ACCEPTED)
-		return c->deadline_ns;	      /* connect, TLS handshake */
+	if (c->state == CS_CONNECTING || c->state == CS_ACCEPTED || c->res_hold)
+		return c->deadline_ns;	      /* connect, TLS handshake, held result */
 	return c->deadline_ns + linger_ns(s); /* CS_CLOSING: linger_ms as reloaded */
 }
 
@@ -583,6 +603,10 @@ void conn_timer(struct shard *s)
 		slot = c->dl_next; /* conn_fail below takes c off the list */
 		if (s->now_ns < due) {
 			shard_timer_at(s, ST_CONNS, due);
+			continue;
+		}
+		if (c->res_hold) { /* no answer yet: the result goes alone */
+			conn_ctl_add(s, c, 0);
 			continue;
 		}
 		if (c->state == CS_CLOSING) {

@@ -243,6 +243,13 @@ static int conn_read(struct shard *s, struct conn *c, bool *full)
 	bool strp = c->ulp && c->ulp->strp;
 	int frames = 0;
 
+	if (c->res_hold) { /* the held CONNECT_RES goes just before the answer */
+		conn_ctl_add(s, c, 0);
+		if (conn_send_ctl(s, c)) {
+			*full = true;
+			return 0;
+		}
+	}
 	while (frames < READ_BURST && conn_ready_eligible(c)) {
 		struct xts_txf f;
 		bool eor = false;

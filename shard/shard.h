@@ -26,6 +26,7 @@ struct shard_opts {
 	__u32 connect_timeout_ms;    /* when the host gives none; 0 = kernel's */
 	__u32 idle_ms;		     /* ping a silent host after this */
 	__u32 dead_ms;		     /* end its session after this; 0 = never */
+	__u32 res_hold_us;	     /* hold of a fast-open CONNECT_RES (0: 500 us) */
 	void *shm;		     /* xtsd's control region (xts_shm.h), or NULL */
 	int ctl_efd;		     /* xtsd's eventfd, written after a control-plane
 				      * change (reload, drain, conns request); -1: none */

@@ -72,6 +72,10 @@ enum conn_state {
 #define SHARD_LSN_MAX 256
 /* limits.tls_handshake_ms when the config says 0 (a shard without xtsd) */
 #define SHARD_TLS_HS_MS 10000
+/* A CONNECT that carried the first bytes: its CONNECT_RES waits at most
+ * this long for the answer's first bytes, so that both reach the host in
+ * one wakeup (conn.c, conn_connected) */
+#define SHARD_RES_HOLD_NS 500000ull /* shard_opts.res_hold_us 0 */
 
 struct conn;
 
@@ -127,6 +131,7 @@ struct conn {
 	bool wr_shut;  /* host asked SHUT_WR: after the buffer drains */
 	bool io_held;  /* the transport holds bytes of its own to flush */
 	bool in_dl;
+	bool res_hold;	  /* connected; CONNECT_RES waits for the first bytes back */
 	__u8 lst;	  /* accepted: its listener address's slot in s->lsn_st, + 1; 0 none */
 	__s32 err;	  /* errno for CONNECT_RES / RESET */
 	__u32 tx_credit;  /* bytes we may still send to the host */

@@ -689,23 +689,20 @@ static void test_new_conn_peer_reset(void **state)
 	assert_false(xts_link__broken(h->host));
 }
 
-/* A CONNECT carrying the first bytes (XTS_CONNECT_F_DATA): the shard
- * announces it takes them, writes them once connected, and its
- * CONNECT_RES grants the whole conn_buf (the bytes already left), with no
- * CREDIT frame after it; the host may then send conn_buf bytes more. */
-static void test_connect_data(void **state)
+/* CONNECT 0x101 with the first bytes "request" (XTS_CONNECT_F_DATA), the
+ * CONNECT_RES held up to @hold_ms; the far side's socket, which has read
+ * them. */
+static int connect_data(struct h *h, __u32 hold_ms)
 {
-	struct h *h = *state;
-	__u8 buf[sizeof(struct xts_connect) + 8], in[CONN_BUF];
+	__u8 buf[sizeof(struct xts_connect) + 8], in[8];
 	struct xts_connect *req = (struct xts_connect *)buf;
 	size_t off = xts_connect_data_off(0, XTS_CONNECT_F_DATA);
-	struct frame f[BATCH];
-	int peer = -1, n;
 	__u64 end = now_ms() + 2000;
-	__u32 id;
+	int peer = -1;
 
 	hello(h);
 	assert_true(h->caps & XTS_CAP_CONNECT_DATA);
+	h->s->o.res_hold_us = hold_ms * 1000;
 	memset(buf, 0, sizeof(buf));
 	req->dst = h->dst;
 	req->flags = htole16(XTS_CONNECT_F_DATA);
@@ -718,7 +715,24 @@ static void test_connect_data(void **state)
 	assert_true(peer >= 0);
 	assert_int_equal(peer_read(h, peer, in, 7, 2000), 7);
 	assert_memory_equal(in, "request", 7);
-	n = collect(h, f, BATCH, 200);
+	return peer;
+}
+
+/* A CONNECT carrying the first bytes: the shard announces it takes them,
+ * writes them once connected, and its CONNECT_RES, when no answer comes
+ * within the hold (50 ms here), goes alone and grants the whole conn_buf
+ * (the bytes already left), with no CREDIT frame after it; the host may
+ * then send conn_buf bytes more. */
+static void test_connect_data(void **state)
+{
+	struct h *h = *state;
+	struct frame f[BATCH];
+	__u8 in[CONN_BUF];
+	int peer = connect_data(h, 50), n;
+	__u32 id;
+
+	assert_int_equal(collect(h, f, BATCH, 20), 0); /* held */
+	n = collect(h, f, BATCH, 2000);
 	assert_int_equal(n, 1); /* CONNECT_RES, no CREDIT */
 	assert_int_equal(f[0].op, XTS_OP_CONNECT_RES);
 	assert_int_equal(f[0].credit, CONN_BUF);
@@ -728,6 +742,28 @@ static void test_connect_data(void **state)
 	assert_int_equal(peer_read(h, peer, in, sizeof(in), 2000), CONN_BUF);
 	assert_null(find(h, XTS_OP_RESET, 0x101, 100, NULL));
 	assert_false(xts_link__broken(h->host));
+	close(peer);
+}
+
+/* The held CONNECT_RES goes with the answer's first bytes: nothing before
+ * the far side answers (the hold is 10 s here), then CONNECT_RES and the
+ * DATA, in that order: one wakeup of the host for both. */
+static void test_connect_data_held(void **state)
+{
+	struct h *h = *state;
+	struct frame f[BATCH];
+	int peer = connect_data(h, 10000), n;
+
+	assert_int_equal(collect(h, f, BATCH, 100), 0);
+	assert_int_equal(send(peer, "answer", 6, 0), 6);
+	n = collect(h, f, BATCH, 200);
+	assert_int_equal(n, 2);
+	assert_int_equal(f[0].op, XTS_OP_CONNECT_RES);
+	assert_int_equal(f[0].credit, CONN_BUF);
+	assert_int_equal(f[1].op, XTS_OP_DATA);
+	assert_int_equal(f[1].src, f[0].src);
+	assert_int_equal(f[1].len, 6);
+	assert_memory_equal(f[1].data, "answer", 6);
 	close(peer);
 }
 
@@ -750,6 +786,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_ulp_strp, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_new_conn_peer_reset, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_connect_data, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_connect_data_held, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
