@@ -19,7 +19,8 @@ want = {"host_cpu_per_req_full_rate_vs_kernel", "host_cpu_per_req_fixed_rate_vs_
         "host_cpu_per_req_5k_pingpong_vs_kernel", "p50_latency_vs_kernel",
         "p50_latency_vs_haproxy", "rr64_req_s_vs_haproxy", "bulk1_gbps_vs_kernel",
         "host_cpu_per_gb_bulk_vs_kernel", "host_cpu_per_gb_bulk_zc_vs_kernel",
-        "connect_request_close_vs_kernel", "msgs_s_one_queue_vs_raw_af_xdp",
+        "connect_request_close_vs_kernel", "connect_fastopen_request_close_vs_kernel",
+        "msgs_s_one_queue_vs_raw_af_xdp",
         "tls_host_cpu_per_req_vs_host_tls", "tls_handshakes_per_shard_vs_haproxy_thread"}
 got = {t["name"] for t in d["targets"]}
 assert got == want, f"targets: {sorted(got ^ want)}"
@@ -31,10 +32,15 @@ for t in d["targets"]:
 f = d["figures"]
 for w, m in [("pp64", "p50_us"), ("pp1k", "ops_s"), ("pp16k", "ops_s"), ("rr64", "ops_s"),
              ("rr1024", "ops_s"), ("bulk1", "gbps"), ("bulkq", "gbps"), ("msgs", "ops_s"),
-             ("connrate", "ops_s"), ("cpufix", "cpu_us_per_op")]:
+             ("connrate", "ops_s"), ("connfo", "ops_s"), ("cpufix", "cpu_us_per_op")]:
     for p in ("xts", "kernel", "haproxy"):
         v = f.get(f"{p}.{w}.{m}")
         assert isinstance(v, (int, float)) and v > 0, f"{p}.{w}.{m} = {v}"
+# TCP_FASTOPEN_CONNECT took XTS's fast path: the request rode in the
+# CONNECT (2 frames to the DPU and 1 doorbell per connection, not 3 and 2)
+for w, tx, kicks in (("connrate", 3, 2), ("connfo", 2, 1)):
+    assert f.get(f"xts.{w}.q_tx_frames_per_op") == tx, (w, f.get(f"xts.{w}.q_tx_frames_per_op"))
+    assert f.get(f"xts.{w}.q_kicks_per_op") == kicks, (w, f.get(f"xts.{w}.q_kicks_per_op"))
 # TLS: every path answered HTTPS requests and did handshakes, in TLS 1.3,
 # with the host's and the terminator's CPU measured; the XTS path's
 # handshakes were done by the shards (their tls_hs_ok covers every one the
@@ -96,7 +102,7 @@ for line in open(sys.argv[3]):
     if k.endswith(".instr_per_op"):
         runs.setdefault(k, []).append(float(v))
 for p in ("xts", "kernel"):
-    for w in ("ipp64", "iconn"):
+    for w in ("ipp64", "iconn", "iconnfo"):
         k = f"{p}.{w}.instr_per_op"
         v = f.get(k)
         assert isinstance(v, (int, float)) and 50 <= v <= 5e6, f"{k} = {v}"
@@ -110,6 +116,8 @@ for p in ("xts", "kernel"):
 # send/recv wrappers (with perf the kernel's share is counted too)
 if method.startswith("callgrind"):
     assert f["xts.ipp64.instr_per_op"] > f["kernel.ipp64.instr_per_op"], "xts <= kernel in user space"
+# the request riding in the CONNECT saves libxport a frame and a doorbell
+assert f["xts.iconnfo.instr_per_op"] < f["xts.iconn.instr_per_op"], "fast open costs no less"
 # The poll-mode runs (shard 0 reloaded into each mode, sleep again
 # among them, in one placement; docs/design.md, "Poll modes"): every mode
 # has its figures, and where the processes ran is stated.
