@@ -175,6 +175,35 @@ int xts_xdp__find(int ifindex, struct xts_xdp_maps *maps)
 	return err;
 }
 
+/*
+ * The program, loaded as frags-capable (what SEC("xdp.frags") would do;
+ * the flag is set here so that the fallback can load the same program
+ * without it): on veth that lets the MTU of the link go past one page,
+ * and multi-buffer frames reach the AF_XDP socket whole.  NULL, errno
+ * set, when the kernel refuses.
+ */
+static struct xts_xdp_skel *open_load(bool frags)
+{
+	struct xts_xdp_skel *skel;
+	int err;
+
+	skel = xts_xdp_skel__open();
+	if (!skel)
+		return NULL;
+	err = frags ? bpf_program__set_flags(skel->progs.xts_xdp,
+					     bpf_program__flags(skel->progs.xts_xdp) |
+						 BPF_F_XDP_HAS_FRAGS)
+		    : 0;
+	if (!err)
+		err = xts_xdp_skel__load(skel);
+	if (err) {
+		xts_xdp_skel__destroy(skel);
+		errno = -err;
+		return NULL;
+	}
+	return skel;
+}
+
 int xts_xdp__attach(int ifindex, struct xts_xdp_maps *maps)
 {
 	struct xts_xdp_skel *skel;
@@ -189,7 +218,9 @@ int xts_xdp__attach(int ifindex, struct xts_xdp_maps *maps)
 	if (err != -ENOENT)
 		return err;
 
-	skel = xts_xdp_skel__open_and_load();
+	skel = open_load(true);
+	if (!skel) /* a kernel without XDP frags (before 5.18) */
+		skel = open_load(false);
 	if (!skel)
 		return errno ? -errno : -EINVAL;
 	prog_fd = bpf_program__fd(skel->progs.xts_xdp);

@@ -8,6 +8,11 @@
  * host sends on queue q arrives on DPU rx queue q.  Every other frame is
  * ordinary traffic that shares the link (IP on 198.18.1.0/24, ARP, ND) and
  * is passed to the kernel untouched.
+ *
+ * Loaded with frags support (BPF_F_XDP_HAS_FRAGS, loader.c): a frame of
+ * several buffers (AF_XDP multi-buffer, docs/protocol.md) reaches it whole;
+ * it reads only the Ethernet header, which is in the first buffer, and on
+ * veth it lets the link's MTU go past one page.
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -83,7 +88,7 @@ int xts_xdp(struct xdp_md *ctx)
 	}
 	if (st) {
 		st->xts_frames++;
-		st->xts_bytes += data_end - data;
+		st->xts_bytes += bpf_xdp_get_buff_len(ctx); /* every fragment */
 	}
 	return XDP_REDIRECT;
 }

@@ -264,6 +264,13 @@ struct xport_stats {
 	uint64_t zc_rx_frames, zc_rx_copied;
 	uint32_t zc_rx_held, zc_tx_lent;
 	uint64_t zc_tx_frames;
+	/* multi-buffer frames (frames larger than one UMEM chunk): the
+	 * largest frame of the session now (Ethernet header included),
+	 * whether this queue takes them at all (1: bound with XDP_USE_SG;
+	 * 0: off, XTS_MBUF=0, or the kernel, driver or MTU said no), and
+	 * frames sent and received that spanned several chunks */
+	uint32_t max_frame, mbuf;
+	uint64_t mbuf_tx_frames, mbuf_rx_frames;
 };
 XPORT_API int xport_stats(struct xport *xp, struct xport_stats *st, size_t sz);
 

@@ -67,6 +67,9 @@ static void sess_start(struct shard *s, const __u8 *mac, const struct xts_hello 
 	ss->epoch = new_epoch(old);
 	memcpy(ss->peer, mac, XTS_MAC_LEN);
 	xts_link__session(s->link, ss->epoch, le32toh(h->window), le32toh(h->max_frame), mac);
+	/* frames of several chunks only with a host that takes them; our
+	 * window (the HELLO_ACK's) sized for the frames it sends */
+	xts_link__peer_caps(s->link, le64toh(h->caps), true);
 	ss->peer_window = le32toh(h->window);
 	ss->max_frame = xts_link__max_frame(s->link);
 	ss->started_ns = ss->last_rx_ns = s->now_ns;
@@ -97,7 +100,7 @@ static void sess_accept(struct shard *s, const __u8 *mac, const struct xts_hello
 	r.window = htole32(xts_link__window(s->link));
 	r.max_frame = htole32(xts_link__max_frame(s->link));
 	r.caps = htole64(XTS_CAP_IPV6 | XTS_CAP_LISTEN | XTS_CAP_ULP_TLS | XTS_CAP_ULP_STRP |
-			 XTS_CAP_CONNECT_DATA);
+			 XTS_CAP_CONNECT_DATA | xts_link__caps(s->link));
 	r.max_conns = htole32(s->o.max_conns);
 	xts_link__send(s->link, XTS_OP_HELLO_ACK, 0, 0, 0, 0, &r, sizeof(r));
 	shard_ctl_session(s);

@@ -374,6 +374,9 @@ static int shard_setup(struct shard *s, struct xts_link *link)
 				  s->o.queue, strerror(-err));
 			return err;
 		}
+		if (xts_link__mbuf_note(s->link)) /* the kernel or XTS_MBUF=0 said no */
+			shard_log(s, XTS_LOG_INFO, "queue %u: %s", s->o.queue,
+				  xts_link__mbuf_note(s->link));
 	}
 	err = conn_table_init(s);
 	if (err) {

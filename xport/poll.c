@@ -294,6 +294,10 @@ XPORT_API int xport_stats(struct xport *xp, struct xport_stats *st, size_t sz)
 	out.zc_rx_held = xts_link__rx_lent(xp->link);
 	out.zc_tx_lent = xp->c.zc_tx_lent;
 	out.zc_tx_frames = xp->c.zc_tx_frames;
+	out.max_frame = xts_link__max_frame(xp->link);
+	out.mbuf = (xts_link__caps(xp->link) & XTS_CAP_MBUF) != 0;
+	out.mbuf_tx_frames = ls.tx_mbuf;
+	out.mbuf_rx_frames = ls.rx_mbuf;
 	memcpy(st, &out, sz < sizeof(out) ? sz : sizeof(out));
 	return 0;
 }

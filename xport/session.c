@@ -45,7 +45,7 @@ static void hello_send(struct xport *xp)
 	h.window = htole32(xts_link__window(xp->link));
 	h.max_frame = htole32(xts_link__max_frame(xp->link));
 	h.nonce = htole32(ss->nonce[(ss->nsent - 1) % XP_HELLO_KEEP]);
-	h.caps = htole64(XTS_CAP_IPV6);
+	h.caps = htole64(XTS_CAP_IPV6 | xts_link__caps(xp->link));
 	xts_link__send(xp->link, XTS_OP_HELLO, 0, XTS_ID_NONE, XTS_ID_NONE, 0, &h, sizeof(h));
 	xts_link__flush(xp->link, false);
 	ss->hello_next_ns = xp_now_ns() + (uint64_t)ss->hello_ivl_ms * 1000000ull;
@@ -157,6 +157,8 @@ static void on_hello_ack(struct xport *xp, const struct xts_msg *m)
 	}
 	xts_link__session(xp->link, m->epoch, le32toh(h.window), le32toh(h.max_frame), m->src_mac);
 	xts_link__isn(xp->link, le32toh(h.host_isn), le32toh(h.dpu_isn));
+	/* our window went out in the HELLO: it stays (answer false) */
+	xts_link__peer_caps(xp->link, le64toh(h.caps), false);
 	ss->state = XSS_UP;
 	ss->epoch = m->epoch;
 	memcpy(ss->peer, m->src_mac, sizeof(ss->peer));

@@ -71,8 +71,9 @@ wait_gone() { # pid tenths-of-seconds
 # shell function here would leave a subshell's pid and leak the program).
 bg() { local ns=$1; shift; ip netns exec "${PFX}$ns" "$@" & BGPIDS+=($!); }
 
-topo_up() { # [queues]
-	bash "$XTS_SRC/tools/xts-net" up --queues "${1:-4}" --prefix "$PFX" >"$WORK/topo.log" 2>&1 ||
+topo_up() { # [queues [mtu]]
+	bash "$XTS_SRC/tools/xts-net" up --queues "${1:-4}" ${2:+--mtu "$2"} --prefix "$PFX" \
+		>"$WORK/topo.log" 2>&1 ||
 		{ cat "$WORK/topo.log"; fail "xts-net up"; }
 }
 

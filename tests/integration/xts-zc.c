@@ -360,13 +360,16 @@ int main(int argc, char **argv)
 		    "mode=%s up=%llu down=%llu wall_s=%.3f cpu_s=%.3f cpu_s_per_gb=%.3f "
 		    "user_s_per_gb=%.3f "
 		    "zc_rx_frames=%llu zc_rx_copied=%llu zc_tx_frames=%llu kicks=%llu sleeps=%llu "
-		    "tx_frames=%llu\n",
+		    "tx_frames=%llu rx_frames=%llu max_frame=%u mbuf=%u mbuf_tx=%llu mbuf_rx=%llu "
+		    "xsk_rx_dropped=%llu\n",
 		    copy_mode ? "copy" : "zc", (unsigned long long)up_bytes,
 		    (unsigned long long)down_bytes, wall, cpu, gb > 0 ? cpu / gb : 0.0,
 		    gb > 0 ? (u1 - u0) / gb : 0.0, (unsigned long long)st.zc_rx_frames,
 		    (unsigned long long)st.zc_rx_copied, (unsigned long long)st.zc_tx_frames,
 		    (unsigned long long)st.kicks, (unsigned long long)st.sleeps,
-		    (unsigned long long)st.tx_frames);
+		    (unsigned long long)st.tx_frames, (unsigned long long)st.rx_frames,
+		    st.max_frame, st.mbuf, (unsigned long long)st.mbuf_tx_frames,
+		    (unsigned long long)st.mbuf_rx_frames, (unsigned long long)st.xsk_rx_dropped);
 	}
 	if (sd >= 0)
 		xport_close(xp, sd);

@@ -69,6 +69,10 @@ int link_alloc_in(struct xts_link **out, const struct xts_link_opts *o, __u32 qu
 	l->window = o->window;
 	l->peer_window = o->window; /* until the peer says otherwise */
 	l->fd = -1;
+	l->base_window = l->mbuf_window = o->window;
+	l->mtu = mtu;
+	l->slot_base = ~0ull; /* no slots until link_mbuf_on */
+	l->slot_bytes = 1;
 	l->own_max_frame = o->frame_size - RX_HEADROOM - XTS_LINK_PAD;
 	if (mtu && mtu + XTS_ETH_HLEN < l->own_max_frame)
 		l->own_max_frame = mtu + XTS_ETH_HLEN;
@@ -76,7 +80,7 @@ int link_alloc_in(struct xts_link **out, const struct xts_link_opts *o, __u32 qu
 		free(l);
 		return -EMSGSIZE;
 	}
-	l->max_frame = l->own_max_frame;
+	l->max_frame = l->chunk_max_frame = l->own_max_frame;
 	memset(l->peer_mac, 0xff, XTS_MAC_LEN);
 
 	l->area_size = (size_t)o->frames * o->frame_size;
@@ -110,9 +114,75 @@ int link_alloc_in(struct xts_link **out, const struct xts_link_opts *o, __u32 qu
 	return 0;
 }
 
+/* Chunks of rx UMEM the fill side must keep for the peer's frames: its
+ * sequenced frames in flight (window of them, each up to @cpf chunks)
+ * and a window of one-chunk NOSEQ frames (acks, pings). */
+static __u32 fill_reserve(__u32 window, __u32 cpf, __u32 base_window)
+{
+	return window * cpf + base_window;
+}
+
+int link_mbuf_on(struct xts_link *l)
+{
+	__u32 room = l->frame_size - RX_HEADROOM - XTS_LINK_PAD; /* rx bytes a chunk holds */
+	__u32 maxf = XTS_LINK_MBUF_CHUNKS * l->frame_size - XTS_LINK_PAD;
+	__u32 cpf, w, singles, slots, i, rsv;
+
+	if (!l->mtu || l->mtu + XTS_ETH_HLEN <= l->chunk_max_frame)
+		return -EMSGSIZE; /* the interface carries no larger frame */
+	if (l->mtu + XTS_ETH_HLEN < maxf)
+		maxf = l->mtu + XTS_ETH_HLEN;
+	/* The window counts frames (docs/protocol.md): a frame takes up to
+	 * cpf chunks of the fill ring, so we announce fewer of them: the
+	 * chunks of two one-chunk windows, in frames of the largest size. */
+	cpf = (maxf + room - 1) / room;
+	w = 2 * l->base_window / cpf;
+	if (w < 2)
+		w = 2;
+	singles = l->pool_cap / 2;
+	slots = (l->pool_cap - singles) / XTS_LINK_MBUF_CHUNKS;
+	if (fill_reserve(w, cpf, l->base_window) > l->fill_frames || slots < 2 * w)
+		return -ENOSPC; /* UMEM or rings too small for it */
+	l->spool = calloc(slots, sizeof(*l->spool));
+	if (!l->spool)
+		return -ENOMEM;
+	l->rsm_size = maxf;
+	l->rsm = mmap(NULL, (size_t)LINK_RSM_MAX * maxf, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (l->rsm == MAP_FAILED) {
+		l->rsm = NULL;
+		free(l->spool);
+		l->spool = NULL;
+		return -ENOMEM;
+	}
+	/* Nothing was sent yet: every tx frame is in the pool.  The first
+	 * half stays one-chunk frames (NOSEQ frames, and sessions with a
+	 * peer without XTS_CAP_MBUF), the second becomes slots. */
+	l->pool_n = 0;
+	l->pool_cap = singles;
+	for (i = 0; i < singles; i++)
+		link_pool_put(l, (__u64)(l->fill_frames + i) * l->frame_size + XTS_LINK_PAD);
+	l->slot_base = (__u64)(l->fill_frames + singles) * l->frame_size;
+	l->slot_bytes = (__u64)XTS_LINK_MBUF_CHUNKS * l->frame_size;
+	l->spool_cap = slots;
+	for (i = 0; i < slots; i++)
+		link_pool_put(l, l->slot_base + i * l->slot_bytes + XTS_LINK_PAD);
+	l->own_max_frame = l->max_frame = maxf;
+	l->window = l->mbuf_window = w;
+	rsv = fill_reserve(w, cpf, l->base_window);
+	if (rsv < 2 * l->base_window)
+		rsv = 2 * l->base_window;
+	l->lend_max = l->fill_frames > rsv ? l->fill_frames - rsv : 0;
+	l->mbuf = true;
+	return 0;
+}
+
 void link_free(struct xts_link *l)
 {
 	munmap(l->area, l->area_size);
+	if (l->rsm)
+		munmap(l->rsm, (size_t)LINK_RSM_MAX * l->rsm_size);
+	free(l->spool);
 	free(l->pool);
 	free(l);
 }
@@ -156,6 +226,33 @@ __u32 xts_link__peer_window(const struct xts_link *l)
 	return l->peer_window;
 }
 
+__u64 xts_link__caps(const struct xts_link *l)
+{
+	return l->mbuf ? XTS_CAP_MBUF : 0;
+}
+
+const char *xts_link__mbuf_note(const struct xts_link *l)
+{
+	return l->mbuf_note;
+}
+
+void xts_link__peer_caps(struct xts_link *l, __u64 caps, bool answer)
+{
+	l->sess_mbuf = l->mbuf && l->epoch && (caps & XTS_CAP_MBUF);
+	l->max_frame = l->own_max_frame;
+	if (l->peer_max_frame < l->max_frame)
+		l->max_frame = l->peer_max_frame;
+	if (!l->sess_mbuf && l->max_frame > l->chunk_max_frame)
+		l->max_frame = l->chunk_max_frame;
+	if (l->max_frame < XTS_PAYLOAD_OFF + 1)
+		l->max_frame = XTS_PAYLOAD_OFF + 1;
+	/* a slot per frame in flight, and half of them at most */
+	if (l->sess_mbuf && l->peer_window > l->spool_cap / 2)
+		l->peer_window = l->spool_cap / 2;
+	if (answer && l->mbuf)
+		l->window = l->sess_mbuf ? l->mbuf_window : l->base_window;
+}
+
 void xts_link__session(struct xts_link *l, __u32 epoch, __u32 peer_window, __u32 peer_max_frame,
 		       const __u8 peer_mac[XTS_MAC_LEN])
 {
@@ -169,9 +266,16 @@ void xts_link__session(struct xts_link *l, __u32 epoch, __u32 peer_window, __u32
 	l->peer_window = peer_window ? peer_window : 1;
 	if (l->peer_window > l->pool_cap / 2)
 		l->peer_window = l->pool_cap / 2;
+	/* Outside a session (peer_max_frame 0) max_frame is what we
+	 * announce; in one, frames of one chunk until xts_link__peer_caps
+	 * says the peer takes more. */
+	l->sess_mbuf = false;
+	l->peer_max_frame = peer_max_frame ? peer_max_frame : l->own_max_frame;
 	l->max_frame = l->own_max_frame;
 	if (peer_max_frame && peer_max_frame < l->max_frame)
 		l->max_frame = peer_max_frame;
+	if (peer_max_frame && l->max_frame > l->chunk_max_frame)
+		l->max_frame = l->chunk_max_frame;
 	if (l->max_frame < XTS_PAYLOAD_OFF + 1)
 		l->max_frame = XTS_PAYLOAD_OFF + 1;
 	memcpy(l->peer_mac, peer_mac, XTS_MAC_LEN);
@@ -303,48 +407,100 @@ static enum rx_verdict rx_judge(struct xts_link *l, const struct xts_msg *m, __u
 	return m->op == XTS_OP_ACK ? RX_ABSORB : RX_DELIVER;
 }
 
+/*
+ * The bytes of the frame of descriptors @d[0..n) (each but the last with
+ * more set): in place when it is one, copied together into a reassembly
+ * slot when it spans chunks (the chunks go back to the fill side with the
+ * batch).  NULL: a descriptor outside UMEM, or more bytes than any frame
+ * we take.
+ */
+static void *rx_frame(struct xts_link *l, const struct link_desc *d, __u32 n, __u32 *len)
+{
+	__u32 i, tot = 0;
+	__u8 *buf;
+
+	for (i = 0; i < n; i++) {
+		if (d[i].addr >= l->area_size || d[i].len > l->area_size - d[i].addr)
+			return NULL;
+		tot += d[i].len; /* n <= RX_BATCH_MAX descriptors of a chunk each */
+	}
+	*len = tot;
+	if (n == 1)
+		return link_data(l, d[0].addr);
+	if (!l->rsm || tot > l->rsm_size)
+		return NULL;
+	buf = l->rsm + (size_t)l->rsm_used++ * l->rsm_size;
+	for (i = 0, tot = 0; i < n; tot += d[i].len, i++)
+		memcpy(buf + tot, link_data(l, d[i].addr), d[i].len);
+	l->st.rx_mbuf++;
+	return buf;
+}
+
+/* One frame, its descriptors taken: judged, and delivered into @m or not.
+ * 1: delivered; 2: delivered, and a session op (the batch ends there). */
+static int rx_one(struct xts_link *l, struct xts_msg *m, void *data, __u32 len)
+{
+	if (!data || xts_proto_parse(data, len, m)) {
+		l->st.rx_malformed++;
+		if (data && !l->broken && malformed_in_sequence(l, data, len))
+			seq_gap(l);
+		return 0;
+	}
+	if (foreign(l, m))
+		return 0;
+	if (session_op(m->op)) {
+		l->st.rx_frames++;
+		l->st.rx_bytes += len;
+		return 2;
+	}
+	return rx_judge(l, m, len) == RX_DELIVER;
+}
+
 int xts_link__rx(struct xts_link *l, struct xts_msg *msgs, unsigned max)
 {
 	struct link_desc d[RX_BATCH_MAX];
-	__u32 n, i;
-	int out = 0;
+	__u32 n, i, j, k, want, len = 0, frames = 0;
+	int out = 0, r;
+	void *data;
 
 	if (l->held_n)
 		xts_link__rx_done(l);
 	if (max > RX_BATCH_MAX)
 		max = RX_BATCH_MAX;
-	n = l->ops->rx_peek(l, d, max);
+	/* A frame may take several descriptors: peek for a whole batch. */
+	want = l->mbuf ? RX_BATCH_MAX : max;
+	n = l->ops->rx_peek(l, d, want);
 	l->keep_next = 0;
-	for (i = 0; i < n; i++) {
-		struct xts_msg *m = &msgs[out];
-		bool inside = d[i].addr + d[i].len <= l->area_size;
-		void *data = link_data(l, d[i].addr);
-
-		l->held[i] = d[i].addr - d[i].addr % l->frame_size;
-		if (!inside || xts_proto_parse(data, d[i].len, m)) {
+	l->rsm_used = 0;
+	for (i = 0; i < n && frames < max; i = j + 1) {
+		for (j = i; j < n && d[j].more; j++)
+			;
+		if (j == n && !(i == 0 && n == want))
+			break; /* its last descriptor comes with the next peek */
+		if (j == n)
+			j = n - 1; /* longer than a batch: no frame of ours */
+		if (j > i && l->rsm_used == LINK_RSM_MAX)
+			break;
+		frames++;
+		for (k = i; k <= j; k++)
+			l->held[k] = d[k].addr - d[k].addr % l->frame_size;
+		if (d[j].more) {
 			l->st.rx_malformed++;
-			if (inside && !l->broken && malformed_in_sequence(l, data, d[i].len))
-				seq_gap(l);
 			continue;
 		}
-		if (foreign(l, m))
-			continue;
-		if (session_op(m->op)) {
-			l->st.rx_frames++;
-			l->st.rx_bytes += d[i].len;
-			out++;
-			/* The caller may start a session on this one: frames
-			 * behind it belong to that session, so they wait for
-			 * the next call instead of being judged under the old
-			 * epoch now. */
-			l->ops->rx_unpeek(l, n - (i + 1));
-			n = i + 1;
+		data = rx_frame(l, &d[i], j - i + 1, &len);
+		r = rx_one(l, &msgs[out], data, len);
+		out += r > 0;
+		/* The caller may start a session on a session op: frames
+		 * behind it belong to that session, so they wait for the
+		 * next call instead of being judged under the old epoch. */
+		if (r == 2) {
+			i = j + 1;
 			break;
 		}
-		if (rx_judge(l, m, d[i].len) == RX_DELIVER)
-			out++;
 	}
-	l->held_n = n;
+	l->ops->rx_unpeek(l, n - i);
+	l->held_n = i;
 	return out;
 }
 
@@ -409,11 +565,15 @@ __u32 xts_link__tx_room(const struct xts_link *l)
 	/* Keep two pool frames back for ACK/PONG/QRESET. */
 	if (l->pool_n < 2)
 		return 0;
+	if (l->sess_mbuf) /* sequenced frames go in slots */
+		return room < l->spool_n ? room : l->spool_n;
 	return room < l->pool_n - 2 ? room : l->pool_n - 2;
 }
 
 int xts_link__tx_reserve(struct xts_link *l, bool seq, struct xts_txf *f)
 {
+	bool slot;
+
 	if (seq) {
 		if (!l->epoch || l->broken ||
 		    l->tx_seq - l->peer_ack + l->reserved_seq >= l->peer_window) {
@@ -421,16 +581,20 @@ int xts_link__tx_reserve(struct xts_link *l, bool seq, struct xts_txf *f)
 			return -EAGAIN;
 		}
 	}
-	if (l->pool_n < (seq ? 3u : 1u)) {
+	slot = seq && l->sess_mbuf;
+	if (slot ? !l->spool_n : l->pool_n < (seq ? 3u : 1u)) {
 		l->ops->reap(l);
-		if (l->pool_n < (seq ? 3u : 1u)) {
+		if (slot ? !l->spool_n : l->pool_n < (seq ? 3u : 1u)) {
 			l->st.frame_stalls++;
 			return -ENOBUFS;
 		}
 	}
-	f->addr = l->pool[--l->pool_n];
+	/* A sequenced frame of a multi-buffer session gets a slot: up to
+	 * max_frame contiguous bytes; every other frame one chunk. */
+	f->addr = slot ? l->spool[--l->spool_n] : l->pool[--l->pool_n];
 	f->payload = (__u8 *)link_data(l, f->addr) + XTS_PAYLOAD_OFF;
-	f->cap = l->max_frame - XTS_PAYLOAD_OFF;
+	f->cap = (slot || l->max_frame < l->chunk_max_frame ? l->max_frame : l->chunk_max_frame) -
+		 XTS_PAYLOAD_OFF;
 	f->seq = seq;
 	if (seq)
 		l->reserved_seq++;
@@ -449,6 +613,8 @@ void xts_link__tx_cancel(struct xts_link *l, struct xts_txf *f)
 static void tx_put(struct xts_link *l, __u64 addr, __u32 len)
 {
 	l->ops->tx_put(l, addr, len);
+	if (len > l->frame_size - XTS_LINK_PAD)
+		l->st.tx_mbuf++;
 	l->unkicked++;
 	l->st.tx_frames++;
 	l->st.tx_bytes += len;
@@ -469,8 +635,8 @@ static int tx_stamp_push(struct xts_link *l, struct xts_txf *f, enum xts_op op, 
 	struct xts_hdr *h = (struct xts_hdr *)(frame + XTS_HDR_OFF);
 	int tot;
 
-	tot = xts_proto_hdr_put(frame, l->max_frame, dst ? dst : l->peer_mac, l->mac, op, flags,
-				dst_id, src_id, credit, len);
+	tot = xts_proto_hdr_put(frame, f->cap + XTS_PAYLOAD_OFF, dst ? dst : l->peer_mac, l->mac,
+				op, flags, dst_id, src_id, credit, len);
 	if (tot < 0) {
 		/* The caller wrote past cap (a bug): nothing goes out, and
 		 * the caller learns it, so that it neither debits credit

@@ -56,6 +56,7 @@ struct xts_link_stats {
 	__u64 kicks, kick_errs;	   /* sendto() wakeups of the tx path */
 	__u64 tx_oversize;	   /* submitted past cap: refused, -EMSGSIZE */
 	__u64 tx_dropped;	   /* in-memory pair: sent to no peer (AF_XDP: 0) */
+	__u64 tx_mbuf, rx_mbuf;	   /* frames that spanned more than one chunk */
 	/* from getsockopt(XDP_STATISTICS) */
 	__u64 xsk_rx_dropped, xsk_rx_invalid, xsk_tx_invalid;
 	__u64 xsk_rx_ring_full, xsk_fill_empty, xsk_tx_ring_empty;
@@ -130,6 +131,34 @@ const __u8 *xts_link__mac(const struct xts_link *l);   /* our MAC */
 __u32 xts_link__max_frame(const struct xts_link *l);   /* min(ours, peer's) */
 __u32 xts_link__window(const struct xts_link *l);      /* ours (rx side) */
 __u32 xts_link__peer_window(const struct xts_link *l); /* the peer's (tx side) */
+
+/*
+ * Multi-buffer frames (docs/protocol.md, "Multi-buffer frames"): an AF_XDP
+ * link bound with XDP_USE_SG on an interface whose MTU is larger than one
+ * UMEM chunk sends and receives frames of up to XTS_LINK_MBUF_CHUNKS tx
+ * chunks (65,518 bytes with 4 KiB chunks and MTU 65,535).  XTS_MBUF=0 in
+ * the environment turns it off; so does a kernel that refuses the bind
+ * flag (xts_link__mbuf_note says why, once, for the caller to log).  The
+ * in-memory pair keeps one-chunk frames.
+ */
+#define XTS_LINK_MBUF_CHUNKS 16
+#define XTS_LINK_MBUF_ENV    "XTS_MBUF"
+/* Our caps for HELLO/HELLO_ACK: XTS_CAP_MBUF when this link takes frames
+ * larger than one chunk (then xts_link__max_frame, outside a session,
+ * says how large). */
+__u64 xts_link__caps(const struct xts_link *l);
+/* Why multi-buffer frames are off on this link although the interface's
+ * MTU would carry them (a refused bind flag, XTS_MBUF=0), or NULL: for
+ * one log line. */
+const char *xts_link__mbuf_note(const struct xts_link *l);
+/* The peer's caps from its HELLO/HELLO_ACK, right after
+ * xts_link__session(): frames larger than one chunk go out only if both
+ * sides have XTS_CAP_MBUF (a peer without it gets frames of one chunk
+ * whatever max_frame it announced).  @answer: we announce our window after
+ * this (the shard's HELLO_ACK), so a peer that sends one-chunk frames gets
+ * the window of one-chunk frames; the host announced its window first and
+ * keeps it. */
+void xts_link__peer_caps(struct xts_link *l, __u64 caps, bool answer);
 
 /* Start a new session: counters to zero, epoch and the peer's window,
  * max frame and MAC as negotiated by HELLO/HELLO_ACK.  Frames of other

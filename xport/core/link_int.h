@@ -26,11 +26,18 @@
  * skips it. */
 #define LINK_KEPT (~0ull)
 
-/* A received frame: UMEM address of its first byte, and its length. */
+/* A received frame: UMEM address of its first byte, and its length;
+ * @more: the frame goes on in the next descriptor (AF_XDP multi-buffer,
+ * XDP_PKT_CONTD). */
 struct link_desc {
 	__u64 addr;
 	__u32 len;
+	bool more;
 };
+
+/* Frames of more than one chunk that one xts_link__rx batch can hold
+ * reassembled; a batch stops early when they are used up. */
+#define LINK_RSM_MAX 16
 
 struct link_ops {
 	/* Up to @max received frames, oldest first, without taking them:
@@ -76,6 +83,24 @@ struct xts_link {
 	/* tx pool: stack of free UMEM addresses */
 	__u64 *pool;
 	__u32 pool_n, pool_cap;
+	/* Multi-buffer (link_mbuf_on): the tx half's second part is cut in
+	 * slots of tx_cpf contiguous chunks, from slot_base on, each a free
+	 * stack entry (its first chunk's address); a frame of a slot is
+	 * written contiguously and cut into descriptors at the chunk
+	 * boundaries.  slot_base is ~0 while off. */
+	__u64 *spool;
+	__u32 spool_n, spool_cap;
+	__u64 slot_base, slot_bytes;
+	/* rx frames of several chunks, copied together (rsm_n per batch) */
+	__u8 *rsm;
+	__u32 rsm_size, rsm_used;
+	bool mbuf;	       /* on: bound with XDP_USE_SG, MTU past a chunk */
+	bool sess_mbuf;	       /* this session's frames may span chunks */
+	const char *mbuf_note; /* why off, when the MTU would allow it */
+	__u32 mtu;	       /* the interface's (0: none) */
+	__u32 chunk_max_frame; /* the largest frame of one chunk */
+	__u32 base_window;     /* our window for one-chunk frames */
+	__u32 mbuf_window;     /* and for frames of up to own_max_frame */
 
 	/* rx frames held by the caller between rx() and rx_done() */
 	__u64 held[RX_BATCH_MAX];
@@ -94,6 +119,7 @@ struct xts_link {
 	__u32 window;	      /* ours */
 	__u32 peer_window;
 	__u32 max_frame, own_max_frame;
+	__u32 peer_max_frame; /* as the peer announced it */
 	bool broken;
 	bool qreset_due;
 	__u32 qreset_epoch;
@@ -124,9 +150,19 @@ static inline void *link_data(const struct xts_link *l, __u64 addr)
 	return (__u8 *)l->area + addr;
 }
 
+/* A tx frame back to its pool: a slot by its first chunk's address; the
+ * completions of a slot's further chunks are no frame of their own. */
 static inline void link_pool_put(struct xts_link *l, __u64 addr)
 {
-	l->pool[l->pool_n++] = addr;
+	if (addr < l->slot_base)
+		l->pool[l->pool_n++] = addr;
+	else if ((addr - l->slot_base) % l->slot_bytes == XTS_LINK_PAD)
+		l->spool[l->spool_n++] = addr;
 }
+
+/* The transport takes frames of several chunks (the AF_XDP backend, after
+ * a bind with XDP_USE_SG): cut the tx half, size the windows, allocate
+ * the reassembly area.  Before any frame moved.  0 or -errno (then off). */
+int link_mbuf_on(struct xts_link *l);
 
 #endif

@@ -107,7 +107,7 @@ static bool deliver(struct mem_end *e, const void *data, __u32 len)
 	}
 	addr = e->fill[--e->fill_n] + RX_HEADROOM + XTS_LINK_PAD;
 	memcpy(link_data(l, addr), data, len);
-	e->rx[(e->rx_head + e->rx_n++) % l->ring_size] = (struct link_desc){addr, len};
+	e->rx[(e->rx_head + e->rx_n++) % l->ring_size] = (struct link_desc){addr, len, false};
 	efd_update(e);
 	return true;
 }
@@ -194,7 +194,7 @@ static void mem_tx_put(struct xts_link *l, __u64 addr, __u32 len)
 {
 	struct mem_end *e = be(l);
 
-	e->tx[e->tx_n++] = (struct link_desc){addr, len};
+	e->tx[e->tx_n++] = (struct link_desc){addr, len, false};
 }
 
 static int mem_kick(struct xts_link *l)

@@ -25,6 +25,15 @@
 #include "link_xdp.h"
 #include "xts_xdp_loader.h"
 
+/* Debian 12's uapi headers predate AF_XDP multi-buffer (Linux 6.6): the
+ * values of the kernel's include/uapi/linux/if_xdp.h. */
+#ifndef XDP_USE_SG
+#define XDP_USE_SG (1 << 4)
+#endif
+#ifndef XDP_PKT_CONTD
+#define XDP_PKT_CONTD (1 << 0)
+#endif
+
 static struct xdp_be *be(const struct xts_link *l)
 {
 	return l->be;
@@ -41,6 +50,7 @@ static __u32 xdp_rx_peek(struct xts_link *l, struct link_desc *d, __u32 max)
 
 		d[i].addr = x->addr;
 		d[i].len = x->len;
+		d[i].more = x->options & XDP_PKT_CONTD;
 	}
 	return n;
 }
@@ -85,31 +95,47 @@ static bool xdp_rx_ready(struct xts_link *l)
 	return xsk_cons_nb_avail(&be(l)->rx, 1) > 0;
 }
 
+/*
+ * One descriptor per chunk the frame touches: a frame of a multi-buffer
+ * slot (link.c) lies in contiguous chunks and is cut at their boundaries,
+ * every descriptor but the last marked XDP_PKT_CONTD, as AF_XDP wants
+ * (a descriptor never crosses a chunk).
+ */
 static void xdp_tx_put(struct xts_link *l, __u64 addr, __u32 len)
 {
 	struct xdp_be *b = be(l);
-	struct xdp_desc *d;
-	__u32 idx = 0;
+	__u32 idx = 0, n = 0, k;
 
-	/* Cannot fail: the tx ring holds the whole pool (see top). */
-	xsk_ring_prod__reserve(&b->tx, 1, &idx);
-	d = xsk_ring_prod__tx_desc(&b->tx, idx);
-	d->addr = addr;
-	d->len = len;
-	d->options = 0;
-	xsk_ring_prod__submit(&b->tx, 1);
+	for (k = 0; k < len; n++)
+		k += l->frame_size - (__u32)((addr + k) % l->frame_size);
+	/* Cannot fail: the tx ring holds every chunk of the pool (see top). */
+	xsk_ring_prod__reserve(&b->tx, n, &idx);
+	for (k = 0; len; k++) {
+		struct xdp_desc *d = xsk_ring_prod__tx_desc(&b->tx, idx + k);
+		__u32 room = l->frame_size - (__u32)(addr % l->frame_size);
+
+		d->addr = addr;
+		d->len = len < room ? len : room;
+		d->options = len > room ? XDP_PKT_CONTD : 0;
+		addr += d->len;
+		len -= d->len;
+	}
+	xsk_ring_prod__submit(&b->tx, n);
+	b->unkicked_desc += n;
 }
 
 static int xdp_kick(struct xts_link *l)
 {
 	/* Copy mode transmits from sendto(), at most a kernel batch (32) of
 	 * descriptors per call, returning EAGAIN while more are left. */
-	unsigned tries = l->unkicked / 16 + 8;
+	struct xdp_be *b = be(l);
+	unsigned tries = b->unkicked_desc / 16 + 8;
 
 	while (l->unkicked && tries--) {
 		l->st.kicks++;
 		if (sendto(l->fd, NULL, 0, MSG_DONTWAIT, NULL, 0) >= 0) {
 			l->unkicked = 0;
+			b->unkicked_desc = 0;
 			break;
 		}
 		if (errno != EAGAIN && errno != EBUSY && errno != ENOBUFS && errno != EINTR) {
@@ -231,9 +257,9 @@ int link_xdp_post_rx(struct xts_link *l, struct xdp_be *b)
 	return 0;
 }
 
-/* UMEM and socket on (ifname, queue), registered, the rx half posted. */
-static int xdp_open(struct xts_link *l, struct xdp_be *b, const char *ifname,
-		    const struct xts_link_opts *o)
+/* UMEM and socket on (ifname, queue), bound with @bind_flags. */
+static int xdp_bind(struct xts_link *l, struct xdp_be *b, const char *ifname,
+		    const struct xts_link_opts *o, __u16 bind_flags)
 {
 	struct xsk_umem_config ucfg;
 	struct xsk_socket_config scfg;
@@ -254,11 +280,69 @@ static int xdp_open(struct xts_link *l, struct xdp_be *b, const char *ifname,
 	scfg.libxdp_flags = XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD;
 	/* veth has no zero-copy AF_XDP: copy mode, and no need_wakeup so
 	 * that a sendto() kick is the only tx doorbell we have to think of. */
-	scfg.bind_flags = XDP_COPY;
+	scfg.bind_flags = bind_flags;
 	err = xsk_socket__create(&b->xsk, ifname, l->queue, b->umem, &b->rx, &b->tx, &scfg);
+	if (err) {
+		b->xsk = NULL;
+		xsk_umem__delete(b->umem);
+		b->umem = NULL;
+		return err;
+	}
+	l->fd = xsk_socket__fd(b->xsk);
+	return 0;
+}
+
+/* XTS_MBUF=0 in the environment: multi-buffer frames off. */
+static bool mbuf_wanted(void)
+{
+	const char *v = getenv(XTS_LINK_MBUF_ENV);
+
+	return !v || strcmp(v, "0") != 0;
+}
+
+/*
+ * Bound with XDP_USE_SG where the interface's MTU carries frames larger
+ * than a chunk (docs/protocol.md, "Multi-buffer frames"); a kernel or
+ * driver that refuses the flag (EINVAL before 6.6, EOPNOTSUPP for a
+ * zero-copy driver without multi-buffer) gets a socket without it and a
+ * note saying why, which the caller logs once.
+ */
+static int xdp_bind_mbuf(struct xts_link *l, struct xdp_be *b, const char *ifname,
+			 const struct xts_link_opts *o)
+{
+	int err;
+
+	if (!l->mtu || l->mtu + XTS_ETH_HLEN <= l->chunk_max_frame)
+		return xdp_bind(l, b, ifname, o, XDP_COPY);
+	if (!mbuf_wanted()) {
+		l->mbuf_note = "multi-buffer frames off: " XTS_LINK_MBUF_ENV "=0";
+		return xdp_bind(l, b, ifname, o, XDP_COPY);
+	}
+	err = xdp_bind(l, b, ifname, o, XDP_COPY | XDP_USE_SG);
+	if (err == -EINVAL || err == -EOPNOTSUPP) {
+		l->mbuf_note = err == -EINVAL ? "multi-buffer frames off: bind(XDP_USE_SG): "
+						"Invalid argument (kernel before 6.6?)"
+					      : "multi-buffer frames off: bind(XDP_USE_SG): "
+						"Operation not supported by the driver";
+		return xdp_bind(l, b, ifname, o, XDP_COPY);
+	}
 	if (err)
 		return err;
-	l->fd = xsk_socket__fd(b->xsk);
+	err = link_mbuf_on(l);
+	if (err == -ENOSPC)
+		l->mbuf_note = "multi-buffer frames off: UMEM or rings too small for them";
+	return err == -ENOMEM ? err : 0;
+}
+
+/* UMEM and socket on (ifname, queue), registered, the rx half posted. */
+static int xdp_open(struct xts_link *l, struct xdp_be *b, const char *ifname,
+		    const struct xts_link_opts *o)
+{
+	int err;
+
+	err = xdp_bind_mbuf(l, b, ifname, o);
+	if (err)
+		return err;
 
 	err = register_xsk(b, ifname, o);
 	if (err)

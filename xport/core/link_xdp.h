@@ -21,6 +21,7 @@ struct xdp_be {
 	struct xdp_adopted *adopted; /* the rings link_adopt.c mapped itself */
 	struct xsk_ring_prod fill, tx;
 	struct xsk_ring_cons comp, rx;
+	__u32 unkicked_desc; /* descriptors on the tx ring not yet sent */
 };
 
 extern const struct link_ops link_xdp_ops;
