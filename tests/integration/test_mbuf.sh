@@ -25,7 +25,7 @@ run() { # [env...] -- xts-zc args
 	local got line env=()
 	while [ "$1" != -- ]; do env+=("$1"); shift; done
 	shift
-	got=$(H env "${env[@]}" "$XTS_BIN/xts-zc" -v -q 0 "$@" 198.18.0.2 7 <"$WORK/data" \
+	got=$(H env "${env[@]}" timeout 60 "$XTS_BIN/xts-zc" -v -q 0 "$@" 198.18.0.2 7 <"$WORK/data" \
 		2>"$WORK/zc.err" | sha256sum | cut -d' ' -f1)
 	line=$(grep '^mode=' "$WORK/zc.err") || { cat "$WORK/zc.err"; fail "xts-zc $*: no stats"; }
 	[ "$got" = "$want" ] || { cat "$WORK/zc.err"; fail "xts-zc ${env[*]} $*: sha256 $got, want $want"; }

@@ -40,6 +40,8 @@ struct xts_link_opts {
 	__u32 window;	  /* 0: XTS_LINK_DEF_WINDOW */
 	int xsks_map_fd;  /* XSKMAP to register in; < 0: find/attach on ifname */
 	bool attach;	  /* with xsks_map_fd < 0: attach xts_xdp if absent */
+	__u32 mtu;	  /* in-memory pair only: its wire's MTU (0: frames of one chunk);
+			   * past one chunk, multi-buffer frames as over AF_XDP */
 };
 
 struct xts_link_stats {
@@ -139,7 +141,8 @@ __u32 xts_link__peer_window(const struct xts_link *l); /* the peer's (tx side) *
  * chunks (65,518 bytes with 4 KiB chunks and MTU 65,535).  XTS_MBUF=0 in
  * the environment turns it off; so does a kernel that refuses the bind
  * flag (xts_link__mbuf_note says why, once, for the caller to log).  The
- * in-memory pair keeps one-chunk frames.
+ * in-memory pair does the same when its opts name an MTU past one chunk
+ * (frames cut across the receiver's fill frames as the kernel does).
  */
 #define XTS_LINK_MBUF_CHUNKS 16
 #define XTS_LINK_MBUF_ENV    "XTS_MBUF"

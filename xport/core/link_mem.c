@@ -86,28 +86,38 @@ static void efd_update(struct mem_end *e)
 		e->efd_on = read(e->l->fd, &v, sizeof(v)) != sizeof(v);
 }
 
-/* Copy one frame onto @e's rx ring, as the kernel does in copy mode.
- * Under the pair's mutex.  false: dropped (and counted). */
+/* Copy one frame onto @e's rx ring, as the kernel does in copy mode: a
+ * frame larger than a chunk across as many fill frames as it takes, every
+ * descriptor but the last marked "more" (XDP_PKT_CONTD), or dropped when
+ * @e is no multi-buffer link (a socket bound without XDP_USE_SG).  Under
+ * the pair's mutex.  false: dropped (and counted). */
 static bool deliver(struct mem_end *e, const void *data, __u32 len)
 {
 	struct xts_link *l = e->l;
-	__u64 addr;
+	__u32 room = l->frame_size - RX_HEADROOM - XTS_LINK_PAD;
+	__u32 n = len ? (len + room - 1) / room : 1, i, k;
 
-	if (len > l->frame_size - RX_HEADROOM - XTS_LINK_PAD) {
+	if ((n > 1 && !l->mbuf) || len > l->own_max_frame) {
 		e->rx_dropped++;
 		return false;
 	}
-	if (e->rx_n == l->ring_size) {
+	if (l->ring_size - e->rx_n < n) {
 		e->rx_ring_full++;
 		return false;
 	}
-	if (!e->fill_n) {
+	if (e->fill_n < n) {
 		e->fill_empty++;
 		return false;
 	}
-	addr = e->fill[--e->fill_n] + RX_HEADROOM + XTS_LINK_PAD;
-	memcpy(link_data(l, addr), data, len);
-	e->rx[(e->rx_head + e->rx_n++) % l->ring_size] = (struct link_desc){addr, len, false};
+	for (i = 0, k = 0; i < n; i++) {
+		__u64 addr = e->fill[--e->fill_n] + RX_HEADROOM + XTS_LINK_PAD;
+		__u32 c = len - k < room ? len - k : room;
+
+		memcpy(link_data(l, addr), (const __u8 *)data + k, c);
+		e->rx[(e->rx_head + e->rx_n++) % l->ring_size] =
+		    (struct link_desc){addr, c, i + 1 < n};
+		k += c;
+	}
 	efd_update(e);
 	return true;
 }
@@ -290,9 +300,14 @@ static int end_create(struct xts_link **out, struct mem_pair *p, int side,
 	__u32 i;
 	int err;
 
-	err = link_alloc(&l, o, 0, 0);
+	err = link_alloc(&l, o, 0, o->mtu);
 	if (err)
 		return err;
+	/* a wire past one chunk: multi-buffer frames, as over AF_XDP */
+	if (o->mtu && (err = link_mbuf_on(l)) && err != -EMSGSIZE) {
+		link_free(l);
+		return err;
+	}
 	e = calloc(1, sizeof(*e));
 	if (!e) {
 		link_free(l);
