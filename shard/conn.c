@@ -540,6 +540,8 @@ static void conn_connected(struct shard *s, struct conn *c)
 		c->deadline_ns =
 		    s->now_ns + (s->o.res_hold_us ? s->o.res_hold_us * 1000ull : SHARD_RES_HOLD_NS);
 		conn_dl_add(s, c, c->deadline_ns);
+		if (s->lazy_until_ns < c->deadline_ns)
+			s->lazy_until_ns = c->deadline_ns;
 		return;
 	}
 	conn_ctl_add(s, c, PEND_CONN_RES);

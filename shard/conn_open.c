@@ -136,6 +136,9 @@ static int conn_first_bytes(struct shard *s, struct conn *c, const struct xts_ms
 		return EPROTO;
 	}
 	c->rx_allowed -= (__u32)n;
+	/* CLOSED frames may wait for its CONNECT_RES meanwhile (shard_flush) */
+	if (s->lazy_until_ns < s->now_ns + SHARD_RES_HOLD_NS)
+		s->lazy_until_ns = s->now_ns + SHARD_RES_HOLD_NS;
 	return conn_buf_keep(s, c, (const __u8 *)m->payload + off, n) ? ENOMEM : 0;
 }
 

@@ -214,6 +214,8 @@ static int conn_send_ctl(struct shard *s, struct conn *c)
 				     c->host_id, XTS_ID_NONE, 0, &e, sizeof(e));
 		if (err)
 			return err;
+		if (!(p & PEND_RESET))
+			s->lazy_tx++; /* shard_flush: need not ring on its own */
 		conn_release(s, c);
 	}
 	return 0;

@@ -325,6 +325,23 @@ static void sleep_idle(struct shard *s, int timeout_ms)
 	}
 }
 
+/* The doorbell, unless all that waits is CLOSED frames while a held
+ * CONNECT_RES is due soon (conn.c): they go with it, or at its deadline. */
+static void shard_flush(struct shard *s)
+{
+	if (s->lazy_tx && s->now_ns < s->lazy_until_ns &&
+	    xts_link__unkicked(s->link) <= s->lazy_tx && s->lazy_tx < SHARD_LAZY_MAX) {
+		xts_link__flush_batch(s->link, false, UINT32_MAX); /* acks, completions */
+		if (xts_link__unkicked(s->link) <= s->lazy_tx) {   /* no ACK came of it */
+			shard_timer_at(s, ST_CONNS, s->lazy_until_ns);
+			return;
+		}
+	}
+	xts_link__flush(s->link, false);
+	if (!xts_link__unkicked(s->link))
+		s->lazy_tx = 0;
+}
+
 int shard_poll(struct shard *s, int timeout_ms)
 {
 	int work;
@@ -345,7 +362,7 @@ int shard_poll(struct shard *s, int timeout_ms)
 	/* No pure ACK before sleeping: DATA carries our ack and one
 	 * goes out at half the window, so the host's window never
 	 * closes on us; a forced one woke the host once per request. */
-	xts_link__flush(s->link, false);
+	shard_flush(s);
 	/* busy, or adaptive within its spin: the next round at once */
 	if (!shard_poll_spin(s, work) && !work && timeout_ms)
 		sleep_idle(s, timeout_ms);

@@ -76,6 +76,8 @@ enum conn_state {
  * this long for the answer's first bytes, so that both reach the host in
  * one wakeup (conn.c, conn_connected) */
 #define SHARD_RES_HOLD_NS 500000ull /* shard_opts.res_hold_us 0 */
+/* CLOSED frames that may wait for a held CONNECT_RES, at most */
+#define SHARD_LAZY_MAX 16
 
 struct conn;
 
@@ -197,6 +199,12 @@ struct shard {
 	__u32 dl_head;	       /* connecting and lingering connections (deadlines) */
 	__u32 nconns;
 	__u64 now_ns;
+	/* CLOSED frames (answers to the host's CLOSE: nobody waits for them)
+	 * queued since the last doorbell, and until when they may wait for
+	 * a held CONNECT_RES to go with (conn_connected): a CLOSED rung on
+	 * its own woke the host once more per connect + request + close */
+	__u32 lazy_tx;
+	__u64 lazy_until_ns;
 	struct shard_timer tm[ST_NTIMERS];
 	struct shard_lsn *lsn; /* listening sockets (listen.c) */
 	struct shard_tls *tls; /* TLS contexts of the profiles (tls_store.c) */

@@ -689,10 +689,19 @@ static void test_new_conn_peer_reset(void **state)
 	assert_false(xts_link__broken(h->host));
 }
 
+static int connect_data_as(struct h *h, __u32 hid, __u32 hold_ms);
+
 /* CONNECT 0x101 with the first bytes "request" (XTS_CONNECT_F_DATA), the
  * CONNECT_RES held up to @hold_ms; the far side's socket, which has read
  * them. */
 static int connect_data(struct h *h, __u32 hold_ms)
+{
+	hello(h);
+	return connect_data_as(h, 0x101, hold_ms);
+}
+
+/* The same, in a session already started, for host socket @hid. */
+static int connect_data_as(struct h *h, __u32 hid, __u32 hold_ms)
 {
 	__u8 buf[sizeof(struct xts_connect) + 8], in[8];
 	struct xts_connect *req = (struct xts_connect *)buf;
@@ -700,14 +709,13 @@ static int connect_data(struct h *h, __u32 hold_ms)
 	__u64 end = now_ms() + 2000;
 	int peer = -1;
 
-	hello(h);
 	assert_true(h->caps & XTS_CAP_CONNECT_DATA);
 	h->s->o.res_hold_us = hold_ms * 1000;
 	memset(buf, 0, sizeof(buf));
 	req->dst = h->dst;
 	req->flags = htole16(XTS_CONNECT_F_DATA);
 	memcpy(buf + off, "request", 7);
-	hsend(h, XTS_OP_CONNECT, 0, XTS_ID_NONE, 0x101, RCVBUF, buf, off + 7);
+	hsend(h, XTS_OP_CONNECT, 0, XTS_ID_NONE, hid, RCVBUF, buf, off + 7);
 	while (peer < 0 && now_ms() < end) {
 		shard_poll(h->s, 1);
 		peer = accept4(h->lfd, NULL, NULL, SOCK_NONBLOCK);
@@ -767,6 +775,36 @@ static void test_connect_data_held(void **state)
 	close(peer);
 }
 
+/* The CLOSED that answers a host's CLOSE rings no doorbell of its own
+ * while a CONNECT_RES is held: a connection closed (CLOSE) and the next
+ * one opened with its request (CONNECT with the first bytes), as a client
+ * does, cost the host one wakeup, when the answer comes, for all three
+ * frames (CLOSED, CONNECT_RES, DATA), not one more for the CLOSED. */
+static void test_closed_rides_with_held(void **state)
+{
+	struct h *h = *state;
+	struct xts_close cl = {0};
+	struct frame f[BATCH];
+	int a, b, n;
+	__u32 id;
+
+	hello(h);
+	id = hconnect(h, 0x101, &a);
+	assert_int_equal(xts_link__send(h->host, XTS_OP_CLOSE, 0, id, 0x101, 0, &cl, sizeof(cl)),
+			 0);
+	b = connect_data_as(h, 0x102, 10000); /* the CLOSE goes first, one batch */
+	assert_int_equal(collect(h, f, BATCH, 100), 0);
+	assert_int_equal(send(b, "answer", 6, 0), 6);
+	n = collect(h, f, BATCH, 200);
+	assert_int_equal(n, 3);
+	assert_int_equal(f[0].op, XTS_OP_CLOSED);
+	assert_int_equal(f[0].dst, 0x101);
+	assert_int_equal(f[1].op, XTS_OP_CONNECT_RES);
+	assert_int_equal(f[2].op, XTS_OP_DATA);
+	close(a);
+	close(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -787,6 +825,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_new_conn_peer_reset, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_connect_data, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_connect_data_held, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_closed_rides_with_held, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
