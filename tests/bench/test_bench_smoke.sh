@@ -111,7 +111,11 @@ for p in ("xts", "kernel"):
         assert len(r) == 2, f"{k}: {len(r)} counted runs, want 2"
         spread = abs(r[0] - r[1]) / max(r)
         print(f"{k}: {r[0]:.0f} and {r[1]:.0f} ({method.split(' ')[0]}), spread {spread:.2%}")
-        assert spread <= 0.05, f"{k}: {r} differ by {spread:.1%} (> 5 %)"
+        # fast open: whether CLOSED, CONNECT_RES and the answer reach the
+        # host in one wakeup or two depends on timing (the shard's hold,
+        # docs/protocol.md), and each wakeup is one more engine turn
+        lim = 0.10 if w == "iconnfo" else 0.05
+        assert spread <= lim, f"{k}: {r} differ by {spread:.1%} (> {lim:.0%})"
 # XTS runs libxport in the process: more user-space work than glibc's
 # send/recv wrappers (with perf the kernel's share is counted too)
 if method.startswith("callgrind"):
