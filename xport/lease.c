@@ -213,6 +213,10 @@ int xp_lease_geom(char *line, struct xts_link_adopt *a, uint64_t *id, uint64_t *
 	*shm_size = v[5];
 	*max_socks = (uint32_t)v[6];
 	*id = v[8];
+	/* an xportd before multi-buffer frames says nothing: bound without */
+	if (ctl_rec_get(&r, "sg") && rec_u64(&r, "sg", 1, &v[0]))
+		return -EPROTO;
+	a->sg = ctl_rec_get(&r, "sg") && v[0];
 	snprintf(ifname, iflen, "%s", ifn);
 	if (a->umem_size < (uint64_t)a->frames * a->frame_size ||
 	    *shm_size < xts_lease_size(*max_socks))

@@ -8,8 +8,10 @@
 # received.  Then the fallbacks, byte-exact too: the host with XTS_MBUF=0
 # (an old host: no XTS_CAP_MBUF, so the shard must send it one-chunk
 # frames) and a shard with XTS_MBUF=0 (an old shard: the host must send
-# one-chunk frames), each logging why once.
+# one-chunk frames), each logging why once.  And a queue leased from
+# xportd, bound with XDP_USE_SG by xportd.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/xportd_lib.sh"
 need_root
 MB=${XTS_MBUF_MB:-32}
 
@@ -51,6 +53,15 @@ run XTS_MBUF=0 -- -c
 [ "$(kv max_frame "$LAST")" -le 4096 ] || fail "XTS_MBUF=0: max frame: $LAST"
 off_cpu=$(kv cpu_s_per_gb "$LAST")
 echo "# host CPU per GB moved (up + down), copying calls: multi-buffer $on_cpu s, one-chunk $off_cpu s"
+
+# a queue leased from xportd: bound with XDP_USE_SG by xportd, the
+# lessee's link takes frames of several chunks as its own socket would
+xportd_start 1
+run -- -c
+[ "$(kv mbuf "$LAST")" = 1 ] && [ "$(kv mbuf_tx "$LAST")" -gt 0 ] && [ "$(kv mbuf_rx "$LAST")" -gt 0 ] ||
+	fail "leased queue: no frames of several chunks: $LAST"
+kill "$XPORTD_PID"; wait_gone "$XPORTD_PID" 100 || fail "xportd did not stop"
+unset XPORTD_SOCKET
 
 # an old shard (no cap): the host sends one-chunk frames, receives them
 kill "$XTSD_PID"; wait_gone "$XTSD_PID" 100 || fail "xtsd did not stop"

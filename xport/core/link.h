@@ -102,6 +102,7 @@ struct xts_link_adopt {
 	__u32 queue;
 	__u32 mtu;	       /* of the interface (0: no limit) */
 	__u8 mac[XTS_MAC_LEN]; /* the interface's: our frames' source */
+	bool sg;	       /* bound with XDP_USE_SG: multi-buffer frames */
 };
 /* A link over that socket: maps its four rings as libxdp would and posts
  * the rx half of UMEM; the XSKMAP entry is the creator's business. */

@@ -159,6 +159,13 @@ int xts_link__adopt(struct xts_link **out, const struct xts_link_adopt *a)
 	memcpy(l->mac, a->mac, XTS_MAC_LEN);
 	l->fd = a->xsk_fd;
 	err = map_rings(l, b, ad);
+	/* xportd bound it with XDP_USE_SG: frames of several chunks, as a
+	 * link that binds its own socket (link_xdp.c) */
+	if (!err && a->sg && (err = link_mbuf_on(l)) != -ENOMEM) {
+		if (err == -ENOSPC)
+			l->mbuf_note = "multi-buffer frames off: UMEM or rings too small for them";
+		err = 0;
+	}
 	if (!err)
 		err = link_xdp_post_rx(l, b);
 	if (err) {

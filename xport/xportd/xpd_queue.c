@@ -109,6 +109,25 @@ static struct xpd_lease *lease_new(uint32_t q)
 	return ls;
 }
 
+/* Debian 12's uapi headers predate AF_XDP multi-buffer (Linux 6.6). */
+#ifndef XDP_USE_SG
+#define XDP_USE_SG (1 << 4)
+#endif
+
+/* Why the lease's socket is bound without XDP_USE_SG: "" when the MTU
+ * fits a chunk (nothing to say), a reason for the log, NULL: bind with
+ * it. */
+static const char *mbuf_note(const struct xpd *d, const struct xpd_lease *ls)
+{
+	const char *v = getenv(XTS_LINK_MBUF_ENV);
+
+	if (!d->mtu || d->mtu + XTS_ETH_HLEN <= ls->frame_size - 256 - XTS_LINK_PAD)
+		return "";
+	if (v && !strcmp(v, "0"))
+		return XTS_LINK_MBUF_ENV "=0";
+	return NULL;
+}
+
 /* UMEM registered, rings sized, bound in copy mode on (interface, q). */
 static int xsk_setup(struct xpd *d, struct xpd_lease *ls)
 {
@@ -127,6 +146,7 @@ static int xsk_setup(struct xpd *d, struct xpd_lease *ls)
 	    .sxdp_flags = XDP_COPY,
 	};
 	int n = (int)ls->ring_size;
+	const char *note = mbuf_note(d, ls);
 
 	ls->xsk_fd = socket(AF_XDP, SOCK_RAW | SOCK_CLOEXEC, 0);
 	if (ls->xsk_fd < 0)
@@ -135,9 +155,30 @@ static int xsk_setup(struct xpd *d, struct xpd_lease *ls)
 	    setsockopt(ls->xsk_fd, SOL_XDP, XDP_UMEM_FILL_RING, &n, sizeof(n)) ||
 	    setsockopt(ls->xsk_fd, SOL_XDP, XDP_UMEM_COMPLETION_RING, &n, sizeof(n)) ||
 	    setsockopt(ls->xsk_fd, SOL_XDP, XDP_RX_RING, &n, sizeof(n)) ||
-	    setsockopt(ls->xsk_fd, SOL_XDP, XDP_TX_RING, &n, sizeof(n)) ||
-	    bind(ls->xsk_fd, (struct sockaddr *)&sx, sizeof(sx)))
+	    setsockopt(ls->xsk_fd, SOL_XDP, XDP_TX_RING, &n, sizeof(n)))
 		return -errno;
+	/* Multi-buffer frames as the lessee's own link would bind them
+	 * (link_xdp.c): with XDP_USE_SG where the MTU passes a chunk, and
+	 * without it when the kernel or driver refuses the flag. */
+	ls->sg = !note;
+	if (ls->sg) {
+		sx.sxdp_flags = XDP_COPY | XDP_USE_SG;
+		if (!bind(ls->xsk_fd, (struct sockaddr *)&sx, sizeof(sx)))
+			goto bound;
+		if (errno != EINVAL && errno != EOPNOTSUPP)
+			return -errno;
+		note = errno == EINVAL ? "bind(XDP_USE_SG): Invalid argument (kernel before 6.6?)"
+				       : "bind(XDP_USE_SG): not supported by the driver";
+		ls->sg = false;
+		sx.sxdp_flags = XDP_COPY;
+	}
+	if (bind(ls->xsk_fd, (struct sockaddr *)&sx, sizeof(sx)))
+		return -errno;
+bound:
+	if (note && *note && !d->mbuf_noted) { /* once per xportd */
+		xpd_info("multi-buffer frames off: %s", note);
+		d->mbuf_noted = true;
+	}
 	if (bpf_map_update_elem(d->xsks_map_fd, &ls->queue, &ls->xsk_fd, 0))
 		return -errno;
 	return 0;
@@ -370,6 +411,7 @@ void xpd_lease_rec(const struct xpd *d, const struct xpd_lease *ls, struct ctl_b
 	ctl_rec_u64(o, "shm_size", ls->shm_size);
 	ctl_rec_u64(o, "max_socks", ls->max_socks);
 	ctl_rec_u64(o, "mtu", d->mtu);
+	ctl_rec_u64(o, "sg", ls->sg);
 	ctl_rec_str(o, "mac", mac);
 	ctl_rec_end(o);
 }

@@ -142,6 +142,7 @@ struct xpd_lease {
 	void *umem;
 	uint64_t umem_size;
 	uint32_t frames, frame_size, ring_size;
+	bool sg; /* bound with XDP_USE_SG: multi-buffer frames (link.h) */
 	struct xts_lease_shm *shm;
 	uint64_t shm_size;
 	uint32_t max_socks;
@@ -176,7 +177,8 @@ struct xpd {
 	uint8_t mac[6];
 	uint32_t mtu;
 	int xsks_map_fd;
-	bool attached; /* we attached the XDP program */
+	bool attached;	 /* we attached the XDP program */
+	bool mbuf_noted; /* said once why leases have no multi-buffer frames */
 	int ep;
 	struct xpd_ev sig;
 	struct xpd_ev lsn; /* the listening socket */
