@@ -96,6 +96,10 @@ enum xts_op {
 #define XTS_F_EOR                                                                                  \
 	0x0008 /* DATA to the host: this frame ends a message (framing                             \
 		* ULP); only on connections the host pushed "strp" on */
+/* CLOSE of a listener: the socket stays open in another process of the
+ * host (fork): keep the DPU listener until a sibling listens (the shard
+ * announces XTS_CAP_LSN_HANDOFF) */
+#define XTS_F_SHARED 0x0010
 
 struct xts_hdr {
 	__u8 version;	/* XTS_PROTO_VERSION */
@@ -128,6 +132,9 @@ _Static_assert(sizeof(struct xts_hdr) == 32, "xts_hdr is 32 bytes");
  * first bytes (XTS_CONNECT_F_DATA); a host uses it only with a shard that
  * says so (an older one refuses the flag as malformed) */
 #define XTS_CAP_CONNECT_DATA (1ull << 6)
+/* the shard hands a closing listener's connections to a sibling listener
+ * and honours XTS_F_SHARED on a listener's CLOSE (docs/protocol.md) */
+#define XTS_CAP_LSN_HANDOFF (1ull << 7)
 
 /* HELLO (always this layout, header version 1), and a HELLO_ACK that
  * refuses a version (header version 1, epoch 0): every version reads it. */

@@ -30,6 +30,7 @@
 #define XTS_REG_H
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #define XTS_REG_MAGIC	0x47455258u /* "XREG" */
@@ -39,6 +40,9 @@
 #define REG_F_REUSEADDR 0x1
 #define REG_F_REUSEPORT 0x2
 #define REG_F_V6ONLY	0x4
+/* not the wire's: a listener its host closed, kept by its shard until a
+ * sibling listens (shard/listen.c, "linger"); never a sibling itself */
+#define REG_F_LINGER 0x8000
 
 enum reg_state { REG_FREE = 0, REG_LISTEN = 2 };
 
@@ -102,6 +106,23 @@ int reg_check(const struct xts_reg *r, uint64_t size);
 int reg_bind(struct xts_reg *r, const struct reg_req *req, uint32_t *slot_out);
 /* Remove the entry of (queue, host_id): 0 or -ENOENT. */
 int reg_unbind(struct xts_reg *r, uint16_t queue, uint32_t host_id);
+/* A sibling of a closing listener: its entry's queue and host socket. */
+struct reg_sib {
+	uint16_t queue;
+	uint32_t host_id;
+};
+/*
+ * The host closed listener (queue, host_id) on @key, in one critical
+ * section (two listeners of a group closing at once must not each hand
+ * their connections to the other): its siblings, the entries on exactly
+ * @key with SO_REUSEPORT that are not lingering, at most @max into @sib
+ * and their number in *nsib; then the entry goes, unless there is no
+ * sibling and @linger: then it stays, re-keyed to @linger_id and marked
+ * REG_F_LINGER (a lingering entry is nobody's sibling).  0, -ENOENT (no
+ * such entry), or a lock error.
+ */
+int reg_close(struct xts_reg *r, const struct reg_key *key, uint16_t queue, uint32_t host_id,
+	      bool linger, uint32_t linger_id, struct reg_sib *sib, int max, int *nsib);
 /* Remove every entry of a queue (its session ended, its shard restarted):
  * the number removed, or a lock error. */
 int reg_drop_queue(struct xts_reg *r, uint16_t queue);

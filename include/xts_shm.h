@@ -27,7 +27,7 @@
 #include <sys/socket.h> /* AF_INET, AF_INET6 */
 
 #define XTS_SHM_MAGIC	   0x4d485358u /* "XSHM" */
-#define XTS_SHM_VERSION	   6u
+#define XTS_SHM_VERSION	   7u
 #define XTS_SHM_CACHELINE  64
 #define XTS_SHM_MAX_SHARDS 256
 #define XTS_SHM_ACL_MAX	   512	/* rules in all, both kinds */
@@ -294,7 +294,13 @@ _Static_assert(sizeof(struct xts_shm_run) == XTS_SHM_CACHELINE, "xts_shm_run siz
 	X(strp_msgs_tx, COUNTER, SHARD, "framed messages the host sent")                           \
 	X(strp_errors, COUNTER, SHARD, "framing errors (malformed, oversized, truncated)")         \
 	X(lsn_stats_full, COUNTER, SHARD,                                                          \
-	  "listeners counted in no listener series: all XTS_SHM_LSN_MAX slots were in use")
+	  "listeners counted in no listener series: all XTS_SHM_LSN_MAX slots were in use")        \
+	X(lsn_handed_off, COUNTER, SHARD,                                                          \
+	  "connections a closing listener held for its host, handed to a sibling listener")        \
+	X(lsn_handed_in, COUNTER, SHARD,                                                           \
+	  "connections a sibling's shard handed to a listener here")                               \
+	X(lsn_linger_reset, COUNTER, SHARD,                                                        \
+	  "listeners closed while shared that no sibling came for (what they held reset)")
 
 /* kind, as a value: XTS_SHM_KIND(GAUGE) */
 #define XTS_SHM_KIND_COUNTER 0

@@ -41,7 +41,16 @@ _Static_assert(XTS_SHM_LSN_MAX < 256, "struct lsn and struct conn keep a slot in
 #define ACCEPT_BURST 64	  /* accepts per listener per loop round */
 #define BACKLOG_MAX  4096 /* connections handed over, not yet acknowledged */
 
-enum lsn_state { LS_FREE = 0, LS_FAILED, LS_LISTEN };
+/* How long a listener its host closed with XTS_F_SHARED waits for a
+ * sibling (another process of the host listening again: nginx's new
+ * workers lease a queue and listen 0.1 - 1 s after the old ones close),
+ * and how often it looks for one. */
+#define LINGER_MS      5000
+#define LINGER_LOOK_MS 10
+
+/* LS_LINGER: the host closed it, its kernel socket and the connections it
+ * holds wait for a sibling (no more accepts, no host) */
+enum lsn_state { LS_FREE = 0, LS_FAILED, LS_LISTEN, LS_LINGER };
 
 struct lsn {
 	struct shard_ev ev; /* epoll data.ptr: the listening socket */
@@ -57,6 +66,11 @@ struct lsn {
 	__u32 backlog, pending; /* pending: offered, or still in their TLS handshake */
 	struct xts_addr local;
 	struct xts_ulp *ulp; /* pushed on every connection accepted; NULL none */
+	__u32 reg_id;	     /* the host id its registry entry carries (linger: ours) */
+	__u64 linger_until_ns;
+	/* accepted sockets a sibling's shard handed us, not offered yet */
+	int *stash;
+	__u32 nstash;
 };
 
 struct shard_lsn {
@@ -90,6 +104,7 @@ int lsn_init(struct shard *s)
 	__u64 repairs;
 	int n;
 
+	s->hand_fd = -1;
 	s->lsn = calloc(1, sizeof(*s->lsn));
 	if (!s->lsn)
 		return -ENOMEM;
@@ -110,10 +125,30 @@ int lsn_init(struct shard *s)
 	if (n > 0)
 		shard_log(s, XTS_LOG_INFO, "registry: removed %d listener(s) of a previous shard",
 			  n);
+	if ((n = lsn_hand_init(s)))
+		shard_log(s, XTS_LOG_WARNING,
+			  "listener handoff channel: %s: a closing listener's connections are "
+			  "reset, not handed to a sibling",
+			  strerror(-n));
 	return 0;
 }
 
-/* Kernel socket, reset of what was handed over, registry entry. */
+struct xts_reg *lsn_reg(struct shard *s)
+{
+	return s->lsn ? s->lsn->reg : NULL;
+}
+
+static void rst_close(int fd)
+{
+	struct linger lg = {.l_onoff = 1, .l_linger = 0};
+
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	close(fd);
+}
+
+/* Kernel socket (the kernel moves its queue to a sibling's socket, if
+ * any: tcp_migrate_req), reset of what was handed over and is still
+ * here, registry entry. */
 static void lsn_close(struct shard *s, struct lsn *l)
 {
 	if (l->fd >= 0)
@@ -122,8 +157,15 @@ static void lsn_close(struct shard *s, struct lsn *l)
 	free(l->ulp);
 	l->ulp = NULL;
 	conn_reset_accepted(s, l->id);
+	while (l->nstash) {
+		rst_close(l->stash[--l->nstash]);
+		if (l->lst)
+			s->lsn_st[l->lst - 1].drop_host_gone++;
+	}
+	free(l->stash);
+	l->stash = NULL;
 	if (l->registered && s->lsn->reg)
-		reg_unbind(s->lsn->reg, (__u16)s->o.queue, l->host_id);
+		reg_unbind(s->lsn->reg, (__u16)s->o.queue, l->reg_id);
 	l->registered = false;
 	if (l->lst)
 		xts_lsn_slot_put(s->lsn_st, s->lsn_ref, l->lst - 1u);
@@ -135,20 +177,31 @@ static void lsn_close(struct shard *s, struct lsn *l)
 	s->lsn->n--;
 }
 
-void lsn_close_all(struct shard *s)
+/* The session's listeners (@linger too: the shard's end) */
+static void lsn_close_every(struct shard *s, bool linger)
 {
 	__u32 i;
 
 	if (!s->lsn)
 		return;
 	for (i = 0; i < SHARD_LSN_MAX && s->lsn->n; i++)
-		if (s->lsn->l[i].state != LS_FREE)
+		if (s->lsn->l[i].state != LS_FREE && (linger || s->lsn->l[i].state != LS_LINGER))
 			lsn_close(s, &s->lsn->l[i]);
+}
+
+/* The end of the session: a lingering listener is no longer its host's
+ * and waits on. */
+void lsn_close_all(struct shard *s)
+{
+	lsn_close_every(s, false);
 }
 
 void lsn_fini(struct shard *s)
 {
-	lsn_close_all(s);
+	if (!s->lsn)
+		return; /* lsn_init never ran */
+	lsn_close_every(s, true);
+	lsn_hand_fini(s);
 	free(s->lsn);
 	s->lsn = NULL;
 }
@@ -176,8 +229,10 @@ static int lsn_register(struct shard *s, struct lsn *l, __u16 flags)
 		shard_log(s, XTS_LOG_WARNING, "registry: repaired after a holder died");
 	if (err == -ENOSPC)
 		err = -ENOBUFS; /* the listener limit */
-	if (!err)
+	if (!err) {
 		l->registered = true;
+		l->reg_id = l->host_id;
+	}
 	return err;
 }
 
@@ -383,6 +438,200 @@ static void lsn_on_listen(struct shard *s, const struct xts_msg *m)
 	l->acceptable = l->fd >= 0;
 }
 
+/* ---- the drain of a listener its host closes (docs/design.md) ---- */
+
+#define SIB_MAX 16
+
+/* @c (offered to the host, not taken) to @sib's shard: true if it went.
+ * Its bytes wait unread in its kernel socket, so it moves whole. */
+static bool hand_conn(struct shard *s, struct conn *c, const struct reg_sib *sib,
+		      const struct xts_addr *local)
+{
+	/* out of our epoll set first: our close() below would not take it
+	 * out while the sibling's shard holds the socket too */
+	epoll_ctl(s->ep, EPOLL_CTL_DEL, c->fd, NULL);
+	if (lsn_hand_send(s, sib, local, c->fd)) {
+		struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
+					 .data.ptr = &c->ev};
+
+		epoll_ctl(s->ep, EPOLL_CTL_ADD, c->fd, &ev); /* reset with the rest */
+		return false;
+	}
+	s->st.lsn_handed_off++;
+	c->pend = 0;
+	conn_release(s, c); /* closes our descriptor only: no FIN */
+	return true;
+}
+
+/* What @l holds for its host goes to its siblings, in turn: the
+ * connections offered and not taken (TLS ones, whose handshake state is
+ * this shard's, stay and are reset) and those handed to us.  Then
+ * lsn_close: its kernel socket's queue moves to a sibling's socket. */
+static void lsn_hand_over(struct shard *s, struct lsn *l, const struct reg_sib *sib, int nsib)
+{
+	__u32 slot, moved = 0, k = 0;
+
+	for (slot = 1; slot <= s->o.max_conns && s->nconns; slot++) {
+		struct conn *c = &s->conns[slot];
+
+		if (c->id && c->state == CS_ACCEPTED && c->lsn_id == l->id && !c->ulp &&
+		    c->fd >= 0 && hand_conn(s, c, &sib[k++ % (__u32)nsib], &l->local))
+			moved++;
+	}
+	while (l->nstash) {
+		int fd = l->stash[l->nstash - 1];
+
+		if (lsn_hand_send(s, &sib[k++ % (__u32)nsib], &l->local, fd))
+			break; /* lsn_close resets the rest */
+		close(fd);
+		l->nstash--;
+		moved++;
+		s->st.lsn_handed_off++;
+	}
+	if (moved)
+		shard_log(s, XTS_LOG_INFO,
+			  "listener on port %u closed: %u connection(s) handed to %d sibling(s)",
+			  le16toh(l->local.port), moved, nsib);
+}
+
+static struct reg_key lsn_key(const struct lsn *l)
+{
+	struct reg_key k = {.family = le16toh(l->local.family), .port = le16toh(l->local.port)};
+
+	memcpy(k.addr, l->local.addr, sizeof(k.addr));
+	return k;
+}
+
+/* Its siblings, and its registry entry gone (or kept, lingering: @linger
+ * and none): how many siblings, 0 when the registry cannot say. */
+static int lsn_unregister(struct shard *s, struct lsn *l, bool linger, struct reg_sib *sib)
+{
+	struct reg_key k = lsn_key(l);
+	int nsib = 0;
+
+	if (!l->registered || !s->lsn->reg || s->hand_fd < 0 ||
+	    reg_close(s->lsn->reg, &k, (__u16)s->o.queue, l->reg_id, linger, l->id, sib, SIB_MAX,
+		      &nsib))
+		return -1;
+	if (nsib || !linger)
+		l->registered = false; /* gone */
+	else
+		l->reg_id = l->id;
+	return nsib;
+}
+
+/* The host closed @l (CLOSE): to a sibling if there is one; else, when
+ * the socket is still open in another process of the host (@shared),
+ * kept until a sibling listens (at most LINGER_MS); else closed, what it
+ * holds reset (counted: drop_host_gone). */
+static void lsn_host_close(struct shard *s, struct lsn *l, bool shared)
+{
+	struct reg_sib sib[SIB_MAX];
+	int nsib = lsn_unregister(s, l, shared, sib);
+
+	if (nsib > 0) {
+		lsn_hand_over(s, l, sib, nsib);
+	} else if (nsib == 0 && l->registered) { /* lingering */
+		l->state = LS_LINGER;
+		s->lsn->nlisten--;
+		l->acceptable = false;
+		l->linger_until_ns = shard_now_ns() + LINGER_MS * 1000000ull;
+		shard_timer_at(s, ST_LSN, s->now_ns + LINGER_LOOK_MS * 1000000ull);
+		shard_log(s, XTS_LOG_INFO,
+			  "listener on port %u: closed, shared: waits for a sibling",
+			  le16toh(l->local.port));
+		return;
+	}
+	lsn_close(s, l);
+}
+
+/* ST_LSN: each lingering listener hands over once a sibling listens, or
+ * gives up at its deadline. */
+void lsn_timer(struct shard *s)
+{
+	bool again = false;
+
+	for (__u32 i = 0; s->lsn && i < SHARD_LSN_MAX; i++) {
+		struct lsn *l = &s->lsn->l[i];
+		struct reg_sib sib[SIB_MAX];
+		bool late;
+		int nsib;
+
+		if (l->state != LS_LINGER)
+			continue;
+		late = s->now_ns >= l->linger_until_ns;
+		nsib = lsn_unregister(s, l, !late, sib);
+		if (nsib > 0) {
+			shard_log(
+			    s, XTS_LOG_INFO,
+			    "listener on port %u: a sibling listens after %llu ms: handed over",
+			    le16toh(l->local.port),
+			    (unsigned long long)(shard_now_ns() + LINGER_MS * 1000000ull -
+						 l->linger_until_ns) /
+				1000000ull);
+			lsn_hand_over(s, l, sib, nsib);
+			lsn_close(s, l);
+		} else if (late || nsib < 0) {
+			shard_log(s, XTS_LOG_INFO,
+				  "listener on port %u: no sibling listened within %u ms: closed",
+				  le16toh(l->local.port), LINGER_MS);
+			s->st.lsn_linger_reset++;
+			lsn_close(s, l);
+		} else {
+			again = true;
+		}
+	}
+	if (again)
+		shard_timer_at(s, ST_LSN, s->now_ns + LINGER_LOOK_MS * 1000000ull);
+}
+
+int lsn_adopt(struct shard *s, __u32 host_id, const struct xts_addr *key, int fd)
+{
+	struct lsn *l = NULL;
+
+	for (__u32 i = 0; s->lsn && i < SHARD_LSN_MAX; i++) {
+		struct lsn *x = &s->lsn->l[i];
+
+		if ((x->state == LS_LISTEN || x->state == LS_LINGER) && x->host_id == host_id &&
+		    x->local.family == key->family && x->local.port == key->port &&
+		    !memcmp(x->local.addr, key->addr, sizeof(key->addr)) &&
+		    (!l || x->state == LS_LISTEN))
+			l = x;
+	}
+	if (!l)
+		return -ENOENT; /* closed meanwhile, with nowhere to go */
+	if (!l->stash && !(l->stash = malloc(BACKLOG_MAX * sizeof(*l->stash))))
+		return -ENOMEM;
+	if (l->nstash == BACKLOG_MAX)
+		return -ENOBUFS;
+	l->stash[l->nstash++] = fd;
+	s->st.lsn_handed_in++;
+	return 0;
+}
+
+/* Offer what siblings handed us, oldest first, within the backlog. */
+static int lsn_unstash(struct shard *s, struct lsn *l)
+{
+	int work = 0;
+
+	while (l->nstash && l->pending < l->backlog && s->nfree) {
+		int fd = l->stash[0];
+
+		memmove(l->stash, l->stash + 1, --l->nstash * sizeof(*l->stash));
+		l->pending++;
+		if (l->lst)
+			s->lsn_st[l->lst - 1].accepted++;
+		if (conn_on_accept(s, fd, l->id, l->host_id, l->ulp, l->lst)) {
+			l->pending--;
+			if (l->lst)
+				s->lsn_st[l->lst - 1].drop_limit++;
+			rst_close(fd);
+		}
+		work++;
+	}
+	return work;
+}
+
 void lsn_unpend(struct shard *s, __u32 lsn_id)
 {
 	struct lsn *l = lsn_lookup(s, lsn_id);
@@ -430,10 +679,14 @@ int lsn_dispatch(struct shard *s, const struct xts_msg *m)
 		s->st.stale_ids++;
 		return 1;
 	}
+	if (l->state == LS_LINGER) {
+		s->st.stale_ids++; /* its host closed it already */
+		return 1;
+	}
 	if (m->op == XTS_OP_CLOSE || m->op == XTS_OP_RESET) {
 		__u32 host_id = l->host_id;
 
-		lsn_close(s, l);
+		lsn_host_close(s, l, m->op == XTS_OP_CLOSE && (m->flags & XTS_F_SHARED));
 		/* The host waits for this (bounded) so that close() frees the
 		 * port as on Linux; best effort: a full window costs it the
 		 * wait, nothing else. */
@@ -518,7 +771,7 @@ int lsn_poll(struct shard *s)
 			}
 		}
 		if (l->state == LS_LISTEN)
-			work += lsn_accept(s, l);
+			work += lsn_unstash(s, l) + lsn_accept(s, l);
 	}
 	return work;
 }

@@ -286,6 +286,41 @@ int reg_unbind(struct xts_reg *r, uint16_t queue, uint32_t host_id)
 	return err;
 }
 
+int reg_close(struct xts_reg *r, const struct reg_key *key, uint16_t queue, uint32_t host_id,
+	      bool linger, uint32_t linger_id, struct reg_sib *sib, int max, int *nsib)
+{
+	int err, self = -1;
+
+	*nsib = 0;
+	if ((err = reg_lock(r)))
+		return err;
+	for (uint32_t i = 0; i < r->nslots; i++) {
+		const struct reg_ent *e = &r->ent[i];
+
+		if (e->state == REG_FREE)
+			continue;
+		if (e->queue == queue && e->host_id == host_id)
+			self = (int)i;
+		else if (e->family == key->family && e->port == key->port &&
+			 !memcmp(e->addr, key->addr, sizeof(e->addr)) &&
+			 (e->flags & REG_F_REUSEPORT) && !(e->flags & REG_F_LINGER) && *nsib < max)
+			sib[(*nsib)++] = (struct reg_sib){.queue = e->queue, .host_id = e->host_id};
+	}
+	if (self < 0) {
+		err = -ENOENT;
+	} else if (*nsib || !linger) {
+		clear_slot(r, (uint32_t)self);
+	} else {
+		struct reg_ent *e = reg_ent_begin(r, (uint32_t)self);
+
+		e->host_id = linger_id;
+		e->flags |= REG_F_LINGER;
+		reg_ent_commit(r, (uint32_t)self);
+	}
+	reg_unlock(r);
+	return err;
+}
+
 int reg_drop_queue(struct xts_reg *r, uint16_t queue)
 {
 	uint32_t i;

@@ -100,7 +100,7 @@ static void sess_accept(struct shard *s, const __u8 *mac, const struct xts_hello
 	r.window = htole32(xts_link__window(s->link));
 	r.max_frame = htole32(xts_link__max_frame(s->link));
 	r.caps = htole64(XTS_CAP_IPV6 | XTS_CAP_LISTEN | XTS_CAP_ULP_TLS | XTS_CAP_ULP_STRP |
-			 XTS_CAP_CONNECT_DATA | xts_link__caps(s->link));
+			 XTS_CAP_CONNECT_DATA | XTS_CAP_LSN_HANDOFF | xts_link__caps(s->link));
 	r.max_conns = htole32(s->o.max_conns);
 	xts_link__send(s->link, XTS_OP_HELLO_ACK, 0, 0, 0, 0, &r, sizeof(r));
 	shard_ctl_session(s);

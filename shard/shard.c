@@ -435,6 +435,7 @@ int shard_open(struct shard **out, const struct shard_opts *opts, struct xts_lin
 	s->tm[ST_SESSION].fn = sess_timer;
 	s->tm[ST_CONNS].fn = conn_timer;
 	s->tm[ST_CTL].fn = ctl_timer;
+	s->tm[ST_LSN].fn = lsn_timer;
 	s->now_ns = shard_now_ns();
 	err = shard_setup(s, link);
 	if (!err)

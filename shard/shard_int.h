@@ -44,6 +44,7 @@ enum shard_timer_id {
 	ST_SESSION,   /* idle host ping, dead-host timeout, takeover probe */
 	ST_CONNS,     /* connect timeouts and the closing deadline (linger) */
 	ST_CTL,	      /* the control plane, when no ctl eventfd wakes us */
+	ST_LSN,	      /* lingering listeners: a sibling yet? (listen.c) */
 	ST_NTIMERS
 };
 
@@ -207,6 +208,8 @@ struct shard {
 	__u64 lazy_until_ns;
 	struct shard_timer tm[ST_NTIMERS];
 	struct shard_lsn *lsn; /* listening sockets (listen.c) */
+	int hand_fd;	       /* connections handed between shards (lsn_hand.c); -1 none */
+	struct shard_ev hand_ev;
 	struct shard_tls *tls; /* TLS contexts of the profiles (tls_store.c) */
 	struct shard_stats st;
 	/* per TLS profile (ulp.c), published with st (ctl.c) */
@@ -321,6 +324,19 @@ void lsn_unpend(struct shard *s, __u32 lsn_id);
 /* LISTEN, NEW_CONN_ACK, and frames for a listener id: 1 if handled */
 int lsn_dispatch(struct shard *s, const struct xts_msg *m);
 int lsn_poll(struct shard *s);
+void lsn_timer(struct shard *s);
+/* the registry (NULL: a shard without xtsd) */
+struct xts_reg *lsn_reg(struct shard *s);
+/* a connection a sibling's shard handed to our listener of host id
+ * @host_id on @key: 0 (ours now) or -errno (the caller resets it) */
+int lsn_adopt(struct shard *s, __u32 host_id, const struct xts_addr *key, int fd);
+
+/* lsn_hand.c: connections handed between the shards of a reuseport group */
+int lsn_hand_init(struct shard *s);
+void lsn_hand_fini(struct shard *s);
+/* send accepted socket @fd to @sib's shard: 0 or -errno (@fd stays ours) */
+struct reg_sib;
+int lsn_hand_send(struct shard *s, const struct reg_sib *sib, const struct xts_addr *local, int fd);
 
 /* conn.c: the table and what the host asks of a connection */
 int conn_table_init(struct shard *s);

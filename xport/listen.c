@@ -13,8 +13,9 @@
  * allocates the socket and answers NEW_CONN_ACK with the new socket's id
  * and its receive window.  Until then the shard does not read the
  * connection, so bytes wait in the DPU's kernel, not here.  Closing the
- * listener sends CLOSE for it: the shard resets what it handed over and
- * nobody accepted.
+ * listener sends CLOSE for it: the shard hands what it handed over and
+ * nobody accepted to a sibling listener of the reuseport group, or keeps
+ * it for one (XTS_LSN_SHARED), or resets it (docs/design.md).
  */
 #include <endian.h>
 #include <errno.h>
@@ -95,6 +96,15 @@ int xp_lsn_setsockopt(struct xsock *s, int level, int name, const void *val, soc
 	uint8_t bit;
 	int v;
 
+	if (level == SOL_XTS && name == XTS_LSN_SHARED) {
+		if (len < sizeof(int))
+			return -EINVAL;
+		if (!val)
+			return -EFAULT;
+		memcpy(&v, val, sizeof(v));
+		s->lshared = v != 0;
+		return 0;
+	}
 	if (level == SOL_SOCKET && name == SO_REUSEADDR)
 		bit = XTS_LISTEN_REUSEADDR;
 	else if (level == SOL_SOCKET && name == SO_REUSEPORT)
@@ -127,6 +137,8 @@ int xp_lsn_getsockopt(const struct xsock *s, int level, int name, int *v)
 		*v = !!(s->lflags & XTS_LISTEN_V6ONLY);
 	else if (level == SOL_SOCKET && name == SO_ACCEPTCONN)
 		*v = s->state == XS_LISTEN;
+	else if (level == SOL_XTS && name == XTS_LSN_SHARED)
+		*v = s->lshared;
 	else
 		return 1;
 	return 0;
@@ -317,8 +329,8 @@ void xp_lsn_lost(struct xport *xp, struct xsock *s, int err)
 	acq_drop(s->acq); /* the shard reset them with the session */
 }
 
-/* Never waits.  The shard closes its socket, resets the connections it
- * handed over and nobody accepted, and frees the port when our CLOSE
+/* Never waits.  The shard closes its socket, hands the connections it
+ * handed over and nobody accepted to a sibling (or resets them), and frees the port when our CLOSE
  * reaches it: before any later LISTEN or CONNECT of this queue (same
  * queue, in order, and nothing new overtakes an owed CLOSE), but another
  * queue may still see the port taken for a moment (docs/design.md). */
@@ -331,7 +343,10 @@ void xp_lsn_close(struct xport *xp, struct xsock *s)
 		s->state = XS_ZOMBIE;
 		return;
 	}
-	xp_term_owe(xp, s, XTS_OP_CLOSE, 0, s->peer_id, 0);
+	/* shared (fork): the DPU keeps what it holds for a sibling */
+	xp_term_owe(xp, s, XTS_OP_CLOSE,
+		    s->lshared && (xp->sess.caps & XTS_CAP_LSN_HANDOFF) ? XTS_F_SHARED : 0,
+		    s->peer_id, 0);
 	xp_sock_release(xp, s);
 }
 

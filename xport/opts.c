@@ -198,10 +198,12 @@ XPORT_API int xport_setsockopt(struct xport *xp, int sd, int level, int name, co
 		s->fo_connect = v != 0;
 		return 0;
 	}
-	err = xp_ulp_setsockopt(xp, s, level, name, val, len); /* ulp.c */
+	/* listen.c's first: XTS_LSN_SHARED is SOL_XTS's too, and is set on
+	 * a listening socket (the ULPs' only before it listens) */
+	err = xp_lsn_setsockopt(s, level, name, val, len); /* listen.c */
 	if (err <= 0)
 		return err ? xp_fail(-err) : 0;
-	err = xp_lsn_setsockopt(s, level, name, val, len); /* listen.c */
+	err = xp_ulp_setsockopt(xp, s, level, name, val, len); /* ulp.c */
 	if (err <= 0)
 		return err ? xp_fail(-err) : 0;
 	k = opt_find(level, name);
@@ -367,10 +369,12 @@ XPORT_API int xport_getsockopt(struct xport *xp, int sd, int level, int name, vo
 	xp_run(xp);
 	if (!val && *len)
 		return xp_fail(EFAULT);
+	memset(&u, 0, sizeof(u));
+	if (level == SOL_XTS && !xp_lsn_getsockopt(s, level, name, &u.i)) /* listen.c */
+		goto out;
 	err = xp_ulp_getsockopt(s, level, name, val, len); /* ulp.c */
 	if (err <= 0)
 		return err ? xp_fail(-err) : 0;
-	memset(&u, 0, sizeof(u));
 	if (level == SOL_SOCKET && get_local(s, name, &u, &vlen))
 		goto out;
 	if (level == IPPROTO_TCP && name == TCP_FASTOPEN_CONNECT) {

@@ -163,6 +163,7 @@ struct xsock {
 	/* listening (listen.c) */
 	bool bound;		/* bind() or listen() gave it a local address */
 	uint8_t lflags;		/* XTS_LISTEN_*: SO_REUSEADDR, SO_REUSEPORT, V6ONLY */
+	bool lshared;		/* XTS_LSN_SHARED: CLOSE says XTS_F_SHARED */
 	struct xp_acq *acq;	/* accept queue of a listener */
 	struct xp_watch *watch; /* readiness sets watching it (ready.c) */
 	struct xp_ulp *ulp;	/* ULPs pushed (TLS) and what they became (ulp.c) */

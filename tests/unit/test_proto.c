@@ -900,13 +900,13 @@ static void test_unknown_flags(void **state)
 		size_t n = valid_frame(&r, f, known_ops[i], 50);
 		__u16 flags = get16(f, HDR(flags));
 
-		for (bit = 4; bit < 16; bit++) {
+		for (bit = 5; bit < 16; bit++) { /* 0x10: XTS_F_SHARED */
 			put16(f, HDR(flags), (__u16)(flags | 1u << bit));
 			assert_int_equal(parse_guarded_err(f, n), -EBADMSG);
 		}
 		/* The known bits are accepted on any op (which op may use
 		 * which flag is the handler's business). */
-		put16(f, HDR(flags), flags | XTS_F_ABORT | XTS_F_MORE | XTS_F_EOR);
+		put16(f, HDR(flags), flags | XTS_F_ABORT | XTS_F_MORE | XTS_F_EOR | XTS_F_SHARED);
 		assert_int_equal(parse_guarded_err(f, n), 0);
 	}
 }
@@ -1591,7 +1591,8 @@ static void check_accepted(const __u8 *f, size_t n, const struct xts_msg *m)
 	assert_int_equal(get16(f, HDR(reserved)), 0);
 	assert_true(m->len >= xts_proto_min_len(op) && m->len <= xts_proto_max_len(op));
 	assert_int_equal(!!(m->flags & XTS_F_NOSEQ), is_noseq(op));
-	assert_int_equal(m->flags & ~(XTS_F_NOSEQ | XTS_F_ABORT | XTS_F_MORE | XTS_F_EOR), 0);
+	assert_int_equal(
+	    m->flags & ~(XTS_F_NOSEQ | XTS_F_ABORT | XTS_F_MORE | XTS_F_EOR | XTS_F_SHARED), 0);
 	assert_ptr_equal(p, f + PL);
 	switch (op) {
 	case XTS_OP_CONNECT: {

@@ -28,7 +28,7 @@
 
 /* Flag bits a version 2 peer may set; anything else is a newer protocol
  * (or noise) and the version byte would have said so. */
-#define XTS_F_KNOWN (XTS_F_NOSEQ | XTS_F_ABORT | XTS_F_MORE | XTS_F_EOR)
+#define XTS_F_KNOWN (XTS_F_NOSEQ | XTS_F_ABORT | XTS_F_MORE | XTS_F_EOR | XTS_F_SHARED)
 
 #define XTS_LEN_MAX 0xffffu /* hdr.len is 16 bits */
 

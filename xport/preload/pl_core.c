@@ -441,7 +441,8 @@ static void fork_prepare(void)
 
 /* A listener the parent never accepted from nor waited on is parked: its
  * DPU listeners go (the children listen for themselves, pl_lsn.c), and
- * it listens again if the parent ever uses it.  Every lock is held. */
+ * it listens again if the parent ever uses it; one it uses is shared with
+ * the child now.  Every lock is held. */
 static void fork_parent(void)
 {
 	int fd, hi = atomic_load_explicit(&tab_hi, memory_order_relaxed);
@@ -450,7 +451,7 @@ static void fork_parent(void)
 	for (fd = 0; fd < hi; fd++) {
 		struct pl_sock *ps = pl_get(fd);
 
-		if (ps && ps->lsn && ps->q && !ps->used)
+		if (ps && ps->lsn)
 			pl_lsn_fork_parent(ps);
 	}
 	pl_fork_parent(hi);

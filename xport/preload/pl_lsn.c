@@ -60,6 +60,8 @@ static int lsn_opts(struct pl_queue *q, int sd, const struct pl_sock *ps)
 			/* the placeholder keeps it, as when the socket was made */
 		}
 	}
+	if (ps->shared && xport_setsockopt(q->xp, sd, SOL_XTS, XTS_LSN_SHARED, &one, sizeof(one)))
+		return -1;
 	return xport_setsockopt(q->xp, sd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
 }
 
@@ -310,18 +312,34 @@ void pl_lsn_close(struct pl_sock *ps)
 		m[i].q->force = true; /* a thread in accept looks again */
 		pl_qunlock(m[i].q);
 	}
+	if (n)
+		pl_log(PL_LOG_DEBUG, "listener closed on %u queue(s)%s", n,
+		       ps->shared ? ", shared: its connections wait for a sibling" : "");
 	free(ps->xm);
 	ps->xm = NULL;
 	ps->nxm = 0;
 	ps->q = NULL;
 }
 
-/* Every lock is held (fork). */
+/* Every lock is held (fork).  From now on the listening socket is open in
+ * the child too: a close() of ours or the child's is not its end, so the
+ * DPU keeps what it holds for whoever listens next (nginx's old workers
+ * close, its new ones listen a moment later; XTS_LSN_SHARED). */
 void pl_lsn_fork_parent(struct pl_sock *ps)
 {
 	struct pl_member m[1 + PL_MAX_Q];
 	unsigned n = pl_members(ps, m), i;
+	int one = 1;
 
+	ps->shared = true;
+	if (ps->used) {
+		for (i = 0; i < n; i++)
+			xport_setsockopt(m[i].q->xp, m[i].sd, SOL_XTS, XTS_LSN_SHARED, &one,
+					 sizeof(one));
+		return;
+	}
+	if (!n)
+		return; /* parked already */
 	for (i = 0; i < n; i++) {
 		xport_close(m[i].q->xp, m[i].sd);
 		m[i].q->force = true;
@@ -334,6 +352,7 @@ void pl_lsn_fork_parent(struct pl_sock *ps)
 
 void pl_lsn_fork_child(struct pl_sock *ps)
 {
+	ps->shared = true; /* the parent's too (pl_lsn_fork_parent) */
 	ps->q = NULL;
 	ps->sd = -1;
 	ps->nxm = 0;

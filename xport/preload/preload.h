@@ -213,6 +213,7 @@ struct pl_sock {
 	 * the others (--queues N); parked (q NULL): no DPU listener in this
 	 * process until it first accepts or waits on it (fork) */
 	bool lsn, used;
+	bool shared; /* open in another process too (forked): XTS_LSN_SHARED */
 	int backlog;
 	unsigned nxm, rr;
 	struct pl_member *xm;
