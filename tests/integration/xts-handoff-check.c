@@ -6,7 +6,8 @@
  * queue (another shard), whole.  One process, two queues (two shards).
  *
  *   handoff PORT N   listener A on queue 1 (backlog 4); the shell's N
- *                    clients connect and send; after WAIT_MS, listener B
+ *                    clients connect and send; on a line on stdin (the
+ *                    shell saw them all accepted on the DPU), listener B
  *                    on queue 2 (same port, SO_REUSEPORT) and A closed:
  *                    B accepts all N (4 were offered to A's host and not
  *                    taken, the rest in A's kernel accept queue) and
@@ -34,7 +35,6 @@
 
 #define IFNAME	"xh0"
 #define BACKLOG 4
-#define WAIT_MS 1500 /* for the clients to connect and send */
 
 static void die(const char *what, int err)
 {
@@ -82,6 +82,27 @@ static void run_for(struct xport *a, struct xport *b, double ms)
 			xport_process(b);
 		usleep(1000);
 	}
+}
+
+/* Run @a and @b until a line on stdin says the clients are all there
+ * (BACKLOG offered to A's host, the rest in A's kernel queue). */
+static void wait_go(struct xport *a, struct xport *b)
+{
+	double end = now_ms() + 30000;
+	char line[16];
+
+	while (now_ms() < end) {
+		struct pollfd p = {.fd = 0, .events = POLLIN};
+
+		xport_process(a);
+		xport_process(b);
+		if (poll(&p, 1, 1) == 1) {
+			if (!fgets(line, sizeof(line), stdin))
+				die("stdin", EPIPE);
+			return;
+		}
+	}
+	die("no go on stdin", ETIMEDOUT);
 }
 
 /* Accept @n on @l of @xp within 10 s, then echo each to its end. */
@@ -149,7 +170,7 @@ int main(int argc, char **argv)
 		die("XTS_LSN_SHARED", errno);
 	printf("listening\n");
 	fflush(stdout);
-	run_for(qa, qb, WAIT_MS); /* NEW_CONN for BACKLOG of them, not accepted */
+	wait_go(qa, qb); /* NEW_CONN for BACKLOG of them, not accepted */
 	if (linger) {
 		xport_close(qa, a);
 		run_for(qa, qb, 500); /* no sibling yet: the DPU keeps them */
