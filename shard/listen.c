@@ -189,10 +189,16 @@ static void lsn_close_every(struct shard *s, bool linger)
 			lsn_close(s, &s->lsn->l[i]);
 }
 
-/* The end of the session: a lingering listener is no longer its host's
- * and waits on. */
+static void lsn_host_close(struct shard *s, struct lsn *l, bool shared);
+
+/* The end of the session: its listeners close as if the host had closed
+ * them (what they hold goes to a sibling, if any); a lingering listener
+ * is no longer its host's and waits on. */
 void lsn_close_all(struct shard *s)
 {
+	for (__u32 i = 0; s->lsn && i < SHARD_LSN_MAX && s->lsn->n; i++)
+		if (s->lsn->l[i].state == LS_LISTEN)
+			lsn_host_close(s, &s->lsn->l[i], false);
 	lsn_close_every(s, false);
 }
 

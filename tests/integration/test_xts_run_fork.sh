@@ -8,7 +8,9 @@
 #    its own: no connection waits for a process that never accepts), each
 #    worker listens on its own queue; wrk from xts-net 10 s with 100
 #    connections: no socket error, every answer 2xx, both workers served;
-#    256 MiB by sendfile, byte-exact;
+#    256 MiB by sendfile, byte-exact; `nginx -s reload` in the middle of a
+#    wrk run: no connection refused or reset, no request lost, every
+#    answer 2xx, the new workers serving;
 # 3. socat's fork option: the parent accepts, a child serves each
 #    connection, which the parent relays to it; 4 clients at once, 1 MB
 #    each echoed byte-exact.
@@ -124,6 +126,36 @@ served=$(awk '{ n[$1]++ } END { for (p in n) printf "%s:%d ", p, n[p] }' "$WORK/
 [ "$(wc -w <<<"$served")" = 2 ] || fail "nginx: requests by worker pid: '$served', want both workers"
 awk '$2 !~ /^2/ { bad++ } END { exit bad > 0 }' "$WORK/ngx/access.log" || fail "nginx logged non-2xx"
 echo "ok: wrk -t2 -c100 10 s against nginx (2 workers): $reqs requests, $(awk '/Requests\/sec/ { print $2 }' "$WORK/wrk.out")/s, no error; by worker pid: $served"
+
+# ---- 2b. nginx -s reload under wrk: no request lost ----
+# The old workers close their listeners and their idle keep-alive
+# connections, the new ones lease queues and listen a moment later: the
+# DPU hands what it holds for an old worker's listener to a sibling, or
+# keeps it until one listens (docs/design.md, "The drain of a listener").
+# wrk counts one read error per keep-alive connection an old worker closes
+# (an end of stream where it waits for a response: kernel TCP shows the
+# same, 100 with -c100); a connection refused or reset before its request
+# is a write or connect error, and a lost request a timeout.
+: >"$WORK/ngx/access.log"
+old=$(pgrep -P "$mpid" | sort -n | tr '\n' ' ')
+N timeout 60 wrk -t2 -c100 -d6s --timeout 5s http://198.18.0.1:8080/index.html >"$WORK/wrk2.out" 2>&1 &
+wpid=$!
+sleep 2
+H nginx -c "$WORK/nginx.conf" -s reload || fail "nginx -s reload"
+wait $wpid || fail "wrk across the reload: $(cat "$WORK/wrk2.out")"
+new=$(pgrep -P "$mpid" | sort -n | tr '\n' ' ')
+errs=$(awk '/Socket errors/ { gsub(",", ""); print $4, $6, $8, $10 }' "$WORK/wrk2.out")
+read -r e_conn e_read e_write e_tmo <<<"${errs:-0 0 0 0}"
+[ "$e_conn" = 0 ] && [ "$e_write" = 0 ] && [ "$e_tmo" = 0 ] && [ "$e_read" -le 100 ] ||
+	fail "wrk across nginx -s reload: socket errors connect $e_conn read $e_read write $e_write timeout $e_tmo (want 0, <= 100, 0, 0): $(cat "$WORK/wrk2.out")"
+grep -q "Non-2xx" "$WORK/wrk2.out" && fail "wrk across nginx -s reload: $(cat "$WORK/wrk2.out")"
+awk '$2 !~ /^2/ { bad++ } END { exit bad > 0 }' "$WORK/ngx/access.log" || fail "nginx logged non-2xx across the reload"
+served=$(awk '{ n[$1]++ } END { for (p in n) printf "%s:%d ", p, n[p] }' "$WORK/ngx/access.log")
+by_new=$(awk -v new=" $new " 'index(new, " " $1 " ") { n++ } END { print n + 0 }' "$WORK/ngx/access.log")
+[ "$by_new" -gt 100 ] || fail "nginx -s reload: the new workers ($new) served $by_new requests: $served"
+wait_listeners 8080 2 || fail "nginx -s reload: DPU listeners on 8080: $(dpu_listeners 8080)"
+reqs=$(awk '/requests in/ { print $1 }' "$WORK/wrk2.out")
+echo "ok: nginx -s reload under wrk -t2 -c100: $reqs requests, all 2xx, socket errors read $e_read (the keep-alive connections the old workers closed), no other; workers $old-> $new; by pid: $served; DPU: $(stat total lsn_handed_off) connection(s) handed shard to shard"
 # ---- 3. socat's fork option: the parent accepts, each child serves ----
 H "$RUN" -- socat -t 30 TCP4-LISTEN:9300,fork,reuseaddr PIPE >"$WORK/socat.log" 2>&1 &
 BGPIDS+=($!)

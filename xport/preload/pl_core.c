@@ -532,6 +532,8 @@ static void __attribute__((destructor)) pl_fini(void)
 			    ps->sd >= 0) {
 				xport_close(q->xp, ps->sd);
 				ps->sd = -1;
+			} else if (ps && ps->lsn) {
+				pl_lsn_exit(ps, q);
 			}
 		}
 		xport_close_queue(q->xp);

@@ -321,6 +321,23 @@ void pl_lsn_close(struct pl_sock *ps)
 	ps->q = NULL;
 }
 
+/* At exit (pl_fini, @q's lock held): the members on @q close before the
+ * queue's session ends, so that a shared one's CLOSE says so and the DPU
+ * keeps what it holds for the listener's next member (an nginx worker
+ * that exits with its listener still open). */
+void pl_lsn_exit(struct pl_sock *ps, struct pl_queue *q)
+{
+	if (ps->q == q && ps->sd >= 0) {
+		xport_close(q->xp, ps->sd);
+		ps->sd = -1;
+	}
+	for (unsigned i = 0; i < ps->nxm; i++)
+		if (ps->xm[i].q == q && ps->xm[i].sd >= 0) {
+			xport_close(q->xp, ps->xm[i].sd);
+			ps->xm[i].sd = -1;
+		}
+}
+
 /* Every lock is held (fork).  From now on the listening socket is open in
  * the child too: a close() of ours or the child's is not its end, so the
  * DPU keeps what it holds for whoever listens next (nginx's old workers

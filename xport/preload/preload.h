@@ -251,6 +251,8 @@ unsigned pl_members(const struct pl_sock *ps, struct pl_member *out);
 void pl_lsn_close(struct pl_sock *ps);
 void pl_lsn_fork_parent(struct pl_sock *ps);
 void pl_lsn_fork_child(struct pl_sock *ps);
+/* at exit: close @ps's members on @q (its lock held) */
+void pl_lsn_exit(struct pl_sock *ps, struct pl_queue *q);
 /* the shim's record of an option (pending sockets, listeners) */
 void pl_opt_note(struct pl_sock *ps, int level, int name, const void *val, socklen_t len);
 
