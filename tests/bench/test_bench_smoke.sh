@@ -37,10 +37,14 @@ for w, m in [("pp64", "p50_us"), ("pp1k", "ops_s"), ("pp16k", "ops_s"), ("rr64",
         v = f.get(f"{p}.{w}.{m}")
         assert isinstance(v, (int, float)) and v > 0, f"{p}.{w}.{m} = {v}"
 # TCP_FASTOPEN_CONNECT took XTS's fast path: the request rode in the
-# CONNECT (2 frames to the DPU and 1 doorbell per connection, not 3 and 2)
-for w, tx, kicks in (("connrate", 3, 2), ("connfo", 2, 1)):
-    assert f.get(f"xts.{w}.q_tx_frames_per_op") == tx, (w, f.get(f"xts.{w}.q_tx_frames_per_op"))
-    assert f.get(f"xts.{w}.q_kicks_per_op") == kicks, (w, f.get(f"xts.{w}.q_kicks_per_op"))
+# CONNECT (2 frames to the DPU and 1 doorbell per connection, not 3 and 2).
+# Averages over a short run: a doorbell retried on a busy device, or a
+# CONNECT sent bare on a shut window, moves them a little; the paths stay
+# half a frame and half a doorbell apart.
+tx = {w: f.get(f"xts.{w}.q_tx_frames_per_op") for w in ("connrate", "connfo")}
+kicks = {w: f.get(f"xts.{w}.q_kicks_per_op") for w in ("connrate", "connfo")}
+assert 1.9 <= tx["connfo"] < 2.5 <= tx["connrate"], tx
+assert 0.9 <= kicks["connfo"] < 1.5 <= kicks["connrate"], kicks
 # TLS: every path answered HTTPS requests and did handshakes, in TLS 1.3,
 # with the host's and the terminator's CPU measured; the XTS path's
 # handshakes were done by the shards (their tls_hs_ok covers every one the
