@@ -19,7 +19,7 @@
  * the CONNECT carries the request; kernel TCP: a SYN with data once the
  * server gave a cookie, else a plain handshake).
  * Every workload also reports the host CPU it took per operation.
- * With -N, pingpong and connrate instead run exactly COUNT operations
+ * With -N, pingpong, rr and connrate instead run exactly COUNT operations
  * after the warm-up and report the instructions they took (instr.c): -I
  * perf reads the PMU's counter itself; -I callgrind leaves the counting to
  * valgrind (the caller reads callgrind's total and divides by COUNT).
@@ -337,6 +337,43 @@ static int tick_ms(uint64_t tick)
 	return now >= tick ? 0 : (int)((tick - now + 999999ull) / 1000000ull);
 }
 
+/* The answers on the @k ready connections rdy[] of h[] (got[]: bytes of
+ * each answer so far): each whole one is counted and followed by the next
+ * request (@req) on its connection (closed loop), or with @idle (a rate)
+ * its connection goes on idle[] for the next tick.  Returns the answers. */
+static uint64_t rr_take(struct bp *b, const struct cfg *c, const char *req, const int *h,
+			const int *rdy, int k, unsigned *got, int *idle, int *nidle)
+{
+	char rbuf[CHUNK];
+	uint64_t ops = 0;
+
+	for (int j = 0; j < k; j++) {
+		int i = rdy[j];
+
+		for (;;) {
+			ssize_t r = bp_recv(b, h[i], rbuf, c->size - got[i], MSG_DONTWAIT);
+
+			if (r <= 0) {
+				if (r == 0 || (errno != EAGAIN && errno != EINTR))
+					bench_die("rr recv", r ? errno : ECONNRESET);
+				break;
+			}
+			got[i] += (unsigned)r;
+			if (got[i] < c->size)
+				continue;
+			got[i] = 0;
+			ops++;
+			if (idle) {
+				idle[(*nidle)++] = i;
+				break;
+			}
+			if (bp_send(b, h[i], req, c->size, 0) != (ssize_t)c->size)
+				bench_die("rr send", errno);
+		}
+	}
+	return ops;
+}
+
 struct rr_arg {
 	const struct cfg *c;
 	unsigned queue, conns, rate; /* this thread's share */
@@ -360,7 +397,7 @@ static void *rr_one(void *arg)
 	unsigned *got = calloc((size_t)n, sizeof(unsigned));
 	int *idle = calloc((size_t)n, sizeof(int)), nidle = 0;
 	uint64_t issued = 0, start, tick = 0, due = 0, t;
-	char req[CHUNK], rbuf[CHUNK];
+	char req[CHUNK];
 	bool measuring = false;
 	struct bp b;
 
@@ -399,29 +436,8 @@ static void *rr_one(void *arg)
 		if (t >= a->t_end)
 			break;
 		k = bp_wait(&b, h, n, rdy, a->rate ? tick_ms(tick) : 100);
-		for (int j = 0; j < k; j++) {
-			i = rdy[j];
-			for (;;) {
-				ssize_t r = bp_recv(&b, h[i], rbuf, c->size - got[i], MSG_DONTWAIT);
-
-				if (r <= 0) {
-					if (r == 0 || (errno != EAGAIN && errno != EINTR))
-						bench_die("rr recv", r ? errno : ECONNRESET);
-					break;
-				}
-				got[i] += (unsigned)r;
-				if (got[i] < c->size)
-					continue;
-				got[i] = 0;
-				a->ops += measuring;
-				if (a->rate) {
-					idle[nidle++] = i;
-					break;
-				}
-				if (bp_send(&b, h[i], req, c->size, 0) != (ssize_t)c->size)
-					bench_die("rr send", errno);
-			}
-		}
+		a->ops +=
+		    rr_take(&b, c, req, h, rdy, k, got, a->rate ? idle : NULL, &nidle) * measuring;
 	}
 	if (b.xts)
 		xport_stats(b.xp, &a->q1, sizeof(a->q1));
@@ -645,6 +661,9 @@ struct counted {
 	struct bp *b;
 	int h;
 	char *buf, *rbuf;
+	int *hs, *rdy; /* rr: the connections, the ready ones */
+	unsigned *got;
+	uint64_t done; /* operations done (rr: a turn may take more than asked) */
 };
 
 static void pp_counted(void *arg)
@@ -668,11 +687,53 @@ static void conn_counted(void *arg)
 		conn_once(k->b, k->c, k->buf, k->rbuf);
 }
 
+/* rr: until COUNT answers came, on CONNS connections each with one
+ * request outstanding (some are still out at the end: they were sent
+ * inside, their answers are not counted). */
+static void rr_counted(void *arg)
+{
+	struct counted *k = arg;
+	unsigned n = k->c->conns;
+	uint64_t ops = 0;
+
+	while (ops < k->c->count)
+		ops += rr_take(k->b, k->c, k->buf, k->hs, k->rdy,
+			       bp_wait(k->b, k->hs, (int)n, k->rdy, 100), k->got, NULL, NULL);
+	k->done = ops;
+}
+
+/* rr's connections, each with a request out, and a warm-up of a few
+ * answers each */
+static void rr_counted_setup(struct counted *k)
+{
+	unsigned n = k->c->conns, i;
+	uint64_t ops = 0;
+
+	k->hs = calloc(n, sizeof(*k->hs));
+	k->rdy = calloc(n, sizeof(*k->rdy));
+	k->got = calloc(n, sizeof(*k->got));
+	if (!k->hs || !k->rdy || !k->got)
+		bench_die("malloc", ENOMEM);
+	for (i = 0; i < n; i++) {
+		k->hs[i] = bp_connect(k->b, k->c, k->c->base + BP_ECHO);
+		if (k->hs[i] < 0)
+			bench_die("connect", errno);
+		bp_watch(k->b, k->hs[i], (int)i);
+	}
+	for (i = 0; i < n; i++)
+		if (bp_send(k->b, k->hs[i], k->buf, k->c->size, 0) != (ssize_t)k->c->size)
+			bench_die("rr send", errno);
+	while (ops < 4ull * n)
+		ops += rr_take(k->b, k->c, k->buf, k->hs, k->rdy,
+			       bp_wait(k->b, k->hs, (int)n, k->rdy, 100), k->got, NULL, NULL);
+}
+
 /* -N: the same warm-up as the timed runs, then exactly c->count
  * operations inside bench_counted(). */
 static void counted(const struct cfg *c)
 {
-	bool pp = !strcmp(c->wl, "pingpong"), perf = !strcmp(c->imethod, "perf");
+	bool pp = !strcmp(c->wl, "pingpong"), rrw = !strcmp(c->wl, "rr"),
+	     perf = !strcmp(c->imethod, "perf");
 	struct counted k = {.c = c, .h = -1, .buf = malloc(CHUNK), .rbuf = malloc(CHUNK)};
 	int pfd = -1;
 	uint64_t n;
@@ -680,8 +741,8 @@ static void counted(const struct cfg *c)
 
 	if (!k.buf || !k.rbuf)
 		bench_die("malloc", ENOMEM);
-	if (!pp && strcmp(c->wl, "connrate"))
-		bench_die("-N: pingpong or connrate", EINVAL);
+	if (!pp && !rrw && strcmp(c->wl, "connrate"))
+		bench_die("-N: pingpong, rr or connrate", EINVAL);
 	if (perf && (pfd = bench_instr_open()) < 0)
 		bench_die("-I perf: perf_event_open(instructions)", -pfd);
 	if (!perf && strcmp(c->imethod, "callgrind"))
@@ -691,20 +752,28 @@ static void counted(const struct cfg *c)
 	k.b = &b;
 	if (pp && (k.h = bp_connect(&b, c, c->base + BP_ECHO)) < 0)
 		bench_die("connect", errno);
-	for (int i = 0; i < (pp ? 200 : 20); i++) { /* warm up */
+	if (rrw)
+		rr_counted_setup(&k);
+	for (int i = 0; i < (pp ? 200 : rrw ? 0 : 20); i++) { /* warm up */
 		if (!pp)
 			conn_once(&b, c, k.buf, k.rbuf);
 		else if (send_all(&b, k.h, k.buf, c->size) || recv_all(&b, k.h, k.rbuf, c->size))
 			bench_die("warm-up", errno);
 	}
-	n = bench_counted(pfd, pp ? pp_counted : conn_counted, &k);
-	printf("%s.counted_ops %u\n", c->name, c->count);
+	k.done = c->count;
+	n = bench_counted(pfd, pp ? pp_counted : rrw ? rr_counted : conn_counted, &k);
+	printf("%s.counted_ops %llu\n", c->name, (unsigned long long)k.done);
 	printf("%s.instr_method %s\n", c->name, c->imethod);
 	if (perf)
-		report(c, "instr_per_op", (double)n / c->count);
+		report(c, "instr_per_op", (double)n / (double)k.done);
 	if (pp)
 		bp_close(&b, k.h);
+	for (unsigned i = 0; rrw && i < c->conns; i++)
+		bp_close(&b, k.hs[i]);
 	bp_free(&b);
+	free(k.hs);
+	free(k.rdy);
+	free(k.got);
 	if (pfd >= 0)
 		close(pfd);
 	free(k.buf);

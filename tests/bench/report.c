@@ -2,7 +2,9 @@
 /*
  * report.c - `xts-bench report RESULTS [--json FILE] [--svg FILE]`: the
  * "name value" lines of one run -> a table (stdout) of every figure per
- * path with the ratios XTS/kernel, XTS/HAProxy, XTS/ceiling; the JSON
+ * path (xts: libxport's API; xtsrun: the kernel-API client under xts-run;
+ * kernel; haproxy) with the ratios XTS/kernel, XTS/HAProxy, XTS/ceiling
+ * and xtsrun/XTS; the JSON
  * (every figure and the targets array); and an SVG with the latency CDF
  * and the throughput against connections.  Only measured values appear:
  * a figure that is missing stays "-" (null in the JSON) and a target
@@ -130,6 +132,7 @@ static const struct row {
     {"ipp64.instr_per_op", "host instructions/req, ping-pong 64 B", NULL},
     {"iconn.instr_per_op", "host instr./connect+request+close", NULL},
     {"iconnfo.instr_per_op", "host instr./the same, fast open", NULL},
+    {"irr64.instr_per_op", "host instructions/req, 64 conns", NULL},
 };
 
 /* The TLS workloads (tls_client.c): HTTPS from xts-net to a host server;
@@ -154,32 +157,38 @@ static const struct row tls_rows[] = {
 };
 
 static const struct target {
-	const char *name, *fig, *base; /* base: "kernel", "haproxy" or a full key */
+	const char *name, *fig, *base; /* base: "kernel", "haproxy", "xts" or a full key */
 	double goal;
-	bool le; /* ratio <= goal (else >=) */
+	bool le;	  /* ratio <= goal (else >=) */
+	const char *path; /* whose figure is measured: NULL "xts" */
 } targets[] = {
     /* the performance issue's targets, each a ratio in one run */
-    {"p50_latency_vs_kernel", "pp64.p50_us", "kernel", 1.1, true},
-    {"p50_latency_vs_haproxy", "pp64.p50_us", "haproxy", 0.7, true},
-    {"host_cpu_per_req_full_rate_vs_kernel", "rr64.cpu_us_per_op", "kernel", 0.3, true},
-    {"host_cpu_per_req_5k_pingpong_vs_kernel", "cpufix1.cpu_us_per_op", "kernel", 0.5, true},
-    {"host_cpu_per_req_fixed_rate_vs_kernel", "cpufix.cpu_us_per_op", "kernel", 0.25, true},
-    {"bulk1_gbps_vs_kernel", "bulk1.gbps", "kernel", 0.8, false},
-    {"host_cpu_per_gb_bulk_vs_kernel", "bulk1.cpu_s_per_gb", "kernel", 0.5, true},
+    {"p50_latency_vs_kernel", "pp64.p50_us", "kernel", 1.1, true, NULL},
+    {"p50_latency_vs_haproxy", "pp64.p50_us", "haproxy", 0.7, true, NULL},
+    {"host_cpu_per_req_full_rate_vs_kernel", "rr64.cpu_us_per_op", "kernel", 0.3, true, NULL},
+    {"host_cpu_per_req_5k_pingpong_vs_kernel", "cpufix1.cpu_us_per_op", "kernel", 0.5, true, NULL},
+    {"host_cpu_per_req_fixed_rate_vs_kernel", "cpufix.cpu_us_per_op", "kernel", 0.25, true, NULL},
+    {"bulk1_gbps_vs_kernel", "bulk1.gbps", "kernel", 0.8, false, NULL},
+    {"host_cpu_per_gb_bulk_vs_kernel", "bulk1.cpu_s_per_gb", "kernel", 0.5, true, NULL},
     {"host_cpu_per_gb_bulk_zc_vs_kernel", "bulk1zc.cpu_s_per_gb", "kernel.bulk1.cpu_s_per_gb", 0.3,
-     true},
-    {"connect_request_close_vs_kernel", "connrate.ops_s", "kernel", 1.0, false},
+     true, NULL},
+    {"connect_request_close_vs_kernel", "connrate.ops_s", "kernel", 1.0, false, NULL},
     /* the same with TCP_FASTOPEN_CONNECT on both paths (XTS: the CONNECT
      * carries the request) */
-    {"connect_fastopen_request_close_vs_kernel", "connfo.ops_s", "kernel", 1.0, false},
-    {"msgs_s_one_queue_vs_raw_af_xdp", "msgs.ops_s", "raw.msgs.ops_s", 0.7, false},
+    {"connect_fastopen_request_close_vs_kernel", "connfo.ops_s", "kernel", 1.0, false, NULL},
+    {"msgs_s_one_queue_vs_raw_af_xdp", "msgs.ops_s", "raw.msgs.ops_s", 0.7, false, NULL},
     /* earlier: the request/response rate against HAProxy */
-    {"rr64_req_s_vs_haproxy", "rr64.ops_s", "haproxy", 1.5, false},
+    {"rr64_req_s_vs_haproxy", "rr64.ops_s", "haproxy", 1.5, false, NULL},
     /* TLS (issue 13): against the host doing TLS over kernel TCP, and
      * handshakes one shard does with a CPU against one HAProxy thread */
-    {"tls_host_cpu_per_req_vs_host_tls", "tls-rr64.host_cpu_us_per_op", "kernel", 0.1, true},
+    {"tls_host_cpu_per_req_vs_host_tls", "tls-rr64.host_cpu_us_per_op", "kernel", 0.1, true, NULL},
     {"tls_handshakes_per_shard_vs_haproxy_thread", "tls-hs.ops_per_term_cpu_s", "haproxy", 1.0,
-     false},
+     false, NULL},
+    /* xts-run (issue 12): the kernel-API client under the shim against
+     * the same workload on libxport's own API and on kernel TCP */
+    {"xtsrun_host_cpu_per_req_full_rate_vs_xts", "rr64.cpu_us_per_op", "xts", 1.25, true, "xtsrun"},
+    {"xtsrun_host_cpu_per_req_full_rate_vs_kernel", "rr64.cpu_us_per_op", "kernel", 0.4, true,
+     "xtsrun"},
 };
 #define NTARGETS (sizeof(targets) / sizeof(targets[0]))
 
@@ -200,13 +209,14 @@ static void cell(char *out, size_t n, double v)
 		snprintf(out, n, "%.3g", v);
 }
 
-static void rows_out(const struct row *rw, size_t nrows)
+static void rows_out(const struct row *rw, size_t nrows, bool xtsrun)
 {
-	static const char *hdr[] = {"xts",	"kernel",   "haproxy", "ceiling",
-				    "xts/kern", "xts/hapx", "xts/ceil"};
+	static const char *hdr[] = {"xts",	"kernel",   "haproxy", "ceiling",   "xts/kern",
+				    "xts/hapx", "xts/ceil", "xtsrun",  "xtsrun/xts"};
+	size_t ncol = xtsrun ? 9 : 7;
 
 	printf("%-40s", "figure");
-	for (size_t i = 0; i < 7; i++)
+	for (size_t i = 0; i < ncol; i++)
 		printf(" %10s", hdr[i]);
 	printf("\n");
 	for (size_t r = 0; r < nrows; r++) {
@@ -226,6 +236,14 @@ static void rows_out(const struct row *rw, size_t nrows)
 			cell(c, sizeof(c), x / v[p]);
 			printf(" %10s", c);
 		}
+		if (xtsrun) {
+			double u = get("xtsrun", rw[r].fig);
+
+			cell(c, sizeof(c), u);
+			printf(" %10s", c);
+			cell(c, sizeof(c), u / x);
+			printf(" %10s", c);
+		}
 		printf("\n");
 	}
 }
@@ -243,7 +261,7 @@ static void table(void)
 		printf("# instructions counted by: %s%s\n", m,
 		       strncmp(m, "perf", 4) ? " (user space only, not the kernel's)"
 					     : " (user and kernel)");
-	rows_out(rows, sizeof(rows) / sizeof(rows[0]));
+	rows_out(rows, sizeof(rows) / sizeof(rows[0]), true);
 	for (int p = 0; p < 3 && !tls; p++)
 		tls = !isnan(get(paths[p], "tls-rr64.ops_s")) ||
 		      !isnan(get(paths[p], "tls-hs.ops_s"));
@@ -255,7 +273,7 @@ static void table(void)
 	       (m = get_s("xts.tls-rr64.proto")) ? m : "-");
 	if ((m = get_s("meta.tls_placement")))
 		printf("# placement: %s\n", m);
-	rows_out(tls_rows, sizeof(tls_rows) / sizeof(tls_rows[0]));
+	rows_out(tls_rows, sizeof(tls_rows) / sizeof(tls_rows[0]), false);
 }
 
 /* The --poll runs: shard 0 in each poll mode (MODE[+spinUS]), XTS only;
@@ -324,7 +342,8 @@ static int targets_out(FILE *json)
 		fprintf(json, "  \"targets\": [\n");
 	for (size_t i = 0; i < NTARGETS; i++) {
 		const struct target *t = &targets[i];
-		double x = get("xts", t->fig), b = target_base(t), r = x / b;
+		const char *path = t->path ? t->path : "xts";
+		double x = get(path, t->fig), b = target_base(t), r = x / b;
 		bool met = !isnan(r) && !isinf(r) && (t->le ? r <= t->goal : r >= t->goal);
 
 		unmet += !met;
@@ -336,6 +355,8 @@ static int targets_out(FILE *json)
 		jstr(json, t->name);
 		fprintf(json, ", \"figure\": ");
 		jstr(json, t->fig);
+		fprintf(json, ", \"path\": ");
+		jstr(json, path);
 		fprintf(json, ", \"baseline_path\": ");
 		jstr(json, t->base);
 		fprintf(json, ", \"xts\": ");
