@@ -21,10 +21,15 @@
 #include <unistd.h>
 
 #include "preload.h"
+#include "xport_int.h" /* the engine's sequence numbers, read without a syscall */
 #include "xts_lease.h"
 
 struct pl_real pl_real;
 __thread int pl_depth __attribute__((tls_model("initial-exec")));
+__thread bool pl_turn __attribute__((tls_model("initial-exec")));
+__thread uint64_t pl_dirty __attribute__((tls_model("initial-exec")));
+bool pl_batch = true;
+int pl_sleepers;
 int pl_log_level = PL_LOG_WARN;
 pthread_mutex_t pl_mu = PTHREAD_MUTEX_INITIALIZER;
 struct pl_rules pl_rules = {.dflt = PL_OFFLOAD};
@@ -217,22 +222,36 @@ void pl_qlock(struct pl_queue *q)
 	pthread_mutex_lock(&q->mu);
 }
 
+/* What the DPU has sent and acknowledged so far: it moves with every
+ * frame that can make a socket ready.  Read from the engine, not with
+ * xport_stats, which asks the AF_XDP socket for its counters (a
+ * getsockopt per call). */
+static uint64_t rx_gen(struct pl_queue *q)
+{
+	__u32 tx, rx, ack;
+
+	xts_link__seq_state(q->xp->link, &tx, &rx, &ack);
+	return (uint64_t)rx << 32 | ack;
+}
+
 /* Frames came in since we last looked (or a local change, force): wake
  * whoever waits on the queue's sockets; they look for themselves. */
 static void notify(struct pl_queue *q)
 {
-	struct xport_stats st;
 	struct pl_poke *p;
-	uint64_t one = 1;
+	uint64_t one = 1, gen;
 
+	if (!__atomic_load_n(&pl_sleepers, __ATOMIC_SEQ_CST))
+		return;
 	for (p = q->pokes.next; p != &q->pokes; p = p->next)
 		if (!p->gate || __atomic_load_n(p->gate, __ATOMIC_SEQ_CST) > 0)
 			break;
 	if (p == &q->pokes) /* nobody sleeps: nobody to wake */
 		return;
-	if (xport_stats(q->xp, &st, sizeof(st)) == 0 && st.rx_frames == q->rx_seen && !q->force)
+	gen = rx_gen(q);
+	if (gen == q->rx_seen && !q->force)
 		return;
-	q->rx_seen = st.rx_frames;
+	q->rx_seen = gen;
 	q->force = false;
 	for (p = q->pokes.next; p != &q->pokes; p = p->next)
 		if ((!p->gate || __atomic_load_n(p->gate, __ATOMIC_SEQ_CST) > 0) &&
@@ -240,14 +259,42 @@ static void notify(struct pl_queue *q)
 		}
 }
 
+/* The doorbell: what is on the ring goes to the DPU.  q locked. */
+static void q_flush(struct pl_queue *q)
+{
+	xport_flush(q->xp);
+	q->deferred = false;
+}
+
 void pl_qunlock(struct pl_queue *q)
 {
 	if (q->xp) {
+		if (!pl_turn) {
+			q_flush(q);
+		} else if (xts_link__unkicked(q->xp->link)) {
+			q->deferred = true;
+			pl_dirty |= 1ull << q->idx;
+		}
 		notify(q);
-		q->last_run_ns = pl_now_ns();
+		q->runs++;
 	}
 	pthread_mutex_unlock(&q->mu);
 	pl_depth--;
+}
+
+void pl_flush_dirty(void)
+{
+	uint64_t d = pl_dirty;
+
+	pl_dirty = 0;
+	pl_turn = false;
+	while (d) {
+		struct pl_queue *q = &qs[__builtin_ctzll(d)];
+
+		d &= d - 1;
+		pl_qlock(q); /* and its unlock rings the doorbell */
+		pl_qunlock(q);
+	}
 }
 
 int pl_qwait(struct pl_queue *q, uint64_t dl)
@@ -264,11 +311,16 @@ int pl_qwait(struct pl_queue *q, uint64_t dl)
 		ms = PL_SLICE_MS; /* then the caller runs the engine and looks again */
 	pfd[0] = (struct pollfd){.fd = w.efd, .events = POLLIN};
 	pfd[1] = (struct pollfd){.fd = q->xfd, .events = POLLIN};
+	q_flush(q); /* what this thread (and the others) queued goes before it sleeps */
 	pl_poke_add(q, &w);
+	pl_sleepers_add(1);
 	pthread_mutex_unlock(&q->mu); /* still pl_depth > 0 */
+	if (pl_dirty)		      /* the turn's frames on other queues go too (no lock held) */
+		pl_flush_dirty();
 	r = REAL(poll)(pfd, 2, ms);
 	e = errno;
 	pthread_mutex_lock(&q->mu);
+	pl_sleepers_add(-1);
 	pl_poke_del(&w);
 	if (r > 0 && pfd[0].revents)
 		pl_efd_drain(w.efd);
@@ -301,7 +353,8 @@ static unsigned rx_queues(void)
  * processes spread. */
 static int queue_open(struct pl_queue *q)
 {
-	struct xport_opts o = {.sz = sizeof(o), .xportd = xportd_path};
+	/* batched doorbell: the shim rings it (pl_qunlock, pl_turn) */
+	struct xport_opts o = {.sz = sizeof(o), .flags = XPORT_OPT_BATCH, .xportd = xportd_path};
 	const char *env = queue_env;
 	unsigned i, n, first;
 	int err;
@@ -309,7 +362,7 @@ static int queue_open(struct pl_queue *q)
 	err = xport_open(&q->xp, ifname, XPORT_QUEUE_ANY, &o);
 	if (err != -EINVAL) /* xportd answered (yes or no) */
 		goto out;
-	o.flags = XPORT_OPT_DIRECT;
+	o.flags |= XPORT_OPT_DIRECT;
 	n = env && *env ? 1 : rx_queues();
 	first = env && *env ? (unsigned)atoi(env) + q->idx : (unsigned)getpid() + q->idx;
 	for (i = 0; i < n; i++) {
@@ -339,10 +392,13 @@ out:
 }
 
 /* Answers PINGs, returns credit, rings doorbells while the program sleeps
- * outside the shim: a queue nobody ran for 50 ms gets a turn, 10 times a
- * second, never waiting for a lock an application thread holds. */
+ * outside the shim: a queue nobody ran since its last look gets a turn,
+ * 10 times a second (counting unlocks, not reading a clock at each),
+ * never waiting for a lock an application thread holds; and a queue
+ * whose frames a turn left (its thread sleeps elsewhere) its doorbell. */
 static void *progress(void *arg)
 {
+	uint64_t seen[PL_MAX_Q] = {0};
 	unsigned i;
 
 	(void)arg;
@@ -354,11 +410,13 @@ static void *progress(void *arg)
 
 			if (!q->xp || pthread_mutex_trylock(&q->mu))
 				continue;
-			if (q->xp && pl_now_ns() - q->last_run_ns > 50000000ull) {
+			if (q->xp && q->runs == seen[i]) {
 				xport_process(q->xp);
 				notify(q);
-				q->last_run_ns = pl_now_ns();
+			} else if (q->xp && q->deferred) {
+				q_flush(q);
 			}
+			seen[i] = q->runs;
 			pthread_mutex_unlock(&q->mu);
 		}
 	}
@@ -570,6 +628,8 @@ static void __attribute__((constructor)) pl_init(void)
 		nq = (unsigned)atoi(e);
 	if (nq < 1 || nq > PL_MAX_Q)
 		nq = 1;
+	e = getenv("XTS_RUN_BATCH");
+	pl_batch = !(e && !strcmp(e, "0"));
 	e = getenv("XTS_RUN_FALLBACK");
 	pl_fallback_fail = e && !strcmp(e, "fail");
 	e = getenv("XTS_RUN_RULES");

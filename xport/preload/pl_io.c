@@ -33,8 +33,10 @@ static ssize_t fail(int err)
 }
 
 /* The XTS socket behind @fd, or NULL (with *err set when it is one we
- * cannot use: inherited over fork). */
-static struct pl_sock *xsock(int fd, int *err)
+ * cannot use: inherited over fork).  @rd: a read, which on a kernel fd
+ * may sleep: the thread's turn ends first (pl_turn_over), so that what it
+ * queued is not left waiting for its next epoll_wait. */
+static struct pl_sock *xsock_io(int fd, int *err, bool rd)
 {
 	struct pl_sock *ps;
 
@@ -42,8 +44,11 @@ static struct pl_sock *xsock(int fd, int *err)
 	if (pl_depth)
 		return NULL;
 	ps = pl_get(fd);
-	if (!ps || ps->kind != PL_XTS)
+	if (!ps || ps->kind != PL_XTS) {
+		if (rd)
+			pl_turn_over();
 		return NULL;
+	}
 	*err = pl_usable(fd, ps);
 	if (*err < 0) { /* claimed from the parent: a kernel socket now, ps gone */
 		*err = 0;
@@ -52,12 +57,22 @@ static struct pl_sock *xsock(int fd, int *err)
 	return *err ? NULL : ps;
 }
 
+static struct pl_sock *xsock(int fd, int *err)
+{
+	return xsock_io(fd, err, false);
+}
+
+static struct pl_sock *xsock_rd(int fd, int *err)
+{
+	return xsock_io(fd, err, true);
+}
+
 static ssize_t x_recv(struct pl_sock *ps, void *buf, size_t len, int flags)
 {
 	struct pl_queue *q = ps->q;
 	bool nb = ps->nonblock || (flags & MSG_DONTWAIT);
 	bool all = (flags & MSG_WAITALL) && !(flags & MSG_PEEK) && !nb;
-	uint64_t dl = pl_deadline_us(ps->rcvtimeo_us);
+	uint64_t dl = 0; /* read from the clock when it first waits */
 	size_t done = 0;
 	ssize_t n = 0;
 	int e = 0, w;
@@ -75,6 +90,8 @@ static ssize_t x_recv(struct pl_sock *ps, void *buf, size_t len, int flags)
 		e = errno;
 		if (n == 0 || e != EAGAIN || nb)
 			break;
+		if (!dl)
+			dl = pl_deadline_us(ps->rcvtimeo_us);
 		w = pl_qwait(q, dl);
 		if (w) {
 			e = w == -EINTR ? EINTR : EAGAIN;
@@ -93,7 +110,7 @@ static ssize_t x_send(struct pl_sock *ps, const void *buf, size_t len, int flags
 {
 	struct pl_queue *q = ps->q;
 	bool nb = ps->nonblock || (flags & MSG_DONTWAIT);
-	uint64_t dl = pl_deadline_us(ps->sndtimeo_us);
+	uint64_t dl = 0; /* read from the clock when it first waits */
 	size_t done = 0;
 	ssize_t n;
 	int e = 0, w;
@@ -111,6 +128,8 @@ static ssize_t x_send(struct pl_sock *ps, const void *buf, size_t len, int flags
 		e = errno;
 		if (e != EAGAIN || nb)
 			break;
+		if (!dl)
+			dl = pl_deadline_us(ps->sndtimeo_us);
 		w = pl_qwait(q, dl);
 		if (w) {
 			e = w == -EINTR ? EINTR : EAGAIN;
@@ -217,7 +236,7 @@ static ssize_t x_writev(struct pl_sock *ps, const struct iovec *iov, int n, int 
 ssize_t read(int fd, void *buf, size_t len)
 {
 	int err;
-	struct pl_sock *ps = xsock(fd, &err);
+	struct pl_sock *ps = xsock_rd(fd, &err);
 
 	if (err)
 		return fail(err);
@@ -245,7 +264,7 @@ ssize_t write(int fd, const void *buf, size_t len)
 ssize_t readv(int fd, const struct iovec *iov, int n)
 {
 	int err;
-	struct pl_sock *ps = xsock(fd, &err);
+	struct pl_sock *ps = xsock_rd(fd, &err);
 
 	if (err)
 		return fail(err);
@@ -265,7 +284,7 @@ ssize_t writev(int fd, const struct iovec *iov, int n)
 ssize_t recv(int fd, void *buf, size_t len, int flags)
 {
 	int err;
-	struct pl_sock *ps = xsock(fd, &err);
+	struct pl_sock *ps = xsock_rd(fd, &err);
 
 	if (err)
 		return fail(err);
@@ -293,7 +312,7 @@ ssize_t send(int fd, const void *buf, size_t len, int flags)
 ssize_t recvfrom(int fd, void *buf, size_t len, int flags, struct sockaddr *a, socklen_t *alen)
 {
 	int err;
-	struct pl_sock *ps = xsock(fd, &err);
+	struct pl_sock *ps = xsock_rd(fd, &err);
 	ssize_t r;
 
 	if (err)
@@ -333,7 +352,7 @@ ssize_t sendto(int fd, const void *buf, size_t len, int flags, const struct sock
 ssize_t recvmsg(int fd, struct msghdr *m, int flags)
 {
 	int err;
-	struct pl_sock *ps = xsock(fd, &err);
+	struct pl_sock *ps = xsock_rd(fd, &err);
 	ssize_t r;
 
 	if (err)
@@ -430,7 +449,7 @@ ssize_t sendfile64(int out, int in, off_t *off, size_t count)
 int recvmmsg(int fd, struct mmsghdr *v, unsigned n, int flags, struct timespec *timeout)
 {
 	int err;
-	struct pl_sock *ps = xsock(fd, &err);
+	struct pl_sock *ps = xsock_rd(fd, &err);
 	unsigned i;
 	ssize_t r;
 
@@ -518,7 +537,7 @@ static ssize_t pipe_room(int fd, size_t *len, bool nb)
 ssize_t splice(int in, loff_t *off_in, int out, loff_t *off_out, size_t len, unsigned flags)
 {
 	int ein, eout;
-	struct pl_sock *pin = xsock(in, &ein), *pout = xsock(out, &eout);
+	struct pl_sock *pin = xsock_rd(in, &ein), *pout = xsock(out, &eout);
 	bool nb = flags & SPLICE_F_NONBLOCK;
 	ssize_t r, w;
 	char *buf;

@@ -174,7 +174,7 @@ int pl_poll_mixed(struct pollfd *fds, nfds_t n, uint64_t dl, const sigset_t *mas
 	nfds_t i, nk;
 	unsigned npq, j;
 	int ready, r = 0, e = 0, efd = pl_thread_efd(), ms;
-	bool first = true;
+	bool first = true, armed = false;
 
 	if (efd < 0)
 		return -1;
@@ -185,9 +185,13 @@ int pl_poll_mixed(struct pollfd *fds, nfds_t n, uint64_t dl, const sigset_t *mas
 	nk = p.nk;
 	npq = p.npq;
 	for (;;) {
-		int got = xts_check(pq, npq, fds, first);
+		/* the queues hear of this waiter (pokes) only in the last look
+		 * before its first sleep: while it is busy their unlocks write
+		 * no eventfd (its own first of all) */
+		int got = xts_check(pq, npq, fds, armed && first);
 
-		first = false;
+		if (armed)
+			first = false;
 		if (nk) {
 			r = REAL(poll)(k, nk, 0);
 			if (r < 0) {
@@ -205,6 +209,13 @@ int pl_poll_mixed(struct pollfd *fds, nfds_t n, uint64_t dl, const sigset_t *mas
 		ms = pl_remaining_ms(dl);
 		if (!ms)
 			break;
+		if (!armed) { /* look again, heard, before sleeping */
+			armed = true;
+			pl_sleepers_add(1);
+			continue;
+		}
+		if (pl_dirty) /* a blocking accept in a turn: its frames go first */
+			pl_flush_dirty();
 		if (ms < 0 || ms > PL_SLICE_MS)
 			ms = PL_SLICE_MS;
 		k[nk] = (struct pollfd){.fd = efd, .events = POLLIN};
@@ -221,15 +232,27 @@ int pl_poll_mixed(struct pollfd *fds, nfds_t n, uint64_t dl, const sigset_t *mas
 		if (k[nk].revents)
 			pl_efd_drain(efd);
 	}
-	for (j = 0; j < npq; j++) {
+	for (j = 0; j < npq && !first; j++) {
 		pl_qlock(pq[j].q);
 		pl_poke_del(&pq[j].poke);
 		pl_qunlock(pq[j].q);
 	}
+	if (armed)
+		pl_sleepers_add(-1);
 	free(p.mem);
 	if (e)
 		return fail(e);
 	return ready;
+}
+
+/* The program's poll over XTS sockets: its calls until its next wait are
+ * a turn (pl_turn; pl_turn_over ended the last one) */
+static int poll_turn(struct pollfd *fds, nfds_t n, uint64_t dl, const sigset_t *mask)
+{
+	int r = pl_poll_mixed(fds, n, dl, mask);
+
+	pl_turn_begin();
+	return r;
 }
 
 static bool any_xts(const struct pollfd *fds, nfds_t n)
@@ -254,9 +277,10 @@ static bool any_xts(const struct pollfd *fds, nfds_t n)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 int poll(struct pollfd *fds, nfds_t n, int timeout)
 {
+	pl_turn_over();
 	if (!any_xts(fds, n))
 		return REAL(poll)(fds, n, timeout);
-	return pl_poll_mixed(fds, n, pl_deadline_ms(timeout), NULL);
+	return poll_turn(fds, n, pl_deadline_ms(timeout), NULL);
 }
 
 static uint64_t ts_deadline(const struct timespec *ts)
@@ -268,9 +292,10 @@ static uint64_t ts_deadline(const struct timespec *ts)
 
 int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *ts, const sigset_t *mask)
 {
+	pl_turn_over();
 	if (!any_xts(fds, n))
 		return REAL(ppoll)(fds, n, ts, mask);
-	return pl_poll_mixed(fds, n, ts_deadline(ts), mask);
+	return poll_turn(fds, n, ts_deadline(ts), mask);
 }
 #pragma GCC diagnostic pop
 
@@ -353,12 +378,14 @@ int select(int nfds, fd_set *r, fd_set *w, fd_set *x, struct timeval *tv)
 	uint64_t dl, now;
 	int ret;
 
+	pl_turn_over();
 	if (!sel_any_xts(nfds, r, w, x))
 		return REAL(select)(nfds, r, w, x, tv);
 	dl = tv ? pl_now_ns() + (uint64_t)tv->tv_sec * 1000000000ull +
 		      (uint64_t)tv->tv_usec * 1000ull
 		: UINT64_MAX;
 	ret = sel(nfds, r, w, x, dl, NULL);
+	pl_turn_begin();
 	if (tv) { /* Linux leaves the time not slept */
 		now = pl_now_ns();
 		now = dl > now ? dl - now : 0;
@@ -371,9 +398,14 @@ int select(int nfds, fd_set *r, fd_set *w, fd_set *x, struct timeval *tv)
 int pselect(int nfds, fd_set *r, fd_set *w, fd_set *x, const struct timespec *ts,
 	    const sigset_t *mask)
 {
+	int ret;
+
+	pl_turn_over();
 	if (!sel_any_xts(nfds, r, w, x))
 		return REAL(pselect)(nfds, r, w, x, ts, mask);
-	return sel(nfds, r, w, x, ts_deadline(ts), mask);
+	ret = sel(nfds, r, w, x, ts_deadline(ts), mask);
+	pl_turn_begin();
+	return ret;
 }
 
 /* ---- epoll ---- */
@@ -652,7 +684,8 @@ static int xts_collect(struct pl_ep *ep, struct epoll_event *out, int max)
 	return n;
 }
 
-/* The kernel's events, without our tags; -1 on error. */
+/* The kernel's events, without our tags; -1 on error.  Our eventfd,
+ * when it was among them, is drained (it stays readable until then). */
 static int kernel_collect(struct pl_ep *ep, struct epoll_event *out, int max, int ms,
 			  const sigset_t *mask)
 {
@@ -660,61 +693,64 @@ static int kernel_collect(struct pl_ep *ep, struct epoll_event *out, int max, in
 
 	if (r < 0)
 		return -1;
-	for (i = 0; i < r; i++)
-		if (out[i].data.u64 != tag && out[i].data.u64 != (tag ^ 1))
+	for (i = 0; i < r; i++) {
+		if (out[i].data.u64 == tag)
+			pl_efd_drain(ep->efd);
+		else if (out[i].data.u64 != (tag ^ 1))
 			out[n++] = out[i];
+	}
 	return n;
 }
 
-static int ep_wait_turns(struct pl_ep *ep, struct epoll_event *ev, int max, uint64_t dl,
-			 const sigset_t *mask);
+/* One look at both sides, the first alternating so neither starves. */
+static int ep_look(struct pl_ep *ep, struct epoll_event *ev, int max)
+{
+	bool xts_first = !(ep->turn++ & 1);
+	int n = xts_first ? xts_collect(ep, ev, max) : 0, m;
+
+	if (n < max) {
+		m = kernel_collect(ep, ev + n, max - n, 0, NULL);
+		if (m < 0)
+			return -1;
+		n += m;
+	}
+	if (!xts_first && n < max)
+		n += xts_collect(ep, ev + n, max - n);
+	if (n == max)
+		poke(ep->efd); /* more may be ready */
+	return n;
+}
 
 static int ep_wait(struct pl_ep *ep, struct epoll_event *ev, int max, uint64_t dl,
 		   const sigset_t *mask)
 {
-
-	int r;
+	int n, m, ms;
 
 	if (max <= 0)
 		return fail(EINVAL);
-	/* counted before the first look at the sets, which takes each
-	 * queue's lock: a runner that finds frames after that look sees the
-	 * count and writes the eventfd; one before it left them for the look */
-	__atomic_add_fetch(&ep->waiters, 1, __ATOMIC_SEQ_CST);
-	r = ep_wait_turns(ep, ev, max, dl, mask);
-	__atomic_sub_fetch(&ep->waiters, 1, __ATOMIC_SEQ_CST);
-	return r;
-}
-
-static int ep_wait_turns(struct pl_ep *ep, struct epoll_event *ev, int max, uint64_t dl,
-			 const sigset_t *mask)
-{
-	int n, m, ms;
-
 	for (;;) {
-		bool xts_first = !(ep->turn++ & 1);
-
-		pl_efd_drain(ep->efd);
-		n = xts_first ? xts_collect(ep, ev, max) : 0;
-		if (n < max) {
-			m = kernel_collect(ep, ev + n, max - n, 0, NULL);
-			if (m < 0)
-				return -1;
-			n += m;
-		}
-		if (!xts_first && n < max)
-			n += xts_collect(ep, ev + n, max - n);
-		if (n) {
-			if (n == max)
-				poke(ep->efd); /* more may be ready */
+		n = ep_look(ep, ev, max);
+		if (n)
 			return n;
-		}
 		ms = pl_remaining_ms(dl);
 		if (!ms)
 			return 0;
 		if (ms < 0 || ms > PL_SLICE_MS)
 			ms = PL_SLICE_MS;
-		m = kernel_collect(ep, ev, max, ms, mask);
+		/* about to sleep: counted as a waiter before the last look at
+		 * the sets, which takes each queue's lock: a runner that finds
+		 * frames after that look sees the count and writes the
+		 * eventfd; one before it left them for the look.  Not counted
+		 * while busy: the runners' unlocks then read nothing and write
+		 * nothing (this thread's own first of all). */
+		__atomic_add_fetch(&ep->waiters, 1, __ATOMIC_SEQ_CST);
+		pl_sleepers_add(1);
+		n = xts_collect(ep, ev, max);
+		m = n ? 0 : kernel_collect(ep, ev, max, ms, mask);
+		pl_sleepers_add(-1);
+		__atomic_sub_fetch(&ep->waiters, 1, __ATOMIC_SEQ_CST);
+		if (n)
+			return n;
 		if (m < 0)
 			return -1; /* EINTR among others */
 		if (m) {
@@ -725,22 +761,39 @@ static int ep_wait_turns(struct pl_ep *ep, struct epoll_event *ev, int max, uint
 	}
 }
 
+/* The program's epoll_wait: its calls until the next one are a turn
+ * (pl_turn): what they queue goes at the next wait. */
+static int ep_wait_turn(struct pl_ep *ep, struct epoll_event *ev, int max, uint64_t dl,
+			const sigset_t *mask)
+{
+	int r;
+
+	pl_turn_over();
+	r = ep_wait(ep, ev, max, dl, mask);
+	pl_turn_begin();
+	return r;
+}
+
 int epoll_wait(int epfd, struct epoll_event *ev, int max, int timeout)
 {
 	struct pl_ep *ep = pl_depth ? NULL : ep_get(epfd);
 
-	if (!ep)
+	if (!ep) {
+		pl_turn_over();
 		return REAL(epoll_wait)(epfd, ev, max, timeout);
-	return ep_wait(ep, ev, max, pl_deadline_ms(timeout), NULL);
+	}
+	return ep_wait_turn(ep, ev, max, pl_deadline_ms(timeout), NULL);
 }
 
 int epoll_pwait(int epfd, struct epoll_event *ev, int max, int timeout, const sigset_t *mask)
 {
 	struct pl_ep *ep = pl_depth ? NULL : ep_get(epfd);
 
-	if (!ep)
+	if (!ep) {
+		pl_turn_over();
 		return REAL(epoll_pwait)(epfd, ev, max, timeout, mask);
-	return ep_wait(ep, ev, max, pl_deadline_ms(timeout), mask);
+	}
+	return ep_wait_turn(ep, ev, max, pl_deadline_ms(timeout), mask);
 }
 
 /* epoll_pwait2: epoll_pwait with a timespec (NULL: forever) */
@@ -749,7 +802,9 @@ int epoll_pwait2(int epfd, struct epoll_event *ev, int max, const struct timespe
 {
 	struct pl_ep *ep = pl_depth ? NULL : ep_get(epfd);
 
-	if (!ep)
+	if (!ep) {
+		pl_turn_over();
 		return REAL(epoll_pwait2)(epfd, ev, max, ts, mask);
-	return ep_wait(ep, ev, max, ts_deadline(ts), mask);
+	}
+	return ep_wait_turn(ep, ev, max, ts_deadline(ts), mask);
 }

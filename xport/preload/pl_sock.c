@@ -255,8 +255,10 @@ int connect(int fd, const struct sockaddr *a, socklen_t len)
 	struct pl_sock *ps;
 	int r;
 
-	if (PASS(ps, fd))
+	if (PASS(ps, fd)) {
+		pl_turn_over(); /* it may sleep: the turn's frames go first */
 		return REAL(connect)(fd, a, len);
+	}
 	if (ps->kind == PL_XTS && (r = pl_usable(fd, ps)))
 		return r < 0 ? REAL(connect)(fd, a, len) : fail(r);
 	if (ps->kind == PL_PENDING) {
@@ -360,8 +362,10 @@ int accept4(int fd, struct sockaddr *a, socklen_t *alen, int flags)
 	struct pl_sock *ps;
 	int e;
 
-	if (PASS(ps, fd) || ps->kind != PL_XTS)
+	if (PASS(ps, fd) || ps->kind != PL_XTS) {
+		pl_turn_over(); /* it may sleep: the turn's frames go first */
 		return REAL(accept4)(fd, a, alen, flags);
+	}
 	if ((e = pl_usable(fd, ps)))
 		return e < 0 ? REAL(accept4)(fd, a, alen, flags) : fail(e);
 	if (!ps->lsn)

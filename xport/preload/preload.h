@@ -152,8 +152,10 @@ struct pl_queue {
 	int xfd;	  /* xport_fd */
 	unsigned idx;
 	int open_err; /* the last open failed with this (-errno); tried once */
-	uint64_t rx_seen, last_run_ns;
+	uint64_t rx_seen;
+	uint64_t runs;	      /* unlocks: the progress thread runs a queue nobody did */
 	bool force;	      /* poke the waiters at unlock whatever the counters say */
+	bool deferred;	      /* frames left for the end of a thread's turn (pl_turn) */
 	struct pl_poke pokes; /* list head */
 };
 
@@ -165,11 +167,43 @@ struct pl_queue *pl_queue_peek(unsigned idx); /* NULL: not open */
 int pl_tab_hi(void);			      /* no table entry at or past it */
 void pl_qlock(struct pl_queue *q);
 void pl_qunlock(struct pl_queue *q);
+
+/* One doorbell per turn of the program's event loop (docs/design.md,
+ * "Cost of the shim"): from the return of the shim's epoll_wait, poll or
+ * select until this thread next waits, its calls leave their frames on
+ * the queues' rings (pl_turn: it is in a turn; pl_dirty: the queues they
+ * are on), as libxport's XPORT_OPT_BATCH does for a native program; the
+ * next wait, blocking call, or read or wait on a kernel fd rings them
+ * (pl_turn_over), and the progress thread within PL_SLICE_MS if the
+ * thread sleeps elsewhere.  XTS_RUN_BATCH=0: a doorbell per call. */
+extern __thread bool pl_turn __attribute__((tls_model("initial-exec")));
+extern __thread uint64_t pl_dirty __attribute__((tls_model("initial-exec")));
+extern bool pl_batch;
+void pl_flush_dirty(void);
+static inline void pl_turn_over(void)
+{
+	if (pl_depth) /* the shim's own call: its caller's turn goes on */
+		return;
+	if (pl_dirty)
+		pl_flush_dirty();
+	pl_turn = false;
+}
+static inline void pl_turn_begin(void)
+{
+	pl_turn = pl_batch;
+}
 /* With q locked: sleep (lock released) until the queue's engine saw
  * frames, or @deadline_ns (UINT64_MAX: none).  0 (check again), -EINTR,
  * -ETIMEDOUT. */
 int pl_qwait(struct pl_queue *q, uint64_t deadline_ns);
 void pl_poke_add(struct pl_queue *q, struct pl_poke *p);
+/* Threads about to sleep on some queue (counted before their last look):
+ * while there are none, an unlock looks at no poke */
+extern int pl_sleepers;
+static inline void pl_sleepers_add(int d)
+{
+	__atomic_add_fetch(&pl_sleepers, d, __ATOMIC_SEQ_CST);
+}
 void pl_poke_del(struct pl_poke *p);
 int pl_thread_efd(void);
 void pl_efd_drain(int efd);
