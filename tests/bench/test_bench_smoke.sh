@@ -41,6 +41,15 @@ for w, m in [("pp64", "p50_us"), ("pp1k", "ops_s"), ("pp16k", "ops_s"), ("rr64",
     # xtsrun: the kernel-API client under xts-run went over XTS (the shim
     # opened a queue; it may not fall back to kernel TCP there)
     assert f.get(f"xtsrun.{w}.xts_queues", 0) >= 1, f"xtsrun.{w}: no XTS queue opened"
+# xts-run rings one doorbell per turn of the client's epoll loop, not one
+# per send (docs/design.md, "Cost of the shim"): at full rate over 64
+# connections many answers come in a turn.  Counted over the whole
+# process (connects and warm-up too) against the requests of the window
+# alone: without the batching it is above 1.
+secs = float(d["meta"]["secs"])
+db = f["xtsrun.rr64.shim_doorbells"] / (f["xtsrun.rr64.ops_s"] * secs)
+print(f"xtsrun rr64: {db:.3f} doorbells per request")
+assert db < 0.5, f"xtsrun rr64: {db:.2f} doorbells per request (one per send?)"
 # the xts-run targets compare the xtsrun path's figure with xts's and kernel's
 for t in d["targets"]:
     want_path = "xtsrun" if t["name"].startswith("xtsrun_") else "xts"

@@ -702,13 +702,15 @@ static int kernel_collect(struct pl_ep *ep, struct epoll_event *out, int max, in
 	return n;
 }
 
-/* One look at both sides, the first alternating so neither starves. */
+/* One look at both sides, the first alternating so neither starves: the
+ * kernel's first every other turn, and after ours only when ours had
+ * nothing (a syscall a turn saved while XTS sockets keep it busy). */
 static int ep_look(struct pl_ep *ep, struct epoll_event *ev, int max)
 {
 	bool xts_first = !(ep->turn++ & 1);
 	int n = xts_first ? xts_collect(ep, ev, max) : 0, m;
 
-	if (n < max) {
+	if (!xts_first || !n) {
 		m = kernel_collect(ep, ev + n, max - n, 0, NULL);
 		if (m < 0)
 			return -1;
@@ -716,8 +718,10 @@ static int ep_look(struct pl_ep *ep, struct epoll_event *ev, int max)
 	}
 	if (!xts_first && n < max)
 		n += xts_collect(ep, ev + n, max - n);
-	if (n == max)
-		poke(ep->efd); /* more may be ready */
+	/* more may be ready: a thread asleep in this epoll looks (Linux's
+	 * ep_done_scan wakes one when events are left); no thread, no write */
+	if (n == max && __atomic_load_n(&ep->waiters, __ATOMIC_SEQ_CST) > 0)
+		poke(ep->efd);
 	return n;
 }
 
