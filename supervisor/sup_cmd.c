@@ -390,9 +390,11 @@ static int cmd_listeners(struct sup_cmd_args *a)
 		ad.family = htole16(e.family);
 		ad.port = htole16(e.port);
 		memcpy(ad.addr, e.addr, sizeof(ad.addr));
-		snprintf(fl, sizeof(fl), "%s%s%s", e.flags & REG_F_REUSEADDR ? "reuseaddr," : "",
+		snprintf(fl, sizeof(fl), "%s%s%s%s", e.flags & REG_F_REUSEADDR ? "reuseaddr," : "",
 			 e.flags & REG_F_REUSEPORT ? "reuseport," : "",
-			 e.flags & REG_F_V6ONLY ? "v6only," : "");
+			 e.flags & REG_F_V6ONLY ? "v6only," : "",
+			 /* closed by its host, kept for a sibling (shard/listen.c) */
+			 e.flags & REG_F_LINGER ? "linger," : "");
 		if (*fl)
 			fl[strlen(fl) - 1] = 0;
 		ctl_rec_begin(o, "listener");

@@ -8,6 +8,8 @@
 #    xts-net (the DPU's certificate, the right body); its access log shows
 #    the real client, and a python3 server's getpeername() too (--queues
 #    2: its listener on both shards, each with the TLS, 4 clients);
+#    the same over IPv6 ([::]:8443, V6ONLY), with ALPN agreed as the
+#    profile says (http/1.1, curl offering h2 too);
 #    plain HTTP to that port gets nothing; nginx's own TLS listener on 8444 (an
 #    offload rule, no tls rule) is not wrapped twice: curl gets nginx's
 #    certificate and the shards count no handshake for it.
@@ -66,18 +68,18 @@ EOF
 }
 
 # ---- terminate: nginx (plaintext) under xts-run ----
-ngx_conf "$WORK/ngx" "server { listen 8443; }
+ngx_conf "$WORK/ngx" "server { listen 8443; listen [::]:8443 ipv6only=on; }
 	server { listen 8444 ssl; ssl_certificate $PKI/host.pem; ssl_certificate_key $PKI/host.key; }"
 printf '%s\n' '# TLS on the DPU for 8443 and 8445 only; 8444 is nginx'"'"'s own TLS' \
 	'tls terminate *:8443,8445 profile web' 'offload server *' >"$WORK/term.rules"
 bg host "$RUN" --rules "$WORK/term.rules" -- nginx -c "$WORK/ngx/nginx.conf" >"$WORK/nginx.log" 2>&1
 ngxpid=${BGPIDS[-1]}
 for ((i = 0; i < 100; i++)); do
-	[ "$(xtsctl listeners | grep -Ec ':844[34] ')" = 2 ] && break
+	[ "$(xtsctl listeners | grep -Ec ':844[34] ')" = 3 ] && break
 	sleep 0.1
 done
-[ "$(xtsctl listeners | grep -Ec ':844[34] ')" = 2 ] ||
-	fail "nginx: no DPU listeners on 8443 and 8444: $(cat "$WORK/nginx.log")"
+[ "$(xtsctl listeners | grep -Ec ':844[34] ')" = 3 ] ||
+	fail "nginx: no DPU listeners on 8443 (IPv4 and IPv6) and 8444: $(xtsctl listeners; cat "$WORK/nginx.log")"
 ok0=$(hs ok)
 out=$(N timeout 10 curl -sS --cacert "$PKI/ca.pem" --resolve dpu.xts.test:8443:198.18.0.1 \
 	-w '\n%{ssl_verify_result}' https://dpu.xts.test:8443/page.txt 2>&1) || fail "curl https to nginx under xts-run: $out"
@@ -88,6 +90,19 @@ grep -q '^198\.18\.0\.2 .*"GET /page.txt HTTP/1.1" 200 ' "$WORK/ngx/access.log" 
 ok1=$(hs ok)
 [ $((ok1 - ok0)) = 1 ] || fail "terminate: the shards counted $((ok1 - ok0)) handshakes, want 1"
 echo "ok: terminate: curl --cacert https://dpu.xts.test:8443/ from xts-net to nginx (plain HTTP) under xts-run: verified, $(wc -c <"$WORK/www/page.txt")-byte body; access log: $(tail -n 1 "$WORK/ngx/access.log" | cut -d' ' -f1-7)"
+# IPv6: nginx's [::]:8443 listener (V6ONLY) under the same rule; ALPN:
+# the profile's list (http/1.1) is what the DPU agrees to, curl offering
+# h2 and http/1.1
+out=$(N timeout 10 curl -sS -v --http2 --cacert "$PKI/ca.pem" --resolve "dpu.xts.test:8443:[fd00:78:74::1]" \
+	https://dpu.xts.test:8443/page.txt 2>"$WORK/curl6.err") || fail "curl -6 https to nginx under xts-run: $(tail -n 5 "$WORK/curl6.err")"
+[ "$out" = "$BODY" ] || fail "curl -6 https to nginx: '$(head -c 300 <<<"$out")'"
+grep -Eq 'ALPN.*accepted.*http/1\.1' "$WORK/curl6.err" ||
+	fail "ALPN: the DPU did not agree to http/1.1: $(grep -i alpn "$WORK/curl6.err")"
+grep -q '^fd00:78:74::2 .*"GET /page.txt HTTP/1.1" 200 ' "$WORK/ngx/access.log" ||
+	fail "nginx's access log does not show the IPv6 client: $(tail -n 2 "$WORK/ngx/access.log")"
+ok2=$(hs ok)
+[ $((ok2 - ok1)) = 1 ] || fail "terminate over IPv6: the shards counted $((ok2 - ok1)) handshakes, want 1"
+echo "ok: terminate over IPv6: curl to [fd00:78:74::1]:8443, verified, body exact, ALPN $(grep -Eo 'ALPN.*accepted.*' "$WORK/curl6.err" | head -n 1); access log: $(tail -n 1 "$WORK/ngx/access.log" | cut -d' ' -f1)"
 out=$(N timeout 5 curl -sS http://198.18.0.1:8443/page.txt 2>&1) && fail "plain HTTP to the TLS port got: $out"
 echo "ok: plain HTTP to 8443 gets no answer (curl: ${out##*: })"
 
@@ -97,8 +112,8 @@ out=$(N timeout 10 curl -sS --cacert "$PKI/ca.pem" --resolve dpu.xts.test:8444:1
 [ "$out" = "$BODY" ] || fail "nginx's own TLS: body '$(head -c 300 <<<"$out")'"
 out=$(N timeout 10 openssl s_client -connect 198.18.0.1:8444 -CAfile "$PKI/ca.pem" </dev/null 2>&1)
 grep -q "subject=CN = host" <<<"$out" || fail "8444: not nginx's certificate: $(grep subject= <<<"$out")"
-[ "$(hs ok)" = "$ok1" ] && [ "$(hs failed)" = 1 ] ||
-	fail "8444: the shards did TLS: hs_ok $(hs ok) (want $ok1), hs_failed $(hs failed) (want 1, the plain HTTP one)"
+[ "$(hs ok)" = "$ok2" ] && [ "$(hs failed)" = 1 ] ||
+	fail "8444: the shards did TLS: hs_ok $(hs ok) (want $ok2), hs_failed $(hs failed) (want 1, the plain HTTP one)"
 echo "ok: nginx's own TLS on 8444 (offload rule, no tls rule) not wrapped twice: its certificate, no DPU handshake"
 kill $ngxpid; wait_gone $ngxpid 50 || fail "nginx did not stop"
 # its queue free again (the shard saw its session end) for python3's second
