@@ -268,7 +268,12 @@ void pl_qunlock(struct pl_queue *q)
 {
 	if (q->xp) {
 		if (!pl_turn) {
-			q_flush(q);
+			/* the doorbell only for frames there (libxport's own run
+			 * queued its ACK, if one was due): a call that sent
+			 * nothing costs no flush */
+			if (xts_link__unkicked(q->xp->link))
+				q_flush(q);
+			q->deferred = false;
 		} else if (xts_link__unkicked(q->xp->link)) {
 			q->deferred = true;
 			pl_dirty |= 1ull << q->idx;
@@ -540,6 +545,7 @@ static void fork_child(void)
 	pthread_mutex_init(&open_mu, NULL);
 	fork_gen++;
 	progress_on = false;
+	pl_dirty = 0; /* the parent's turn, on the parent's queues */
 	pl_sock_fork_child();
 	pl_ep_fork_child();
 	pl_fork_child();
