@@ -88,7 +88,7 @@ static void check_accepted(const __u8 *f, size_t n, const struct xts_msg *m)
 	CHECK(get16(f, XTS_HDR_OFF + 30) == 0);
 	CHECK(m->len >= xts_proto_min_len(m->op) && m->len <= xts_proto_max_len(m->op));
 	CHECK(!!(m->flags & XTS_F_NOSEQ) == !!xts_proto_op_noseq(m->op));
-	CHECK(!(m->flags & ~(XTS_F_NOSEQ | XTS_F_ABORT | XTS_F_MORE | XTS_F_EOR)));
+	CHECK(!(m->flags & ~(XTS_F_NOSEQ | XTS_F_ABORT | XTS_F_MORE | XTS_F_EOR | XTS_F_SHARED)));
 
 	switch (m->op) {
 	case XTS_OP_DATA:
@@ -99,9 +99,14 @@ static void check_accepted(const __u8 *f, size_t n, const struct xts_msg *m)
 		__u16 flags = get16(p, offsetof(struct xts_connect, flags));
 
 		CHECK(nopts <= XTS_CONNECT_MAX_OPTS);
-		/* the options, the source address (F_SRC), the ULPs (F_ULP) */
-		CHECK(m->len == xts_connect_ulp_off(nopts, flags) +
-				    ((flags & XTS_CONNECT_F_ULP) ? sizeof(struct xts_ulp) : 0));
+		/* the options, the source address (F_SRC), the ULPs (F_ULP),
+		 * then with F_DATA at least one first byte (and no ULP) */
+		size_t ctl = xts_connect_ulp_off(nopts, flags) +
+			     ((flags & XTS_CONNECT_F_ULP) ? sizeof(struct xts_ulp) : 0);
+		if (flags & XTS_CONNECT_F_DATA)
+			CHECK(!(flags & XTS_CONNECT_F_ULP) && m->len > ctl);
+		else
+			CHECK(m->len == ctl);
 		if (flags & XTS_CONNECT_F_ULP) {
 			__u8 ulps = p[xts_connect_ulp_off(nopts, flags)];
 
