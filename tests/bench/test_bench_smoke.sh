@@ -141,7 +141,10 @@ for p in ("xts", "xtsrun", "kernel"):
         # docs/protocol.md), and each wakeup is one more engine turn;
         # irr64's count depends on how many answers each turn of the loop
         # takes in (timing): printed, not held to a bound
-        lim = 0.10 if w == "iconnfo" else 0.05
+        # under xts-run the shim's progress thread also runs, on a wall
+        # clock period: its share follows how long the run took under
+        # callgrind (5.6 % apart in one CI run of iconn)
+        lim = 0.10 if w == "iconnfo" or p == "xtsrun" else 0.05
         assert w == "irr64" or spread <= lim, f"{k}: {r} differ by {spread:.1%} (> {lim:.0%})"
 # XTS runs libxport in the process: more user-space work than glibc's
 # send/recv wrappers (with perf the kernel's share is counted too)

@@ -15,8 +15,8 @@ RUN="$XTS_BIN/xts-run"
 
 
 mkdir -p "$WORK/www"
-head -c 8000000 /dev/urandom >"$WORK/www/body"
-SIZE=8000000
+head -c 67108864 /dev/urandom >"$WORK/www/body"
+SIZE=67108864
 (cd "$WORK/www" && exec ip netns exec "${PFX}net" python3 -m http.server --bind 198.18.0.2 8000 \
 	>"$WORK/http.log" 2>&1) &
 BGPIDS+=($!)
@@ -28,7 +28,7 @@ wait_port net 8000
 wait_port net 8001
 wait_port net 7
 
-# 1. curl (non-blocking connect, poll, SO_ERROR, send/recv) fetches 8 MB
+# 1. curl (non-blocking connect, poll, SO_ERROR, send/recv) fetches 64 MiB
 before=$(moved)
 H timeout 60 "$RUN" -- curl -sS -o "$WORK/got" http://198.18.0.2:8000/body ||
 	fail "curl under xts-run"
@@ -36,7 +36,7 @@ cmp -s "$WORK/www/body" "$WORK/got" || fail "curl: body differs"
 grep -q '^198\.18\.0\.1 .*GET /body' "$WORK/http.log" ||
 	fail "curl: the server did not see the DPU as the client: $(tail -n 1 "$WORK/http.log")"
 offloaded curl "$before" "$SIZE"
-echo "ok: curl under xts-run: 8 MB byte-exact, peer 198.18.0.1 (the DPU)"
+echo "ok: curl under xts-run: 64 MiB byte-exact, peer 198.18.0.1 (the DPU)"
 
 # the same over IPv6
 before=$(moved)
@@ -46,7 +46,7 @@ cmp -s "$WORK/www/body" "$WORK/got6" || fail "curl over IPv6: body differs"
 grep -q '^fd00:78:74::1 .*GET /body' "$WORK/http6.log" ||
 	fail "curl over IPv6: the server did not see the DPU: $(tail -n 1 "$WORK/http6.log")"
 offloaded "curl IPv6" "$before" "$SIZE"
-echo "ok: curl under xts-run over IPv6: 8 MB byte-exact, peer fd00:78:74::1 (the DPU)"
+echo "ok: curl under xts-run over IPv6: 64 MiB byte-exact, peer fd00:78:74::1 (the DPU)"
 
 # 2. socat as a client: 2 MB through the echo server and back
 head -c 2000000 "$WORK/www/body" >"$WORK/two"
@@ -58,7 +58,7 @@ offloaded "socat client" "$before" 4000000
 echo "ok: socat client under xts-run: 2 MB echoed byte-exact"
 
 # 3. socat as a listener on the host: the DPU listens for it, xts-net
-# sends 8 MB to the DPU's address (only an offloaded listener is there)
+# sends 64 MiB to the DPU's address (only an offloaded listener is there)
 before=$(moved)
 H timeout 60 "$RUN" -- socat -u TCP4-LISTEN:9000,reuseaddr CREATE:"$WORK/got3" &
 lpid=$!
@@ -71,7 +71,7 @@ N timeout 30 socat -u FILE:"$WORK/www/body" TCP:198.18.0.1:9000 || fail "sending
 wait $lpid || fail "socat listener under xts-run exited $?"
 cmp -s "$WORK/www/body" "$WORK/got3" || fail "socat listener: bytes differ"
 offloaded "socat listener" "$before" "$SIZE"
-echo "ok: socat listener under xts-run: 8 MB received byte-exact through the DPU's listener"
+echo "ok: socat listener under xts-run: 64 MiB received byte-exact through the DPU's listener"
 
 # 4. errno and call semantics, checked by a plain sockets program
 before=$(opened)
@@ -130,7 +130,7 @@ echo "ok: redis-server under xts-run: $(tr '\r' '\n' <"$WORK/bench.out" | grep "
 
 # 7. nginx under xts-run (one process: an inherited listener is not
 # served in a child yet, see docs/design.md), sendfile on: curl from
-# xts-net fetches 8 MB byte-exact (the sendfile path), then wrk -t2 -c64
+# xts-net fetches 64 MiB byte-exact (the sendfile path), then wrk -t2 -c64
 # for 5 s: no socket error, every answer 2xx
 mkdir -p "$WORK/ngx"
 cat >"$WORK/nginx.conf" <<EOC
@@ -164,5 +164,5 @@ N timeout 60 wrk -t2 -c64 -d5s http://198.18.0.1:8080/index.html >"$WORK/wrk.out
 grep -Eq "Socket errors|Non-2xx" "$WORK/wrk.out" && fail "wrk against nginx: $(cat "$WORK/wrk.out")"
 reqs=$(awk '/requests in/ { print $1 }' "$WORK/wrk.out")
 [ "${reqs:-0}" -gt 1000 ] || fail "wrk against nginx: $(cat "$WORK/wrk.out")"
-echo "ok: nginx under xts-run: 8 MB by sendfile byte-exact; wrk -t2 -c64 5 s: $reqs requests, $(awk '/Requests\/sec/ { print $2 }' "$WORK/wrk.out")/s, no error"
+echo "ok: nginx under xts-run: 64 MiB by sendfile byte-exact; wrk -t2 -c64 5 s: $reqs requests, $(awk '/Requests\/sec/ { print $2 }' "$WORK/wrk.out")/s, no error"
 echo "PASS: xts_run"
