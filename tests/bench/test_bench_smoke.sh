@@ -10,6 +10,20 @@ set -u
 XTS_BIN=${XTS_BIN:-$(cd "$(dirname "$0")/../../build/bin" && pwd)}
 OUT=$(mktemp -d /tmp/xts-bench-smoke.XXXXXX)
 trap 'rm -rf "$OUT"' EXIT
+# the report reads every line of a whole run's results (over 1,300; a
+# fixed table of 1,024 once dropped the rest silently) and a CDF line
+# longer than any line buffer as one line
+{
+	for ((i = 0; i < 3000; i++)); do echo "filler.x$i.ops_s $i"; done
+	printf 'xts.pp64.cdf'; for ((i = 0; i < 400; i++)); do printf ' %d' $i; done; echo
+	echo "haproxy.tls-hs.ops_per_term_cpu_s 1234.5"
+} >"$OUT/many.txt"
+"$XTS_BIN/xts-bench" report "$OUT/many.txt" --json "$OUT/many.json" --svg "$OUT/many.svg" >/dev/null ||
+	{ echo "FAIL: xts-bench report of 3,002 lines"; exit 1; }
+python3 -c 'import json, sys; f = json.load(open(sys.argv[1]))["figures"]
+assert f.get("haproxy.tls-hs.ops_per_term_cpu_s") == 1234.5 and f.get("filler.x2999.ops_s") == 2999, "report dropped lines"
+assert not any(k.startswith(("1", "2", "3")) for k in f), "a CDF line read as two"' "$OUT/many.json" ||
+	{ echo "FAIL: xts-bench report lost lines of its input"; exit 1; }
 t0=$(date +%s)
 "$XTS_BIN/xts-bench" --smoke --out "$OUT" --json "$OUT/b.json" --svg "$OUT/b.svg" ||
 	{ cat "$OUT/client.log" "$OUT/xtsd.log" 2>/dev/null | tail -20; echo "FAIL: xts-bench --smoke"; exit 1; }
