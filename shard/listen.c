@@ -615,6 +615,22 @@ int lsn_adopt(struct shard *s, __u32 host_id, const struct xts_addr *key, int fd
 	return 0;
 }
 
+/* Offer an accepted (or handed-in) fd to the host as a new connection of
+ * l, counted; on failure it is not ours and not counted as pending: the
+ * caller closes it (a reset for one a client already waited on). */
+static int lsn_offer(struct shard *s, struct lsn *l, int fd)
+{
+	l->pending++; /* a handshake that fails at once gives it back */
+	if (l->lst)
+		s->lsn_st[l->lst - 1].accepted++;
+	if (!conn_on_accept(s, fd, l->id, l->host_id, l->ulp, l->lst))
+		return 0;
+	l->pending--;
+	if (l->lst)
+		s->lsn_st[l->lst - 1].drop_limit++;
+	return -1;
+}
+
 /* Offer what siblings handed us, oldest first, within the backlog. */
 static int lsn_unstash(struct shard *s, struct lsn *l)
 {
@@ -624,15 +640,8 @@ static int lsn_unstash(struct shard *s, struct lsn *l)
 		int fd = l->stash[0];
 
 		memmove(l->stash, l->stash + 1, --l->nstash * sizeof(*l->stash));
-		l->pending++;
-		if (l->lst)
-			s->lsn_st[l->lst - 1].accepted++;
-		if (conn_on_accept(s, fd, l->id, l->host_id, l->ulp, l->lst)) {
-			l->pending--;
-			if (l->lst)
-				s->lsn_st[l->lst - 1].drop_limit++;
+		if (lsn_offer(s, l, fd))
 			rst_close(fd);
-		}
 		work++;
 	}
 	return work;
@@ -737,13 +746,7 @@ static int lsn_accept(struct shard *s, struct lsn *l)
 				break; /* EMFILE and the like: try again next round */
 			continue;
 		}
-		l->pending++; /* a handshake that fails at once gives it back */
-		if (l->lst)
-			s->lsn_st[l->lst - 1].accepted++;
-		if (conn_on_accept(s, fd, l->id, l->host_id, l->ulp, l->lst)) {
-			l->pending--;
-			if (l->lst)
-				s->lsn_st[l->lst - 1].drop_limit++;
+		if (lsn_offer(s, l, fd)) {
 			close(fd);
 			break;
 		}
