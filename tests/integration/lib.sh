@@ -254,3 +254,26 @@ ctl_wait() {
 # clock_us VAR: the wall clock in microseconds into VAR, without a fork
 # (bash 5's EPOCHREALTIME; `date` is a process per call)
 clock_us() { printf -v "$1" %s "${EPOCHREALTIME//[.,]/}"; }
+
+# best_ms LIMIT WHAT CMD...: run CMD (it must succeed) up to three times,
+# set BEST_MS to its fastest run in ms and fail unless one run took at
+# most LIMIT ms.  For "answers promptly while hostile clients hang on": a
+# server that served a hostile client inline would hold every try for
+# that client's whole deadline, while one try alone also fails when the
+# machine stalls the test for seconds (it did, 5.4 s, under ASan with
+# three tests side by side at load 14).
+best_ms() {
+	local limit=$1 what=$2 t0 t1 ms i tries=; shift 2
+	BEST_MS=
+	for ((i = 0; i < 3; i++)); do
+		clock_us t0
+		"$@" >"$WORK/best_ms.out" 2>&1 || fail "$what: $(cat "$WORK/best_ms.out")"
+		clock_us t1
+		ms=$(((t1 - t0) / 1000))
+		tries+=" $ms"
+		{ [ -z "$BEST_MS" ] || [ "$ms" -lt "$BEST_MS" ]; } && BEST_MS=$ms
+		[ "$BEST_MS" -le "$limit" ] && break
+	done
+	info "$what answered in $BEST_MS ms (tries:$tries)"
+	[ "$BEST_MS" -le "$limit" ] || fail "$what took$tries ms, want one <= $limit"
+}

@@ -56,25 +56,11 @@ hostile_end() {
 	info "$(grep '^silent: ' "$WORK/silent.out"); the drip dropped after $(awk '$1 == "drip:" { print $4; exit }' "$WORK/drip.out") s"
 }
 
-# quick_ms LABEL CMD...: run CMD (it must succeed) and print how long it
-# took with the hostile clients on; it takes tens of ms.  A server that
-# served a hostile client inline would hold every try for that client's
-# 2 s deadline, so the best of three tries must be within 1.5 s: one try
-# alone also fails when the machine stalls the test for seconds (it did,
-# 5.4 s, under ASan with 3 tests side by side and load 14).  QUICK_MS is
-# the best figure.
+# quick_ms LABEL CMD...: CMD (it must succeed) answers within 1.5 s, the
+# best of three tries (lib.sh best_ms), with the hostile clients on; it
+# takes tens of ms.  QUICK_MS is the best figure.
 quick_ms() {
-	local what=$1 t0 t1 ms i all=; shift
-	QUICK_MS=
-	for ((i = 0; i < 3; i++)); do
-		clock_us t0
-		"$@" >"$WORK/quick.out" 2>&1 || fail "$what: $(cat "$WORK/quick.out")"
-		clock_us t1
-		ms=$(((t1 - t0) / 1000))
-		all+=" $ms"
-		{ [ -z "$QUICK_MS" ] || [ "$ms" -lt "$QUICK_MS" ]; } && QUICK_MS=$ms
-		[ "$QUICK_MS" -le 1500 ] && break
-	done
-	info "$what answered in $QUICK_MS ms with 7 silent scrapers and one dripping (tries:$all)"
-	[ "$QUICK_MS" -le 1500 ] || fail "$what took$all ms with hostile scrapers, want one <= 1500"
+	local what=$1; shift
+	best_ms 1500 "$what with 7 silent scrapers and one dripping" "$@"
+	QUICK_MS=$BEST_MS
 }
