@@ -27,7 +27,7 @@
 #include <sys/socket.h> /* AF_INET, AF_INET6 */
 
 #define XTS_SHM_MAGIC	   0x4d485358u /* "XSHM" */
-#define XTS_SHM_VERSION	   7u
+#define XTS_SHM_VERSION	   8u
 #define XTS_SHM_CACHELINE  64
 #define XTS_SHM_MAX_SHARDS 256
 #define XTS_SHM_ACL_MAX	   512	/* rules in all, both kinds */
@@ -108,8 +108,25 @@ struct xts_shm_tls_prof {
 	uint32_t tickets;     /* 1: session tickets (resumption across shards) */
 	uint32_t ticket_lifetime_s;
 	uint32_t ncert; /* cert[0] is the default, cert[1..] by SNI */
+	uint32_t bio;	/* XTS_TLS_BIO_*: how records reach the kernel socket */
 	struct xts_shm_tls_cert cert[1 + XTS_SHM_TLS_SNI];
 };
+
+/*
+ * A profile's `bio` (docs/design.md, "TLS on the shard"): "own" the
+ * shard's BIO (records in user space, a sealed record the kernel did not
+ * take held by the shard); "socket" OpenSSL's socket BIO with
+ * SSL_OP_ENABLE_KTLS (the kernel takes the records where it has the "tls"
+ * ULP, else OpenSSL seals them in user space); "auto" (the default) the
+ * socket BIO exactly where /proc/sys/net/ipv4/tcp_available_ulp lists tls.
+ */
+#define XTS_TLS_BIO_AUTO   0
+#define XTS_TLS_BIO_OWN	   1
+#define XTS_TLS_BIO_SOCKET 2
+#define XTS_TLS_BIO_NAMES                                                                          \
+	{                                                                                          \
+		"auto", "own", "socket", NULL                                                      \
+	}
 
 struct xts_shm_tls_tkey {
 	uint8_t name[16];
@@ -290,6 +307,14 @@ _Static_assert(sizeof(struct xts_shm_run) == XTS_SHM_CACHELINE, "xts_shm_run siz
 	X(tls_reneg_refused, COUNTER, SHARD,                                                       \
 	  "TLS 1.2 renegotiations refused (no_renegotiation alert sent)")                          \
 	X(tls_mem, GAUGE, SHARD, "bytes OpenSSL holds now (contexts, connections)")                \
+	X(tls_sockbio, COUNTER, SHARD,                                                             \
+	  "TLS handshakes done over OpenSSL's socket BIO (bio socket, or auto with kTLS)")         \
+	X(tls_ktls_tx, COUNTER, SHARD,                                                             \
+	  "TLS connections whose records the kernel seals (kTLS send)")                            \
+	X(tls_ktls_rx, COUNTER, SHARD,                                                             \
+	  "TLS connections whose records the kernel opens (kTLS receive)")                         \
+	X(tls_write_retries, COUNTER, SHARD,                                                       \
+	  "SSL_write calls that met a full socket, retried later with the same bytes")             \
 	X(strp_msgs_rx, COUNTER, SHARD, "framed messages delivered to the host")                   \
 	X(strp_msgs_tx, COUNTER, SHARD, "framed messages the host sent")                           \
 	X(strp_errors, COUNTER, SHARD, "framing errors (malformed, oversized, truncated)")         \

@@ -1,25 +1,37 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /*
  * tls.c - TLS as a connection transport (struct conn_io_ops): OpenSSL over
- * the connection's non-blocking kernel socket, through a BIO of our own.
+ * the connection's non-blocking kernel socket, through one of two BIOs
+ * (xts.conf tls.[i].bio, decided per profile: tls_bio_socket).
  *
- * Why our own BIO and not OpenSSL's socket BIO: writes.  With a socket
- * BIO, SSL_write() that meets a full socket returns WANT_WRITE having
- * sealed a record it still holds, and must be called again with the same
- * bytes; the seam's contract is "take a prefix of the host's bytes, keep
- * nothing of theirs".  Our BIO sends what the kernel takes and keeps the
- * rest of the sealed record (held, c->io_held) to flush on EPOLLOUT, so
- * SSL_write() always completes and the host's bytes are either taken
- * (sealed) or left in c->buf, never both.  writev() stops sealing while
- * anything is held, which bounds held bytes to about one record (16 KiB
- * plus overhead) per connection.  Reads go straight from the socket
- * (recv), as a socket BIO's would: no copy more than OpenSSL's own.
+ * The seam's write contract is "take a prefix of the host's bytes, keep
+ * nothing of theirs".  An SSL_write that meets a full socket breaks it
+ * unless something holds what it sealed:
  *
- * kTLS: OpenSSL can hand records to the kernel (SSL_OP_ENABLE_KTLS) only
- * through its socket BIO; this kernel has no "tls" ULP
- * (/proc/sys/net/ipv4/tcp_available_ulp), so records are done here in user
- * space.  The shard says which at start (docs/design.md, "TLS on the
- * shard").
+ * Our own BIO (bio "own", and "auto" where the kernel has no "tls" ULP):
+ * it sends what the kernel takes and keeps the rest of the sealed record
+ * (held, c->io_held) to flush on EPOLLOUT, so SSL_write() always
+ * completes and the host's bytes are either taken (sealed) or left in
+ * c->buf, never both.  Records are always sealed in user space.
+ *
+ * OpenSSL's socket BIO (bio "socket", and "auto" where the kernel offers
+ * the "tls" ULP): needed for kTLS (SSL_OP_ENABLE_KTLS: OpenSSL hands the
+ * keys to the kernel, which then seals and opens the records; without the
+ * ULP OpenSSL carries on in user space).  An SSL_write that meets a full
+ * socket returns WANT_WRITE having taken its bytes (sealed, or handed to
+ * the kernel's kTLS) and must be called again with the same bytes.  So
+ * the bytes of that call are copied (held: plaintext here, one call's, at
+ * most TLS_CHUNK) and counted taken, and flush repeats the call with the
+ * copy (SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER: the same bytes from our
+ * buffer) until OpenSSL says they are out.  SSL_MODE_ENABLE_PARTIAL_WRITE
+ * makes SSL_write return after each record, so what it reports is what
+ * it took.  A close_notify that meets a full socket waits the same way
+ * (notify_pending), and the FIN after it.
+ *
+ * Either way writev() stops sealing while anything is held, which bounds
+ * held bytes to about one record (16 KiB plus overhead) per connection,
+ * and gives the memory back once it is out.  Reads go straight from the
+ * socket (recv, or kTLS's recvmsg), no copy more than OpenSSL's own.
  *
  * Reads follow the seam's fast-path rule, "a short read means nothing more
  * is there until the next edge": read() loops SSL_read until the frame is
@@ -165,10 +177,17 @@ BIO_METHOD *tls_bio_method(void)
 	return m;
 }
 
-/* ---- held records ---- */
+/* ---- held bytes ---- */
 
-/* Send what is held: 0 when nothing is left, -EAGAIN, -errno. */
-static int held_push(struct conn *c)
+static void held_release(struct ulp_tls *t)
+{
+	free(t->held); /* an idle connection holds nothing */
+	t->held = NULL;
+	t->held_off = t->held_len = t->held_cap = 0;
+}
+
+/* Own BIO: send the sealed records held: 0 all out, -EAGAIN, -errno. */
+static int own_push(struct conn *c)
 {
 	struct ulp_tls *t = tls_of(c);
 
@@ -181,7 +200,49 @@ static int held_push(struct conn *c)
 		t->held_off += (__u32)n;
 		t->held_len -= (__u32)n;
 	}
-	t->held_off = 0;
+	return 0;
+}
+
+static int tls_error(struct conn *c, int r, const char *what);
+
+/* Socket BIO: the SSL_write that met a full socket, again with the same
+ * bytes, then a close_notify that did: 0 all out, -EAGAIN, -errno. */
+static int sock_push(struct conn *c)
+{
+	struct ulp_tls *t = tls_of(c);
+	size_t w;
+	int r;
+
+	while (t->held_len) {
+		errno = 0;
+		if (!SSL_write_ex(t->ssl, t->held + t->held_off, t->held_len, &w)) {
+			r = tls_error(c, 0, "write");
+			return r ? r : -EPIPE;
+		}
+		t->held_off += (__u32)w;
+		t->held_len -= (__u32)w;
+	}
+	if (t->notify_pending) {
+		errno = 0;
+		r = SSL_shutdown(t->ssl);
+		if (r < 0 && SSL_get_error(t->ssl, r) == SSL_ERROR_WANT_WRITE)
+			return -EAGAIN;
+		ERR_clear_error(); /* sent, or the socket failed: nothing to wait for */
+		t->notify_pending = false;
+	}
+	return 0;
+}
+
+/* What the transport holds goes out, then a FIN the host asked for
+ * meanwhile: 0 when nothing is left, -EAGAIN, -errno. */
+static int held_push(struct conn *c)
+{
+	struct ulp_tls *t = tls_of(c);
+	int err = t->sockbio ? sock_push(c) : own_push(c);
+
+	if (err)
+		return err;
+	held_release(t);
 	c->io_held = false;
 	if (t->shut_wr_pending) {
 		t->shut_wr_pending = false;
@@ -201,6 +262,7 @@ static int held_push(struct conn *c)
 static int tls_error(struct conn *c, int r, const char *what)
 {
 	struct ulp_tls *t = tls_of(c);
+	int sys = errno; /* the socket BIO's error, if any (callers zero it) */
 	int e = SSL_get_error(t->ssl, r);
 	long v = SSL_get_verify_result(t->ssl);
 	char buf[120];
@@ -217,6 +279,8 @@ static int tls_error(struct conn *c, int r, const char *what)
 		return -ECONNRESET;
 	case SSL_ERROR_SYSCALL:
 		ERR_clear_error();
+		if (t->sockbio && !t->wr_errno && sys && sys != EAGAIN && sys != EINTR)
+			t->wr_errno = sys;
 		if (t->wr_errno) {
 			ulp_fail(c, t->wr_errno, "TLS %s: %s", what, strerror(t->wr_errno));
 			return -t->wr_errno;
@@ -245,6 +309,20 @@ static int tls_error(struct conn *c, int r, const char *what)
 
 /* ---- the transport ---- */
 
+/* Did the kernel take the records over?  Counted per shard: the start
+ * line says what a profile asked for, these what the kernel did. */
+static void ktls_count(struct conn *c)
+{
+	struct shard *s = c->ulp->s;
+	SSL *ssl = tls_of(c)->ssl;
+
+	s->st.tls_sockbio++;
+	if (BIO_get_ktls_send(SSL_get_wbio(ssl)))
+		s->st.tls_ktls_tx++;
+	if (BIO_get_ktls_recv(SSL_get_rbio(ssl)))
+		s->st.tls_ktls_rx++;
+}
+
 int tls_handshake_step(struct conn *c)
 {
 	struct ulp_tls *t = tls_of(c);
@@ -252,9 +330,14 @@ int tls_handshake_step(struct conn *c)
 
 	if (t->held_len && (err = held_push(c)) && err != -EAGAIN)
 		return err;
+	if (t->sockbio && BIO_get_fd(SSL_get_rbio(t->ssl), NULL) != c->fd) /* originate: */
+		BIO_set_fd(SSL_get_rbio(t->ssl), c->fd, BIO_NOCLOSE);	   /* known now */
+	errno = 0;
 	r = SSL_do_handshake(t->ssl);
 	if (r == 1) {
 		t->done = true;
+		if (t->sockbio)
+			ktls_count(c);
 		ulp_tls_info(c);
 		return 0;
 	}
@@ -269,6 +352,7 @@ static ssize_t tls_read(struct conn *c, void *buf, size_t len)
 	int err = -EAGAIN;
 
 	while (got < len) {
+		errno = 0;
 		if (SSL_read_ex(t->ssl, (__u8 *)buf + got, len - got, &n)) {
 			got += n;
 			continue;
@@ -288,53 +372,73 @@ static ssize_t tls_read(struct conn *c, void *buf, size_t len)
 	return err;
 }
 
+/* The next plaintext to seal from @iov at (@i, @off), at most one
+ * record's worth: in place, or small frames copied together into scratch
+ * (one record, not one per frame). */
+static size_t gather(const struct iovec *iov, unsigned n, unsigned i, size_t off,
+		     const unsigned char **p)
+{
+	size_t chunk = iov[i].iov_len - off;
+
+	if (chunk >= TLS_CHUNK || i + 1 == n) {
+		*p = (const unsigned char *)iov[i].iov_base + off;
+		return chunk < TLS_CHUNK ? chunk : TLS_CHUNK;
+	}
+	for (chunk = 0; i < n && chunk < TLS_CHUNK; i++, off = 0) {
+		size_t k = iov[i].iov_len - off;
+
+		if (k > TLS_CHUNK - chunk)
+			k = TLS_CHUNK - chunk;
+		memcpy(scratch + chunk, (const char *)iov[i].iov_base + off, k);
+		chunk += k;
+	}
+	*p = scratch;
+	return chunk;
+}
+
+static void advance(const struct iovec *iov, unsigned n, unsigned *i, size_t *off, size_t w)
+{
+	*off += w;
+	while (*i < n && *off >= iov[*i].iov_len) {
+		*off -= iov[*i].iov_len;
+		(*i)++;
+	}
+}
+
 /* Seal the host's bytes: a prefix of them (all, unless the kernel stopped
  * taking records), -EAGAIN, -errno. */
 static ssize_t tls_writev(struct conn *c, const struct iovec *iov, unsigned n, bool more)
 {
 	struct ulp_tls *t = tls_of(c);
-	size_t taken = 0, off = 0;
+	size_t taken = 0, off = 0, w;
 	unsigned i = 0;
 	int err;
 
 	(void)more; /* records are as full as the frames make them anyway */
 	if (t->held_len && (err = held_push(c)))
 		return err;
+	advance(iov, n, &i, &off, 0);
 	while (i < n && !t->held_len) {
-		const unsigned char *p = (const unsigned char *)iov[i].iov_base + off;
-		size_t chunk = iov[i].iov_len - off, w;
+		const unsigned char *p;
+		size_t chunk = gather(iov, n, i, off, &p);
 
-		if (chunk < TLS_CHUNK && i + 1 < n) { /* small frames: one record */
-			chunk = 0;
-			while (i < n && chunk < TLS_CHUNK) {
-				size_t k = iov[i].iov_len - off;
-
-				if (k > TLS_CHUNK - chunk)
-					k = TLS_CHUNK - chunk;
-				memcpy(scratch + chunk, (const char *)iov[i].iov_base + off, k);
-				chunk += k;
-				off += k;
-				if (off == iov[i].iov_len) {
-					i++;
-					off = 0;
-				}
-			}
-			p = scratch;
-		} else {
-			if (chunk > TLS_CHUNK)
-				chunk = TLS_CHUNK;
-			off += chunk;
-			if (off == iov[i].iov_len) {
-				i++;
-				off = 0;
-			}
-		}
+		errno = 0;
 		if (!SSL_write_ex(t->ssl, p, chunk, &w)) {
 			err = tls_error(c, 0, "write");
-			if (taken)
+			if (err == -EAGAIN && t->sockbio &&
+			    !held_append(t, (const char *)p, chunk)) {
+				/* OpenSSL has these bytes and wants them again:
+				 * ours now (sock_push), taken for the host */
+				c->io_held = true;
+				c->ulp->s->st.tls_write_retries++;
+				w = chunk;
+			} else if (taken) {
 				break; /* what was sealed is taken; the error comes next time */
-			return err ? err : -EPIPE;
+			} else {
+				return err ? err : -EPIPE;
+			}
 		}
+		advance(iov, n, &i, &off, w);
 		taken += w;
 	}
 	if (t->pst)
@@ -351,11 +455,17 @@ static int tls_flush(struct conn *c)
 static void tls_finish(struct conn *c)
 {
 	struct ulp_tls *t = tls_of(c);
+	int r;
 
 	if (t->shut_sent || !t->done)
 		return;
 	t->shut_sent = true;
-	SSL_shutdown(t->ssl); /* into our BIO: sent or held, never blocking */
+	errno = 0;
+	r = SSL_shutdown(t->ssl); /* own BIO: sent or held, never blocking */
+	if (t->sockbio && r < 0 && SSL_get_error(t->ssl, r) == SSL_ERROR_WANT_WRITE) {
+		t->notify_pending = true; /* socket BIO: again on EPOLLOUT */
+		c->io_held = true;
+	}
 	ERR_clear_error();
 }
 
@@ -364,8 +474,8 @@ static int tls_shutdown(struct conn *c)
 	struct ulp_tls *t = tls_of(c);
 
 	tls_finish(c);
-	if (t->held_len) {
-		t->shut_wr_pending = true; /* after the held records (held_push) */
+	if (t->held_len || t->notify_pending) {
+		t->shut_wr_pending = true; /* after what is held (held_push) */
 		return 0;
 	}
 	if (t->shut_wr_pending || c->fd < 0)
@@ -426,13 +536,23 @@ int tls_conn_init(struct shard *s, struct conn *c, const struct xts_ulp *u,
 		return ENOENT;
 	}
 	t->ssl = tls_prof_new_ssl(p, server);
-	bio = BIO_new(tls_store_bio(s));
+	t->sockbio = tls_prof_sockbio(p);
+	/* the socket BIO gets its fd at the first handshake step (an
+	 * originated connection's socket is made after this) */
+	bio = BIO_new(t->sockbio ? BIO_s_socket() : tls_store_bio(s));
 	if (!t->ssl || !bio) {
 		BIO_free(bio);
 		ulp_fail(c, ENOMEM, "TLS: out of memory");
 		return ENOMEM;
 	}
-	BIO_set_data(bio, c);
+	if (t->sockbio) {
+		BIO_set_fd(bio, c->fd, BIO_NOCLOSE);
+		SSL_set_options(t->ssl, SSL_OP_ENABLE_KTLS);
+		SSL_set_mode(t->ssl,
+			     SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	} else {
+		BIO_set_data(bio, c);
+	}
 	SSL_set_bio(t->ssl, bio, bio);
 	s->st.tls_conns++;
 	s->st.tls_handshaking++;
@@ -481,9 +601,7 @@ void tls_conn_free(struct shard *s, struct conn *c)
 		SSL_free(t->ssl); /* and its BIO */
 		t->ssl = NULL;
 	}
-	free(t->held);
-	t->held = NULL;
-	t->held_len = t->held_off = t->held_cap = 0;
+	held_release(t);
 	if (t->prof) {
 		tls_prof_put(t->prof);
 		t->prof = NULL;

@@ -32,6 +32,7 @@
 
 #include "tls_ctx.h"
 #include "ulp.h"
+#include "ulp_avail.h"
 
 struct tls_prof {
 	unsigned refs;
@@ -43,6 +44,8 @@ struct tls_prof {
 	SSL_CTX *cli;
 	__u8 alpn[XTS_ULP_ALPN_LEN];
 	__u8 alpn_len;
+	bool sockbio;	  /* OpenSSL's socket BIO (xts.conf bio, tls_bio_socket) */
+	uint32_t bio_set; /* the setting it came from (XTS_TLS_BIO_*) */
 };
 
 struct shard_tls {
@@ -52,6 +55,7 @@ struct shard_tls {
 	struct tls_prof *p[XTS_SHM_TLS_MAX];
 	struct xts_shm_tls_tkey local[XTS_SHM_TKEYS]; /* without xtsd's */
 	BIO_METHOD *bio;
+	bool ktls; /* the kernel offers the "tls" ULP (tcp_available_ulp) */
 };
 
 /* ---- session tickets: the keys every shard shares ---- */
@@ -218,6 +222,7 @@ static struct tls_prof *prof_build(struct shard *s, const struct xts_shm_tls_pro
 	}
 	p->refs = 1;
 	p->s = s;
+	p->sockbio = tls_bio_socket(c->bio, s->tls->ktls);
 	memcpy(p->name, c->name, sizeof(p->name));
 	memcpy(p->alpn, c->alpn, sizeof(p->alpn));
 	while (p->alpn_len < sizeof(p->alpn) && p->alpn[p->alpn_len])
@@ -244,6 +249,26 @@ struct tls_prof *tls_prof_find(struct shard *s, const char *name)
 		if (s->tls->p[i] && !strcmp(s->tls->p[i]->name, name))
 			return s->tls->p[i];
 	return NULL;
+}
+
+/* A profile whose bio is set (not "auto", whose choice the start line
+ * gives) says what its connections use, once: when it comes in or its
+ * setting changes, not at every reload. */
+static void bio_log(struct shard *s, const struct xts_shm_tls_prof *c, struct tls_prof *p)
+{
+	struct shard_tls *t = s->tls;
+	static const char *const names[] = XTS_TLS_BIO_NAMES;
+
+	for (unsigned k = 0; k < t->n; k++)
+		if (t->p[k] && t->p[k] != p && !strcmp(t->p[k]->name, p->name) &&
+		    t->p[k]->bio_set == c->bio)
+			goto same;
+	if (c->bio != XTS_TLS_BIO_AUTO && c->bio <= XTS_TLS_BIO_SOCKET)
+		shard_log(s, XTS_LOG_INFO, "tls profile %s: bio \"%s\": %s", p->name, names[c->bio],
+			  p->sockbio ? "OpenSSL's socket BIO, kTLS where the kernel takes it"
+				     : "the shard's own BIO, records in user space");
+same:
+	p->bio_set = c->bio;
 }
 
 /* The contexts of the generation in force: built when it came
@@ -273,6 +298,9 @@ void tls_store_sync(struct shard *s)
 			}
 		}
 	}
+	for (unsigned i = 0; i < n; i++)
+		if (next[i])
+			bio_log(s, &s->cfg->tls[i], next[i]);
 	for (unsigned k = 0; k < t->n; k++)
 		tls_prof_put(t->p[k]);
 	memcpy(t->p, next, sizeof(next));
@@ -291,6 +319,11 @@ SSL *tls_prof_new_ssl(struct tls_prof *p, bool server)
 	return SSL_new(server ? p->srv[0] : p->cli);
 }
 
+bool tls_prof_sockbio(const struct tls_prof *p)
+{
+	return p->sockbio;
+}
+
 const __u8 *tls_prof_alpn(const struct tls_prof *p, __u8 *len)
 {
 	*len = p->alpn_len;
@@ -304,6 +337,22 @@ BIO_METHOD *tls_store_bio(struct shard *s)
 
 /* ---- the store ---- */
 
+/* Does the kernel offer the "tls" ULP?  Said once, at start: which BIO a
+ * profile with bio "auto" (the default) uses, and why. */
+static void ktls_probe(struct shard *s)
+{
+	char list[256];
+	int err = ulp_list_read(ULP_AVAIL_PATH, list, sizeof(list));
+
+	s->tls->ktls = !err && ulp_list_has(list, sizeof(list), "tls");
+	if (err)
+		snprintf(list, sizeof(list), "%s", strerror(-err));
+	shard_log(s, XTS_LOG_INFO, "tls: the kernel %s the tls ULP (%s: %s): bio \"auto\" is %s",
+		  s->tls->ktls ? "offers" : "does not offer", ULP_AVAIL_PATH, list,
+		  s->tls->ktls ? "OpenSSL's socket BIO with kTLS (SSL_OP_ENABLE_KTLS)"
+			       : "the shard's own BIO (records sealed in user space)");
+}
+
 int tls_store_init(struct shard *s)
 {
 	s->tls = calloc(1, sizeof(*s->tls));
@@ -314,6 +363,7 @@ int tls_store_init(struct shard *s)
 	s->tls->bio = tls_bio_method();
 	if (!s->tls->bio)
 		return -ENOMEM;
+	ktls_probe(s);
 	return 0;
 }
 

@@ -24,11 +24,15 @@ struct tls_prof;
 struct ulp_tls {
 	SSL *ssl;
 	struct tls_prof *prof; /* its profile (the generation it was made in) */
-	__u8 *held;	       /* sealed records the kernel did not take yet */
+	/* own BIO: sealed records the kernel did not take yet; socket BIO:
+	 * the plaintext of an SSL_write to be retried (tls.c) */
+	__u8 *held;
 	__u32 held_off, held_len, held_cap;
 	struct xts_shm_tls_stat *pst; /* its profile's counters (NULL: none) */
 	bool server, done, eof, shut_sent, shut_wr_pending, counted_hs;
-	int wr_errno; /* the kernel's error on a write, for the reason */
+	bool sockbio;	     /* OpenSSL's socket BIO (bio "socket", kTLS) */
+	bool notify_pending; /* socket BIO: close_notify waits for room */
+	int wr_errno;	     /* the kernel's error on a write, for the reason */
 	__u8 alpn[XTS_ULP_ALPN_LEN];
 };
 
@@ -114,5 +118,7 @@ void tls_prof_put(struct tls_prof *p);
 void tls_prof_get(struct tls_prof *p);
 BIO_METHOD *tls_store_bio(struct shard *s);
 const __u8 *tls_prof_alpn(const struct tls_prof *p, __u8 *len);
+/* Its connections use OpenSSL's socket BIO (xts.conf bio). */
+bool tls_prof_sockbio(const struct tls_prof *p);
 
 #endif

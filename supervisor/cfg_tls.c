@@ -29,10 +29,11 @@
 static const char *const prof_keys[] = {
     "name",	   "cert",    "key",	      "ca",   "verify",	 "client_cert",	      "min_version",
     "max_version", "ciphers", "ciphersuites", "alpn", "tickets", "ticket_lifetime_s", "sni",
-    NULL,
+    "bio",	   NULL,
 };
 static const char *const versions[] = {"1.2", "1.3", NULL};
 static const char *const client_certs[] = {"none", "optional", "require", NULL};
+static const char *const bios[] = XTS_TLS_BIO_NAMES;
 
 /* A string member @key of @g into @dst (@size with its NUL): 0 (absent:
  * left as it is), or cfg_fail. */
@@ -75,8 +76,11 @@ static int pick_member(struct cfg_ld *ld, config_setting_t *g, const char *key, 
 {
 	char v[16] = "", p[160], one[64];
 
-	if (str_member(ld, g, key, path, v, sizeof(v)) || !v[0])
-		return v[0] ? -EINVAL : 0;
+	if (!config_setting_get_member(g, key))
+		return 0;
+	/* not a string (min_version = 2 was taken as absent) or too long */
+	if (str_member(ld, g, key, path, v, sizeof(v)))
+		return -EINVAL;
 	snprintf(p, sizeof(p), "%s.%s", path, key);
 	*idx = cfg_pick(names, v);
 	if (*idx < 0)
@@ -165,7 +169,7 @@ static int unknown_keys(struct cfg_ld *ld, config_setting_t *g, const char *path
 static int profile(struct cfg_ld *ld, config_setting_t *g, int i, struct xts_shm_tls_prof *p)
 {
 	struct xts_shm_tls_cert *def = &p->cert[0];
-	int lo = 0, hi = 1, cc = 0;
+	int lo = 0, hi = 1, cc = 0, bio = XTS_TLS_BIO_AUTO;
 	config_setting_t *s;
 	char path[64], why[256];
 	long long v;
@@ -187,6 +191,7 @@ static int profile(struct cfg_ld *ld, config_setting_t *g, int i, struct xts_shm
 	    pick_member(ld, g, "min_version", path, versions, &lo) ||
 	    pick_member(ld, g, "max_version", path, versions, &hi) ||
 	    pick_member(ld, g, "client_cert", path, client_certs, &cc) ||
+	    pick_member(ld, g, "bio", path, bios, &bio) ||
 	    alpn_member(ld, g, path, p->alpn, sizeof(p->alpn)))
 		return -EINVAL;
 	if (!p->name[0])
@@ -209,6 +214,7 @@ static int profile(struct cfg_ld *ld, config_setting_t *g, int i, struct xts_shm
 	p->min_version = (uint16_t)(TLS_VER_12 + lo);
 	p->max_version = (uint16_t)(TLS_VER_12 + hi);
 	p->client_cert = (uint32_t)cc;
+	p->bio = (uint32_t)bio;
 	if (tls_prof_check(p, why, sizeof(why)))
 		return cfg_fail(ld, g, path, "%s", why);
 	return 0;

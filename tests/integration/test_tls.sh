@@ -9,7 +9,10 @@
 #  originate: xts-cat with TLS to nginx (TLS only) in xts-net: verified,
 #    right body; a wrong hostname and an unknown CA fail with EKEYREJECTED
 #    and their reason, a server that does not speak TLS with EPROTO, and
-#    nothing the program wrote leaves in clear.
+#    nothing the program wrote leaves in clear.  Profile api carries its
+#    records through OpenSSL's socket BIO (bio "socket"; web and other
+#    through the shard's own, "auto" on a kernel without the tls ULP): the
+#    shards count which, and say at start what "auto" is here and why.
 # Certificates are made here (openssl req) in the test's directory.
 . "$(dirname "$0")/lib.sh"
 need_root
@@ -20,7 +23,7 @@ tls_pki
 topo_up 2
 xtsd_start 2 "tls = ( { name = \"web\"; cert = \"$PKI/dpu.pem\"; key = \"$PKI/dpu.key\";
                         alpn = [ \"http/1.1\" ]; },
-                      { name = \"api\"; ca = \"$PKI/ca.pem\"; },
+                      { name = \"api\"; ca = \"$PKI/ca.pem\"; bio = \"socket\"; },
                       { name = \"other\"; ca = \"$PKI/rogue.pem\"; } );"
 
 # ---- terminate: HTTPS clients, a plaintext host server ----
@@ -146,6 +149,20 @@ done
 [ "$ok" -ge 6 ] && [ "$failed" -ge 4 ] && [ "$verify" -ge 2 ] ||
 	fail "counters: tls_hs_ok $ok tls_hs_failed $failed tls_hs_verify $verify"
 echo "ok: counters: tls_hs_ok $ok, tls_hs_failed $failed (tls_hs_verify $verify)"
+# which BIO: api's 2 handshakes (shard 1) over the socket BIO, web's
+# (shard 0) over the shard's own; kTLS only where the kernel has the ULP
+sb0=$(stat 0 tls_sockbio) sb1=$(stat 1 tls_sockbio)
+[ "$sb0" = 0 ] && [ "$sb1" = 2 ] || fail "tls_sockbio: shard 0 $sb0 (want 0), shard 1 $sb1 (want 2)"
+if grep -qw tls /proc/sys/net/ipv4/tcp_available_ulp; then ulp=offers; else ulp="does not offer"
+	[ "$(($(stat 1 tls_ktls_tx) + $(stat 1 tls_ktls_rx)))" = 0 ] || fail "kTLS counted without the tls ULP"
+fi
+for q in 0 1; do
+	grep -q "shard $q: tls: the kernel $ulp the tls ULP" "$WORK/xtsd.log" ||
+		fail "shard $q did not say at start whether the kernel $ulp the tls ULP: $(grep 'tls:' "$WORK/xtsd.log")"
+done
+grep -q 'tls profile api: bio "socket": OpenSSL.s socket BIO' "$WORK/xtsd.log" ||
+	fail "no log line for api's bio: $(grep 'tls profile' "$WORK/xtsd.log")"
+echo "ok: BIOs: tls_sockbio 0 on shard 0 (web, auto: own), 2 on shard 1 (api, socket); the kernel $ulp the tls ULP (said at start)"
 
 # per profile (xtsctl stats' "tls" records): web terminated on shard 0
 # (4 clients, the garbage one failed), api and other originated on shard 1

@@ -656,6 +656,12 @@ static void t_tls(void **st)
 	assert_int_equal(p->max_version, 0x0304);
 	assert_int_equal(c.run.tls[1].verify, 1); /* on unless told */
 	assert_int_equal(c.run.tls[1].ncert, 0);
+	assert_int_equal(c.run.tls[0].bio, XTS_TLS_BIO_AUTO);
+	assert_int_equal(load("tls = ( { name = \"x\"; bio = \"socket\"; },\n"
+			      "        { name = \"y\"; bio = \"own\"; } );\n"),
+			 0);
+	assert_int_equal(c.run.tls[0].bio, XTS_TLS_BIO_SOCKET);
+	assert_int_equal(c.run.tls[1].bio, XTS_TLS_BIO_OWN);
 	/* a key that is not the certificate's */
 	snprintf(text, sizeof(text),
 		 "\ntls = ( { name = \"web\"; cert = \"%s/a.pem\"; key = \"%s/b.key\"; } );\n", dir,
@@ -670,6 +676,13 @@ static void t_tls(void **st)
 	expect_err("tls = ( { name = \"x\"; max_version = \"1.1\"; } );\n", 1,
 		   "tls.[0].max_version", "1.2 or 1.3");
 	expect_err("tls = ( { name = \"x\"; }, { name = \"x\"; } );\n", 1, "tls", "twice");
+	/* bio: how records reach the socket (auto unless told) */
+	expect_err("tls = ( { name = \"x\";\n  bio = \"kernel\"; } );\n", 2, "tls.[0].bio",
+		   "auto, own or socket");
+	expect_err("tls = ( { name = \"x\"; bio = 2; } );\n", 1, "tls.[0].bio", "string");
+	expect_err("tls = ( { name = \"x\"; bio = \"\"; } );\n", 1, "tls.[0].bio", "auto, own");
+	expect_err("tls = ( { name = \"x\"; min_version = 2; } );\n", 1, "tls.[0].min_version",
+		   "string");
 	expect_err("tls = ( { name = \"x\"; cert = \"/x\"; } );\n", 1, "tls.[0]", "cert and key");
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	assert_int_equal(system(cmd), 0);

@@ -29,12 +29,23 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <signal.h>
 #include <time.h>
 #include <unistd.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
 #include "shard_harness.h"
+#include "ulp_avail.h"
+
+/* Does this kernel offer the "tls" ULP (kTLS)? */
+static bool ulp_offered(void)
+{
+	char list[256];
+
+	return !ulp_list_read(ULP_AVAIL_PATH, list, sizeof(list)) &&
+	       ulp_list_has(list, sizeof(list), "tls");
+}
 
 static char dir[] = "/tmp/xts-tls-XXXXXX";
 static char path_buf[8][256];
@@ -78,6 +89,10 @@ static int rm_certs(void **state)
 	return system(cmd) ? -1 : 0;
 }
 
+/* The profiles' bio (xts.conf tls.[i].bio): the tests that run with
+ * both BIOs set it first (setup resets it to "auto"). */
+static __u32 bio_setting;
+
 /* Profiles as xts.conf would make them: "api" originates (CA: ours),
  * "web" terminates with the CA's server certificate. */
 static void profiles(struct h *h, __u16 max_version)
@@ -96,6 +111,7 @@ static void profiles(struct h *h, __u16 max_version)
 	snprintf(web->cert[0].key, sizeof(web->cert[0].key), "%s", path(2, "srv.key"));
 	memcpy(web->alpn, "\x08http/1.1", 9);
 	web->max_version = max_version;
+	api->bio = web->bio = bio_setting;
 	c->ntls = 2;
 	c->gen++; /* a new generation: the shard builds its contexts */
 }
@@ -464,6 +480,197 @@ static void test_listen_needs_cert(void **state)
 	assert_int_equal(err, ENOENT);
 }
 
+/* ---- the same over OpenSSL's socket BIO (bio "socket") ---- */
+
+static int setup_sock(void **state)
+{
+	bio_setting = XTS_TLS_BIO_SOCKET;
+	return setup(state);
+}
+
+static int setup_own(void **state)
+{
+	bio_setting = XTS_TLS_BIO_OWN;
+	return setup(state);
+}
+
+static int teardown_bio(void **state)
+{
+	struct h *h = *state;
+
+	/* what the profiles asked for is what the connections used */
+	assert_int_equal(h->s->st.tls_sockbio != 0,
+			 bio_setting == XTS_TLS_BIO_SOCKET && h->s->st.tls_hs_ok != 0);
+	bio_setting = XTS_TLS_BIO_AUTO;
+	return teardown(state);
+}
+
+/* ---- bulk both ways under backpressure ---- */
+
+#define BULK (2u << 20)
+
+static __u8 pat(size_t i)
+{
+	return (__u8)(i * 131 + (i >> 11));
+}
+
+/* @n bytes of the pattern from stream offset @from, as DATA. */
+static void hdata_pat(struct h *h, __u32 id, __u32 hid, size_t from, size_t n)
+{
+	size_t max = xts_link__max_frame(h->host) - XTS_PAYLOAD_OFF;
+	static __u8 buf[4096];
+
+	while (n) {
+		size_t k = n < max ? n : max;
+
+		for (size_t i = 0; i < k; i++)
+			buf[i] = pat(from + i);
+		assert_int_equal(xts_link__send(h->host, XTS_OP_DATA, 0, id, hid, 0, buf, k), 0);
+		from += k;
+		n -= k;
+	}
+	assert_true(xts_link__flush(h->host, false) >= 0);
+}
+
+/* host -> far: the far side's window small and unread until the shard's
+ * writes stop (its own BIO holds a record, the socket BIO's SSL_write
+ * wants the same bytes again), then read in small bites while the host
+ * keeps sending within its credit: every byte, in order. */
+static void bulk_to_far(struct h *h, __u32 id, SSL *far)
+{
+	struct conn *c = &h->s->conns[xts_id_slot(id)];
+	size_t sent = 0, got = 0, n;
+	__u32 credit = CONN_BUF;
+	struct frame f[BATCH];
+	static __u8 buf[3000];
+	__u64 end = now_ms() + 30000;
+	unsigned held = 0;
+	int small = 4096;
+
+	setsockopt(c->fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+	while (got < BULK && now_ms() < end) {
+		int k;
+
+		if (credit && sent < BULK) {
+			size_t m = credit < BULK - sent ? credit : BULK - sent;
+
+			hdata_pat(h, id, 0x101, sent, m);
+			sent += m;
+			credit -= (__u32)m;
+		}
+		shard_poll(h->s, 0);
+		k = host_rx(h, f, BATCH, 0);
+		for (int i = 0; i < k; i++)
+			if (f[i].dst == 0x101)
+				credit += f[i].credit;
+		if (k)
+			host_ack(h);
+		held += c->io_held;
+		/* not read until the transport holds bytes, then in bites */
+		for (int bites = 0; held && bites < 8; bites++) {
+			if (!SSL_read_ex(far, buf, sizeof(buf), &n)) {
+				ERR_clear_error();
+				break;
+			}
+			for (size_t i = 0; i < n; i++)
+				if (buf[i] != pat(got + i))
+					fail_msg("host -> far: byte %zu is %02x, want %02x",
+						 got + i, buf[i], pat(got + i));
+			got += n;
+		}
+	}
+	printf("# host -> far: %zu of %u bytes, the transport held bytes in %u rounds, "
+	       "%llu SSL_write retries\n",
+	       got, BULK, held, (unsigned long long)h->s->st.tls_write_retries);
+	assert_int_equal(got, BULK);
+	assert_true(held > 0);
+}
+
+/* far -> host: the far side writes all it can while the host reads only
+ * now and then (the queue window stops the shard, the kernel's buffers
+ * fill, the far side's SSL_write wants room): every byte, in order. */
+static void bulk_to_host(struct h *h, SSL *far)
+{
+	size_t put = 0, got = 0, granted = 0, w;
+	static __u8 buf[16384];
+	struct frame f[BATCH];
+	__u64 end = now_ms() + 30000;
+	unsigned blocked = 0, round = 0;
+
+	while (got < BULK && now_ms() < end) {
+		while (put < BULK) {
+			size_t m = BULK - put < sizeof(buf) ? BULK - put : sizeof(buf);
+
+			for (size_t i = 0; i < m; i++)
+				buf[i] = pat(put + i);
+			if (!SSL_write_ex(far, buf, m, &w)) { /* the same bytes again later */
+				ERR_clear_error();
+				blocked++;
+				break;
+			}
+			put += w;
+		}
+		shard_poll(h->s, 0);
+		if (++round % 8) /* the host away: only the shard runs */
+			continue;
+		for (int k = host_rx(h, f, BATCH, 0), i = 0; i < k; i++) {
+			if (f[i].op != XTS_OP_DATA || f[i].dst != 0x101)
+				continue;
+			for (size_t j = 0; j < f[i].len; j++)
+				if (f[i].data[j] != pat(got + j))
+					fail_msg("far -> host: byte %zu is %02x, want %02x",
+						 got + j, f[i].data[j], pat(got + j));
+			got += f[i].len;
+		}
+		host_ack(h);
+		if (got - granted >= 256 * 1024) { /* the program read it: credit back */
+			hsend(h, XTS_OP_CREDIT, 0, f[0].src, 0x101, (__u32)(got - granted), NULL,
+			      0);
+			granted = got;
+		}
+	}
+	printf("# far -> host: %zu of %u bytes, the far side's SSL_write blocked %u times\n", got,
+	       BULK, blocked);
+	assert_int_equal(got, BULK);
+	assert_true(blocked > 0);
+}
+
+static void test_bulk_backpressure(void **state)
+{
+	struct h *h = *state;
+	struct xts_ulp_info info;
+	int small = 4096;
+	SSL *far;
+	__u32 id;
+
+	profiles(h, TLS1_3_VERSION);
+	hello(h);
+	/* a small window from the start (the listener's, inherited): set on
+	 * the accepted socket it stays below loopback's MSS and the sender
+	 * waits for persist probes */
+	setsockopt(h->lfd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+	hconnect_tls(h, 0x101, "api", "localhost");
+	far = far_server(far_accept(h), path(4, "srv.pem"), path(5, "srv.key"));
+	setsockopt(SSL_get_fd(far), SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+	assert_int_equal(far_handshake(h, far, 3000), 1);
+	assert_int_equal(conn_res(h, 0x101, &info, &id), 0);
+	host_ack(h);
+	bulk_to_far(h, id, far);
+	bulk_to_host(h, far);
+	if (bio_setting == XTS_TLS_BIO_SOCKET) {
+		/* the socket BIO's write path ran: SSL_write met a full
+		 * socket and was called again with the same bytes */
+		assert_true(h->s->st.tls_write_retries > 0);
+		assert_int_equal(h->s->st.tls_sockbio, 1);
+		if (!ulp_offered()) /* no kTLS here: OpenSSL sealed in user space */
+			assert_int_equal(h->s->st.tls_ktls_tx + h->s->st.tls_ktls_rx, 0);
+	} else {
+		assert_int_equal(h->s->st.tls_write_retries, 0);
+		assert_int_equal(h->s->st.tls_sockbio, 0);
+	}
+	far_free(far);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -476,7 +683,18 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_unknown_profile, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_terminate, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_listen_needs_cert, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_originate_13, setup_sock, teardown_bio),
+	    cmocka_unit_test_setup_teardown(test_originate_12, setup_sock, teardown_bio),
+	    cmocka_unit_test_setup_teardown(test_eof_without_notify, setup_sock, teardown_bio),
+	    cmocka_unit_test_setup_teardown(test_wrong_hostname, setup_sock, teardown_bio),
+	    cmocka_unit_test_setup_teardown(test_not_tls, setup_sock, teardown_bio),
+	    cmocka_unit_test_setup_teardown(test_terminate, setup_sock, teardown_bio),
+	    cmocka_unit_test_setup_teardown(test_bulk_backpressure, setup_own, teardown_bio),
+	    cmocka_unit_test_setup_teardown(test_bulk_backpressure, setup_sock, teardown_bio),
 	};
 
+	/* a far side writing to a connection the shard failed: an error
+	 * the test reports, not a SIGPIPE that ends it */
+	signal(SIGPIPE, SIG_IGN);
 	return cmocka_run_group_tests(tests, make_certs, rm_certs);
 }
