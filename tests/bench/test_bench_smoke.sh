@@ -28,7 +28,7 @@ t0=$(date +%s)
 "$XTS_BIN/xts-bench" --smoke --out "$OUT" --json "$OUT/b.json" --svg "$OUT/b.svg" ||
 	{ cat "$OUT/client.log" "$OUT/xtsd.log" 2>/dev/null | tail -20; echo "FAIL: xts-bench --smoke"; exit 1; }
 python3 - "$OUT/b.json" "$OUT/b.svg" "$OUT/results.txt" <<'PY' || exit 1
-import json, sys
+import json, os, sys
 d = json.load(open(sys.argv[1]))
 want = {"host_cpu_per_req_full_rate_vs_kernel", "host_cpu_per_req_fixed_rate_vs_kernel",
         "host_cpu_per_req_5k_pingpong_vs_kernel", "p50_latency_vs_kernel",
@@ -93,6 +93,16 @@ for p in ("xts", "kernel", "haproxy"):
         assert str(f.get(f"{p}.{w}.proto", "")).startswith("TLSv1.3/"), f"{p}.{w}.proto = {f.get(f'{p}.{w}.proto')}"
 hs = f["xts.tls-hs.ops_s"] * float(d["meta"]["secs"])
 assert f.get("xts.tls.shard_hs_ok", 0) >= 64 + 0.9 * hs, f"shards' tls_hs_ok {f.get('xts.tls.shard_hs_ok')} < 64 + {hs:.0f} handshakes"
+# the XTS host server's queue, read at the window's ends (tlsserver -Q):
+# one frame in and one out per HTTPS request (a request, its answer), at
+# most one doorbell and one sleep per request; the host server where
+# run-bench pins it (a CPU of its own, 1; on a 2-CPU machine the
+# terminator's, the last)
+q = {k: f.get(f"xts.tls-rr64.host_q_{k}_per_op") for k in ("rx_frames", "tx_frames", "kicks", "sleeps")}
+assert all(isinstance(v, (int, float)) for v in q.values()), q
+assert 0.9 <= q["rx_frames"] <= 1.5 and 0.9 <= q["tx_frames"] <= 1.5 and 0 < q["kicks"] <= 1.1 and q["sleeps"] <= 1.1, q
+ncpu = os.cpu_count()
+assert f.get("xts.tls-rr64.host_last_cpu") == (1 if ncpu > 2 else ncpu - 1), f"host server on CPU {f.get('xts.tls-rr64.host_last_cpu')}"
 # on the kernel path the host is the terminator: the same process measured twice
 assert abs(f["kernel.tls-rr64.term_cpu_us_per_op"] - f["kernel.tls-rr64.host_cpu_us_per_op"]) <= 0.05 * f["kernel.tls-rr64.host_cpu_us_per_op"] + 1e-9
 print("tls: host CPU us/req xts %.1f, host TLS %.1f, behind HAProxy %.1f; handshakes/terminator-CPU-s xts %.0f, haproxy %.0f" % (

@@ -6,6 +6,7 @@
  *
  *   xts-bench tlsclient -w rr|hs -n NAME -a ADDR -p PORT [-c CONNS]
  *                       [-t SECONDS | -N COUNT] [-H HOST_PID] [-D TERMINATOR_PID]
+ *                       [-Q FILE]
  *
  *   rr  CONNS connections (handshaken first), one GET outstanding on each,
  *       closed loop: HTTPS requests/s and their latency
@@ -19,6 +20,9 @@
  * operation, from /proc/PID/task/N/schedstat (run time in ns of every
  * thread: what getrusage's user+system adds up to, without its 10 ms
  * ticks), and this client's own CPU (whether it was the bottleneck).
+ * -Q: the XTS host server's queue counters (tlsserver -Q FILE, asked for
+ * with SIGUSR1 at each end of the window while the load goes on): rx and
+ * tx frames, doorbells, sleeps and pure ACKs per operation.
  * -N: exactly COUNT requests (rr, after the connections' handshakes) or
  * handshakes (hs), no warm-up, then "NAME.counted_ops COUNT": for counting
  * what the shard does per operation from outside (callgrind_control
@@ -41,6 +45,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include "bench.h"
@@ -108,6 +113,58 @@ static double pid_stat(int pid, bool sleeps)
 	}
 	closedir(dir);
 	return s;
+}
+
+/* How long @pid's main thread has waited runnable for a CPU so far
+ * (schedstat's second field), in seconds; 0 when gone.  Divided by its
+ * sleeps: how late a wakeup runs, which sets how many answers a wakeup
+ * finds waiting. */
+static double pid_runq_wait(int pid)
+{
+	unsigned long long run, wait = 0;
+	char path[64];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/schedstat", pid);
+	if (pid <= 0 || !(f = fopen(path, "r")))
+		return 0;
+	if (fscanf(f, "%llu %llu", &run, &wait) != 2)
+		wait = 0;
+	fclose(f);
+	return (double)wait / 1e9;
+}
+
+/* Where @pid's main thread is: the CPU it last ran on (stat's field 39),
+ * or (@migrations) how often the scheduler moved it so far; -1 gone.  A
+ * host server left unpinned on two CPUs shares one with the shard or
+ * with this client, and its sleeps per request follow which
+ * (docs/performance.md, "TLS host CPU: one figure or two"). */
+static long long pid_where(int pid, bool migrations)
+{
+	char path[64], line[1024], *p;
+	long long v = -1;
+	FILE *f;
+
+	if (pid <= 0)
+		return -1;
+	snprintf(path, sizeof(path), "/proc/%d/%s", pid, migrations ? "sched" : "stat");
+	if (!(f = fopen(path, "r")))
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (migrations) {
+			if (!strncmp(line, "se.nr_migrations", 16) && (p = strchr(line, ':')))
+				v = atoll(p + 1);
+			continue;
+		}
+		p = strrchr(line, ')'); /* the name may hold spaces: fields after it */
+		for (int field = 2; p && field < 39; field++)
+			p = strchr(p + 1, ' ');
+		if (p)
+			v = atoll(p + 1);
+		break;
+	}
+	fclose(f);
+	return v;
 }
 
 static void arm(struct tcl *t, struct cc *c, uint32_t ev)
@@ -256,6 +313,27 @@ static void run_until(struct tcl *t, uint64_t end)
 	}
 }
 
+/* The host server's queue counters now (tlsserver -Q): SIGUSR1, then its
+ * file, the load going on meanwhile (at most half a second).  0, or -1
+ * (none: the figures are left out). */
+static int host_q(struct tcl *t, int pid, const char *file, unsigned long long q[5])
+{
+	uint64_t end = bench_now_ns() + 500000000ull;
+	FILE *f = NULL;
+	int n = 0;
+
+	unlink(file);
+	if (pid <= 0 || kill(pid, SIGUSR1))
+		return -1;
+	while (!(f = fopen(file, "r")) && bench_now_ns() < end)
+		run_until(t, bench_now_ns() + 1000000);
+	if (f) {
+		n = fscanf(f, "%llu %llu %llu %llu %llu", &q[0], &q[1], &q[2], &q[3], &q[4]);
+		fclose(f);
+	}
+	return n == 5 ? 0 : -1;
+}
+
 static SSL_CTX *client_ctx(void)
 {
 	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
@@ -281,10 +359,15 @@ int bench_tlsclient_main(int argc, char **argv)
 	int opt, port = 9443, hpid = 0, dpid = 0;
 	unsigned nconn = 64, ready = 0;
 	double secs = 3, h0, d0, c0, h1, d1, c1, n, hs0, hs1;
+	long long hm0;
+	double hw0, hw1;
+	unsigned long long q0[5], q1[5];
+	const char *qfile = NULL;
+	bool qok;
 	struct cc *cs;
 	uint64_t t0;
 
-	while ((opt = getopt(argc, argv, "w:n:a:p:c:t:N:H:D:")) != -1) {
+	while ((opt = getopt(argc, argv, "w:n:a:p:c:t:N:H:D:Q:")) != -1) {
 		switch (opt) {
 		case 'w':
 			t.hs = !strcmp(optarg, "hs");
@@ -314,6 +397,9 @@ int bench_tlsclient_main(int argc, char **argv)
 			break;
 		case 'D':
 			dpid = atoi(optarg);
+			break;
+		case 'Q':
+			qfile = optarg;
 			break;
 		default:
 			fprintf(stderr,
@@ -365,14 +451,19 @@ int bench_tlsclient_main(int argc, char **argv)
 	}
 	run_until(&t, bench_now_ns() + 250000000ull); /* warm-up */
 	t.measuring = true;
+	qok = qfile && !host_q(&t, hpid, qfile, q0);
 	hs0 = pid_stat(hpid, true);
+	hm0 = pid_where(hpid, true);
+	hw0 = pid_runq_wait(hpid);
 	h0 = pid_stat(hpid, false), d0 = pid_stat(dpid, false), c0 = bench_cpu_s();
 	t0 = bench_now_ns();
 	run_until(&t, t0 + (uint64_t)(secs * 1e9));
 	h1 = pid_stat(hpid, false), d1 = pid_stat(dpid, false), c1 = bench_cpu_s();
 	hs1 = pid_stat(hpid, true);
+	hw1 = pid_runq_wait(hpid);
 	secs = (double)(bench_now_ns() - t0) / 1e9;
 	t.measuring = false;
+	qok = qok && !host_q(&t, hpid, qfile, q1);
 	if (!t.ops)
 		bench_die("tlsclient: no answer in the window", ETIMEDOUT);
 	n = (double)t.ops;
@@ -380,6 +471,18 @@ int bench_tlsclient_main(int argc, char **argv)
 	if (hpid) {
 		report(&t, "host_cpu_us_per_op", (h1 - h0) * 1e6 / n);
 		report(&t, "host_sleeps_per_op", (hs1 - hs0) / n);
+		report(&t, "host_last_cpu", (double)pid_where(hpid, false));
+		report(&t, "host_migrations", (double)(pid_where(hpid, true) - hm0));
+		if (hs1 > hs0)
+			report(&t, "host_runq_wait_us_per_sleep", (hw1 - hw0) * 1e6 / (hs1 - hs0));
+	}
+	if (qok) { /* the queue's cost, from libxport's counters */
+		static const char *const qn[5] = {"host_q_rx_frames_per_op",
+						  "host_q_tx_frames_per_op", "host_q_kicks_per_op",
+						  "host_q_sleeps_per_op", "host_q_acks_per_op"};
+
+		for (int i = 0; i < 5; i++)
+			report(&t, qn[i], (double)(q1[i] - q0[i]) / n);
 	}
 	if (dpid) {
 		report(&t, "term_cpu_us_per_op", (d1 - d0) * 1e6 / n);

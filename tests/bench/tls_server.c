@@ -5,10 +5,12 @@
  * HAProxy"), one thread, the same HTTP handling on every path:
  *
  *   xts-bench tlsserver -P xts -p PORT [-i IF] [-q QUEUE] -T PROFILE [-W HELLO_MS]
- *                       [-S SPIN_US]
+ *                       [-S SPIN_US] [-Q FILE]
  *       an XTS listener with TLS pushed (profile PROFILE of xts.conf):
  *       the shard does the handshake and the records, this process reads
- *       and writes plaintext (path a)
+ *       and writes plaintext (path a); -Q: on SIGUSR1 its queue's
+ *       counters (rx and tx frames, doorbells, sleeps, pure ACKs) into
+ *       FILE, which tlsclient -Q reads at the ends of its window
  *   xts-bench tlsserver -P tls -a ADDR -p PORT -C CERT -K KEY
  *       kernel TCP, TLS here with OpenSSL (path b)
  *   xts-bench tlsserver -P kernel -a ADDR -p PORT
@@ -67,12 +69,41 @@ struct tsrv {
 	unsigned n;
 };
 
-static volatile sig_atomic_t stop;
+static volatile sig_atomic_t stop, dump;
+static const char *qfile; /* -Q: the queue's counters, written on SIGUSR1 */
 
 static void on_stop(int sig)
 {
 	(void)sig;
 	stop = 1;
+}
+
+static void on_dump(int sig)
+{
+	(void)sig;
+	dump = 1;
+}
+
+/* The queue's cost counters into qfile (whole: written aside, renamed),
+ * for tlsclient to read at the ends of its window: frames, doorbells,
+ * sleeps and pure ACKs per request. */
+static void dump_q(struct tsrv *s)
+{
+	struct xport_stats q = {0};
+	char tmp[4200];
+	FILE *f;
+
+	dump = 0;
+	if (!qfile || xport_stats(s->xp, &q, sizeof(q)))
+		return;
+	snprintf(tmp, sizeof(tmp), "%s.tmp", qfile);
+	if (!(f = fopen(tmp, "w")))
+		return;
+	fprintf(f, "%llu %llu %llu %llu %llu\n", (unsigned long long)q.rx_frames,
+		(unsigned long long)q.tx_frames, (unsigned long long)q.kicks,
+		(unsigned long long)q.sleeps, (unsigned long long)q.acks_tx);
+	if (fclose(f) == 0)
+		rename(tmp, qfile);
 }
 
 /* > 0 bytes, 0 end, -1 with errno (EAGAIN: nothing now) */
@@ -224,10 +255,14 @@ static void xts_loop(struct tsrv *s)
 			    .fd = -1,
 			    .events = (short)(s->c[i]->olen ? POLLIN | POLLOUT : POLLIN)};
 		if (xport_poll(s->xp, p, s->n + 1, 200) < 0) {
+			if (dump)
+				dump_q(s);
 			if (errno == EINTR)
 				continue;
 			bench_die("xport_poll", errno);
 		}
+		if (dump)
+			dump_q(s);
 		for (i = s->n; i-- > 0;) /* from the end: drop() moves the last */
 			if (p[i + 1].revents && serve(s, s->c[i]))
 				drop(s, i);
@@ -382,7 +417,7 @@ int bench_tlsserver_main(int argc, char **argv)
 	int opt, port = 9443, hello_ms = 0;
 	unsigned spin_us = 0;
 
-	while ((opt = getopt(argc, argv, "P:a:p:i:q:T:C:K:W:S:")) != -1) {
+	while ((opt = getopt(argc, argv, "P:a:p:i:q:T:C:K:W:S:Q:")) != -1) {
 		switch (opt) {
 		case 'P':
 			s.mode = !strcmp(optarg, "xts")	     ? SP_XTS
@@ -417,6 +452,9 @@ int bench_tlsserver_main(int argc, char **argv)
 		case 'S':
 			spin_us = (unsigned)atoi(optarg);
 			break;
+		case 'Q':
+			qfile = optarg;
+			break;
 		default:
 			s.mode = -1;
 			optind = argc;
@@ -433,6 +471,7 @@ int bench_tlsserver_main(int argc, char **argv)
 	signal(SIGTERM, on_stop);
 	signal(SIGINT, on_stop);
 	signal(SIGPIPE, SIG_IGN);
+	signal(SIGUSR1, on_dump);
 	if (s.mode == SP_XTS)
 		xts_listen(&s, ifname, queue, port, profile, hello_ms, spin_us);
 	else
