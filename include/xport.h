@@ -385,6 +385,15 @@ XPORT_API ssize_t xport_send_commit(struct xport *xp, int sd, size_t len, int fl
  * already whether or not this is set (docs/design.md, "The drain of a
  * listener"). */
 #define XTS_LSN_SHARED 5
+/* int, get, on a connection: bytes sent that the DPU has not yet taken,
+ * i.e. not yet written into its own TCP socket (in DATA frames on their
+ * way to the DPU, or in the shard's buffer for the connection), as
+ * counted by the send credit the DPU has not yet given back.  What the
+ * DPU's kernel has taken and the peer not yet acknowledged is not in it:
+ * TCP_INFO (the DPU kernel's) has that.  0 before a connection is
+ * established and after it is reset; EINVAL on a listener.  xts-run's
+ * SIOCOUTQ and SIOCOUTQNSD add the DPU kernel's part to it. */
+#define XTS_OUTQ 6
 
 /*
  * Framing ("strp"): the DPU cuts the stream into messages and a receive

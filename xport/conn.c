@@ -18,7 +18,7 @@ void xp_conn_lost(struct xport *xp, struct xsock *s, int err)
 	s->so_error = err;
 	s->peer_id = XTS_ID_NONE;
 	s->pend = 0;
-	s->snd_credit = 0;
+	s->snd_credit = s->snd_out = 0;
 	xp->c.resets++;
 	if (!xp_unread(s))
 		xp_sock_release_rx(xp, s);
@@ -88,6 +88,7 @@ ssize_t xp_fo_send(struct xport *xp, struct xsock *s, const void *buf, size_t le
 	fo_take(xp);
 	xp->c.data_tx += (uint64_t)n;
 	s->tx_bytes += (uint64_t)n;
+	s->snd_out += (uint64_t)n;
 	xp_doorbell(xp);
 	return n;
 }
@@ -130,6 +131,9 @@ static void on_connect_res(struct xport *xp, struct xsock *s, const struct xts_m
 	s->was_connected = true;
 	s->peer_id = m->src_id;
 	s->snd_credit = m->credit;
+	/* the credit counts the first bytes of a TCP_FASTOPEN_CONNECT, which
+	 * the shard hands its socket before this answer: taken */
+	s->snd_out = 0;
 	s->local = r.local;
 	s->peer = r.peer;
 	if (s->opt_dirty)
@@ -236,6 +240,7 @@ static void conn_msg(struct xport *xp, struct xsock *s, const struct xts_msg *m)
 		return;
 	}
 	s->snd_credit += m->credit;
+	s->snd_out -= m->credit < s->snd_out ? m->credit : s->snd_out;
 	switch (m->op) {
 	case XTS_OP_DATA:
 		on_data(xp, s, m);

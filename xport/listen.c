@@ -379,6 +379,7 @@ static int take(struct xport *xp, struct xsock *l, int flags, struct xsock **out
 	s->was_connected = true;
 	s->peer_id = e->dpu_id;
 	s->snd_credit = e->credit;
+	s->snd_out = 0;
 	s->rcv_avail = xp->rcvbuf;
 	s->local = e->local;
 	s->peer = e->peer;

@@ -370,6 +370,13 @@ XPORT_API int xport_getsockopt(struct xport *xp, int sd, int level, int name, vo
 	if (!val && *len)
 		return xp_fail(EFAULT);
 	memset(&u, 0, sizeof(u));
+	if (level == SOL_XTS && name == XTS_OUTQ) {
+		if (s->acq)
+			return xp_fail(EINVAL); /* as SIOCOUTQ on a listener */
+		if (s->state == XS_CONNECTED)
+			u.i = s->snd_out < INT_MAX ? (int)s->snd_out : INT_MAX;
+		goto out;
+	}
 	if (level == SOL_XTS && !xp_lsn_getsockopt(s, level, name, &u.i)) /* listen.c */
 		goto out;
 	err = xp_ulp_getsockopt(s, level, name, val, len); /* ulp.c */

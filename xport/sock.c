@@ -37,7 +37,7 @@ static void sock_reset(struct xport *xp, struct xsock *s)
 	s->was_connected = s->res_unreported = false;
 	s->peer_eof = s->rd_shut = s->wr_shut = false;
 	s->so_error = 0;
-	s->snd_credit = 0;
+	s->snd_credit = s->snd_out = 0;
 	s->rcv_avail = s->ungranted = 0;
 	s->opt_dirty = 0;
 	if (!s->bound) /* bind()'s address stays: the next CONNECT binds there */
@@ -371,6 +371,7 @@ static size_t send_data(struct xport *xp, struct xsock *s, const __u8 *p, size_t
 			s->rcv_avail += cr;
 			s->ungranted = 0;
 			s->snd_credit -= n;
+			s->snd_out += n;
 			done += n;
 			xp->c.data_tx += n;
 			s->tx_bytes += n;

@@ -143,6 +143,7 @@ struct xsock {
 	uint32_t free_next;  /* slot + 1 */
 	int so_error;	     /* pending errno, SO_ERROR */
 	uint64_t snd_credit; /* DATA bytes the DPU lets us send */
+	uint64_t snd_out;    /* DATA bytes sent, their credit not yet back (XTS_OUTQ) */
 	/* Receive ring, allocated on the first DATA with XP_RBUF_MIN bytes
 	 * and doubled as unread bytes need, up to xp->rcvbuf: a connection
 	 * that holds little costs a small heap block, not a page of a

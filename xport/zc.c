@@ -276,6 +276,7 @@ XPORT_API ssize_t xport_send_commit(struct xport *xp, int sd, size_t len, int fl
 	s->rcv_avail += cr;
 	s->ungranted = 0;
 	s->snd_credit -= len;
+	s->snd_out += len;
 	xp->c.data_tx += len;
 	xp->c.zc_tx_frames++;
 	s->tx_bytes += len;

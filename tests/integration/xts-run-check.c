@@ -26,7 +26,9 @@
 #include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
+#include <linux/sockios.h>
 
 static struct sockaddr_in echo_sa, closed_sa;
 static volatile sig_atomic_t pipes;
@@ -259,6 +261,63 @@ static void batch(void)
 	printf("ok: sendmmsg/recvmmsg, epoll_pwait2, splice both ways\n");
 }
 
+static long now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* SIOCOUTQ and SIOCOUTQNSD: bytes written that are not yet gone.  The
+ * echo is not read until nothing more can be written (every buffer on
+ * the way full, the last bytes certainly not taken): both are positive
+ * and at most what was written; once the echo has all come back, they
+ * fall to 0 (Linux: sent and acknowledged; xts-run: taken by the DPU) */
+static void outq(void)
+{
+	static char buf[1 << 16];
+	size_t sent = 0, got = 0;
+	int fd = connected(), v = -1, nsd = -1, idle = 0;
+	long t0;
+	ssize_t r;
+
+	CHECK(ioctl(fd, SIOCOUTQ, &v) == 0 && v == 0, "SIOCOUTQ %d before any write, want 0", v);
+	memset(buf, 'q', sizeof(buf));
+	while (idle < 3 && sent < (512u << 20)) { /* full: 3 refusals 50 ms apart */
+		r = send(fd, buf, sizeof(buf), MSG_DONTWAIT);
+		if (r > 0) {
+			sent += (size_t)r;
+			idle = 0;
+			continue;
+		}
+		CHECK(r == -1 && errno == EAGAIN, "send MSG_DONTWAIT");
+		idle++;
+		usleep(50000);
+	}
+	CHECK(idle == 3, "%zu bytes written and the echo unread, never EAGAIN", sent);
+	CHECK(ioctl(fd, SIOCOUTQ, &v) == 0 && v > 0 && (size_t)v <= sent,
+	      "SIOCOUTQ %d with the path full, want 1..%zu", v, sent);
+	CHECK(ioctl(fd, SIOCOUTQNSD, &nsd) == 0 && nsd > 0 && (size_t)nsd <= sent,
+	      "SIOCOUTQNSD %d with the path full, want 1..%zu", nsd, sent);
+	printf("ok: SIOCOUTQ %d, SIOCOUTQNSD %d of %zu bytes written, the echo unread\n", v, nsd,
+	       sent);
+	while (got < sent) {
+		r = recv(fd, buf, sizeof(buf), 0);
+		CHECK(r > 0, "recv the echo: %zu of %zu", got, sent);
+		got += (size_t)r;
+	}
+	for (t0 = now_ms(); now_ms() - t0 < 10000; usleep(10000))
+		if (ioctl(fd, SIOCOUTQ, &v) == 0 && v == 0 && ioctl(fd, SIOCOUTQNSD, &nsd) == 0 &&
+		    nsd == 0)
+			break;
+	CHECK(v == 0 && nsd == 0, "SIOCOUTQ %d, SIOCOUTQNSD %d after the whole echo, want 0", v,
+	      nsd);
+	printf("ok: SIOCOUTQ and SIOCOUTQNSD 0 after the whole echo (%ld ms after it)\n",
+	       now_ms() - t0);
+	close(fd);
+}
+
 int main(int argc, char **argv)
 {
 	struct sigaction sa;
@@ -280,6 +339,7 @@ int main(int argc, char **argv)
 	sigpipe();
 	multiplex();
 	batch();
+	outq();
 	printf("PASS: xts-run-check\n");
 	return 0;
 }

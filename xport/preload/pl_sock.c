@@ -10,6 +10,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/sockios.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -19,6 +20,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "pl_outq.h"
 #include "preload.h"
 
 #define PASS(ps, fd) ((ps) = pl_depth ? NULL : pl_get(fd)) == NULL
@@ -524,6 +526,35 @@ int fcntl64(int fd, int cmd, ...)
 	return x_fcntl(fd, cmd, arg);
 }
 
+/*
+ * SIOCOUTQ (written, not yet acknowledged by the peer) and SIOCOUTQNSD
+ * (written, not yet sent), as Linux counts them: what the DPU has not
+ * taken yet (libxport's XTS_OUTQ) plus what the DPU's kernel socket holds
+ * unacknowledged or unsent (its TCP_INFO: one round trip to the DPU).
+ */
+static int outq(struct pl_sock *ps, unsigned long req, void *arg)
+{
+	uint8_t ti[256];
+	socklen_t tl = sizeof(ti), vl = sizeof(int);
+	uint64_t unacked = 0, notsent = 0, n;
+	int r, e, v = 0;
+
+	pl_qlock(ps->q);
+	r = xport_getsockopt(ps->q->xp, ps->sd, SOL_XTS, XTS_OUTQ, &v, &vl);
+	e = errno;
+	/* the host half first: a byte leaving it meanwhile is in the DPU's
+	 * (docs/design.md); no DPU half if TCP_INFO fails (just ended) */
+	if (!r && xport_getsockopt(ps->q->xp, ps->sd, IPPROTO_TCP, TCP_INFO, ti, &tl))
+		tl = 0;
+	pl_qunlock(ps->q);
+	if (r)
+		return fail(e); /* EINVAL on a listener, as Linux */
+	pl_outq_dpu(ti, tl, &unacked, &notsent);
+	n = (uint64_t)v + (req == SIOCOUTQ ? unacked : notsent);
+	*(int *)arg = n < INT_MAX ? (int)n : INT_MAX;
+	return 0;
+}
+
 int ioctl(int fd, unsigned long req, ...)
 {
 	struct pl_sock *ps;
@@ -540,8 +571,9 @@ int ioctl(int fd, unsigned long req, ...)
 	if (ps->foreign)
 		return claimed(fd, ps) ? REAL(ioctl)(fd, req, arg) : -1;
 	if (PARKED(ps) && req != FIONBIO)
-		return req == FIONREAD || req == SIOCOUTQ ? fail(EINVAL)
-							  : REAL(ioctl)(fd, req, arg);
+		return req == FIONREAD || req == SIOCOUTQ || req == SIOCOUTQNSD
+			   ? fail(EINVAL)
+			   : REAL(ioctl)(fd, req, arg);
 	switch (req) {
 	case FIONBIO:
 		r = REAL(ioctl)(fd, req, arg);
@@ -563,9 +595,9 @@ int ioctl(int fd, unsigned long req, ...)
 		(void)e;
 		*(int *)arg = r < 0 ? 0 : r;
 		return 0;
-	case SIOCOUTQ: /* what the DPU has not sent is not known here */
-		*(int *)arg = 0;
-		return 0;
+	case SIOCOUTQ:
+	case SIOCOUTQNSD:
+		return outq(ps, req, arg);
 	default:
 		return REAL(ioctl)(fd, req, arg);
 	}
