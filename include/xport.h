@@ -379,7 +379,8 @@ XPORT_API ssize_t xport_send_commit(struct xport *xp, int sd, size_t len, int fl
 #define XTS_ULP_INFO	    16	   /* get: struct xport_ulp_info */
 /* int, on a listening socket, any time: the socket is open in other
  * processes too (fork), so its close() here is not the socket's end:
- * connections the DPU holds for it wait (at most 5 s) for a listener of
+ * connections the DPU holds for it wait (at most xts.conf's
+ * timeouts.handoff_ms, 5 s by default) for a listener of
  * the same reuseport group to listen again, instead of being reset.  The
  * DPU hands a closing listener's connections to a sibling that listens
  * already whether or not this is set (docs/design.md, "The drain of a

@@ -27,7 +27,7 @@
 #include <sys/socket.h> /* AF_INET, AF_INET6 */
 
 #define XTS_SHM_MAGIC	   0x4d485358u /* "XSHM" */
-#define XTS_SHM_VERSION	   8u
+#define XTS_SHM_VERSION	   9u
 #define XTS_SHM_CACHELINE  64
 #define XTS_SHM_MAX_SHARDS 256
 #define XTS_SHM_ACL_MAX	   512	/* rules in all, both kinds */
@@ -73,6 +73,8 @@ enum xts_log_level { XTS_LOG_ERROR = 0, XTS_LOG_WARNING, XTS_LOG_INFO, XTS_LOG_D
 /* xts.conf's default for timeouts.linger_ms, stated once: the option table
  * (supervisor/cfg.c) and a shard run without xtsd (shard/ctl.c) use it. */
 #define XTS_CFG_DEF_LINGER_MS 60000
+/* timeouts.handoff_ms's default, likewise */
+#define XTS_CFG_DEF_HANDOFF_MS 5000
 
 /*
  * TLS profiles (xts.conf `tls`): what a host names, by name, when it
@@ -188,13 +190,15 @@ struct xts_shm_cfg {
 	uint32_t tls_handshakes;   /* TLS handshakes in flight per shard (ENOBUFS) */
 	uint32_t tls_handshake_ms; /* a handshake not done by then fails (ETIMEDOUT) */
 	uint32_t ntls;		   /* profiles in tls[] */
+	uint32_t handoff_ms;	   /* a closed shared listener waits for a sibling */
+	uint32_t pad0;
 	struct xts_shm_tls_tkey tkey[XTS_SHM_TKEYS]; /* tkey[0] encrypts new tickets */
 	struct xts_shm_tls_prof tls[XTS_SHM_TLS_MAX];
 	struct xts_shm_poll poll[XTS_SHM_MAX_SHARDS]; /* by queue */
 	struct xts_shm_acl acl[XTS_SHM_ACL_MAX];
 };
 /* Everything before acl is copied whole; the ACL as far as nacl says. */
-_Static_assert(offsetof(struct xts_shm_cfg, tkey) == 72, "xts_shm_cfg layout");
+_Static_assert(offsetof(struct xts_shm_cfg, tkey) == 80, "xts_shm_cfg layout");
 
 /* ---- per shard ---- */
 

@@ -70,6 +70,7 @@ static void cfg_from_opts(struct shard *s)
 	c->idle_ms = s->o.idle_ms;
 	c->dead_host_ms = s->o.dead_ms;
 	c->linger_ms = XTS_CFG_DEF_LINGER_MS;
+	c->handoff_ms = XTS_CFG_DEF_HANDOFF_MS;
 	s->cfg = c;
 }
 

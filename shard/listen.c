@@ -41,11 +41,10 @@ _Static_assert(XTS_SHM_LSN_MAX < 256, "struct lsn and struct conn keep a slot in
 #define ACCEPT_BURST 64	  /* accepts per listener per loop round */
 #define BACKLOG_MAX  4096 /* connections handed over, not yet acknowledged */
 
-/* How long a listener its host closed with XTS_F_SHARED waits for a
+/* How often a listener its host closed with XTS_F_SHARED looks for a
  * sibling (another process of the host listening again: nginx's new
- * workers lease a queue and listen 0.1 - 1 s after the old ones close),
- * and how often it looks for one. */
-#define LINGER_MS      5000
+ * workers lease a queue and listen 0.1 - 1 s after the old ones close);
+ * how long it waits is timeouts.handoff_ms, reloadable. */
 #define LINGER_LOOK_MS 10
 
 /* LS_LINGER: the host closed it, its kernel socket and the connections it
@@ -65,9 +64,9 @@ struct lsn {
 	__s32 err;
 	__u32 backlog, pending; /* pending: offered, or still in their TLS handshake */
 	struct xts_addr local;
-	struct xts_ulp *ulp; /* pushed on every connection accepted; NULL none */
-	__u32 reg_id;	     /* the host id its registry entry carries (linger: ours) */
-	__u64 linger_until_ns;
+	struct xts_ulp *ulp;  /* pushed on every connection accepted; NULL none */
+	__u32 reg_id;	      /* the host id its registry entry carries (linger: ours) */
+	__u64 linger_from_ns; /* LS_LINGER since (its deadline: + handoff_ms) */
 	/* accepted sockets a sibling's shard handed us, not offered yet */
 	int *stash;
 	__u32 nstash;
@@ -528,12 +527,13 @@ static int lsn_unregister(struct shard *s, struct lsn *l, bool linger, struct re
 
 /* The host closed @l (CLOSE): to a sibling if there is one; else, when
  * the socket is still open in another process of the host (@shared),
- * kept until a sibling listens (at most LINGER_MS); else closed, what it
- * holds reset (counted: drop_host_gone). */
+ * kept until a sibling listens (at most timeouts.handoff_ms); else
+ * closed, what it holds reset (counted: drop_host_gone). */
 static void lsn_host_close(struct shard *s, struct lsn *l, bool shared)
 {
 	struct reg_sib sib[SIB_MAX];
-	int nsib = lsn_unregister(s, l, shared, sib);
+	/* timeouts.handoff_ms 0: no wait, as if not shared */
+	int nsib = lsn_unregister(s, l, shared && s->cfg->handoff_ms, sib);
 
 	if (nsib > 0) {
 		lsn_hand_over(s, l, sib, nsib);
@@ -541,7 +541,7 @@ static void lsn_host_close(struct shard *s, struct lsn *l, bool shared)
 		l->state = LS_LINGER;
 		s->lsn->nlisten--;
 		l->acceptable = false;
-		l->linger_until_ns = shard_now_ns() + LINGER_MS * 1000000ull;
+		l->linger_from_ns = shard_now_ns();
 		shard_timer_at(s, ST_LSN, s->now_ns + LINGER_LOOK_MS * 1000000ull);
 		shard_log(s, XTS_LOG_INFO,
 			  "listener on port %u: closed, shared: waits for a sibling",
@@ -565,22 +565,21 @@ void lsn_timer(struct shard *s)
 
 		if (l->state != LS_LINGER)
 			continue;
-		late = s->now_ns >= l->linger_until_ns;
+		/* the deadline as the config says now: a reload moves it */
+		late = s->now_ns >= l->linger_from_ns + s->cfg->handoff_ms * 1000000ull;
 		nsib = lsn_unregister(s, l, !late, sib);
 		if (nsib > 0) {
 			shard_log(
 			    s, XTS_LOG_INFO,
 			    "listener on port %u: a sibling listens after %llu ms: handed over",
 			    le16toh(l->local.port),
-			    (unsigned long long)(shard_now_ns() + LINGER_MS * 1000000ull -
-						 l->linger_until_ns) /
-				1000000ull);
+			    (unsigned long long)(shard_now_ns() - l->linger_from_ns) / 1000000ull);
 			lsn_hand_over(s, l, sib, nsib);
 			lsn_close(s, l);
 		} else if (late || nsib < 0) {
 			shard_log(s, XTS_LOG_INFO,
 				  "listener on port %u: no sibling listened within %u ms: closed",
-				  le16toh(l->local.port), LINGER_MS);
+				  le16toh(l->local.port), s->cfg->handoff_ms);
 			s->st.lsn_linger_reset++;
 			lsn_close(s, l);
 		} else {

@@ -105,6 +105,8 @@ static const struct cfg_opt opts[] = {
 	"a closed connection's unsent bytes get this long, then RST"),
     U32("timeouts.tls_handshake_ms", RUN(tls_handshake_ms), CFG_RELOAD, 100, MS_MAX(1), 10000,
 	"a TLS handshake not done this long fails (ETIMEDOUT)"),
+    U32("timeouts.handoff_ms", RUN(handoff_ms), CFG_RELOAD, 0, 600000, XTS_CFG_DEF_HANDOFF_MS,
+	"a listener closed while open in another process waits this long for a sibling"),
     GROUP("ctl", "the ctl socket (xtsctl)"),
     STR("ctl.path", F(ctl_path), "", NULL, "the ctl socket (\"\": run_dir/ctl.sock)"),
     {"ctl.mode", CFG_T_MODE, CFG_RESTART, F(ctl_mode), 0, 0777, 0660, "0660", NULL,

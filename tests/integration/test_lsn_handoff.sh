@@ -9,7 +9,10 @@
 #    A closes: B accepts all 8, each echoed byte-exact (the 4 offered ones
 #    went shard to shard: handed_off; the 4 queued, the kernel moved);
 # 2. linger: A closes with XTS_LSN_SHARED and no sibling yet; B listens
-#    500 ms later and accepts all 8, byte-exact.
+#    500 ms later and accepts all 8, byte-exact;
+# 3. timeouts.handoff_ms reloaded to 200: the same with B 1,500 ms late:
+#    A's shard gives up (lsn_linger_reset), every client is reset, B
+#    accepts none (with the 5 s of before, B took all 8).
 . "$(dirname "$0")/lib.sh"
 need_root
 CHECK="$XTS_BIN/xts-handoff-check"
@@ -18,8 +21,8 @@ NCONN=8
 topo_up 4
 xtsd_start 4
 
-run_case() { # NAME PORT
-	local name=$1 port=$2 i pids=() drv
+run_case() { # NAME PORT [reset: no client may be served]
+	local name=$1 port=$2 want=${3:-echo} i pids=() drv
 	for ((i = 0; i < NCONN; i++)); do head -c $((100000 + i * 7919)) /dev/urandom >"$WORK/in$i"; done
 	rm -f "$WORK/go"
 	mkfifo "$WORK/go"
@@ -52,6 +55,11 @@ run_case() { # NAME PORT
 	wait "$drv" || { rc=$?; cat "$WORK/$name.out"; fail "$name: driver exited $rc"; }
 	grep -q "^PASS: $name" "$WORK/$name.out" || { cat "$WORK/$name.out"; fail "$name: no PASS"; }
 	for ((i = 0; i < NCONN; i++)); do
+		if [ "$want" = reset ]; then # ended (socat's exit says little), unserved
+			wait "${pids[$i]}"
+			[ -s "$WORK/out$i" ] && fail "$name: client $i was served: $(command stat -c %s "$WORK/out$i") bytes back"
+			continue
+		fi
 		wait "${pids[$i]}" || fail "$name: client $i: $(cat "$WORK/err$i")"
 		cmp -s "$WORK/in$i" "$WORK/out$i" ||
 			fail "$name: client $i: echo differs ($(command stat -c %s "$WORK/out$i") of $(command stat -c %s "$WORK/in$i") bytes)"
@@ -72,4 +80,14 @@ stats_settle
 out2=$(($(stat 1 lsn_handed_off) - out)) resets=$(total lsn_linger_reset)
 [ "$out2" -ge 1 ] && [ "$resets" = 0 ] || fail "linger: handed off $out2, linger resets $resets"
 echo "ok: linger: $NCONN connections kept 500 ms for a sibling, accepted by it, byte-exact ($out2 handed shard to shard)"
+
+echo "timeouts = { handoff_ms = 200; };" >>"$WORK/xts.conf"
+xtsctl reload >"$WORK/reload.out" 2>&1 || fail "reload: $(cat "$WORK/reload.out")"
+run_case late 7303 reset
+stats_settle
+resets=$(total lsn_linger_reset)
+[ "$resets" = 1 ] || fail "late: linger resets $resets, want 1"
+grep -q "port 7303: no sibling listened within 200 ms" "$WORK/xtsd.log" ||
+	fail "late: no log line of the 200 ms wait: $(grep 7303 "$WORK/xtsd.log")"
+echo "ok: late: timeouts.handoff_ms reloaded to 200: the listener gave up on a sibling, $NCONN clients reset, none accepted"
 echo "PASS: lsn_handoff"

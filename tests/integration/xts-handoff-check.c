@@ -15,6 +15,10 @@
  *   linger PORT N    the same, but A is closed first, with
  *                    XTS_LSN_SHARED (the socket open in another process),
  *                    and B listens only 500 ms later
+ *   late PORT N      as linger, but B listens only 1,500 ms later, after
+ *                    timeouts.handoff_ms (the shell sets it to 200): A's
+ *                    shard gave up on a sibling and reset what it held,
+ *                    and B accepts none of them in the next second
  *
  * Prints "listening" when the clients may start, "ok: ..." and "PASS: CMD",
  * or "FAIL: ..." and exits 1.  The clients check the bytes.
@@ -150,15 +154,37 @@ static void accept_echo(struct xport *xp, struct xport *other, int l, int n)
 	run_for(xp, NULL, 200); /* the last bytes and FINs out */
 }
 
+/* Nothing to accept on @l of @xp for 1 s: what A held was reset. */
+static void accept_none(struct xport *xp, struct xport *other, int l)
+{
+	double end = now_ms() + 1000;
+
+	while (now_ms() < end) {
+		int sd = xport_accept4(xp, l, NULL, NULL, 0);
+
+		if (sd >= 0) {
+			printf("FAIL: the sibling accepted a connection after handoff_ms\n");
+			exit(1);
+		}
+		if (errno != EAGAIN)
+			die("accept", errno);
+		xport_process(other);
+		xport_poll(xp, &(struct xport_pollfd){.sd = l, .events = POLLIN}, 1, 10);
+	}
+	printf("ok: the sibling, listening after handoff_ms, accepted nothing\n");
+}
+
 int main(int argc, char **argv)
 {
 	struct xport *qa, *qb;
 	int port, n, a, b, one = 1;
-	bool linger;
+	bool linger, late;
 
-	if (argc != 4 || (strcmp(argv[1], "handoff") && strcmp(argv[1], "linger")))
-		return fprintf(stderr, "usage: %s handoff|linger PORT N\n", argv[0]), 2;
-	linger = !strcmp(argv[1], "linger");
+	if (argc != 4 ||
+	    (strcmp(argv[1], "handoff") && strcmp(argv[1], "linger") && strcmp(argv[1], "late")))
+		return fprintf(stderr, "usage: %s handoff|linger|late PORT N\n", argv[0]), 2;
+	late = !strcmp(argv[1], "late");
+	linger = late || !strcmp(argv[1], "linger");
 	port = atoi(argv[2]);
 	n = atoi(argv[3]);
 	if (n < 1 || n > 256)
@@ -173,13 +199,16 @@ int main(int argc, char **argv)
 	wait_go(qa, qb); /* NEW_CONN for BACKLOG of them, not accepted */
 	if (linger) {
 		xport_close(qa, a);
-		run_for(qa, qb, 500); /* no sibling yet: the DPU keeps them */
+		run_for(qa, qb, late ? 1500 : 500); /* no sibling yet: the DPU keeps them */
 		b = lsn(qb, (unsigned)port, 64);
 	} else {
 		b = lsn(qb, (unsigned)port, 64);
 		xport_close(qa, a);
 	}
-	accept_echo(qb, qa, b, n);
+	if (late)
+		accept_none(qb, qa, b);
+	else
+		accept_echo(qb, qa, b, n);
 	xport_close(qb, b);
 	xport_close_queue(qa);
 	xport_close_queue(qb);

@@ -55,6 +55,8 @@ static void t_defaults(void **st)
 	assert_int_equal(c.shard[0].node, CFG_NODE_AUTO);
 	assert_int_equal(c.run.nacl, 0);
 	assert_int_equal(c.hang_ms, 5000);
+	assert_int_equal(c.run.handoff_ms, XTS_CFG_DEF_HANDOFF_MS);
+	assert_int_equal(XTS_CFG_DEF_HANDOFF_MS, 5000);
 }
 
 static void t_valid(void **st)
@@ -125,6 +127,9 @@ static void t_range(void **st)
 	expect_err("ctl = { mode = \"999\"; };\n", 1, "ctl.mode", "octal");
 	expect_err("queues = \"four\";\n", 1, "queues", "integer");
 	expect_err("timeouts = {\n hang_ms = -1;\n};\n", 2, "timeouts.hang_ms", "out of range");
+	expect_err("timeouts = {\n\n handoff_ms = 600001;\n};\n", 3, "timeouts.handoff_ms",
+		   "600001 out of range [0, 600000]");
+	expect_err("timeouts = { handoff_ms = \"5s\"; };\n", 1, "timeouts.handoff_ms", "integer");
 }
 
 static void t_bad_cidr(void **st)
@@ -344,7 +349,7 @@ static void t_snapshot(void **st)
 			      "limits = { max_conns = 99; conn_buf = 8192; shard_buf = 5368709120;"
 			      " listeners = 7; };\n"
 			      "timeouts = { connect_ms = 11; idle_ms = 12; dead_host_ms = 13;"
-			      " linger_ms = 14; };\n"
+			      " linger_ms = 14; handoff_ms = 15; };\n"
 			      "acl = { listen = [ \"80\" ]; };\n"),
 			 0);
 	memset(&snap, 0xff, sizeof(snap));
@@ -360,6 +365,7 @@ static void t_snapshot(void **st)
 	assert_int_equal(snap.idle_ms, 12);
 	assert_int_equal(snap.dead_host_ms, 13);
 	assert_int_equal(snap.linger_ms, 14);
+	assert_int_equal(snap.handoff_ms, 15);
 	assert_int_equal(snap.nacl, 1);
 	assert_int_equal(snap.acl[0].port_lo, 80);
 }
