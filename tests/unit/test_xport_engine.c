@@ -564,18 +564,29 @@ static void spin_wait(void **state)
 	pf = (struct xport_pollfd){.sd = sd, .events = POLLIN};
 	/* nothing comes: a wait spins about spin_us (not its whole 20 ms),
 	 * and the next sleeps at once (where in that pattern the hello wait
-	 * of open left us does not matter) */
-	for (int i = 0; i < 3; i++) {
-		xport_stats(p->xp, &st0, sizeof(st0));
-		assert_int_equal(xport_poll(p->xp, &pf, 1, 20), 0);
-		xport_stats(p->xp, &st, sizeof(st));
-		spun[i] = st.spin_ns - st0.spin_ns;
+	 * of open left us does not matter).  The spin is timed by the wall
+	 * clock, so a preemption inside it stretches it (22.6 ms seen on a
+	 * 2-core machine at load 8): three tries of three waits, and one
+	 * must keep within the bounds; a spin as long as the wait fails all. */
+	for (int try = 0; try < 3; try++) {
+		bool ok = true;
+
+		for (int i = 0; i < 3; i++) {
+			xport_stats(p->xp, &st0, sizeof(st0));
+			assert_int_equal(xport_poll(p->xp, &pf, 1, 20), 0);
+			xport_stats(p->xp, &st, sizeof(st));
+			spun[i] = st.spin_ns - st0.spin_ns;
+			ok = ok && (!spun[i] || (spun[i] >= XPORT_SPIN_US_MAX * 900ull &&
+						 spun[i] <= 10000000ull));
+		}
+		print_message("spun %llu, %llu, %llu ns in three empty 20 ms waits\n",
+			      (unsigned long long)spun[0], (unsigned long long)spun[1],
+			      (unsigned long long)spun[2]);
+		if (ok)
+			break;
 	}
-	print_message("spun %llu, %llu, %llu ns in three empty 20 ms waits\n",
-		      (unsigned long long)spun[0], (unsigned long long)spun[1],
-		      (unsigned long long)spun[2]);
 	assert_true((spun[0] && !spun[1]) || (!spun[0] && spun[1] && !spun[2]));
-	for (int i = 0; i < 3; i++) /* preemption may stretch one: generous */
+	for (int i = 0; i < 3; i++)
 		assert_true(!spun[i] ||
 			    (spun[i] >= XPORT_SPIN_US_MAX * 900ull && spun[i] <= 10000000ull));
 	/* answered while the host spins: waits end in the spin */
