@@ -470,6 +470,8 @@ int xts_link__rx(struct xts_link *l, struct xts_msg *msgs, unsigned max)
 	/* A frame may take several descriptors: peek for a whole batch. */
 	want = l->mbuf ? RX_BATCH_MAX : max;
 	n = l->ops->rx_peek(l, d, want);
+	if (!n)
+		return 0; /* the common poll that finds nothing: nothing held */
 	l->keep_next = 0;
 	l->rsm_used = 0;
 	for (i = 0; i < n && frames < max; i = j + 1) {
@@ -499,7 +501,8 @@ int xts_link__rx(struct xts_link *l, struct xts_msg *msgs, unsigned max)
 			break;
 		}
 	}
-	l->ops->rx_unpeek(l, n - i);
+	if (i < n)
+		l->ops->rx_unpeek(l, n - i);
 	l->held_n = i;
 	return out;
 }

@@ -106,6 +106,14 @@ static void xdp_tx_put(struct xts_link *l, __u64 addr, __u32 len)
 	struct xdp_be *b = be(l);
 	__u32 idx = 0, n = 0, k;
 
+	if (len <= l->frame_size - (__u32)(addr % l->frame_size)) {
+		/* the common frame: within one chunk, one descriptor */
+		xsk_ring_prod__reserve(&b->tx, 1, &idx);
+		*xsk_ring_prod__tx_desc(&b->tx, idx) = (struct xdp_desc){.addr = addr, .len = len};
+		xsk_ring_prod__submit(&b->tx, 1);
+		b->unkicked_desc++;
+		return;
+	}
 	for (k = 0; k < len; n++)
 		k += l->frame_size - (__u32)((addr + k) % l->frame_size);
 	/* Cannot fail: the tx ring holds every chunk of the pool (see top). */
