@@ -165,10 +165,13 @@ for p in ("xts", "xtsrun", "kernel"):
         # docs/protocol.md), and each wakeup is one more engine turn;
         # irr64's count depends on how many answers each turn of the loop
         # takes in (timing): printed, not held to a bound
-        # under xts-run the shim's progress thread also runs, on a wall
-        # clock period: its share follows how long the run took under
-        # callgrind (5.6 % apart in one CI run of iconn)
-        lim = 0.10 if w == "iconnfo" or p == "xtsrun" else 0.05
+        # under xts-run (callgrind counts the client's main thread only:
+        # --toggle-collect is per thread, the shim's progress thread is
+        # not in it) a blocking recv either finds its answer there or
+        # waits in the shim's wait path, which depends on timing under
+        # a 50x slower callgrind: 5.6 % apart in one CI run of iconn,
+        # 10.1 % in one of ipp64 (at load 3.4)
+        lim = 0.20 if p == "xtsrun" else 0.10 if w == "iconnfo" else 0.05
         assert w == "irr64" or spread <= lim, f"{k}: {r} differ by {spread:.1%} (> {lim:.0%})"
 # XTS runs libxport in the process: more user-space work than glibc's
 # send/recv wrappers (with perf the kernel's share is counted too)
