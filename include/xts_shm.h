@@ -27,7 +27,7 @@
 #include <sys/socket.h> /* AF_INET, AF_INET6 */
 
 #define XTS_SHM_MAGIC	   0x4d485358u /* "XSHM" */
-#define XTS_SHM_VERSION	   9u
+#define XTS_SHM_VERSION	   10u
 #define XTS_SHM_CACHELINE  64
 #define XTS_SHM_MAX_SHARDS 256
 #define XTS_SHM_ACL_MAX	   512	/* rules in all, both kinds */
@@ -191,7 +191,7 @@ struct xts_shm_cfg {
 	uint32_t tls_handshake_ms; /* a handshake not done by then fails (ETIMEDOUT) */
 	uint32_t ntls;		   /* profiles in tls[] */
 	uint32_t handoff_ms;	   /* a closed shared listener waits for a sibling */
-	uint32_t pad0;
+	uint32_t coalesce_us;	   /* frames to the host wait this long after a doorbell */
 	struct xts_shm_tls_tkey tkey[XTS_SHM_TKEYS]; /* tkey[0] encrypts new tickets */
 	struct xts_shm_tls_prof tls[XTS_SHM_TLS_MAX];
 	struct xts_shm_poll poll[XTS_SHM_MAX_SHARDS]; /* by queue */
@@ -329,7 +329,10 @@ _Static_assert(sizeof(struct xts_shm_run) == XTS_SHM_CACHELINE, "xts_shm_run siz
 	X(lsn_handed_in, COUNTER, SHARD,                                                           \
 	  "connections a sibling's shard handed to a listener here")                               \
 	X(lsn_linger_reset, COUNTER, SHARD,                                                        \
-	  "listeners closed while shared that no sibling came for (what they held reset)")
+	  "listeners closed while shared that no sibling came for (what they held reset)")      \
+	X(doorbells, COUNTER, SHARD, "doorbells rung to the host (AF_XDP tx kicks)")              \
+	X(doorbells_held, COUNTER, SHARD,                                                          \
+	  "rounds whose frames to the host waited for a later doorbell (queue.coalesce_us)")
 
 /* kind, as a value: XTS_SHM_KIND(GAUGE) */
 #define XTS_SHM_KIND_COUNTER 0

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "shard_int.h"
@@ -297,36 +298,96 @@ static int poll_ctl(struct shard *s)
 	return work;
 }
 
+/* The doorbell of held frames (tx_hold) rings in shard_flush, after the
+ * timers of the round that finds it due. */
+static void tx_timer(struct shard *s)
+{
+	(void)s;
+}
+
+/* epoll_wait for @ns (< 0: no bound): to the microsecond with
+ * epoll_pwait2 (Linux 5.11), else in milliseconds rounded up (waking a
+ * little early would only spin). */
+static int ep_wait(struct shard *s, struct epoll_event *ev, long long ns)
+{
+	struct timespec ts = {.tv_sec = ns / 1000000000, .tv_nsec = ns % 1000000000};
+	int n;
+
+	if (!s->no_pwait2) {
+		n = epoll_pwait2(s->ep, ev, EV_BATCH, ns < 0 ? NULL : &ts, NULL);
+		if (n >= 0 || errno != ENOSYS)
+			return n;
+		s->no_pwait2 = true;
+	}
+	return epoll_wait(s->ep, ev, EV_BATCH, ns < 0 ? -1 : (int)((ns + 999999) / 1000000));
+}
+
 /* Nothing to do: sleep until an event or the earliest deadline, at most
  * @timeout_ms (< 0: no bound of the caller's). */
 static void sleep_idle(struct shard *s, int timeout_ms)
 {
 	struct epoll_event ev[EV_BATCH];
+	long long ns = timeout_ms < 0 ? -1 : timeout_ms * 1000000ll;
 	__u64 next = 0;
-	int n, ms = timeout_ms;
+	int n;
 
 	for (int t = 0; t < ST_NTIMERS; t++)
 		if (s->tm[t].when_ns && (!next || s->tm[t].when_ns < next))
 			next = s->tm[t].when_ns;
 	if (next) {
-		/* rounded up: waking a little early would only spin */
-		__u64 d = next > s->now_ns ? (next - s->now_ns + 999999) / 1000000 : 0;
+		long long d = next > s->now_ns ? (long long)(next - s->now_ns) : 0;
 
-		if (ms < 0 || d < (__u64)ms)
-			ms = (int)d;
+		if (ns < 0 || d < ns)
+			ns = d;
 	}
-	/* frames the device would not take yet: retry soon */
-	if (xts_link__unkicked(s->link) && (ms < 0 || ms > 1))
-		ms = 1;
-	n = epoll_wait(s->ep, ev, EV_BATCH, ms);
+	/* frames the device would not take yet (none held on purpose):
+	 * retry soon */
+	if (xts_link__unkicked(s->link) && !s->tm[ST_TX].when_ns && (ns < 0 || ns > 1000000))
+		ns = 1000000;
+	n = ep_wait(s, ev, ns);
 	if (n > 0) {
 		s->now_ns = shard_now_ns();
 		handle_events(s, ev, n);
 	}
 }
 
+/* Interrupt moderation (queue.coalesce_us): frames to the host that come
+ * within coalesce_us of the last doorbell wait for the next one, at that
+ * doorbell + coalesce_us, so a host whose answers stream in wakes once per
+ * period for a batch instead of once per turn of ours.  Only while frames
+ * stream: the first frame after a quiet period goes at once, and so does
+ * every frame while doorbells carry one frame each (a ping-pong: holding
+ * it would only add latency, there is nothing to batch with).  What it
+ * costs is up to coalesce_us of latency while frames stream.  It never
+ * holds what would stall the queue: half the host's window (or 128
+ * frames); nor, once the host has sent a quarter of our window since the
+ * last doorbell, the acks it waits for (held frames carry them: a host
+ * that sends faster than a period would otherwise find its window shut
+ * and wait out the period); nor a round that owes the host a pure ACK. */
+#define HOLD_MAX 128
+
+static bool tx_hold(struct shard *s)
+{
+	__u64 hold_ns = (__u64)s->cfg->coalesce_us * 1000;
+	__u32 n = xts_link__unkicked(s->link), max = s->sess.peer_window / 2, tx, rx, ack;
+
+	if (!hold_ns || !n || s->now_ns - s->kick_ns >= hold_ns || s->kick_frames < 2 ||
+	    n >= HOLD_MAX || n >= max)
+		return false;
+	xts_link__seq_state(s->link, &tx, &rx, &ack);
+	if (rx - s->kick_rx >= xts_link__window(s->link) / 4)
+		return false;
+	xts_link__flush_batch(s->link, false, UINT32_MAX); /* an ACK owed, completions */
+	if (xts_link__unkicked(s->link) != n)
+		return false;
+	shard_timer_at(s, ST_TX, s->kick_ns + hold_ns);
+	s->st.doorbells_held++;
+	return true;
+}
+
 /* The doorbell, unless all that waits is CLOSED frames while a held
- * CONNECT_RES is due soon (conn.c): they go with it, or at its deadline. */
+ * CONNECT_RES is due soon (conn.c): they go with it, or at its deadline;
+ * or interrupt moderation holds the frames (tx_hold). */
 static void shard_flush(struct shard *s)
 {
 	if (s->lazy_tx && s->now_ns < s->lazy_until_ns &&
@@ -337,7 +398,17 @@ static void shard_flush(struct shard *s)
 			return;
 		}
 	}
-	xts_link__flush(s->link, false);
+	if (tx_hold(s))
+		return;
+	int pushed = xts_link__flush(s->link, false);
+	__u32 tx, ack;
+
+	if (pushed > 0) {
+		s->kick_ns = s->now_ns;
+		s->kick_frames = (__u32)pushed;
+		xts_link__seq_state(s->link, &tx, &s->kick_rx, &ack);
+		s->st.doorbells++;
+	}
 	if (!xts_link__unkicked(s->link))
 		s->lazy_tx = 0;
 }
@@ -436,6 +507,7 @@ int shard_open(struct shard **out, const struct shard_opts *opts, struct xts_lin
 	s->tm[ST_CONNS].fn = conn_timer;
 	s->tm[ST_CTL].fn = ctl_timer;
 	s->tm[ST_LSN].fn = lsn_timer;
+	s->tm[ST_TX].fn = tx_timer;
 	s->now_ns = shard_now_ns();
 	err = shard_setup(s, link);
 	if (!err)

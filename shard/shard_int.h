@@ -45,6 +45,7 @@ enum shard_timer_id {
 	ST_CONNS,     /* connect timeouts and the closing deadline (linger) */
 	ST_CTL,	      /* the control plane, when no ctl eventfd wakes us */
 	ST_LSN,	      /* lingering listeners: a sibling yet? (listen.c) */
+	ST_TX,	      /* frames held for the host (queue.coalesce_us): the doorbell */
 	ST_NTIMERS
 };
 
@@ -206,6 +207,12 @@ struct shard {
 	 * its own woke the host once more per connect + request + close */
 	__u32 lazy_tx;
 	__u64 lazy_until_ns;
+	/* the last doorbell, and frames held since (queue.coalesce_us:
+	 * interrupt moderation, shard_flush) */
+	__u64 kick_ns;
+	__u32 kick_frames; /* what it carried */
+	__u32 kick_rx;	   /* the host's frames received by then (rx_seq) */
+	bool no_pwait2; /* the kernel has no epoll_pwait2: sleeps in ms */
 	struct shard_timer tm[ST_NTIMERS];
 	struct shard_lsn *lsn; /* listening sockets (listen.c) */
 	int hand_fd;	       /* connections handed between shards (lsn_hand.c); -1 none */

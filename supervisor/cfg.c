@@ -77,6 +77,9 @@ static const struct cfg_opt opts[] = {
 	"UMEM frames per queue (4 KiB each), half rx, half tx"),
     U32("queue.ring_size", F(ring_size), CFG_RESTART, 64, 1 << 16, XTS_LINK_DEF_RING,
 	"AF_XDP ring entries, a power of two"),
+    U32("queue.coalesce_us", RUN(coalesce_us), CFG_RELOAD, 0, 100000, 0,
+	"frames to the host wait up to this long after a doorbell while they stream "
+	"(interrupt moderation: fewer host wakeups, more latency; 0: off)"),
     GROUP("limits", "per-queue and per-shard limits"),
     U32("limits.max_conns", RUN(max_conns), CFG_RELOAD_DOWN, 1, (1 << 20) - 1, 65536,
 	"connections per queue (ENOBUFS past it)"),
