@@ -57,7 +57,8 @@ struct tconn {
 	unsigned scan;	   /* bytes of "\r\n\r\n" matched so far */
 	unsigned pending;  /* requests not yet answered */
 	size_t olen, ooff; /* out: answers not yet sent */
-	uint32_t ev;	   /* epoll interest (kernel paths) */
+	uint32_t ev;	   /* epoll or xport_wait interest */
+	unsigned idx;	   /* in tsrv.c[] */
 	char out[OUTQ * sizeof(tls_resp)];
 };
 
@@ -225,6 +226,8 @@ static void drop(struct tsrv *s, unsigned i)
 	}
 	free(c);
 	s->c[i] = s->c[--s->n];
+	if (i < s->n)
+		s->c[i]->idx = i;
 }
 
 static struct tconn *add(struct tsrv *s, int h)
@@ -236,52 +239,72 @@ static struct tconn *add(struct tsrv *s, int h)
 		return NULL;
 	}
 	c->h = h;
+	c->idx = s->n;
 	s->c[s->n++] = c;
 	return c;
 }
 
+/* The XTS path waits as the kernel paths do, on a ready list (xport_wait,
+ * libxport's epoll): a wakeup costs what is ready, not a look at every
+ * connection (xport_poll over 65 sockets a turn cost the host 1-2 us per
+ * request here; docs/performance.md). */
+static void x_watch(struct tsrv *s, struct tconn *c, int op)
+{
+	uint32_t ev = EPOLLIN | (c->olen ? EPOLLOUT : 0);
+
+	if (op == XPORT_CTL_MOD && ev == c->ev)
+		return;
+	if (xport_watch(s->xp, 0, op, c->h, ev, (uint64_t)(uintptr_t)c))
+		bench_die("xport_watch", errno);
+	c->ev = ev;
+}
+
 static void xts_loop(struct tsrv *s)
 {
-	struct xport_pollfd *p = calloc(MAXC + 1, sizeof(*p));
-	unsigned i;
+	struct xport_event ev[256];
 
-	if (!p)
-		bench_die("calloc", ENOMEM);
+	if (xport_watch(s->xp, 0, XPORT_CTL_ADD, s->ls, EPOLLIN, 0))
+		bench_die("xport_watch", errno);
 	while (!stop) {
-		p[0] = (struct xport_pollfd){.sd = s->ls, .fd = -1, .events = POLLIN};
-		for (i = 0; i < s->n; i++)
-			p[i + 1] = (struct xport_pollfd){
-			    .sd = s->c[i]->h,
-			    .fd = -1,
-			    .events = (short)(s->c[i]->olen ? POLLIN | POLLOUT : POLLIN)};
-		if (xport_poll(s->xp, p, s->n + 1, 200) < 0) {
-			if (dump)
-				dump_q(s);
-			if (errno == EINTR)
-				continue;
-			bench_die("xport_poll", errno);
-		}
+		int k = xport_wait(s->xp, 0, ev, 256, 200);
+
 		if (dump)
 			dump_q(s);
-		for (i = s->n; i-- > 0;) /* from the end: drop() moves the last */
-			if (p[i + 1].revents && serve(s, s->c[i]))
-				drop(s, i);
-		while (p[0].revents & POLLIN) {
-			int sd = xport_accept4(s->xp, s->ls, NULL, NULL, SOCK_NONBLOCK);
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			bench_die("xport_wait", errno);
+		}
+		for (int j = 0; j < k; j++) {
+			struct tconn *c = (struct tconn *)(uintptr_t)ev[j].data;
 
-			if (sd < 0) {
-				/* anything but "none now" means the listener is
-				 * gone (its queue session ended): it stays
-				 * readable until closed, so polling on would spin */
-				if (errno != EAGAIN && errno != ECONNABORTED)
-					bench_die("xport_accept4", errno);
-				break;
+			if (c) {
+				if (serve(s, c))
+					drop(s, c->idx);
+				else
+					x_watch(s, c, XPORT_CTL_MOD);
+				continue;
 			}
-			if (!add(s, sd))
-				xport_close(s->xp, sd);
+			for (;;) {
+				int sd = xport_accept4(s->xp, s->ls, NULL, NULL, SOCK_NONBLOCK);
+
+				if (sd < 0) {
+					/* anything but "none now" means the listener
+					 * is gone (its queue session ended): it stays
+					 * readable until closed, so waiting on would
+					 * spin */
+					if (errno != EAGAIN && errno != ECONNABORTED)
+						bench_die("xport_accept4", errno);
+					break;
+				}
+				if (!(c = add(s, sd))) {
+					xport_close(s->xp, sd);
+					continue;
+				}
+				x_watch(s, c, XPORT_CTL_ADD);
+			}
 		}
 	}
-	free(p);
 }
 
 static void set_ev(struct tsrv *s, struct tconn *c)
@@ -328,7 +351,6 @@ static void kernel_loop(struct tsrv *s)
 
 		for (int j = 0; j < k; j++) {
 			struct tconn *c = evs[j].data.ptr;
-			unsigned i;
 
 			if (!c) {
 				kernel_accept(s);
@@ -338,9 +360,7 @@ static void kernel_loop(struct tsrv *s)
 				set_ev(s, c);
 				continue;
 			}
-			for (i = 0; i < s->n && s->c[i] != c; i++)
-				;
-			drop(s, i);
+			drop(s, c->idx);
 		}
 	}
 }
