@@ -276,6 +276,10 @@ static int conn_read(struct shard *s, struct conn *c, bool *full)
 				conn_fail(s, c, EMSGSIZE);
 				break;
 			}
+			if (c->id != s->tx_last_id) { /* tx_hold: several talk */
+				s->tx_last_id = c->id;
+				s->tx_switch_ns = s->now_ns;
+			}
 			c->rx_allowed += grant;
 			c->grant = 0;
 			c->tx_credit -= (__u32)n;

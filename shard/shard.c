@@ -354,11 +354,12 @@ static void sleep_idle(struct shard *s, int timeout_ms)
 /* Interrupt moderation (queue.coalesce_us): frames to the host that come
  * within coalesce_us of the last doorbell wait for the next one, at that
  * doorbell + coalesce_us, so a host whose answers stream in wakes once per
- * period for a batch instead of once per turn of ours.  Only while frames
- * stream: the first frame after a quiet period goes at once, and so does
- * every frame while doorbells carry one frame each (a ping-pong: holding
- * it would only add latency, there is nothing to batch with).  What it
- * costs is up to coalesce_us of latency while frames stream.  It never
+ * period for a batch instead of once per turn of ours.  Only while
+ * several connections stream: the first frame after a quiet period goes
+ * at once, and so does every frame while one connection alone has sent
+ * the host data for a period (a ping-pong: holding it would only add
+ * latency, there is nothing to batch it with).  What it costs is up to
+ * coalesce_us of latency while frames stream.  It never
  * holds what would stall the queue: half the host's window (or 128
  * frames); nor, once the host has sent a quarter of our window since the
  * last doorbell, the acks it waits for (held frames carry them: a host
@@ -371,8 +372,8 @@ static bool tx_hold(struct shard *s)
 	__u64 hold_ns = (__u64)s->cfg->coalesce_us * 1000;
 	__u32 n = xts_link__unkicked(s->link), max = s->sess.peer_window / 2, tx, rx, ack;
 
-	if (!hold_ns || !n || s->now_ns - s->kick_ns >= hold_ns || s->kick_frames < 2 ||
-	    n >= HOLD_MAX || n >= max)
+	if (!hold_ns || !n || s->now_ns - s->kick_ns >= hold_ns ||
+	    s->now_ns - s->tx_switch_ns >= hold_ns || n >= HOLD_MAX || n >= max)
 		return false;
 	xts_link__seq_state(s->link, &tx, &rx, &ack);
 	if (rx - s->kick_rx >= xts_link__window(s->link) / 4)
@@ -405,7 +406,6 @@ static void shard_flush(struct shard *s)
 
 	if (pushed > 0) {
 		s->kick_ns = s->now_ns;
-		s->kick_frames = (__u32)pushed;
 		xts_link__seq_state(s->link, &tx, &s->kick_rx, &ack);
 		s->st.doorbells++;
 	}

@@ -808,7 +808,7 @@ static void test_closed_rides_with_held(void **state)
 /* Interrupt moderation (queue.coalesce_us): frames to the host within
  * coalesce_us of the last doorbell wait for the doorbell at that time +
  * coalesce_us, never earlier, and then go; a frame after a quiet period
- * goes at once, and so does one after a doorbell of one frame (a
+ * goes at once, and so does one while a single connection talks (a
  * ping-pong); half the host's window held rings at once; 0 is off.
  * Fails if tx_hold never holds, holds past its time, holds a ping-pong or
  * what would stall the window. */
@@ -819,21 +819,29 @@ static void test_coalesce(void **state)
 	struct frame f[BATCH];
 	__u64 t0, held;
 	int pa, pb, n;
+	__u32 idb;
 
 	hello(h);
 	hconnect(h, 0x101, &pa);
-	hconnect(h, 0x102, &pb);
+	idb = hconnect(h, 0x102, &pb);
 	cfg_of(h)->coalesce_us = 200000;
-	/* a doorbell of one frame just rang: a ping-pong goes at once */
+	/* one connection alone has talked for a period: a ping-pong goes at
+	 * once */
 	h->s->kick_ns = shard_now_ns();
-	h->s->kick_frames = 1;
+	h->s->tx_switch_ns = shard_now_ns() - 300000000ull;
+	h->s->tx_last_id = idb;
 	assert_int_equal(send(pb, "p", 1, 0), 1);
 	n = collect(h, f, 1, 50);
 	assert_int_equal(n, 1);
 	assert_int_equal(f[0].dst, 0x102);
-	/* a doorbell of two just rang: what comes within 200 ms waits */
+	h->s->kick_ns = shard_now_ns();
+	assert_int_equal(send(pb, "q", 1, 0), 1);
+	n = collect(h, f, 1, 50);
+	assert_int_equal(n, 1);
+	assert_int_equal(f[0].dst, 0x102);
+	/* another connection talks: what comes within 200 ms of the
+	 * doorbell waits */
 	h->s->kick_ns = t0 = shard_now_ns();
-	h->s->kick_frames = 2;
 	held = h->s->st.doorbells_held;
 	assert_int_equal(send(pa, "a", 1, 0), 1);
 	assert_int_equal(collect(h, f, BATCH, 100), 0);
@@ -845,7 +853,6 @@ static void test_coalesce(void **state)
 	assert_true(shard_now_ns() >= t0 + 200000000ull);
 	/* quiet for longer than the hold: the next frame goes at once */
 	h->s->kick_ns = shard_now_ns() - 300000000ull;
-	h->s->kick_frames = 2;
 	assert_int_equal(send(pb, "b", 1, 0), 1);
 	n = collect(h, f, 1, 50);
 	assert_int_equal(n, 1);
@@ -853,7 +860,6 @@ static void test_coalesce(void **state)
 	/* within the hold, W/2 frames ring at once: the window never waits
 	 * on the moderation */
 	h->s->kick_ns = shard_now_ns();
-	h->s->kick_frames = 2;
 	assert_int_equal(send(pa, big, sizeof(big), 0), (ssize_t)sizeof(big));
 	n = collect(h, f, BATCH, 50);
 	assert_true(n >= W / 2);
@@ -861,7 +867,6 @@ static void test_coalesce(void **state)
 	n = collect(h, f, BATCH, 300); /* the rest of big */
 	cfg_of(h)->coalesce_us = 0;
 	h->s->kick_ns = shard_now_ns();
-	h->s->kick_frames = 2;
 	assert_int_equal(send(pb, "c", 1, 0), 1);
 	n = collect(h, f, 1, 50);
 	assert_int_equal(n, 1);
