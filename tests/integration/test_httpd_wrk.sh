@@ -3,6 +3,8 @@
 # wrk (Debian's) in xts-net against xts-httpd on 4 queues, port 8080:
 # at least 100,000 requests, no socket error, no non-2xx answer, and
 # every shard served at least 10% of the connections (its conns_opened).
+# Then interrupt moderation reloaded in (queue.coalesce_us 500): wrk
+# again, still no error, and the shards held frames (doorbells_held).
 . "$(dirname "$0")/lib.sh"
 need_root
 command -v wrk >/dev/null || fail "wrk not installed (tools/install-deps)"
@@ -32,6 +34,26 @@ rps=$(awk '/^Requests\/sec:/ { print $2 }' "$WORK/wrk.out")
 grep -q "Socket errors" "$WORK/wrk.out" && fail "wrk: $(grep 'Socket errors' "$WORK/wrk.out")"
 grep -q "Non-2xx" "$WORK/wrk.out" && fail "wrk: $(grep 'Non-2xx' "$WORK/wrk.out")"
 (( req >= 100000 )) || fail "only $req requests"
+
+# interrupt moderation, reloaded in (docs/design.md): 128 connections
+# stream, so frames wait for the period's doorbell; nothing is lost
+held0=$(total doorbells_held)
+[ "$held0" = 0 ] || fail "doorbells_held $held0 with queue.coalesce_us 0 (off)"
+gen=$(stat 0 cfg_gen)
+echo 'queue = { coalesce_us = 500; };' >>"$WORK/xts.conf"
+xtsctl reload >/dev/null || fail "reload with queue.coalesce_us: $(xtsctl reload 2>&1)"
+for ((i = 0; i < 50; i++)); do [ "$(stat 0 cfg_gen)" != "$gen" ] && break; sleep 0.1; done
+[ "$(stat 0 cfg_gen)" != "$gen" ] || fail "shard 0 did not take the reload"
+N wrk -t2 -c$CONNS -d3s http://198.18.0.1:8080/ >"$WORK/wrk2.out" 2>&1 ||
+	{ cat "$WORK/wrk2.out"; fail "wrk (coalesce_us 500) exited $?"; }
+req2=$(awk '/requests in/ { print $1 }' "$WORK/wrk2.out")
+grep -q "Socket errors" "$WORK/wrk2.out" && fail "wrk (coalesce_us 500): $(grep 'Socket errors' "$WORK/wrk2.out")"
+grep -q "Non-2xx" "$WORK/wrk2.out" && fail "wrk (coalesce_us 500): $(grep 'Non-2xx' "$WORK/wrk2.out")"
+[[ "$req2" =~ ^[0-9]+$ ]] && (( req2 >= 1000 )) || fail "coalesce_us 500: only '$req2' requests"
+stats_settle
+held=$(total doorbells_held) bells=$(total doorbells)
+(( held > 0 )) || fail "coalesce_us 500: no frames held (doorbells_held 0, doorbells $bells)"
+echo "ok: coalesce_us 500: $req2 requests in 3 s, doorbells $bells, held turns $held"
 
 kill "$hpid"; wait_gone "$hpid" 50 || fail "xts-httpd did not stop"
 sed 's/^/  /' "$WORK/httpd.out"
