@@ -254,6 +254,10 @@ static void report_cost(const struct cfg *c, const struct mark *m0, const struct
 	report(c, "q_kicks_per_op", (double)(m1->q.kicks - m0->q.kicks) / d);
 	report(c, "q_sleeps_per_op", (double)(m1->q.sleeps - m0->q.sleeps) / d);
 	report(c, "q_acks_per_op", (double)(m1->q.acks_tx - m0->q.acks_tx) / d);
+	report(c, "q_window_stalls_per_op",
+	       (double)(m1->q.window_stalls - m0->q.window_stalls) / d);
+	report(c, "q_credit_stalls_per_op",
+	       (double)(m1->q.credit_stalls - m0->q.credit_stalls) / d);
 	if (c->spin_us) {
 		report(c, "q_spins_per_op", (double)(m1->q.spins - m0->q.spins) / d);
 		report(c, "q_spin_us_per_op", (double)(m1->q.spin_ns - m0->q.spin_ns) / 1e3 / d);
