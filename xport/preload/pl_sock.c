@@ -560,7 +560,7 @@ int ioctl(int fd, unsigned long req, ...)
 	struct pl_sock *ps;
 	va_list ap;
 	void *arg;
-	int r, e, opt;
+	int r, opt;
 	socklen_t ol = sizeof(opt);
 
 	va_start(ap, req);
@@ -584,7 +584,6 @@ int ioctl(int fd, unsigned long req, ...)
 		pl_qlock(ps->q);
 		r = (int)xport_recv(ps->q->xp, ps->sd, NULL, INT32_MAX,
 				    MSG_PEEK | MSG_TRUNC | MSG_DONTWAIT);
-		e = errno;
 		if (r < 0 &&
 		    !xport_getsockopt(ps->q->xp, ps->sd, SOL_SOCKET, SO_ACCEPTCONN, &opt, &ol) &&
 		    opt) {
@@ -592,8 +591,7 @@ int ioctl(int fd, unsigned long req, ...)
 			return fail(EINVAL); /* as tcp_ioctl on a listener */
 		}
 		pl_qunlock(ps->q);
-		(void)e;
-		*(int *)arg = r < 0 ? 0 : r;
+		*(int *)arg = r < 0 ? 0 : r; /* EAGAIN, EOF, a reset: nothing to read */
 		return 0;
 	case SIOCOUTQ:
 	case SIOCOUTQNSD:
