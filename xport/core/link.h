@@ -56,6 +56,7 @@ struct xts_link_stats {
 	__u64 frame_stalls;	   /* tx_reserve refused: no free frame */
 	__u64 acks_sent;	   /* pure ACK frames */
 	__u64 kicks, kick_errs;	   /* sendto() wakeups of the tx path */
+	__u64 fill_deferred;	   /* times rx frames waited for room on the fill ring */
 	__u64 tx_oversize;	   /* submitted past cap: refused, -EMSGSIZE */
 	__u64 tx_dropped;	   /* in-memory pair: sent to no peer (AF_XDP: 0) */
 	__u64 tx_mbuf, rx_mbuf;	   /* frames that spanned more than one chunk */

@@ -7,8 +7,16 @@
  * UMEM layout: frames [0, fill_frames) start on the fill ring and cycle
  * fill -> rx -> caller -> fill; the rest form link.c's tx pool and cycle
  * pool -> caller -> tx ring -> completion ring -> pool.  The tx ring has room
- * for the whole pool and the fill ring for every rx frame, so neither
- * producer can ever find its ring full: no error path for that exists.
+ * for the whole pool and the fill ring for every rx frame, so the tx
+ * producer never finds its ring full.  The fill ring can look full for a
+ * moment though: the kernel publishes the rx producer and then, in a
+ * second store, the fill consumer (xsk_flush), so a receiver on another
+ * CPU can take frames off the rx ring and give them back before the fill
+ * ring shows them gone.  Frames that find no room wait in b->stash and go
+ * first next time; the rx ring is released whatever the fill ring says.
+ * (Returning early there once lost those frames and left the kernel's rx
+ * consumer behind for good: poll(2) said POLLIN forever, and the host
+ * spun at 4-6 ppoll calls per request.)
  */
 #include <errno.h>
 #include <net/if.h>
@@ -39,11 +47,36 @@ static struct xdp_be *be(const struct xts_link *l)
 	return l->be;
 }
 
+/* What waits in the stash onto the fill ring, as far as it has room (see
+ * top).  The stash never overflows: every rx frame is on the fill ring,
+ * on the rx ring, with the caller or in it. */
+static void fill_flush(struct xts_link *l, struct xdp_be *b)
+{
+	__u32 n = b->stash_n, idx = 0, i;
+
+	if (!n)
+		return;
+	n = xsk_prod_nb_free(&b->fill, n) < n ? xsk_prod_nb_free(&b->fill, n) : n;
+	if (!n || xsk_ring_prod__reserve(&b->fill, n, &idx) != n) {
+		l->st.fill_deferred++;
+		return;
+	}
+	for (i = 0; i < n; i++)
+		*xsk_ring_prod__fill_addr(&b->fill, idx + i) = b->stash[i];
+	xsk_ring_prod__submit(&b->fill, n);
+	b->stash_n -= n;
+	if (b->stash_n) {
+		memmove(b->stash, b->stash + n, b->stash_n * sizeof(*b->stash));
+		l->st.fill_deferred++;
+	}
+}
+
 static __u32 xdp_rx_peek(struct xts_link *l, struct link_desc *d, __u32 max)
 {
 	struct xdp_be *b = be(l);
 	__u32 idx = 0, n, i;
 
+	fill_flush(l, b); /* frames that found the fill ring full last time */
 	n = xsk_ring_cons__peek(&b->rx, max, &idx);
 	for (i = 0; i < n; i++) {
 		const struct xdp_desc *x = xsk_ring_cons__rx_desc(&b->rx, idx + i);
@@ -63,31 +96,21 @@ static void xdp_rx_unpeek(struct xts_link *l, __u32 n)
 static void xdp_rx_release(struct xts_link *l, __u32 n)
 {
 	struct xdp_be *b = be(l);
-	__u32 idx = 0, i, k = 0, back = 0;
+	__u32 i;
 
 	for (i = 0; i < n; i++)
-		back += l->held[i] != LINK_KEPT;
-	/* Cannot fail: the fill ring holds every rx frame (see top). */
-	if (back && xsk_ring_prod__reserve(&b->fill, back, &idx) != back)
-		return;
-	for (i = 0; i < n; i++)
 		if (l->held[i] != LINK_KEPT)
-			*xsk_ring_prod__fill_addr(&b->fill, idx + k++) = l->held[i];
-	if (back)
-		xsk_ring_prod__submit(&b->fill, back);
+			b->stash[b->stash_n++] = l->held[i];
 	xsk_ring_cons__release(&b->rx, n);
+	fill_flush(l, b);
 }
 
 static void xdp_fill_put(struct xts_link *l, __u64 addr)
 {
 	struct xdp_be *b = be(l);
-	__u32 idx = 0;
 
-	/* Cannot fail either: the frame was one of the fill ring's. */
-	if (xsk_ring_prod__reserve(&b->fill, 1, &idx) != 1)
-		return;
-	*xsk_ring_prod__fill_addr(&b->fill, idx) = addr;
-	xsk_ring_prod__submit(&b->fill, 1);
+	b->stash[b->stash_n++] = addr;
+	fill_flush(l, b);
 }
 
 static bool xdp_rx_ready(struct xts_link *l)
@@ -192,6 +215,7 @@ static void xdp_destroy(struct xts_link *l)
 		xsk_socket__delete(b->xsk);
 	if (b->umem)
 		xsk_umem__delete(b->umem);
+	free(b->stash);
 	free(b);
 }
 
@@ -257,6 +281,9 @@ int link_xdp_post_rx(struct xts_link *l, struct xdp_be *b)
 {
 	__u32 idx = 0, i;
 
+	b->stash = calloc(l->fill_frames, sizeof(*b->stash));
+	if (!b->stash)
+		return -ENOMEM;
 	if (xsk_ring_prod__reserve(&b->fill, l->fill_frames, &idx) != l->fill_frames)
 		return -ENOSPC;
 	for (i = 0; i < l->fill_frames; i++)

@@ -22,6 +22,8 @@ struct xdp_be {
 	struct xsk_ring_prod fill, tx;
 	struct xsk_ring_cons comp, rx;
 	__u32 unkicked_desc; /* descriptors on the tx ring not yet sent */
+	__u64 *stash;	     /* rx frames the fill ring had no room for yet */
+	__u32 stash_n;
 };
 
 extern const struct link_ops link_xdp_ops;
