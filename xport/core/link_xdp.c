@@ -47,28 +47,34 @@ static struct xdp_be *be(const struct xts_link *l)
 	return l->be;
 }
 
+/* Room on the fill ring for up to @want frames. */
+static __u32 fill_room(struct xdp_be *b, __u32 want)
+{
+	__u32 free = xsk_prod_nb_free(&b->fill, want);
+
+	return free < want ? free : want;
+}
+
 /* What waits in the stash onto the fill ring, as far as it has room (see
  * top).  The stash never overflows: every rx frame is on the fill ring,
  * on the rx ring, with the caller or in it. */
 static void fill_flush(struct xts_link *l, struct xdp_be *b)
 {
-	__u32 n = b->stash_n, idx = 0, i;
+	__u32 n, idx = 0, i;
 
-	if (!n)
+	if (!b->stash_n)
 		return;
-	n = xsk_prod_nb_free(&b->fill, n) < n ? xsk_prod_nb_free(&b->fill, n) : n;
-	if (!n || xsk_ring_prod__reserve(&b->fill, n, &idx) != n) {
-		l->st.fill_deferred++;
-		return;
-	}
-	for (i = 0; i < n; i++)
-		*xsk_ring_prod__fill_addr(&b->fill, idx + i) = b->stash[i];
-	xsk_ring_prod__submit(&b->fill, n);
-	b->stash_n -= n;
-	if (b->stash_n) {
+	n = fill_room(b, b->stash_n);
+	if (n) {
+		xsk_ring_prod__reserve(&b->fill, n, &idx);
+		for (i = 0; i < n; i++)
+			*xsk_ring_prod__fill_addr(&b->fill, idx + i) = b->stash[i];
+		xsk_ring_prod__submit(&b->fill, n);
+		b->stash_n -= n;
 		memmove(b->stash, b->stash + n, b->stash_n * sizeof(*b->stash));
-		l->st.fill_deferred++;
 	}
+	if (b->stash_n)
+		l->st.fill_deferred++;
 }
 
 static __u32 xdp_rx_peek(struct xts_link *l, struct link_desc *d, __u32 max)
@@ -96,21 +102,43 @@ static void xdp_rx_unpeek(struct xts_link *l, __u32 n)
 static void xdp_rx_release(struct xts_link *l, __u32 n)
 {
 	struct xdp_be *b = be(l);
-	__u32 i;
+	__u32 idx = 0, i, k = 0, back = 0, room;
 
 	for (i = 0; i < n; i++)
-		if (l->held[i] != LINK_KEPT)
+		back += l->held[i] != LINK_KEPT;
+	/* straight onto the fill ring as far as it shows room; the rest
+	 * waits in the stash (see top) */
+	room = back ? fill_room(b, back) : 0;
+	if (room)
+		xsk_ring_prod__reserve(&b->fill, room, &idx);
+	for (i = 0; i < n; i++) {
+		if (l->held[i] == LINK_KEPT)
+			continue;
+		if (k < room)
+			*xsk_ring_prod__fill_addr(&b->fill, idx + k++) = l->held[i];
+		else
 			b->stash[b->stash_n++] = l->held[i];
+	}
+	if (room)
+		xsk_ring_prod__submit(&b->fill, room);
+	if (room < back)
+		l->st.fill_deferred++;
 	xsk_ring_cons__release(&b->rx, n);
-	fill_flush(l, b);
 }
 
 static void xdp_fill_put(struct xts_link *l, __u64 addr)
 {
 	struct xdp_be *b = be(l);
+	__u32 idx = 0;
 
-	b->stash[b->stash_n++] = addr;
-	fill_flush(l, b);
+	if (!fill_room(b, 1)) {
+		b->stash[b->stash_n++] = addr; /* see top */
+		l->st.fill_deferred++;
+		return;
+	}
+	xsk_ring_prod__reserve(&b->fill, 1, &idx);
+	*xsk_ring_prod__fill_addr(&b->fill, idx) = addr;
+	xsk_ring_prod__submit(&b->fill, 1);
 }
 
 static bool xdp_rx_ready(struct xts_link *l)
