@@ -329,8 +329,8 @@ _Static_assert(sizeof(struct xts_shm_run) == XTS_SHM_CACHELINE, "xts_shm_run siz
 	X(lsn_handed_in, COUNTER, SHARD,                                                           \
 	  "connections a sibling's shard handed to a listener here")                               \
 	X(lsn_linger_reset, COUNTER, SHARD,                                                        \
-	  "listeners closed while shared that no sibling came for (what they held reset)")      \
-	X(doorbells, COUNTER, SHARD, "doorbells rung to the host (AF_XDP tx kicks)")              \
+	  "listeners closed while shared that no sibling came for (what they held reset)")         \
+	X(doorbells, COUNTER, SHARD, "doorbells rung to the host (AF_XDP tx kicks)")               \
 	X(doorbells_held, COUNTER, SHARD,                                                          \
 	  "rounds whose frames to the host waited for a later doorbell (queue.coalesce_us)")
 

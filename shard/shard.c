@@ -391,6 +391,9 @@ static bool tx_hold(struct shard *s)
  * or interrupt moderation holds the frames (tx_hold). */
 static void shard_flush(struct shard *s)
 {
+	__u32 tx, ack;
+	int pushed;
+
 	if (s->lazy_tx && s->now_ns < s->lazy_until_ns &&
 	    xts_link__unkicked(s->link) <= s->lazy_tx && s->lazy_tx < SHARD_LAZY_MAX) {
 		xts_link__flush_batch(s->link, false, UINT32_MAX); /* acks, completions */
@@ -401,9 +404,7 @@ static void shard_flush(struct shard *s)
 	}
 	if (tx_hold(s))
 		return;
-	int pushed = xts_link__flush(s->link, false);
-	__u32 tx, ack;
-
+	pushed = xts_link__flush(s->link, false);
 	if (pushed > 0) {
 		s->kick_ns = s->now_ns;
 		xts_link__seq_state(s->link, &tx, &s->kick_rx, &ack);

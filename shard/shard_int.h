@@ -210,10 +210,10 @@ struct shard {
 	/* the last doorbell, and frames held since (queue.coalesce_us:
 	 * interrupt moderation, shard_flush) */
 	__u64 kick_ns;
-	__u32 tx_last_id;  /* the connection of the last DATA to the host */
+	__u32 tx_last_id;   /* the connection of the last DATA to the host */
 	__u64 tx_switch_ns; /* when DATA to the host last changed connection */
-	__u32 kick_rx;	   /* the host's frames received by then (rx_seq) */
-	bool no_pwait2; /* the kernel has no epoll_pwait2: sleeps in ms */
+	__u32 kick_rx;	    /* the host's frames received by then (rx_seq) */
+	bool no_pwait2;	    /* the kernel has no epoll_pwait2: sleeps in ms */
 	struct shard_timer tm[ST_NTIMERS];
 	struct shard_lsn *lsn; /* listening sockets (listen.c) */
 	int hand_fd;	       /* connections handed between shards (lsn_hand.c); -1 none */

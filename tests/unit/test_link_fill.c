@@ -40,11 +40,17 @@ static void setup_fake(struct fake *f)
 	f->l.fill_frames = N;
 	f->l.ring_size = N;
 	f->l.frame_size = FS;
-	f->b.fill = (struct xsk_ring_prod){.cached_cons = N, .mask = N - 1, .size = N,
-					   .producer = &f->fprod, .consumer = &f->fcons,
+	f->b.fill = (struct xsk_ring_prod){.cached_cons = N,
+					   .mask = N - 1,
+					   .size = N,
+					   .producer = &f->fprod,
+					   .consumer = &f->fcons,
 					   .ring = f->fring};
-	f->b.rx = (struct xsk_ring_cons){.mask = N - 1, .size = N, .producer = &f->rprod,
-					 .consumer = &f->rcons, .ring = f->rring};
+	f->b.rx = (struct xsk_ring_cons){.mask = N - 1,
+					 .size = N,
+					 .producer = &f->rprod,
+					 .consumer = &f->rcons,
+					 .ring = f->rring};
 	assert_int_equal(link_xdp_post_rx(&f->l, &f->b), 0);
 	assert_int_equal(f->fprod, N);
 }
