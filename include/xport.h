@@ -271,6 +271,9 @@ struct xport_stats {
 	 * frames sent and received that spanned several chunks */
 	uint32_t max_frame, mbuf;
 	uint64_t mbuf_tx_frames, mbuf_rx_frames;
+	/* bundles (several messages in one frame, when the shard takes
+	 * them too): messages sent and received in another's frame */
+	uint64_t tx_bundled, rx_bundled;
 };
 XPORT_API int xport_stats(struct xport *xp, struct xport_stats *st, size_t sz);
 

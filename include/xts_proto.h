@@ -100,6 +100,12 @@ enum xts_op {
  * host (fork): keep the DPU listener until a sibling listens (the shard
  * announces XTS_CAP_LSN_HANDOFF) */
 #define XTS_F_SHARED 0x0010
+/* Another message follows this one's payload in the same frame (a bundle,
+ * XTS_CAP_BUNDLE): its own struct xts_hdr with epoch, seq and ack 0, then
+ * its payload.  Sequenced ops only; the frame counts once in the window. */
+#define XTS_F_BUNDLE 0x0020
+/* Messages in one frame, at most (a receiver refuses more as malformed). */
+#define XTS_BUNDLE_MAX 64
 
 struct xts_hdr {
 	__u8 version;	/* XTS_PROTO_VERSION */
@@ -135,6 +141,10 @@ _Static_assert(sizeof(struct xts_hdr) == 32, "xts_hdr is 32 bytes");
 /* the shard hands a closing listener's connections to a sibling listener
  * and honours XTS_F_SHARED on a listener's CLOSE (docs/protocol.md) */
 #define XTS_CAP_LSN_HANDOFF (1ull << 7)
+/* the sender takes bundles: several sequenced messages in one frame
+ * (XTS_F_BUNDLE, docs/protocol.md "Bundles"); a peer sends them only to
+ * one that announced it */
+#define XTS_CAP_BUNDLE (1ull << 8)
 
 /* HELLO (always this layout, header version 1), and a HELLO_ACK that
  * refuses a version (header version 1, epoch 0): every version reads it. */
@@ -392,6 +402,17 @@ struct xts_msg {
  * -EOPNOTSUPP (unknown op).
  */
 int xts_proto_parse(const void *frame, size_t frame_len, struct xts_msg *m);
+
+/*
+ * xts_proto_parse_next - the message after @prev in a bundle (@prev parsed
+ * from the same @frame, with XTS_F_BUNDLE set): its header starts right
+ * after @prev's payload.  The same checks as xts_proto_parse, and: a
+ * sequenced op, version XTS_PROTO_VERSION, epoch, seq and ack 0 in its
+ * header.  @m gets the frame's epoch, seq, ack and source MAC (@prev's).
+ * Returns 0 or -EBADMSG; *m is untouched on failure.
+ */
+int xts_proto_parse_next(const void *frame, size_t frame_len, const struct xts_msg *prev,
+			 struct xts_msg *m);
 
 /*
  * xts_proto_hdr_put - write the Ethernet header and an xts_hdr at the start

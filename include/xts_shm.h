@@ -27,7 +27,7 @@
 #include <sys/socket.h> /* AF_INET, AF_INET6 */
 
 #define XTS_SHM_MAGIC	   0x4d485358u /* "XSHM" */
-#define XTS_SHM_VERSION	   10u
+#define XTS_SHM_VERSION	   11u
 #define XTS_SHM_CACHELINE  64
 #define XTS_SHM_MAX_SHARDS 256
 #define XTS_SHM_ACL_MAX	   512	/* rules in all, both kinds */
@@ -332,7 +332,10 @@ _Static_assert(sizeof(struct xts_shm_run) == XTS_SHM_CACHELINE, "xts_shm_run siz
 	  "listeners closed while shared that no sibling came for (what they held reset)")         \
 	X(doorbells, COUNTER, SHARD, "doorbells rung to the host (AF_XDP tx kicks)")               \
 	X(doorbells_held, COUNTER, SHARD,                                                          \
-	  "rounds whose frames to the host waited for a later doorbell (queue.coalesce_us)")
+	  "rounds whose frames to the host waited for a later doorbell (queue.coalesce_us)")       \
+	X(tx_bundled, COUNTER, LINK,                                                               \
+	  "messages to the host that rode in another's frame (bundles)")                           \
+	X(rx_bundled, COUNTER, LINK, "messages from the host that rode in another's frame")
 
 /* kind, as a value: XTS_SHM_KIND(GAUGE) */
 #define XTS_SHM_KIND_COUNTER 0

@@ -298,6 +298,8 @@ XPORT_API int xport_stats(struct xport *xp, struct xport_stats *st, size_t sz)
 	out.mbuf = (xts_link__caps(xp->link) & XTS_CAP_MBUF) != 0;
 	out.mbuf_tx_frames = ls.tx_mbuf;
 	out.mbuf_rx_frames = ls.rx_mbuf;
+	out.tx_bundled = ls.tx_bundled;
+	out.rx_bundled = ls.rx_bundled;
 	memcpy(st, &out, sz < sizeof(out) ? sz : sizeof(out));
 	return 0;
 }

@@ -251,6 +251,9 @@ static void report_cost(const struct cfg *c, const struct mark *m0, const struct
 		return;
 	report(c, "q_tx_frames_per_op", (double)(m1->q.tx_frames - m0->q.tx_frames) / d);
 	report(c, "q_rx_frames_per_op", (double)(m1->q.rx_frames - m0->q.rx_frames) / d);
+	/* messages that rode in another's frame (bundles) */
+	report(c, "q_tx_bundled_per_op", (double)(m1->q.tx_bundled - m0->q.tx_bundled) / d);
+	report(c, "q_rx_bundled_per_op", (double)(m1->q.rx_bundled - m0->q.rx_bundled) / d);
 	report(c, "q_kicks_per_op", (double)(m1->q.kicks - m0->q.kicks) / d);
 	report(c, "q_sleeps_per_op", (double)(m1->q.sleeps - m0->q.sleeps) / d);
 	report(c, "q_acks_per_op", (double)(m1->q.acks_tx - m0->q.acks_tx) / d);
@@ -514,6 +517,8 @@ static void rr(const struct cfg *c)
 #define ADD(f) (m1.q.f += a[i].q1.f - a[i].q0.f)
 		ADD(tx_frames);
 		ADD(rx_frames);
+		ADD(tx_bundled);
+		ADD(rx_bundled);
 		ADD(kicks);
 		ADD(sleeps);
 		ADD(acks_tx);

@@ -72,13 +72,15 @@ for t in d["targets"]:
         assert t["xts"] == f["xtsrun.rr64.cpu_us_per_op"], t
         assert t["baseline"] == f[t["baseline_path"] + ".rr64.cpu_us_per_op"], t
 # TCP_FASTOPEN_CONNECT took XTS's fast path: the request rode in the
-# CONNECT (2 frames to the DPU and 1 doorbell per connection, not 3 and 2).
+# CONNECT, and the CLOSE rode in its frame (a bundle): 1 frame to the DPU
+# and 1 doorbell per connection, against 2 and 2 for connect, then the
+# request with the CLOSE in one frame (3 frames each without bundles).
 # Averages over a short run: a doorbell retried on a busy device, or a
 # CONNECT sent bare on a shut window, moves them a little; the paths stay
 # half a frame and half a doorbell apart.
 tx = {w: f.get(f"xts.{w}.q_tx_frames_per_op") for w in ("connrate", "connfo")}
 kicks = {w: f.get(f"xts.{w}.q_kicks_per_op") for w in ("connrate", "connfo")}
-assert 1.9 <= tx["connfo"] < 2.5 <= tx["connrate"], tx
+assert 0.9 <= tx["connfo"] < 1.5 <= tx["connrate"] < 2.5, tx
 assert 0.9 <= kicks["connfo"] < 1.5 <= kicks["connrate"], kicks
 # TLS: every path answered HTTPS requests and did handshakes, in TLS 1.3,
 # with the host's and the terminator's CPU measured; the XTS path's
@@ -94,13 +96,15 @@ for p in ("xts", "kernel", "haproxy"):
 hs = f["xts.tls-hs.ops_s"] * float(d["meta"]["secs"])
 assert f.get("xts.tls.shard_hs_ok", 0) >= 64 + 0.9 * hs, f"shards' tls_hs_ok {f.get('xts.tls.shard_hs_ok')} < 64 + {hs:.0f} handshakes"
 # the XTS host server's queue, read at the window's ends (tlsserver -Q):
-# one frame in and one out per HTTPS request (a request, its answer), at
-# most one doorbell and one sleep per request; the host server where
+# at most one frame in and one out per HTTPS request (a request, its
+# answer; fewer where bundles carry several), at most one doorbell and
+# one sleep per request; the host server where
 # run-bench pins it (a CPU of its own, 1; on a 2-CPU machine the
 # terminator's, the last)
 q = {k: f.get(f"xts.tls-rr64.host_q_{k}_per_op") for k in ("rx_frames", "tx_frames", "kicks", "sleeps")}
 assert all(isinstance(v, (int, float)) for v in q.values()), q
-assert 0.9 <= q["rx_frames"] <= 1.5 and 0.9 <= q["tx_frames"] <= 1.5 and 0 < q["kicks"] <= 1.1 and q["sleeps"] <= 1.1, q
+assert 0 < q["rx_frames"] <= 1.5 and 0 < q["tx_frames"] <= 1.5 and 0 < q["kicks"] <= 1.1 and q["sleeps"] <= 1.1, q
+print(f"tls-rr64: host frames per request {q['rx_frames']:.2f} in, {q['tx_frames']:.2f} out")
 ncpu = os.cpu_count()
 assert f.get("xts.tls-rr64.host_last_cpu") == (1 if ncpu > 2 else ncpu - 1), f"host server on CPU {f.get('xts.tls-rr64.host_last_cpu')}"
 # on the kernel path the host is the terminator: the same process measured twice
@@ -136,8 +140,9 @@ for w in ("pp64", "rr64", "cpufix"):
         v = f.get(f"xts.{w}.{k}")
         assert isinstance(v, (int, float)), f"xts.{w}.{k} missing"
     assert f[f"xts.{w}.q_tx_frames_per_op"] > 0, f"xts.{w}: no frames sent on the queue"
-for w in ("pp64", "rr64"):
-    assert f[f"xts.{w}.q_rx_frames_per_op"] >= 0.5, f"xts.{w}: answers did not come over the queue"
+for w in ("pp64", "rr64"):  # a message each, in a frame or a bundle
+    rx = f[f"xts.{w}.q_rx_frames_per_op"] + f.get(f"xts.{w}.q_rx_bundled_per_op", 0)
+    assert rx >= 0.5, f"xts.{w}: answers did not come over the queue"
 for p in ("kernel", "haproxy"):
     assert not [k for k in f if k.startswith(p + ".") and ".q_" in k], f"{p}: queue counters on a kernel path"
 # Instructions per operation (instr.c), with the method that counted

@@ -88,7 +88,9 @@ static void check_accepted(const __u8 *f, size_t n, const struct xts_msg *m)
 	CHECK(get16(f, XTS_HDR_OFF + 30) == 0);
 	CHECK(m->len >= xts_proto_min_len(m->op) && m->len <= xts_proto_max_len(m->op));
 	CHECK(!!(m->flags & XTS_F_NOSEQ) == !!xts_proto_op_noseq(m->op));
-	CHECK(!(m->flags & ~(XTS_F_NOSEQ | XTS_F_ABORT | XTS_F_MORE | XTS_F_EOR | XTS_F_SHARED)));
+	CHECK(!(m->flags & ~(XTS_F_NOSEQ | XTS_F_ABORT | XTS_F_MORE | XTS_F_EOR | XTS_F_SHARED |
+			     XTS_F_BUNDLE)));
+	CHECK(!(m->flags & XTS_F_BUNDLE) || !(m->flags & XTS_F_NOSEQ));
 
 	switch (m->op) {
 	case XTS_OP_DATA:
@@ -194,6 +196,33 @@ static void check_addr(const __u8 *data, size_t size)
 	}
 }
 
+/* The messages behind a bundle's first: each one inside the frame,
+ * sequenced, with the frame's epoch, seq and MAC; at most 64 looked at
+ * (what a receiver takes). */
+static void check_bundle(const __u8 *f, size_t size, const struct xts_msg *first)
+{
+	struct xts_msg prev = *first, m, before;
+	int k, err;
+
+	for (k = 1; k < XTS_BUNDLE_MAX && (prev.flags & XTS_F_BUNDLE); k++) {
+		memset(&m, 0x5a, sizeof(m));
+		before = m;
+		err = xts_proto_parse_next(f, size, &prev, &m);
+		CHECK(err == 0 || err == -EBADMSG);
+		if (err) {
+			CHECK(memcmp(&m, &before, sizeof(m)) == 0);
+			return;
+		}
+		CHECK((const __u8 *)m.payload >= f + XTS_PAYLOAD_OFF + sizeof(struct xts_hdr));
+		CHECK((size_t)((const __u8 *)m.payload - f) + m.len <= size);
+		CHECK(!(m.flags & XTS_F_NOSEQ) && m.epoch == first->epoch && m.seq == first->seq &&
+		      m.src_mac == first->src_mac);
+		CHECK(m.len >= xts_proto_min_len((enum xts_op)m.op) &&
+		      m.len <= xts_proto_max_len((enum xts_op)m.op));
+		prev = m;
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct xts_msg m, before;
@@ -218,6 +247,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	} else {
 		check_accepted(data, size, &m);
 		check_reencode(data, &m);
+		check_bundle(data, size, &m);
 	}
 	check_addr(data, size);
 	return 0;

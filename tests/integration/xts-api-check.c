@@ -728,13 +728,18 @@ static void t_greet_fin(void)
 	printf("greet+fin done (%d/50)\n", ok);
 }
 
-static uint64_t kicks_of(struct xport *q)
+static struct xport_stats stat_of(struct xport *q)
 {
 	struct xport_stats st;
 
 	memset(&st, 0, sizeof(st));
 	xport_stats(q, &st, sizeof(st));
-	return st.kicks;
+	return st;
+}
+
+static uint64_t kicks_of(struct xport *q)
+{
+	return stat_of(q).kicks;
 }
 
 /* XPORT_OPT_BATCH on queue @queue: socket calls leave their frames for
@@ -749,7 +754,9 @@ static void t_batch(unsigned queue)
 	struct xport_opts o = {.sz = sizeof(o), .flags = 0x80};
 	struct sockaddr_in a = sin_(7);
 	struct xport *q = NULL;
+	static char large[2000]; /* a frame of its own: two do not fit one */
 	char buf[64], out[64 * 40];
+	struct xport_stats f0, f1;
 	uint64_t k0;
 	int sd, i, got = 0;
 
@@ -797,12 +804,32 @@ static void t_batch(unsigned queue)
 	}
 	CHECK(got == 8 * (int)sizeof(buf));
 	CHECK(kicks_of(q) >= k0 + 1);
-	/* a kernel batch (32 frames) does not wait for the loop */
+	/* 40 small sends of one turn ride in two frames (bundles: 40 x 96
+	 * bytes), and a kernel batch is not built up: the loop rings */
 	k0 = kicks_of(q);
+	f0 = stat_of(q);
 	for (i = 0; i < 40; i++)
 		CHECK(xport_send(q, sd, buf, sizeof(buf), 0) == sizeof(buf));
-	CHECK(kicks_of(q) >= k0 + 1);
+	CHECK(kicks_of(q) == k0);
+	CHECK(xport_flush(q) == 0);
+	f1 = stat_of(q);
+	CHECK(f1.tx_frames - f0.tx_frames <= 3 && f1.tx_bundled - f0.tx_bundled >= 37);
 	CHECK(xport_recv(q, sd, out, 40 * sizeof(buf), MSG_WAITALL) == 40 * sizeof(buf));
+	/* a kernel batch (32 frames: sends too large to share one) does not
+	 * wait for the loop */
+	k0 = kicks_of(q);
+	for (i = 0; i < 40; i++)
+		CHECK(xport_send(q, sd, large, sizeof(large), 0) == sizeof(large));
+	CHECK(kicks_of(q) >= k0 + 1);
+	for (got = 0, i = 0; i < 40 * 4 && got < 40 * (int)sizeof(large); i++) {
+		ssize_t r = xport_recv(q, sd, out, sizeof(out), 0);
+
+		CHECK(r > 0);
+		if (r <= 0)
+			break;
+		got += (int)r;
+	}
+	CHECK(got == 40 * (int)sizeof(large));
 	CHECK(xport_close(q, sd) == 0);
 	CHECK(xport_close_queue(q) == 0);
 	printf("batch done\n");

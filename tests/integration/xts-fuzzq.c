@@ -78,6 +78,9 @@ static int hello(struct xts_link *l, __u32 *epoch)
 	h.min_version = h.max_version = htole16(XTS_PROTO_VERSION);
 	h.window = htole32(xts_link__window(l));
 	h.max_frame = htole32(xts_link__max_frame(l));
+	/* bundles (XTS_CAP_BUNDLE): the in-session frames of a flood round go
+	 * several to a frame, so the shard parses bundles of every op */
+	h.caps = htole64(xts_link__caps(l));
 	/* End our session first, as a host that starts over does: a HELLO
 	 * while a session lives makes the shard ask that session's host and
 	 * wait up to 500 ms before it takes over. */
@@ -130,6 +133,7 @@ static int hello(struct xts_link *l, __u32 *epoch)
 					xts_link__session(l, m[i].epoch, le32toh(a->window),
 							  le32toh(a->max_frame), m[i].src_mac);
 					xts_link__isn(l, host_isn, le32toh(a->dpu_isn));
+					xts_link__peer_caps(l, le64toh(a->caps), false);
 					xts_link__rx_done(l);
 					return 0;
 				}
@@ -572,6 +576,7 @@ static int resession(struct xts_link *l, unsigned queue, unsigned sent, __u32 *e
 static int flood(struct xts_link *l, unsigned queue, unsigned frames, __u32 *epoch)
 {
 	unsigned sent = 0, seqd = 0, raw = 0;
+	struct xts_link_stats st;
 
 	if (hello(l, epoch)) {
 		fprintf(stderr, "xts-fuzzq: no HELLO_ACK from shard %u\n", queue);
@@ -592,9 +597,14 @@ static int flood(struct xts_link *l, unsigned queue, unsigned frames, __u32 *epo
 			return -1;
 	}
 	xts_link__flush(l, true);
+	xts_link__stats(l, &st);
 	printf("xts-fuzzq: %u frames to queue %u (%u raw/mutated, %u sequenced in-session, "
-	       "every HELLO answered)\n",
-	       sent, queue, raw, seqd);
+	       "%llu of those in bundles, every HELLO answered)\n",
+	       sent, queue, raw, seqd, (unsigned long long)st.tx_bundled);
+	if ((xts_link__caps(l) & XTS_CAP_BUNDLE) && !st.tx_bundled) {
+		fprintf(stderr, "xts-fuzzq: no message went in a bundle: the shard parsed none\n");
+		return -1;
+	}
 	return sent == frames ? 0 : -1;
 }
 

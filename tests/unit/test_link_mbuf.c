@@ -117,7 +117,7 @@ static void test_both_ways(void **state)
 	size_t len = MBUF_FRAME - XTS_PAYLOAD_OFF;
 	struct xts_link_stats st;
 
-	assert_int_equal(xts_link__caps(p->a), XTS_CAP_MBUF);
+	assert_int_equal(xts_link__caps(p->a), XTS_CAP_MBUF | XTS_CAP_BUNDLE);
 	assert_int_equal(xts_link__max_frame(p->a), MBUF_FRAME);
 	sess(p, XTS_CAP_MBUF, XTS_CAP_MBUF);
 	assert_int_equal(xts_link__max_frame(p->a), MBUF_FRAME);
@@ -198,7 +198,7 @@ static void test_hello_codec(void **state)
 	assert_int_equal(m.op, XTS_OP_HELLO);
 	memcpy(&got, m.payload, sizeof(got));
 	xts_link__rx_done(p->b);
-	assert_int_equal(le64toh(got.caps), XTS_CAP_IPV6 | XTS_CAP_MBUF);
+	assert_int_equal(le64toh(got.caps), XTS_CAP_IPV6 | XTS_CAP_MBUF | XTS_CAP_BUNDLE);
 	assert_int_equal(le64toh(got.caps) & (1ull << 5), XTS_CAP_MBUF); /* bit 5 on the wire */
 	assert_int_equal(le32toh(got.max_frame), MBUF_FRAME);
 	assert_int_equal(le32toh(got.window), 2 * 128 / 18);
@@ -214,7 +214,7 @@ static void test_no_mtu(void **state)
 	(void)state;
 	o.mtu = 0;
 	assert_int_equal(xts_link__create_pair(&a, &b, &o), 0);
-	assert_int_equal(xts_link__caps(a), 0);
+	assert_int_equal(xts_link__caps(a), XTS_CAP_BUNDLE);
 	assert_int_equal(xts_link__max_frame(a), CHUNK_FRAME);
 	assert_int_equal(xts_link__window(a), 128);
 	xts_link__destroy(a);

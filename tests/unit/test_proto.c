@@ -900,7 +900,7 @@ static void test_unknown_flags(void **state)
 		size_t n = valid_frame(&r, f, known_ops[i], 50);
 		__u16 flags = get16(f, HDR(flags));
 
-		for (bit = 5; bit < 16; bit++) { /* 0x10: XTS_F_SHARED */
+		for (bit = 6; bit < 16; bit++) { /* 0x10: XTS_F_SHARED, 0x20: XTS_F_BUNDLE */
 			put16(f, HDR(flags), (__u16)(flags | 1u << bit));
 			assert_int_equal(parse_guarded_err(f, n), -EBADMSG);
 		}
@@ -1568,6 +1568,115 @@ static void test_socket_ids(void **state)
 	assert_int_equal(xts_id_slot(xts_id_make(XTS_ID_SLOT_MASK + 1, 5)), 0);
 }
 
+/* ---- bundles ---- */
+
+/* A message's header and payload at @off of @f (epoch, seq, ack 0);
+ * returns the offset after it. */
+static size_t bnd_put(__u8 *f, size_t off, unsigned op, __u16 flags, __u32 dst, const void *pl,
+		      __u16 len)
+{
+	struct xts_hdr h = {.version = XTS_PROTO_VERSION, .op = (__u8)op};
+
+	h.flags = htole16(flags);
+	h.dst_id = htole32(dst);
+	h.len = htole16(len);
+	memcpy(f + off, &h, sizeof(h));
+	if (len)
+		memcpy(f + off + sizeof(h), pl, len);
+	return off + sizeof(h) + len;
+}
+
+/* DATA "abc" + CREDIT + CLOSE in one frame; returns its length. */
+static size_t bnd_frame(__u8 *f)
+{
+	struct xts_close c = {0};
+	size_t n;
+
+	n = (size_t)xts_proto_hdr_put(f, FRAME_MAX, (const __u8 *)"\1\2\3\4\5\6",
+				      (const __u8 *)"\6\5\4\3\2\1", XTS_OP_DATA, XTS_F_BUNDLE, 7, 8,
+				      9, 3);
+	memcpy(f + PL, "abc", 3);
+	put16(f, HDR(flags), XTS_F_BUNDLE);
+	f[HDR(epoch)] = 0x11; /* the frame's: every message gets it */
+	f[HDR(seq)] = 0x22;
+	n = bnd_put(f, n, XTS_OP_CREDIT, XTS_F_BUNDLE, 70, NULL, 0);
+	return bnd_put(f, n, XTS_OP_CLOSE, 0, 700, &c, sizeof(c));
+}
+
+/* Parse the whole bundle from the guarded region: messages, or -errno. */
+static int parse_bundle(const __u8 *f, size_t n, struct xts_msg *m, unsigned max)
+{
+	const __u8 *g = guard.base + guard.size - n;
+	unsigned k = 1;
+	int err;
+
+	memcpy(guard.rw + guard.size - n, f, n);
+	err = xts_proto_parse(g, n, &m[0]);
+	while (!err && (m[k - 1].flags & XTS_F_BUNDLE) && k < max) {
+		err = xts_proto_parse_next(g, n, &m[k - 1], &m[k]);
+		k++;
+	}
+	return err ? err : (int)k;
+}
+
+static void test_bundle(void **state)
+{
+	static const size_t bad[] = {HDR(version), HDR(op),  HDR(epoch),    HDR(seq),
+				     HDR(ack),	   HDR(len), HDR(reserved), HDR(flags)};
+	__u8 *f = frame_buf();
+	struct xts_msg m[4], keep;
+	size_t n = bnd_frame(f), i, cut;
+
+	(void)state;
+	assert_int_equal(parse_bundle(f, n, m, 4), 3);
+	assert_int_equal(m[0].op, XTS_OP_DATA);
+	assert_int_equal(m[0].len, 3);
+	assert_int_equal(m[1].op, XTS_OP_CREDIT);
+	assert_int_equal(m[1].dst_id, 70);
+	assert_int_equal(m[2].op, XTS_OP_CLOSE);
+	assert_int_equal(m[2].dst_id, 700);
+	assert_int_equal(m[2].flags, 0);
+	for (i = 1; i < 3; i++) { /* the frame's epoch, seq and MAC */
+		assert_int_equal(m[i].epoch, 0x11);
+		assert_int_equal(m[i].seq, 0x22);
+		assert_ptr_equal(m[i].src_mac, m[0].src_mac);
+	}
+	/* every field of the second header that must be refused */
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		size_t at = PL + 3 + bad[i] - XTS_HDR_OFF;
+
+		f = frame_buf();
+		n = bnd_frame(f);
+		if (bad[i] == HDR(op))
+			f[at] = XTS_OP_ACK; /* NOSEQ: never in a bundle */
+		else if (bad[i] == HDR(flags))
+			f[at] |= XTS_F_NOSEQ;
+		else if (bad[i] == HDR(len))
+			f[at] = 200; /* past the frame */
+		else
+			f[at] ^= 0x40;
+		assert_int_equal(parse_bundle(f, n, m, 4), -EBADMSG);
+	}
+	/* cut anywhere inside the tail: refused, never read past the end */
+	f = frame_buf();
+	n = bnd_frame(f);
+	for (cut = PL + 3; cut < n; cut++)
+		assert_int_equal(parse_bundle(f, cut, m, 4), -EBADMSG);
+	/* parse_next on a message without the flag, and *m untouched */
+	assert_int_equal(parse_bundle(f, n, m, 4), 3);
+	memset(&keep, 0x5a, sizeof(keep));
+	m[3] = keep;
+	assert_int_equal(xts_proto_parse_next(guard.base + guard.size - n, n, &m[2], &m[3]),
+			 -EBADMSG);
+	assert_memory_equal(&m[3], &keep, sizeof(keep));
+	/* the flag on a NOSEQ op: refused in the first header too */
+	f = frame_buf();
+	n = (size_t)xts_proto_hdr_put(f, FRAME_MAX, (const __u8 *)"\1\2\3\4\5\6",
+				      (const __u8 *)"\6\5\4\3\2\1", XTS_OP_ACK, 0, 0, 0, 0, 0);
+	put16(f, HDR(flags), XTS_F_NOSEQ | XTS_F_BUNDLE);
+	assert_int_equal(parse_guarded_err(f, n), -EBADMSG);
+}
+
 /* ---- randomized ---- */
 
 /*
@@ -1591,8 +1700,12 @@ static void check_accepted(const __u8 *f, size_t n, const struct xts_msg *m)
 	assert_int_equal(get16(f, HDR(reserved)), 0);
 	assert_true(m->len >= xts_proto_min_len(op) && m->len <= xts_proto_max_len(op));
 	assert_int_equal(!!(m->flags & XTS_F_NOSEQ), is_noseq(op));
-	assert_int_equal(
-	    m->flags & ~(XTS_F_NOSEQ | XTS_F_ABORT | XTS_F_MORE | XTS_F_EOR | XTS_F_SHARED), 0);
+	assert_int_equal(m->flags & ~(XTS_F_NOSEQ | XTS_F_ABORT | XTS_F_MORE | XTS_F_EOR |
+				      XTS_F_SHARED | XTS_F_BUNDLE),
+			 0);
+	/* a bundle is sequenced (its further messages: parse_next's business) */
+	if (m->flags & XTS_F_BUNDLE)
+		assert_false(is_noseq(op));
 	assert_ptr_equal(p, f + PL);
 	switch (op) {
 	case XTS_OP_CONNECT: {
@@ -1786,6 +1899,7 @@ int main(void)
 	    cmocka_unit_test(test_len_op_limits),
 	    cmocka_unit_test(test_noseq_flag),
 	    cmocka_unit_test(test_unknown_flags),
+	    cmocka_unit_test(test_bundle),
 	    cmocka_unit_test(test_sockopt),
 	    cmocka_unit_test(test_ulp_blocks),
 	    cmocka_unit_test(test_connect),

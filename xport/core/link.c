@@ -48,6 +48,13 @@ int link_opts(struct xts_link_opts *o, const struct xts_link_opts *opts)
 	return 0;
 }
 
+bool xts_link__env_off(const char *var)
+{
+	const char *v = getenv(var);
+
+	return v && !strcmp(v, "0");
+}
+
 int link_alloc(struct xts_link **out, const struct xts_link_opts *o, __u32 queue, __u32 mtu)
 {
 	return link_alloc_in(out, o, queue, mtu, NULL, 0);
@@ -82,6 +89,7 @@ int link_alloc_in(struct xts_link **out, const struct xts_link_opts *o, __u32 qu
 	}
 	l->max_frame = l->chunk_max_frame = l->own_max_frame;
 	memset(l->peer_mac, 0xff, XTS_MAC_LEN);
+	l->bundle = !xts_link__env_off(XTS_LINK_BUNDLE_ENV);
 
 	l->area_size = (size_t)o->frames * o->frame_size;
 	l->area = area;
@@ -228,7 +236,7 @@ __u32 xts_link__peer_window(const struct xts_link *l)
 
 __u64 xts_link__caps(const struct xts_link *l)
 {
-	return l->mbuf ? XTS_CAP_MBUF : 0;
+	return (l->mbuf ? XTS_CAP_MBUF : 0) | (l->bundle ? XTS_CAP_BUNDLE : 0);
 }
 
 const char *xts_link__mbuf_note(const struct xts_link *l)
@@ -238,6 +246,7 @@ const char *xts_link__mbuf_note(const struct xts_link *l)
 
 void xts_link__peer_caps(struct xts_link *l, __u64 caps, bool answer)
 {
+	l->sess_bundle = l->bundle && l->epoch && (caps & XTS_CAP_BUNDLE);
 	l->sess_mbuf = l->mbuf && l->epoch && (caps & XTS_CAP_MBUF);
 	l->max_frame = l->own_max_frame;
 	if (l->peer_max_frame < l->max_frame)
@@ -256,6 +265,13 @@ void xts_link__peer_caps(struct xts_link *l, __u64 caps, bool answer)
 void xts_link__session(struct xts_link *l, __u32 epoch, __u32 peer_window, __u32 peer_max_frame,
 		       const __u8 peer_mac[XTS_MAC_LEN])
 {
+	/* An open bundle is the old session's: its peer would drop it as
+	 * stale, so it never leaves. */
+	if (l->bnd_open) {
+		link_pool_put(l, l->bnd_addr);
+		l->bnd_open = false;
+	}
+	l->sess_bundle = false; /* until xts_link__peer_caps */
 	l->epoch = epoch;
 	l->tx_isn = l->rx_isn = 0;
 	l->tx_seq = l->rx_seq = l->peer_ack = l->ack_sent = 0;
@@ -436,35 +452,97 @@ static void *rx_frame(struct xts_link *l, const struct link_desc *d, __u32 n, __
 	return buf;
 }
 
-/* One frame, its descriptors taken: judged, and delivered into @m or not.
- * 1: delivered; 2: delivered, and a session op (the batch ends there). */
-static int rx_one(struct xts_link *l, struct xts_msg *m, void *data, __u32 len)
+/* The messages of a frame: @bm[0] parsed, the bundle behind it (if any)
+ * into @bm[1..).  How many in all, or -EBADMSG: a malformed message
+ * anywhere makes the whole frame malformed. */
+static int rx_bundle(const void *data, __u32 len, struct xts_msg *bm)
 {
-	if (!data || xts_proto_parse(data, len, m)) {
+	int n = 1;
+
+	while (bm[n - 1].flags & XTS_F_BUNDLE) {
+		if (n == XTS_BUNDLE_MAX || xts_proto_parse_next(data, len, &bm[n - 1], &bm[n]))
+			return -EBADMSG;
+		n++;
+	}
+	return n;
+}
+
+/* What the batch does after a frame. */
+enum rx_next {
+	RX_NEXT,  /* taken: on to the next frame */
+	RX_LAST,  /* taken, a session op: the batch ends after it */
+	RX_AGAIN, /* not taken (no room, or a bundle delivered in part):
+		   * the batch ends before it, the next call starts with it */
+};
+
+/*
+ * One frame, its descriptors taken (@addr its first's): judged, and its
+ * messages delivered into @m[0..room) or not.  A bundle goes whole or,
+ * with @first (nothing delivered before it in this call) and more
+ * messages than @room, in parts over several calls.  Returns messages
+ * delivered.
+ */
+static int rx_one(struct xts_link *l, struct xts_msg *m, unsigned room, bool first, void *data,
+		  __u32 len, __u64 addr, enum rx_next *next)
+{
+	struct xts_msg bm[XTS_BUNDLE_MAX];
+	__u32 skip = 0;
+	int n = 0, give;
+
+	*next = RX_NEXT;
+	if (!data || xts_proto_parse(data, len, &bm[0]) || (n = rx_bundle(data, len, bm)) < 0) {
 		l->st.rx_malformed++;
 		if (data && !l->broken && malformed_in_sequence(l, data, len))
 			seq_gap(l);
 		return 0;
 	}
-	if (foreign(l, m))
-		return 0;
-	if (session_op(m->op)) {
-		l->st.rx_frames++;
-		l->st.rx_bytes += len;
-		return 2;
+	if (l->part_skip && l->part_addr == addr) { /* the rest of a bundle, judged */
+		skip = l->part_skip;
+		l->part_skip = 0;
+		if (l->part_epoch != l->epoch || skip >= (__u32)n)
+			return 0; /* a session began since: not this one's */
+	} else {
+		if (foreign(l, &bm[0]))
+			return 0;
+		if (session_op(bm[0].op)) {
+			l->st.rx_frames++;
+			l->st.rx_bytes += len;
+			m[0] = bm[0];
+			*next = RX_LAST;
+			return 1;
+		}
+		if ((unsigned)n > room && !first) {
+			*next = RX_AGAIN;
+			return 0;
+		}
+		if (rx_judge(l, &bm[0], len) != RX_DELIVER)
+			return 0;
+		l->st.rx_bundled += (__u64)n - 1;
 	}
-	return rx_judge(l, m, len) == RX_DELIVER;
+	give = n - (int)skip;
+	if ((unsigned)give > room) {
+		give = (int)room;
+		l->part_addr = addr;
+		l->part_skip = skip + (__u32)give;
+		l->part_epoch = l->epoch;
+		*next = RX_AGAIN;
+	}
+	memcpy(m, &bm[skip], (size_t)give * sizeof(*m));
+	return give;
 }
 
 int xts_link__rx(struct xts_link *l, struct xts_msg *msgs, unsigned max)
 {
 	struct link_desc d[RX_BATCH_MAX];
-	__u32 n, i, j, k, want, len = 0, frames = 0;
-	int out = 0, r;
+	__u32 n, i, j, k, want, len = 0;
+	enum rx_next next;
+	unsigned out = 0;
 	void *data;
 
 	if (l->held_n)
 		xts_link__rx_done(l);
+	if (!max)
+		return 0;
 	if (max > RX_BATCH_MAX)
 		max = RX_BATCH_MAX;
 	/* A frame may take several descriptors: peek for a whole batch. */
@@ -474,7 +552,7 @@ int xts_link__rx(struct xts_link *l, struct xts_msg *msgs, unsigned max)
 		return 0; /* the common poll that finds nothing: nothing held */
 	l->keep_next = 0;
 	l->rsm_used = 0;
-	for (i = 0; i < n && frames < max; i = j + 1) {
+	for (i = 0; i < n && out < max; i = j + 1) {
 		for (j = i; j < n && d[j].more; j++)
 			;
 		if (j == n && !(i == 0 && n == want))
@@ -483,7 +561,6 @@ int xts_link__rx(struct xts_link *l, struct xts_msg *msgs, unsigned max)
 			j = n - 1; /* longer than a batch: no frame of ours */
 		if (j > i && l->rsm_used == LINK_RSM_MAX)
 			break;
-		frames++;
 		for (k = i; k <= j; k++)
 			l->held[k] = d[k].addr - d[k].addr % l->frame_size;
 		if (d[j].more) {
@@ -491,12 +568,14 @@ int xts_link__rx(struct xts_link *l, struct xts_msg *msgs, unsigned max)
 			continue;
 		}
 		data = rx_frame(l, &d[i], j - i + 1, &len);
-		r = rx_one(l, &msgs[out], data, len);
-		out += r > 0;
+		out +=
+		    (unsigned)rx_one(l, &msgs[out], max - out, !out, data, len, d[i].addr, &next);
+		if (next == RX_AGAIN)
+			break; /* i stays: this frame is the next call's first */
 		/* The caller may start a session on a session op: frames
 		 * behind it belong to that session, so they wait for the
 		 * next call instead of being judged under the old epoch. */
-		if (r == 2) {
+		if (next == RX_LAST) {
 			i = j + 1;
 			break;
 		}
@@ -504,7 +583,7 @@ int xts_link__rx(struct xts_link *l, struct xts_msg *msgs, unsigned max)
 	if (i < n)
 		l->ops->rx_unpeek(l, n - i);
 	l->held_n = i;
-	return out;
+	return (int)out;
 }
 
 void xts_link__rx_done(struct xts_link *l)
@@ -521,7 +600,9 @@ int xts_link__rx_keep(struct xts_link *l, const void *p, __u64 *token)
 	__u64 base;
 	__u32 i;
 
-	if ((const __u8 *)p < (const __u8 *)l->area || off >= l->area_size)
+	/* A payload that starts a frame's messages is 64-byte aligned
+	 * (XTS_LINK_PAD); one behind another in a bundle is not lent. */
+	if ((const __u8 *)p < (const __u8 *)l->area || off >= l->area_size || off % 64)
 		return -EINVAL;
 	base = off - off % l->frame_size;
 	if (l->lent >= l->lend_max)
@@ -623,12 +704,65 @@ static void tx_put(struct xts_link *l, __u64 addr, __u32 len)
 	l->st.tx_bytes += len;
 }
 
+/* A message opens a bundle only if one at least this big still fits. */
+#define BND_ROOM_MIN 64
+
+/* The open bundle onto the transport, with our ack as of now. */
+static void bnd_close(struct xts_link *l)
+{
+	struct xts_hdr *h = (struct xts_hdr *)((__u8 *)link_data(l, l->bnd_addr) + XTS_HDR_OFF);
+
+	l->bnd_open = false;
+	h->ack = htole32(l->rx_seq);
+	l->ack_sent = l->rx_seq;
+	tx_put(l, l->bnd_addr, l->bnd_len);
+}
+
+/* Bytes a bundle frame may reach: one chunk, and the session's max. */
+static __u32 bnd_max(const struct xts_link *l)
+{
+	return l->max_frame < l->chunk_max_frame ? l->max_frame : l->chunk_max_frame;
+}
+
+/*
+ * A sequenced message of @tot frame bytes, header written, joins the open
+ * bundle if it fits: its header and payload are copied behind the bundle's
+ * last message (epoch, seq and ack 0: the frame's count), that one gets
+ * XTS_F_BUNDLE, and its own frame goes back to the pool.  One copy of a
+ * small message instead of a frame, a descriptor and an skb of its own.
+ */
+static bool bnd_join(struct xts_link *l, struct xts_txf *f, __u32 tot)
+{
+	__u8 *b = link_data(l, l->bnd_addr), *src = link_data(l, f->addr);
+	__u32 mlen = tot - XTS_HDR_OFF;
+	struct xts_hdr *last, *h;
+
+	if (!l->bnd_open || l->bnd_n >= XTS_BUNDLE_MAX || l->bnd_len + mlen > bnd_max(l))
+		return false;
+	memcpy(b + l->bnd_len, src + XTS_HDR_OFF, mlen);
+	h = (struct xts_hdr *)(b + l->bnd_len);
+	h->epoch = h->seq = h->ack = 0;
+	last = (struct xts_hdr *)(b + l->bnd_last);
+	last->flags = htole16(le16toh(last->flags) | XTS_F_BUNDLE);
+	l->bnd_last = l->bnd_len;
+	l->bnd_len += mlen;
+	l->bnd_n++;
+	l->st.tx_bundled++;
+	link_pool_put(l, f->addr);
+	l->reserved_seq--;
+	return true;
+}
+
 /*
  * Header, epoch, seq and ack, then onto the transport.  A frame of our
  * session (@dst NULL) goes to the peer and carries our ack (and seq, when
  * sequenced); one outside it (a refusal to a HELLO's sender, a QRESET of
  * another session) goes to @dst with ack 0: nothing of our session's
- * sequence state leaves in it.
+ * sequence state leaves in it.  With bundles on, a sequenced frame joins
+ * the open bundle or, small enough for others to join it, opens one: it
+ * then waits for the doorbell (xts_link__flush_batch), its seq stamped
+ * now, so that sequence order stays wire order: a sequenced frame that
+ * neither joins nor opens one closes it first.
  */
 static int tx_stamp_push(struct xts_link *l, struct xts_txf *f, enum xts_op op, __u16 flags,
 			 __u32 dst_id, __u32 src_id, __u32 credit, size_t len, __u32 epoch,
@@ -639,7 +773,7 @@ static int tx_stamp_push(struct xts_link *l, struct xts_txf *f, enum xts_op op, 
 	int tot;
 
 	tot = xts_proto_hdr_put(frame, f->cap + XTS_PAYLOAD_OFF, dst ? dst : l->peer_mac, l->mac,
-				op, flags, dst_id, src_id, credit, len);
+				op, flags & ~XTS_F_BUNDLE, dst_id, src_id, credit, len);
 	if (tot < 0) {
 		/* The caller wrote past cap (a bug): nothing goes out, and
 		 * the caller learns it, so that it neither debits credit
@@ -648,6 +782,10 @@ static int tx_stamp_push(struct xts_link *l, struct xts_txf *f, enum xts_op op, 
 		xts_link__tx_cancel(l, f);
 		return tot;
 	}
+	if (f->seq && l->sess_bundle && !dst && bnd_join(l, f, (__u32)tot))
+		return 0;
+	if (f->seq && l->bnd_open)
+		bnd_close(l);
 	h->epoch = htole32(epoch);
 	if (!dst) {
 		h->ack = htole32(l->rx_seq);
@@ -657,6 +795,15 @@ static int tx_stamp_push(struct xts_link *l, struct xts_txf *f, enum xts_op op, 
 		h->seq = htole32(l->tx_seq);
 		l->tx_seq++;
 		l->reserved_seq--;
+		if (l->sess_bundle && !dst &&
+		    (__u32)tot + sizeof(struct xts_hdr) + BND_ROOM_MIN <= bnd_max(l)) {
+			l->bnd_open = true;
+			l->bnd_addr = f->addr;
+			l->bnd_len = (__u32)tot;
+			l->bnd_last = XTS_HDR_OFF;
+			l->bnd_n = 1;
+			return 0;
+		}
 	}
 	tx_put(l, f->addr, (__u32)tot);
 	return 0;
@@ -732,6 +879,8 @@ int xts_link__tx_raw(struct xts_link *l, const void *frame, size_t len)
 	err = xts_link__tx_reserve(l, false, &f);
 	if (err)
 		return err;
+	if (l->bnd_open) /* what came before goes before */
+		bnd_close(l);
 	memcpy(link_data(l, f.addr), frame, len);
 	tx_put(l, f.addr, (__u32)len);
 	return 0;
@@ -755,7 +904,7 @@ bool xts_link__rx_ready(struct xts_link *l)
 
 __u32 xts_link__unkicked(const struct xts_link *l)
 {
-	return l->unkicked;
+	return l->unkicked + l->bnd_open;
 }
 
 int xts_link__flush(struct xts_link *l, bool force_ack)
@@ -771,6 +920,11 @@ int xts_link__flush_batch(struct xts_link *l, bool force_ack, __u32 min_frames)
 
 	if (l->qreset_due)
 		send_qreset(l);
+	/* The doorbell takes the open bundle, and it carries our ack. */
+	if (l->bnd_open && l->unkicked + 1 >= min_frames) {
+		bnd_close(l);
+		unacked = 0;
+	}
 	if (l->epoch && unacked && (force_ack || unacked >= l->window / 2)) {
 		if (!xts_link__send(l, XTS_OP_ACK, 0, 0, 0, 0, NULL, 0))
 			l->st.acks_sent++;

@@ -60,6 +60,8 @@ struct xts_link_stats {
 	__u64 tx_oversize;	   /* submitted past cap: refused, -EMSGSIZE */
 	__u64 tx_dropped;	   /* in-memory pair: sent to no peer (AF_XDP: 0) */
 	__u64 tx_mbuf, rx_mbuf;	   /* frames that spanned more than one chunk */
+	__u64 tx_bundled;	   /* messages sent in another's frame (bundles) */
+	__u64 rx_bundled;	   /* messages received in another's frame */
 	/* from getsockopt(XDP_STATISTICS) */
 	__u64 xsk_rx_dropped, xsk_rx_invalid, xsk_tx_invalid;
 	__u64 xsk_rx_ring_full, xsk_fill_empty, xsk_tx_ring_empty;
@@ -148,6 +150,11 @@ __u32 xts_link__peer_window(const struct xts_link *l); /* the peer's (tx side) *
  */
 #define XTS_LINK_MBUF_CHUNKS 16
 #define XTS_LINK_MBUF_ENV    "XTS_MBUF"
+/* XTS_BUNDLE=0 in the environment: this link neither sends bundles nor
+ * announces XTS_CAP_BUNDLE (docs/protocol.md, "Bundles"). */
+#define XTS_LINK_BUNDLE_ENV "XTS_BUNDLE"
+/* Is the environment variable @var set to "0" (a feature turned off)? */
+bool xts_link__env_off(const char *var);
 /* Our caps for HELLO/HELLO_ACK: XTS_CAP_MBUF when this link takes frames
  * larger than one chunk (then xts_link__max_frame, outside a session,
  * says how large). */

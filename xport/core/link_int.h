@@ -108,6 +108,12 @@ struct xts_link {
 	__u32 lent, lend_max; /* rx frames kept by the caller (rx_keep) */
 	__u32 keep_next;      /* where rx_keep looks first */
 
+	/* A bundle of more messages than a call of xts_link__rx could take:
+	 * it stays on the rx side, judged, and the next calls deliver the
+	 * rest, from message part_skip on (0: none). */
+	__u64 part_addr;
+	__u32 part_skip, part_epoch;
+
 	/* session */
 	__u32 epoch;
 	__u32 tx_isn, rx_isn; /* initial sequence numbers (xts_link__isn) */
@@ -126,6 +132,18 @@ struct xts_link {
 	__u8 qreset_mac[XTS_MAC_LEN]; /* where the stale frame came from */
 	__u8 mac[XTS_MAC_LEN];
 	__u8 peer_mac[XTS_MAC_LEN];
+
+	/* The open bundle (XTS_CAP_BUNDLE, docs/design.md "Bundles"): a
+	 * sequenced frame, its seq stamped, not yet on the tx side, that the
+	 * next sequenced messages join (copied in) until it is full, a frame
+	 * that cannot join it is submitted, or the doorbell rings. */
+	bool bundle;	  /* we take and send bundles (XTS_BUNDLE=0: off) */
+	bool sess_bundle; /* and so does this session's peer */
+	bool bnd_open;
+	__u64 bnd_addr;
+	__u32 bnd_len;	/* frame bytes so far */
+	__u32 bnd_last; /* frame offset of its last message's header */
+	__u32 bnd_n;	/* messages in it */
 
 	__u32 unkicked; /* frames on the tx side the transport has not sent */
 	struct xts_link_stats st;

@@ -355,14 +355,6 @@ static int xdp_bind(struct xts_link *l, struct xdp_be *b, const char *ifname,
 	return 0;
 }
 
-/* XTS_MBUF=0 in the environment: multi-buffer frames off. */
-static bool mbuf_wanted(void)
-{
-	const char *v = getenv(XTS_LINK_MBUF_ENV);
-
-	return !v || strcmp(v, "0") != 0;
-}
-
 /*
  * Bound with XDP_USE_SG where the interface's MTU carries frames larger
  * than a chunk (docs/protocol.md, "Multi-buffer frames"); a kernel or
@@ -377,7 +369,7 @@ static int xdp_bind_mbuf(struct xts_link *l, struct xdp_be *b, const char *ifnam
 
 	if (!l->mtu || l->mtu + XTS_ETH_HLEN <= l->chunk_max_frame)
 		return xdp_bind(l, b, ifname, o, XDP_COPY);
-	if (!mbuf_wanted()) {
+	if (xts_link__env_off(XTS_LINK_MBUF_ENV)) {
 		l->mbuf_note = "multi-buffer frames off: " XTS_LINK_MBUF_ENV "=0";
 		return xdp_bind(l, b, ifname, o, XDP_COPY);
 	}

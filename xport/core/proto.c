@@ -28,7 +28,8 @@
 
 /* Flag bits a version 2 peer may set; anything else is a newer protocol
  * (or noise) and the version byte would have said so. */
-#define XTS_F_KNOWN (XTS_F_NOSEQ | XTS_F_ABORT | XTS_F_MORE | XTS_F_EOR | XTS_F_SHARED)
+#define XTS_F_KNOWN                                                                                \
+	(XTS_F_NOSEQ | XTS_F_ABORT | XTS_F_MORE | XTS_F_EOR | XTS_F_SHARED | XTS_F_BUNDLE)
 
 #define XTS_LEN_MAX 0xffffu /* hdr.len is 16 bits */
 
@@ -344,20 +345,16 @@ static bool version_known(__u8 version, __u8 op)
 	return version == XTS_PROTO_VERSION;
 }
 
-int xts_proto_parse(const void *frame, size_t frame_len, struct xts_msg *m)
+/* Header fields every message checks, first of a frame or not: op, len
+ * within the op's bounds and the @avail bytes after the header, flags,
+ * the payload's own layout.  @f + @off is the header. */
+static int parse_msg(const __u8 *f, size_t off, size_t avail, struct xts_msg *m)
 {
-	const __u8 *f = frame;
-	const struct xts_hdr *h;
+	const struct xts_hdr *h = (const struct xts_hdr *)(f + off);
 	const struct op_desc *d;
 	__u16 flags, len;
 	int err;
 
-	if (frame_len < XTS_PAYLOAD_OFF)
-		return -EBADMSG;
-	h = (const struct xts_hdr *)(f + XTS_HDR_OFF);
-	/* EtherType is the one field in network order. */
-	if (((unsigned)f[12] << 8 | f[13]) != XTS_ETHERTYPE)
-		return -EPROTO;
 	if (!version_known(h->version, h->op))
 		return -EPROTO;
 	d = op_desc(h->op);
@@ -368,9 +365,9 @@ int xts_proto_parse(const void *frame, size_t frame_len, struct xts_msg *m)
 	len = le16toh(h->len);
 	/* Bytes past len are Ethernet padding (a 60-byte minimum frame) and
 	 * are ignored; a len past the end is a lie. */
-	if (len > frame_len - XTS_PAYLOAD_OFF)
+	if (len > avail)
 		return -EBADMSG;
-	if (len < d->min_len || len > connect_max(h, d, f + XTS_PAYLOAD_OFF, len))
+	if (len < d->min_len || len > connect_max(h, d, f + off + sizeof(*h), len))
 		return -EBADMSG;
 	/* the layout must be the one its version byte names */
 	if (h->version != frame_version(h->op, len))
@@ -382,24 +379,72 @@ int xts_proto_parse(const void *frame, size_t frame_len, struct xts_msg *m)
 		return -EBADMSG;
 	if (flags & ~XTS_F_KNOWN)
 		return -EBADMSG;
-	err = check_payload(h->op, f + XTS_PAYLOAD_OFF, len);
+	/* a bundle is sequenced as a whole: NOSEQ ops never join one */
+	if ((flags & XTS_F_BUNDLE) && d->noseq)
+		return -EBADMSG;
+	err = check_payload(h->op, f + off + sizeof(*h), len);
 	if (err)
 		return err;
 
-	/* Only a valid frame touches *m: a caller never sees half a decode. */
+	/* Only a valid message touches *m: a caller never sees half a decode. */
 	m->hdr = h;
-	m->payload = f + XTS_PAYLOAD_OFF;
-	m->src_mac = f + XTS_MAC_LEN;
+	m->payload = f + off + sizeof(*h);
 	m->op = h->op;
 	m->flags = flags;
-	m->epoch = le32toh(h->epoch);
-	m->seq = le32toh(h->seq);
-	m->ack = le32toh(h->ack);
 	m->dst_id = le32toh(h->dst_id);
 	m->src_id = le32toh(h->src_id);
 	m->credit = le32toh(h->credit);
 	m->len = len;
 	m->version = h->version;
+	return 0;
+}
+
+int xts_proto_parse(const void *frame, size_t frame_len, struct xts_msg *m)
+{
+	const __u8 *f = frame;
+	const struct xts_hdr *h;
+	int err;
+
+	if (frame_len < XTS_PAYLOAD_OFF)
+		return -EBADMSG;
+	h = (const struct xts_hdr *)(f + XTS_HDR_OFF);
+	/* EtherType is the one field in network order. */
+	if (((unsigned)f[12] << 8 | f[13]) != XTS_ETHERTYPE)
+		return -EPROTO;
+	err = parse_msg(f, XTS_HDR_OFF, frame_len - XTS_PAYLOAD_OFF, m);
+	if (err)
+		return err;
+	m->src_mac = f + XTS_MAC_LEN;
+	m->epoch = le32toh(h->epoch);
+	m->seq = le32toh(h->seq);
+	m->ack = le32toh(h->ack);
+	return 0;
+}
+
+int xts_proto_parse_next(const void *frame, size_t frame_len, const struct xts_msg *prev,
+			 struct xts_msg *m)
+{
+	const __u8 *f = frame;
+	struct xts_msg n;
+	struct xts_hdr h;
+	size_t off;
+
+	if (!(prev->flags & XTS_F_BUNDLE) || (const __u8 *)prev->payload < f ||
+	    (size_t)((const __u8 *)prev->payload - f) > frame_len)
+		return -EBADMSG;
+	off = (size_t)((const __u8 *)prev->payload - f) + prev->len;
+	if (off > frame_len || frame_len - off < sizeof(h))
+		return -EBADMSG;
+	memcpy(&h, f + off, sizeof(h));
+	if (h.version != XTS_PROTO_VERSION || h.epoch || h.seq || h.ack)
+		return -EBADMSG;
+	if (parse_msg(f, off, frame_len - off - sizeof(h), &n) || (n.flags & XTS_F_NOSEQ))
+		return -EBADMSG;
+	n.src_mac = prev->src_mac;
+	n.epoch = prev->epoch;
+	n.seq = prev->seq;
+	n.ack = prev->ack;
+	*m = n;
 	return 0;
 }
 

@@ -119,11 +119,9 @@ static struct xpd_lease *lease_new(uint32_t q)
  * it. */
 static const char *mbuf_note(const struct xpd *d, const struct xpd_lease *ls)
 {
-	const char *v = getenv(XTS_LINK_MBUF_ENV);
-
 	if (!d->mtu || d->mtu + XTS_ETH_HLEN <= ls->frame_size - 256 - XTS_LINK_PAD)
 		return "";
-	if (v && !strcmp(v, "0"))
+	if (xts_link__env_off(XTS_LINK_MBUF_ENV))
 		return XTS_LINK_MBUF_ENV "=0";
 	return NULL;
 }
