@@ -282,15 +282,17 @@ static uint64_t cpu_ns(pid_t pid)
 		   : 0;
 }
 
-/* Is task pid runnable (state R: on a CPU or waiting for one)? */
-static bool runnable(pid_t pid)
+/* Task pid's state letter (R: on a CPU or waiting for one; S, D, T...),
+ * or '?' when /proc does not say. */
+static char proc_state(pid_t pid)
 {
 	char buf[512], *p;
 
 	/* "pid (comm) S ...": the comm may hold anything, so after its ')' */
-	if (!proc_read(pid, "stat", buf, sizeof(buf)) || !(p = strrchr(buf, ')')))
-		return false;
-	return p[1] == ' ' && p[2] == 'R';
+	if (!proc_read(pid, "stat", buf, sizeof(buf)) || !(p = strrchr(buf, ')')) || p[1] != ' ' ||
+	    !p[2])
+		return '?';
+	return p[2];
 }
 
 /*
@@ -315,6 +317,7 @@ static long long watch(struct sup *sp, unsigned q, long long now)
 	struct sup_slot *sl = &sp->slot[q];
 	struct xts_shm_shard *b = xts_shm_shard(sp->shm, q);
 	uint64_t hang_ns = (uint64_t)sp->cfg->hang_ms * 1000000ull, hb, now_ns, stalled, ran;
+	char state, wchan[64];
 	long long step = sp->cfg->hang_ms / 4 ? sp->cfg->hang_ms / 4 : 1;
 
 	if (!hang_ns || sl->killed)
@@ -339,14 +342,19 @@ static long long watch(struct sup *sp, unsigned q, long long now)
 		return sl->hb_check_ms;
 	}
 	ran = cpu_ns(sl->pid) - sl->hb_cpu_ns;
-	if (runnable(sl->pid) && ran < stalled / 8) {
+	state = proc_state(sl->pid);
+	if (state == 'R' && ran < stalled / 8) {
 		sup_dbg("shard %u (pid %d): no heartbeat for %llu ms, but waiting for a CPU", q,
 			sl->pid, (unsigned long long)(stalled / 1000000));
 		return sl->hb_check_ms;
 	}
-	sup_warn("shard %u (pid %d) hung: no heartbeat for %llu ms (%llu ms on a CPU); killing it",
+	/* where it sleeps, for whoever reads why it was killed */
+	if (!proc_read(sl->pid, "wchan", wchan, sizeof(wchan)) || !strcmp(wchan, "0"))
+		snprintf(wchan, sizeof(wchan), "-");
+	sup_warn("shard %u (pid %d) hung: no heartbeat for %llu ms (%llu ms on a CPU, state %c, "
+		 "in %s); killing it",
 		 q, sl->pid, (unsigned long long)(stalled / 1000000),
-		 (unsigned long long)(ran / 1000000));
+		 (unsigned long long)(ran / 1000000), state, wchan);
 	kill(sl->pid, SIGKILL); /* not reaped yet: still our child */
 	sl->killed = true;
 	return SUP_NEVER;
