@@ -43,11 +43,6 @@ static int data(struct xts_link *l, __u32 id, __u8 v, size_t n)
 	return xts_link__send(l, XTS_OP_DATA, 0, id, id + 100, id * 3, buf, n);
 }
 
-static struct xts_link_stats st(struct xts_link *l)
-{
-	return stats(l);
-}
-
 /* Ten small messages of ten connections go in one frame, in order, each
  * byte-exact, with its own ids and credit; the window counts one frame. */
 static void test_ten_in_one(void **state)
@@ -65,8 +60,8 @@ static void test_ten_in_one(void **state)
 	xts_link__seq_state(p->a, &tx, &rx, &ack);
 	assert_int_equal(tx, 1);
 	assert_int_equal(xts_link__flush(p->a, false), 1);
-	assert_int_equal(st(p->a).tx_frames, 1);
-	assert_int_equal(st(p->a).tx_bundled, 9);
+	assert_int_equal(stats(p->a).tx_frames, 1);
+	assert_int_equal(stats(p->a).tx_bundled, 9);
 
 	n = xts_link__rx(p->b, m, BATCH);
 	assert_int_equal(n, 10);
@@ -83,9 +78,9 @@ static void test_ten_in_one(void **state)
 	}
 	xts_link__rx_done(p->b);
 	assert_int_equal(rx_seq(p->b), 1);
-	assert_int_equal(st(p->b).rx_frames, 1);
-	assert_int_equal(st(p->b).rx_bundled, 9);
-	assert_int_equal(st(p->b).rx_malformed + st(p->b).seq_gaps, 0);
+	assert_int_equal(stats(p->b).rx_frames, 1);
+	assert_int_equal(stats(p->b).rx_bundled, 9);
+	assert_int_equal(stats(p->b).rx_malformed + stats(p->b).seq_gaps, 0);
 }
 
 /* A peer without the cap never gets a bundle: one frame per message. */
@@ -100,8 +95,8 @@ static void test_peer_without_cap(void **state)
 	assert_int_equal(xts_link__unkicked(p->a), 10);
 	xts_link__flush(p->a, false);
 	assert_int_equal(recv_all(p->b, BATCH, NULL), 10);
-	assert_int_equal(st(p->b).rx_frames, 10);
-	assert_int_equal(st(p->b).rx_bundled, 0);
+	assert_int_equal(stats(p->b).rx_frames, 10);
+	assert_int_equal(stats(p->b).rx_bundled, 0);
 	assert_int_equal(rx_seq(p->b), 10);
 }
 
@@ -138,7 +133,7 @@ static void test_full_frames(void **state)
 	for (i = 0; i < 40; i++) /* 40 x (32 + 200) bytes: several frames of 2 KiB chunks */
 		assert_int_equal(data(p->a, (__u32)i + 1, (__u8)i, 200), 0);
 	xts_link__flush(p->a, false);
-	frames = (unsigned)st(p->a).tx_frames;
+	frames = (unsigned)stats(p->a).tx_frames;
 	assert_true(frames >= 40 * 232 / xts_link__max_frame(p->a));
 	assert_true(frames < 10);
 	while ((n = xts_link__rx(p->b, m, BATCH)) > 0) {
@@ -151,7 +146,7 @@ static void test_full_frames(void **state)
 	}
 	assert_int_equal(got, 40);
 	assert_int_equal(rx_seq(p->b), frames);
-	assert_int_equal(st(p->b).seq_gaps, 0);
+	assert_int_equal(stats(p->b).seq_gaps, 0);
 }
 
 /* No more than XTS_BUNDLE_MAX messages in a frame, however small (4 KiB
@@ -172,7 +167,7 @@ static void test_count_bound(void **state)
 	for (i = 0; i < XTS_BUNDLE_MAX + 1; i++)
 		assert_int_equal(xts_link__send(q.a, XTS_OP_CREDIT, 0, 1, 2, 1, NULL, 0), 0);
 	xts_link__flush(q.a, false);
-	assert_int_equal(st(q.a).tx_frames, 2);
+	assert_int_equal(stats(q.a).tx_frames, 2);
 	assert_int_equal(recv_all(q.b, BATCH, NULL), XTS_BUNDLE_MAX + 1);
 	assert_int_equal(rx_seq(q.b), 2);
 	xts_link__destroy(q.a);
@@ -193,7 +188,7 @@ static void test_partial_delivery(void **state)
 	assert_int_equal(send_one(p->a, XTS_OP_DATA), 0); /* joins: the 11th */
 	assert_int_equal(data(p->a, 77, 'z', 1500), 0);	  /* too big to join: the next frame */
 	xts_link__flush(p->a, false);
-	assert_int_equal(st(p->a).tx_frames, 2);
+	assert_int_equal(stats(p->a).tx_frames, 2);
 	while ((n = xts_link__rx(p->b, m, 4)) > 0) {
 		calls++;
 		for (i = 0; i < n; i++, got++)
@@ -204,7 +199,7 @@ static void test_partial_delivery(void **state)
 	assert_int_equal(got, 12);
 	assert_true(calls >= 3); /* 4 + 4 + (3 and the next frame) */
 	assert_int_equal(rx_seq(p->b), 2);
-	assert_int_equal(st(p->b).seq_gaps + st(p->b).rx_malformed, 0);
+	assert_int_equal(stats(p->b).seq_gaps + stats(p->b).rx_malformed, 0);
 }
 
 /* A NOSEQ frame may pass the open bundle; a sequenced frame that cannot
@@ -222,7 +217,7 @@ static void test_order(void **state)
 	assert_int_equal(recv_all(p->b, BATCH, ops), 4);
 	assert_int_equal(ops[0], XTS_OP_PING);
 	assert_int_equal(rx_seq(p->b), 3);
-	assert_int_equal(st(p->b).seq_gaps, 0);
+	assert_int_equal(stats(p->b).seq_gaps, 0);
 }
 
 /* The doorbell carries the ack in the bundle: no pure ACK besides. */
@@ -237,7 +232,7 @@ static void test_ack_rides(void **state)
 	assert_int_equal(recv_all(p->a, BATCH, NULL), W / 2);
 	assert_int_equal(data(p->a, 1, 'x', 10), 0);
 	xts_link__flush(p->a, true); /* an ack forced: the bundle is it */
-	assert_int_equal(st(p->a).acks_sent, 0);
+	assert_int_equal(stats(p->a).acks_sent, 0);
 	assert_int_equal(recv_all(p->b, BATCH, NULL), 1);
 	assert_int_equal(peer_ack(p->b), 1); /* b's one frame (a bundle of W/2) acked */
 }
@@ -279,7 +274,7 @@ static void test_malformed_tail(void **state)
 		assert_int_equal(xts_link__mem_inject(p->b, f, len), 0);
 		assert_int_equal(xts_link__rx(p->b, m, BATCH), 0);
 		xts_link__rx_done(p->b);
-		assert_int_equal(st(p->b).rx_malformed, 1);
+		assert_int_equal(stats(p->b).rx_malformed, 1);
 		assert_true(xts_link__broken(p->b));
 	}
 }
@@ -297,7 +292,7 @@ static void test_flag_without_message(void **state)
 	assert_int_equal(xts_link__mem_inject(p->b, f, n), 0);
 	assert_int_equal(xts_link__rx(p->b, m, BATCH), 0);
 	xts_link__rx_done(p->b);
-	assert_int_equal(st(p->b).rx_malformed, 1);
+	assert_int_equal(stats(p->b).rx_malformed, 1);
 	assert_int_equal(rx_seq(p->b), 0);
 }
 
@@ -330,7 +325,7 @@ static void test_session_drops_open(void **state)
 	session(p->a, p->b, EPOCH + 1);
 	assert_int_equal(xts_link__unkicked(p->a), 0);
 	xts_link__flush(p->a, false);
-	assert_int_equal(st(p->a).tx_frames, 0);
+	assert_int_equal(stats(p->a).tx_frames, 0);
 	assert_int_equal(xts_link__tx_room(p->a), W);
 }
 
@@ -346,7 +341,7 @@ static void test_batch_keeps_open(void **state)
 	assert_int_equal(xts_link__unkicked(p->a), 1);
 	assert_int_equal(xts_link__flush_batch(p->a, false, 1), 1);
 	assert_int_equal(recv_all(p->b, BATCH, NULL), 2);
-	assert_int_equal(st(p->b).rx_frames, 1);
+	assert_int_equal(stats(p->b).rx_frames, 1);
 }
 
 #define T(f) cmocka_unit_test_setup_teardown(f, setup_bnd, teardown)

@@ -267,9 +267,9 @@ void xts_link__session(struct xts_link *l, __u32 epoch, __u32 peer_window, __u32
 {
 	/* An open bundle is the old session's: its peer would drop it as
 	 * stale, so it never leaves. */
-	if (l->bnd_open) {
+	if (l->bnd_n) {
 		link_pool_put(l, l->bnd_addr);
-		l->bnd_open = false;
+		l->bnd_n = 0;
 	}
 	l->sess_bundle = false; /* until xts_link__peer_caps */
 	l->epoch = epoch;
@@ -707,14 +707,18 @@ static void tx_put(struct xts_link *l, __u64 addr, __u32 len)
 /* A message opens a bundle only if one at least this big still fits. */
 #define BND_ROOM_MIN 64
 
+/* Our ack, as of now, into a frame of our session. */
+static void stamp_ack(struct xts_link *l, struct xts_hdr *h)
+{
+	h->ack = htole32(l->rx_seq);
+	l->ack_sent = l->rx_seq;
+}
+
 /* The open bundle onto the transport, with our ack as of now. */
 static void bnd_close(struct xts_link *l)
 {
-	struct xts_hdr *h = (struct xts_hdr *)((__u8 *)link_data(l, l->bnd_addr) + XTS_HDR_OFF);
-
-	l->bnd_open = false;
-	h->ack = htole32(l->rx_seq);
-	l->ack_sent = l->rx_seq;
+	stamp_ack(l, (struct xts_hdr *)((__u8 *)link_data(l, l->bnd_addr) + XTS_HDR_OFF));
+	l->bnd_n = 0;
 	tx_put(l, l->bnd_addr, l->bnd_len);
 }
 
@@ -735,13 +739,12 @@ static bool bnd_join(struct xts_link *l, struct xts_txf *f, __u32 tot)
 {
 	__u8 *b = link_data(l, l->bnd_addr), *src = link_data(l, f->addr);
 	__u32 mlen = tot - XTS_HDR_OFF;
-	struct xts_hdr *last, *h;
+	struct xts_hdr *last;
 
-	if (!l->bnd_open || l->bnd_n >= XTS_BUNDLE_MAX || l->bnd_len + mlen > bnd_max(l))
+	if (!l->bnd_n || l->bnd_n >= XTS_BUNDLE_MAX || l->bnd_len + mlen > bnd_max(l))
 		return false;
+	/* hdr_put left epoch, seq and ack 0, as a bundle's message has them */
 	memcpy(b + l->bnd_len, src + XTS_HDR_OFF, mlen);
-	h = (struct xts_hdr *)(b + l->bnd_len);
-	h->epoch = h->seq = h->ack = 0;
 	last = (struct xts_hdr *)(b + l->bnd_last);
 	last->flags = htole16(le16toh(last->flags) | XTS_F_BUNDLE);
 	l->bnd_last = l->bnd_len;
@@ -784,20 +787,17 @@ static int tx_stamp_push(struct xts_link *l, struct xts_txf *f, enum xts_op op, 
 	}
 	if (f->seq && l->sess_bundle && !dst && bnd_join(l, f, (__u32)tot))
 		return 0;
-	if (f->seq && l->bnd_open)
+	if (f->seq && l->bnd_n)
 		bnd_close(l);
 	h->epoch = htole32(epoch);
-	if (!dst) {
-		h->ack = htole32(l->rx_seq);
-		l->ack_sent = l->rx_seq;
-	}
+	if (!dst)
+		stamp_ack(l, h);
 	if (f->seq) {
 		h->seq = htole32(l->tx_seq);
 		l->tx_seq++;
 		l->reserved_seq--;
 		if (l->sess_bundle && !dst &&
 		    (__u32)tot + sizeof(struct xts_hdr) + BND_ROOM_MIN <= bnd_max(l)) {
-			l->bnd_open = true;
 			l->bnd_addr = f->addr;
 			l->bnd_len = (__u32)tot;
 			l->bnd_last = XTS_HDR_OFF;
@@ -879,7 +879,7 @@ int xts_link__tx_raw(struct xts_link *l, const void *frame, size_t len)
 	err = xts_link__tx_reserve(l, false, &f);
 	if (err)
 		return err;
-	if (l->bnd_open) /* what came before goes before */
+	if (l->bnd_n) /* what came before goes before */
 		bnd_close(l);
 	memcpy(link_data(l, f.addr), frame, len);
 	tx_put(l, f.addr, (__u32)len);
@@ -904,7 +904,7 @@ bool xts_link__rx_ready(struct xts_link *l)
 
 __u32 xts_link__unkicked(const struct xts_link *l)
 {
-	return l->unkicked + l->bnd_open;
+	return l->unkicked + !!l->bnd_n;
 }
 
 int xts_link__flush(struct xts_link *l, bool force_ack)
@@ -914,17 +914,15 @@ int xts_link__flush(struct xts_link *l, bool force_ack)
 
 int xts_link__flush_batch(struct xts_link *l, bool force_ack, __u32 min_frames)
 {
-	__u32 unacked = l->rx_seq - l->ack_sent;
-	__u32 pushed;
+	__u32 unacked, pushed;
 	int err = 0;
 
 	if (l->qreset_due)
 		send_qreset(l);
 	/* The doorbell takes the open bundle, and it carries our ack. */
-	if (l->bnd_open && l->unkicked + 1 >= min_frames) {
+	if (l->bnd_n && l->unkicked + 1 >= min_frames)
 		bnd_close(l);
-		unacked = 0;
-	}
+	unacked = l->rx_seq - l->ack_sent;
 	if (l->epoch && unacked && (force_ack || unacked >= l->window / 2)) {
 		if (!xts_link__send(l, XTS_OP_ACK, 0, 0, 0, 0, NULL, 0))
 			l->st.acks_sent++;

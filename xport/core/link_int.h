@@ -139,11 +139,10 @@ struct xts_link {
 	 * that cannot join it is submitted, or the doorbell rings. */
 	bool bundle;	  /* we take and send bundles (XTS_BUNDLE=0: off) */
 	bool sess_bundle; /* and so does this session's peer */
-	bool bnd_open;
 	__u64 bnd_addr;
 	__u32 bnd_len;	/* frame bytes so far */
 	__u32 bnd_last; /* frame offset of its last message's header */
-	__u32 bnd_n;	/* messages in it */
+	__u32 bnd_n;	/* messages in it; 0: none is open */
 
 	__u32 unkicked; /* frames on the tx side the transport has not sent */
 	struct xts_link_stats st;
