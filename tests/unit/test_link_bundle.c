@@ -220,6 +220,33 @@ static void test_order(void **state)
 	assert_int_equal(stats(p->b).seq_gaps, 0);
 }
 
+/* A QRESET of the session (the host's graceful end after its last
+ * CLOSEs: xport_close_queue) goes after the open bundle, not past it: the
+ * receiver that took it first would reset the connections whose CLOSEs
+ * were still in the bundle (nginx's old workers at a reload, wrk's write
+ * errors), and the bundle would come in stale. */
+static void test_qreset_after_bundle(void **state)
+{
+	struct pair *p = *state;
+	struct xts_close cl;
+	struct xts_err e = {.err = 0};
+	__u16 ops[BATCH];
+	__u32 i;
+
+	memset(&cl, 0, sizeof(cl));
+	for (i = 1; i <= 3; i++)
+		assert_int_equal(
+		    xts_link__send(p->a, XTS_OP_CLOSE, 0, i, i + 100, 0, &cl, sizeof(cl)), 0);
+	assert_int_equal(xts_link__unkicked(p->a), 1); /* the three, one open bundle */
+	assert_int_equal(xts_link__send(p->a, XTS_OP_QRESET, 0, 0, 0, 0, &e, sizeof(e)), 0);
+	xts_link__flush(p->a, false);
+	assert_int_equal(recv_all(p->b, BATCH, ops), 4);
+	for (i = 0; i < 3; i++)
+		assert_int_equal(ops[i], XTS_OP_CLOSE);
+	assert_int_equal(ops[3], XTS_OP_QRESET);
+	assert_int_equal(stats(p->b).seq_gaps + stats(p->b).rx_stale, 0);
+}
+
 /* The doorbell carries the ack in the bundle: no pure ACK besides. */
 static void test_ack_rides(void **state)
 {
@@ -356,6 +383,7 @@ int main(void)
 	    cmocka_unit_test(test_count_bound),
 	    T(test_partial_delivery),
 	    T(test_order),
+	    T(test_qreset_after_bundle),
 	    T(test_ack_rides),
 	    T(test_malformed_tail),
 	    T(test_flag_without_message),

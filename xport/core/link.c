@@ -765,7 +765,8 @@ static bool bnd_join(struct xts_link *l, struct xts_txf *f, __u32 tot)
  * the open bundle or, small enough for others to join it, opens one: it
  * then waits for the doorbell (xts_link__flush_batch), its seq stamped
  * now, so that sequence order stays wire order: a sequenced frame that
- * neither joins nor opens one closes it first.
+ * neither joins nor opens one closes it first, and so does a QRESET of
+ * our session (the end comes after what the session sent).
  */
 static int tx_stamp_push(struct xts_link *l, struct xts_txf *f, enum xts_op op, __u16 flags,
 			 __u32 dst_id, __u32 src_id, __u32 credit, size_t len, __u32 epoch,
@@ -787,7 +788,10 @@ static int tx_stamp_push(struct xts_link *l, struct xts_txf *f, enum xts_op op, 
 	}
 	if (f->seq && l->sess_bundle && !dst && bnd_join(l, f, (__u32)tot))
 		return 0;
-	if (f->seq && l->bnd_n)
+	/* what the bundle holds goes first: before a sequenced frame, and
+	 * before the QRESET that ends our session (its CLOSEs before the end
+	 * that would reset their connections); ACK, PING, PONG may pass */
+	if (l->bnd_n && (f->seq || (op == XTS_OP_QRESET && !dst)))
 		bnd_close(l);
 	h->epoch = htole32(epoch);
 	if (!dst)
