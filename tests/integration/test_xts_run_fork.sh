@@ -90,7 +90,7 @@ pid $WORK/ngx/nginx.pid;
 error_log stderr warn;
 events { worker_connections 1024; }
 http {
-	log_format w '\$pid \$status';
+	log_format w '\$pid \$status \$connection';
 	access_log $WORK/ngx/access.log w;
 	sendfile on;
 	client_body_temp_path $WORK/ngx/b; proxy_temp_path $WORK/ngx/p;
@@ -135,7 +135,12 @@ echo "ok: wrk -t2 -c100 10 s against nginx (2 workers): $reqs requests, $(awk '/
 # wrk counts one read error per keep-alive connection an old worker closes
 # (an end of stream where it waits for a response: kernel TCP shows the
 # same, 100 with -c100); a connection refused or reset before its request
-# is a write or connect error, and a lost request a timeout.
+# is a write or connect error, and a lost request a timeout.  An old
+# worker that has not yet seen its quit can still take a connection that
+# another old worker's close sent wrk to redial (the kernel's shared queue
+# has the same race, XTS's longer path widens it: 101 in about 1 run of 12
+# under load), so the bound is the old workers' connections, one read
+# error each at most, as the access log names them ($pid $connection).
 : >"$WORK/ngx/access.log"
 old=$(pgrep -P "$mpid" | sort -n | tr '\n' ' ')
 N timeout 60 wrk -t2 -c100 -d6s --timeout 5s http://198.18.0.1:8080/index.html >"$WORK/wrk2.out" 2>&1 &
@@ -146,8 +151,11 @@ wait $wpid || fail "wrk across the reload: $(cat "$WORK/wrk2.out")"
 new=$(pgrep -P "$mpid" | sort -n | tr '\n' ' ')
 errs=$(awk '/Socket errors/ { gsub(",", ""); print $4, $6, $8, $10 }' "$WORK/wrk2.out")
 read -r e_conn e_read e_write e_tmo <<<"${errs:-0 0 0 0}"
-[ "$e_conn" = 0 ] && [ "$e_write" = 0 ] && [ "$e_tmo" = 0 ] && [ "$e_read" -le 100 ] ||
-	fail "wrk across nginx -s reload: socket errors connect $e_conn read $e_read write $e_write timeout $e_tmo (want 0, <= 100, 0, 0): $(cat "$WORK/wrk2.out")"
+# distinct connections the old workers served in this run
+old_conns=$(awk -v old=" $old " 'index(old, " " $1 " ") && !seen[$1 " " $3]++ { n++ } END { print n + 0 }' "$WORK/ngx/access.log")
+[ "$old_conns" -ge 100 ] || fail "nginx -s reload: the old workers ($old) served $old_conns connections, want wrk's 100"
+[ "$e_conn" = 0 ] && [ "$e_write" = 0 ] && [ "$e_tmo" = 0 ] && [ "$e_read" -le "$old_conns" ] ||
+	fail "wrk across nginx -s reload: socket errors connect $e_conn read $e_read write $e_write timeout $e_tmo (want 0, <= $old_conns: the old workers' connections, 0, 0): $(cat "$WORK/wrk2.out")"
 grep -q "Non-2xx" "$WORK/wrk2.out" && fail "wrk across nginx -s reload: $(cat "$WORK/wrk2.out")"
 awk '$2 !~ /^2/ { bad++ } END { exit bad > 0 }' "$WORK/ngx/access.log" || fail "nginx logged non-2xx across the reload"
 served=$(awk '{ n[$1]++ } END { for (p in n) printf "%s:%d ", p, n[p] }' "$WORK/ngx/access.log")
@@ -155,7 +163,7 @@ by_new=$(awk -v new=" $new " 'index(new, " " $1 " ") { n++ } END { print n + 0 }
 [ "$by_new" -gt 100 ] || fail "nginx -s reload: the new workers ($new) served $by_new requests: $served"
 wait_listeners 8080 2 || fail "nginx -s reload: DPU listeners on 8080: $(dpu_listeners 8080)"
 reqs=$(awk '/requests in/ { print $1 }' "$WORK/wrk2.out")
-echo "ok: nginx -s reload under wrk -t2 -c100: $reqs requests, all 2xx, socket errors read $e_read (the keep-alive connections the old workers closed), no other; workers $old-> $new; by pid: $served; DPU: $(stat total lsn_handed_off) connection(s) handed shard to shard"
+echo "ok: nginx -s reload under wrk -t2 -c100: $reqs requests, all 2xx, socket errors read $e_read (the keep-alive connections the old workers closed, of $old_conns they held), no other; workers $old-> $new; by pid: $served; DPU: $(stat total lsn_handed_off) connection(s) handed shard to shard"
 # ---- 3. socat's fork option: the parent accepts, each child serves ----
 H "$RUN" -- socat -t 30 TCP4-LISTEN:9300,fork,reuseaddr PIPE >"$WORK/socat.log" 2>&1 &
 BGPIDS+=($!)
