@@ -91,6 +91,11 @@ for i in 1 2; do N timeout 10 socat -u - TCP4:198.18.0.1:7011 <<<"conn $i" || fa
 { printf held; timeout 60 bash -c "until [ -e '$WORK/release' ]; do sleep 0.1; done"; } 2>/dev/null |
 	N timeout 70 socat -u - TCP4:198.18.0.1:7010 &
 held_pid=$!
+# each shard publishes its own counters at its own heartbeat: wait for
+# shard 0's too (a scrape that saw shard 1's showed 7011's second accept
+# not yet published once, under load)
+until_metric "xts_listener_connections_accepted_total{shard=\"0\",$L0}" 2
+until_metric "xts_listener_to_host_bytes_total{shard=\"0\",$L0}" 14
 until_metric "xts_listener_connections{shard=\"1\",$L1}" 1
 until_metric "xts_listener_to_host_bytes_total{shard=\"1\",$L1}" $((3 * 7 + 4))
 kill -0 $held_pid 2>/dev/null || fail "the held connection ended before the scrape"
