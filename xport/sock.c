@@ -277,11 +277,19 @@ static int connect_run(struct xport *xp, struct xsock *s, const struct xts_addr 
 	if (nb)
 		return -EINPROGRESS;
 	for (;;) {
+		/* Linux: a blocking connect past SO_SNDTIMEO says EINPROGRESS
+		 * and the connect goes on, even when its result came in the
+		 * same moment (inet_wait_for_connect woken after its timeout
+		 * returns 0): a result counts only if taken before the
+		 * deadline.  The DPU's deadline is this SO_SNDTIMEO too
+		 * (CONNECT's timeout_ms), started when the CONNECT reached
+		 * it, so its ETIMEDOUT comes after ours however late this
+		 * thread wakes. */
+		if (dl != XP_FOREVER && xp_now_ns() >= dl)
+			return -EINPROGRESS;
 		xp_run(xp);
 		if (s->state != XS_CONNECTING)
 			break;
-		/* Linux: a blocking connect past SO_SNDTIMEO says EINPROGRESS
-		 * and the connect goes on. */
 		if (xp_wait(xp, dl))
 			return -EINPROGRESS;
 	}
