@@ -278,28 +278,42 @@ static void outq(void)
 {
 	static char buf[1 << 16];
 	size_t sent = 0, got = 0;
-	int fd = connected(), v = -1, nsd = -1, idle = 0;
+	int fd = connected(), v = -1, nsd = -1, idle = 0, round;
 	long t0;
 	ssize_t r;
 
 	CHECK(ioctl(fd, SIOCOUTQ, &v) == 0 && v == 0, "SIOCOUTQ %d before any write, want 0", v);
 	memset(buf, 'q', sizeof(buf));
-	while (idle < 3 && sent < (512u << 20)) { /* full: 3 refusals 50 ms apart */
-		r = send(fd, buf, sizeof(buf), MSG_DONTWAIT);
-		if (r > 0) {
-			sent += (size_t)r;
-			idle = 0;
-			continue;
+	/* Three refusals can also be a DPU that was slow to give credit back
+	 * for 100 ms (a loaded 2-core CI machine, the ASan build): by the
+	 * ioctl it has caught up and sent everything, so nothing is unsent.
+	 * Linux's refusal is final (the window is shut); ours is final only
+	 * when the ioctl still finds bytes unsent, else write on: a few
+	 * rounds, each bounded */
+	for (round = 0;; round++) {
+		for (idle = 0; idle < 3 && sent < (512u << 20);) { /* 3 refusals 50 ms apart */
+			r = send(fd, buf, sizeof(buf), MSG_DONTWAIT);
+			if (r > 0) {
+				sent += (size_t)r;
+				idle = 0;
+				continue;
+			}
+			CHECK(r == -1 && errno == EAGAIN, "send MSG_DONTWAIT");
+			idle++;
+			usleep(50000);
 		}
-		CHECK(r == -1 && errno == EAGAIN, "send MSG_DONTWAIT");
-		idle++;
-		usleep(50000);
+		CHECK(idle == 3, "%zu bytes written and the echo unread, never EAGAIN", sent);
+		CHECK(ioctl(fd, SIOCOUTQ, &v) == 0 && ioctl(fd, SIOCOUTQNSD, &nsd) == 0,
+		      "ioctl SIOCOUTQ/SIOCOUTQNSD");
+		if (nsd > 0 || round == 10)
+			break;
+		printf("note: SIOCOUTQNSD 0 after 3 refusals with %zu bytes written (round %d): "
+		       "the path was not full yet, writing on\n",
+		       sent, round);
 	}
-	CHECK(idle == 3, "%zu bytes written and the echo unread, never EAGAIN", sent);
-	CHECK(ioctl(fd, SIOCOUTQ, &v) == 0 && v > 0 && (size_t)v <= sent,
-	      "SIOCOUTQ %d with the path full, want 1..%zu", v, sent);
-	CHECK(ioctl(fd, SIOCOUTQNSD, &nsd) == 0 && nsd > 0 && (size_t)nsd <= sent,
-	      "SIOCOUTQNSD %d with the path full, want 1..%zu", nsd, sent);
+	CHECK(v > 0 && (size_t)v <= sent, "SIOCOUTQ %d with the path full, want 1..%zu", v, sent);
+	CHECK(nsd > 0 && (size_t)nsd <= sent, "SIOCOUTQNSD %d with the path full, want 1..%zu",
+	      nsd, sent);
 	printf("ok: SIOCOUTQ %d, SIOCOUTQNSD %d of %zu bytes written, the echo unread\n", v, nsd,
 	       sent);
 	while (got < sent) {
