@@ -6,7 +6,8 @@
 # the kernel's GPL-only BPF helpers need a GPL-compatible program.  Files
 # that carry no comments of their own are exempt: Markdown, LICENSE,
 # .gitignore, .clang-format, debian/ (debian/copyright states the license
-# for the packages) and the SVG figure.  Run from a git checkout (the
+# for the packages), the SVG figure and the fuzzers' regression inputs
+# (tests/fuzz/regress/: frames, byte for byte).  Run from a git checkout (the
 # list is `git ls-files`, so build outputs and untracked files are not
 # judged); outside one it fails, saying so.
 set -eu
@@ -15,7 +16,7 @@ cd "$SRC"
 fail() { echo "FAIL: $*" >&2; exit 1; }
 files=$(git ls-files 2>/dev/null) || fail "$SRC: not a git checkout (the file list is git ls-files)"
 [ -n "$files" ] || fail "$SRC: git ls-files listed nothing"
-list=$(grep -Ev '(\.md|\.svg)$|^(LICENSE|\.gitignore|\.clang-format|debian/.*)$' <<<"$files" |
+list=$(grep -Ev '(\.md|\.svg)$|^(LICENSE|\.gitignore|\.clang-format|debian/.*|tests/fuzz/regress/.*)$' <<<"$files" |
 	while IFS= read -r f; do [ -f "$f" ] && printf '%s\n' "$f"; done) # deleted in the work tree: skip
 n=$(wc -l <<<"$list")
 # one awk over every file: the identifier of its first 5 lines, or none

@@ -1130,6 +1130,13 @@ static void test_connect(void **state)
 	memcpy(f + n, "GET", 3);
 	put16(f, HDR(len), (__u16)(get16(f, HDR(len)) + 3));
 	assert_int_equal(parse_guarded_err(f, n + 3), 0);
+	/* as many as a header's len can say, far past the control part's
+	 * own maximum (xts_proto_max_len) */
+	memset(f + n, 'D', 0xffff - (n - PL));
+	put16(f, HDR(len), 0xffff);
+	assert_true(0xffff > xts_proto_max_len(XTS_OP_CONNECT));
+	assert_int_equal(parse_guarded_err(f, PL + 0xffff), 0);
+	put16(f, HDR(len), (__u16)(n - PL + 3));
 	put16(f, PLO(xts_connect, flags), XTS_CONNECT_F_DATA | XTS_CONNECT_F_ULP);
 	assert_int_equal(parse_guarded_err(f, n + 3), -EBADMSG);
 	put16(f, PLO(xts_connect, flags), 0);
