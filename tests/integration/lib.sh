@@ -195,6 +195,7 @@ shard_get() {
 # epoch after it is 00000000.  Fails the test if the echo does not come.
 live_epoch() {
 	local q=$1 w=$2 pid i e
+	: >"$WORK/live$q.out" # not the last call's: the job below opens it late
 	{ echo "$w"; sleep 3; } | H "$XTS_BIN/xts-cat" -q "$q" 198.18.0.2 7 >"$WORK/live$q.out" 2>&1 &
 	pid=$!
 	for ((i = 0; i < 100; i++)); do grep -qx "$w" "$WORK/live$q.out" && break; sleep 0.1; done

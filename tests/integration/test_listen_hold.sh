@@ -15,6 +15,7 @@ HOLD=7100
 topo_up 4
 xtsd_start 4
 
+: >"$WORK/hold.out"
 "$XTS_BIN/xts-reg-hold" "$XTSD_PID" $HOLD >"$WORK/hold.out" 2>&1 &
 hold=$!
 for ((i = 0; i < 100; i++)); do
@@ -32,6 +33,7 @@ grep -q ":$HOLD " "$WORK/ls.out" && fail "a half-written entry is listed: $(cat 
 
 # queue 0 asks for the held port: its shard waits on the lock (the
 # shard's loop stands still meanwhile, well inside hang_ms)
+: >"$WORK/lc0.out"
 H "$CHECK" listen-close 0 $HOLD >"$WORK/lc0.out" 2>&1 &
 lc=$!
 sleep 1
@@ -66,14 +68,21 @@ grep -q "^0 listeners, [0-9]* slots, 1 repairs" "$WORK/ls.out" ||
 	fail "registry 5 s after the repair and the close: $(cat "$WORK/ls.out")"
 echo "ok: $(tail -n1 "$WORK/ls.out") ($(( ($(date +%s%N) - t0) / 1000000 )) ms after the close)"
 
+# Each call its own output file, made empty here: the background job's own
+# redirection opens (and truncates) it only when that job gets to run, so
+# a file shared with the last call could still say "listening" from it
+# (a fresh-clone CI run under load failed "queue 3 could not listen" in
+# 0.2 s: the poll saw queue 1's line, the check after it an empty file)
 serve() { # queue port
-	H "$CHECK" listen-close "$1" "$2" >"$WORK/lc.out" 2>&1 &
-	local pid=$!
-	for ((i = 0; i < 100; i++)); do grep -q '^listening' "$WORK/lc.out" && break; sleep 0.1; done
-	grep -q '^listening' "$WORK/lc.out" || { cat "$WORK/lc.out"; fail "queue $1 could not listen on $2"; }
+	local out="$WORK/lc$1-$2.out" pid i
+	: >"$out"
+	H "$CHECK" listen-close "$1" "$2" >"$out" 2>&1 &
+	pid=$!
+	for ((i = 0; i < 100; i++)); do grep -q '^listening' "$out" && break; sleep 0.1; done
+	grep -q '^listening' "$out" || { cat "$out"; fail "queue $1 could not listen on $2"; }
 	got=$(N timeout 10 socat -t5 - "TCP4:198.18.0.1:$2" <<<"hi $1") || fail "client to $2"
 	[ "$got" = "hi $1" ] || fail "echo on queue $1 port $2: '$got'"
-	wait $pid || { cat "$WORK/lc.out"; fail "listen-close on queue $1 exited $?"; }
+	wait $pid || { cat "$out"; fail "listen-close on queue $1 exited $?"; }
 	echo "ok: queue $1 listened on port $2, served a connection and closed"
 }
 # every shard goes on: the held port again, elsewhere, another port
