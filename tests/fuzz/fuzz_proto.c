@@ -88,13 +88,12 @@ static void check_accepted(const __u8 *f, size_t n, const struct xts_msg *m)
 	CHECK(m->credit == get32(f, XTS_HDR_OFF + 24));
 	CHECK(m->len == get16(f, XTS_HDR_OFF + 28));
 	CHECK(get16(f, XTS_HDR_OFF + 30) == 0);
+	CHECK(m->len >= xts_proto_min_len(m->op));
 	/* CONNECT's first bytes (XTS_CONNECT_F_DATA) come on top of its
-	 * control part's maximum, up to what a header's len can say */
-	CHECK(m->len >= xts_proto_min_len(m->op) &&
-	      m->len <= ((m->op == XTS_OP_CONNECT &&
-			  (get16(p, offsetof(struct xts_connect, flags)) & XTS_CONNECT_F_DATA))
-				 ? 0xffffu /* hdr.len is 16 bits */
-				 : xts_proto_max_len(m->op)));
+	 * control part's maximum, up to what the 16-bit len can say */
+	if (m->op != XTS_OP_CONNECT ||
+	    !(get16(p, offsetof(struct xts_connect, flags)) & XTS_CONNECT_F_DATA))
+		CHECK(m->len <= xts_proto_max_len(m->op));
 	CHECK(!!(m->flags & XTS_F_NOSEQ) == !!xts_proto_op_noseq(m->op));
 	CHECK(!(m->flags & ~(XTS_F_NOSEQ | XTS_F_ABORT | XTS_F_MORE | XTS_F_EOR | XTS_F_SHARED |
 			     XTS_F_BUNDLE)));

@@ -312,8 +312,8 @@ static void outq(void)
 		       sent, round);
 	}
 	CHECK(v > 0 && (size_t)v <= sent, "SIOCOUTQ %d with the path full, want 1..%zu", v, sent);
-	CHECK(nsd > 0 && (size_t)nsd <= sent, "SIOCOUTQNSD %d with the path full, want 1..%zu",
-	      nsd, sent);
+	CHECK(nsd > 0 && (size_t)nsd <= sent, "SIOCOUTQNSD %d with the path full, want 1..%zu", nsd,
+	      sent);
 	printf("ok: SIOCOUTQ %d, SIOCOUTQNSD %d of %zu bytes written, the echo unread\n", v, nsd,
 	       sent);
 	while (got < sent) {
