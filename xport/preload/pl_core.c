@@ -592,6 +592,7 @@ static void __attribute__((destructor)) pl_fini(void)
 	if (!tab)
 		return;
 	pl_depth++;
+	pl_fork_fini(); /* children's bytes the relay thread still moves */
 	for (i = 0; i < nq; i++) {
 		struct pl_queue *q = &qs[i];
 

@@ -24,10 +24,11 @@
 
 #include "preload.h"
 
-#define RELAY_BUF   (64 * 1024)
-#define CLAIM_MS    5000
-#define PAIR_SNDBUF (4 << 20)
-#define MAX_CHILD_H 4096 /* connections one fork holds for its child */
+#define RELAY_BUF     (64 * 1024)
+#define CLAIM_MS      5000
+#define PAIR_SNDBUF   (4 << 20)
+#define MAX_CHILD_H   4096 /* connections one fork holds for its child */
+#define EXIT_FLUSH_MS 5000 /* at exit, for the bytes of children that ended */
 
 struct msg {	     /* child -> parent */
 	uint64_t id; /* the parent's struct pl_sock, as the child's copy names it */
@@ -343,6 +344,46 @@ static void relay_start(void)
 		relay_on = true;
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+/* True once the child's side of @r has ended its stream: read to EOF, or
+ * shut down or closed with bytes still to read. */
+static bool relay_child_done(const struct relay *r)
+{
+	struct pollfd p = {.fd = r->ufd, .events = POLLRDHUP};
+
+	return r->u_eof || (REAL(poll)(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP)));
+}
+
+/* At exit (pl_fini, before the queues close): the relay thread dies with
+ * this process, so what a child wrote before it ended its stream must be
+ * on the XTS connection first, as a kernel socket's buffer outlives the
+ * last process that wrote to it (a server that forks a child per
+ * connection, waits for its children and exits: the last child's echo was
+ * cut short).  The relay thread does the work; this waits for it, bounded
+ * (EXIT_FLUSH_MS: a peer that does not read holds the credit).  A child
+ * still writing loses its relay with the parent (docs/design.md). */
+void pl_fork_fini(void)
+{
+	unsigned pending = 0;
+	struct relay *r;
+	int waited;
+
+	if (!relay_on)
+		return;
+	for (waited = 0; waited <= EXIT_FLUSH_MS; waited += 5) {
+		pthread_mutex_lock(&fk_mu);
+		pending = 0;
+		for (r = relays; r; r = r->next)
+			pending += !r->x_shut && relay_child_done(r);
+		pthread_mutex_unlock(&fk_mu);
+		if (!pending)
+			return;
+		REAL(write)(wake, &(uint64_t){1}, 8);
+		REAL(poll)(NULL, 0, 5);
+	}
+	pl_log(PL_LOG_WARN, "exit: %u connections of children not flushed in %d ms: bytes lost",
+	       pending, EXIT_FLUSH_MS);
 }
 
 /* ---- fork ---- */

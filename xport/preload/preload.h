@@ -294,6 +294,7 @@ void pl_opt_note(struct pl_sock *ps, int level, int name, const void *val, sockl
 void pl_fork_prepare(int hi);
 void pl_fork_parent(int hi);
 void pl_fork_child(void);
+void pl_fork_fini(void);
 /* child: the parent relays @ps from now on, @fd (and its dups) a unix
  * socket: -1 (go to libc); or an errno */
 int pl_claim(int fd, struct pl_sock *ps);
